@@ -1,0 +1,38 @@
+# sipcore: two commands on a fresh machine -- `make demo` and `make test`.
+# Both run the set-up first: Debian packages (tools/system-deps.sh), a shared pjproject
+# (build_pjsip.py, cached in ~/.cache/sipcore), and sipcore with its test extra in .venv.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.sipcore-installed
+SOURCES := pyproject.toml setup.py build_pjsip.py $(shell find src -name '*.py' -o -name '*.c' 2>/dev/null)
+PYTEST_ARGS ?=
+
+.PHONY: setup test demo bench clean distclean
+
+setup: $(STAMP)
+
+$(STAMP): $(SOURCES)
+	sh tools/system-deps.sh
+	$(PYTHON) build_pjsip.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -c "import sipcore; print('sipcore', sipcore.__version__, 'on pjproject', sipcore.PJSIP_VERSION)"
+	touch $@
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(PY) -m sipcore demo
+
+bench: setup
+	$(PY) benchmarks/message_rate.py
+
+clean:
+	rm -rf build src/*.egg-info src/sipcore/_pjsip*.so src/sipcore/_pjsip.c .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Make a shared-library pjproject available to sipcore and write its libpjproject.pc.
+
+Order of preference:
+
+1. ``pkg-config libpjproject`` already finds pjproject >= 2.12 (and neither --source nor
+   --prefix was given): use it, build nothing.
+2. ``--source PATH|URL``: build from that source tree, tarball or tarball URL.
+3. Otherwise, on Debian/Ubuntu: take the pjproject tree carried inside Debian's ``ring``
+   (Jami) source package, fetched with ``apt-get source`` through a *private* apt
+   configuration (a deb-src line in a scratch directory; the system's sources are not
+   touched).
+
+The build goes into a cache prefix outside the checkout,
+``$SIPCORE_CACHE_DIR`` or ``$XDG_CACHE_HOME/sipcore`` or ``~/.cache/sipcore``, in a folder
+named after the pjproject version and a hash of the configure options and config_site.h,
+so later runs (and CI on the same machine) reuse it.  ``--prefix`` overrides that.
+
+Usage:  python build_pjsip.py [--source PATH|URL] [--prefix DIR] [--jobs N] [--force]
+        python build_pjsip.py --pc-path      # print only the folder holding libpjproject.pc
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+
+MIN_VERSION = "2.12"
+
+CONFIGURE_OPTIONS = [
+    "--enable-shared",
+    "--enable-epoll",  # the select() ioqueue holds 64 sockets; epoll scales to thousands
+    "--with-external-speex",
+    "--with-external-gsm",
+    "--with-external-srtp",
+    "--disable-ilbc-codec",  # third_party/ilbc is stripped from Debian's tree
+    "--disable-g7221-codec",  # likewise third_party/g7221
+    "--disable-video",
+    "--disable-libwebrtc",
+    "--disable-sdl",
+    "--disable-ffmpeg",
+    "--disable-v4l2",
+    "--disable-openh264",
+    "--disable-libyuv",
+]
+
+# config_site.h: pjproject's defaults are sized for phones (64 sockets, 1023 transactions,
+# 511 dialogs).  A library that runs test suites, registrars' load tests and thousands of
+# calls needs more, and the installed header carries these values to every consumer, so
+# the cffi module sees the same struct layouts as the libraries.
+CONFIG_SITE = """\
+/* Written by sipcore's build_pjsip.py. */
+
+/* Sockets one ioqueue can hold.  pjproject's default is 64: PJSUA2's wheel aborted on an
+ * ioqueue free-list assertion after 32 calls with RTP (two sockets per call, and closed keys
+ * linger PJ_IOQUEUE_KEY_FREE_DELAY ms before re-use).  Every SIP transport and every
+ * RTP/RTCP socket takes one handle; 4096 covers ~2000 simultaneous calls. */
+#define PJ_IOQUEUE_MAX_HANDLES          4096
+/* Whether to keep a key usable for a short while after unregistration (avoids use after
+ * free in late callbacks); pjproject's default, kept explicit. */
+#define PJ_IOQUEUE_HAS_SAFE_UNREG       1
+
+/* Hash-table sizes of the transaction layer and the dialog table.  They are not hard caps,
+ * but lookups degrade into long chains past them: size for tens of thousands. */
+#define PJSIP_MAX_TSX_COUNT             (16*1024-1)
+#define PJSIP_MAX_DIALOG_COUNT          (16*1024-1)
+
+/* Pending TCP/TLS connections in the listen() backlog (default 5): a burst of clients
+ * connecting at once must not be refused. */
+#define PJSIP_TCP_TRANSPORT_BACKLOG     128
+#define PJSIP_TLS_TRANSPORT_BACKLOG     128
+
+/* Larger SIP messages (big SDP, PIDF documents, long route sets); the default is 4000. */
+#define PJSIP_MAX_PKT_LEN               8000
+
+#define PJ_HAS_IPV6                     1
+#define PJMEDIA_HAS_VIDEO               0
+"""
+
+# Debian packages the build needs, and a file each provides (to name what is missing).
+BUILD_PACKAGES = {
+    "build-essential": "/usr/bin/make",
+    "pkg-config": "/usr/bin/pkg-config",
+    "libspeex-dev": "/usr/include/speex/speex.h",
+    "libspeexdsp-dev": "/usr/include/speex/speex_preprocess.h",
+    "libgsm1-dev": "/usr/include/gsm.h",
+    "libsrtp2-dev": "/usr/include/srtp2/srtp.h",
+    "libopus-dev": "/usr/include/opus/opus.h",
+    "libssl-dev": "/usr/include/openssl/ssl.h",
+    "libasound2-dev": "/usr/include/alsa/asoundlib.h",
+    "uuid-dev": "/usr/include/uuid/uuid.h",
+}
+
+
+def say(msg: str) -> None:
+    print(f"build_pjsip: {msg}", file=sys.stderr, flush=True)
+
+
+def fail(msg: str) -> "NoReturn":  # noqa: F821
+    say(f"error: {msg}")
+    sys.exit(1)
+
+
+def run(cmd: list[str], cwd: str | None = None, log: str | None = None) -> None:
+    say("$ " + " ".join(cmd) + (f"   (log: {log})" if log else ""))
+    if log:
+        with open(log, "w") as fh:
+            rc = subprocess.call(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT)
+        if rc != 0:
+            with open(log) as fh:
+                tail = fh.read()[-3000:]
+            fail(f"{cmd[0]} {' '.join(cmd[1:2])} failed (exit {rc}); last lines of {log}:\n{tail}")
+    else:
+        rc = subprocess.call(cmd, cwd=cwd, stdout=sys.stderr)
+        if rc != 0:
+            fail(f"command failed (exit {rc}): {' '.join(cmd)}")
+
+
+def cache_root() -> str:
+    if os.environ.get("SIPCORE_CACHE_DIR"):
+        return os.environ["SIPCORE_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "sipcore")
+
+
+CFLAGS = "-O2 -fPIC -g"
+
+
+def options_key() -> str:
+    h = hashlib.sha256()
+    h.update(CFLAGS.encode() + b"rpath")
+    h.update("\n".join(CONFIGURE_OPTIONS).encode())
+    h.update(CONFIG_SITE.encode())
+    return h.hexdigest()[:12]
+
+
+def system_pjproject() -> str | None:
+    """Version of a pjproject pkg-config already finds, if it is recent enough."""
+    if not shutil.which("pkg-config"):
+        return None
+    r = subprocess.run(["pkg-config", f"--atleast-version={MIN_VERSION}", "libpjproject"])
+    if r.returncode != 0:
+        return None
+    return subprocess.run(["pkg-config", "--modversion", "libpjproject"],
+                          capture_output=True, text=True).stdout.strip()
+
+
+def check_build_packages() -> None:
+    missing = [pkg for pkg, path in BUILD_PACKAGES.items() if not os.path.exists(path)]
+    if missing:
+        fail("missing build dependencies: " + " ".join(missing) +
+             "\n  install them with: apt-get install " + " ".join(missing) +
+             "\n  (or run `make setup`, which does it when run as root)")
+
+
+def tree_version(src: str) -> str:
+    vals = {}
+    with open(os.path.join(src, "version.mak")) as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) >= 3 and parts[0] == "export" and parts[1].startswith("PJ_VERSION_"):
+                vals[parts[1]] = parts[3] if len(parts) > 3 else ""
+    v = f"{vals.get('PJ_VERSION_MAJOR')}.{vals.get('PJ_VERSION_MINOR')}"
+    if vals.get("PJ_VERSION_REV"):
+        v += "." + vals["PJ_VERSION_REV"]
+    return v + vals.get("PJ_VERSION_SUFFIX", "")
+
+
+def find_tree(top: str) -> str:
+    """The pjproject tree below top: the folder with version.mak and pjsip/."""
+    for dirpath, dirnames, filenames in os.walk(top):
+        if "version.mak" in filenames and "pjsip" in dirnames and "aconfigure" in filenames:
+            return dirpath
+    fail(f"no pjproject tree (version.mak + pjsip/) found under {top}")
+
+
+def unpack(tarball: str, dest: str) -> str:
+    say(f"unpacking {tarball}")
+    with tarfile.open(tarball) as tf:
+        tf.extractall(dest, filter="data") if hasattr(tarfile, "data_filter") else tf.extractall(dest)
+    return find_tree(dest)
+
+
+def source_from_arg(source: str, work: str) -> str:
+    if "://" in source:
+        path = os.path.join(work, os.path.basename(source.split("?")[0]) or "pjproject.tar.gz")
+        say(f"downloading {source}")
+        try:
+            urllib.request.urlretrieve(source, path)
+        except OSError as exc:
+            fail(f"could not download {source}: {exc}")
+        return unpack(path, os.path.join(work, "src"))
+    if os.path.isdir(source):
+        return find_tree(source)
+    if os.path.isfile(source):
+        return unpack(source, os.path.join(work, "src"))
+    fail(f"--source {source}: no such file or folder")
+
+
+def source_from_debian_ring(work: str) -> str:
+    """pjproject inside Debian's `ring` source package, via a private apt configuration."""
+    if not shutil.which("apt-get"):
+        fail("no --source given and this is not a Debian/Ubuntu system (no apt-get): "
+             "download a pjproject >= 2.12 tarball and run build_pjsip.py --source FILE")
+    apt = os.path.join(work, "apt")
+    for d in ("lists/partial", "cache/archives/partial", "download"):
+        os.makedirs(os.path.join(apt, d), exist_ok=True)
+    codename = "bookworm"
+    try:
+        with open("/etc/os-release") as fh:
+            for line in fh:
+                if line.startswith("VERSION_CODENAME="):
+                    codename = line.split("=", 1)[1].strip().strip('"') or codename
+    except OSError:
+        pass
+    srclist = os.path.join(apt, "sources.list")
+    with open(srclist, "w") as fh:
+        # The Debian archive's deb-src for this release; only this private list is used.
+        fh.write(f"deb-src http://deb.debian.org/debian {codename} main\n")
+    opts = ["-o", f"Dir::Etc::SourceList={srclist}", "-o", "Dir::Etc::SourceParts=/dev/null",
+            "-o", f"Dir::State::Lists={apt}/lists", "-o", f"Dir::Cache={apt}/cache",
+            "-o", "APT::Sandbox::User=root"]
+    run(["apt-get", "-q"] + opts + ["update"])
+    run(["apt-get", "-q"] + opts + ["source", "--download-only", "ring"], cwd=os.path.join(apt, "download"))
+    tarballs = glob.glob(os.path.join(apt, "download", "ring_*.orig.tar.*"))
+    if not tarballs:
+        fail("apt-get source ring downloaded no ring_*.orig.tar.* file")
+    say(f"extracting the pjproject tree from {os.path.basename(tarballs[0])}")
+    dest = os.path.join(work, "src")
+    os.makedirs(dest)
+    with tarfile.open(tarballs[0]) as tf:
+        members = [m for m in tf.getmembers() if "/contrib/tarballs-unpacked/pjproject-" in m.name]
+        if not members:
+            fail("the ring source package carries no contrib/tarballs-unpacked/pjproject-* tree")
+        tf.extractall(dest, members=members)
+    return find_tree(dest)
+
+
+def build(src: str, prefix: str, jobs: int) -> None:
+    check_build_packages()
+    version = tree_version(src)
+    say(f"building pjproject {version} from {src} into {prefix}")
+    with open(os.path.join(src, "pjlib/include/pj/config_site.h"), "w") as fh:
+        fh.write(CONFIG_SITE)
+    logs = os.path.join(os.path.dirname(src.rstrip("/")), "logs")
+    os.makedirs(logs, exist_ok=True)
+    # The libraries find each other through their own rpath, whoever loads them.
+    ldflags = f"-Wl,-rpath,{prefix}/lib"
+    run(["./configure", f"--prefix={prefix}", *CONFIGURE_OPTIONS, f"CFLAGS={CFLAGS}",
+         f"LDFLAGS={ldflags}"],
+        cwd=src, log=os.path.join(logs, "configure.log"))
+    run(["make", "dep"], cwd=src, log=os.path.join(logs, "dep.log"))
+    run(["make", f"-j{jobs}"], cwd=src, log=os.path.join(logs, "make.log"))
+    run(["make", "install"], cwd=src, log=os.path.join(logs, "install.log"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--source", help="pjproject source folder, tarball, or tarball URL")
+    ap.add_argument("--prefix", help="install prefix (default: a cache folder keyed by version+options)")
+    ap.add_argument("--jobs", type=int, default=(os.cpu_count() or 2) + 1)
+    ap.add_argument("--force", action="store_true", help="rebuild even if the prefix is complete")
+    ap.add_argument("--pc-path", action="store_true",
+                    help="print only the folder holding libpjproject.pc (building first if needed)")
+    args = ap.parse_args()
+
+    if not (args.source or args.prefix or args.force):
+        ver = system_pjproject()
+        if ver:
+            say(f"using the pjproject {ver} that pkg-config already finds; nothing to build")
+            if args.pc_path:
+                print(subprocess.run(["pkg-config", "--variable=pcfiledir", "libpjproject"],
+                                     capture_output=True, text=True).stdout.strip())
+            return
+
+    root = cache_root()
+    os.makedirs(root, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="pjproject-build-", dir=root) as work:
+        prefix = args.prefix
+        if prefix is None:
+            # Without a given source we know the version only after fetching; a cached
+            # build from the same options is reused without fetching anything.
+            cached = sorted(glob.glob(os.path.join(root, f"pjproject-*-{options_key()}")))
+            cached = [c for c in cached if os.path.exists(os.path.join(c, "lib/pkgconfig/libpjproject.pc"))]
+            if cached and not args.force and not args.source:
+                prefix = cached[-1]
+                say(f"reusing the cached build in {prefix}")
+                src = None
+            else:
+                src = source_from_arg(args.source, work) if args.source else source_from_debian_ring(work)
+                prefix = os.path.join(root, f"pjproject-{tree_version(src)}-{options_key()}")
+        else:
+            prefix = os.path.abspath(prefix)
+            src = None
+        pc = os.path.join(prefix, "lib/pkgconfig/libpjproject.pc")
+        if args.force or not os.path.exists(pc):
+            if src is None:
+                src = source_from_arg(args.source, work) if args.source else source_from_debian_ring(work)
+            shutil.rmtree(prefix, ignore_errors=True)
+            build(src, prefix, args.jobs)
+            if not os.path.exists(pc):
+                fail(f"make install wrote no {pc}")
+            say(f"installed pjproject into {prefix}")
+        elif src is None:
+            say(f"pjproject already built in {prefix}")
+    pcdir = os.path.dirname(pc)
+    # sipcore's _ffi_build.py reads this to find the build that matches these options.
+    with open(os.path.join(root, "current"), "w") as fh:
+        fh.write(pcdir + "\n")
+    if args.pc_path:
+        print(pcdir)
+    else:
+        say(f"done: PKG_CONFIG_PATH={pcdir} pkg-config libpjproject finds it "
+            "(sipcore's build looks in this cache by itself)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""sipcore: the SIP core of a softphone for Python, over PJSIP/PJMEDIA through cffi.
+
+The public names are those of the SIP core API (see the README and ``docs/``)::
+
+    from sipcore import Engine, SIPURI, Credentials, Route, send_message
+"""
+__version__ = "0.1.0"
+
+from .errors import (EngineNotRunningError, InvalidStateError, MessagePendingError,  # noqa: E402
+                     PJSIPError, SIPCoreError)
+from .uri import SIPURI  # noqa: E402
+from .credentials import Credentials  # noqa: E402
+from .route import Route  # noqa: E402
+from .engine import Engine  # noqa: E402
+from .primitives.message import send_message  # noqa: E402
+from .signals import Notification, NotificationRecorder, wait_for  # noqa: E402
+from . import signals  # noqa: E402
+from ._pj import PJSIP_VERSION  # noqa: E402
+
+__all__ = [
+    "Engine", "send_message", "SIPURI", "Credentials", "Route",
+    "SIPCoreError", "PJSIPError", "InvalidStateError", "EngineNotRunningError",
+    "MessagePendingError",
+    "signals", "Notification", "NotificationRecorder", "wait_for",
+    "PJSIP_VERSION", "__version__",
+]

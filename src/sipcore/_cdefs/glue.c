@@ -1,0 +1,479 @@
+/* sipcore's own C code, compiled into the cffi module sipcore._pjsip.
+ *
+ * Three things live here because they must work on threads that never run Python
+ * (pjmedia's worker and clock threads, sound-card threads) or because they sit on every
+ * packet's path:
+ *
+ *   1. The event queue: a mutex-guarded list of log lines and SIP trace records.  The
+ *      pjlib log writer and the trace module only append to it; the poll thread drains it
+ *      into signals.  Bounded: past SC_QUEUE_MAX entries new ones are counted and dropped.
+ *   2. The modules: the application module whose callbacks are the extern "Python"
+ *      trampolines, a trace module just below the transport layer, and a module that adds
+ *      the User-Agent header to every outgoing message.
+ *   3. The wake-up socket: any thread calls sc_wake() (plain POSIX, no pjlib) to make the
+ *      poll thread return from its ioqueue wait at once.
+ *
+ * Plus a few accessors that flatten PJSIP unions for Python.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#define SC_QUEUE_MAX 200000
+
+/* ---------- 1. event queue ------------------------------------------------------------ */
+
+static pthread_mutex_t sc_q_lock = PTHREAD_MUTEX_INITIALIZER;
+static sc_event *sc_q_head = NULL, *sc_q_tail = NULL;
+static volatile int sc_q_count = 0;
+static unsigned long sc_q_dropped = 0;
+
+static void sc_queue_push(sc_event *ev)
+{
+    pthread_mutex_lock(&sc_q_lock);
+    if (sc_q_count >= SC_QUEUE_MAX) {
+        sc_q_dropped++;
+        pthread_mutex_unlock(&sc_q_lock);
+        free(ev->text);
+        free(ev);
+        return;
+    }
+    ev->next = NULL;
+    if (sc_q_tail) sc_q_tail->next = ev; else sc_q_head = ev;
+    sc_q_tail = ev;
+    sc_q_count++;
+    pthread_mutex_unlock(&sc_q_lock);
+}
+
+static sc_event *sc_event_new(int kind, const char *text, size_t len)
+{
+    sc_event *ev = (sc_event*) calloc(1, sizeof(sc_event));
+    if (!ev) return NULL;
+    ev->kind = kind;
+    ev->text = (char*) malloc(len + 1);
+    if (!ev->text) { free(ev); return NULL; }
+    memcpy(ev->text, text, len);
+    ev->text[len] = 0;
+    ev->len = len;
+    return ev;
+}
+
+int sc_events_pending(void) { return sc_q_count; }
+unsigned long sc_events_dropped(void) { return sc_q_dropped; }
+
+sc_event *sc_event_pop(void)
+{
+    sc_event *ev;
+    if (sc_q_count == 0) return NULL;
+    pthread_mutex_lock(&sc_q_lock);
+    ev = sc_q_head;
+    if (ev) {
+        sc_q_head = ev->next;
+        if (!sc_q_head) sc_q_tail = NULL;
+        sc_q_count--;
+    }
+    pthread_mutex_unlock(&sc_q_lock);
+    return ev;
+}
+
+void sc_event_free(sc_event *ev)
+{
+    if (!ev) return;
+    free(ev->text);
+    free(ev);
+}
+
+void sc_events_clear(void)
+{
+    sc_event *ev;
+    while ((ev = sc_event_pop()) != NULL) sc_event_free(ev);
+}
+
+/* pjlib's log writer: called on any thread, with pjlib's own formatting (sender, message). */
+static void sc_log_writer(int level, const char *data, int len)
+{
+    sc_event *ev;
+    while (len > 0 && (data[len-1] == '\n' || data[len-1] == '\r')) len--;
+    ev = sc_event_new(SC_EV_LOG, data, (size_t) (len < 0 ? 0 : len));
+    if (!ev) return;
+    ev->level = level;
+    sc_queue_push(ev);
+}
+
+void sc_install_log_writer(void)
+{
+    pj_log_set_log_func(&sc_log_writer);
+    pj_log_set_decor(PJ_LOG_HAS_SENDER);
+}
+
+/* ---------- 2. modules ---------------------------------------------------------------- */
+
+static volatile int sc_trace_on = 0;
+void sc_set_trace(int on) { sc_trace_on = on; }
+
+static void sc_copy_host(char *dst, size_t cap, const pj_str_t *s)
+{
+    size_t n = s->slen < 0 ? 0 : (size_t) s->slen;
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, s->ptr, n);
+    dst[n] = 0;
+}
+
+static pj_bool_t sc_trace_rx(pjsip_rx_data *rdata)
+{
+    sc_event *ev;
+    if (!sc_trace_on) return PJ_FALSE;
+    ev = sc_event_new(SC_EV_TRACE, rdata->pkt_info.packet, (size_t) rdata->msg_info.len);
+    if (!ev) return PJ_FALSE;
+    ev->received = 1;
+    pj_ansi_strncpy(ev->src_ip, rdata->pkt_info.src_name, sizeof(ev->src_ip) - 1);
+    ev->src_port = rdata->pkt_info.src_port;
+    if (rdata->tp_info.transport) {
+        sc_copy_host(ev->dst_ip, sizeof(ev->dst_ip), &rdata->tp_info.transport->local_name.host);
+        ev->dst_port = rdata->tp_info.transport->local_name.port;
+    }
+    sc_queue_push(ev);
+    return PJ_FALSE;
+}
+
+static pj_status_t sc_trace_tx(pjsip_tx_data *tdata)
+{
+    sc_event *ev;
+    if (!sc_trace_on) return PJ_SUCCESS;
+    ev = sc_event_new(SC_EV_TRACE, tdata->buf.start, (size_t) (tdata->buf.cur - tdata->buf.start));
+    if (!ev) return PJ_SUCCESS;
+    ev->received = 0;
+    if (tdata->tp_info.transport) {
+        sc_copy_host(ev->src_ip, sizeof(ev->src_ip), &tdata->tp_info.transport->local_name.host);
+        ev->src_port = tdata->tp_info.transport->local_name.port;
+    }
+    pj_ansi_strncpy(ev->dst_ip, tdata->tp_info.dst_name, sizeof(ev->dst_ip) - 1);
+    ev->dst_port = tdata->tp_info.dst_port;
+    sc_queue_push(ev);
+    return PJ_SUCCESS;
+}
+
+static char sc_ua_buf[512];
+static pj_str_t sc_ua_value = { sc_ua_buf, 0 };
+static const pj_str_t sc_ua_name = { "User-Agent", 10 };
+static const pj_str_t sc_server_name = { "Server", 6 };
+
+void sc_set_user_agent(const char *ua)
+{
+    size_t n = strlen(ua);
+    if (n >= sizeof(sc_ua_buf)) n = sizeof(sc_ua_buf) - 1;
+    memcpy(sc_ua_buf, ua, n);
+    sc_ua_buf[n] = 0;
+    sc_ua_value.slen = (pj_ssize_t) n;
+}
+
+static pj_status_t sc_add_ua(pjsip_tx_data *tdata)
+{
+    pjsip_generic_string_hdr *h;
+    /* Already encoded (a retransmission) or nothing to add: leave it alone. */
+    if (sc_ua_value.slen == 0 || tdata->buf.cur != tdata->buf.start)
+        return PJ_SUCCESS;
+    if (pjsip_msg_find_hdr_by_name(tdata->msg, &sc_ua_name, NULL) ||
+        pjsip_msg_find_hdr_by_name(tdata->msg, &sc_server_name, NULL))
+        return PJ_SUCCESS;
+    h = pjsip_generic_string_hdr_create(tdata->pool, &sc_ua_name, &sc_ua_value);
+    pjsip_msg_add_hdr(tdata->msg, (pjsip_hdr*) h);
+    return PJ_SUCCESS;
+}
+
+static pjsip_module sc_mod_app = {
+    NULL, NULL, { "mod-sipcore", 11 }, -1, PJSIP_MOD_PRIORITY_APPLICATION,
+    NULL, NULL, NULL, NULL,
+    &sc_py_on_rx_request, NULL, NULL, NULL, &sc_py_on_tsx_state
+};
+static pjsip_module sc_mod_trace = {
+    NULL, NULL, { "mod-sipcore-trace", 17 }, -1, PJSIP_MOD_PRIORITY_TRANSPORT_LAYER - 1,
+    NULL, NULL, NULL, NULL,
+    &sc_trace_rx, &sc_trace_rx, &sc_trace_tx, &sc_trace_tx, NULL
+};
+static pjsip_module sc_mod_ua = {
+    NULL, NULL, { "mod-sipcore-ua", 14 }, -1, PJSIP_MOD_PRIORITY_TRANSPORT_LAYER + 1,
+    NULL, NULL, NULL, NULL,
+    NULL, NULL, &sc_add_ua, &sc_add_ua, NULL
+};
+
+pjsip_module *sc_app_module(void) { return &sc_mod_app; }
+
+pj_status_t sc_modules_register(pjsip_endpoint *endpt)
+{
+    pj_status_t st;
+    st = pjsip_endpt_register_module(endpt, &sc_mod_trace);
+    if (st != PJ_SUCCESS) return st;
+    st = pjsip_endpt_register_module(endpt, &sc_mod_ua);
+    if (st != PJ_SUCCESS) return st;
+    return pjsip_endpt_register_module(endpt, &sc_mod_app);
+}
+
+void *sc_tsx_token(pjsip_transaction *tsx)
+{
+    if (sc_mod_app.id < 0) return NULL;
+    return tsx->mod_data[sc_mod_app.id];
+}
+
+void sc_tsx_set_token(pjsip_transaction *tsx, void *token)
+{
+    if (sc_mod_app.id >= 0) tsx->mod_data[sc_mod_app.id] = token;
+}
+
+/* ---------- 3. wake-up socket --------------------------------------------------------- */
+
+static int sc_wake_fds[2] = { -1, -1 };
+static pj_ioqueue_key_t *sc_wake_key = NULL;
+static pj_ioqueue_op_key_t sc_wake_op;
+static char sc_wake_buf[64];
+static volatile int sc_wake_pending = 0;
+
+static pj_pool_t *sc_wake_pool = NULL;
+
+static void sc_wake_on_read(pj_ioqueue_key_t *key, pj_ioqueue_op_key_t *op, pj_ssize_t n)
+{
+    pj_status_t st;
+    PJ_UNUSED_ARG(n);
+    for (;;) {
+        pj_ssize_t len = sizeof(sc_wake_buf);
+        st = pj_ioqueue_recv(key, op, sc_wake_buf, &len, PJ_IOQUEUE_ALWAYS_ASYNC);
+        if (st != PJ_SUCCESS) break;   /* PJ_EPENDING: armed again */
+    }
+}
+
+pj_status_t sc_wake_init(pjsip_endpoint *endpt)
+{
+    pj_ioqueue_callback cb;
+    pj_ssize_t len = sizeof(sc_wake_buf);
+    pj_status_t st;
+    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sc_wake_fds) != 0)
+        return PJ_RETURN_OS_ERROR(errno);
+    fcntl(sc_wake_fds[1], F_SETFL, fcntl(sc_wake_fds[1], F_GETFL) | O_NONBLOCK);
+    pj_bzero(&cb, sizeof(cb));
+    cb.on_read_complete = &sc_wake_on_read;
+    sc_wake_pool = pjsip_endpt_create_pool(endpt, "sc-wake", 512, 512);
+    if (!sc_wake_pool) return PJ_ENOMEM;
+    st = pj_ioqueue_register_sock(sc_wake_pool, pjsip_endpt_get_ioqueue(endpt), sc_wake_fds[0],
+                                  NULL, &cb, &sc_wake_key);
+    if (st != PJ_SUCCESS) return st;
+    pj_ioqueue_op_key_init(&sc_wake_op, sizeof(sc_wake_op));
+    st = pj_ioqueue_recv(sc_wake_key, &sc_wake_op, sc_wake_buf, &len, PJ_IOQUEUE_ALWAYS_ASYNC);
+    if (st != PJ_EPENDING && st != PJ_SUCCESS) return st;
+    return PJ_SUCCESS;
+}
+
+/* Any thread, no pjlib: make the poll thread's ioqueue wait return. */
+void sc_wake(void)
+{
+    if (sc_wake_fds[1] < 0) return;
+    if (__atomic_exchange_n(&sc_wake_pending, 1, __ATOMIC_ACQ_REL)) return;
+    (void) !send(sc_wake_fds[1], "w", 1, MSG_DONTWAIT);
+}
+
+/* Poll thread: called before it looks at its queue of posted calls. */
+void sc_wake_ack(void) { __atomic_store_n(&sc_wake_pending, 0, __ATOMIC_RELEASE); }
+
+void sc_wake_destroy(pjsip_endpoint *endpt)
+{
+    if (sc_wake_key) { pj_ioqueue_unregister(sc_wake_key); sc_wake_key = NULL; }
+    else if (sc_wake_fds[0] >= 0) close(sc_wake_fds[0]);
+    if (sc_wake_fds[1] >= 0) close(sc_wake_fds[1]);
+    sc_wake_fds[0] = sc_wake_fds[1] = -1;
+    sc_wake_pending = 0;
+    if (sc_wake_pool) { pjsip_endpt_release_pool(endpt, sc_wake_pool); sc_wake_pool = NULL; }
+}
+
+/* ---------- 4. accessors -------------------------------------------------------------- */
+
+pjsip_rx_data *sc_event_rdata(pjsip_event *e)
+{
+    if (e->type == PJSIP_EVENT_TSX_STATE && e->body.tsx_state.type == PJSIP_EVENT_RX_MSG)
+        return e->body.tsx_state.src.rdata;
+    return NULL;
+}
+
+int sc_event_is_tsx_state(pjsip_event *e) { return e->type == PJSIP_EVENT_TSX_STATE; }
+
+void sc_tsx_info(pjsip_transaction *tsx, sc_tsx_info_t *out)
+{
+    out->state = tsx->state;
+    out->status_code = tsx->status_code;
+    out->status_text = tsx->status_text;
+    out->transport_err = tsx->transport_err;
+    out->role = tsx->role;
+    out->method = tsx->method.name;
+}
+
+void sc_rdata_info(pjsip_rx_data *rdata, sc_rdata_info_t *out)
+{
+    pjsip_msg *msg = rdata->msg_info.msg;
+    pj_bzero(out, sizeof(*out));
+    out->is_request = msg->type == PJSIP_REQUEST_MSG;
+    if (out->is_request) {
+        out->method = msg->line.req.method.name;
+        out->method_id = msg->line.req.method.id;
+        out->request_uri = msg->line.req.uri;
+    } else {
+        out->status_code = msg->line.status.code;
+        out->reason = msg->line.status.reason;
+    }
+    out->from_uri = rdata->msg_info.from ? rdata->msg_info.from->uri : NULL;
+    out->to_uri = rdata->msg_info.to ? rdata->msg_info.to->uri : NULL;
+    if (rdata->msg_info.cid) out->call_id = rdata->msg_info.cid->id;
+    if (msg->body) {
+        out->has_body = 1;
+        out->content_type = msg->body->content_type.type;
+        out->content_subtype = msg->body->content_type.subtype;
+        out->body = (const char*) msg->body->data;
+        out->body_len = msg->body->len;
+    }
+    out->src_ip = rdata->pkt_info.src_name;
+    out->src_port = rdata->pkt_info.src_port;
+}
+
+/* Flatten a (name-)address URI.  Returns 0 when it is not a sip:/sips: URI. */
+int sc_uri_info(pjsip_uri *uri, sc_uri_info_t *out)
+{
+    pjsip_uri *inner = (pjsip_uri*) pjsip_uri_get_uri(uri);
+    pjsip_sip_uri *su;
+    pj_bzero(out, sizeof(*out));
+    if (!inner || (!PJSIP_URI_SCHEME_IS_SIP(inner) && !PJSIP_URI_SCHEME_IS_SIPS(inner)))
+        return 0;
+    if (inner != uri) out->display = ((pjsip_name_addr*) uri)->display;
+    su = (pjsip_sip_uri*) inner;
+    out->secure = PJSIP_URI_SCHEME_IS_SIPS(su) ? 1 : 0;
+    out->user = su->user;
+    out->passwd = su->passwd;
+    out->host = su->host;
+    out->port = su->port;
+    out->user_param = su->user_param;
+    out->method_param = su->method_param;
+    out->transport_param = su->transport_param;
+    out->ttl_param = su->ttl_param;
+    out->lr_param = su->lr_param;
+    out->maddr_param = su->maddr_param;
+    out->other_param = &su->other_param;
+    out->header_param = &su->header_param;
+    return 1;
+}
+
+/* Parse "Name: value" and add it to a request; typed headers (Route, Contact ...) come
+ * out typed, others generic.  The text is copied into the message's pool. */
+pj_status_t sc_tdata_add_header(pjsip_tx_data *tdata, const char *name, const char *value)
+{
+    pj_str_t hname, hvalue;
+    void *hdr;
+    pj_strdup2_with_null(tdata->pool, &hname, name);
+    pj_strdup2_with_null(tdata->pool, &hvalue, value);
+    hdr = pjsip_parse_hdr(tdata->pool, &hname, hvalue.ptr, (pj_size_t) hvalue.slen, NULL);
+    if (!hdr) return PJSIP_EINVALIDHDR;
+    /* pjsip_parse_hdr returns a list (one header line may hold several values). */
+    {
+        pjsip_hdr *list = (pjsip_hdr*) hdr, *h = list, *next;
+        do {
+            next = h->next;
+            pjsip_msg_add_hdr(tdata->msg, h);
+            h = next;
+        } while (h != list && h != NULL && h != (pjsip_hdr*) &tdata->msg->hdr);
+    }
+    return PJ_SUCCESS;
+}
+
+pjsip_auth_clt_sess *sc_auth_create(pjsip_endpoint *endpt, pj_pool_t *pool, const char *user,
+                                    const char *password)
+{
+    pjsip_auth_clt_sess *sess = PJ_POOL_ZALLOC_T(pool, pjsip_auth_clt_sess);
+    pjsip_cred_info cred;
+    if (pjsip_auth_clt_init(sess, endpt, pool, 0) != PJ_SUCCESS) return NULL;
+    pj_bzero(&cred, sizeof(cred));
+    cred.realm = pj_str("*");
+    cred.scheme = pj_str("digest");
+    pj_strdup2(pool, &cred.username, user);
+    pj_strdup2(pool, &cred.data, password);
+    cred.data_type = PJSIP_CRED_DATA_PLAIN_PASSWD;
+    if (pjsip_auth_clt_set_credentials(sess, 1, &cred) != PJ_SUCCESS) return NULL;
+    return sess;
+}
+
+/* Transports.  addr is an IP literal of either family. */
+static pj_status_t sc_sockaddr(const char *ip, int port, pj_sockaddr *sa, int *af)
+{
+    pj_str_t s = pj_str((char*) ip);
+    *af = strchr(ip, ':') ? pj_AF_INET6() : pj_AF_INET();
+    return pj_sockaddr_init(*af, sa, &s, (pj_uint16_t) port);
+}
+
+pj_status_t sc_start_udp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_transport **tp)
+{
+    pj_sockaddr sa;
+    int af;
+    pj_status_t st = sc_sockaddr(ip, port, &sa, &af);
+    if (st != PJ_SUCCESS) return st;
+    if (af == pj_AF_INET6())
+        return pjsip_udp_transport_start6(endpt, &sa.ipv6, NULL, 1, tp);
+    return pjsip_udp_transport_start(endpt, &sa.ipv4, NULL, 1, tp);
+}
+
+pj_status_t sc_start_tcp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_tpfactory **f)
+{
+    pjsip_tcp_transport_cfg cfg;
+    int af;
+    pj_sockaddr sa;
+    pj_status_t st = sc_sockaddr(ip, port, &sa, &af);
+    if (st != PJ_SUCCESS) return st;
+    pjsip_tcp_transport_cfg_default(&cfg, af);
+    pj_sockaddr_cp(&cfg.bind_addr, &sa);
+    cfg.async_cnt = 1;
+    return pjsip_tcp_transport_start3(endpt, &cfg, f);
+}
+
+pj_status_t sc_start_tls(pjsip_endpoint *endpt, const char *ip, int port, const sc_tls_opts_t *o,
+                         pjsip_tpfactory **f)
+{
+    pjsip_tls_setting s;
+    int af;
+    pj_sockaddr sa;
+    pj_status_t st = sc_sockaddr(ip, port, &sa, &af);
+    if (st != PJ_SUCCESS) return st;
+    pjsip_tls_setting_default(&s);
+    if (o->ca_file) s.ca_list_file = pj_str((char*) o->ca_file);
+    if (o->ca_path) s.ca_list_path = pj_str((char*) o->ca_path);
+    if (o->cert_file) s.cert_file = pj_str((char*) o->cert_file);
+    if (o->privkey_file) s.privkey_file = pj_str((char*) o->privkey_file);
+    s.proto = o->proto;
+    s.verify_server = o->verify_server;
+    s.timeout.sec = o->timeout_ms / 1000;
+    s.timeout.msec = o->timeout_ms % 1000;
+    s.reuse_addr = PJ_FALSE;
+    return pjsip_tls_transport_start2(endpt, &s, &sa, NULL, 1, f);
+}
+
+int sc_transport_port(pjsip_transport *tp) { return tp->local_name.port; }
+int sc_factory_port(pjsip_tpfactory *f) { return f->addr_name.port; }
+void sc_factory_destroy(pjsip_tpfactory *f) { if (f && f->destroy) f->destroy(f); }
+
+/* Timers: an entry whose id Python chooses; sc_py_on_timer finds its owner by that id. */
+pj_timer_entry *sc_timer_new(pj_pool_t *pool, int id)
+{
+    pj_timer_entry *e = PJ_POOL_ZALLOC_T(pool, pj_timer_entry);
+    pj_timer_entry_init(e, id, NULL, &sc_py_on_timer);
+    return e;
+}
+
+int sc_timer_id(pj_timer_entry *entry) { return entry->id; }
+
+/* Give a request a body of type/subtype (copied into its pool). */
+pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char *subtype,
+                              const char *data, unsigned len)
+{
+    pj_str_t t, s, d;
+    t = pj_str((char*) type);
+    s = pj_str((char*) subtype);
+    d.ptr = (char*) data;
+    d.slen = (pj_ssize_t) len;
+    tdata->msg->body = pjsip_msg_body_create(tdata->pool, &t, &s, &d);
+    return tdata->msg->body ? PJ_SUCCESS : PJ_ENOMEM;
+}

@@ -1,0 +1,143 @@
+"""sipcore's own C code (glue.c): event queue, modules, wake-up socket, accessors.
+
+The structs below are declared twice on purpose: once for cffi (TYPES) and once for the C
+compiler (the start of CUSTOMIZATIONS); they are plain C with no pjproject layout in them
+except through pj types.
+"""
+import os
+
+INCLUDES = """
+#include <pjsip_ua.h>
+"""
+
+_SHARED_TYPES = """
+typedef struct sc_event {
+    int kind;
+    int level;
+    int received;
+    char src_ip[64];
+    int src_port;
+    char dst_ip[64];
+    int dst_port;
+    char *text;
+    size_t len;
+    struct sc_event *next;
+} sc_event;
+
+typedef struct sc_tsx_info_t {
+    int state;
+    int status_code;
+    pj_str_t status_text;
+    pj_status_t transport_err;
+    int role;
+    pj_str_t method;
+} sc_tsx_info_t;
+
+typedef struct sc_rdata_info_t {
+    int is_request;
+    pj_str_t method;
+    int method_id;
+    pjsip_uri *request_uri;
+    int status_code;
+    pj_str_t reason;
+    pjsip_uri *from_uri;
+    pjsip_uri *to_uri;
+    pj_str_t call_id;
+    int has_body;
+    pj_str_t content_type;
+    pj_str_t content_subtype;
+    const char *body;
+    unsigned body_len;
+    char *src_ip;
+    int src_port;
+} sc_rdata_info_t;
+
+typedef struct sc_uri_info_t {
+    pj_str_t display;
+    int secure;
+    pj_str_t user;
+    pj_str_t passwd;
+    pj_str_t host;
+    int port;
+    pj_str_t user_param;
+    pj_str_t method_param;
+    pj_str_t transport_param;
+    int ttl_param;
+    int lr_param;
+    pj_str_t maddr_param;
+    pjsip_param *other_param;
+    pjsip_param *header_param;
+} sc_uri_info_t;
+
+typedef struct sc_tls_opts_t {
+    const char *ca_file;
+    const char *ca_path;
+    const char *cert_file;
+    const char *privkey_file;
+    unsigned proto;
+    int verify_server;
+    int timeout_ms;
+} sc_tls_opts_t;
+"""
+
+TYPES = _SHARED_TYPES + """
+#define SC_EV_LOG ...
+#define SC_EV_TRACE ...
+"""
+
+FUNCTIONS = """
+extern "Python+C" pj_bool_t sc_py_on_rx_request(pjsip_rx_data *rdata);
+extern "Python+C" void sc_py_on_tsx_state(pjsip_transaction *tsx, pjsip_event *event);
+extern "Python+C" void sc_py_on_timer(pj_timer_heap_t *heap, pj_timer_entry *entry);
+
+int sc_events_pending(void);
+unsigned long sc_events_dropped(void);
+sc_event *sc_event_pop(void);
+void sc_event_free(sc_event *ev);
+void sc_events_clear(void);
+void sc_install_log_writer(void);
+void sc_set_trace(int on);
+void sc_set_user_agent(const char *ua);
+
+pjsip_module *sc_app_module(void);
+pj_status_t sc_modules_register(pjsip_endpoint *endpt);
+void *sc_tsx_token(pjsip_transaction *tsx);
+void sc_tsx_set_token(pjsip_transaction *tsx, void *token);
+
+pj_status_t sc_wake_init(pjsip_endpoint *endpt);
+void sc_wake(void);
+void sc_wake_ack(void);
+void sc_wake_destroy(pjsip_endpoint *endpt);
+
+pjsip_rx_data *sc_event_rdata(pjsip_event *e);
+int sc_event_is_tsx_state(pjsip_event *e);
+void sc_tsx_info(pjsip_transaction *tsx, sc_tsx_info_t *out);
+void sc_rdata_info(pjsip_rx_data *rdata, sc_rdata_info_t *out);
+int sc_uri_info(pjsip_uri *uri, sc_uri_info_t *out);
+pj_status_t sc_tdata_add_header(pjsip_tx_data *tdata, const char *name, const char *value);
+pjsip_auth_clt_sess *sc_auth_create(pjsip_endpoint *endpt, pj_pool_t *pool, const char *user,
+                                    const char *password);
+
+pj_status_t sc_start_udp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_transport **tp);
+pj_status_t sc_start_tcp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_tpfactory **f);
+pj_status_t sc_start_tls(pjsip_endpoint *endpt, const char *ip, int port,
+                         const sc_tls_opts_t *o, pjsip_tpfactory **f);
+int sc_transport_port(pjsip_transport *tp);
+int sc_factory_port(pjsip_tpfactory *f);
+void sc_factory_destroy(pjsip_tpfactory *f);
+
+pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char *subtype,
+                              const char *data, unsigned len);
+pj_timer_entry *sc_timer_new(pj_pool_t *pool, int id);
+int sc_timer_id(pj_timer_entry *entry);
+"""
+
+with open(os.path.join(os.path.dirname(__file__), "glue.c")) as _fh:
+    CUSTOMIZATIONS = (
+        "#define SC_EV_LOG 1\n#define SC_EV_TRACE 2\n"
+        + _SHARED_TYPES
+        + "pj_bool_t sc_py_on_rx_request(pjsip_rx_data *rdata);\n"
+        + "void sc_py_on_tsx_state(pjsip_transaction *tsx, pjsip_event *event);\n"
+        + "void sc_py_on_timer(pj_timer_heap_t *heap, pj_timer_entry *entry);\n"
+        + _fh.read()
+    )

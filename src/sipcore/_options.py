@@ -1,0 +1,193 @@
+"""The Engine's start options: defaults and validation (TypeError/ValueError naming the option)."""
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Any
+
+from . import __version__
+from ._pj import PJSIP_VERSION
+
+DEFAULT_EVENTS = {
+    "presence": ["application/pidf+xml"],
+    "presence.winfo": ["application/watcherinfo+xml"],
+    "message-summary": ["application/simple-message-summary"],
+    "dialog": ["application/dialog-info+xml"],
+    "reg": ["application/reginfo+xml"],
+}
+
+DEFAULT_START_OPTIONS: dict[str, Any] = {
+    "auto_sound": True,
+    "local_ip": None,
+    "local_udp_port": 0,
+    "local_tcp_port": 0,
+    "local_tls_port": 0,
+    "tls_protocol": "TLSv1.2",        # spec: "TLSv1"; TLS < 1.2 is deprecated (RFC 8996)
+    "tls_verify_server": True,        # spec: False; an unverified server is not secure
+    "tls_ca_file": None,              # None: the system's CA store (/etc/ssl/certs)
+    "tls_cert_file": None,
+    "tls_privkey_file": None,
+    "tls_timeout": 1000,
+    "ec_tail_length": 50,
+    "user_agent": f"sipcore-{__version__}-pjsip-{PJSIP_VERSION}",
+    "log_level": 5,
+    "trace_sip": False,
+    "sample_rate": 32,
+    "playback_dtmf": True,
+    "rtp_port_range": (40000, 40100),
+    "codecs": None,                   # None: the default list, restricted to what is available
+    "events": DEFAULT_EVENTS,
+}
+
+TLS_PROTOCOL_NAMES = (None, "SSLv23", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+
+
+def _int(name: str, value: Any, lo: int, hi: int, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int{' or None' if allow_none else ''}, "
+                        f"not {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be in {lo}..{hi}, not {value}")
+    return value
+
+
+def _bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+    return value
+
+
+def _text(name: str, value: Any, allow_none: bool = True) -> str | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str{' or None' if allow_none else ''}, not {type(value).__name__}")
+    if "\x00" in value or "\r" in value or "\n" in value:
+        raise ValueError(f"{name} must not contain NUL, CR or LF characters")
+    return value
+
+
+def _file(name: str, value: Any) -> str | None:
+    value = _text(name, value)
+    if value is not None and not os.path.isfile(value):
+        raise ValueError(f"{name}: no such file {value!r}")
+    return value
+
+
+def check_port(name: str, value: Any) -> int | None:
+    return _int(name, value, 0, 65535, allow_none=True)
+
+
+def check_local_ip(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"local_ip must be a str or None, not {type(value).__name__}")
+    try:
+        return str(ipaddress.ip_address(value.strip("[]")))
+    except ValueError:
+        raise ValueError(f"local_ip must be an IPv4 or IPv6 address, not {value!r}") from None
+
+
+def check_user_agent(value: Any) -> str:
+    return _text("user_agent", value, allow_none=False)
+
+
+def check_log_level(value: Any) -> int:
+    return _int("log_level", value, 0, 6)
+
+
+def check_trace_sip(value: Any) -> bool:
+    return _bool("trace_sip", value)
+
+
+def check_playback_dtmf(value: Any) -> bool:
+    return _bool("playback_dtmf", value)
+
+
+def check_rtp_port_range(value: Any) -> tuple[int, int]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError("rtp_port_range must be a tuple of two ints (first, last)")
+    a = _int("rtp_port_range[0]", value[0], 1024, 65534)
+    b = _int("rtp_port_range[1]", value[1], 1025, 65535)
+    if b - a < 2:
+        raise ValueError(f"rtp_port_range must span at least 2 ports (RTP and RTCP), not {tuple(value)}")
+    return (a, b)
+
+
+def check_codecs(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise TypeError("codecs must be a list of codec names")
+    for c in value:
+        if not isinstance(c, str):
+            raise TypeError(f"codecs must contain str, not {type(c).__name__}")
+    return list(value)
+
+
+def check_event(event: Any, accept_types: Any) -> tuple[str, list[str]]:
+    event = _text("event", event, allow_none=False)
+    if not event or any(c in event for c in " \t;,"):
+        raise ValueError(f"event must be an event package name such as 'presence', not {event!r}")
+    if isinstance(accept_types, str) or not isinstance(accept_types, (list, tuple)) or not accept_types:
+        raise TypeError("accept_types must be a non-empty list of 'type/subtype' strings")
+    for t in accept_types:
+        _text("accept_types item", t, allow_none=False)
+        if t.count("/") != 1 or not all(t.split("/")):
+            raise ValueError(f"accept_types: {t!r} is not a 'type/subtype' content type")
+    return event, list(accept_types)
+
+
+def check_tls(protocol: Any, verify_server: Any, ca_file: Any, cert_file: Any,
+              privkey_file: Any, timeout: Any, prefix: str = "tls_") -> dict[str, Any]:
+    if protocol is not None and not isinstance(protocol, str):
+        raise TypeError(f"{prefix}protocol must be a str or None")
+    if protocol in ("SSLv2", "SSLv3"):
+        raise ValueError(f"{prefix}protocol {protocol!r} is insecure and not supported by "
+                         "OpenSSL 3; use 'TLSv1.2' (the default) or 'TLSv1.3'")
+    if protocol not in TLS_PROTOCOL_NAMES:
+        raise ValueError(f"{prefix}protocol must be one of {TLS_PROTOCOL_NAMES}, not {protocol!r}")
+    out = {
+        "tls_protocol": protocol,
+        "tls_verify_server": _bool(f"{prefix}verify_server", verify_server),
+        "tls_ca_file": _file(f"{prefix}ca_file", ca_file),
+        "tls_cert_file": _file(f"{prefix}cert_file", cert_file),
+        "tls_privkey_file": _file(f"{prefix}privkey_file", privkey_file),
+        "tls_timeout": _int(f"{prefix}timeout", timeout, 1, 600000),
+    }
+    if (out["tls_cert_file"] is None) != (out["tls_privkey_file"] is None):
+        raise ValueError(f"{prefix}cert_file and {prefix}privkey_file go together")
+    return out
+
+
+def validate_start(kwargs: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(kwargs) - set(DEFAULT_START_OPTIONS)
+    if unknown:
+        raise TypeError(f"start() got unknown option(s): {', '.join(sorted(unknown))}")
+    o = dict(DEFAULT_START_OPTIONS)
+    o.update(kwargs)
+    o["auto_sound"] = _bool("auto_sound", o["auto_sound"])
+    o["local_ip"] = check_local_ip(o["local_ip"])
+    for kind in ("udp", "tcp", "tls"):
+        o[f"local_{kind}_port"] = check_port(f"local_{kind}_port", o[f"local_{kind}_port"])
+    o.update(check_tls(o["tls_protocol"], o["tls_verify_server"], o["tls_ca_file"],
+                       o["tls_cert_file"], o["tls_privkey_file"], o["tls_timeout"]))
+    o["ec_tail_length"] = _int("ec_tail_length", o["ec_tail_length"], 0, 1000)
+    o["user_agent"] = check_user_agent(o["user_agent"])
+    o["log_level"] = check_log_level(o["log_level"])
+    o["trace_sip"] = check_trace_sip(o["trace_sip"])
+    if o["sample_rate"] not in (8, 16, 32) or isinstance(o["sample_rate"], bool):
+        if not isinstance(o["sample_rate"], int):
+            raise TypeError("sample_rate must be an int (8, 16 or 32 kHz)")
+        raise ValueError(f"sample_rate must be 8, 16 or 32 (kHz), not {o['sample_rate']}")
+    o["playback_dtmf"] = check_playback_dtmf(o["playback_dtmf"])
+    o["rtp_port_range"] = check_rtp_port_range(o["rtp_port_range"])
+    o["codecs"] = check_codecs(o["codecs"])
+    events = o["events"]
+    if not isinstance(events, dict):
+        raise TypeError("events must be a dict of event package -> list of content types")
+    o["events"] = dict(check_event(k, v) for k, v in events.items())
+    return o

@@ -1,0 +1,135 @@
+"""The binding room: the cffi module, small conversions, and the one trampoline mechanism.
+
+Every PJSIP callback reaches Python through an ``extern "Python"`` function declared in
+``_cdefs/glue.py`` and defined here with :func:`trampoline`.  A trampoline never lets an
+exception reach C: it is reported as ``SIPEngineGotException`` and the C caller gets the
+declared default.  Objects that C may call back about are kept in :data:`handles` while C
+holds their token; a token whose object is gone is ignored.
+"""
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any, Callable
+
+from ._pjsip import ffi, lib
+
+__all__ = ["ffi", "lib", "pjstr", "pj2str", "pj2bytes", "strerror", "check", "trampoline",
+           "Handles", "handles"]
+
+PJSIP_VERSION = ffi.string(lib.pj_get_version()).decode()
+BUILT_AGAINST = ffi.string(lib.SIPCORE_BUILT_AGAINST).decode()
+if PJSIP_VERSION != BUILT_AGAINST:  # a different libpj*.so than the one compiled against
+    raise ImportError(f"sipcore._pjsip was built against pjproject {BUILT_AGAINST} but "
+                      f"loaded {PJSIP_VERSION}; reinstall sipcore")
+
+
+def pjstr(value: bytes | str, keep: list) -> Any:
+    """A ``pj_str_t`` pointing at a copy of value; the copy lives as long as ``keep``."""
+    if isinstance(value, str):
+        value = value.encode()
+    buf = ffi.new("char[]", value)
+    s = ffi.new("pj_str_t *")
+    s.ptr = buf
+    s.slen = len(value)
+    keep.append(buf)
+    keep.append(s)
+    return s
+
+
+def pj2bytes(s) -> bytes:
+    if s.ptr == ffi.NULL or s.slen <= 0:
+        return b""
+    return ffi.unpack(s.ptr, s.slen)
+
+
+def pj2str(s) -> str:
+    return pj2bytes(s).decode("utf-8", "replace")
+
+
+def strerror(status: int) -> str:
+    buf = ffi.new("char[]", 256)
+    s = lib.pj_strerror(status, buf, 256)
+    return pj2str(s)
+
+
+def check(status: int, operation: str) -> None:
+    if status != lib.PJ_SUCCESS:
+        from .errors import PJSIPError
+        raise PJSIPError(operation, status)
+
+
+# ---- the trampoline mechanism -------------------------------------------------------------
+
+#: set by the UA: called with a traceback string when a trampoline body raises.
+exception_sink: Callable[[str], None] | None = None
+#: set by the UA: called at the start of every trampoline, so queued C events (log lines,
+#: SIP trace) are delivered before the notification the callback is about to produce.
+on_enter: Callable[[], None] | None = None
+
+
+def report_exception() -> None:
+    tb = traceback.format_exc()
+    sink = exception_sink
+    try:
+        if sink is not None:
+            sink(tb)
+        else:
+            sys.stderr.write("sipcore: exception in a PJSIP callback\n" + tb)
+    except BaseException:  # never into C
+        pass
+
+
+def trampoline(name: str, default: Any = None) -> Callable[[Callable], Callable]:
+    """Define the extern "Python" function ``name``; exceptions become a notification."""
+
+    def decorate(fn: Callable) -> Callable:
+        def body(*args):
+            try:
+                if on_enter is not None:
+                    on_enter()
+                result = fn(*args)
+                return default if result is None else result
+            except BaseException:
+                report_exception()
+                return default
+
+        kwargs = {} if default is None else {"error": default}
+        ffi.def_extern(name=name, **kwargs)(body)
+        return fn
+
+    return decorate
+
+
+class Handles:
+    """Live Python objects that C holds a token (``void *``) for.
+
+    A token is a small integer cast to ``void *``, not a ``new_handle`` pointer: a late
+    callback with the token of an object already released finds nothing, instead of
+    dereferencing a dead handle.
+    """
+
+    def __init__(self) -> None:
+        self._live: dict[int, Any] = {}
+        self._next = 1
+
+    def new(self, obj: Any):
+        key = self._next
+        self._next += 1
+        self._live[key] = obj
+        return ffi.cast("void *", key)
+
+    def get(self, token) -> Any | None:
+        return self._live.get(int(ffi.cast("intptr_t", token)))
+
+    def release(self, token) -> None:
+        self._live.pop(int(ffi.cast("intptr_t", token)), None)
+
+    def clear(self) -> None:
+        self._live.clear()
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+
+handles = Handles()

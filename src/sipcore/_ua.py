@@ -1,0 +1,486 @@
+"""The running SIP endpoint (the spec's PJSIPUA): pjlib/pjsip/pjmedia set-up and teardown,
+the poll thread, transports, codecs, event packages, and the hand-off of calls made on
+other threads.
+
+Thread model
+------------
+One poll thread does *all* PJSIP work: it initialises pjlib, runs
+``pjsip_endpt_handle_events2`` (cffi releases the GIL during the C call), delivers every
+notification and tears everything down.  A public method called on another thread is
+posted to it: the caller appends a call to a queue, wakes the poll thread through the
+glue's wake-up socket (``sc_wake``, microseconds) and waits for the result, so exceptions
+still reach the caller.  Called on the poll thread (from a receiver) it runs at once.
+With one thread inside PJSIP there is no lock-order problem between Python locks and
+PJSIP's group locks, and Python objects of the primitives are only touched there.
+
+C threads (pjmedia workers, clock, sound) never run Python: the glue queues their log
+lines, and the poll thread drains the queue after each poll and at the start of every
+trampoline, so trace and log notifications keep their order relative to the others.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any, Callable
+
+from . import _pj, signals
+from ._pj import check, ffi, lib, pj2str
+from .errors import EngineNotRunningError
+
+POLL_TIMEOUT_MS = 100
+
+
+class _PostedCall:
+    __slots__ = ("fn", "args", "done", "result", "error")
+
+    def __init__(self, fn: Callable, args: tuple):
+        self.fn = fn
+        self.args = args
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class UA:
+    """One run of the endpoint, from Engine.start() to Engine.stop()."""
+
+    def __init__(self, engine: Any, options: dict):
+        self.engine = engine
+        self.options = options  # validated by _options.validate_start
+        self.running = False
+        self.thread: threading.Thread | None = None
+        self.thread_id: int | None = None
+        self._stopping = False
+        self._closed = False
+        self._posted: deque[_PostedCall] = deque()
+        self._posted_lock = threading.Lock()
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+        self._keep: list = []
+        self.endpt = ffi.NULL
+        self.med_endpt = ffi.NULL
+        self.cp = None
+        self.transports: dict[str, Any] = {}   # "udp" -> pjsip_transport*, "tcp"/"tls" -> tpfactory*
+        self.ports: dict[str, int | None] = {"udp": None, "tcp": None, "tls": None}
+        self.codec_ids: list[str] = []        # full pjmedia ids, e.g. "PCMU/8000/1"
+        self.available_codecs: list[str] = []
+        self.events: dict[str, list[str]] = {}
+        self.pending_messages: dict[str, Any] = {}
+        self.request_handlers: dict[str, Callable] = {}
+        self.timers: dict[int, Callable[[], None]] = {}
+        self._next_timer = 1
+        self.stop_hooks: list[Callable[[], None]] = []
+
+    # ---- thread hand-off ----------------------------------------------------------------
+
+    def on_poll_thread(self) -> bool:
+        return threading.get_ident() == self.thread_id
+
+    def call(self, fn: Callable, *args: Any) -> Any:
+        """Run fn(*args) on the poll thread and return its result (or raise its error)."""
+        if self.on_poll_thread():
+            if not self.running:
+                raise EngineNotRunningError(getattr(fn, "__name__", "this call"))
+            return fn(*args)
+        pc = _PostedCall(fn, args)
+        with self._posted_lock:
+            if not self.running or self._stopping:
+                raise EngineNotRunningError(getattr(fn, "__name__", "this call"),
+                                            "stopping" if self.running else "stopped")
+            self._posted.append(pc)
+        lib.sc_wake()
+        pc.done.wait()
+        if pc.error is not None:
+            raise pc.error
+        return pc.result
+
+    def _run_posted(self) -> None:
+        while self._posted:
+            try:
+                pc = self._posted.popleft()
+            except IndexError:
+                return
+            try:
+                pc.result = pc.fn(*pc.args)
+            except BaseException as exc:  # handed to the caller
+                pc.error = exc
+            pc.done.set()
+
+    def _fail_posted(self) -> None:
+        with self._posted_lock:
+            self._closed = True
+            while self._posted:
+                pc = self._posted.popleft()
+                pc.error = EngineNotRunningError(getattr(pc.fn, "__name__", "this call"))
+                pc.done.set()
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Called by Engine.start(): run the poll thread and wait until it is up."""
+        self.thread = threading.Thread(target=self._run, name="sipcore-poll", daemon=True)
+        self.thread.start()
+        self._ready.wait()
+        if self._start_error is not None:
+            self.thread.join()
+            raise self._start_error
+
+    def request_stop(self) -> None:
+        self._stopping = True
+        lib.sc_wake()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.thread is not None and not self.on_poll_thread():
+            self.thread.join(timeout)
+
+    def _run(self) -> None:
+        self.thread_id = threading.get_ident()
+        _pj.exception_sink = self._report_exception
+        _pj.on_enter = self.drain_c_events
+        signals._exception_reporter = self._report_exception
+        try:
+            self._init()
+        except BaseException as exc:
+            self._start_error = exc
+            self._teardown()
+            signals.notify("SIPEngineDidFail", self.engine)
+            self._ready.set()
+            return
+        self.running = True
+        signals.notify("SIPEngineDidStart", self.engine)
+        self._ready.set()
+        timeout = ffi.new("pj_time_val *")
+        count = ffi.new("unsigned *")
+        try:
+            while not self._stopping:
+                lib.sc_wake_ack()
+                self._run_posted()
+                if self._stopping:
+                    break
+                timeout.sec = 0
+                timeout.msec = 0 if self._posted else POLL_TIMEOUT_MS
+                lib.pjsip_endpt_handle_events2(self.endpt, timeout, count)
+                self.drain_c_events()
+            signals.notify("SIPEngineWillEnd", self.engine)
+            self._run_posted()
+        except BaseException:
+            self._report_exception(_format_exc())
+            signals.notify("SIPEngineDidFail", self.engine)
+        finally:
+            self._stopping = True
+            for hook in list(self.stop_hooks):
+                try:
+                    hook()
+                except BaseException:
+                    self._report_exception(_format_exc())
+            self._teardown()
+            self.running = False
+            self._fail_posted()
+            signals.notify("SIPEngineDidEnd", self.engine)
+            if _pj.exception_sink == self._report_exception:
+                _pj.exception_sink = None
+                _pj.on_enter = None
+                signals._exception_reporter = None
+
+    def _report_exception(self, tb: str) -> None:
+        signals.notify("SIPEngineGotException", self.engine, traceback=tb)
+
+    def _init(self) -> None:
+        o = self.options
+        lib.sc_install_log_writer()
+        lib.pj_log_set_level(o["log_level"])
+        lib.sc_events_clear()
+        check(lib.pj_init(), "pj_init")
+        self._pj_inited = True
+        check(lib.pjlib_util_init(), "pjlib_util_init")
+        self.cp = ffi.new("pj_caching_pool *")
+        lib.pj_caching_pool_init(self.cp, ffi.NULL, 0)
+        endpt = ffi.new("pjsip_endpoint **")
+        self._name = ffi.new("char[]", b"sipcore")
+        check(lib.pjsip_endpt_create(ffi.addressof(self.cp, "factory"), self._name, endpt),
+              "pjsip_endpt_create")
+        self.endpt = endpt[0]
+        check(lib.pjsip_tsx_layer_init_module(self.endpt), "pjsip_tsx_layer_init_module")
+        check(lib.pjsip_ua_init_module(self.endpt, ffi.NULL), "pjsip_ua_init_module")
+        check(lib.pjsip_evsub_init_module(self.endpt), "pjsip_evsub_init_module")
+        check(lib.sc_modules_register(self.endpt), "registering sipcore's modules")
+        check(lib.sc_wake_init(self.endpt), "creating the wake-up socket")
+        med = ffi.new("pjmedia_endpt **")
+        check(lib.pjmedia_endpt_create2(ffi.addressof(self.cp, "factory"), ffi.NULL, 1, med),
+              "pjmedia_endpt_create")
+        self.med_endpt = med[0]
+        check(lib.pjmedia_codec_register_audio_codecs(self.med_endpt, ffi.NULL),
+              "registering audio codecs")
+        self._load_codecs()
+        self.set_codecs(o["codecs"] if o["codecs"] is not None else
+                        [c for c in DEFAULT_CODECS if c.lower() in {a.lower() for a in self.available_codecs}])
+        for event, types in o["events"].items():
+            self.add_event(event, types)
+        if o["local_ip"] is None:
+            o["local_ip"] = self._default_ip()
+        self.set_user_agent(o["user_agent"])
+        lib.sc_set_trace(1 if o["trace_sip"] else 0)
+        self.start_transport("udp", o["local_udp_port"])
+        self.start_transport("tcp", o["local_tcp_port"])
+        self.start_transport("tls", o["local_tls_port"])
+        from .primitives import message
+        message.install(self)
+
+    def _teardown(self) -> None:
+        for token_owner in list(self.pending_messages.values()):
+            try:
+                token_owner.abandon()
+            except BaseException:
+                self._report_exception(_format_exc())
+        self.timers.clear()
+        if self.endpt != ffi.NULL:
+            for kind in ("tcp", "tls"):
+                f = self.transports.pop(kind, None)
+                if f is not None:
+                    lib.sc_factory_destroy(f)
+            lib.sc_wake_destroy(self.endpt)
+        if self.med_endpt != ffi.NULL:
+            lib.pjmedia_endpt_destroy2(self.med_endpt)
+            self.med_endpt = ffi.NULL
+        if self.endpt != ffi.NULL:
+            lib.pjsip_endpt_destroy(self.endpt)
+            self.endpt = ffi.NULL
+        self.transports.clear()
+        self.drain_c_events()
+        _pj.handles.clear()
+        if self.cp is not None:
+            lib.pj_caching_pool_destroy(self.cp)
+            self.cp = None
+        if getattr(self, "_pj_inited", False):
+            lib.pj_shutdown()
+            self._pj_inited = False
+        lib.sc_events_clear()
+
+    # ---- C events: log lines and SIP trace ----------------------------------------------
+
+    def drain_c_events(self) -> None:
+        if not lib.sc_events_pending():
+            return
+        while True:
+            ev = lib.sc_event_pop()
+            if ev == ffi.NULL:
+                return
+            try:
+                if ev.kind == lib.SC_EV_LOG:
+                    if signals.has_receivers("SIPEngineLog"):
+                        text = ffi.unpack(ev.text, ev.len).decode("utf-8", "replace")
+                        sender, _, message = text.partition(" ")
+                        signals.notify("SIPEngineLog", self.engine, log_sender=sender,
+                                       level=ev.level, message=message.strip())
+                elif ev.kind == lib.SC_EV_TRACE:
+                    if signals.has_receivers("SIPEngineSIPTrace"):
+                        signals.notify(
+                            "SIPEngineSIPTrace", self.engine, received=bool(ev.received),
+                            source_ip=ffi.string(ev.src_ip).decode(), source_port=ev.src_port,
+                            destination_ip=ffi.string(ev.dst_ip).decode(),
+                            destination_port=ev.dst_port,
+                            data=ffi.unpack(ev.text, ev.len).decode("utf-8", "replace"))
+            except BaseException:
+                self._report_exception(_format_exc())
+            finally:
+                lib.sc_event_free(ev)
+
+    # ---- timers -------------------------------------------------------------------------
+
+    def schedule(self, pool, delay: float, fn: Callable[[], None]):
+        """Call fn on the poll thread after delay seconds; returns the pj_timer_entry."""
+        tid = self._next_timer
+        self._next_timer += 1
+        entry = lib.sc_timer_new(pool, tid)
+        tv = ffi.new("pj_time_val *")
+        tv.sec = int(delay)
+        tv.msec = int((delay - int(delay)) * 1000)
+        check(lib.pjsip_endpt_schedule_timer(self.endpt, entry, tv), "scheduling a timer")
+        self.timers[tid] = fn
+        return entry
+
+    def cancel(self, entry) -> None:
+        if entry is None:
+            return
+        self.timers.pop(lib.sc_timer_id(entry), None)
+        if self.endpt != ffi.NULL:
+            lib.pjsip_endpt_cancel_timer(self.endpt, entry)
+
+    # ---- transports ---------------------------------------------------------------------
+
+    @staticmethod
+    def _default_ip() -> str:
+        addr = ffi.new("pj_sockaddr *")
+        if lib.pj_getdefaultipinterface(lib.pj_AF_INET(), addr) == lib.PJ_SUCCESS:
+            buf = ffi.new("char[]", 64)
+            lib.pj_sockaddr_print(addr, buf, 64, 0)
+            return ffi.string(buf).decode()
+        return "127.0.0.1"
+
+    def start_transport(self, kind: str, port: int | None) -> None:
+        """(Re)start the UDP, TCP or TLS transport on port (0: any), or stop it (None)."""
+        self.stop_transport(kind)
+        if port is None:
+            return
+        ip = self.options["local_ip"].encode()
+        if kind == "udp":
+            tp = ffi.new("pjsip_transport **")
+            check(lib.sc_start_udp(self.endpt, ip, port, tp), f"starting the UDP transport on port {port}")
+            self.transports[kind] = tp[0]
+            self.ports[kind] = lib.sc_transport_port(tp[0])
+            return
+        f = ffi.new("pjsip_tpfactory **")
+        if kind == "tcp":
+            check(lib.sc_start_tcp(self.endpt, ip, port, f), f"starting the TCP transport on port {port}")
+        else:
+            o = self.options
+            keep = []
+
+            def cstr(v):
+                if v is None:
+                    return ffi.NULL
+                b = ffi.new("char[]", v.encode())
+                keep.append(b)
+                return b
+
+            tls = ffi.new("sc_tls_opts_t *")
+            tls.ca_file = cstr(o["tls_ca_file"])
+            tls.ca_path = cstr(SYSTEM_CA_PATH if o["tls_ca_file"] is None else None)
+            tls.cert_file = cstr(o["tls_cert_file"])
+            tls.privkey_file = cstr(o["tls_privkey_file"])
+            tls.proto = TLS_PROTOCOLS[o["tls_protocol"]]
+            tls.verify_server = 1 if o["tls_verify_server"] else 0
+            tls.timeout_ms = o["tls_timeout"]
+            check(lib.sc_start_tls(self.endpt, ip, port, tls, f), f"starting the TLS transport on port {port}")
+        self.transports[kind] = f[0]
+        self.ports[kind] = lib.sc_factory_port(f[0])
+
+    def stop_transport(self, kind: str) -> None:
+        t = self.transports.pop(kind, None)
+        self.ports[kind] = None
+        if t is None:
+            return
+        if kind == "udp":
+            lib.pjsip_transport_shutdown(t)
+        else:
+            lib.sc_factory_destroy(t)
+
+    # ---- codecs -------------------------------------------------------------------------
+
+    def _load_codecs(self) -> None:
+        mgr = lib.pjmedia_endpt_get_codec_mgr(self.med_endpt)
+        count = ffi.new("unsigned *", lib.PJMEDIA_CODEC_MGR_MAX_CODECS)
+        info = ffi.new("pjmedia_codec_info[]", lib.PJMEDIA_CODEC_MGR_MAX_CODECS)
+        check(lib.pjmedia_codec_mgr_enum_codecs(mgr, count, info, ffi.NULL), "listing codecs")
+        names: list[str] = []
+        for i in range(count[0]):
+            ci = info[i]
+            name = pj2str(ci.encoding_name)
+            self.codec_ids.append(f"{name}/{ci.clock_rate}/{ci.channel_cnt}")
+            if name not in names:
+                names.append(name)
+        self.available_codecs = names
+
+    def set_codecs(self, codecs: list[str]) -> list[str]:
+        canon = {c.lower(): c for c in self.available_codecs}
+        chosen = []
+        for c in codecs:
+            if c.lower() not in canon:
+                raise ValueError(f"codecs: {c!r} is not an available codec "
+                                 f"(available: {', '.join(self.available_codecs)})")
+            if canon[c.lower()] in chosen:
+                raise ValueError(f"codecs: {c!r} is listed twice")
+            chosen.append(canon[c.lower()])
+        mgr = lib.pjmedia_endpt_get_codec_mgr(self.med_endpt)
+        keep: list = []
+        for cid in self.codec_ids:
+            lib.pjmedia_codec_mgr_set_codec_priority(mgr, _pj.pjstr(cid, keep), 0)
+        for i, name in enumerate(chosen):
+            lib.pjmedia_codec_mgr_set_codec_priority(mgr, _pj.pjstr(name + "/", keep), 254 - i)
+        self.options["codecs"] = chosen
+        return chosen
+
+    # ---- events, user agent -------------------------------------------------------------
+
+    def add_event(self, event: str, accept_types: list[str]) -> None:
+        if event in self.events:
+            raise ValueError(f"event {event!r} is already registered (events cannot be changed)")
+        keep: list = []
+        arr = ffi.new("pj_str_t[]", len(accept_types))
+        for i, t in enumerate(accept_types):
+            s = _pj.pjstr(t, keep)
+            arr[i] = s[0]
+        check(lib.pjsip_evsub_register_pkg(lib.sc_app_module(), _pj.pjstr(event, keep), 3600,
+                                           len(accept_types), arr),
+              f"registering event package {event!r}")
+        self.events[event] = list(accept_types)
+
+    def set_user_agent(self, ua: str) -> None:
+        lib.sc_set_user_agent(ua.encode())
+        self.options["user_agent"] = ua
+
+    # ---- incoming requests and transactions (called by the trampolines) ----------------
+
+    def on_rx_request(self, rdata) -> bool:
+        info = ffi.new("sc_rdata_info_t *")
+        lib.sc_rdata_info(rdata, info)
+        handler = self.request_handlers.get(pj2str(info.method))
+        if handler is None:
+            return False
+        return bool(handler(rdata, info))
+
+
+DEFAULT_CODECS = ["opus", "speex", "G722", "PCMU", "PCMA", "GSM"]
+SYSTEM_CA_PATH = "/etc/ssl/certs"
+TLS_PROTOCOLS = {
+    None: 0,
+    "SSLv23": lib.PJ_SSL_SOCK_PROTO_SSL23,
+    "TLSv1": lib.PJ_SSL_SOCK_PROTO_TLS1 | lib.PJ_SSL_SOCK_PROTO_TLS1_1
+    | lib.PJ_SSL_SOCK_PROTO_TLS1_2 | lib.PJ_SSL_SOCK_PROTO_TLS1_3,
+    "TLSv1.1": lib.PJ_SSL_SOCK_PROTO_TLS1_1 | lib.PJ_SSL_SOCK_PROTO_TLS1_2
+    | lib.PJ_SSL_SOCK_PROTO_TLS1_3,
+    "TLSv1.2": lib.PJ_SSL_SOCK_PROTO_TLS1_2 | lib.PJ_SSL_SOCK_PROTO_TLS1_3,
+    "TLSv1.3": lib.PJ_SSL_SOCK_PROTO_TLS1_3,
+}
+
+
+def _format_exc() -> str:
+    import traceback
+    return traceback.format_exc()
+
+
+# ---- trampolines: the only entry points from C ---------------------------------------------
+
+#: the UA whose poll thread is running (set by Engine)
+current: UA | None = None
+
+
+@_pj.trampoline("sc_py_on_rx_request", default=0)
+def _on_rx_request(rdata):
+    ua = current
+    if ua is None or not ua.running:
+        return 0
+    return 1 if ua.on_rx_request(rdata) else 0
+
+
+@_pj.trampoline("sc_py_on_tsx_state")
+def _on_tsx_state(tsx, event):
+    token = lib.sc_tsx_token(tsx)
+    if token == ffi.NULL:
+        return None
+    owner = _pj.handles.get(token)
+    if owner is not None:
+        owner.on_tsx_state(tsx, event)
+    return None
+
+
+@_pj.trampoline("sc_py_on_timer")
+def _on_timer(heap, entry):
+    ua = current
+    if ua is None:
+        return None
+    fn = ua.timers.pop(lib.sc_timer_id(entry), None)
+    if fn is not None:
+        fn()
+    return None
+

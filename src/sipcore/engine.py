@@ -1,0 +1,292 @@
+"""Engine: the singleton that starts, runs and stops the SIP core.
+
+``Engine()`` always returns the same object.  ``start(**options)`` brings up PJSIP on a
+poll thread; ``stop()`` (also run at interpreter exit) takes it down.  Unlike the spec's
+Engine, a stopped Engine can be started again in the same process (test suites need it).
+
+Once started, the options are readable as attributes; ``user_agent``, ``log_level``,
+``trace_sip``, ``codecs``, ``rtp_port_range`` and ``playback_dtmf`` can be set, the
+transports are changed with ``set_local_udp_port``, ``set_local_tcp_port`` and
+``set_tls_options``.  Reading or calling any of them on an Engine that is not running
+raises :class:`~sipcore.errors.EngineNotRunningError` (a ``SIPCoreError``).
+
+Every method may be called from any thread; see ``sipcore._ua`` for how.
+"""
+from __future__ import annotations
+
+import atexit
+import copy
+import threading
+from typing import Any
+
+from . import _options, _ua, signals
+from .errors import EngineNotRunningError, InvalidStateError
+
+__all__ = ["Engine"]
+
+
+class _Option:
+    """An Engine attribute backed by the running UA's option ``name``."""
+
+    def __init__(self, name: str, setter: str | None = None, hint: str = ""):
+        self.name = name
+        self.setter = setter
+        self.hint = hint
+
+    def __set_name__(self, owner: type, attr: str) -> None:
+        self.__doc__ = f"The {self.name!r} option of the running Engine."
+
+    def __get__(self, engine: Any, owner: type) -> Any:
+        if engine is None:
+            return self
+        ua = engine._running(self.name)
+        value = ua.options[self.name]
+        return copy.deepcopy(value) if isinstance(value, (list, dict)) else value
+
+    def __set__(self, engine: Any, value: Any) -> None:
+        if self.setter is None:
+            raise AttributeError(f"{self.name} is read-only{self.hint}")
+        getattr(engine, self.setter)(value)
+
+
+class Engine:
+    """The SIP core (a singleton).  See the module documentation."""
+
+    default_start_options = _options.DEFAULT_START_OPTIONS
+
+    _instance: "Engine | None" = None
+    _instance_lock = threading.Lock()
+
+    def __new__(cls) -> "Engine":
+        with cls._instance_lock:
+            if cls._instance is None:
+                inst = super().__new__(cls)
+                inst._ua = None
+                inst._lock = threading.RLock()
+                inst._atexit = False
+                cls._instance = inst
+            return cls._instance
+
+    def __repr__(self) -> str:
+        return f"<sipcore.Engine {'running' if self.is_running else 'stopped'}>"
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        ua = self._ua
+        return ua is not None and ua.running and not ua._stopping
+
+    def start(self, **options: Any) -> None:
+        """Start the SIP core with the given options (see ``default_start_options``).
+
+        Raises TypeError/ValueError for a bad option, ``InvalidStateError`` if already
+        running, and ``PJSIPError`` if PJSIP fails to start (e.g. a port in use).
+        """
+        with self._lock:
+            if self._ua is not None and self._ua.running:
+                raise InvalidStateError("Engine.start()", "running")
+            opts = _options.validate_start(options)
+            signals.notify("SIPEngineWillStart", self)
+            ua = _ua.UA(self, opts)
+            _ua.current = ua
+            self._ua = ua
+            try:
+                ua.start()
+            except BaseException:
+                self._ua = None
+                _ua.current = None
+                raise
+            if not self._atexit:
+                atexit.register(self._stop_at_exit)
+                self._atexit = True
+
+    def stop(self) -> None:
+        """Stop the SIP core; a no-op when it is not running.
+
+        From another thread it returns once everything is torn down (``SIPEngineDidEnd``
+        sent).  From a notification receiver (the poll thread) it only asks for the stop,
+        which happens as soon as the receiver returns.
+        """
+        with self._lock:
+            ua = self._ua
+            if ua is None:
+                return
+            ua.request_stop()
+            if ua.on_poll_thread():
+                return
+            ua.join()
+            self._ua = None
+            if _ua.current is ua:
+                _ua.current = None
+
+    def _stop_at_exit(self) -> None:
+        try:
+            self.stop()
+        except Exception:
+            pass
+
+    def _running(self, what: str) -> "_ua.UA":
+        ua = self._ua
+        if ua is None or not ua.running:
+            raise EngineNotRunningError(what)
+        return ua
+
+    def _call(self, what: str, fn: Any, *args: Any) -> Any:
+        return self._running(what).call(fn, *args)
+
+    # ---- proxied attributes -------------------------------------------------------------
+
+    local_ip = _Option("local_ip")
+    tls_protocol = _Option("tls_protocol", hint="; use set_tls_options()")
+    tls_verify_server = _Option("tls_verify_server", hint="; use set_tls_options()")
+    tls_ca_file = _Option("tls_ca_file", hint="; use set_tls_options()")
+    tls_cert_file = _Option("tls_cert_file", hint="; use set_tls_options()")
+    tls_privkey_file = _Option("tls_privkey_file", hint="; use set_tls_options()")
+    tls_timeout = _Option("tls_timeout", hint="; use set_tls_options()")
+    ec_tail_length = _Option("ec_tail_length")
+    sample_rate = _Option("sample_rate")
+    user_agent = _Option("user_agent", "_set_user_agent")
+    log_level = _Option("log_level", "_set_log_level")
+    trace_sip = _Option("trace_sip", "_set_trace_sip")
+    playback_dtmf = _Option("playback_dtmf", "_set_playback_dtmf")
+    rtp_port_range = _Option("rtp_port_range", "_set_rtp_port_range")
+    codecs = _Option("codecs", "_set_codecs")
+
+    @property
+    def local_udp_port(self) -> int | None:
+        """The port the UDP transport is bound to (None: UDP disabled)."""
+        return self._running("local_udp_port").ports["udp"]
+
+    @local_udp_port.setter
+    def local_udp_port(self, value: Any) -> None:
+        raise AttributeError("local_udp_port is read-only; use set_local_udp_port()")
+
+    @property
+    def local_tcp_port(self) -> int | None:
+        """The port the TCP transport listens on (None: TCP disabled)."""
+        return self._running("local_tcp_port").ports["tcp"]
+
+    @local_tcp_port.setter
+    def local_tcp_port(self, value: Any) -> None:
+        raise AttributeError("local_tcp_port is read-only; use set_local_tcp_port()")
+
+    @property
+    def local_tls_port(self) -> int | None:
+        """The port the TLS transport listens on (None: TLS disabled)."""
+        return self._running("local_tls_port").ports["tls"]
+
+    @local_tls_port.setter
+    def local_tls_port(self, value: Any) -> None:
+        raise AttributeError("local_tls_port is read-only; use set_tls_options()")
+
+    @property
+    def events(self) -> dict[str, list[str]]:
+        """Registered event packages and their content types (add more with add_event)."""
+        return copy.deepcopy(self._running("events").events)
+
+    @property
+    def available_codecs(self) -> list[str]:
+        """Every audio codec PJMEDIA has, whatever ``codecs`` selects."""
+        return list(self._running("available_codecs").available_codecs)
+
+    def _set_user_agent(self, value: Any) -> None:
+        value = _options.check_user_agent(value)
+        self._call("user_agent", lambda: self._ua.set_user_agent(value))
+
+    def _set_log_level(self, value: Any) -> None:
+        value = _options.check_log_level(value)
+
+        def apply() -> None:
+            from ._pj import lib
+            lib.pj_log_set_level(value)
+            self._ua.options["log_level"] = value
+        self._call("log_level", apply)
+
+    def _set_trace_sip(self, value: Any) -> None:
+        value = _options.check_trace_sip(value)
+
+        def apply() -> None:
+            from ._pj import lib
+            lib.sc_set_trace(1 if value else 0)
+            self._ua.options["trace_sip"] = value
+        self._call("trace_sip", apply)
+
+    def _set_playback_dtmf(self, value: Any) -> None:
+        value = _options.check_playback_dtmf(value)
+        self._call("playback_dtmf", lambda: self._ua.options.__setitem__("playback_dtmf", value))
+
+    def _set_rtp_port_range(self, value: Any) -> None:
+        value = _options.check_rtp_port_range(value)
+        self._call("rtp_port_range", lambda: self._ua.options.__setitem__("rtp_port_range", value))
+
+    def _set_codecs(self, value: Any) -> None:
+        value = _options.check_codecs(value)
+        if value is None:
+            raise TypeError("codecs must be a list of codec names")
+        self._call("codecs", lambda: self._ua.set_codecs(value))
+
+    # ---- proxied methods ----------------------------------------------------------------
+
+    def add_event(self, event: str, accept_types: list[str]) -> None:
+        """Couple an event package to its content types; cannot be undone or changed."""
+        event, accept_types = _options.check_event(event, accept_types)
+        self._call("add_event", lambda: self._ua.add_event(event, accept_types))
+
+    def set_local_udp_port(self, value: int | None) -> None:
+        """Restart the UDP transport on port ``value`` (0: any), or stop it (None)."""
+        value = _options.check_port("value", value)
+        self._call("set_local_udp_port", lambda: self._ua.start_transport("udp", value))
+
+    def set_local_tcp_port(self, value: int | None) -> None:
+        """Restart the TCP listener on port ``value`` (0: any), or stop it (None)."""
+        value = _options.check_port("value", value)
+        self._call("set_local_tcp_port", lambda: self._ua.start_transport("tcp", value))
+
+    def set_tls_options(self, local_port: int | None = None, protocol: str | None = "TLSv1.2",
+                        verify_server: bool = True, ca_file: str | None = None,
+                        cert_file: str | None = None, privkey_file: str | None = None,
+                        timeout: int = 1000) -> None:
+        """(Re)start the TLS transport with these settings, or stop it (local_port None).
+
+        Defaults follow the secure defaults of ``start()`` (spec: TLSv1, no verification).
+        """
+        port = _options.check_port("local_port", local_port)
+        tls = _options.check_tls(protocol, verify_server, ca_file, cert_file, privkey_file,
+                                 timeout, prefix="")
+
+        def apply() -> None:
+            self._ua.options.update(tls)
+            self._ua.start_transport("tls", port)
+        self._call("set_tls_options", apply)
+
+    def parse_sip_uri(self, uri_string: str):
+        """Parse ``uri_string`` with PJSIP's parser into a SIPURI; SIPCoreError if invalid."""
+        from .primitives.parse import parse_sip_uri
+        if not isinstance(uri_string, str):
+            raise TypeError(f"uri_string must be a str, not {type(uri_string).__name__}")
+        return self._call("parse_sip_uri", parse_sip_uri, self._ua, uri_string)
+
+    # ---- later features -----------------------------------------------------------------
+
+    @property
+    def playback_devices(self) -> list[str]:
+        raise NotImplementedError("sound devices come with the media work (roadmap: media)")
+
+    @property
+    def recording_devices(self) -> list[str]:
+        raise NotImplementedError("sound devices come with the media work (roadmap: media)")
+
+    def set_sound_devices(self, playback_device: str | None = None,
+                          recording_device: str | None = None, tail_length: int | None = None) -> None:
+        raise NotImplementedError("sound devices come with the media work (roadmap: media)")
+
+    def connect_audio_transport(self, transport: Any) -> None:
+        raise NotImplementedError("audio transports come with the media work (roadmap: media)")
+
+    def disconnect_audio_transport(self, transport: Any) -> None:
+        raise NotImplementedError("audio transports come with the media work (roadmap: media)")
+
+    def detect_nat_type(self, stun_server_address: str, stun_server_port: int = 3478,
+                        user_data: Any = None) -> None:
+        raise NotImplementedError("NAT detection comes with the media work (roadmap: ICE/STUN)")

@@ -1,0 +1,1 @@
+"""RTPTransport, AudioTransport, WaveFile, RecordingWaveFile: the media roadmap (not yet built)."""

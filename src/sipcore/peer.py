@@ -1,0 +1,186 @@
+"""A second sipcore endpoint in a child process, driven over JSON lines.
+
+The child (``python -m sipcore peer [options]``) starts an Engine, prints
+``{"event": "ready", "udp": port, "tcp": port, "tls": port}`` and then one JSON line for
+every MESSAGE it receives (``"event": "message"``) and every response to a MESSAGE it sent
+(``"event": "response"``).  It reads commands on stdin::
+
+    {"cmd": "send", "to": "sip:bob@127.0.0.1:5062", "route": ["127.0.0.1", 5062, "udp"],
+     "content_type": "text/plain", "body": "hi"}
+    {"cmd": "quit"}
+
+With ``--echo HOST:PORT:TRANSPORT`` it answers every MESSAGE with a MESSAGE back to the
+sender's From URI through that route, the body prefixed with "echo: ".  End of stdin quits.
+
+:class:`PeerProcess` is the parent's side: start it, read its events, send commands.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m sipcore peer")
+    ap.add_argument("--ip", default="127.0.0.1")
+    ap.add_argument("--udp-port", type=int, default=0)
+    ap.add_argument("--tcp-port", type=int, default=0)
+    ap.add_argument("--tls-port", type=int, default=None)
+    ap.add_argument("--tls-cert", default=None)
+    ap.add_argument("--tls-key", default=None)
+    ap.add_argument("--tls-ca", default=None)
+    ap.add_argument("--no-verify", action="store_true")
+    ap.add_argument("--user", default="peer")
+    ap.add_argument("--echo", default=None, metavar="HOST:PORT:TRANSPORT")
+    ap.add_argument("--log-level", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    from . import Credentials, Engine, Route, SIPURI, send_message, signals
+
+    out_lock = threading.Lock()
+
+    def emit(**obj: Any) -> None:
+        with out_lock:
+            sys.stdout.write(json.dumps(obj) + "\n")
+            sys.stdout.flush()
+
+    engine = Engine()
+    creds = Credentials(SIPURI(args.ip, user=args.user))
+    echo_route = None
+    if args.echo:
+        host, port, transport = args.echo.rsplit(":", 2)
+        echo_route = Route(host, int(port), transport)
+
+    def on_message(sender: Any, **d: Any) -> None:
+        body = d["body"].decode("utf-8", "replace")
+        emit(event="message", from_uri=str(d["from_uri"]), to_uri=str(d["to_uri"]),
+             content_type=d["content_type"], body=body)
+        if echo_route is not None:
+            try:
+                send_message(creds, d["from_uri"], d["content_type"] or "text/plain",
+                             "echo: " + body, echo_route)
+            except Exception as exc:
+                emit(event="error", error=str(exc))
+
+    def on_response(sender: Any, **d: Any) -> None:
+        emit(event="response", to_uri=str(d["to_uri"]), code=d["code"], reason=d["reason"])
+
+    signals.SIPEngineGotMessage.connect(on_message, weak=False)
+    signals.SIPEngineGotMessageResponse.connect(on_response, weak=False)
+    engine.start(local_ip=args.ip, local_udp_port=args.udp_port, local_tcp_port=args.tcp_port,
+                 local_tls_port=args.tls_port, tls_cert_file=args.tls_cert,
+                 tls_privkey_file=args.tls_key, tls_ca_file=args.tls_ca,
+                 tls_verify_server=not args.no_verify, log_level=args.log_level)
+    emit(event="ready", udp=engine.local_udp_port, tcp=engine.local_tcp_port,
+         tls=engine.local_tls_port, pid=os.getpid())
+    try:
+        for line in sys.stdin:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                cmd = json.loads(line)
+                if cmd.get("cmd") == "quit":
+                    break
+                if cmd.get("cmd") == "send":
+                    send_message(creds, engine.parse_sip_uri(cmd["to"]),
+                                 cmd.get("content_type", "text/plain"), cmd["body"],
+                                 Route(*cmd["route"]))
+                else:
+                    emit(event="error", error=f"unknown command {cmd!r}")
+            except Exception as exc:
+                emit(event="error", error=f"{type(exc).__name__}: {exc}")
+    finally:
+        engine.stop()
+        emit(event="stopped")
+    return 0
+
+
+class PeerProcess:
+    """Parent side of ``python -m sipcore peer``: ``with PeerProcess(...) as peer: ...``."""
+
+    def __init__(self, *args: str, python: str | None = None, env: dict | None = None):
+        self.cmd = [python or sys.executable, "-m", "sipcore", "peer", *args]
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+        self.events: queue.Queue = queue.Queue()
+        self.ready: dict[str, Any] = {}
+        self._reader: threading.Thread | None = None
+
+    def start(self, timeout: float = 20.0) -> "PeerProcess":
+        import tempfile
+        self.stderr = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.stderr, text=True, env=self.env)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.ready = self.expect("ready", timeout=timeout)
+        return self
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                self.events.put(json.loads(line))
+            except ValueError:
+                self.events.put({"event": "output", "line": line})
+        self.events.put({"event": "eof"})
+
+    def expect(self, event: str, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
+        """The next event of this kind whose fields match; other events are skipped."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"peer sent no {event!r} event matching {match} in {timeout} s")
+            try:
+                ev = self.events.get(timeout=left)
+            except queue.Empty:
+                continue
+            if ev.get("event") == "eof" and event != "eof":
+                self.stderr.seek(0)
+                err = self.stderr.read()
+                raise RuntimeError(f"peer exited while waiting for {event!r}: {err[-2000:]}")
+            if ev.get("event") == event and all(ev.get(k) == v for k, v in match.items()):
+                return ev
+
+    def send(self, to: str, body: str, route: tuple, content_type: str = "text/plain") -> None:
+        self._command({"cmd": "send", "to": to, "body": body, "route": list(route),
+                       "content_type": content_type})
+
+    def _command(self, obj: dict) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(obj) + "\n")
+        self.proc.stdin.flush()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None:
+            return
+        try:
+            if self.proc.poll() is None:
+                self._command({"cmd": "quit"})
+                self.proc.stdin.close()
+                self.proc.wait(timeout)
+        except (OSError, subprocess.TimeoutExpired, ValueError):
+            self.proc.kill()
+            self.proc.wait()
+        finally:
+            for stream in (self.proc.stdout, self.stderr):
+                try:
+                    if stream:
+                        stream.close()
+                except OSError:
+                    pass
+
+    def __enter__(self) -> "PeerProcess":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

@@ -1,0 +1,78 @@
+"""Route: where a request goes first (the outbound proxy), and over which transport."""
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+__all__ = ["Route"]
+
+TRANSPORTS = ("udp", "tcp", "tls")
+
+
+class Route:
+    """``Route(address, port=None, transport=None)``.
+
+    ``address`` is an IPv4 or IPv6 literal (the core does no DNS lookups: the application
+    resolves names).  ``port`` defaults to 5061 for TLS and 5060 otherwise (the spec's
+    default is always 5060; 5061 is the TLS port of RFC 3261).  ``transport`` is "udp",
+    "tcp" or "tls" (any case; stored lower case), or None for UDP.  The Route becomes a
+    loose-routing ``Route:`` header of the request.
+    """
+
+    __slots__ = ("address", "port", "transport")
+
+    def __init__(self, address: str, port: int | None = None, transport: str | None = None):
+        self.address = address
+        self.transport = transport
+        self.port = port
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "address":
+            if not isinstance(value, str):
+                raise TypeError(f"address must be a str (an IP address), not {type(value).__name__}")
+            v = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+            try:
+                value = str(ipaddress.ip_address(v))
+            except ValueError:
+                raise ValueError(f"address must be an IPv4 or IPv6 address, not {value!r}") from None
+        elif name == "transport":
+            if value is not None:
+                if not isinstance(value, str):
+                    raise TypeError(f"transport must be a str or None, not {type(value).__name__}")
+                if value.lower() not in TRANSPORTS:
+                    raise ValueError(f"transport must be one of udp, tcp, tls, not {value!r}")
+                value = value.lower()
+        elif name == "port":
+            if value is None:
+                value = 5061 if getattr(self, "transport", None) == "tls" else 5060
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"port must be an int, not {type(value).__name__}")
+            if not 1 <= value <= 65535:
+                raise ValueError(f"port must be in 1..65535, not {value}")
+        object.__setattr__(self, name, value)
+
+    @property
+    def is_ipv6(self) -> bool:
+        return ":" in self.address
+
+    def uri(self) -> str:
+        """The Route header value, e.g. ``<sip:[::1]:5060;transport=tcp;lr>``."""
+        host = f"[{self.address}]" if self.is_ipv6 else self.address
+        scheme = "sip"
+        return f"<{scheme}:{host}:{self.port};transport={self.transport or 'udp'};lr>"
+
+    def copy(self) -> "Route":
+        return Route(self.address, self.port, self.transport)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Route):
+            return NotImplemented
+        return (self.address, self.port, self.transport) == (other.address, other.port, other.transport)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"Route({self.address!r}, {self.port}, {self.transport!r})"
+
+    def __str__(self) -> str:
+        return self.uri()

@@ -1,0 +1,1 @@
+"""SDPSession, SDPMedia, SDPConnection, SDPAttribute: issue #4 (not yet built)."""

@@ -1,0 +1,231 @@
+"""Every notification of the SIP core API, as a blinker signal.
+
+A notification is sent as ``signal.send(sender, **data)``: ``sender`` is the object it is
+about (the :class:`~sipcore.Engine` for engine-wide ones) and ``data`` holds exactly the
+keyword data the spec lists, plus ``timestamp`` (a timezone-aware ``datetime``).  Receivers
+run on the Engine's poll thread (``SIPEngineWillStart`` alone runs on the thread that calls
+``Engine.start()``, before the poll thread exists).  An exception in a receiver is reported
+as ``SIPEngineGotException`` and never stops the poll thread.
+
+Connect to one notification::
+
+    from sipcore import signals
+    @signals.SIPEngineGotMessage.connect
+    def on_message(sender, **data):
+        print(data["from_uri"], data["body"])
+
+Or observe every notification in one place (logging, ladders, tests)::
+
+    signals.any_notification.connect(lambda sender, notification: print(notification))
+
+or record them and wait for one: :class:`NotificationRecorder`.
+
+Engine notifications and their data (each also has ``timestamp``):
+
+``SIPEngineWillStart``            (none)
+``SIPEngineDidStart``             (none)
+``SIPEngineDidFail``              (none)
+``SIPEngineWillEnd``              (none)
+``SIPEngineDidEnd``               (none)
+``SIPEngineLog``                  ``sender`` (str: the PJSIP module that logged), ``level``
+                                  (int 1..5, 1 most critical), ``message`` (str).  Blinker
+                                  passes the notification's sender (the Engine) as the
+                                  receiver's first argument, so to receivers the module
+                                  arrives as the keyword ``log_sender``; a Notification
+                                  (recorder, ``any_notification``) has it as ``data.sender``
+                                  exactly as the spec says, and ``data.log_sender`` too.
+``SIPEngineSIPTrace``             ``received`` (bool), ``source_ip`` (str), ``source_port``
+                                  (int), ``destination_ip`` (str), ``destination_port``
+                                  (int), ``data`` (str: the message as on the wire)
+``SIPEngineGotMessage``           ``to_uri``, ``from_uri`` (SIPURI), ``content_type`` (str,
+                                  "type/subtype"), ``body`` (bytes)
+``SIPEngineGotMessageResponse``   ``to_uri`` (the SIPURI given to send_message), ``code``
+                                  (int), ``reason`` (str)
+``SIPEngineGotException``         ``traceback`` (str)
+
+(``SIPEngineDetectedNATType`` comes with NAT detection, a later feature.)
+"""
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, Callable, Iterable
+
+from blinker import Namespace, Signal
+
+__all__ = ["NOTIFICATIONS", "Notification", "NotificationRecorder", "any_notification",
+           "notify", "wait_for"]
+
+_ns = Namespace()
+
+#: name -> documentation of its data; the single list of every notification.
+NOTIFICATIONS: dict[str, str] = {
+    "SIPEngineWillStart": "The Engine is about to start.",
+    "SIPEngineDidStart": "The Engine has started.",
+    "SIPEngineDidFail": "The Engine failed fatally: it could not start or is about to stop.",
+    "SIPEngineWillEnd": "The Engine is about to stop because stop() was called.",
+    "SIPEngineDidEnd": "The Engine was running and has stopped.",
+    "SIPEngineLog": "A PJSIP log line: sender (PJSIP module), level (1-5), message.",
+    "SIPEngineSIPTrace": "A SIP message on the wire: received, source_ip, source_port, "
+                         "destination_ip, destination_port, data.",
+    "SIPEngineGotMessage": "An incoming MESSAGE (answered 200): to_uri, from_uri, "
+                           "content_type ('type/subtype'), body (bytes).",
+    "SIPEngineGotMessageResponse": "The final response to send_message(): to_uri, code, reason.",
+    "SIPEngineGotException": "An unexpected exception on the poll thread: traceback.",
+}
+
+SIPEngineWillStart: Signal = _ns.signal("SIPEngineWillStart", NOTIFICATIONS["SIPEngineWillStart"])
+SIPEngineDidStart: Signal = _ns.signal("SIPEngineDidStart", NOTIFICATIONS["SIPEngineDidStart"])
+SIPEngineDidFail: Signal = _ns.signal("SIPEngineDidFail", NOTIFICATIONS["SIPEngineDidFail"])
+SIPEngineWillEnd: Signal = _ns.signal("SIPEngineWillEnd", NOTIFICATIONS["SIPEngineWillEnd"])
+SIPEngineDidEnd: Signal = _ns.signal("SIPEngineDidEnd", NOTIFICATIONS["SIPEngineDidEnd"])
+SIPEngineLog: Signal = _ns.signal("SIPEngineLog", NOTIFICATIONS["SIPEngineLog"])
+SIPEngineSIPTrace: Signal = _ns.signal("SIPEngineSIPTrace", NOTIFICATIONS["SIPEngineSIPTrace"])
+SIPEngineGotMessage: Signal = _ns.signal("SIPEngineGotMessage", NOTIFICATIONS["SIPEngineGotMessage"])
+SIPEngineGotMessageResponse: Signal = _ns.signal(
+    "SIPEngineGotMessageResponse", NOTIFICATIONS["SIPEngineGotMessageResponse"])
+SIPEngineGotException: Signal = _ns.signal(
+    "SIPEngineGotException", NOTIFICATIONS["SIPEngineGotException"])
+
+#: Sent after every notification with ``notification=`` a :class:`Notification`.
+any_notification: Signal = Signal("Every sipcore notification, as a Notification object.")
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One notification: ``name``, ``sender`` and ``data`` (attribute access, as in the spec)."""
+
+    name: str
+    sender: Any
+    data: SimpleNamespace = field(default_factory=SimpleNamespace)
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self.data, key)
+
+
+_exception_reporter: Callable[[str], None] | None = None
+
+
+def notify(name: str, sender: Any, **data: Any) -> Notification:
+    """Send notification ``name`` (adds ``timestamp``).  Receiver errors are reported."""
+    data.setdefault("timestamp", datetime.datetime.now(datetime.timezone.utc))
+    sig = _ns[name]
+    ns = dict(data)
+    if "log_sender" in ns:  # SIPEngineLog: the spec's data name, see the module docstring
+        ns["sender"] = ns["log_sender"]
+    n = Notification(name, sender, SimpleNamespace(**ns))
+    _send(sig, sender, data)
+    if any_notification.receivers:
+        _send(any_notification, sender, {"notification": n})
+    return n
+
+
+def _send(sig: Signal, sender: Any, data: dict) -> None:
+    if not sig.receivers:
+        return
+    for receiver in list(sig.receivers_for(sender)):
+        try:
+            receiver(sender, **data)
+        except Exception:
+            import traceback
+            tb = traceback.format_exc()
+            if sig is _ns["SIPEngineGotException"] or _exception_reporter is None:
+                import sys
+                sys.stderr.write("sipcore: exception in a notification receiver\n" + tb)
+            else:
+                _exception_reporter(tb)
+
+
+def has_receivers(name: str) -> bool:
+    return bool(_ns[name].receivers) or bool(any_notification.receivers)
+
+
+class NotificationRecorder:
+    """Record notifications (all, or only ``names``) and wait for them.
+
+    Made for tests and notebooks: start recording *before* the action, then wait, so
+    nothing is missed however fast the answer comes::
+
+        with NotificationRecorder() as rec:
+            send_message(creds, uri, "text/plain", "hi", route)
+            n = rec.wait_for("SIPEngineGotMessageResponse", timeout=5)
+            assert n.data.code == 200
+
+    ``wait_for`` returns the first matching notification not yet returned by an earlier
+    ``wait_for`` (each is returned once), or raises ``TimeoutError``.
+    """
+
+    def __init__(self, names: Iterable[str] | None = None, sender: Any = None):
+        self.names = set(names) if names is not None else None
+        self.sender = sender
+        self.notifications: list[Notification] = []
+        self._taken: set[int] = set()
+        self._cond = threading.Condition()
+        self._connected = False
+
+    def _on(self, sender: Any, notification: Notification) -> None:
+        if self.names is not None and notification.name not in self.names:
+            return
+        if self.sender is not None and sender is not self.sender:
+            return
+        with self._cond:
+            self.notifications.append(notification)
+            self._cond.notify_all()
+
+    def start(self) -> "NotificationRecorder":
+        if not self._connected:
+            any_notification.connect(self._on, weak=False)
+            self._connected = True
+        return self
+
+    def stop(self) -> None:
+        if self._connected:
+            any_notification.disconnect(self._on)
+            self._connected = False
+
+    def __enter__(self) -> "NotificationRecorder":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def names_seen(self, *names: str) -> list[str]:
+        with self._cond:
+            return [n.name for n in self.notifications if not names or n.name in names]
+
+    def all(self, name: str | None = None) -> list[Notification]:
+        with self._cond:
+            return [n for n in self.notifications if name is None or n.name == name]
+
+    def wait_for(self, name: str, timeout: float = 10.0, sender: Any = None,
+                 where: Callable[[Notification], bool] | None = None) -> Notification:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for i, n in enumerate(self.notifications):
+                    if i in self._taken or n.name != name:
+                        continue
+                    if sender is not None and n.sender is not sender:
+                        continue
+                    if where is not None and not where(n):
+                        continue
+                    self._taken.add(i)
+                    return n
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no {name} notification within {timeout} s "
+                                       f"(recorded: {len(self.notifications)})")
+                self._cond.wait(left)
+
+
+def wait_for(name: str, action: Callable[[], Any] | None = None, timeout: float = 10.0,
+             sender: Any = None, where: Callable[[Notification], bool] | None = None) -> Notification:
+    """Run ``action`` (if given) and wait for the next notification ``name`` matching."""
+    with NotificationRecorder([name]) as rec:
+        if action is not None:
+            action()
+        return rec.wait_for(name, timeout=timeout, sender=sender, where=where)
+

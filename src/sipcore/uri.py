@@ -1,0 +1,221 @@
+"""SIPURI: a sip: or sips: URI, with an optional display name.
+
+Build one in Python; parse one with :meth:`Engine.parse_sip_uri` (PJSIP's own parser).
+``str()`` gives the properly escaped URI, in name-addr form (``"Display" <sip:...>``) when a
+display name is set.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, Mapping
+
+__all__ = ["SIPURI"]
+
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_UNRESERVED = _ALNUM + "-_.!~*'()"
+_USER_SAFE = set(_UNRESERVED + "&=+$,;?/")           # RFC 3261 user-unreserved
+_PARAM_SAFE = set(_UNRESERVED + "[]/:&+$")           # param-unreserved
+_HEADER_SAFE = set(_UNRESERVED + "[]/?:+$")          # hnv-unreserved
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$")
+
+
+def _escape(text: str, safe: set[str]) -> str:
+    out = []
+    for ch in text:
+        if ch in safe:
+            out.append(ch)
+        else:
+            out.extend("%%%02X" % b for b in ch.encode("utf-8"))
+    return "".join(out)
+
+
+def _check_str(name: str, value: Any, allow_none: bool = True, allow_empty: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str{' or None' if allow_none else ''}, "
+                        f"not {type(value).__name__}")
+    if not value and not allow_empty:
+        raise ValueError(f"{name} must not be empty")
+    if "\x00" in value:
+        raise ValueError(f"{name} must not contain NUL characters")
+
+
+def _check_host(host: Any) -> str:
+    _check_str("host", host, allow_none=False)
+    h = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        return str(ipaddress.ip_address(h)) if ":" in h else (
+            h if _HOSTNAME.match(h) else str(ipaddress.IPv4Address(h)))
+    except ValueError:
+        raise ValueError(f"host must be a host name or an IPv4/IPv6 address, not {host!r}") from None
+
+
+def _check_mapping(name: str, value: Any, allow_none_values: bool) -> dict[str, str | None]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict (or None), not {type(value).__name__}")
+    out: dict[str, str | None] = {}
+    for k, v in value.items():
+        _check_str(f"{name} key", k, allow_none=False)
+        if v is None and not allow_none_values:
+            raise ValueError(f"{name}[{k!r}] must be a str")
+        if v is not None:
+            if isinstance(v, int) and not isinstance(v, bool):
+                v = str(v)
+            _check_str(f"{name}[{k!r}]", v, allow_none=False, allow_empty=True)
+        out[k] = v
+    return out
+
+
+class SIPURI:
+    """A SIP or SIPS URI.
+
+    ``SIPURI(host, user=None, port=None, display=None, secure=False, parameters=None,
+    headers=None)``: every attribute can be read and changed later, and is validated when
+    set (``TypeError``/``ValueError`` naming it).  ``port`` 0 and None both mean "not set".
+    ``parameters`` maps names to values (None for a flag such as ``lr``); ``headers`` maps
+    header names to values.  Objects compare equal when all attributes are equal.
+    """
+
+    __slots__ = ("host", "user", "port", "display", "secure", "parameters", "headers")
+
+    def __init__(self, host: str, user: str | None = None, port: int | None = None,
+                 display: str | None = None, secure: bool = False,
+                 parameters: Mapping[str, str | None] | None = None,
+                 headers: Mapping[str, str] | None = None):
+        self.host = host
+        self.user = user
+        self.port = port
+        self.display = display
+        self.secure = secure
+        self.parameters = parameters
+        self.headers = headers
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "host":
+            value = _check_host(value)
+        elif name == "user":
+            _check_str("user", value)
+        elif name == "display":
+            _check_str("display", value, allow_empty=True)
+        elif name == "port":
+            if value is not None:
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise TypeError(f"port must be an int or None, not {type(value).__name__}")
+                if not 0 <= value <= 65535:
+                    raise ValueError(f"port must be in 0..65535, not {value}")
+                value = value or None
+        elif name == "secure":
+            if not isinstance(value, bool):
+                raise TypeError(f"secure must be a bool, not {type(value).__name__}")
+        elif name == "parameters":
+            value = _check_mapping("parameters", value, allow_none_values=True)
+        elif name == "headers":
+            value = _check_mapping("headers", value, allow_none_values=False)
+        object.__setattr__(self, name, value)
+
+    # -- text ------------------------------------------------------------------------------
+
+    def _addr_spec(self) -> str:
+        parts = ["sips:" if self.secure else "sip:"]
+        if self.user is not None:
+            parts.append(_escape(self.user, _USER_SAFE) + "@")
+        parts.append(f"[{self.host}]" if ":" in self.host else self.host)
+        if self.port:
+            parts.append(f":{self.port}")
+        for k, v in self.parameters.items():
+            parts.append(";" + _escape(k, _PARAM_SAFE))
+            if v is not None:
+                parts.append("=" + _escape(v, _PARAM_SAFE))
+        if self.headers:
+            parts.append("?" + "&".join(_escape(k, _HEADER_SAFE) + "=" + _escape(v, _HEADER_SAFE)
+                                        for k, v in self.headers.items()))
+        return "".join(parts)
+
+    def _name_addr(self) -> str:
+        """Always ``<...>``-bracketed: the form for From, To, Contact and Route headers."""
+        if self.display is None:
+            return f"<{self._addr_spec()}>"
+        disp = self.display.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{disp}" <{self._addr_spec()}>'
+
+    def _request_uri(self) -> str:
+        """The URI as a Request-URI: no headers (RFC 3261 19.1.5)."""
+        saved = self.headers
+        try:
+            object.__setattr__(self, "headers", {})
+            return self._addr_spec()
+        finally:
+            object.__setattr__(self, "headers", saved)
+
+    def __str__(self) -> str:
+        return self._addr_spec() if self.display is None else self._name_addr()
+
+    def __repr__(self) -> str:
+        args = [f"{a}={getattr(self, a)!r}" for a in self.__slots__
+                if getattr(self, a) not in (None, False, {})]
+        return f"SIPURI({', '.join(args)})"
+
+    # -- comparison and copies ------------------------------------------------------------
+
+    def _key(self) -> tuple:
+        return (self.host.lower(), self.user, self.port, self.display, self.secure,
+                tuple(sorted(self.parameters.items(), key=lambda kv: (kv[0], kv[1] or ""))),
+                tuple(sorted(self.headers.items())))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SIPURI):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = None  # mutable
+
+    def copy(self) -> "SIPURI":
+        return SIPURI(self.host, self.user, self.port, self.display, self.secure,
+                      dict(self.parameters), dict(self.headers))
+
+    def __copy__(self) -> "SIPURI":
+        return self.copy()
+
+    def __deepcopy__(self, memo: dict) -> "SIPURI":
+        return self.copy()
+
+
+def from_pj(uri_ptr) -> SIPURI | None:
+    """A SIPURI from a ``pjsip_uri *`` (sip:/sips:, plain or name-addr), else None."""
+    from ._pj import ffi, lib, pj2str
+    info = ffi.new("sc_uri_info_t *")
+    if uri_ptr == ffi.NULL or not lib.sc_uri_info(uri_ptr, info):
+        return None
+    params: dict[str, str | None] = {}
+    for attr in ("user", "method", "transport", "maddr"):
+        v = getattr(info, f"{attr}_param")
+        if v.slen > 0:
+            params[attr] = pj2str(v)
+    if info.ttl_param >= 0:
+        params["ttl"] = str(info.ttl_param)
+    if info.lr_param:
+        params["lr"] = None
+
+    def walk(head) -> list[tuple[str, str | None]]:
+        out = []
+        p = head.next
+        while p != head:
+            out.append((pj2str(p.name), pj2str(p.value) if p.value.slen > 0 else None))
+            p = p.next
+        return out
+
+    for k, v in walk(info.other_param):
+        params[k] = v
+    headers = {k: (v or "") for k, v in walk(info.header_param)}
+    display = pj2str(info.display) if info.display.slen > 0 else None
+    user = pj2str(info.user) if info.user.slen > 0 else None
+    return SIPURI(host=pj2str(info.host), user=user, port=info.port or None, display=display,
+                  secure=bool(info.secure), parameters=params, headers=headers)
