@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from . import _pj, signals
 from ._pj import check, ffi, lib, pj2str
-from .errors import EngineNotRunningError
+from .errors import EngineNotRunningError, InvalidStateError, SIPCoreError
 
 POLL_TIMEOUT_MS = 100
 
@@ -269,9 +269,10 @@ class UA:
                 if ev.kind == lib.SC_EV_LOG:
                     if signals.has_receivers("SIPEngineLog"):
                         text = ffi.unpack(ev.text, ev.len).decode("utf-8", "replace")
-                        sender, _, message = text.partition(" ")
-                        signals.notify("SIPEngineLog", self.engine, log_sender=sender,
-                                       level=ev.level, message=message.strip())
+                        # pjlib writes the sender right-aligned in a fixed-width field
+                        w = lib.PJ_LOG_SENDER_WIDTH
+                        signals.notify("SIPEngineLog", self.engine, log_sender=text[:w].strip(),
+                                       level=ev.level, message=text[w:].strip())
                 elif ev.kind == lib.SC_EV_TRACE:
                     if signals.has_receivers("SIPEngineSIPTrace"):
                         signals.notify(
@@ -354,6 +355,16 @@ class UA:
             check(lib.sc_start_tls(self.endpt, ip, port, tls, f), f"starting the TLS transport on port {port}")
         self.transports[kind] = f[0]
         self.ports[kind] = lib.sc_factory_port(f[0])
+
+    def check_route(self, route: Any) -> None:
+        """SIPCoreError unless a transport of this Engine can reach the route."""
+        kind = route.transport or "udp"
+        if kind not in self.transports:
+            raise InvalidStateError(f"sending over {kind.upper()}",
+                                    f"{kind.upper()} transport disabled")
+        if route.is_ipv6 != (":" in self.options["local_ip"]):
+            raise SIPCoreError(f"route {route.address} is IPv{6 if route.is_ipv6 else 4} but the "
+                               f"Engine's transports are bound to {self.options['local_ip']}")
 
     def stop_transport(self, kind: str) -> None:
         t = self.transports.pop(kind, None)

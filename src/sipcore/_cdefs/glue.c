@@ -477,3 +477,14 @@ pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char
     tdata->msg->body = pjsip_msg_body_create(tdata->pool, &t, &s, &d);
     return tdata->msg->body ? PJ_SUCCESS : PJ_ENOMEM;
 }
+
+/* Make a transaction create its connection from this listener (TLS needs it: PJSIP refuses
+ * to pick a secure listener by itself). */
+void sc_tsx_use_listener(pjsip_transaction *tsx, pjsip_tpfactory *factory)
+{
+    pjsip_tpselector sel;
+    pj_bzero(&sel, sizeof(sel));
+    sel.type = PJSIP_TPSELECTOR_LISTENER;
+    sel.u.listener = factory;
+    pjsip_tsx_set_transport(tsx, &sel);
+}

@@ -122,6 +122,7 @@ pj_status_t sc_start_udp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_
 pj_status_t sc_start_tcp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_tpfactory **f);
 pj_status_t sc_start_tls(pjsip_endpoint *endpt, const char *ip, int port,
                          const sc_tls_opts_t *o, pjsip_tpfactory **f);
+void sc_tsx_use_listener(pjsip_transaction *tsx, pjsip_tpfactory *factory);
 int sc_transport_port(pjsip_transport *tp);
 int sc_factory_port(pjsip_tpfactory *f);
 void sc_factory_destroy(pjsip_tpfactory *f);

@@ -95,6 +95,7 @@ class _PendingMessage:
     def send(self) -> None:
         from .. import _ua
         ua = self.ua = _ua.current
+        ua.check_route(self.route)
         key = _key(self.to_uri)
         if key in ua.pending_messages:
             raise MessagePendingError(self.to_uri)
@@ -148,6 +149,8 @@ class _PendingMessage:
               "creating the MESSAGE transaction")
         self.tsx = tsx[0]
         lib.sc_tsx_set_token(self.tsx, self.token)
+        if self.route.transport in ("tcp", "tls"):
+            lib.sc_tsx_use_listener(self.tsx, self.ua.transports[self.route.transport])
         lib.pjsip_tx_data_add_ref(tdata)   # consumed by a successful send; ours stays
         status = lib.pjsip_tsx_send_msg(self.tsx, ffi.NULL)
         if status != lib.PJ_SUCCESS:

@@ -1,0 +1,65 @@
+"""Shared fixtures.  The Engine is a process-wide singleton: each test that needs one gets
+it started on loopback and stopped afterwards; other endpoints are child processes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from sipcore import Engine, NotificationRecorder  # noqa: E402
+
+LOOPBACKS = ["127.0.0.1", "::1"]
+
+
+def host(ip: str) -> str:
+    return f"[{ip}]" if ":" in ip else ip
+
+
+@pytest.fixture
+def engine_factory():
+    """Start the Engine with loopback defaults plus the given options; stopped at the end."""
+    e = Engine()
+
+    def start(**options):
+        if e.is_running:
+            e.stop()
+        opts = dict(local_ip="127.0.0.1", log_level=0, local_tls_port=None)
+        opts.update(options)
+        e.start(**opts)
+        return e
+
+    yield start
+    e.stop()
+
+
+@pytest.fixture
+def engine(engine_factory):
+    return engine_factory()
+
+
+@pytest.fixture
+def recorder():
+    with NotificationRecorder() as rec:
+        yield rec
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):
+    """A CA and a server certificate for 127.0.0.1 and ::1, made with the openssl CLI."""
+    d = tmp_path_factory.mktemp("tls")
+    ca_key, ca_crt = d / "ca.key", d / "ca.crt"
+    key, csr, crt = d / "server.key", d / "server.csr", d / "server.crt"
+    ext = d / "ext.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1,IP:::1\nbasicConstraints=CA:FALSE\n")
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key),
+        "-out", str(ca_crt), "-days", "2", "-subj", "/CN=sipcore test CA")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+        "-subj", "/CN=127.0.0.1")
+    run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key),
+        "-CAcreateserial", "-out", str(crt), "-days", "2", "-extfile", str(ext))
+    return {"ca": str(ca_crt), "cert": str(crt), "key": str(key)}

@@ -1,0 +1,217 @@
+"""The Engine: lifecycle, options, proxied attributes, signals, errors (loopback only)."""
+import threading
+
+import pytest
+
+from sipcore import (Engine, EngineNotRunningError, InvalidStateError, SIPCoreError, SIPURI,
+                     signals)
+
+
+def test_singleton():
+    assert Engine() is Engine()
+
+
+def test_calls_before_start_raise_sipcoreerror():
+    e = Engine()
+    assert not e.is_running
+    for attr in ("local_udp_port", "user_agent", "codecs", "available_codecs", "events"):
+        with pytest.raises(SIPCoreError, match="running Engine"):
+            getattr(e, attr)
+    with pytest.raises(EngineNotRunningError):
+        e.parse_sip_uri("sip:a@b.c")
+    with pytest.raises(EngineNotRunningError):
+        e.add_event("foo", ["application/foo"])
+    e.stop()  # a no-op when stopped
+
+
+def test_start_stop_start_stop_and_signal_order(recorder):
+    e = Engine()
+    for ip in ("127.0.0.1", "::1"):
+        e.start(local_ip=ip, log_level=0, local_tls_port=None)
+        assert e.is_running and e.local_ip == ip
+        assert isinstance(e.local_udp_port, int) and e.local_udp_port > 0
+        e.stop()
+        assert not e.is_running
+        with pytest.raises(EngineNotRunningError):
+            e.local_udp_port
+    names = recorder.names_seen("SIPEngineWillStart", "SIPEngineDidStart", "SIPEngineWillEnd",
+                                "SIPEngineDidEnd")
+    assert names == ["SIPEngineWillStart", "SIPEngineDidStart", "SIPEngineWillEnd",
+                     "SIPEngineDidEnd"] * 2
+    for n in recorder.all():
+        assert n.sender is e and n.data.timestamp.tzinfo is not None
+
+
+def test_start_twice_raises_invalid_state(engine):
+    with pytest.raises(InvalidStateError, match="running"):
+        engine.start()
+
+
+@pytest.mark.parametrize("opts, exc, word", [
+    ({"bogus": 1}, TypeError, "bogus"),
+    ({"local_udp_port": "5060"}, TypeError, "local_udp_port"),
+    ({"local_tcp_port": 99999}, ValueError, "local_tcp_port"),
+    ({"local_ip": "localhost"}, ValueError, "local_ip"),
+    ({"log_level": 9}, ValueError, "log_level"),
+    ({"sample_rate": 44}, ValueError, "sample_rate"),
+    ({"rtp_port_range": (5000,)}, TypeError, "rtp_port_range"),
+    ({"tls_protocol": "SSLv3"}, ValueError, "protocol"),
+    ({"tls_ca_file": "/nonexistent/ca.pem"}, ValueError, "tls_ca_file"),
+    ({"codecs": ["nosuchcodec"]}, ValueError, "nosuchcodec"),
+    ({"events": {"presence": "application/pidf+xml"}}, TypeError, "accept_types"),
+    ({"user_agent": "x\r\nEvil: 1"}, ValueError, "user_agent"),
+])
+def test_bad_start_options_raise_naming_them(opts, exc, word):
+    e = Engine()
+    with pytest.raises(exc, match=word):
+        e.start(**{"local_ip": "127.0.0.1", "log_level": 0, "local_tls_port": None, **opts})
+    assert not e.is_running
+
+
+def test_port_in_use_raises_pjsiperror_and_engine_can_start_after(engine_factory):
+    import socket
+    from sipcore import PJSIPError
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    try:
+        with pytest.raises(PJSIPError) as info:
+            engine_factory(local_udp_port=s.getsockname()[1])
+        assert info.value.status != 0 and "UDP" in str(info.value)
+    finally:
+        s.close()
+    e = engine_factory()
+    assert e.is_running
+
+
+def test_runtime_settable_attributes(engine):
+    engine.user_agent = "test-agent/1.0"
+    assert engine.user_agent == "test-agent/1.0"
+    engine.log_level = 3
+    assert engine.log_level == 3
+    engine.trace_sip = True
+    assert engine.trace_sip is True
+    engine.rtp_port_range = (50000, 50100)
+    assert engine.rtp_port_range == (50000, 50100)
+    engine.playback_dtmf = False
+    assert engine.playback_dtmf is False
+    with pytest.raises(AttributeError, match="read-only"):
+        engine.local_ip = "127.0.0.2"
+    with pytest.raises(AttributeError, match="set_local_udp_port"):
+        engine.local_udp_port = 5
+    with pytest.raises(TypeError, match="trace_sip"):
+        engine.trace_sip = "yes"
+
+
+def test_codecs(engine):
+    avail = engine.available_codecs
+    assert {"PCMU", "PCMA", "speex", "G722", "GSM", "opus"} <= set(avail)
+    assert engine.codecs[0] == "opus"
+    engine.codecs = ["pcma", "PCMU"]
+    assert engine.codecs == ["PCMA", "PCMU"]  # canonical spelling, order kept
+    with pytest.raises(ValueError, match="iLBC"):
+        engine.codecs = ["iLBC"]
+    with pytest.raises(ValueError, match="twice"):
+        engine.codecs = ["PCMU", "pcmu"]
+    assert engine.codecs == ["PCMA", "PCMU"]
+
+
+def test_transports_can_be_moved_and_disabled(engine):
+    import socket
+    old = engine.local_udp_port
+    engine.set_local_udp_port(0)
+    new = engine.local_udp_port
+    assert new and new != old
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", old))  # the old port was released
+    s.close()
+    engine.set_local_tcp_port(None)
+    assert engine.local_tcp_port is None
+    engine.set_local_tcp_port(0)
+    assert engine.local_tcp_port > 0
+    with pytest.raises(TypeError, match="value"):
+        engine.set_local_udp_port("x")
+
+
+def test_events(engine):
+    assert engine.events["presence"] == ["application/pidf+xml"]
+    engine.add_event("x-test", ["application/x-test"])
+    assert engine.events["x-test"] == ["application/x-test"]
+    with pytest.raises(ValueError, match="already"):
+        engine.add_event("x-test", ["application/other"])
+    with pytest.raises(ValueError, match="type/subtype"):
+        engine.add_event("x-other", ["nonsense"])
+
+
+def test_parse_sip_uri(engine):
+    u = engine.parse_sip_uri('"Alice A" <sips:al%20ice@example.com:5071;transport=tcp;lr;x=1?Subject=hi>')
+    assert u == SIPURI("example.com", user="al ice", port=5071, display="Alice A", secure=True,
+                       parameters={"transport": "tcp", "lr": None, "x": "1"},
+                       headers={"Subject": "hi"})
+    assert engine.parse_sip_uri("sip:[::1]:5060").host == "::1"
+    for bad in ("", "not a uri", "sip:", "tel:+123", "<sip:a@b", "sip:a@b\x00c", "x" * 10000):
+        with pytest.raises(SIPCoreError):
+            engine.parse_sip_uri(bad)
+    with pytest.raises(TypeError, match="uri_string"):
+        engine.parse_sip_uri(b"sip:a@b")
+
+
+def test_methods_from_other_threads(engine):
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(50):
+                results.append(engine.parse_sip_uri("sip:bob@example.com").user)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors and results == ["bob"] * 400
+
+
+def test_receiver_exception_becomes_notification_and_poll_thread_survives(engine, recorder):
+    def bad_receiver(sender, **data):
+        raise RuntimeError("boom in receiver")
+
+    signals.SIPEngineLog.connect(bad_receiver)
+    try:
+        engine.log_level = 5
+        engine.set_local_udp_port(0)   # produces log lines on the poll thread
+        n = recorder.wait_for("SIPEngineGotException", timeout=5)
+        assert "boom in receiver" in n.data.traceback
+    finally:
+        signals.SIPEngineLog.disconnect(bad_receiver)
+    assert engine.parse_sip_uri("sip:a@b.c").host == "b.c"   # still serving
+
+
+def test_log_notifications(engine, recorder):
+    engine.log_level = 5
+    engine.set_local_tcp_port(0)
+    n = recorder.wait_for("SIPEngineLog", timeout=5)
+    assert isinstance(n.data.level, int) and 1 <= n.data.level <= 5
+    assert n.data.sender and isinstance(n.data.message, str)
+
+
+def test_stop_from_a_receiver(engine, recorder):
+    def on_log(sender, **data):
+        Engine().stop()
+
+    engine.log_level = 5
+    signals.SIPEngineLog.connect(on_log)
+    try:
+        engine.set_local_tcp_port(0)
+        recorder.wait_for("SIPEngineDidEnd", timeout=10)
+    finally:
+        signals.SIPEngineLog.disconnect(on_log)
+    assert not Engine().is_running
+
+
+def test_later_features_raise_not_implemented(engine):
+    with pytest.raises(NotImplementedError):
+        engine.set_sound_devices()
+    with pytest.raises(NotImplementedError):
+        engine.detect_nat_type("127.0.0.1")

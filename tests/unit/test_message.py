@@ -1,0 +1,204 @@
+"""MESSAGE within one process (to itself) and against raw sockets on loopback."""
+import socket
+import threading
+import time
+
+import pytest
+
+from sipcore import (Credentials, MessagePendingError, Route, SIPURI, send_message, signals)
+
+
+def _me(engine, user="alice"):
+    return Credentials(SIPURI("127.0.0.1", user=user))
+
+
+def test_message_to_itself(engine, recorder):
+    port = engine.local_udp_port
+    to = SIPURI("127.0.0.1", user="bob", port=port)
+    send_message(_me(engine), to, "text/plain", "héllo", Route("127.0.0.1", port))
+    got = recorder.wait_for("SIPEngineGotMessage", timeout=5)
+    assert got.data.body == "héllo".encode()
+    assert got.data.content_type == "text/plain"
+    assert got.data.from_uri.user == "alice" and got.data.to_uri.user == "bob"
+    resp = recorder.wait_for("SIPEngineGotMessageResponse", timeout=5)
+    assert resp.data.to_uri is to and resp.data.code == 200 and resp.data.reason == "OK"
+
+
+def test_binary_body_and_other_content_type(engine, recorder):
+    port = engine.local_tcp_port
+    body = bytes(range(256))
+    send_message(_me(engine), SIPURI("127.0.0.1", user="bob", port=port), "application/octet-stream",
+                 body, Route("127.0.0.1", port, "tcp"))
+    got = recorder.wait_for("SIPEngineGotMessage", timeout=5)
+    assert got.data.body == body and got.data.content_type == "application/octet-stream"
+    assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=5).data.code == 200
+
+
+def test_bad_arguments_name_the_argument(engine):
+    me, to, route = _me(engine), SIPURI("127.0.0.1", user="x", port=1), Route("127.0.0.1", 1)
+    cases = [
+        ((None, to, "text/plain", "x", route), TypeError, "credentials"),
+        ((me, "sip:x@127.0.0.1", "text/plain", "x", route), TypeError, "to_uri"),
+        ((me, to, "text", "x", route), ValueError, "content_type"),
+        ((me, to, "text/plain", 5, route), TypeError, "body"),
+        ((me, to, "text/plain", "x", ("127.0.0.1", 1)), TypeError, "route"),
+    ]
+    for args, exc, word in cases:
+        with pytest.raises(exc, match=word):
+            send_message(*args)
+    with pytest.raises(ValueError, match="timeout"):
+        send_message(me, to, "text/plain", "x", route, timeout=0)
+
+
+def _silent_udp():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    return s
+
+
+def test_pending_message_to_same_uri_raises_dedicated_error(engine, recorder):
+    silent = _silent_udp()
+    try:
+        port = silent.getsockname()[1]
+        to = SIPURI("127.0.0.1", user="slow", port=port)
+        send_message(_me(engine), to, "text/plain", "1", Route("127.0.0.1", port), timeout=1)
+        with pytest.raises(MessagePendingError) as info:
+            send_message(_me(engine), to.copy(), "text/plain", "2", Route("127.0.0.1", port))
+        assert info.value.to_uri == to
+        # another URI is fine meanwhile
+        send_message(_me(engine), SIPURI("127.0.0.1", user="other", port=port), "text/plain", "3",
+                     Route("127.0.0.1", port), timeout=1)
+        resp = recorder.wait_for("SIPEngineGotMessageResponse", timeout=5, where=lambda n: n.data.to_uri is to)
+        assert resp.data.code == 408
+        # after the final response the URI is free again
+        send_message(_me(engine), to, "text/plain", "4", Route("127.0.0.1", port), timeout=0.5)
+        assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=5,
+                                 where=lambda n: n.data.to_uri is to).data.code == 408
+    finally:
+        silent.close()
+
+
+def test_timeout_gives_exactly_one_408(engine, recorder):
+    silent = _silent_udp()
+    try:
+        port = silent.getsockname()[1]
+        t0 = time.monotonic()
+        send_message(_me(engine), SIPURI("127.0.0.1", user="x", port=port), "text/plain", "x",
+                     Route("127.0.0.1", port), timeout=0.5)
+        n = recorder.wait_for("SIPEngineGotMessageResponse", timeout=5)
+        assert n.data.code == 408 and 0.4 < time.monotonic() - t0 < 3
+        time.sleep(1.0)
+        assert len(recorder.all("SIPEngineGotMessageResponse")) == 1
+    finally:
+        silent.close()
+
+
+def test_tcp_connection_refused_gives_503_with_reason(engine, recorder):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nobody listens there now
+    send_message(_me(engine), SIPURI("127.0.0.1", user="x", port=port), "text/plain", "x",
+                 Route("127.0.0.1", port, "tcp"))
+    n = recorder.wait_for("SIPEngineGotMessageResponse", timeout=10)
+    assert n.data.code in (408, 503) and "refused" in n.data.reason.lower()
+
+
+def test_stop_with_pending_message_notifies_once(engine_factory, recorder):
+    e = engine_factory()
+    silent = _silent_udp()
+    try:
+        port = silent.getsockname()[1]
+        send_message(_me(e), SIPURI("127.0.0.1", user="x", port=port), "text/plain", "x",
+                     Route("127.0.0.1", port))
+        e.stop()
+        resps = recorder.all("SIPEngineGotMessageResponse")
+        assert [(n.data.code, n.data.reason) for n in resps] == [(408, "Engine stopped")]
+        names = recorder.names_seen("SIPEngineGotMessageResponse", "SIPEngineDidEnd")
+        assert names == ["SIPEngineGotMessageResponse", "SIPEngineDidEnd"]
+    finally:
+        silent.close()
+
+
+def test_trace_shows_both_directions_with_addresses(engine_factory, recorder):
+    e = engine_factory(trace_sip=True)
+    port = e.local_udp_port
+    send_message(_me(e), SIPURI("127.0.0.1", user="bob", port=port), "text/plain", "t",
+                 Route("127.0.0.1", port))
+    recorder.wait_for("SIPEngineGotMessageResponse", timeout=5)
+    traces = recorder.all("SIPEngineSIPTrace")
+    kinds = [(n.data.received, n.data.data.split(" ", 1)[0]) for n in traces]
+    assert kinds == [(False, "MESSAGE"), (True, "MESSAGE"), (False, "SIP/2.0"), (True, "SIP/2.0")]
+    for n in traces:
+        assert (n.data.source_ip, n.data.source_port) == ("127.0.0.1", port)
+        assert (n.data.destination_ip, n.data.destination_port) == ("127.0.0.1", port)
+        assert n.data.data.endswith("\r\n\r\n") or n.data.data.endswith("t")
+    # the trace precedes the notification it caused
+    names = recorder.names_seen("SIPEngineSIPTrace", "SIPEngineGotMessage")
+    assert names.index("SIPEngineGotMessage") > 1
+    e.trace_sip = False
+    before = len(recorder.all("SIPEngineSIPTrace"))
+    send_message(_me(e), SIPURI("127.0.0.1", user="bob", port=port), "text/plain", "t",
+                 Route("127.0.0.1", port))
+    recorder.wait_for("SIPEngineGotMessageResponse", timeout=5)
+    assert len(recorder.all("SIPEngineSIPTrace")) == before
+
+
+def test_user_agent_header_on_requests_and_responses(engine_factory, recorder):
+    e = engine_factory(trace_sip=True, user_agent="UA-under-test/2")
+    port = e.local_udp_port
+    send_message(_me(e), SIPURI("127.0.0.1", user="bob", port=port), "text/plain", "t",
+                 Route("127.0.0.1", port))
+    recorder.wait_for("SIPEngineGotMessageResponse", timeout=5)
+    sent = [n.data.data for n in recorder.all("SIPEngineSIPTrace") if not n.data.received]
+    assert len(sent) == 2 and all("\r\nUser-Agent: UA-under-test/2\r\n" in m for m in sent)
+
+
+def test_eight_threads_sending_at_once_each_response_exactly_once(engine, recorder):
+    port = engine.local_udp_port
+    per_thread = 40
+    errors = []
+
+    def worker(t):
+        try:
+            for i in range(per_thread):
+                to = SIPURI("127.0.0.1", user=f"t{t}m{i}", port=port)
+                send_message(_me(engine), to, "text/plain", f"{t}/{i}", Route("127.0.0.1", port))
+        except Exception as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    deadline = time.monotonic() + 20
+    while len(recorder.all("SIPEngineGotMessageResponse")) < 8 * per_thread and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    resps = recorder.all("SIPEngineGotMessageResponse")
+    users = sorted(n.data.to_uri.user for n in resps)
+    assert users == sorted(f"t{t}m{i}" for t in range(8) for i in range(per_thread))
+    assert all(n.data.code == 200 for n in resps)
+    assert len(recorder.all("SIPEngineGotMessage")) == 8 * per_thread
+
+
+def test_receiver_on_poll_thread_can_send(engine, recorder):
+    port = engine.local_udp_port
+    replies = []
+
+    def on_message(sender, **d):
+        if d["body"] == b"ping":
+            send_message(_me(engine, "bob"), SIPURI("127.0.0.1", user="alice2", port=port),
+                         "text/plain", "pong", Route("127.0.0.1", port))
+            replies.append(threading.current_thread().name)
+
+    signals.SIPEngineGotMessage.connect(on_message)
+    try:
+        send_message(_me(engine), SIPURI("127.0.0.1", user="bob", port=port), "text/plain", "ping",
+                     Route("127.0.0.1", port))
+        recorder.wait_for("SIPEngineGotMessage", timeout=5, where=lambda n: n.data.body == b"pong")
+    finally:
+        signals.SIPEngineGotMessage.disconnect(on_message)
+    assert replies == ["sipcore-poll"]
