@@ -101,6 +101,7 @@ class SIPURI:
             _check_str("user", value)
         elif name == "display":
             _check_str("display", value, allow_empty=True)
+            value = value or None   # an empty display name is no display name
         elif name == "port":
             if value is not None:
                 if not isinstance(value, int) or isinstance(value, bool):
@@ -215,7 +216,8 @@ def from_pj(uri_ptr) -> SIPURI | None:
     for k, v in walk(info.other_param):
         params[k] = v
     headers = {k: (v or "") for k, v in walk(info.header_param)}
-    display = pj2str(info.display) if info.display.slen > 0 else None
+    # PJSIP drops the quotes of a quoted display name but keeps its quoted-pairs (\")
+    display = re.sub(r"\\(.)", r"\1", pj2str(info.display)) if info.display.slen > 0 else None
     user = pj2str(info.user) if info.user.slen > 0 else None
     return SIPURI(host=pj2str(info.host), user=user, port=info.port or None, display=display,
                   secure=bool(info.secure), parameters=params, headers=headers)
