@@ -116,7 +116,8 @@ class Engine:
             if ua.on_poll_thread():
                 return
             ua.join()
-            self._ua = None
+            if self._ua is ua:       # a DidEnd receiver may have started a new run
+                self._ua = None
             if _ua.current is ua:
                 _ua.current = None
 
