@@ -16,7 +16,7 @@ def ip(request):
 
 @pytest.fixture
 def peer(ip, tls_files, engine_factory):
-    engine_factory(local_ip=ip, local_tls_port=0, tls_ca_file=tls_files["ca"],
+    engine_factory(local_ip=ip, local_tls_port=0, tls_ca_file=tls_files["ca"], trace_sip=True,
                    tls_cert_file=tls_files["cert"], tls_privkey_file=tls_files["key"])
     with PeerProcess("--ip", ip, "--user", "bob", "--tls-port", "0", "--tls-cert", tls_files["cert"],
                      "--tls-key", tls_files["key"], "--tls-ca", tls_files["ca"]) as p:
@@ -35,6 +35,14 @@ def test_message_both_ways(ip, peer, transport, recorder):
     assert (resp.data.code, resp.data.reason) == (200, "OK")
     got = peer.expect("message", timeout=10)
     assert got["body"] == f"to bob over {transport}"
+    # the trace shows the request going to the peer and its answer coming from it
+    traces = [n.data for n in recorder.all("SIPEngineSIPTrace")]
+    req = [t for t in traces if not t.received and t.data.startswith("MESSAGE sip:bob@")]
+    ok = [t for t in traces if t.received and t.data.startswith("SIP/2.0 200")]
+    assert len(req) == 1 and len(ok) == 1
+    assert (req[0].destination_ip, req[0].destination_port) == (ip, port)
+    assert (ok[0].source_ip, ok[0].source_port) == (ip, port)
+    assert req[0].source_ip == ip and ok[0].destination_port == req[0].source_port
     assert got["from_uri"].startswith("sip:alice@")
 
     # and the other way: the peer sends to this process

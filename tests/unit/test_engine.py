@@ -68,7 +68,7 @@ def test_bad_start_options_raise_naming_them(opts, exc, word):
     assert not e.is_running
 
 
-def test_port_in_use_raises_pjsiperror_and_engine_can_start_after(engine_factory):
+def test_port_in_use_raises_pjsiperror_and_engine_can_start_after(engine_factory, recorder):
     import socket
     from sipcore import PJSIPError
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -77,6 +77,8 @@ def test_port_in_use_raises_pjsiperror_and_engine_can_start_after(engine_factory
         with pytest.raises(PJSIPError) as info:
             engine_factory(local_udp_port=s.getsockname()[1])
         assert info.value.status != 0 and "UDP" in str(info.value)
+        assert recorder.names_seen("SIPEngineWillStart", "SIPEngineDidStart", "SIPEngineDidFail") == [
+            "SIPEngineWillStart", "SIPEngineDidFail"]
     finally:
         s.close()
     e = engine_factory()
