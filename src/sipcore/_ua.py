@@ -69,7 +69,7 @@ class UA:
         self.request_handlers: dict[str, Callable] = {}
         self.timers: dict[int, Callable[[], None]] = {}
         self._next_timer = 1
-        self.stop_hooks: list[Callable[[], None]] = []
+        self.primitives: set = set()          # live Registration/Publication/Subscription...
 
     # ---- thread hand-off ----------------------------------------------------------------
 
@@ -168,9 +168,9 @@ class UA:
             signals.notify("SIPEngineDidFail", self.engine)
         finally:
             self._stopping = True
-            for hook in list(self.stop_hooks):
+            for primitive in list(self.primitives):
                 try:
-                    hook()
+                    primitive._engine_stopping()
                 except BaseException:
                     self._report_exception(_format_exc())
             self._teardown()
@@ -194,7 +194,8 @@ class UA:
         self._pj_inited = True
         check(lib.pjlib_util_init(), "pjlib_util_init")
         self.cp = ffi.new("pj_caching_pool *")
-        lib.pj_caching_pool_init(self.cp, ffi.NULL, 0)
+        # keep up to 32 MiB of released pools for re-use: every transaction makes one
+        lib.pj_caching_pool_init(self.cp, ffi.NULL, 32 * 1024 * 1024)
         endpt = ffi.new("pjsip_endpoint **")
         self._name = ffi.new("char[]", b"sipcore")
         check(lib.pjsip_endpt_create(ffi.addressof(self.cp, "factory"), self._name, endpt),
@@ -203,6 +204,7 @@ class UA:
         check(lib.pjsip_tsx_layer_init_module(self.endpt), "pjsip_tsx_layer_init_module")
         check(lib.pjsip_ua_init_module(self.endpt, ffi.NULL), "pjsip_ua_init_module")
         check(lib.pjsip_evsub_init_module(self.endpt), "pjsip_evsub_init_module")
+        check(lib.pjsip_publishc_init_module(self.endpt), "pjsip_publishc_init_module")
         check(lib.sc_modules_register(self.endpt), "registering sipcore's modules")
         check(lib.sc_wake_init(self.endpt), "creating the wake-up socket")
         med = ffi.new("pjmedia_endpt **")
@@ -223,8 +225,6 @@ class UA:
         self.start_transport("udp", o["local_udp_port"])
         self.start_transport("tcp", o["local_tcp_port"])
         self.start_transport("tls", o["local_tls_port"])
-        from .primitives import message
-        message.install(self)
 
     def _teardown(self) -> None:
         for token_owner in list(self.pending_messages.values()):
@@ -232,7 +232,8 @@ class UA:
                 token_owner.abandon()
             except BaseException:
                 self._report_exception(_format_exc())
-        self.timers.clear()
+        for tid in list(self.timers):
+            self.cancel(tid)
         if self.endpt != ffi.NULL:
             for kind in ("tcp", "tls"):
                 f = self.transports.pop(kind, None)
@@ -288,24 +289,25 @@ class UA:
 
     # ---- timers -------------------------------------------------------------------------
 
-    def schedule(self, pool, delay: float, fn: Callable[[], None]):
-        """Call fn on the poll thread after delay seconds; returns the pj_timer_entry."""
+    def schedule(self, delay: float, fn: Callable[[], None]):
+        """Call fn on the poll thread after delay seconds; returns a handle for cancel()."""
         tid = self._next_timer
         self._next_timer += 1
-        entry = lib.sc_timer_new(pool, tid)
+        entry = ffi.new("pj_timer_entry *")   # kept alive in self.timers until fired/cancelled
+        lib.sc_timer_init(entry, tid)
         tv = ffi.new("pj_time_val *")
         tv.sec = int(delay)
         tv.msec = int((delay - int(delay)) * 1000)
         check(lib.pjsip_endpt_schedule_timer(self.endpt, entry, tv), "scheduling a timer")
-        self.timers[tid] = fn
-        return entry
+        self.timers[tid] = (fn, entry)
+        return tid
 
-    def cancel(self, entry) -> None:
-        if entry is None:
+    def cancel(self, tid: int | None) -> None:
+        if tid is None:
             return
-        self.timers.pop(lib.sc_timer_id(entry), None)
-        if self.endpt != ffi.NULL:
-            lib.pjsip_endpt_cancel_timer(self.endpt, entry)
+        item = self.timers.pop(tid, None)
+        if item is not None and self.endpt != ffi.NULL:
+            lib.pjsip_endpt_cancel_timer(self.endpt, item[1])
 
     # ---- transports ---------------------------------------------------------------------
 
@@ -474,14 +476,31 @@ def _on_rx_request(rdata):
     return 1 if ua.on_rx_request(rdata) else 0
 
 
-@_pj.trampoline("sc_py_on_tsx_state")
-def _on_tsx_state(tsx, event):
-    token = lib.sc_tsx_token(tsx)
-    if token == ffi.NULL:
-        return None
+@_pj.trampoline("sc_py_on_tsx_final")
+def _on_tsx_final(token, tsx, rdata, code, reason, reason_len, transport_err):
     owner = _pj.handles.get(token)
     if owner is not None:
-        owner.on_tsx_state(tsx, event)
+        owner.on_tsx_final(tsx, rdata, code, ffi.unpack(reason, reason_len).decode("utf-8", "replace")
+                           if reason_len > 0 else "", transport_err)
+    return None
+
+
+@_pj.trampoline("sc_py_on_message")
+def _on_message(rdata):
+    ua = current
+    if ua is not None and ua.running:
+        _message.on_incoming(ua, rdata)
+    return None
+
+
+from .primitives import message as _message  # noqa: E402  (it imports this module)
+
+
+@_pj.trampoline("sc_py_on_client")
+def _on_client(token, kind, result):
+    owner = _pj.handles.get(token)
+    if owner is not None:
+        owner.on_client(kind, result)
     return None
 
 
@@ -490,8 +509,8 @@ def _on_timer(heap, entry):
     ua = current
     if ua is None:
         return None
-    fn = ua.timers.pop(lib.sc_timer_id(entry), None)
-    if fn is not None:
-        fn()
+    item = ua.timers.pop(lib.sc_timer_id(entry), None)
+    if item is not None:
+        item[0]()
     return None
 

@@ -33,7 +33,13 @@ class Credentials:
         object.__setattr__(self, name, value)
 
     def copy(self) -> "Credentials":
-        return Credentials(self.uri.copy(), self.password)
+        return self._snapshot()
+
+    def _snapshot(self) -> "Credentials":
+        obj = object.__new__(Credentials)
+        object.__setattr__(obj, "uri", self.uri.copy())
+        object.__setattr__(obj, "password", self.password)
+        return obj
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Credentials):

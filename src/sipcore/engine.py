@@ -58,6 +58,9 @@ class Engine:
     _instance_lock = threading.Lock()
 
     def __new__(cls) -> "Engine":
+        inst = cls._instance
+        if inst is not None:          # the common case, without the lock
+            return inst
         with cls._instance_lock:
             if cls._instance is None:
                 inst = super().__new__(cls)

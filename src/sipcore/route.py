@@ -62,7 +62,13 @@ class Route:
         return f"<{scheme}:{host}:{self.port};transport={self.transport or 'udp'};lr>"
 
     def copy(self) -> "Route":
-        return Route(self.address, self.port, self.transport)
+        return self._snapshot()
+
+    def _snapshot(self) -> "Route":
+        obj = object.__new__(Route)
+        for name in self.__slots__:
+            object.__setattr__(obj, name, getattr(self, name))
+        return obj
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Route):

@@ -43,6 +43,15 @@ Engine notifications and their data (each also has ``timestamp``):
                                   (int), ``reason`` (str)
 ``SIPEngineGotException``         ``traceback`` (str)
 
+Primitive notifications (sender: the primitive object):
+
+``SIPRegistrationChangedState``   ``state``; ``code``, ``reason`` when a response caused it;
+                                  ``contact_uri`` (str), ``expires`` (int),
+                                  ``contact_uri_list`` (list of str) on success
+``SIPPublicationChangedState``    ``state``; ``code``, ``reason`` when a response caused it
+``SIPSubscriptionChangedState``   ``state``; ``code``, ``reason`` when a response caused it
+``SIPSubscriptionGotNotify``      ``content_type`` (str "type/subtype"), ``body`` (bytes)
+
 (``SIPEngineDetectedNATType`` comes with NAT detection, a later feature.)
 """
 from __future__ import annotations
@@ -75,6 +84,12 @@ NOTIFICATIONS: dict[str, str] = {
                            "content_type ('type/subtype'), body (bytes).",
     "SIPEngineGotMessageResponse": "The final response to send_message(): to_uri, code, reason.",
     "SIPEngineGotException": "An unexpected exception on the poll thread: traceback.",
+    "SIPRegistrationChangedState": "A Registration changed state: state; code, reason on a "
+                                   "response; contact_uri, expires, contact_uri_list on success.",
+    "SIPPublicationChangedState": "A Publication changed state: state; code, reason on a response.",
+    "SIPSubscriptionChangedState": "A Subscription changed state: state; code, reason on a response.",
+    "SIPSubscriptionGotNotify": "A NOTIFY with a body for a Subscription: content_type "
+                                "('type/subtype'), body (bytes).",
 }
 
 SIPEngineWillStart: Signal = _ns.signal("SIPEngineWillStart", NOTIFICATIONS["SIPEngineWillStart"])
@@ -89,6 +104,15 @@ SIPEngineGotMessageResponse: Signal = _ns.signal(
     "SIPEngineGotMessageResponse", NOTIFICATIONS["SIPEngineGotMessageResponse"])
 SIPEngineGotException: Signal = _ns.signal(
     "SIPEngineGotException", NOTIFICATIONS["SIPEngineGotException"])
+
+SIPRegistrationChangedState: Signal = _ns.signal(
+    "SIPRegistrationChangedState", NOTIFICATIONS["SIPRegistrationChangedState"])
+SIPPublicationChangedState: Signal = _ns.signal(
+    "SIPPublicationChangedState", NOTIFICATIONS["SIPPublicationChangedState"])
+SIPSubscriptionChangedState: Signal = _ns.signal(
+    "SIPSubscriptionChangedState", NOTIFICATIONS["SIPSubscriptionChangedState"])
+SIPSubscriptionGotNotify: Signal = _ns.signal(
+    "SIPSubscriptionGotNotify", NOTIFICATIONS["SIPSubscriptionGotNotify"])
 
 #: Sent after every notification with ``notification=`` a :class:`Notification`.
 any_notification: Signal = Signal("Every sipcore notification, as a Notification object.")
@@ -109,17 +133,21 @@ class Notification:
 _exception_reporter: Callable[[str], None] | None = None
 
 
-def notify(name: str, sender: Any, **data: Any) -> Notification:
+def notify(name: str, sender: Any, **data: Any) -> Notification | None:
     """Send notification ``name`` (adds ``timestamp``).  Receiver errors are reported."""
-    data.setdefault("timestamp", datetime.datetime.now(datetime.timezone.utc))
     sig = _ns[name]
+    watchers = any_notification.receivers
+    if not sig.receivers and not watchers:
+        return None                 # nobody listens: build nothing
+    data.setdefault("timestamp", datetime.datetime.now(datetime.timezone.utc))
+    _send(sig, sender, data)
+    if not watchers:
+        return None
     ns = dict(data)
     if "log_sender" in ns:  # SIPEngineLog: the spec's data name, see the module docstring
         ns["sender"] = ns["log_sender"]
     n = Notification(name, sender, SimpleNamespace(**ns))
-    _send(sig, sender, data)
-    if any_notification.receivers:
-        _send(any_notification, sender, {"notification": n})
+    _send(any_notification, sender, {"notification": n})
     return n
 
 

@@ -20,7 +20,19 @@ _HEADER_SAFE = set(_UNRESERVED + "[]/?:+$")          # hnv-unreserved
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$")
 
 
+def _plain(chars: str) -> "re.Pattern[str]":
+    return re.compile("^[" + re.escape(chars) + "]*$")
+
+
+_PLAIN = {}  # id(safe set) -> pattern matching text that needs no escaping
+
+
 def _escape(text: str, safe: set[str]) -> str:
+    pat = _PLAIN.get(id(safe))
+    if pat is None:
+        pat = _PLAIN[id(safe)] = _plain("".join(sorted(safe)))
+    if pat.match(text):          # the common case: nothing to escape
+        return text
     out = []
     for ch in text:
         if ch in safe:
@@ -120,7 +132,7 @@ class SIPURI:
 
     # -- text ------------------------------------------------------------------------------
 
-    def _addr_spec(self) -> str:
+    def _addr_spec(self, headers: bool = True) -> str:
         parts = ["sips:" if self.secure else "sip:"]
         if self.user is not None:
             parts.append(_escape(self.user, _USER_SAFE) + "@")
@@ -131,26 +143,22 @@ class SIPURI:
             parts.append(";" + _escape(k, _PARAM_SAFE))
             if v is not None:
                 parts.append("=" + _escape(v, _PARAM_SAFE))
-        if self.headers:
+        if self.headers and headers:
             parts.append("?" + "&".join(_escape(k, _HEADER_SAFE) + "=" + _escape(v, _HEADER_SAFE)
                                         for k, v in self.headers.items()))
         return "".join(parts)
 
-    def _name_addr(self) -> str:
+    def _name_addr(self, headers: bool = True) -> str:
         """Always ``<...>``-bracketed: the form for From, To, Contact and Route headers."""
+        spec = self._addr_spec(headers)
         if self.display is None:
-            return f"<{self._addr_spec()}>"
+            return f"<{spec}>"
         disp = self.display.replace("\\", "\\\\").replace('"', '\\"')
-        return f'"{disp}" <{self._addr_spec()}>'
+        return f'"{disp}" <{spec}>'
 
     def _request_uri(self) -> str:
         """The URI as a Request-URI: no headers (RFC 3261 19.1.5)."""
-        saved = self.headers
-        try:
-            object.__setattr__(self, "headers", {})
-            return self._addr_spec()
-        finally:
-            object.__setattr__(self, "headers", saved)
+        return self._addr_spec(headers=False)
 
     def __str__(self) -> str:
         return self._addr_spec() if self.display is None else self._name_addr()
@@ -179,8 +187,19 @@ class SIPURI:
     __hash__ = None  # mutable
 
     def copy(self) -> "SIPURI":
-        return SIPURI(self.host, self.user, self.port, self.display, self.secure,
-                      dict(self.parameters), dict(self.headers))
+        return SIPURI._trusted(self.host, self.user, self.port, self.display, self.secure,
+                               dict(self.parameters), dict(self.headers))
+
+    @classmethod
+    def _trusted(cls, host: str, user: str | None, port: int | None, display: str | None,
+                 secure: bool, parameters: dict, headers: dict) -> "SIPURI":
+        """Build from values already valid (a copy, or PJSIP's parser), skipping checks."""
+        obj = object.__new__(cls)
+        for name, value in (("host", host), ("user", user), ("port", port or None),
+                            ("display", display or None), ("secure", secure),
+                            ("parameters", parameters), ("headers", headers)):
+            object.__setattr__(obj, name, value)
+        return obj
 
     def __copy__(self) -> "SIPURI":
         return self.copy()
@@ -189,12 +208,21 @@ class SIPURI:
         return self.copy()
 
 
-def from_pj(uri_ptr) -> SIPURI | None:
-    """A SIPURI from a ``pjsip_uri *`` (sip:/sips:, plain or name-addr), else None."""
-    from ._pj import ffi, lib, pj2str
+def from_pj(uri_ptr, trusted: bool = False) -> SIPURI | None:
+    """A SIPURI from a ``pjsip_uri *`` (sip:/sips:, plain or name-addr), else None.
+
+    ``trusted``: take PJSIP's values as they are (fast; for URIs of received messages)
+    instead of validating them like user input (``parse_sip_uri``)."""
+    from ._pj import ffi, lib
     info = ffi.new("sc_uri_info_t *")
     if uri_ptr == ffi.NULL or not lib.sc_uri_info(uri_ptr, info):
         return None
+    return from_info(info, trusted)
+
+
+def from_info(info, trusted: bool = False) -> SIPURI:
+    """A SIPURI from a filled ``sc_uri_info_t``."""
+    from ._pj import pj2str
     params: dict[str, str | None] = {}
     for attr in ("user", "method", "transport", "maddr"):
         v = getattr(info, f"{attr}_param")
@@ -219,5 +247,8 @@ def from_pj(uri_ptr) -> SIPURI | None:
     # PJSIP drops the quotes of a quoted display name but keeps its quoted-pairs (\")
     display = re.sub(r"\\(.)", r"\1", pj2str(info.display)) if info.display.slen > 0 else None
     user = pj2str(info.user) if info.user.slen > 0 else None
+    if trusted:
+        return SIPURI._trusted(pj2str(info.host), user, info.port, display, bool(info.secure),
+                               params, headers)
     return SIPURI(host=pj2str(info.host), user=user, port=info.port or None, display=display,
                   secure=bool(info.secure), parameters=params, headers=headers)

@@ -24,6 +24,10 @@
 
 #define SC_QUEUE_MAX 200000
 
+pj_status_t sc_tdata_add_header(pjsip_tx_data *tdata, const char *name, const char *value);
+pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char *subtype,
+                              const char *data, unsigned len);
+
 /* ---------- 1. event queue ------------------------------------------------------------ */
 
 static pthread_mutex_t sc_q_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -184,10 +188,44 @@ static pj_status_t sc_add_ua(pjsip_tx_data *tdata)
     return PJ_SUCCESS;
 }
 
+static pjsip_module sc_mod_app;
+static pjsip_endpoint *sc_endpt = NULL;
+
+/* Only sipcore's client transactions (those with a token) reach Python, and only once they
+ * have a final state: that is all the primitives need, and it keeps Python off the path of
+ * every other transaction. */
+static void sc_on_tsx_state(pjsip_transaction *tsx, pjsip_event *e)
+{
+    void *token;
+    pjsip_rx_data *rdata = NULL;
+    if (sc_mod_app.id < 0 || (token = tsx->mod_data[sc_mod_app.id]) == NULL) return;
+    if (tsx->state < PJSIP_TSX_STATE_COMPLETED || tsx->status_code < 200) return;
+    tsx->mod_data[sc_mod_app.id] = NULL;           /* reported once */
+    if (e->type == PJSIP_EVENT_TSX_STATE && e->body.tsx_state.type == PJSIP_EVENT_RX_MSG)
+        rdata = e->body.tsx_state.src.rdata;
+    sc_py_on_tsx_final(token, tsx, rdata, tsx->status_code, tsx->status_text.ptr,
+                       (int) tsx->status_text.slen, tsx->transport_err);
+}
+
+/* Incoming requests outside dialogs.  MESSAGE is answered 200 here, in C (statefully, so
+ * retransmissions are absorbed), before Python hears of it. */
+static const pj_str_t sc_message_name = { "MESSAGE", 7 };
+static pj_bool_t sc_on_rx_request(pjsip_rx_data *rdata)
+{
+    pjsip_msg *msg = rdata->msg_info.msg;
+    if (pj_strcmp(&msg->line.req.method.name, &sc_message_name) == 0 &&
+        msg->line.req.method.id == PJSIP_OTHER_METHOD) {
+        pjsip_endpt_respond(sc_endpt, NULL, rdata, 200, NULL, NULL, NULL, NULL);
+        sc_py_on_message(rdata);
+        return PJ_TRUE;
+    }
+    return sc_py_on_rx_request(rdata);
+}
+
 static pjsip_module sc_mod_app = {
     NULL, NULL, { "mod-sipcore", 11 }, -1, PJSIP_MOD_PRIORITY_APPLICATION,
     NULL, NULL, NULL, NULL,
-    &sc_py_on_rx_request, NULL, NULL, NULL, &sc_py_on_tsx_state
+    &sc_on_rx_request, NULL, NULL, NULL, &sc_on_tsx_state
 };
 static pjsip_module sc_mod_trace = {
     NULL, NULL, { "mod-sipcore-trace", 17 }, -1, PJSIP_MOD_PRIORITY_TRANSPORT_LAYER - 1,
@@ -205,6 +243,7 @@ pjsip_module *sc_app_module(void) { return &sc_mod_app; }
 pj_status_t sc_modules_register(pjsip_endpoint *endpt)
 {
     pj_status_t st;
+    sc_endpt = endpt;
     st = pjsip_endpt_register_module(endpt, &sc_mod_trace);
     if (st != PJ_SUCCESS) return st;
     st = pjsip_endpt_register_module(endpt, &sc_mod_ua);
@@ -360,6 +399,22 @@ int sc_uri_info(pjsip_uri *uri, sc_uri_info_t *out)
     return 1;
 }
 
+/* Everything the SIPEngineGotMessage notification needs, in one call. */
+void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out)
+{
+    pjsip_msg *msg = rdata->msg_info.msg;
+    pj_bzero(out, sizeof(*out));
+    out->from_ok = rdata->msg_info.from ? sc_uri_info(rdata->msg_info.from->uri, &out->from_uri) : 0;
+    out->to_ok = rdata->msg_info.to ? sc_uri_info(rdata->msg_info.to->uri, &out->to_uri) : 0;
+    if (msg->body) {
+        out->has_body = 1;
+        out->content_type = msg->body->content_type.type;
+        out->content_subtype = msg->body->content_type.subtype;
+        out->body = (const char*) msg->body->data;
+        out->body_len = msg->body->len;
+    }
+}
+
 /* Parse "Name: value" and add it to a request; typed headers (Route, Contact ...) come
  * out typed, others generic.  The text is copied into the message's pool. */
 pj_status_t sc_tdata_add_header(pjsip_tx_data *tdata, const char *name, const char *value)
@@ -455,15 +510,63 @@ int sc_transport_port(pjsip_transport *tp) { return tp->local_name.port; }
 int sc_factory_port(pjsip_tpfactory *f) { return f->addr_name.port; }
 void sc_factory_destroy(pjsip_tpfactory *f) { if (f && f->destroy) f->destroy(f); }
 
-/* Timers: an entry whose id Python chooses; sc_py_on_timer finds its owner by that id. */
-pj_timer_entry *sc_timer_new(pj_pool_t *pool, int id)
+/* Timers: an entry (memory owned by Python) whose id Python chooses; sc_py_on_timer finds
+ * the function to call by that id. */
+void sc_timer_init(pj_timer_entry *e, int id)
 {
-    pj_timer_entry *e = PJ_POOL_ZALLOC_T(pool, pj_timer_entry);
+    pj_bzero(e, sizeof(*e));
     pj_timer_entry_init(e, id, NULL, &sc_py_on_timer);
-    return e;
 }
 
 int sc_timer_id(pj_timer_entry *entry) { return entry->id; }
+
+/* A request out of dialog, in one call: method, Request-URI, From, To (name-addr strings),
+ * an optional Route header value, and an optional body. */
+pj_status_t sc_request_create(pjsip_endpoint *endpt, const char *method, const char *target,
+                              const char *from, const char *to, const char *route,
+                              const char *type, const char *subtype, const char *body,
+                              unsigned body_len, pjsip_tx_data **p_tdata)
+{
+    pjsip_method m;
+    pj_str_t mname, t, f, o;
+    pjsip_tx_data *tdata;
+    pj_status_t st;
+    mname = pj_str((char*) method);
+    pjsip_method_init_np(&m, &mname);
+    t = pj_str((char*) target);
+    f = pj_str((char*) from);
+    o = pj_str((char*) to);
+    st = pjsip_endpt_create_request(endpt, &m, &t, &f, &o, NULL, NULL, -1, NULL, &tdata);
+    if (st != PJ_SUCCESS) return st;
+    if (route && *route) st = sc_tdata_add_header(tdata, "Route", route);
+    if (st == PJ_SUCCESS && type) st = sc_tdata_set_body(tdata, type, subtype, body, body_len);
+    if (st != PJ_SUCCESS) { pjsip_tx_data_dec_ref(tdata); return st; }
+    *p_tdata = tdata;
+    return PJ_SUCCESS;
+}
+
+/* Send a request in a new client transaction of sipcore's module, marked with token, through
+ * listener (TCP/TLS) if given.  The caller keeps its own reference to tdata. */
+pj_status_t sc_tsx_send(pjsip_tx_data *tdata, pjsip_tpfactory *listener, void *token,
+                        pjsip_transaction **p_tsx)
+{
+    pjsip_transaction *tsx;
+    pj_status_t st = pjsip_tsx_create_uac(&sc_mod_app, tdata, &tsx);
+    if (st != PJ_SUCCESS) return st;
+    *p_tsx = tsx;
+    tsx->mod_data[sc_mod_app.id] = token;
+    if (listener) {
+        pjsip_tpselector sel;
+        pj_bzero(&sel, sizeof(sel));
+        sel.type = PJSIP_TPSELECTOR_LISTENER;
+        sel.u.listener = listener;
+        pjsip_tsx_set_transport(tsx, &sel);
+    }
+    pjsip_tx_data_add_ref(tdata);            /* consumed by a successful send */
+    st = pjsip_tsx_send_msg(tsx, NULL);
+    if (st != PJ_SUCCESS) pjsip_tx_data_dec_ref(tdata);
+    return st;
+}
 
 /* Give a request a body of type/subtype (copied into its pool). */
 pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char *subtype,
@@ -478,13 +581,3 @@ pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char
     return tdata->msg->body ? PJ_SUCCESS : PJ_ENOMEM;
 }
 
-/* Make a transaction create its connection from this listener (TLS needs it: PJSIP refuses
- * to pick a secure listener by itself). */
-void sc_tsx_use_listener(pjsip_transaction *tsx, pjsip_tpfactory *factory)
-{
-    pjsip_tpselector sel;
-    pj_bzero(&sel, sizeof(sel));
-    sel.type = PJSIP_TPSELECTOR_LISTENER;
-    sel.u.listener = factory;
-    pjsip_tsx_set_transport(tsx, &sel);
-}

@@ -8,6 +8,7 @@ import os
 
 INCLUDES = """
 #include <pjsip_ua.h>
+#include <pjsip_simple.h>
 """
 
 _SHARED_TYPES = """
@@ -69,6 +70,35 @@ typedef struct sc_uri_info_t {
     pjsip_param *header_param;
 } sc_uri_info_t;
 
+typedef struct pjsip_contact_hdr pjsip_contact_hdr;
+
+typedef struct sc_client_result_t {
+    pj_status_t status;
+    int code;
+    pj_str_t reason;
+    unsigned expiration;
+    int contact_cnt;
+    pjsip_contact_hdr **contacts;
+    int is_unreg;
+    pjsip_rx_data *rdata;
+    pjsip_evsub *sub;
+    int state;
+    const char *state_name;
+    pj_str_t termination_reason;
+} sc_client_result_t;
+
+typedef struct sc_message_info_t {
+    sc_uri_info_t from_uri;
+    sc_uri_info_t to_uri;
+    int from_ok;
+    int to_ok;
+    int has_body;
+    pj_str_t content_type;
+    pj_str_t content_subtype;
+    const char *body;
+    unsigned body_len;
+} sc_message_info_t;
+
 typedef struct sc_tls_opts_t {
     const char *ca_file;
     const char *ca_path;
@@ -83,12 +113,20 @@ typedef struct sc_tls_opts_t {
 TYPES = _SHARED_TYPES + """
 #define SC_EV_LOG ...
 #define SC_EV_TRACE ...
+#define SC_CLIENT_REGC ...
+#define SC_CLIENT_PUBLISHC ...
+#define SC_CLIENT_EVSUB_STATE ...
+#define SC_CLIENT_EVSUB_NOTIFY ...
 """
 
 FUNCTIONS = """
 extern "Python+C" pj_bool_t sc_py_on_rx_request(pjsip_rx_data *rdata);
-extern "Python+C" void sc_py_on_tsx_state(pjsip_transaction *tsx, pjsip_event *event);
+extern "Python+C" void sc_py_on_tsx_final(void *token, pjsip_transaction *tsx,
+                                          pjsip_rx_data *rdata, int code, const char *reason,
+                                          int reason_len, pj_status_t transport_err);
+extern "Python+C" void sc_py_on_message(pjsip_rx_data *rdata);
 extern "Python+C" void sc_py_on_timer(pj_timer_heap_t *heap, pj_timer_entry *entry);
+extern "Python+C" void sc_py_on_client(void *token, int kind, sc_client_result_t *result);
 
 int sc_events_pending(void);
 unsigned long sc_events_dropped(void);
@@ -114,6 +152,7 @@ int sc_event_is_tsx_state(pjsip_event *e);
 void sc_tsx_info(pjsip_transaction *tsx, sc_tsx_info_t *out);
 void sc_rdata_info(pjsip_rx_data *rdata, sc_rdata_info_t *out);
 int sc_uri_info(pjsip_uri *uri, sc_uri_info_t *out);
+void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out);
 pj_status_t sc_tdata_add_header(pjsip_tx_data *tdata, const char *name, const char *value);
 pjsip_auth_clt_sess *sc_auth_create(pjsip_endpoint *endpt, pj_pool_t *pool, const char *user,
                                     const char *password);
@@ -122,23 +161,52 @@ pj_status_t sc_start_udp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_
 pj_status_t sc_start_tcp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_tpfactory **f);
 pj_status_t sc_start_tls(pjsip_endpoint *endpt, const char *ip, int port,
                          const sc_tls_opts_t *o, pjsip_tpfactory **f);
-void sc_tsx_use_listener(pjsip_transaction *tsx, pjsip_tpfactory *factory);
 int sc_transport_port(pjsip_transport *tp);
 int sc_factory_port(pjsip_tpfactory *f);
 void sc_factory_destroy(pjsip_tpfactory *f);
 
 pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char *subtype,
                               const char *data, unsigned len);
-pj_timer_entry *sc_timer_new(pj_pool_t *pool, int id);
+void sc_timer_init(pj_timer_entry *entry, int id);
+pj_status_t sc_request_create(pjsip_endpoint *endpt, const char *method, const char *target,
+                              const char *from, const char *to, const char *route,
+                              const char *type, const char *subtype, const char *body,
+                              unsigned body_len, pjsip_tx_data **p_tdata);
+pj_status_t sc_tsx_send(pjsip_tx_data *tdata, pjsip_tpfactory *listener, void *token,
+                        pjsip_transaction **p_tsx);
+
+pj_status_t sc_regc_create(pjsip_endpoint *endpt, void *token, const char *registrar,
+                           const char *aor, const char *contact, unsigned expires,
+                           const char *route, pjsip_tpfactory *listener, const char *user,
+                           const char *password, pjsip_regc **p_regc);
+int sc_contact_uri(pjsip_contact_hdr **contacts, int i, char *buf, int size);
+int sc_contact_expires(pjsip_contact_hdr **contacts, int i);
+pj_status_t sc_publishc_create(pjsip_endpoint *endpt, void *token, const char *event,
+                               const char *aor, unsigned expires, const char *route,
+                               pjsip_tpfactory *listener, const char *user,
+                               const char *password, pjsip_publishc **p_pubc);
+void sc_tdata_use_listener(pjsip_tx_data *tdata, pjsip_tpfactory *listener);
+pj_status_t sc_evsub_create(pjsip_endpoint *endpt, void *token, const char *from,
+                            const char *contact, const char *to, const char *event,
+                            const char *route, pjsip_tpfactory *listener, const char *user,
+                            const char *password, pjsip_evsub **p_sub);
+void sc_evsub_abandon(pjsip_evsub *sub);
 int sc_timer_id(pj_timer_entry *entry);
 """
 
 with open(os.path.join(os.path.dirname(__file__), "glue.c")) as _fh:
     CUSTOMIZATIONS = (
         "#define SC_EV_LOG 1\n#define SC_EV_TRACE 2\n"
+        "#define SC_CLIENT_REGC 1\n#define SC_CLIENT_PUBLISHC 2\n"
+        "#define SC_CLIENT_EVSUB_STATE 3\n#define SC_CLIENT_EVSUB_NOTIFY 4\n"
         + _SHARED_TYPES
         + "pj_bool_t sc_py_on_rx_request(pjsip_rx_data *rdata);\n"
-        + "void sc_py_on_tsx_state(pjsip_transaction *tsx, pjsip_event *event);\n"
+        + "void sc_py_on_tsx_final(void *token, pjsip_transaction *tsx, pjsip_rx_data *rdata,"
+          " int code, const char *reason, int reason_len, pj_status_t transport_err);\n"
+        + "void sc_py_on_message(pjsip_rx_data *rdata);\n"
         + "void sc_py_on_timer(pj_timer_heap_t *heap, pj_timer_entry *entry);\n"
+        + "void sc_py_on_client(void *token, int kind, sc_client_result_t *result);\n"
         + _fh.read()
     )
+with open(os.path.join(os.path.dirname(__file__), "glue_clients.c")) as _fh:
+    CUSTOMIZATIONS += _fh.read()

@@ -30,7 +30,7 @@ typedef struct pj_ioqueue_t pj_ioqueue_t;
 typedef struct pj_timer_heap_t pj_timer_heap_t;
 
 typedef union pj_sockaddr { ...; } pj_sockaddr;
-typedef struct pj_timer_entry pj_timer_entry;
+typedef struct pj_timer_entry { ...; } pj_timer_entry;
 
 typedef enum pj_ssl_sock_proto {
     PJ_SSL_SOCK_PROTO_DEFAULT, PJ_SSL_SOCK_PROTO_SSL2, PJ_SSL_SOCK_PROTO_SSL3,

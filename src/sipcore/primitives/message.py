@@ -1,8 +1,8 @@
 """MESSAGE (RFC 3428): send_message() and incoming MESSAGE requests.
 
 Each outgoing MESSAGE is a client transaction owned by a :class:`_PendingMessage`; the
-transaction's state callback (the ``sc_py_on_tsx_state`` trampoline) finds it through its
-token.  A 401/407 is answered once with the digest credentials (twice when the server says
+transaction's final state (the ``sc_py_on_tsx_final`` trampoline) finds it through its
+token.  Incoming MESSAGEs are answered 200 in C (glue.c) before ``on_incoming`` runs.  A 401/407 is answered once with the digest credentials (twice when the server says
 the nonce was stale).  Exactly one ``SIPEngineGotMessageResponse`` is sent per accepted
 ``send_message`` call: for the final response, a transaction timeout (408), a transport
 error (503, with the transport's error in ``reason``), the optional ``timeout`` (408) or the
@@ -13,18 +13,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .. import signals
+from .. import _ua, signals
 from .._pj import check, ffi, handles, lib, pj2str, pjstr, strerror
 from ..credentials import Credentials
 from ..errors import MessagePendingError, PJSIPError
 from ..route import Route
-from ..uri import SIPURI, from_pj
+from ..uri import SIPURI, from_info
+from .. import engine as _engine
 
 __all__ = ["send_message"]
 
 _CONTENT_TYPE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-TSX_COMPLETED = lib.PJSIP_TSX_STATE_COMPLETED
 
 
 def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
@@ -60,13 +60,13 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
     for name in to_uri.headers:
         if not _HEADER_NAME.match(name):
             raise ValueError(f"to_uri.headers: {name!r} is not a header name")
-    from ..engine import Engine
-    pm = _PendingMessage(credentials.copy(), to_uri, content_type, bytes(body), route.copy(), timeout)
-    Engine()._call("send_message", pm.send)
-
-
-def _key(uri: SIPURI) -> str:
-    return uri._request_uri().lower()
+    pm = _PendingMessage(credentials._snapshot(), to_uri, content_type, bytes(body), route._snapshot(),
+                         timeout)
+    ua = _ua.current
+    if ua is not None and ua.running and ua.on_poll_thread():
+        pm.send()               # in a receiver: run at once
+    else:
+        _engine.Engine()._call("send_message", pm.send)
 
 
 class _PendingMessage:
@@ -81,6 +81,7 @@ class _PendingMessage:
         self.route = route
         self.timeout = timeout
         self.ua: Any = None
+        self.key = ""
         self.pool = ffi.NULL
         self.tdata = ffi.NULL      # our reference to the request, for re-sending with auth
         self.tsx = ffi.NULL
@@ -93,35 +94,26 @@ class _PendingMessage:
     # -- on the poll thread --
 
     def send(self) -> None:
-        from .. import _ua
         ua = self.ua = _ua.current
         ua.check_route(self.route)
-        key = _key(self.to_uri)
+        to = self.to_uri
+        key = self.key = to._request_uri().lower()
         if key in ua.pending_messages:
-            raise MessagePendingError(self.to_uri)
-        keep: list = []
-        method = ffi.new("pjsip_method *")
-        method.id = lib.PJSIP_OTHER_METHOD
-        method.name = pjstr("MESSAGE", keep)[0]
+            raise MessagePendingError(to)
+        ctype, subtype = self.content_type.split("/")
         tdata = ffi.new("pjsip_tx_data **")
-        check(lib.pjsip_endpt_create_request(
-            ua.endpt, method, pjstr(self.to_uri._request_uri(), keep),
-            pjstr(self.credentials.uri._name_addr(), keep),
-            pjstr(SIPURI(self.to_uri.host, self.to_uri.user, self.to_uri.port, self.to_uri.display,
-                         self.to_uri.secure, self.to_uri.parameters)._name_addr(), keep),
-            ffi.NULL, ffi.NULL, -1, ffi.NULL, tdata), "creating the MESSAGE request")
+        check(lib.sc_request_create(
+            ua.endpt, b"MESSAGE", to._request_uri().encode(),
+            self.credentials.uri._name_addr().encode(), to._name_addr(headers=False).encode(),
+            self.route.uri().encode(), ctype.encode(), subtype.encode(), self.body,
+            len(self.body), tdata), "creating the MESSAGE request")
         self.tdata = tdata[0]
         try:
-            check(lib.sc_tdata_add_header(self.tdata, b"Route", self.route.uri().encode()),
-                  "adding the Route header")
-            for name, value in self.to_uri.headers.items():
+            for name, value in to.headers.items():
                 check(lib.sc_tdata_add_header(self.tdata, name.encode(), value.encode()),
                       f"adding the {name} header from to_uri")
-            ctype, subtype = self.content_type.split("/")
-            check(lib.sc_tdata_set_body(self.tdata, ctype.encode(), subtype.encode(),
-                                        self.body, len(self.body)), "setting the body")
-            self.pool = lib.pjsip_endpt_create_pool(ua.endpt, b"message", 1024, 1024)
             if self.credentials.password is not None:
+                self.pool = lib.pjsip_endpt_create_pool(ua.endpt, b"message", 512, 512)
                 self.auth = lib.sc_auth_create(ua.endpt, self.pool,
                                                (self.credentials.uri.user or "").encode(),
                                                self.credentials.password.encode())
@@ -132,9 +124,8 @@ class _PendingMessage:
             raise
         self.token = handles.new(self)
         ua.pending_messages[key] = self
-        self.key = key
         if self.timeout is not None:
-            self.timer = ua.schedule(self.pool, self.timeout, self._on_timeout)
+            self.timer = ua.schedule(self.timeout, self._on_timeout)
         try:
             self._send_tsx(self.tdata)
         except PJSIPError:
@@ -145,46 +136,33 @@ class _PendingMessage:
 
     def _send_tsx(self, tdata) -> None:
         tsx = ffi.new("pjsip_transaction **")
-        check(lib.pjsip_tsx_create_uac(lib.sc_app_module(), tdata, tsx),
-              "creating the MESSAGE transaction")
+        tsx[0] = ffi.NULL
+        kind = self.route.transport
+        listener = self.ua.transports[kind] if kind in ("tcp", "tls") else ffi.NULL
+        status = lib.sc_tsx_send(tdata, listener, self.token, tsx)
         self.tsx = tsx[0]
-        lib.sc_tsx_set_token(self.tsx, self.token)
-        if self.route.transport in ("tcp", "tls"):
-            lib.sc_tsx_use_listener(self.tsx, self.ua.transports[self.route.transport])
-        lib.pjsip_tx_data_add_ref(tdata)   # consumed by a successful send; ours stays
-        status = lib.pjsip_tsx_send_msg(self.tsx, ffi.NULL)
-        if status != lib.PJ_SUCCESS:
-            lib.pjsip_tx_data_dec_ref(tdata)
-            check(status, "sending the MESSAGE request")
+        check(status, "sending the MESSAGE request")
 
-    def on_tsx_state(self, tsx, event) -> None:
+    def on_tsx_final(self, tsx, rdata, code: int, reason: str, transport_err: int) -> None:
+        """The transaction's final state (C reports it once and forgets the token)."""
         if self.done or tsx != self.tsx:
             return
-        info = ffi.new("sc_tsx_info_t *")
-        lib.sc_tsx_info(tsx, info)
-        if info.state < TSX_COMPLETED or info.status_code < 200:
-            return
-        lib.sc_tsx_set_token(tsx, ffi.NULL)   # nothing more from this transaction
         self.tsx = ffi.NULL
-        code = info.status_code
-        reason = pj2str(info.status_text)
-        if code in (401, 407) and self.auth != ffi.NULL and self.auth_tries < 2:
-            rdata = lib.sc_event_rdata(event)
-            if rdata != ffi.NULL:
-                new = ffi.new("pjsip_tx_data **")
-                if lib.pjsip_auth_clt_reinit_req(self.auth, rdata, self.tdata, new) == lib.PJ_SUCCESS:
-                    self.auth_tries += 1
-                    lib.pjsip_tx_data_dec_ref(self.tdata)
-                    self.tdata = new[0]
-                    try:
-                        self._send_tsx(self.tdata)
+        if code in (401, 407) and self.auth != ffi.NULL and self.auth_tries < 2 and rdata != ffi.NULL:
+            new = ffi.new("pjsip_tx_data **")
+            if lib.pjsip_auth_clt_reinit_req(self.auth, rdata, self.tdata, new) == lib.PJ_SUCCESS:
+                self.auth_tries += 1
+                lib.pjsip_tx_data_dec_ref(self.tdata)
+                self.tdata = new[0]
+                try:
+                    self._send_tsx(self.tdata)
+                    return
+                except PJSIPError as exc:
+                    if self.done:
                         return
-                    except PJSIPError as exc:
-                        if self.done:
-                            return
-                        code, reason = 503, f"Service Unavailable ({exc.message})"
-        if info.transport_err and code in (408, 503):
-            reason = f"{reason} ({strerror(info.transport_err)})"
+                    code, reason = 503, f"Service Unavailable ({exc.message})"
+        if transport_err and code in (408, 503):
+            reason = f"{reason} ({strerror(transport_err)})"
         self._finish(code, reason)
 
     def _on_timeout(self) -> None:
@@ -193,7 +171,7 @@ class _PendingMessage:
             return
         if self.tsx != ffi.NULL:
             tsx, self.tsx = self.tsx, ffi.NULL
-            lib.sc_tsx_set_token(tsx, ffi.NULL)
+            lib.sc_tsx_set_token(tsx, ffi.NULL)   # no report from C for this one
             lib.pjsip_tsx_terminate(tsx, 408)
         self._finish(408, "Request Timeout (no final response within the timeout)")
 
@@ -203,7 +181,7 @@ class _PendingMessage:
             return
         if self.tsx != ffi.NULL:
             tsx, self.tsx = self.tsx, ffi.NULL
-            lib.sc_tsx_set_token(tsx, ffi.NULL)
+            lib.sc_tsx_set_token(tsx, ffi.NULL)   # no report from C for this one
             lib.pjsip_tsx_terminate(tsx, 408)
         self._finish(408, "Engine stopped")
 
@@ -237,18 +215,18 @@ class _PendingMessage:
 
 # ---- incoming MESSAGE ------------------------------------------------------------------------
 
-def _on_incoming(ua, rdata, info) -> bool:
-    lib.pjsip_endpt_respond(ua.endpt, ffi.NULL, rdata, 200, ffi.NULL, ffi.NULL, ffi.NULL, ffi.NULL)
+def on_incoming(ua, rdata) -> None:
+    """A MESSAGE outside any dialog, already answered 200 by the glue (sc_on_rx_request)."""
+    if not signals.has_receivers("SIPEngineGotMessage"):
+        return
+    info = ffi.new("sc_message_info_t *")
+    lib.sc_message_info(rdata, info)
     if info.has_body:
         content_type = f"{pj2str(info.content_type)}/{pj2str(info.content_subtype)}"
         body = ffi.unpack(info.body, info.body_len) if info.body != ffi.NULL else b""
     else:
         content_type, body = None, b""
-    signals.notify("SIPEngineGotMessage", ua.engine, to_uri=from_pj(info.to_uri),
-                   from_uri=from_pj(info.from_uri), content_type=content_type, body=body)
-    return True
-
-
-def install(ua) -> None:
-    ua.request_handlers["MESSAGE"] = lambda rdata, info: _on_incoming(ua, rdata, info)
-
+    signals.notify("SIPEngineGotMessage", ua.engine,
+                   to_uri=from_info(info.to_uri, True) if info.to_ok else None,
+                   from_uri=from_info(info.from_uri, True) if info.from_ok else None,
+                   content_type=content_type, body=body)
