@@ -1,0 +1,212 @@
+"""MESSAGE round-trip rate: sipcore vs PyPI pjsua2-python, same run, same work.
+
+Acceptance text: "two sipcore processes on loopback, N >= 5,000 MESSAGE
+round trips, sequential and with 50 outstanding; it installs PyPI
+pjsua2-python in its own venv and measures it on the same work in the
+same run, and prints the ratios.  Target: sipcore >= 1.2x pjsua2
+sequential and >= 1.0x with 50 outstanding; idle Engine RSS <= pjsua2's."
+
+Usage::
+
+    .venv/bin/python benchmarks/message_rate.py [--count 5000]
+        [--rounds 3] [--outstanding 1 50] [--json FILE]
+
+What is measured
+----------------
+For each window K (1 = sequential, 50 = 50 outstanding) and each
+implementation, two processes on 127.0.0.1 over UDP: a receiver that
+answers every MESSAGE with 200 (both stacks answer in C before telling
+Python, Python only counts) and a sender that sends ``--count`` MESSAGEs
+(text/plain "ping") with at most K transactions in flight.  The rate is
+completed round trips per second of wall time from the first send to the
+last final response.  Idle RSS is the receiver's VmRSS right after its
+stack has started, before any traffic.
+
+* pjsua2: ``_pjsua2_run.run_pjsua2`` (``_pjsua2_peer.py`` in the private
+  venv ``benchmarks/.venv-pjsua2``, created and filled by ``pip install
+  pjsua2-python`` on first use, see ``_venv.py``).  pjsua2 is driven the
+  fastest way measured: ``threadCnt = 0`` and ``libHandleEvents()`` on
+  the main thread, next request sent right after the status callback.
+* sipcore: ``_sipcore_run.run_sipcore`` (``_sipcore_peer.py`` with this
+  interpreter).  The sender issues the first request of each of the K
+  slots from the main thread and every further request from inside the
+  ``SIPEngineGotMessageResponse`` receiver, i.e. on sipcore's poll thread,
+  where send_message() runs immediately instead of being handed over from
+  another thread.  That is documented sipcore usage and the fastest
+  correct one; it is also the same structure as the pjsua2 sender (one
+  thread does the SIP work and refills from the callback).  With K > 1
+  the K in-flight requests go to K distinct To-URIs ``sip:u<i>@...``
+  because send_message() allows one pending MESSAGE per To-URI
+  (MessagePendingError); the pjsua2 sender uses the same K URIs.  The
+  slower application-thread pattern can be measured with
+  ``--send-from thread`` (``_sipcore_peer.py --send-from thread``).
+
+Run-to-run spread on a small shared VM is large (up to 2x), so every
+measurement is repeated ``--rounds`` times, alternating the order of the
+two implementations from round to round, and the table shows medians
+(and min-max).  Ratios are median(sipcore) / median(pjsua2).
+
+Exit status: 0 when every run completed without failures and every
+MESSAGE reached its receiver -- whether the targets are met is reported,
+not asserted (this is a report, not a test); 1 if any run had failures
+or lost messages; 2 if a run could not be carried out at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _pjsua2_run import run_pjsua2  # noqa: E402
+from _sipcore_run import run_sipcore  # noqa: E402
+from _venv import pjsua2_python  # noqa: E402
+
+#: (window, minimum ratio sipcore/pjsua2) from the acceptance text.
+RATE_TARGETS = {1: 1.2, 50: 1.0}
+IMPLS = ("sipcore", "pjsua2")
+
+
+def run_one(impl: str, count: int, window: int, args: argparse.Namespace) -> dict:
+    if impl == "sipcore":
+        return run_sipcore(count, window, send_from=args.send_from,
+                           timeout=args.timeout)
+    return run_pjsua2(count, window, timeout=args.timeout)
+
+
+def problems(result: dict) -> list[str]:
+    """What went wrong in one run (empty: all round trips completed)."""
+    out = []
+    if result["failures"]:
+        out.append(f"{result['failures']} failed"
+                   + (f" (first: {result['first_failure']})"
+                      if result.get("first_failure") else ""))
+    if result["received"] != result["count"]:
+        out.append(f"receiver saw {result['received']} of {result['count']}")
+    return out
+
+
+def fmt_range(values: list[float], unit: str = "") -> str:
+    med = statistics.median(values)
+    if len(values) == 1:
+        return f"{med:,.0f}{unit}"
+    return f"{med:,.0f}{unit} ({min(values):,.0f}-{max(values):,.0f})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--count", type=int, default=5000,
+                    help="MESSAGE round trips per run (default 5000)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="runs per implementation and window (default 3)")
+    ap.add_argument("--outstanding", type=int, nargs="+", default=[1, 50],
+                    help="windows to measure (default: 1 50)")
+    ap.add_argument("--send-from", choices=("receiver", "thread"),
+                    default="receiver",
+                    help="how the sipcore sender issues follow-up requests "
+                         "(default: from the response receiver)")
+    ap.add_argument("--timeout", type=float, default=300.0,
+                    help="per-run sender timeout in seconds")
+    ap.add_argument("--json", metavar="FILE",
+                    help="also write every run's result dict to FILE")
+    args = ap.parse_args(argv)
+    if args.count < 1 or args.rounds < 1 or min(args.outstanding) < 1:
+        ap.error("--count, --rounds and --outstanding must be >= 1")
+
+    # Make sure the pjsua2 venv exists before timing anything (the first
+    # call may run pip install; its output goes to stderr).
+    pjsua2_python()
+
+    runs: dict[tuple[str, int], list[dict]] = {}
+    bad: list[str] = []
+    print(f"MESSAGE round trips over UDP on 127.0.0.1: N={args.count}, "
+          f"{args.rounds} round(s), windows {args.outstanding}", flush=True)
+    for rnd in range(args.rounds):
+        order = IMPLS if rnd % 2 == 0 else IMPLS[::-1]
+        for window in args.outstanding:
+            for impl in order:
+                try:
+                    res = run_one(impl, args.count, window, args)
+                except Exception as exc:  # noqa: BLE001
+                    print(f"round {rnd + 1}: {impl} K={window}: ERROR {exc}",
+                          file=sys.stderr)
+                    return 2
+                runs.setdefault((impl, window), []).append(res)
+                issues = problems(res)
+                bad += [f"{impl} K={window} round {rnd + 1}: {p}" for p in issues]
+                print(f"  round {rnd + 1}  {impl:8s} K={window:<3d} "
+                      f"{res['rate']:>9,.0f}/s  {res['seconds']:7.3f} s  "
+                      f"failures {res['failures']}  received {res['received']}  "
+                      f"idle RSS {res['idle_rss_kb']:,} KiB  "
+                      f"sender RSS {res['rss_kb']:,} KiB", flush=True)
+
+    def med(impl: str, window: int, key: str) -> float:
+        return statistics.median(r[key] for r in runs[(impl, window)])
+
+    # ---- table ----------------------------------------------------------
+    print()
+    head = f"{'':24s}{'sipcore':>26s}{'pjsua2':>26s}{'ratio':>9s}{'target':>9s}"
+    print(head)
+    print("-" * len(head))
+    verdicts: list[tuple[str, bool]] = []
+    for window in args.outstanding:
+        label = "sequential" if window == 1 else f"{window} outstanding"
+        s = [r["rate"] for r in runs[("sipcore", window)]]
+        p = [r["rate"] for r in runs[("pjsua2", window)]]
+        ratio = statistics.median(s) / statistics.median(p)
+        target = RATE_TARGETS.get(window)
+        tgt = f">={target:.1f}x" if target else "-"
+        print(f"{'rate/s ' + label:24s}{fmt_range(s):>26s}{fmt_range(p):>26s}"
+              f"{ratio:>8.2f}x{tgt:>9s}")
+        if target:
+            verdicts.append((f"{label}: {ratio:.2f}x (target >= {target:.1f}x)",
+                             ratio >= target))
+    for window in args.outstanding:
+        fs = sum(r["failures"] for r in runs[("sipcore", window)])
+        fp = sum(r["failures"] for r in runs[("pjsua2", window)])
+        ls = sum(r["count"] - r["received"] for r in runs[("sipcore", window)])
+        lp = sum(r["count"] - r["received"] for r in runs[("pjsua2", window)])
+        print(f"{f'failures/lost K={window}':24s}{f'{fs}/{ls}':>26s}{f'{fp}/{lp}':>26s}")
+    all_s = [r["idle_rss_kb"] for w in args.outstanding for r in runs[("sipcore", w)]]
+    all_p = [r["idle_rss_kb"] for w in args.outstanding for r in runs[("pjsua2", w)]]
+    rss_ratio = statistics.median(all_s) / statistics.median(all_p)
+    print(f"{'idle RSS KiB':24s}{fmt_range(all_s):>26s}{fmt_range(all_p):>26s}"
+          f"{rss_ratio:>8.2f}x{'<=1.0x':>9s}")
+    verdicts.append((f"idle RSS: {statistics.median(all_s):,.0f} KiB vs "
+                     f"{statistics.median(all_p):,.0f} KiB ({rss_ratio:.2f}x, "
+                     f"target <= 1.0x)", rss_ratio <= 1.0))
+    for window in args.outstanding:
+        s_end = med("sipcore", window, "rss_kb")
+        s_start = med("sipcore", window, "rss_start_kb")
+        p_end = med("pjsua2", window, "rss_kb")
+        print(f"{f'sender RSS end K={window}':24s}"
+              f"{f'{s_end:,.0f} (+{s_end - s_start:,.0f})':>26s}"
+              f"{f'{p_end:,.0f}':>26s}{s_end / p_end:>8.2f}x")
+    print("(rates: median (min-max) of the rounds; ratio = sipcore/pjsua2; "
+          "sender RSS: VmRSS after the last response, sipcore's growth "
+          "since Engine start in parentheses)")
+
+    # ---- verdict --------------------------------------------------------
+    print()
+    for text, ok in verdicts:
+        print(f"{'MET    ' if ok else 'NOT MET'}  {text}")
+    met = all(ok for _, ok in verdicts)
+    print(f"verdict: {'all targets met' if met else 'targets not met'}"
+          f" ({sum(ok for _, ok in verdicts)}/{len(verdicts)})")
+    if bad:
+        print("\nruns with failures or lost messages:")
+        for line in bad:
+            print(f"  {line}")
+
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {f"{impl}/{w}": rs for (impl, w), rs in runs.items()}, indent=1))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
