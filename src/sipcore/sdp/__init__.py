@@ -1,1 +1,621 @@
-"""SDPSession, SDPMedia, SDPConnection, SDPAttribute: issue #4 (not yet built)."""
+"""SDPSession, SDPMedia, SDPConnection, SDPAttribute: an SDP body (RFC 4566) as Python values.
+
+Build them in Python; read one with :meth:`SDPSession.parse` (PJMEDIA's parser and validator,
+on the Engine's poll thread); ``str()`` gives the SDP text (printed in Python, in the same form
+as ``pjmedia_sdp_print`` plus the ``i=`` lines PJMEDIA has no field for).  Every attribute can be
+read and changed, and is validated when set (``TypeError``/``ValueError`` naming it) so that
+``str()`` always gives SDP that PJMEDIA's parser reads back as an equal object.
+
+``_to_pj(pool)`` / ``_from_pj(ptr)`` convert to and from PJMEDIA's structs; they run on the
+poll thread (see docs/sdp.md).
+"""
+from __future__ import annotations
+
+import bisect
+import re
+import time
+from typing import Any, Iterable
+
+from .._pj import ffi, lib, strerror
+from ..errors import SIPCoreError
+
+__all__ = ["SDPSession", "SDPMedia", "SDPConnection", "SDPAttribute"]
+
+#: PJMEDIA's fixed array sizes (from the installed headers, through the compiler)
+MAX_FORMATS = lib.PJMEDIA_MAX_SDP_FMT
+MAX_ATTRIBUTES = lib.PJMEDIA_MAX_SDP_ATTR
+MAX_MEDIA = lib.PJMEDIA_MAX_SDP_MEDIA
+#: the largest SDP text parse() accepts, in bytes
+MAX_SDP_LENGTH = 65536
+
+_UINT32 = 2**32 - 1
+_NTP_OFFSET = 2208988800
+_DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+_WS_OR_CTL = re.compile(r"[\x00-\x20\x7f]")           # not allowed in non-ws-string fields
+_TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`{|}~]+")  # PJMEDIA's token set (names, formats)
+_NET_TYPES = ("IN",)                                    # what pjmedia_sdp_validate accepts
+_ADDR_TYPES = ("IP4", "IP6")
+
+
+# ---- validation ---------------------------------------------------------------------------
+
+def _text(name: str, value: Any, *, allow_none: bool = False) -> str | None:
+    """A str with no NUL/CR/LF that survives encoding to bytes and back unchanged."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str{' or None' if allow_none else ''}, "
+                        f"not {type(value).__name__}")
+    for ch, what in (("\x00", "NUL"), ("\r", "CR"), ("\n", "LF")):
+        if ch in value:
+            raise ValueError(f"{name} must not contain {what} characters: {value!r}")
+    try:
+        ok = value.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape") == value
+    except UnicodeEncodeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} contains surrogate characters that are not undecodable bytes: "
+                         f"{value!r}")
+    return value
+
+
+def _no_leading_ws(name: str, value: str) -> None:
+    if value[:1] in (" ", "\t"):
+        raise ValueError(f"{name} must not start with whitespace (PJMEDIA's parser drops it): "
+                         f"{value!r}")
+
+
+def _word(name: str, value: Any) -> str:
+    """A non-empty string without whitespace or control characters (RFC 4566 non-ws-string)."""
+    _text(name, value)
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+    if _WS_OR_CTL.search(value):
+        raise ValueError(f"{name} must not contain whitespace or control characters: {value!r}")
+    return value
+
+
+def _token(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    if not _TOKEN.fullmatch(value):
+        raise ValueError(f"{name} must be a non-empty token (letters, digits and "
+                         f"!#$%&'*+-.^_`{{|}}~), not {value!r}")
+    return value
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))} (what PJMEDIA "
+                         f"supports), not {value!r}")
+    return value
+
+
+def _int(name: str, value: Any, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in {low}..{high}, not {value}")
+    return value
+
+
+def _list(name: str, value: Any, kind: type | None, maximum: int, const: str,
+          check=None) -> list:
+    """A fresh list of ``kind`` elements (None: []); at most ``maximum`` of them."""
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list (or None), not {type(value).__name__}")
+    for i, item in enumerate(value):
+        if check is not None:
+            check(f"{name}[{i}]", item)
+        elif not isinstance(item, kind):
+            raise TypeError(f"{name}[{i}] must be an {kind.__name__}, not {type(item).__name__}")
+    if len(value) > maximum:
+        raise ValueError(f"{name} has {len(value)} elements; PJMEDIA allows at most {maximum} "
+                         f"({const})")
+    return list(value)
+
+
+def _connection(name: str, value: Any) -> "SDPConnection | None":
+    if value is not None and not isinstance(value, SDPConnection):
+        raise TypeError(f"{name} must be an SDPConnection or None, not {type(value).__name__}")
+    return value
+
+
+def _attributes(name: str, value: Any) -> list:
+    return _list(name, value, SDPAttribute, MAX_ATTRIBUTES, "PJMEDIA_MAX_SDP_ATTR")
+
+
+def _info(name: str, value: Any) -> str | None:
+    _text(name, value, allow_none=True)
+    if not value:
+        return None            # spec: None or "" means no i= line
+    _no_leading_ws(name, value)
+    return value
+
+
+# ---- conversion helpers -------------------------------------------------------------------
+
+def _b(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _s(pjs) -> str:
+    if pjs.ptr == ffi.NULL or pjs.slen <= 0:
+        return ""
+    return ffi.unpack(pjs.ptr, pjs.slen).decode("utf-8", "surrogateescape")
+
+
+def _alloc(pool, ctype: str):
+    p = lib.pj_pool_zalloc(pool, ffi.sizeof(ctype))
+    if p == ffi.NULL:
+        raise MemoryError(f"cannot allocate a {ctype}")
+    return ffi.cast(ctype + " *", p)
+
+
+def _set_str(pool, dest, text: str) -> None:
+    """Point the pj_str_t ``dest`` at a copy of ``text`` allocated in ``pool``."""
+    data = _b(text)
+    p = lib.pj_pool_alloc(pool, len(data) + 1)
+    if p == ffi.NULL:
+        raise MemoryError("cannot allocate a string")
+    ffi.memmove(p, data + b"\0", len(data) + 1)
+    dest.ptr = ffi.cast("char *", p)
+    dest.slen = len(data)
+
+
+class _Value:
+    """Shared behaviour: validation in __setattr__, equality, deep copy, repr."""
+
+    __slots__ = ()
+    _validators: dict = {}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        check = self._validators.get(name)
+        if check is None:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+        object.__setattr__(self, name, check(name, value))
+
+    def _key(self) -> tuple:
+        return tuple(getattr(self, a) for a in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = None  # mutable
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{a}={getattr(self, a)!r}' for a in self.__slots__)})"
+
+    def __copy__(self):
+        return self.copy()
+
+    def __deepcopy__(self, memo: dict):
+        return self.copy()
+
+
+# ---- SDPAttribute -------------------------------------------------------------------------
+
+class SDPAttribute(_Value):
+    """An ``a=`` line: ``name`` (a token) and ``value`` (text; "" for a flag like ``sendonly``)."""
+
+    __slots__ = ("name", "value")
+    _validators = {"name": _token, "value": _text}
+
+    def __init__(self, name: str, value: str):
+        self.name = name
+        self.value = value
+
+    def copy(self) -> "SDPAttribute":
+        return SDPAttribute(self.name, self.value)
+
+    def __str__(self) -> str:
+        return f"a={self.name}:{self.value}\r\n" if self.value else f"a={self.name}\r\n"
+
+    def _to_pj(self, pool):
+        a = _alloc(pool, "pjmedia_sdp_attr")
+        _set_str(pool, a.name, self.name)
+        if self.value:
+            _set_str(pool, a.value, self.value)
+        return a
+
+    @classmethod
+    def _from_pj(cls, a) -> "SDPAttribute":
+        return cls(_s(a.name), _s(a.value))
+
+
+# ---- SDPConnection ------------------------------------------------------------------------
+
+def _conn_address(name: str, value: Any) -> str:
+    _word(name, value)
+    if "/" in value:
+        raise ValueError(f"{name} must not contain '/' (PJMEDIA drops a multicast TTL/count): "
+                         f"{value!r}")
+    return value
+
+
+class SDPConnection(_Value):
+    """A ``c=`` line: ``address``, ``net_type`` ("IN") and ``address_type`` ("IP4"/"IP6")."""
+
+    __slots__ = ("address", "net_type", "address_type")
+    _validators = {"address": _conn_address,
+                   "net_type": lambda n, v: _choice(n, v, _NET_TYPES),
+                   "address_type": lambda n, v: _choice(n, v, _ADDR_TYPES)}
+
+    def __init__(self, address: str, net_type: str = "IN", address_type: str = "IP4"):
+        self.address = address
+        self.net_type = net_type
+        self.address_type = address_type
+
+    def copy(self) -> "SDPConnection":
+        return SDPConnection(self.address, self.net_type, self.address_type)
+
+    def __str__(self) -> str:
+        return f"c={self.net_type} {self.address_type} {self.address}\r\n"
+
+    def _to_pj(self, pool):
+        c = _alloc(pool, "pjmedia_sdp_conn")
+        _set_str(pool, c.net_type, self.net_type)
+        _set_str(pool, c.addr_type, self.address_type)
+        _set_str(pool, c.addr, self.address)
+        return c
+
+    @classmethod
+    def _from_pj(cls, c) -> "SDPConnection":
+        return cls(_s(c.addr), _s(c.net_type), _s(c.addr_type))
+
+
+# ---- SDPMedia -----------------------------------------------------------------------------
+
+def _formats(name: str, value: Any) -> list:
+    return _list(name, value, None, MAX_FORMATS, "PJMEDIA_MAX_SDP_FMT", check=_token)
+
+
+class SDPMedia(_Value):
+    """A media section: the ``m=`` line and its ``i=``, ``c=`` and ``a=`` lines."""
+
+    __slots__ = ("media", "port", "transport", "port_count", "formats", "info", "connection",
+                 "attributes")
+    _validators = {"media": _word,
+                   "port": lambda n, v: _int(n, v, 0, 65535),
+                   "transport": _word,
+                   "port_count": lambda n, v: _int(n, v, 1, _UINT32),
+                   "formats": _formats,
+                   "info": _info,
+                   "connection": _connection,
+                   "attributes": _attributes}
+
+    def __init__(self, media: str, port: int, transport: str, port_count: int = 1,
+                 formats: list[str] | None = None, info: str | None = None,
+                 connection: SDPConnection | None = None,
+                 attributes: list[SDPAttribute] | None = None):
+        self.media = media
+        self.port = port
+        self.transport = transport
+        self.port_count = port_count
+        self.formats = formats
+        self.info = info
+        self.connection = connection
+        self.attributes = attributes
+
+    def get_direction(self) -> str:
+        """The first of sendrecv/sendonly/recvonly/inactive among the attributes; else sendrecv."""
+        for attr in self.attributes:
+            if attr.name in _DIRECTIONS:
+                return attr.name
+        return "sendrecv"
+
+    def copy(self) -> "SDPMedia":
+        return SDPMedia(self.media, self.port, self.transport, self.port_count,
+                        list(self.formats), self.info,
+                        None if self.connection is None else self.connection.copy(),
+                        [a.copy() for a in self.attributes])
+
+    def _check(self) -> None:
+        """Re-validate the lists (they may have been changed in place since assignment)."""
+        _formats("formats", self.formats)
+        _attributes("attributes", self.attributes)
+        _connection("connection", self.connection)
+
+    def __str__(self) -> str:
+        self._check()
+        count = f"/{self.port_count}" if self.port_count > 1 else ""
+        lines = [f"m={self.media} {self.port}{count} {self.transport}"
+                 + "".join(" " + f for f in self.formats) + "\r\n"]
+        if self.info:
+            lines.append(f"i={self.info}\r\n")
+        if self.connection is not None:
+            lines.append(str(self.connection))
+        lines.extend(str(a) for a in self.attributes)
+        return "".join(lines)
+
+    def _to_pj(self, pool):
+        """A ``pjmedia_sdp_media *`` in ``pool`` (``info`` has no place in it)."""
+        self._check()
+        m = _alloc(pool, "pjmedia_sdp_media")
+        _set_str(pool, m.desc.media, self.media)
+        m.desc.port = self.port
+        m.desc.port_count = self.port_count
+        _set_str(pool, m.desc.transport, self.transport)
+        m.desc.fmt_count = len(self.formats)
+        for i, f in enumerate(self.formats):
+            _set_str(pool, m.desc.fmt[i], f)
+        m.conn = ffi.NULL if self.connection is None else self.connection._to_pj(pool)
+        m.attr_count = len(self.attributes)
+        for i, a in enumerate(self.attributes):
+            m.attr[i] = a._to_pj(pool)
+        return m
+
+    @classmethod
+    def _from_pj(cls, m, info: str | None = None) -> "SDPMedia":
+        d = m.desc
+        return cls(_s(d.media), int(d.port), _s(d.transport), max(1, int(d.port_count)),
+                   [_s(d.fmt[i]) for i in range(d.fmt_count)], info,
+                   None if m.conn == ffi.NULL else SDPConnection._from_pj(m.conn),
+                   [SDPAttribute._from_pj(m.attr[i]) for i in range(m.attr_count)])
+
+
+# ---- SDPSession ---------------------------------------------------------------------------
+
+def _ntp_now() -> int:
+    return (int(time.time()) + _NTP_OFFSET) & _UINT32
+
+
+def _origin_number(name: str, value: Any) -> int:
+    return _ntp_now() if value is None else _int(name, value, 0, _UINT32)
+
+
+def _session_name(name: str, value: Any) -> str:
+    _text(name, value)
+    if not value:
+        raise ValueError(f"{name} must not be empty (use \" \" for no name, as RFC 4566 says)")
+    if value != " ":
+        _no_leading_ws(name, value)
+    return value
+
+
+def _media_list(name: str, value: Any) -> list:
+    return _list(name, value, SDPMedia, MAX_MEDIA, "PJMEDIA_MAX_SDP_MEDIA")
+
+
+class SDPSession(_Value):
+    """An SDP body: origin (``o=``), name, info, connection, time, attributes and media."""
+
+    __slots__ = ("address", "id", "version", "user", "net_type", "address_type", "name", "info",
+                 "connection", "start_time", "stop_time", "attributes", "media")
+    _validators = {"address": _word,
+                   "id": _origin_number,
+                   "version": _origin_number,
+                   "user": _word,
+                   "net_type": lambda n, v: _choice(n, v, _NET_TYPES),
+                   "address_type": lambda n, v: _choice(n, v, _ADDR_TYPES),
+                   "name": _session_name,
+                   "info": _info,
+                   "connection": _connection,
+                   "start_time": lambda n, v: _int(n, v, 0, _UINT32),
+                   "stop_time": lambda n, v: _int(n, v, 0, _UINT32),
+                   "attributes": _attributes,
+                   "media": _media_list}
+
+    def __init__(self, address: str, id: int | None = None, version: int | None = None,
+                 user: str = "-", net_type: str = "IN", address_type: str = "IP4",
+                 name: str = " ", info: str | None = None,
+                 connection: SDPConnection | None = None, start_time: int = 0,
+                 stop_time: int = 0, attributes: list[SDPAttribute] | None = None,
+                 media: list[SDPMedia] | None = None):
+        self.address = address
+        self.id = id
+        self.version = version
+        self.user = user
+        self.net_type = net_type
+        self.address_type = address_type
+        self.name = name
+        self.info = info
+        self.connection = connection
+        self.start_time = start_time
+        self.stop_time = stop_time
+        self.attributes = attributes
+        self.media = media
+
+    def copy(self) -> "SDPSession":
+        return SDPSession(self.address, self.id, self.version, self.user, self.net_type,
+                          self.address_type, self.name, self.info,
+                          None if self.connection is None else self.connection.copy(),
+                          self.start_time, self.stop_time,
+                          [a.copy() for a in self.attributes], [m.copy() for m in self.media])
+
+    def _check(self) -> None:
+        _attributes("attributes", self.attributes)
+        _media_list("media", self.media)
+        _connection("connection", self.connection)
+        for m in self.media:
+            m._check()
+
+    # -- text ------------------------------------------------------------------------------
+
+    def __str__(self) -> str:
+        """The SDP text, lines ending in CRLF, in pjmedia_sdp_print's order (plus i= lines)."""
+        self._check()
+        lines = ["v=0\r\n",
+                 f"o={self.user} {self.id} {self.version} {self.net_type} {self.address_type} "
+                 f"{self.address}\r\n",
+                 f"s={self.name}\r\n"]
+        if self.info:
+            lines.append(f"i={self.info}\r\n")
+        if self.connection is not None:
+            lines.append(str(self.connection))
+        lines.append(f"t={self.start_time} {self.stop_time}\r\n")
+        lines.extend(str(a) for a in self.attributes)
+        lines.extend(str(m) for m in self.media)
+        return "".join(lines)
+
+    @classmethod
+    def parse(cls, text: str | bytes) -> "SDPSession":
+        """Parse SDP text with PJMEDIA's parser and validator (needs a running Engine).
+
+        Raises SIPCoreError (with PJMEDIA's error text) when the SDP is malformed or invalid,
+        EngineNotRunningError when the Engine is not running.
+        """
+        if isinstance(text, str):
+            try:
+                data = text.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                data = text.encode("utf-8", "surrogatepass")
+        elif isinstance(text, (bytes, bytearray, memoryview)):
+            data = bytes(text)
+        else:
+            raise TypeError(f"text must be a str or bytes, not {type(text).__name__}")
+        if len(data) > MAX_SDP_LENGTH:
+            raise SIPCoreError(f"invalid SDP: longer than {MAX_SDP_LENGTH} bytes")
+        if b"\x00" in data:
+            raise SIPCoreError("invalid SDP: contains a NUL character")
+        from ..engine import Engine
+        engine = Engine()
+        return engine._call("SDPSession.parse", _parse_on_poll_thread, engine, data)
+
+    # -- PJMEDIA structs -------------------------------------------------------------------
+
+    def _to_pj(self, pool):
+        """A ``pjmedia_sdp_session *`` allocated in ``pool`` (``info`` lines have no place)."""
+        self._check()
+        s = _alloc(pool, "pjmedia_sdp_session")
+        _set_str(pool, s.origin.user, self.user)
+        s.origin.id = self.id
+        s.origin.version = self.version
+        _set_str(pool, s.origin.net_type, self.net_type)
+        _set_str(pool, s.origin.addr_type, self.address_type)
+        _set_str(pool, s.origin.addr, self.address)
+        _set_str(pool, s.name, self.name)
+        s.conn = ffi.NULL if self.connection is None else self.connection._to_pj(pool)
+        s.time.start = self.start_time
+        s.time.stop = self.stop_time
+        s.attr_count = len(self.attributes)
+        for i, a in enumerate(self.attributes):
+            s.attr[i] = a._to_pj(pool)
+        s.media_count = len(self.media)
+        for i, m in enumerate(self.media):
+            s.media[i] = m._to_pj(pool)
+        return s
+
+    @classmethod
+    def _from_pj(cls, s, info: list[str | None] | None = None) -> "SDPSession":
+        """Copy a ``pjmedia_sdp_session *`` out (the pool may be released afterwards).
+
+        ``info``: the session's and each media's i= text, which PJMEDIA does not keep.
+        TypeError/ValueError if it holds something these classes cannot (e.g. a CR in a field).
+        """
+        info = info or [None] * (1 + s.media_count)
+        o = s.origin
+        # PJMEDIA's parser strips the space of RFC 4566's "s= " (no name): give it back
+        name = _s(s.name) or " "
+        return cls(_s(o.addr), int(o.id), int(o.version), _s(o.user), _s(o.net_type),
+                   _s(o.addr_type), name, info[0],
+                   None if s.conn == ffi.NULL else SDPConnection._from_pj(s.conn),
+                   int(s.time.start), int(s.time.stop),
+                   [SDPAttribute._from_pj(s.attr[i]) for i in range(s.attr_count)],
+                   [SDPMedia._from_pj(s.media[i], info[1 + i]) for i in range(s.media_count)])
+
+
+# ---- parsing on the poll thread -----------------------------------------------------------
+
+_LINE = re.compile(rb"[^\r\n]+")
+
+
+def _scan_lines(data: bytes, buf, sdp) -> list[str | None]:
+    """What PJMEDIA's parser skips: the i= lines (per section) and the counts past its maxima.
+
+    Sections are told apart by where PJMEDIA's own m= fields point into ``buf``.
+    """
+    base = int(ffi.cast("intptr_t", buf))
+    starts = [int(ffi.cast("intptr_t", sdp.media[i].desc.media.ptr)) - base
+              for i in range(sdp.media_count)]
+    info: list[str | None] = [None] * (1 + sdp.media_count)
+    attrs = [0] * (1 + sdp.media_count)
+    m_lines = 0
+    for mt in _LINE.finditer(data):
+        line = mt.group()
+        kind = line[:2]
+        section = bisect.bisect_left(starts, mt.start())  # 0: session, i: media i-1
+        if kind == b"m=":
+            m_lines += 1
+            if m_lines > MAX_MEDIA:
+                raise SIPCoreError(f"invalid SDP: more than {MAX_MEDIA} media sections "
+                                   "(PJMEDIA_MAX_SDP_MEDIA)")
+            if len([t for t in line[2:].split(b" ") if t]) - 3 > MAX_FORMATS:
+                raise SIPCoreError(f"invalid SDP: more than {MAX_FORMATS} formats in an m= "
+                                   "line (PJMEDIA_MAX_SDP_FMT)")
+        elif kind == b"a=":
+            attrs[section] += 1
+            if attrs[section] > MAX_ATTRIBUTES:
+                raise SIPCoreError(f"invalid SDP: more than {MAX_ATTRIBUTES} attributes in a "
+                                   "section (PJMEDIA_MAX_SDP_ATTR)")
+        elif kind == b"i=" and info[section] is None:
+            value = line[2:].lstrip(b" \t").decode("utf-8", "surrogateescape")
+            info[section] = value or None
+    return info
+
+
+def _parse_on_poll_thread(engine, data: bytes) -> SDPSession:
+    ua = engine._running("SDPSession.parse")
+    pool = lib.pjsip_endpt_create_pool(ua.endpt, b"sdp-parse", 4096, 4096)
+    if pool == ffi.NULL:
+        raise SIPCoreError("out of memory")
+    try:
+        buf = ffi.new("char[]", data)  # NUL-terminated, as PJMEDIA's scanner requires
+        out = ffi.new("pjmedia_sdp_session **")
+        status = lib.pjmedia_sdp_parse(pool, buf, len(data), out)
+        if status != lib.PJ_SUCCESS or out[0] == ffi.NULL:
+            raise SIPCoreError(f"invalid SDP: {strerror(status)} (PJMEDIA status {status})")
+        sdp = out[0]
+        info = _scan_lines(data, buf, sdp)
+        if not sdp.name.slen and sdp.name.ptr != ffi.NULL:
+            _set_str(pool, sdp.name, " ")   # "s= ": see _from_pj
+        # non-strict, as pjsip-ua checks received SDP: a disabled (port 0) stream needs no c=
+        status = lib.pjmedia_sdp_validate2(sdp, 0)
+        if status != lib.PJ_SUCCESS:
+            raise SIPCoreError(f"invalid SDP: {strerror(status)} (PJMEDIA status {status})")
+        try:
+            result = SDPSession._from_pj(sdp, info)
+        except (TypeError, ValueError) as exc:  # PJMEDIA accepts more than these classes hold
+            raise SIPCoreError(f"unsupported SDP: {exc}") from None
+        # PJMEDIA moves only the first session-level sendonly/recvonly/inactive into the media;
+        # drop any further ones too, so that parsing what str() prints gives the same object
+        result.attributes = [a for a in result.attributes if a.name not in _DIRECTIONS[1:]]
+        return result
+    finally:
+        lib.pjsip_endpt_release_pool(ua.endpt, pool)
+
+
+def _print_with_pjmedia(session: SDPSession) -> str:
+    """``pjmedia_sdp_print(session._to_pj(pool))`` on the poll thread (used by the tests)."""
+    from ..engine import Engine
+    engine = Engine()
+
+    def run() -> str:
+        ua = engine._running("SDPSession print")
+        pool = lib.pjsip_endpt_create_pool(ua.endpt, b"sdp-print", 4096, 4096)
+        if pool == ffi.NULL:
+            raise SIPCoreError("out of memory")
+        try:
+            size = 8192
+            while True:
+                buf = ffi.new("char[]", size)
+                n = lib.pjmedia_sdp_print(session._to_pj(pool), buf, size)
+                if n >= 0:
+                    return ffi.unpack(buf, n).decode("utf-8", "surrogateescape")
+                if size >= 1 << 22:
+                    raise SIPCoreError("pjmedia_sdp_print failed")
+                size *= 4
+        finally:
+            lib.pjsip_endpt_release_pool(ua.endpt, pool)
+
+    return engine._call("SDPSession print", run)
