@@ -13,12 +13,18 @@ from .credentials import Credentials  # noqa: E402
 from .route import Route  # noqa: E402
 from .engine import Engine  # noqa: E402
 from .primitives.message import send_message  # noqa: E402
+from .primitives.registration import Registration  # noqa: E402
+from .primitives.publication import Publication  # noqa: E402
+from .primitives.subscription import Subscription  # noqa: E402
+from .sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession  # noqa: E402
 from .signals import Notification, NotificationRecorder, wait_for  # noqa: E402
 from . import signals  # noqa: E402
 from ._pj import PJSIP_VERSION  # noqa: E402
 
 __all__ = [
     "Engine", "send_message", "SIPURI", "Credentials", "Route",
+    "Registration", "Publication", "Subscription",
+    "SDPSession", "SDPMedia", "SDPConnection", "SDPAttribute",
     "SIPCoreError", "PJSIPError", "InvalidStateError", "EngineNotRunningError",
     "MessagePendingError",
     "signals", "Notification", "NotificationRecorder", "wait_for",

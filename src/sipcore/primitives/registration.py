@@ -1,0 +1,221 @@
+"""Registration: REGISTER for an account at its registrar (RFC 3261 section 10).
+
+States: ``unregistered``, ``registering``, ``registered``, ``unregistering``.  The state
+machine is queued: ``register()`` or ``unregister()`` during a transaction takes effect after
+its final response (the last call wins).  While registered the object refreshes on its own
+before the registration expires (half-way for short expiries, 10 s ahead otherwise),
+passing through ``registering`` again, using the current ``expires``.  A failed REGISTER
+(including a refresh) ends in ``unregistered`` with the response's code.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import signals
+from .._pj import check, ffi, lib
+from ..uri import SIPURI
+from ._base import (ClientPrimitive, add_headers, check_credentials, check_expires,
+                    check_headers, check_route, check_sipuri, result_code_reason)
+
+__all__ = ["Registration"]
+
+UNREGISTERED, REGISTERING, REGISTERED, UNREGISTERING = (
+    "unregistered", "registering", "registered", "unregistering")
+
+#: (state, event) -> next state; events: "send", "send_unregister", "ok", "fail"
+TRANSITIONS = {
+    (UNREGISTERED, "send"): REGISTERING,
+    (REGISTERED, "send"): REGISTERING,          # refresh, or register() again
+    (REGISTERED, "send_unregister"): UNREGISTERING,
+    (REGISTERING, "ok"): REGISTERED,
+    (REGISTERING, "fail"): UNREGISTERED,
+    (UNREGISTERING, "ok"): UNREGISTERED,
+    (UNREGISTERING, "fail"): UNREGISTERED,
+}
+
+
+def refresh_delay(expires: int) -> float:
+    return max(expires * 0.5, expires - 10.0) if expires > 0 else 0.0
+
+
+class Registration(ClientPrimitive):
+    """``Registration(credentials, route, expires=300, contact_uri=None, extra_headers=None)``.
+
+    Needs a running Engine.  ``credentials.uri`` is the account (From/To); the registrar
+    is its host.  ``contact_uri`` (a SIPURI) defaults to this endpoint's address on the
+    route's transport.  ``expires`` may be changed at any time: the next REGISTER uses it.
+    Notifications: ``SIPRegistrationChangedState`` (see sipcore.signals).
+    """
+
+    def __init__(self, credentials, route, expires: int = 300, contact_uri: SIPURI | None = None,
+                 extra_headers: dict[str, str] | None = None):
+        self._credentials = check_credentials(credentials)
+        self._route = check_route(route)
+        self._expires = check_expires(expires)
+        contact = check_sipuri("contact_uri", contact_uri, allow_none=True)
+        self._extra_headers = check_headers(extra_headers)
+        self._state = UNREGISTERED
+        self.expires_received: int | None = None
+        self._wanted: str | None = None
+        self._regc = ffi.NULL
+        self._timer = None
+        self._attempt = 0
+        self._answered = 0
+        self._bind()
+        self._call("__init__", self._create, contact)
+
+    # -- attributes --
+
+    state = property(lambda self: self._state, doc="unregistered, registering, registered or unregistering")
+    credentials = property(lambda self: self._credentials.copy(), doc="read-only")
+    route = property(lambda self: self._route.copy(), doc="read-only")
+    extra_headers = property(lambda self: dict(self._extra_headers), doc="read-only")
+    contact_uri = property(lambda self: self._contact, doc="the Contact registered (str)")
+
+    @property
+    def expires(self) -> int:
+        return self._expires
+
+    @expires.setter
+    def expires(self, value: int) -> None:
+        self._expires = check_expires(value)
+
+    def __repr__(self) -> str:
+        return f"<Registration {self._credentials.uri._addr_spec()} {self._state}>"
+
+    # -- methods --
+
+    def register(self) -> None:
+        """Register (or re-register now); queued behind a REGISTER in progress."""
+        self._call("register", self._request, "register")
+
+    def unregister(self) -> None:
+        """Remove the binding (Expires: 0); queued behind a REGISTER in progress."""
+        self._call("unregister", self._request, "unregister")
+
+    # -- poll thread --
+
+    def _create(self, contact: SIPURI | None) -> None:
+        self._ua.check_route(self._route)
+        aor = self._credentials.uri
+        self._contact = (contact._name_addr() if contact is not None
+                         else self._local_contact(aor.user, self._route.transport))
+
+    def _ensure_regc(self) -> None:
+        """The PJSIP registration exists from the first REGISTER until unregistered."""
+        if self._regc != ffi.NULL:
+            return
+        ua = self._ua
+        aor = self._credentials.uri
+        registrar = SIPURI(aor.host, port=aor.port, secure=aor.secure)._addr_spec()
+        regc = ffi.new("pjsip_regc **")
+        password = self._credentials.password
+        check(lib.sc_regc_create(
+            ua.endpt, self._hold(), registrar.encode(), aor._name_addr().encode(),
+            self._contact.encode(), self._expires, self._route.uri().encode(),
+            self._listener(self._route), (aor.user or "").encode(),
+            password.encode() if password is not None else ffi.NULL, regc),
+            "creating the registration")
+        self._regc = regc[0]
+
+    def _set_state(self, event: str, **data: Any) -> None:
+        self._state = TRANSITIONS[(self._state, event)]
+        signals.notify("SIPRegistrationChangedState", self, state=self._state, **data)
+
+    def _request(self, action: str) -> None:
+        self._wanted = action
+        self._advance()
+
+    def _advance(self) -> None:
+        if self._state in (REGISTERING, UNREGISTERING):
+            return  # queued until the final response
+        wanted, self._wanted = self._wanted, None
+        if wanted == "register":
+            self._send(unregister=False)
+        elif wanted == "unregister" and self._state == REGISTERED:
+            self._send(unregister=True)
+
+    def _send(self, unregister: bool) -> None:
+        self._cancel_timer()
+        self._ensure_regc()
+        tdata = ffi.new("pjsip_tx_data **")
+        if unregister:
+            check(lib.pjsip_regc_unregister(self._regc, tdata), "creating the un-REGISTER")
+        else:
+            lib.pjsip_regc_update_expires(self._regc, self._expires)
+            check(lib.pjsip_regc_register(self._regc, 0, tdata), "creating the REGISTER")
+        try:
+            add_headers(tdata[0], self._extra_headers)
+        except BaseException:
+            lib.pjsip_tx_data_dec_ref(tdata[0])
+            raise
+        self._attempt += 1
+        attempt = self._attempt
+        self._set_state("send_unregister" if unregister else "send")
+        status = lib.pjsip_regc_send(self._regc, tdata[0])
+        if status != lib.PJ_SUCCESS and self._answered < attempt:
+            # PJSIP may not call back when sending fails at once
+            self._answered = attempt
+            from .._pj import strerror
+            self._finished(503, f"Service Unavailable ({strerror(status)})", None)
+
+    def on_client(self, kind: int, result) -> None:
+        if self._state not in (REGISTERING, UNREGISTERING) or self._answered >= self._attempt:
+            return  # late or duplicate
+        self._answered = self._attempt
+        code, reason = result_code_reason(result)
+        contacts = None
+        if 200 <= code < 300 and self._state == REGISTERING:
+            buf = ffi.new("char[]", 1024)
+            contacts = []
+            for i in range(result.contact_cnt):
+                n = lib.sc_contact_uri(result.contacts, i, buf, 1024)
+                if n:
+                    contacts.append(ffi.string(buf, n).decode("utf-8", "replace"))
+            self.expires_received = int(result.expiration) if result.expiration < 2**31 else self._expires
+        self._finished(code, reason, contacts)
+
+    def _finished(self, code: int, reason: str, contacts: list[str] | None) -> None:
+        if 200 <= code < 300:
+            if self._state == REGISTERING:
+                self._set_state("ok", code=code, reason=reason, contact_uri=self._contact,
+                                expires=self.expires_received, contact_uri_list=contacts or [])
+                self._schedule_refresh()
+            else:
+                self.expires_received = None
+                self._set_state("ok", code=code, reason=reason)
+        else:
+            self.expires_received = None
+            self._set_state("fail", code=code, reason=reason)
+        if self._state == UNREGISTERED:
+            self._drop_regc()
+        self._advance()
+
+    def _drop_regc(self) -> None:
+        if self._regc != ffi.NULL:
+            lib.pjsip_regc_destroy(self._regc)
+            self._regc = ffi.NULL
+        self._release_token()
+
+    def _schedule_refresh(self) -> None:
+        self._cancel_timer()
+        delay = refresh_delay(self.expires_received or self._expires)
+        self._timer = self._ua.schedule(delay, self._on_refresh)
+
+    def _on_refresh(self) -> None:
+        self._timer = None
+        if self._state == REGISTERED and self._wanted is None:
+            self._wanted = "register"
+            self._advance()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._ua.cancel(self._timer)
+            self._timer = None
+
+    def _engine_stopping(self) -> None:
+        self._cancel_timer()
+        self._drop_regc()
+        if self._state != UNREGISTERED:
+            self._state = UNREGISTERED
+            signals.notify("SIPRegistrationChangedState", self, state=UNREGISTERED)

@@ -1,0 +1,158 @@
+"""Subscription: SUBSCRIBE to an event package of a URI and receive its NOTIFYs (RFC 6665,
+RFC 3856 for presence).
+
+The state mirrors PJSIP's ``pjsip_evsub``: ``NULL``, ``SENT``, ``ACCEPTED``, ``PENDING``,
+``ACTIVE``, ``TERMINATED``, or the server's own Subscription-State text.  A new object is
+``TERMINATED``.  Not queued: ``subscribe()`` is allowed only in ``TERMINATED`` and
+``unsubscribe()`` only outside it; otherwise ``InvalidStateError`` names the state.  PJSIP
+refreshes an active subscription before it expires.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import signals
+from .._pj import check, ffi, lib, pj2str
+from ..errors import InvalidStateError
+from ..uri import SIPURI
+from ._base import (ClientPrimitive, add_headers, check_credentials, check_expires,
+                    check_headers, check_route, check_sipuri)
+
+__all__ = ["Subscription"]
+
+TERMINATED = "TERMINATED"
+
+
+class Subscription(ClientPrimitive):
+    """``Subscription(credentials, to_uri, event, route, expires=300, contact_uri=None,
+    extra_headers=None)``.
+
+    Needs a running Engine, and ``event`` registered with it (``events`` start option or
+    ``Engine.add_event``), else ValueError.  Notifications: ``SIPSubscriptionChangedState``
+    and ``SIPSubscriptionGotNotify`` (one per NOTIFY with a body; none for an empty body).
+    """
+
+    def __init__(self, credentials, to_uri: SIPURI, event: str, route, expires: int = 300,
+                 contact_uri: SIPURI | None = None, extra_headers: dict[str, str] | None = None):
+        self._credentials = check_credentials(credentials)
+        self._to_uri = check_sipuri("to_uri", to_uri)
+        if not isinstance(event, str):
+            raise TypeError(f"event must be a str, not {type(event).__name__}")
+        self._event = event
+        self._route = check_route(route)
+        self._expires = check_expires(expires)
+        self._contact_arg = check_sipuri("contact_uri", contact_uri, allow_none=True)
+        self._extra_headers = check_headers(extra_headers)
+        self._state = TERMINATED
+        self._sub = ffi.NULL
+        self._bind()
+        self._call("__init__", self._check)
+
+    state = property(lambda self: self._state, doc="the pjsip_evsub state name")
+    credentials = property(lambda self: self._credentials.copy(), doc="read-only")
+    to_uri = property(lambda self: self._to_uri.copy(), doc="read-only")
+    event = property(lambda self: self._event, doc="read-only")
+    route = property(lambda self: self._route.copy(), doc="read-only")
+    expires = property(lambda self: self._expires, doc="read-only: the requested expiry")
+    extra_headers = property(lambda self: dict(self._extra_headers), doc="read-only")
+
+    def __repr__(self) -> str:
+        return f"<Subscription {self._event} {self._to_uri._addr_spec()} {self._state}>"
+
+    def subscribe(self) -> None:
+        """Send the initial SUBSCRIBE (only in state TERMINATED)."""
+        self._call("subscribe", self._subscribe)
+
+    def unsubscribe(self) -> None:
+        """Send SUBSCRIBE with Expires: 0 (only outside state TERMINATED)."""
+        self._call("unsubscribe", self._unsubscribe)
+
+    # -- poll thread --
+
+    def _check(self) -> None:
+        if self._event not in self._ua.events:
+            raise ValueError(f"event {self._event!r} is not registered with the Engine; "
+                             "add it with Engine.add_event() or the events start option")
+        self._ua.check_route(self._route)
+
+    def _set_state(self, state: str, **data: Any) -> None:
+        if state == self._state and not data:
+            return
+        self._state = state
+        signals.notify("SIPSubscriptionChangedState", self, state=state, **data)
+
+    def _subscribe(self) -> None:
+        if self._state != TERMINATED:
+            raise InvalidStateError("Subscription.subscribe()", self._state)
+        ua = self._ua
+        aor = self._credentials.uri
+        contact = (self._contact_arg._name_addr() if self._contact_arg is not None
+                   else self._local_contact(aor.user, self._route.transport))
+        keep = [c.encode() for c in (aor._name_addr(), contact, self._to_uri._name_addr())]
+        sub = ffi.new("pjsip_evsub **")
+        password = self._credentials.password
+        check(lib.sc_evsub_create(
+            ua.endpt, self._hold(), keep[0], keep[1], keep[2], self._event.encode(),
+            self._route.uri().encode(), self._listener(self._route), (aor.user or "").encode(),
+            password.encode() if password is not None else ffi.NULL, sub),
+            "creating the subscription")
+        self._sub = sub[0]
+        try:
+            self._send(self._expires)
+        except BaseException:
+            self._abandon()
+            raise
+        self._set_state(pj2s(lib.pjsip_evsub_get_state_name(self._sub)))
+
+    def _unsubscribe(self) -> None:
+        if self._state == TERMINATED or self._sub == ffi.NULL:
+            raise InvalidStateError("Subscription.unsubscribe()", self._state)
+        self._send(0)
+
+    def _send(self, expires: int) -> None:
+        tdata = ffi.new("pjsip_tx_data **")
+        check(lib.pjsip_evsub_initiate(self._sub, ffi.NULL, expires, tdata), "creating the SUBSCRIBE")
+        try:
+            add_headers(tdata[0], self._extra_headers)
+        except BaseException:
+            lib.pjsip_tx_data_dec_ref(tdata[0])
+            raise
+        check(lib.pjsip_evsub_send_request(self._sub, tdata[0]), "sending the SUBSCRIBE")
+
+    def on_client(self, kind: int, result) -> None:
+        if kind == lib.SC_CLIENT_EVSUB_NOTIFY:
+            self._on_notify(result)
+            return
+        state = pj2s(result.state_name)
+        data: dict[str, Any] = {}
+        if result.code >= 200:
+            data = {"code": result.code, "reason": pj2str(result.reason)}
+        if result.state == lib.PJSIP_EVSUB_STATE_TERMINATED:
+            self._sub = ffi.NULL         # PJSIP destroys it after this callback
+            self._release_token()
+            state = TERMINATED
+        self._set_state(state, **data)
+
+    def _on_notify(self, result) -> None:
+        info = ffi.new("sc_rdata_info_t *")
+        lib.sc_rdata_info(result.rdata, info)
+        if info.has_body and info.body_len > 0:
+            signals.notify("SIPSubscriptionGotNotify", self,
+                           content_type=f"{pj2str(info.content_type)}/{pj2str(info.content_subtype)}",
+                           body=ffi.unpack(info.body, info.body_len))
+
+    def _abandon(self) -> None:
+        if self._sub != ffi.NULL:
+            sub, self._sub = self._sub, ffi.NULL
+            lib.sc_evsub_abandon(sub)
+        self._release_token()
+
+    def _engine_stopping(self) -> None:
+        self._abandon()
+        if self._state != TERMINATED:
+            self._state = TERMINATED
+            signals.notify("SIPSubscriptionChangedState", self, state=TERMINATED)
+
+
+def pj2s(cstr) -> str:
+    return ffi.string(cstr).decode("utf-8", "replace") if cstr != ffi.NULL else "NULL"

@@ -1,0 +1,116 @@
+"""Publication and Subscription against kamailio's presence server (presence + presence_xml)."""
+import pytest
+
+from peers.kamailio import Kamailio
+from sipcore import (Credentials, InvalidStateError, Publication, Route, SIPURI, Subscription)
+
+PIDF = """<?xml version="1.0" encoding="UTF-8"?>
+<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:alice@127.0.0.1">
+  <tuple id="t1"><status><basic>{basic}</basic></status><note>{note}</note></tuple>
+</presence>"""
+
+
+@pytest.fixture
+def kam(tmp_path):
+    with Kamailio(workdir=tmp_path / "kam") as k:
+        k.add_user("alice", "apw")
+        k.add_user("bob", "bpw")
+        yield k
+
+
+def creds(user, password):
+    return Credentials(SIPURI("127.0.0.1", user=user), password)
+
+
+def wait_state(rec, obj, state, name, timeout=15):
+    return rec.wait_for(name, timeout=timeout, sender=obj, where=lambda n: n.data.state == state)
+
+
+def test_publish_subscribe_update_unpublish_unsubscribe(kam, engine, recorder):
+    route = Route("127.0.0.1", kam.port)
+    pub = Publication(creds("alice", "apw"), "presence", route, expires=60)
+    pub.publish("application/pidf+xml", PIDF.format(basic="open", note="first"))
+    n = wait_state(recorder, pub, "published", "SIPPublicationChangedState")
+    assert n.data.code == 200
+
+    sub = Subscription(creds("bob", "bpw"), SIPURI("127.0.0.1", user="alice"), "presence", route)
+    assert sub.state == "TERMINATED"
+    sub.subscribe()
+    wait_state(recorder, sub, "ACTIVE", "SIPSubscriptionChangedState")
+    got = recorder.wait_for("SIPSubscriptionGotNotify", sender=sub, timeout=15,
+                            where=lambda n: b"first" in n.data.body)
+    assert got.data.content_type == "application/pidf+xml"
+
+    pub.publish("application/pidf+xml", PIDF.format(basic="open", note="second"))
+    recorder.wait_for("SIPSubscriptionGotNotify", sender=sub, timeout=15,
+                      where=lambda n: b"second" in n.data.body)
+    assert [n.data.state for n in recorder.all("SIPPublicationChangedState")
+            if n.sender is pub][-2:] == ["publishing", "published"]
+
+    pub.unpublish()
+    wait_state(recorder, pub, "unpublished", "SIPPublicationChangedState")
+    with pytest.raises(InvalidStateError, match="ACTIVE"):
+        sub.subscribe()
+    sub.unsubscribe()
+    n = wait_state(recorder, sub, "TERMINATED", "SIPSubscriptionChangedState")
+    assert n.sender is sub
+    with pytest.raises(InvalidStateError, match="TERMINATED"):
+        sub.unsubscribe()
+
+
+def test_republish_after_unpublish_uses_fresh_etag(kam, engine_factory, recorder):
+    engine_factory(trace_sip=True)
+    pub = Publication(creds("alice", "apw"), "presence", Route("127.0.0.1", kam.port))
+    for note in ("one", "two"):
+        pub.publish("application/pidf+xml", PIDF.format(basic="open", note=note))
+        wait_state(recorder, pub, "published", "SIPPublicationChangedState")
+        pub.unpublish()
+        wait_state(recorder, pub, "unpublished", "SIPPublicationChangedState")
+    # the requests the server accepted (each is first challenged with a 407)
+    sent = [m.data.data for m in recorder.all("SIPEngineSIPTrace")
+            if not m.data.received and m.data.data.startswith("PUBLISH")
+            and "Proxy-Authorization:" in m.data.data]
+    with_body = [p for p in sent if "<presence" in p]
+    assert len(with_body) == 2
+    # a PUBLISH that starts a publication carries no SIP-If-Match
+    assert all("SIP-If-Match" not in p for p in with_body)
+    unpublishes = [p for p in sent if "Expires: 0" in p]
+    assert len(unpublishes) == 2 and all("SIP-If-Match" in p for p in unpublishes)
+
+
+def test_publish_rejected_content_type(kam, engine, recorder):
+    pub = Publication(creds("alice", "apw"), "presence", Route("127.0.0.1", kam.port))
+    pub.publish("text/plain", "hi!")
+    n = wait_state(recorder, pub, "unpublished", "SIPPublicationChangedState")
+    assert 400 <= n.data.code < 500
+
+
+def test_subscription_needs_registered_event(kam, engine):
+    with pytest.raises(ValueError, match="not registered"):
+        Subscription(creds("bob", "bpw"), SIPURI("127.0.0.1", user="alice"), "x-unknown",
+                     Route("127.0.0.1", kam.port))
+    engine.add_event("x-unknown", ["application/x-unknown"])
+    s = Subscription(creds("bob", "bpw"), SIPURI("127.0.0.1", user="alice"), "x-unknown",
+                     Route("127.0.0.1", kam.port))
+    assert s.state == "TERMINATED"
+
+
+def test_subscription_rejected_ends_terminated_with_code(kam, engine, recorder):
+    sub = Subscription(creds("bob", "wrong"), SIPURI("127.0.0.1", user="alice"), "presence",
+                       Route("127.0.0.1", kam.port))
+    sub.subscribe()
+    n = wait_state(recorder, sub, "TERMINATED", "SIPSubscriptionChangedState")
+    assert n.data.code in (401, 403, 407)
+
+
+def test_engine_stop_ends_subscription_and_publication(kam, engine_factory, recorder):
+    e = engine_factory()
+    route = Route("127.0.0.1", kam.port)
+    pub = Publication(creds("alice", "apw"), "presence", route)
+    pub.publish("application/pidf+xml", PIDF.format(basic="open", note="x"))
+    wait_state(recorder, pub, "published", "SIPPublicationChangedState")
+    sub = Subscription(creds("bob", "bpw"), SIPURI("127.0.0.1", user="alice"), "presence", route)
+    sub.subscribe()
+    wait_state(recorder, sub, "ACTIVE", "SIPSubscriptionChangedState")
+    e.stop()
+    assert sub.state == "TERMINATED" and pub.state == "unpublished"
