@@ -20,6 +20,7 @@ trampoline, so trace and log notifications keep their order relative to the othe
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from typing import Any, Callable
 
@@ -28,6 +29,9 @@ from ._pj import check, ffi, lib, pj2str
 from .errors import EngineNotRunningError, InvalidStateError, SIPCoreError
 
 POLL_TIMEOUT_MS = 100
+#: after this many seconds with a completely idle poll, freed heap memory is returned to the
+#: system once (sc_trim_heap), so RSS follows the load instead of staying at its peak
+TRIM_IDLE_SECONDS = 2.0
 
 
 class _PostedCall:
@@ -151,6 +155,8 @@ class UA:
         self._ready.set()
         timeout = ffi.new("pj_time_val *")
         count = ffi.new("unsigned *")
+        idle_since = None          # monotonic time the poll last became idle, None: trimmed
+        busy = True
         try:
             while not self._stopping:
                 lib.sc_wake_ack()
@@ -159,8 +165,18 @@ class UA:
                     break
                 timeout.sec = 0
                 timeout.msec = 0 if self._posted else POLL_TIMEOUT_MS
+                count[0] = 0
                 lib.pjsip_endpt_handle_events2(self.endpt, timeout, count)
                 self.drain_c_events()
+                if count[0]:
+                    busy, idle_since = True, None
+                elif busy:
+                    now = time.monotonic()
+                    if idle_since is None:
+                        idle_since = now
+                    elif now - idle_since >= TRIM_IDLE_SECONDS:
+                        lib.sc_trim_heap()
+                        busy = False
             signals.notify("SIPEngineWillEnd", self.engine)
             self._run_posted()
         except BaseException:
@@ -194,8 +210,9 @@ class UA:
         self._pj_inited = True
         check(lib.pjlib_util_init(), "pjlib_util_init")
         self.cp = ffi.new("pj_caching_pool *")
-        # keep up to 32 MiB of released pools for re-use: every transaction makes one
-        lib.pj_caching_pool_init(self.cp, ffi.NULL, 32 * 1024 * 1024)
+        # keep up to 1 MiB of released pools for re-use (every transaction makes and releases
+        # pools at the same rate); more would only hoard memory after a burst
+        lib.pj_caching_pool_init(self.cp, ffi.NULL, 1024 * 1024)
         endpt = ffi.new("pjsip_endpoint **")
         self._name = ffi.new("char[]", b"sipcore")
         check(lib.pjsip_endpt_create(ffi.addressof(self.cp, "factory"), self._name, endpt),

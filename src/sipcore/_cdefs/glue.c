@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <malloc.h>
 
 #define SC_QUEUE_MAX 200000
 
@@ -581,3 +582,12 @@ pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char
     return tdata->msg->body ? PJ_SUCCESS : PJ_ENOMEM;
 }
 
+
+/* Give freed heap memory back to the system (glibc).  Every finished transaction is kept for
+ * Timer K/J (5/32 s) and then freed; after a burst, glibc would keep the peak as RSS forever. */
+void sc_trim_heap(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}

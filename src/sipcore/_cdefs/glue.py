@@ -168,6 +168,7 @@ void sc_factory_destroy(pjsip_tpfactory *f);
 pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char *subtype,
                               const char *data, unsigned len);
 void sc_timer_init(pj_timer_entry *entry, int id);
+void sc_trim_heap(void);
 pj_status_t sc_request_create(pjsip_endpoint *endpt, const char *method, const char *target,
                               const char *from, const char *to, const char *route,
                               const char *type, const char *subtype, const char *body,
