@@ -86,7 +86,7 @@ def trampoline(name: str, default: Any = None) -> Callable[[Callable], Callable]
     def decorate(fn: Callable) -> Callable:
         def body(*args):
             try:
-                if on_enter is not None:
+                if lib.sc_q_count and on_enter is not None:   # a plain memory read
                     on_enter()
                 result = fn(*args)
                 return default if result is None else result

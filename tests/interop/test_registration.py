@@ -180,3 +180,32 @@ def test_engine_stop_while_registered_and_object_dropped_mid_transaction(kam, en
     reg2.register()
     wait_state(recorder, reg2, "registered")
     assert e2.is_running
+
+
+def test_methods_from_many_threads(kam, engine, recorder):
+    import threading
+    regs = [Registration(creds(), Route("127.0.0.1", kam.port), expires=60) for _ in range(1)]
+    reg = regs[0]
+    errors = []
+
+    def worker(i):
+        try:
+            for _ in range(20):
+                (reg.register if i % 2 else reg.unregister)()
+        except Exception as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    reg.register()                       # the last call decides
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and reg.state != "registered":
+        time.sleep(0.05)
+    time.sleep(1.0)
+    assert reg.state == "registered" and kam.is_registered("alice")
+    reg.unregister()
+    wait_state(recorder, reg, "unregistered")

@@ -33,7 +33,7 @@ pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char
 
 static pthread_mutex_t sc_q_lock = PTHREAD_MUTEX_INITIALIZER;
 static sc_event *sc_q_head = NULL, *sc_q_tail = NULL;
-static volatile int sc_q_count = 0;
+volatile int sc_q_count = 0;   /* read by Python without a call */
 static unsigned long sc_q_dropped = 0;
 
 static void sc_queue_push(sc_event *ev)

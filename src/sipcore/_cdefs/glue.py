@@ -128,6 +128,7 @@ extern "Python+C" void sc_py_on_message(pjsip_rx_data *rdata);
 extern "Python+C" void sc_py_on_timer(pj_timer_heap_t *heap, pj_timer_entry *entry);
 extern "Python+C" void sc_py_on_client(void *token, int kind, sc_client_result_t *result);
 
+extern volatile int sc_q_count;
 int sc_events_pending(void);
 unsigned long sc_events_dropped(void);
 sc_event *sc_event_pop(void);

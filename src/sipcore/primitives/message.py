@@ -46,7 +46,7 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
         raise TypeError(f"content_type must be a 'type/subtype' str, not {type(content_type).__name__}")
     if not _CONTENT_TYPE.match(content_type):
         raise ValueError(f"content_type must be 'type/subtype', not {content_type!r}")
-    if isinstance(body, str):
+    if type(body) is str:
         body = body.encode("utf-8")
     elif not isinstance(body, (bytes, bytearray, memoryview)):
         raise TypeError(f"body must be str or bytes, not {type(body).__name__}")
@@ -57,11 +57,11 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
             raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
         if not 0 < timeout <= 3600:
             raise ValueError(f"timeout must be in (0, 3600] seconds, not {timeout}")
-    for name in to_uri.headers:
-        if not _HEADER_NAME.match(name):
-            raise ValueError(f"to_uri.headers: {name!r} is not a header name")
-    pm = _PendingMessage(credentials._snapshot(), to_uri, content_type, bytes(body), route._snapshot(),
-                         timeout)
+    if to_uri.headers:
+        for name in to_uri.headers:
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"to_uri.headers: {name!r} is not a header name")
+    pm = _PendingMessage(credentials, to_uri, content_type, body, route, timeout)
     ua = _ua.current
     if ua is not None and ua.running and ua.on_poll_thread():
         pm.send()               # in a receiver: run at once
@@ -70,18 +70,36 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
 
 
 class _PendingMessage:
-    """One MESSAGE from send() until its single notification."""
+    """One MESSAGE from send() until its single notification.
+
+    Everything it needs from the caller's (mutable) objects is turned into bytes here, once:
+    later changes to them do not affect the request, and nothing is copied twice.
+    """
+
+    __slots__ = ("to_uri", "target", "from_", "to", "key", "route_hdr", "transport", "ctype",
+                 "subtype", "body", "user", "password", "extra_headers", "timeout", "ua", "pool",
+                 "tdata", "tsx", "auth", "token", "timer", "auth_tries", "done", "route")
 
     def __init__(self, credentials: Credentials, to_uri: SIPURI, content_type: str, body: bytes,
                  route: Route, timeout: float | None):
-        self.credentials = credentials
         self.to_uri = to_uri
-        self.content_type = content_type
-        self.body = body
-        self.route = route
+        target = to_uri._request_uri()
+        self.key = target.lower()
+        self.target = target.encode()
+        self.from_ = credentials.uri._name_addr().encode()
+        self.to = to_uri._name_addr(headers=False).encode()
+        self.extra_headers = [(k.encode(), v.encode()) for k, v in to_uri.headers.items()]
+        self.route = route._snapshot()
+        self.route_hdr = route.uri().encode()
+        self.transport = route.transport
+        ctype, subtype = content_type.split("/")
+        self.ctype = ctype.encode()
+        self.subtype = subtype.encode()
+        self.body = body if type(body) is bytes else bytes(body)
+        self.user = (credentials.uri.user or "").encode()
+        self.password = credentials.password.encode() if credentials.password is not None else None
         self.timeout = timeout
         self.ua: Any = None
-        self.key = ""
         self.pool = ffi.NULL
         self.tdata = ffi.NULL      # our reference to the request, for re-sending with auth
         self.tsx = ffi.NULL
@@ -96,34 +114,27 @@ class _PendingMessage:
     def send(self) -> None:
         ua = self.ua = _ua.current
         ua.check_route(self.route)
-        to = self.to_uri
-        key = self.key = to._request_uri().lower()
-        if key in ua.pending_messages:
-            raise MessagePendingError(to)
-        ctype, subtype = self.content_type.split("/")
+        if self.key in ua.pending_messages:
+            raise MessagePendingError(self.to_uri)
         tdata = ffi.new("pjsip_tx_data **")
-        check(lib.sc_request_create(
-            ua.endpt, b"MESSAGE", to._request_uri().encode(),
-            self.credentials.uri._name_addr().encode(), to._name_addr(headers=False).encode(),
-            self.route.uri().encode(), ctype.encode(), subtype.encode(), self.body,
-            len(self.body), tdata), "creating the MESSAGE request")
+        check(lib.sc_request_create(ua.endpt, b"MESSAGE", self.target, self.from_, self.to,
+                                    self.route_hdr, self.ctype, self.subtype, self.body,
+                                    len(self.body), tdata), "creating the MESSAGE request")
         self.tdata = tdata[0]
         try:
-            for name, value in to.headers.items():
-                check(lib.sc_tdata_add_header(self.tdata, name.encode(), value.encode()),
-                      f"adding the {name} header from to_uri")
-            if self.credentials.password is not None:
+            for name, value in self.extra_headers:
+                check(lib.sc_tdata_add_header(self.tdata, name, value),
+                      f"adding the {name.decode()} header from to_uri")
+            if self.password is not None:
                 self.pool = lib.pjsip_endpt_create_pool(ua.endpt, b"message", 512, 512)
-                self.auth = lib.sc_auth_create(ua.endpt, self.pool,
-                                               (self.credentials.uri.user or "").encode(),
-                                               self.credentials.password.encode())
+                self.auth = lib.sc_auth_create(ua.endpt, self.pool, self.user, self.password)
                 if self.auth == ffi.NULL:
                     raise PJSIPError("setting up digest authentication", -1, "failed")
         except BaseException:
             self._release()
             raise
         self.token = handles.new(self)
-        ua.pending_messages[key] = self
+        ua.pending_messages[self.key] = self
         if self.timeout is not None:
             self.timer = ua.schedule(self.timeout, self._on_timeout)
         try:
@@ -137,7 +148,7 @@ class _PendingMessage:
     def _send_tsx(self, tdata) -> None:
         tsx = ffi.new("pjsip_transaction **")
         tsx[0] = ffi.NULL
-        kind = self.route.transport
+        kind = self.transport
         listener = self.ua.transports[kind] if kind in ("tcp", "tls") else ffi.NULL
         status = lib.sc_tsx_send(tdata, listener, self.token, tsx)
         self.tsx = tsx[0]
