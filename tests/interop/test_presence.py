@@ -114,3 +114,64 @@ def test_engine_stop_ends_subscription_and_publication(kam, engine_factory, reco
     wait_state(recorder, sub, "ACTIVE", "SIPSubscriptionChangedState")
     e.stop()
     assert sub.state == "TERMINATED" and pub.state == "unpublished"
+
+
+def test_publication_refresh_uses_entity_tag(kam, engine_factory, recorder):
+    engine_factory(trace_sip=True)
+    pub = Publication(creds("alice", "apw"), "presence", Route("127.0.0.1", kam.port), expires=4)
+    pub.publish("application/pidf+xml", PIDF.format(basic="open", note="refreshed"))
+    wait_state(recorder, pub, "published", "SIPPublicationChangedState")
+    # the refresh (after about 2 s) goes publishing -> published again
+    wait_state(recorder, pub, "publishing", "SIPPublicationChangedState", timeout=10)
+    wait_state(recorder, pub, "published", "SIPPublicationChangedState", timeout=10)
+    accepted = [m.data.data for m in recorder.all("SIPEngineSIPTrace")
+                if not m.data.received and m.data.data.startswith("PUBLISH")
+                and "Proxy-Authorization:" in m.data.data]
+    refreshes = [p for p in accepted if "<presence" not in p]
+    assert refreshes, "no body-less refresh PUBLISH was sent"
+    assert all("SIP-If-Match:" in p for p in refreshes)
+    # the entity tag sent is the one the server gave in its last 200
+    etags = [line.split(":", 1)[1].strip() for m in recorder.all("SIPEngineSIPTrace")
+             if m.data.received and m.data.data.startswith("SIP/2.0 200")
+             for line in m.data.data.split("\r\n") if line.lower().startswith("sip-etag:")]
+    sent = [line.split(":", 1)[1].strip() for p in refreshes for line in p.split("\r\n")
+            if line.startswith("SIP-If-Match:")]
+    assert sent[0] in etags
+    pub.unpublish()
+    wait_state(recorder, pub, "unpublished", "SIPPublicationChangedState")
+
+
+def test_subscription_refresh_and_notifies_with_body_only(kam, engine_factory, recorder):
+    engine_factory(trace_sip=True)
+    route = Route("127.0.0.1", kam.port)
+    pub = Publication(creds("alice", "apw"), "presence", route)
+    pub.publish("application/pidf+xml", PIDF.format(basic="open", note="watched"))
+    wait_state(recorder, pub, "published", "SIPPublicationChangedState")
+    sub = Subscription(creds("bob", "bpw"), SIPURI("127.0.0.1", user="alice"), "presence", route,
+                       expires=6)
+    sub.subscribe()
+    wait_state(recorder, sub, "ACTIVE", "SIPSubscriptionChangedState")
+    import time
+    time.sleep(8)                     # PJSIP refreshes before the 6 s run out
+    subscribes = [m.data.data for m in recorder.all("SIPEngineSIPTrace")
+                  if not m.data.received and m.data.data.startswith("SUBSCRIBE")]
+
+    def header(msg, name):
+        return next((line.split(":", 1)[1].strip() for line in msg.split("\r\n")
+                     if line.lower().startswith(name.lower() + ":")), "")
+
+    # a refresh is a SUBSCRIBE inside the dialog (To has the server's tag), not expiring it
+    refreshes = [m for m in subscribes if ";tag=" in header(m, "To") and header(m, "Expires") != "0"]
+    assert refreshes, "no refreshing SUBSCRIBE"
+    assert len({header(m, "Call-ID") for m in subscribes}) == 1
+    assert sub.state == "ACTIVE"
+    sub.unsubscribe()
+    wait_state(recorder, sub, "TERMINATED", "SIPSubscriptionChangedState")
+    notifies = [m.data.data for m in recorder.all("SIPEngineSIPTrace")
+                if m.data.received and m.data.data.startswith("NOTIFY")]
+    with_body = [n for n in notifies if n.split("\r\n\r\n", 1)[1].strip()]
+    got = [n for n in recorder.all("SIPSubscriptionGotNotify") if n.sender is sub]
+    assert len(notifies) >= 2
+    assert len(got) == len(with_body)
+    pub.unpublish()
+    wait_state(recorder, pub, "unpublished", "SIPPublicationChangedState")
