@@ -19,6 +19,7 @@ trampoline, so trace and log notifications keep their order relative to the othe
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -208,6 +209,10 @@ class UA:
         lib.sc_events_clear()
         check(lib.pj_init(), "pj_init")
         self._pj_inited = True
+        # pjlib never seeds pj_rand(), which makes every Call-ID, tag and Via branch (pjlib's own
+        # GUIDs are used, not libuuid): unseeded, every sipcore process would produce the same
+        # sequence.  Seed it from the OS at every start.
+        lib.pj_srand(int.from_bytes(os.urandom(4), "little"))
         check(lib.pjlib_util_init(), "pjlib_util_init")
         self.cp = ffi.new("pj_caching_pool *")
         # keep up to 1 MiB of released pools for re-use (every transaction makes and releases

@@ -202,3 +202,25 @@ def test_receiver_on_poll_thread_can_send(engine, recorder):
     finally:
         signals.SIPEngineGotMessage.disconnect(on_message)
     assert replies == ["sipcore-poll"]
+
+
+def test_call_ids_and_branches_differ_between_processes():
+    """pjlib's GUIDs come from pj_rand(): each Engine start seeds it from the OS."""
+    import subprocess
+    import sys
+    code = r'''
+from sipcore import *
+e = Engine(); e.start(local_ip="127.0.0.1", log_level=0, local_tls_port=None, trace_sip=True)
+port = e.local_udp_port
+with NotificationRecorder() as r:
+    send_message(Credentials(SIPURI("127.0.0.1", user="a")), SIPURI("127.0.0.1", user="b", port=port),
+                 "text/plain", "x", Route("127.0.0.1", port))
+    r.wait_for("SIPEngineGotMessageResponse", timeout=5)
+    msg = r.all("SIPEngineSIPTrace")[0].data.data
+import re
+print(re.search(r"Call-ID: (\S+)", msg).group(1), re.search(r"branch=(\S+)", msg).group(1))
+e.stop()
+'''
+    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=60).stdout for _ in range(2)]
+    assert outs[0] and outs[1] and outs[0] != outs[1]

@@ -41,6 +41,7 @@ typedef enum pj_ssl_sock_proto {
 
 FUNCTIONS = """
 pj_status_t pj_init(void);
+void pj_srand(unsigned int seed);
 void pj_shutdown(void);
 pj_status_t pjlib_util_init(void);
 const char *pj_get_version(void);
