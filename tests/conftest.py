@@ -36,6 +36,17 @@ def engine_factory():
     e.stop()
 
 
+@pytest.fixture(scope="module")
+def running_engine():
+    """One Engine run for a whole module (property tests, parsers): loopback, quiet."""
+    e = Engine()
+    if e.is_running:
+        e.stop()
+    e.start(local_ip="127.0.0.1", log_level=0, local_tls_port=None)
+    yield e
+    e.stop()
+
+
 @pytest.fixture
 def engine(engine_factory):
     return engine_factory()

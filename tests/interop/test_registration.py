@@ -5,7 +5,7 @@ import time
 import pytest
 
 from peers.kamailio import Kamailio
-from sipcore import (Credentials, Engine, EngineNotRunningError, InvalidStateError, Registration,
+from sipcore import (Credentials, EngineNotRunningError, InvalidStateError, Registration,
                      Route, SIPURI)
 
 
@@ -110,7 +110,7 @@ def test_queued_calls_end_in_state_of_last_call(kam, engine, recorder):
     reg.register()
     reg.unregister()
     reg.register()
-    n = wait_state(recorder, reg, "registered")
+    wait_state(recorder, reg, "registered")
     time.sleep(1.0)
     assert reg.state == "registered" and kam.is_registered("alice")
     reg.unregister()

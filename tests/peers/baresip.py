@@ -40,13 +40,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from .procs import stop_process_group
 from .ports import _can_bind, free_port
 
 __all__ = ["Baresip", "BaresipError"]
@@ -239,24 +239,7 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
             self._ctrl = None
         p, self.proc = self.proc, None
         if p is not None:
-            if p.poll() is None:
-                try:
-                    # graceful: un-REGISTER and quit
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                try:
-                    p.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    try:
-                        os.killpg(p.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                    p.wait(timeout=5)
-            try:
-                os.killpg(p.pid, signal.SIGKILL)   # stragglers in the group
-            except ProcessLookupError:
-                pass
+            stop_process_group(p, timeout)   # SIGTERM: graceful un-REGISTER and quit
             if p.stdin:
                 try:
                     p.stdin.close()

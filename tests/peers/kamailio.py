@@ -41,7 +41,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -50,6 +49,7 @@ import time
 import uuid
 from pathlib import Path
 
+from .procs import stop_process_group
 from .ports import free_port, ipv6_available
 
 __all__ = ["Kamailio", "KamailioError", "make_tls_cert", "sip_options_ping"]
@@ -750,21 +750,7 @@ class Kamailio:
         """SIGTERM the process group, then SIGKILL; never leaves processes."""
         p, self.proc = self.proc, None
         if p is not None:
-            for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
-                try:
-                    os.killpg(p.pid, sig)
-                except ProcessLookupError:
-                    pass
-                try:
-                    p.wait(timeout=wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-            # children of the group may outlive the main process briefly
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            stop_process_group(p, timeout)
         if self._logfh is not None:
             self._logfh.close()
             self._logfh = None

@@ -6,7 +6,7 @@ A peer that is not installed is a failure, never a skip (`make setup` installs t
 import shutil
 import socket
 import subprocess
-import time
+
 
 import pytest
 

@@ -1,5 +1,4 @@
 """Hypothesis: arbitrary arguments to the public API raise clean errors, never crash."""
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,15 +17,6 @@ CLEAN = (TypeError, ValueError, SIPCoreError, AttributeError, NotImplementedErro
 SETTABLE = ["user_agent", "log_level", "trace_sip", "codecs", "rtp_port_range", "playback_dtmf"]
 METHODS = ["add_event", "set_local_udp_port", "set_local_tcp_port", "parse_sip_uri"]
 
-
-@pytest.fixture(scope="module")
-def running_engine():
-    e = Engine()
-    if e.is_running:
-        e.stop()
-    e.start(local_ip="127.0.0.1", log_level=0, local_tls_port=None)
-    yield e
-    e.stop()
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -1,5 +1,4 @@
 """Hypothesis: SDPSession build -> str -> PJMEDIA parse round-trips; the parser never crashes."""
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -53,16 +52,6 @@ def sessions(draw):
                       draw(st.lists(attributes(session_attr_names), max_size=4)),
                       draw(st.lists(media(), max_size=4)))
 
-
-@pytest.fixture(scope="module")
-def running_engine():
-    from sipcore import Engine
-    e = Engine()
-    if e.is_running:
-        e.stop()
-    e.start(local_ip="127.0.0.1", log_level=0, local_tls_port=None)
-    yield e
-    e.stop()
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -1,5 +1,4 @@
 """Hypothesis: SIPURI build -> str -> parse round-trips; the parser never crashes."""
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,16 +29,6 @@ def sipuris(draw):
                   display=draw(displays), secure=draw(st.booleans()),
                   parameters=draw(params), headers=draw(headers))
 
-
-@pytest.fixture(scope="module")
-def running_engine():
-    from sipcore import Engine
-    e = Engine()
-    if e.is_running:
-        e.stop()
-    e.start(local_ip="127.0.0.1", log_level=0, local_tls_port=None)
-    yield e
-    e.stop()
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

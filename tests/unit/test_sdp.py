@@ -48,15 +48,6 @@ BARESIP_SDP = (
 )
 
 
-@pytest.fixture(scope="module")
-def running_engine():
-    e = Engine()
-    if e.is_running:
-        e.stop()
-    e.start(local_ip="127.0.0.1", log_level=0, local_tls_port=None)
-    yield e
-    e.stop()
-
 
 def small_session():
     return SDPSession("192.0.2.1", id=1234, version=5678, name="call", info="a test",

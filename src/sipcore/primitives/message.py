@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from .. import _ua, signals
-from .._pj import check, ffi, handles, lib, pj2str, pjstr, strerror
+from .._pj import check, ffi, handles, lib, pj2str, strerror
 from ..credentials import Credentials
 from ..errors import MessagePendingError, PJSIPError
 from ..route import Route

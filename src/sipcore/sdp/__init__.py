@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import re
 import time
-from typing import Any, Iterable
+from typing import Any
 
 from .._pj import ffi, lib, strerror
 from ..errors import SIPCoreError
