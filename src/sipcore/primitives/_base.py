@@ -152,3 +152,23 @@ def result_code_reason(result) -> tuple[int, str]:
     elif result.status != lib.PJ_SUCCESS and code in (408, 503):
         reason = f"{reason} ({strerror(result.status)})"
     return code, reason
+
+
+class RefreshingPrimitive(ClientPrimitive):
+    """Registration and Publication: a settable ``expires`` and one refresh timer."""
+
+    _timer: Any = None
+
+    @property
+    def expires(self) -> int:
+        """Seconds to ask for; may be changed at any time: the next request uses it."""
+        return self._expires
+
+    @expires.setter
+    def expires(self, value: int) -> None:
+        self._expires = check_expires(value)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._ua.cancel(self._timer)
+            self._timer = None

@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import signals
 from .._pj import check, ffi, lib, strerror
-from ._base import (ClientPrimitive, add_headers, check_body, check_content_type,
+from ._base import (RefreshingPrimitive, add_headers, check_body, check_content_type,
                     check_credentials, check_expires, check_headers, check_route,
                     result_code_reason)
 from .registration import refresh_delay
@@ -35,7 +35,7 @@ TRANSITIONS = {
 }
 
 
-class Publication(ClientPrimitive):
+class Publication(RefreshingPrimitive):
     """``Publication(credentials, event, route, expires=300, extra_headers=None)``.
 
     Needs a running Engine.  ``publish(content_type, body)`` with content type as one
@@ -67,14 +67,6 @@ class Publication(ClientPrimitive):
     route = property(lambda self: self._route.copy(), doc="read-only")
     event = property(lambda self: self._event, doc="read-only")
     extra_headers = property(lambda self: dict(self._extra_headers), doc="read-only")
-
-    @property
-    def expires(self) -> int:
-        return self._expires
-
-    @expires.setter
-    def expires(self, value: int) -> None:
-        self._expires = check_expires(value)
 
     def __repr__(self) -> str:
         return f"<Publication {self._event} {self._credentials.uri._addr_spec()} {self._state}>"
@@ -189,11 +181,6 @@ class Publication(ClientPrimitive):
         self._timer = None
         if self._state == PUBLISHED and self._wanted is None:
             self._request(("refresh",))
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._ua.cancel(self._timer)
-            self._timer = None
 
     def _engine_stopping(self) -> None:
         self._cancel_timer()

@@ -14,7 +14,7 @@ from typing import Any
 from .. import signals
 from .._pj import check, ffi, lib
 from ..uri import SIPURI
-from ._base import (ClientPrimitive, add_headers, check_credentials, check_expires,
+from ._base import (RefreshingPrimitive, add_headers, check_credentials, check_expires,
                     check_headers, check_route, check_sipuri, result_code_reason)
 
 __all__ = ["Registration"]
@@ -38,7 +38,7 @@ def refresh_delay(expires: int) -> float:
     return max(expires * 0.5, expires - 10.0) if expires > 0 else 0.0
 
 
-class Registration(ClientPrimitive):
+class Registration(RefreshingPrimitive):
     """``Registration(credentials, route, expires=300, contact_uri=None, extra_headers=None)``.
 
     Needs a running Engine.  ``credentials.uri`` is the account (From/To); the registrar
@@ -71,14 +71,6 @@ class Registration(ClientPrimitive):
     route = property(lambda self: self._route.copy(), doc="read-only")
     extra_headers = property(lambda self: dict(self._extra_headers), doc="read-only")
     contact_uri = property(lambda self: self._contact, doc="the Contact registered (str)")
-
-    @property
-    def expires(self) -> int:
-        return self._expires
-
-    @expires.setter
-    def expires(self, value: int) -> None:
-        self._expires = check_expires(value)
 
     def __repr__(self) -> str:
         return f"<Registration {self._credentials.uri._addr_spec()} {self._state}>"
@@ -207,11 +199,6 @@ class Registration(ClientPrimitive):
         if self._state == REGISTERED and self._wanted is None:
             self._wanted = "register"
             self._advance()
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._ua.cancel(self._timer)
-            self._timer = None
 
     def _engine_stopping(self) -> None:
         self._cancel_timer()
