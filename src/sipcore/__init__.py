@@ -16,6 +16,7 @@ from .primitives.message import send_message  # noqa: E402
 from .primitives.registration import Registration  # noqa: E402
 from .primitives.publication import Publication  # noqa: E402
 from .primitives.subscription import Subscription  # noqa: E402
+from .primitives.invitation import Invitation  # noqa: E402
 from .sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession  # noqa: E402
 from .signals import Notification, NotificationRecorder, wait_for  # noqa: E402
 from . import signals  # noqa: E402
@@ -23,7 +24,7 @@ from ._pj import PJSIP_VERSION  # noqa: E402
 
 __all__ = [
     "Engine", "send_message", "SIPURI", "Credentials", "Route",
-    "Registration", "Publication", "Subscription",
+    "Registration", "Publication", "Subscription", "Invitation",
     "SDPSession", "SDPMedia", "SDPConnection", "SDPAttribute",
     "SIPCoreError", "PJSIPError", "InvalidStateError", "EngineNotRunningError",
     "MessagePendingError",

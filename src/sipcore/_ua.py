@@ -228,6 +228,7 @@ class UA:
         check(lib.pjsip_evsub_init_module(self.endpt), "pjsip_evsub_init_module")
         check(lib.pjsip_publishc_init_module(self.endpt), "pjsip_publishc_init_module")
         check(lib.sc_modules_register(self.endpt), "registering sipcore's modules")
+        _invitation.init(self)        # pjsip_inv, 100rel, mod-sipcore-inv
         check(lib.sc_wake_init(self.endpt), "creating the wake-up socket")
         med = ffi.new("pjmedia_endpt **")
         # For now the media endpoint serves the codec manager only, so it shares the SIP
@@ -520,6 +521,7 @@ def _on_message(rdata):
 
 
 from .primitives import message as _message  # noqa: E402  (it imports this module)
+from .primitives import invitation as _invitation  # noqa: E402  (its trampolines)
 
 
 @_pj.trampoline("sc_py_on_client")

@@ -9,6 +9,15 @@ every MESSAGE it receives (``"event": "message"``) and every response to a MESSA
      "content_type": "text/plain", "body": "hi"}
     {"cmd": "quit"}
 
+Calls (Invitation): ``{"cmd": "call", "id": "c1", "to": URI, "route": [host, port, transport]}``
+(optional ``"user"``, ``"password"``, ``"headers"``), ``{"cmd": "ring"|"accept"|"hangup"|
+"reinvite"|"respond_reinvite", "id": ...}`` (``"code"``, ``"direction"`` for the SDP's
+a=sendrecv/sendonly/recvonly/inactive, ``"timeout"`` for hangup).  Incoming calls get ids
+``"in1"``, ``"in2"``...; ``--answer auto`` answers them 180 then 200, ``--answer ring`` only
+180, ``--answer busy`` 486.  Events: ``{"event": "call_state", "id", "state", "prev_state",
+"code", "reason", "method"}`` and ``{"event": "sdp_update", "id", "succeeded", "local_sdp",
+"remote_sdp", "error"}``; re-INVITEs are answered 200 at once unless ``--reinvite manual``.
+
 With ``--echo HOST:PORT:TRANSPORT`` it answers every MESSAGE with a MESSAGE back to the
 sender's From URI through that route, the body prefixed with "echo: ".  End of stdin quits.
 
@@ -40,6 +49,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--user", default="peer")
     ap.add_argument("--echo", default=None, metavar="HOST:PORT:TRANSPORT")
     ap.add_argument("--log-level", type=int, default=0)
+    ap.add_argument("--answer", choices=["auto", "ring", "busy", "manual"], default="manual")
+    ap.add_argument("--reinvite", choices=["auto", "manual"], default="auto")
     args = ap.parse_args(argv)
 
     from . import Credentials, Engine, Route, SIPURI, send_message, signals
@@ -74,6 +85,7 @@ def main(argv: list[str]) -> int:
 
     signals.SIPEngineGotMessage.connect(on_message, weak=False)
     signals.SIPEngineGotMessageResponse.connect(on_response, weak=False)
+    calls = _Calls(emit, args)
     engine.start(local_ip=args.ip, local_udp_port=args.udp_port, local_tcp_port=args.tcp_port,
                  local_tls_port=args.tls_port, tls_cert_file=args.tls_cert,
                  tls_privkey_file=args.tls_key, tls_ca_file=args.tls_ca,
@@ -89,7 +101,9 @@ def main(argv: list[str]) -> int:
                 cmd = json.loads(line)
                 if cmd.get("cmd") == "quit":
                     break
-                if cmd.get("cmd") == "send":
+                if cmd.get("cmd") in _Calls.COMMANDS:
+                    calls.run(engine, cmd)
+                elif cmd.get("cmd") == "send":
                     send_message(creds, engine.parse_sip_uri(cmd["to"]),
                                  cmd.get("content_type", "text/plain"), cmd["body"],
                                  Route(*cmd["route"]))
@@ -101,6 +115,103 @@ def main(argv: list[str]) -> int:
         engine.stop()
         emit(event="stopped")
     return 0
+
+
+class _Calls:
+    """The peer's calls: commands in, call_state/sdp_update events out."""
+
+    COMMANDS = ("call", "ring", "accept", "hangup", "reinvite", "respond_reinvite")
+
+    def __init__(self, emit: Any, args: Any):
+        from . import signals
+        self.emit = emit
+        self.args = args
+        self.calls: dict[str, Any] = {}
+        self.ids: dict[int, str] = {}
+        self.incoming = 0
+        signals.SIPInvitationChangedState.connect(self.on_state, weak=False)
+        signals.SIPInvitationGotSDPUpdate.connect(self.on_sdp, weak=False)
+
+    def sdp(self, direction: str = "sendrecv", port: int = 40000) -> Any:
+        from .sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession
+        ip = self.args.ip
+        kind = "IP6" if ":" in ip else "IP4"
+        return SDPSession(ip, connection=SDPConnection(ip, address_type=kind), media=[
+            SDPMedia("audio", port, "RTP/AVP", formats=["0", "8"],
+                     attributes=[SDPAttribute("rtpmap", "0 PCMU/8000"),
+                                 SDPAttribute("rtpmap", "8 PCMA/8000"),
+                                 SDPAttribute(direction, "")])])
+
+    def run(self, engine: Any, cmd: dict) -> None:
+        from . import Credentials, Invitation, Route, SIPURI
+        what = cmd["cmd"]
+        if what == "call":
+            creds = Credentials(SIPURI(self.args.ip, user=cmd.get("user", self.args.user)),
+                                cmd.get("password"))
+            inv = Invitation(creds, engine.parse_sip_uri(cmd["to"]), Route(*cmd["route"]))
+            self.calls[cmd["id"]] = inv
+            self.ids[id(inv)] = cmd["id"]
+            inv.set_offered_local_sdp(self.sdp(cmd.get("direction", "sendrecv")))
+            inv.send_invite(cmd.get("headers"))
+            return
+        inv = self.calls[cmd["id"]]
+        if what == "ring":
+            inv.respond_to_invite_provisionally(cmd.get("code", 180))
+        elif what == "accept":
+            inv.set_offered_local_sdp(self.sdp(cmd.get("direction", "sendrecv")))
+            inv.accept_invite()
+        elif what == "hangup":
+            inv.disconnect(cmd.get("code", 603), timeout=cmd.get("timeout"))
+        elif what == "reinvite":
+            inv.set_offered_local_sdp(self.sdp(cmd.get("direction", "sendrecv")))
+            inv.send_reinvite()
+        elif what == "respond_reinvite":
+            inv.set_offered_local_sdp(self.answer_direction(inv, cmd.get("direction")))
+            inv.respond_to_reinvite(cmd.get("code", 200))
+
+    def answer_direction(self, inv: Any, direction: str | None) -> Any:
+        if direction is None:
+            offer = inv.get_offered_remote_sdp()
+            d = offer.media[0].get_direction() if offer is not None and offer.media else "sendrecv"
+            direction = {"sendonly": "recvonly", "recvonly": "sendonly"}.get(d, d)
+        return self.sdp(direction)
+
+    def on_state(self, sender: Any, **d: Any) -> None:
+        cid = self.ids.get(id(sender))
+        if cid is None and d["state"] == "INCOMING":
+            self.incoming += 1
+            cid = f"in{self.incoming}"
+            self.calls[cid] = sender
+            self.ids[id(sender)] = cid
+        if cid is None:
+            return
+        self.emit(event="call_state", id=cid, state=d["state"], prev_state=d["prev_state"],
+                  code=d.get("code"), reason=d.get("reason"), method=d.get("method"))
+        try:
+            if d["state"] == "INCOMING":
+                if self.args.answer in ("auto", "ring"):
+                    sender.respond_to_invite_provisionally(180)
+                if self.args.answer == "auto":
+                    sender.set_offered_local_sdp(self.answer_direction(sender, None))
+                    sender.accept_invite()
+                elif self.args.answer == "busy":
+                    sender.disconnect(486)
+            elif d["state"] == "REINVITED" and self.args.reinvite == "auto":
+                sender.set_offered_local_sdp(self.answer_direction(sender, None))
+                sender.respond_to_reinvite(200)
+            elif d["state"] == "DISCONNECTED":
+                self.ids.pop(id(sender), None)
+        except Exception as exc:
+            self.emit(event="error", error=f"{type(exc).__name__}: {exc}")
+
+    def on_sdp(self, sender: Any, **d: Any) -> None:
+        cid = self.ids.get(id(sender))
+        if cid is None:
+            return
+        self.emit(event="sdp_update", id=cid, succeeded=d["succeeded"],
+                  local_sdp=str(d["local_sdp"]) if d.get("local_sdp") else None,
+                  remote_sdp=str(d["remote_sdp"]) if d.get("remote_sdp") else None,
+                  error=d.get("error"))
 
 
 class PeerProcess:
@@ -154,6 +265,10 @@ class PeerProcess:
     def send(self, to: str, body: str, route: tuple, content_type: str = "text/plain") -> None:
         self._command({"cmd": "send", "to": to, "body": body, "route": list(route),
                        "content_type": content_type})
+
+    def command(self, cmd: str, **fields: Any) -> None:
+        """Send any command, e.g. ``command("call", id="c1", to=..., route=[...])``."""
+        self._command({"cmd": cmd, **fields})
 
     def _command(self, obj: dict) -> None:
         assert self.proc is not None and self.proc.stdin is not None

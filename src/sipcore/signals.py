@@ -51,6 +51,15 @@ Primitive notifications (sender: the primitive object):
 ``SIPPublicationChangedState``    ``state``; ``code``, ``reason`` when a response caused it
 ``SIPSubscriptionChangedState``   ``state``; ``code``, ``reason`` when a response caused it
 ``SIPSubscriptionGotNotify``      ``content_type`` (str "type/subtype"), ``body`` (bytes)
+``SIPInvitationChangedState``     ``prev_state``, ``state`` (the Invitation's state names);
+                                  when a received request caused it: ``method`` (str),
+                                  ``request_uri`` (SIPURI or None); when a received response,
+                                  a timeout or an error caused it: ``code`` (int), ``reason``
+                                  (str); when a received message caused it: ``headers`` (dict
+                                  name -> value as printed by PJSIP, repeated headers joined
+                                  with ", "), ``body`` (str, or None without a body)
+``SIPInvitationGotSDPUpdate``      ``succeeded`` (bool); ``local_sdp``, ``remote_sdp``
+                                  (SDPSession) on success, ``error`` (str) on failure
 
 (``SIPEngineDetectedNATType`` comes with NAT detection, a later feature.)
 """
@@ -90,6 +99,11 @@ NOTIFICATIONS: dict[str, str] = {
     "SIPSubscriptionChangedState": "A Subscription changed state: state; code, reason on a response.",
     "SIPSubscriptionGotNotify": "A NOTIFY with a body for a Subscription: content_type "
                                 "('type/subtype'), body (bytes).",
+    "SIPInvitationChangedState": "An Invitation changed state: prev_state, state; method, "
+                                 "request_uri (a request) or code, reason (a response, "
+                                 "timeout or error); headers, body (a received message).",
+    "SIPInvitationGotSDPUpdate": "An Invitation completed an SDP offer/answer: succeeded; "
+                                 "local_sdp, remote_sdp on success, error on failure.",
 }
 
 SIPEngineWillStart: Signal = _ns.signal("SIPEngineWillStart", NOTIFICATIONS["SIPEngineWillStart"])
@@ -113,6 +127,10 @@ SIPSubscriptionChangedState: Signal = _ns.signal(
     "SIPSubscriptionChangedState", NOTIFICATIONS["SIPSubscriptionChangedState"])
 SIPSubscriptionGotNotify: Signal = _ns.signal(
     "SIPSubscriptionGotNotify", NOTIFICATIONS["SIPSubscriptionGotNotify"])
+SIPInvitationChangedState: Signal = _ns.signal(
+    "SIPInvitationChangedState", NOTIFICATIONS["SIPInvitationChangedState"])
+SIPInvitationGotSDPUpdate: Signal = _ns.signal(
+    "SIPInvitationGotSDPUpdate", NOTIFICATIONS["SIPInvitationGotSDPUpdate"])
 
 #: Sent after every notification with ``notification=`` a :class:`Notification`.
 any_notification: Signal = Signal("Every sipcore notification, as a Notification object.")

@@ -11,4 +11,4 @@ Each module defines four strings, after pyca/cryptography's ``_cffi_src``:
 ``_ffi_build.py`` concatenates them in the order of ``MODULES``.
 """
 
-MODULES = ["pjlib", "pjsip", "pjsip_ua", "pjsip_simple", "pjmedia", "pjmedia_sdp", "glue"]
+MODULES = ["pjlib", "pjsip", "pjsip_ua", "pjsip_simple", "pjsip_inv", "pjmedia", "pjmedia_sdp", "glue"]

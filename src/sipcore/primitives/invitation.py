@@ -1,0 +1,656 @@
+"""Invitation: an INVITE session (RFC 3261, offer/answer of RFC 3264), outgoing or incoming,
+over PJSIP's ``pjsip_inv``.
+
+States (the spec's names): ``NULL``, ``CALLING``, ``INCOMING``, ``EARLY``, ``CONNECTING``,
+``CONFIRMED``, ``REINVITING``, ``REINVITED``, ``DISCONNECTING``, ``DISCONNECTED``.  The
+transitions are the table :data:`TRANSITIONS`; a method called in a state that does not allow
+it raises ``InvalidStateError`` naming the state (:data:`METHOD_STATES`).
+
+An incoming INVITE outside a dialog makes a new Invitation, announced by
+``SIPInvitationChangedState`` (``prev_state="NULL"``, ``state="INCOMING"``); PJSIP has already
+answered ``100 Trying``.  Nobody listening to that notification means the INVITE is answered
+``480``.  After every completed offer/answer exchange ``SIPInvitationGotSDPUpdate`` is sent;
+an ``UPDATE`` with an offer is answered at once with the current local SDP.
+
+Media is not handled here: the SDP is data the application sets and reads.
+"""
+from __future__ import annotations
+
+import datetime
+import threading
+from collections import deque
+from typing import Any
+
+from .. import _pj, signals
+from .._pj import check, ffi, handles, lib, pj2str, strerror
+from ..errors import InvalidStateError, PJSIPError, SIPCoreError
+from ..sdp import SDPSession
+from ..uri import SIPURI, from_pj
+from ._base import (ClientPrimitive, add_headers, check_credentials, check_headers,
+                    check_route, check_sipuri)
+
+__all__ = ["Invitation", "TRANSITIONS", "METHOD_STATES", "STATES"]
+
+NULL = "NULL"
+CALLING = "CALLING"
+INCOMING = "INCOMING"
+EARLY = "EARLY"
+CONNECTING = "CONNECTING"
+CONFIRMED = "CONFIRMED"
+REINVITING = "REINVITING"
+REINVITED = "REINVITED"
+DISCONNECTING = "DISCONNECTING"
+DISCONNECTED = "DISCONNECTED"
+STATES = (NULL, CALLING, INCOMING, EARLY, CONNECTING, CONFIRMED, REINVITING, REINVITED,
+          DISCONNECTING, DISCONNECTED)
+
+#: every (previous state, new state) an Invitation may go through (the spec's diagram; the
+#: number is the spec's trigger).  EARLY -> EARLY: another provisional response.
+TRANSITIONS = frozenset({
+    (NULL, CALLING),                # 2  send_invite()
+    (NULL, INCOMING),               # 3  a new incoming INVITE
+    (CALLING, EARLY),               # 4  1xx received
+    (EARLY, EARLY),                 # 4, 5  another 1xx received or sent
+    (INCOMING, EARLY),              # 5  respond_to_invite_provisionally()
+    (CALLING, CONNECTING),          # 6  2xx received
+    (EARLY, CONNECTING),            # 6, 7, 8  2xx received or accept_invite()
+    (INCOMING, CONNECTING),         # 7  accept_invite()
+    (CONNECTING, CONFIRMED),        # 9  ACK sent or received
+    (CONFIRMED, REINVITING),        # 10 send_reinvite()
+    (REINVITING, CONFIRMED),        # 11 final response to the re-INVITE
+    (CONFIRMED, REINVITED),         # 12 a re-INVITE received
+    (REINVITED, CONFIRMED),         # 13 respond_to_reinvite() with a final response
+    *((s, DISCONNECTING) for s in   # 14 disconnect()
+      (CALLING, INCOMING, EARLY, CONNECTING, CONFIRMED, REINVITING, REINVITED)),
+    (DISCONNECTING, DISCONNECTED),  # 15 the answer to the CANCEL/BYE, or the timeout
+    *((s, DISCONNECTED) for s in    # 16 the remote party ended it (or an error)
+      (CALLING, INCOMING, EARLY, CONNECTING, CONFIRMED, REINVITING, REINVITED)),
+    (NULL, DISCONNECTED),           # disconnect() before send_invite(): nothing is sent
+})
+
+#: the states each method may be called in
+METHOD_STATES = {
+    "send_invite": {NULL},
+    "respond_to_invite_provisionally": {INCOMING, EARLY},
+    "accept_invite": {INCOMING, EARLY},
+    "disconnect": {NULL, CALLING, INCOMING, EARLY, CONNECTING, CONFIRMED, REINVITING, REINVITED},
+    "send_reinvite": {CONFIRMED},
+    "respond_to_reinvite": {REINVITED},
+    "set_offered_local_sdp": {NULL, CALLING, INCOMING, EARLY, CONNECTING, CONFIRMED,
+                              REINVITING, REINVITED},
+}
+
+_PJ_STATES = {
+    lib.PJSIP_INV_STATE_CALLING: CALLING,
+    lib.PJSIP_INV_STATE_EARLY: EARLY,
+    lib.PJSIP_INV_STATE_CONNECTING: CONNECTING,
+    lib.PJSIP_INV_STATE_CONFIRMED: CONFIRMED,
+}
+_SDP_ACTIVE_LOCAL, _SDP_ACTIVE_REMOTE, _SDP_OFFERED_LOCAL, _SDP_OFFERED_REMOTE = range(4)
+
+
+def _check_code(name: str, value: Any, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in {low}..{high}, not {value}")
+    return value
+
+
+def _check_timeout(value: Any) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"timeout must be an int, a float or None, not {type(value).__name__}")
+    if not 0 < value <= 86400 or value != value:
+        raise ValueError(f"timeout must be in (0, 86400] seconds, not {value}")
+    return float(value)
+
+
+def _check_sdp(value: Any) -> SDPSession:
+    if not isinstance(value, SDPSession):
+        raise TypeError(f"local_sdp must be an SDPSession, not {type(value).__name__}")
+    value._check()
+    return value.copy()
+
+
+class Invitation(ClientPrimitive):
+    """``Invitation(credentials, callee_uri, route, contact_uri=None)``: an outgoing session.
+
+    Incoming sessions are made by the core (see the module documentation).  Needs a running
+    Engine.  Notifications: ``SIPInvitationChangedState`` and ``SIPInvitationGotSDPUpdate``
+    (see sipcore.signals).
+    """
+
+    def __init__(self, credentials, callee_uri: SIPURI, route, contact_uri: SIPURI | None = None):
+        self._credentials = check_credentials(credentials)
+        callee = check_sipuri("callee_uri", callee_uri)
+        self._route = check_route(route)
+        self._contact_arg = check_sipuri("contact_uri", contact_uri, allow_none=True)
+        self._setup(True, self._credentials.uri.copy(), callee, self._route.transport or "udp")
+        self._bind()
+        self._call("__init__", self._ua.check_route, self._route)
+
+    def _setup(self, outgoing: bool, caller: SIPURI | None, callee: SIPURI | None,
+               transport: str) -> None:
+        self._outgoing = outgoing
+        self._caller_uri = caller
+        self._callee_uri = callee
+        self._transport = transport
+        self._state = NULL
+        self._inv = ffi.NULL
+        self._call_id: str | None = None
+        self._local_contact_uri: SIPURI | None = None
+        self._offered_local: SDPSession | None = None
+        self._active_local: SDPSession | None = None
+        self._active_remote: SDPSession | None = None
+        self._timer = None
+        self._timed_out = False
+        self._cancel_data: dict | None = None
+
+    @classmethod
+    def _new_incoming(cls, ua, inv, rdata, transport: str) -> "Invitation":
+        """On the poll thread: a new incoming INVITE (already answered 100 by the glue)."""
+        self = object.__new__(cls)
+        info = ffi.new("sc_rdata_info_t *")
+        lib.sc_rdata_info(rdata, info)
+        self._credentials = None
+        self._route = None
+        self._contact_arg = None
+        self._setup(False, from_pj(info.from_uri, True), from_pj(info.to_uri, True), transport)
+        self._ua = ua
+        self._token = None
+        self._lock = threading.RLock()
+        self._inv = inv
+        lib.sc_inv_set_token(inv, self._hold())
+        try:
+            self._read_dialog()
+            data = _message_data(rdata)
+        except BaseException:
+            lib.sc_inv_set_token(inv, ffi.NULL)
+            self._inv = ffi.NULL
+            self._release_token()
+            raise
+        self._set_state(INCOMING, **data)
+        return self
+
+    # -- attributes --
+
+    state = property(lambda self: self._state, doc="the state (one of STATES); read-only")
+    is_outgoing = property(lambda self: self._outgoing, doc="True when the INVITE was sent")
+    credentials = property(lambda self: None if self._credentials is None
+                           else self._credentials.copy(), doc="None for an incoming session")
+    route = property(lambda self: None if self._route is None else self._route.copy(),
+                     doc="None for an incoming session")
+    caller_uri = property(lambda self: _copy(self._caller_uri), doc="read-only SIPURI")
+    callee_uri = property(lambda self: _copy(self._callee_uri), doc="read-only SIPURI")
+    local_uri = property(lambda self: _copy(self._caller_uri if self._outgoing else self._callee_uri))
+    remote_uri = property(lambda self: _copy(self._callee_uri if self._outgoing else self._caller_uri))
+    transport = property(lambda self: self._transport, doc='"udp", "tcp" or "tls"')
+    local_contact_uri = property(lambda self: _copy(self._local_contact_uri),
+                                 doc="the Contact sent to the remote party (SIPURI), None in NULL")
+
+    @property
+    def call_id(self) -> str | None:
+        """The Call-ID; None in the NULL and DISCONNECTED states."""
+        return None if self._state in (NULL, DISCONNECTED) else self._call_id
+
+    def __repr__(self) -> str:
+        way = "to" if self._outgoing else "from"
+        peer = self.remote_uri
+        return f"<Invitation {way} {peer._addr_spec() if peer else '?'} {self._state}>"
+
+    # -- SDP --
+
+    def get_active_local_sdp(self) -> SDPSession | None:
+        """The local SDP of the last completed offer/answer (a new object), or None."""
+        return _copy(self._active_local)
+
+    def get_active_remote_sdp(self) -> SDPSession | None:
+        """The remote SDP of the last completed offer/answer (a new object), or None."""
+        return _copy(self._active_remote)
+
+    def get_offered_local_sdp(self) -> SDPSession | None:
+        """The local SDP proposed now (set with set_offered_local_sdp(), or sent as an offer or
+        answer that is not yet negotiated), or None."""
+        return self._call("get_offered_local_sdp", self._get_sdp, _SDP_OFFERED_LOCAL)
+
+    def get_offered_remote_sdp(self) -> SDPSession | None:
+        """The SDP offer (or answer) received from the remote party and not yet negotiated."""
+        return self._call("get_offered_remote_sdp", self._get_sdp, _SDP_OFFERED_REMOTE)
+
+    def set_offered_local_sdp(self, local_sdp: SDPSession) -> None:
+        """The SDP to send next: the offer of send_invite()/send_reinvite(), or the answer of
+        accept_invite()/respond_to_reinvite()."""
+        sdp = _check_sdp(local_sdp)
+        self._call("set_offered_local_sdp", self._set_offered, sdp)
+
+    # -- methods --
+
+    def send_invite(self, extra_headers: dict[str, str] | None = None) -> None:
+        """Send the initial INVITE (outgoing session, state NULL) -> CALLING."""
+        headers = check_headers(extra_headers)
+        self._call("send_invite", self._send_invite, headers)
+
+    def respond_to_invite_provisionally(self, response_code: int = 180,
+                                        extra_headers: dict[str, str] | None = None) -> None:
+        """Send a provisional response (101-199) to the incoming INVITE -> EARLY."""
+        code = _check_code("response_code", response_code, 101, 199)
+        headers = check_headers(extra_headers)
+        self._call("respond_to_invite_provisionally", self._respond_provisionally, code, headers)
+
+    def accept_invite(self, extra_headers: dict[str, str] | None = None) -> None:
+        """Send 200 OK with the offered local SDP to the incoming INVITE -> CONNECTING."""
+        headers = check_headers(extra_headers)
+        self._call("accept_invite", self._accept, headers)
+
+    def disconnect(self, response_code: int = 603, extra_headers: dict[str, str] | None = None,
+                   timeout: float | None = None) -> None:
+        """End the session -> DISCONNECTING (then DISCONNECTED): CANCEL an unanswered outgoing
+        INVITE, answer an unanswered incoming one with ``response_code`` (300-699), else BYE.
+        ``timeout``: seconds to wait for the answer before DISCONNECTED anyway (None: PJSIP's
+        transaction timeout)."""
+        code = _check_code("response_code", response_code, 300, 699)
+        headers = check_headers(extra_headers)
+        t = _check_timeout(timeout)
+        self._call("disconnect", self._disconnect, code, headers, t)
+
+    def send_reinvite(self, extra_headers: dict[str, str] | None = None) -> None:
+        """Send a re-INVITE with the offered local SDP (or the active one) -> REINVITING."""
+        headers = check_headers(extra_headers)
+        self._call("send_reinvite", self._send_reinvite, headers)
+
+    def respond_to_reinvite(self, response_code: int = 200,
+                            extra_headers: dict[str, str] | None = None) -> None:
+        """Answer the received re-INVITE (100-699); a final response -> CONFIRMED.  A 2xx
+        carries the offered local SDP (the active one when none was set)."""
+        code = _check_code("response_code", response_code, 100, 699)
+        headers = check_headers(extra_headers)
+        self._call("respond_to_reinvite", self._respond_reinvite, code, headers)
+
+    # -- poll thread: methods --
+
+    def _require(self, method: str) -> None:
+        if self._state not in METHOD_STATES[method]:
+            raise InvalidStateError(f"Invitation.{method}()", self._state)
+
+    def _require_direction(self, method: str, outgoing: bool) -> None:
+        if self._outgoing != outgoing:
+            raise InvalidStateError(f"Invitation.{method}()",
+                                    f"{self._state} ({'outgoing' if self._outgoing else 'incoming'} session)")
+
+    def _set_offered(self, sdp: SDPSession) -> None:
+        self._require("set_offered_local_sdp")
+        self._offered_local = sdp
+
+    def _get_sdp(self, which: int) -> SDPSession | None:
+        if which == _SDP_OFFERED_LOCAL and self._offered_local is not None:
+            return self._offered_local.copy()
+        if self._inv == ffi.NULL:
+            return None
+        p = lib.sc_inv_sdp(self._inv, which)
+        return None if p == ffi.NULL else SDPSession._from_pj(p)
+
+    def _with_pj_sdp(self, sdp: SDPSession | None, fn) -> Any:
+        """Call fn(pjmedia_sdp_session * or NULL) with sdp built in a temporary pool (PJSIP
+        copies what it keeps)."""
+        if sdp is None:
+            return fn(ffi.NULL)
+        pool = lib.pjsip_endpt_create_pool(self._ua.endpt, b"sc-sdp", 4096, 4096)
+        if pool == ffi.NULL:
+            raise SIPCoreError("out of memory")
+        try:
+            return fn(sdp._to_pj(pool))
+        finally:
+            lib.pjsip_endpt_release_pool(self._ua.endpt, pool)
+
+    def _send(self, tdata, headers: dict[str, str], what: str) -> None:
+        try:
+            add_headers(tdata, headers)
+        except BaseException:
+            lib.pjsip_tx_data_dec_ref(tdata)
+            raise
+        check(lib.sc_inv_send(self._inv, tdata), what)
+
+    def _send_invite(self, headers: dict[str, str]) -> None:
+        self._require("send_invite")
+        self._require_direction("send_invite", True)
+        ua = self._ua
+        ua.check_route(self._route)
+        aor = self._credentials.uri
+        contact = (self._contact_arg._name_addr() if self._contact_arg is not None
+                   else self._local_contact_for(aor.user, self._route.transport))
+        password = self._credentials.password
+        out = ffi.new("pjsip_inv_session **")
+        args = [aor._name_addr().encode(), contact.encode(), self._callee_uri._name_addr().encode(),
+                self._callee_uri._request_uri().encode(), self._route.uri().encode()]
+        token = self._hold()
+        try:
+            self._with_pj_sdp(self._offered_local, lambda sdp: check(lib.sc_inv_create_uac(
+                token, *args, self._listener(self._route), (aor.user or "").encode(),
+                password.encode() if password is not None else ffi.NULL, sdp, out),
+                "creating the INVITE session"))
+        except BaseException:
+            self._release_token()
+            raise
+        self._inv = out[0]
+        self._offered_local = None
+        self._read_dialog()
+        tdata = ffi.new("pjsip_tx_data **")
+        try:
+            check(lib.sc_inv_invite(self._inv, tdata), "creating the INVITE")
+            self._send(tdata[0], headers, "sending the INVITE")
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+        if self._state == NULL:
+            self._set_state(CALLING)
+
+    def _respond_provisionally(self, code: int, headers: dict[str, str]) -> None:
+        self._require("respond_to_invite_provisionally")
+        self._require_direction("respond_to_invite_provisionally", False)
+        tdata = ffi.new("pjsip_tx_data **")
+        check(lib.sc_inv_answer(self._inv, code, ffi.NULL, tdata), f"creating the {code} response")
+        self._send(tdata[0], headers, f"sending the {code} response")
+        if self._state == INCOMING:
+            self._set_state(EARLY)
+
+    def _accept(self, headers: dict[str, str]) -> None:
+        self._require("accept_invite")
+        self._require_direction("accept_invite", False)
+        info = self._info()
+        if self._offered_local is None and info.neg_state in (-1, lib.PJMEDIA_SDP_NEG_STATE_REMOTE_OFFER):
+            raise SIPCoreError("Invitation.accept_invite(): no local SDP to answer with; call "
+                               "set_offered_local_sdp() first")
+        tdata = ffi.new("pjsip_tx_data **")
+        self._with_pj_sdp(self._offered_local, lambda sdp: check(
+            lib.sc_inv_answer(self._inv, 200, sdp, tdata), "creating the 200 response"))
+        self._offered_local = None
+        self._send(tdata[0], headers, "sending the 200 response")
+        if self._state in (INCOMING, EARLY):
+            self._set_state(CONNECTING)
+
+    def _disconnect(self, code: int, headers: dict[str, str], timeout: float | None) -> None:
+        self._require("disconnect")
+        state = self._state
+        if state == NULL:
+            self._release()
+            self._set_state(DISCONNECTED)
+            return
+        inv = self._inv
+        if state == REINVITED:        # the pending re-INVITE first (RFC 3261 15.1.2)
+            tdata = ffi.new("pjsip_tx_data **")
+            if lib.sc_inv_answer(inv, 487, ffi.NULL, tdata) == lib.PJ_SUCCESS:
+                lib.sc_inv_send(inv, tdata[0])
+        if state in (INCOMING, EARLY) and not self._outgoing:
+            end_code = code                   # a final response
+        elif state in (CALLING, EARLY):
+            end_code = 487                    # CANCEL
+        else:
+            end_code = 200                    # BYE (the code is only PJSIP's "cause")
+        tdata = ffi.new("pjsip_tx_data **")
+        check(lib.sc_inv_end(inv, end_code, tdata), "ending the session")
+        self._set_state(DISCONNECTING)
+        if timeout is not None:
+            self._timer = self._ua.schedule(timeout, self._on_disconnect_timeout)
+        if tdata[0] != ffi.NULL:
+            try:
+                self._send(tdata[0], headers, "sending the request or response ending the session")
+            except PJSIPError:
+                if self._inv != ffi.NULL:
+                    lib.sc_inv_terminate(self._inv, 503, 1)
+
+    def _on_disconnect_timeout(self) -> None:
+        self._timer = None
+        if self._state == DISCONNECTING and self._inv != ffi.NULL:
+            self._timed_out = True
+            lib.sc_inv_terminate(self._inv, 408, 1)
+
+    def _send_reinvite(self, headers: dict[str, str]) -> None:
+        self._require("send_reinvite")
+        sdp = self._offered_local or self._active_local
+        tdata = ffi.new("pjsip_tx_data **")
+        self._with_pj_sdp(sdp, lambda p: check(lib.sc_inv_reinvite(self._inv, p, tdata),
+                                               "creating the re-INVITE"))
+        self._offered_local = None
+        self._set_state(REINVITING)
+        try:
+            self._send(tdata[0], headers, "sending the re-INVITE")
+        except BaseException:
+            if self._state == REINVITING:
+                self._set_state(CONFIRMED)
+            raise
+
+    def _respond_reinvite(self, code: int, headers: dict[str, str]) -> None:
+        self._require("respond_to_reinvite")
+        sdp = None
+        if 200 <= code < 300:
+            sdp = self._offered_local or self._active_local
+        tdata = ffi.new("pjsip_tx_data **")
+        self._with_pj_sdp(sdp, lambda p: check(lib.sc_inv_answer(self._inv, code, p, tdata),
+                                               f"creating the {code} response"))
+        if 200 <= code < 300:
+            self._offered_local = None
+        self._send(tdata[0], headers, f"sending the {code} response")
+        if code >= 200 and self._state == REINVITED:
+            self._set_state(CONFIRMED)
+
+    # -- poll thread: PJSIP events --
+
+    def _on_event(self, inv, ev) -> None:
+        kind = ev.kind
+        if kind == lib.SC_INV_EV_STATE:
+            self._on_pj_state(ev)
+        elif kind == lib.SC_INV_EV_MEDIA:
+            self._on_media_update(ev.status)
+        elif kind == lib.SC_INV_EV_TSX:
+            if ev.role == lib.PJSIP_ROLE_UAC and self._state == REINVITING:
+                data = (_message_data(ev.rdata) if ev.rdata != ffi.NULL
+                        else {"code": ev.code, "reason": pj2str(ev.reason)})
+                self._set_state(CONFIRMED, **data)
+            elif ev.role == lib.PJSIP_ROLE_UAS and self._state == REINVITED:
+                data = self._cancel_data or {}       # e.g. 487 after a CANCEL of the re-INVITE
+                self._cancel_data = None
+                self._set_state(CONFIRMED, **data)
+        elif kind == lib.SC_INV_EV_REINVITE:
+            if self._state == CONFIRMED:
+                self._set_state(REINVITED, **_message_data(ev.rdata))
+            else:                                    # e.g. while DISCONNECTING
+                tdata = ffi.new("pjsip_tx_data **")
+                if lib.sc_inv_answer(inv, 491, ffi.NULL, tdata) == lib.PJ_SUCCESS:
+                    lib.sc_inv_send(inv, tdata[0])
+        elif kind == lib.SC_INV_EV_OFFER:
+            self._answer_offer_now(inv)
+        elif kind == lib.SC_INV_EV_CANCEL:
+            self._cancel_data = _message_data(ev.rdata)
+
+    def _on_pj_state(self, ev) -> None:
+        if self._state == DISCONNECTED:
+            return
+        rdata = ev.rdata
+        if ev.state == lib.PJSIP_INV_STATE_DISCONNECTED:
+            if self._timed_out:
+                data = {"code": 408, "reason": "Request Timeout (no answer to end the session)"}
+            elif rdata != ffi.NULL:
+                data = _message_data(rdata)
+            elif self._cancel_data is not None:
+                data = self._cancel_data
+            else:
+                data = {"code": ev.code, "reason": pj2str(ev.reason)}
+            self._release()
+            self._set_state(DISCONNECTED, **data)
+            return
+        new = _PJ_STATES.get(ev.state)
+        if new is None or self._state in (DISCONNECTING, REINVITING, REINVITED):
+            return
+        if new == self._state and new != EARLY:
+            return
+        if new == EARLY and self._state not in (CALLING, EARLY, INCOMING):
+            return
+        self._set_state(new, **(_message_data(rdata) if rdata != ffi.NULL else {}))
+
+    def _on_media_update(self, status: int) -> None:
+        if status == lib.PJ_SUCCESS and self._inv != ffi.NULL:
+            local = lib.sc_inv_sdp(self._inv, _SDP_ACTIVE_LOCAL)
+            remote = lib.sc_inv_sdp(self._inv, _SDP_ACTIVE_REMOTE)
+            if local != ffi.NULL and remote != ffi.NULL:
+                self._active_local = SDPSession._from_pj(local)
+                self._active_remote = SDPSession._from_pj(remote)
+                _notify("SIPInvitationGotSDPUpdate", self, succeeded=True,
+                               local_sdp=self._active_local.copy(),
+                               remote_sdp=self._active_remote.copy())
+                return
+        _notify("SIPInvitationGotSDPUpdate", self, succeeded=False,
+                       error=strerror(status) if status != lib.PJ_SUCCESS else "no active SDP")
+
+    def _answer_offer_now(self, inv) -> None:
+        """An offer outside a re-INVITE (an UPDATE, or an offer in a response): answer with
+        the current local SDP (during set-up, the offered one if set)."""
+        sdp = self._active_local
+        if self._state in (CALLING, EARLY, CONNECTING) and self._offered_local is not None:
+            sdp = self._offered_local
+            self._offered_local = None
+        if sdp is None:
+            return            # PJSIP answers 488
+        self._with_pj_sdp(sdp, lambda p: lib.sc_inv_set_answer(inv, p))
+
+    # -- helpers --
+
+    def _set_state(self, state: str, **data: Any) -> None:
+        prev = self._state
+        if (prev, state) not in TRANSITIONS:
+            self._ua._report_exception(f"Invitation: transition {prev} -> {state} is not in "
+                                       f"TRANSITIONS (a bug in sipcore)\n")
+        self._state = state
+        _notify("SIPInvitationChangedState", self, prev_state=prev, state=state, **data)
+
+    def _info(self):
+        info = ffi.new("sc_inv_info_t *")
+        lib.sc_inv_info(self._inv, info)
+        return info
+
+    def _read_dialog(self) -> None:
+        info = self._info()
+        self._call_id = pj2str(info.call_id) or None
+        if info.local_contact != ffi.NULL:
+            self._local_contact_uri = from_pj(info.local_contact, True)
+
+    def _local_contact_for(self, user: str | None, transport: str | None) -> str:
+        return ClientPrimitive._local_contact(self, user, transport)
+
+    def _release(self) -> None:
+        """The session is over (or abandoned): no more PJSIP object, timer or token."""
+        self._inv = ffi.NULL
+        if self._timer is not None:
+            self._ua.cancel(self._timer)
+            self._timer = None
+        self._release_token()
+
+    def _fail(self, exc: BaseException) -> None:
+        """Sending the INVITE failed: end the session without a word to anyone."""
+        if self._inv != ffi.NULL:
+            inv = self._inv
+            lib.sc_inv_set_token(inv, ffi.NULL)
+            lib.sc_inv_terminate(inv, 503, 0)
+        self._release()
+        if self._state != DISCONNECTED:
+            status = getattr(exc, "status", None)
+            self._set_state(DISCONNECTED, code=503,
+                            reason=f"Service Unavailable ({strerror(status) if status else exc})")
+
+    def _engine_stopping(self) -> None:
+        if self._inv != ffi.NULL:
+            inv = self._inv
+            self._inv = ffi.NULL
+            lib.sc_inv_abandon(inv)
+        self._release()
+        if self._state != DISCONNECTED:
+            self._set_state(DISCONNECTED, code=503, reason="Service Unavailable (Engine stopped)")
+
+
+_pending: deque = deque()
+_delivering = False
+
+
+def _notify(name: str, sender: Any, **data: Any) -> None:
+    """Send a notification, in order: one caused by a method called from a receiver (on the
+    poll thread, while another Invitation notification is being delivered) is sent after
+    that one has reached every receiver, so all receivers see the states in order."""
+    global _delivering
+    data.setdefault("timestamp", datetime.datetime.now(datetime.timezone.utc))
+    _pending.append((name, sender, data))
+    if _delivering:
+        return
+    _delivering = True
+    try:
+        while _pending:
+            n, s, d = _pending.popleft()
+            signals.notify(n, s, **d)
+    finally:
+        _delivering = False
+
+
+def _copy(value):
+    return None if value is None else value.copy()
+
+
+def _headers(rdata) -> dict[str, str]:
+    size = 16384
+    while True:
+        buf = ffi.new("char[]", size)
+        n = lib.sc_msg_headers(rdata, buf, size)
+        if n >= 0 or size >= 1 << 20:
+            break
+        size *= 4
+    out: dict[str, str] = {}
+    for line in ffi.unpack(buf, max(n, 0)).decode("utf-8", "replace").split("\r\n"):
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        name, value = name.strip(), value.strip()
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
+def _message_data(rdata) -> dict[str, Any]:
+    """The spec's data of a notification caused by a received message."""
+    info = ffi.new("sc_rdata_info_t *")
+    lib.sc_rdata_info(rdata, info)
+    data: dict[str, Any] = {}
+    if info.is_request:
+        data["method"] = pj2str(info.method)
+        data["request_uri"] = from_pj(info.request_uri, True)
+    else:
+        data["code"] = info.status_code
+        data["reason"] = pj2str(info.reason)
+    data["headers"] = _headers(rdata)
+    data["body"] = (ffi.unpack(info.body, info.body_len).decode("utf-8", "replace")
+                    if info.has_body and info.body != ffi.NULL else None)
+    return data
+
+
+# ---- set-up and trampolines ---------------------------------------------------------------
+
+def init(ua) -> None:
+    """Called by the UA's set-up: pjsip_inv, 100rel and mod-sipcore-inv."""
+    check(lib.sc_inv_init(ua.endpt), "initialising INVITE sessions")
+
+
+@_pj.trampoline("sc_py_inv_event")
+def _on_inv_event(token, inv, ev):
+    obj = handles.get(token)
+    if obj is not None:
+        obj._on_event(inv, ev)
+    return None
+
+
+@_pj.trampoline("sc_py_inv_incoming", default=0)
+def _on_inv_incoming(inv, rdata, transport):
+    from .. import _ua
+    ua = _ua.current
+    if ua is None or not ua.running or ua._stopping:
+        return 0
+    if not signals.has_receivers("SIPInvitationChangedState"):
+        return 0
+    Invitation._new_incoming(ua, inv, rdata, ffi.string(transport).decode())
+    return 1

@@ -1,0 +1,196 @@
+"""Invitation without a remote user agent: arguments, states, the transition table, Engine
+stop with live sessions, threads, and an INVITE nobody listens for (loopback sockets only)."""
+import gc
+import socket
+import threading
+
+import pytest
+
+from sipcore import (Credentials, Engine, EngineNotRunningError, InvalidStateError, Invitation,
+                     Route, SDPConnection, SDPMedia, SDPSession, SIPURI, signals)
+from sipcore.primitives.invitation import METHOD_STATES, STATES, TRANSITIONS
+
+
+def sdp():
+    return SDPSession("127.0.0.1", connection=SDPConnection("127.0.0.1"),
+                      media=[SDPMedia("audio", 40000, "RTP/AVP", formats=["0"])])
+
+
+def creds():
+    return Credentials(SIPURI("127.0.0.1", user="alice"), "pw")
+
+
+@pytest.fixture
+def silent():
+    """A UDP socket that receives and never answers."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5)
+    yield s
+    s.close()
+
+
+def new_inv(port=5999):
+    return Invitation(creds(), SIPURI("127.0.0.1", user="bob", port=port), Route("127.0.0.1", port))
+
+
+def states(rec, inv):
+    return [n.data.state for n in rec.all("SIPInvitationChangedState") if n.sender is inv]
+
+
+def test_transition_table():
+    assert {s for pair in TRANSITIONS for s in pair} == set(STATES)
+    assert not [t for t in TRANSITIONS if t[0] == "DISCONNECTED"]      # terminal
+    assert all(("DISCONNECTING", "DISCONNECTED") in TRANSITIONS for _ in [0])
+    for method, allowed in METHOD_STATES.items():
+        assert allowed <= set(STATES), method
+        assert "DISCONNECTED" not in allowed
+
+
+def test_bad_arguments_name_the_argument(engine):
+    with pytest.raises(TypeError, match="credentials"):
+        Invitation("alice", SIPURI("127.0.0.1"), Route("127.0.0.1"))
+    with pytest.raises(TypeError, match="callee_uri"):
+        Invitation(creds(), "sip:bob@127.0.0.1", Route("127.0.0.1"))
+    with pytest.raises(TypeError, match="route"):
+        Invitation(creds(), SIPURI("127.0.0.1"), "127.0.0.1")
+    with pytest.raises(TypeError, match="contact_uri"):
+        Invitation(creds(), SIPURI("127.0.0.1"), Route("127.0.0.1"), contact_uri="x")
+    with pytest.raises(InvalidStateError, match="TLS"):
+        Invitation(creds(), SIPURI("127.0.0.1"), Route("127.0.0.1", 5061, "tls"))
+    inv = new_inv()
+    with pytest.raises(TypeError, match="local_sdp"):
+        inv.set_offered_local_sdp("v=0")
+    with pytest.raises(TypeError, match="response_code"):
+        inv.respond_to_invite_provisionally("180")
+    with pytest.raises(ValueError, match="response_code"):
+        inv.respond_to_invite_provisionally(200)
+    with pytest.raises(ValueError, match="response_code"):
+        inv.disconnect(200)
+    with pytest.raises(ValueError, match="response_code"):
+        inv.respond_to_reinvite(99)
+    with pytest.raises(ValueError, match="timeout"):
+        inv.disconnect(timeout=0)
+    with pytest.raises(TypeError, match="timeout"):
+        inv.disconnect(timeout="1")
+    with pytest.raises(ValueError, match="extra_headers"):
+        inv.send_invite(extra_headers={"Bad Name": "x"})
+    with pytest.raises(ValueError, match="extra_headers"):
+        inv.send_invite(extra_headers={"X-A": "a\r\nB: b"})
+    assert inv.state == "NULL"
+
+
+def test_wrong_state_names_the_state(engine, recorder):
+    inv = new_inv()
+    for call in (inv.accept_invite, inv.send_reinvite, inv.respond_to_reinvite,
+                 inv.respond_to_invite_provisionally):
+        with pytest.raises(InvalidStateError, match="NULL"):
+            call()
+    assert inv.get_offered_remote_sdp() is None and inv.get_active_remote_sdp() is None
+    assert inv.caller_uri.user == "alice" and inv.callee_uri.user == "bob"
+    assert inv.local_uri == inv.caller_uri and inv.remote_uri == inv.callee_uri
+    assert inv.credentials.password == "pw" and inv.route == Route("127.0.0.1", 5999)
+    assert inv.transport == "udp" and inv.local_contact_uri is None and inv.call_id is None
+    inv.disconnect()                           # nothing was sent: straight to DISCONNECTED
+    assert inv.state == "DISCONNECTED"
+    assert states(recorder, inv) == ["DISCONNECTED"]
+    for call in (inv.send_invite, inv.disconnect, lambda: inv.set_offered_local_sdp(sdp())):
+        with pytest.raises(InvalidStateError, match="DISCONNECTED"):
+            call()
+
+
+def test_calling_then_cancel_before_any_response_with_timeout(engine, recorder, silent):
+    inv = new_inv(silent.getsockname()[1])
+    inv.set_offered_local_sdp(sdp())
+    inv.send_invite(extra_headers={"X-Test": "yes"})
+    data, _ = silent.recvfrom(65536)
+    assert data.startswith(b"INVITE sip:bob@127.0.0.1") and b"\r\nX-Test: yes\r\n" in data
+    assert b"m=audio 40000 RTP/AVP 0" in data
+    assert inv.state == "CALLING" and inv.call_id and inv.local_contact_uri.user == "alice"
+    assert inv.get_offered_local_sdp().media[0].port == 40000   # sent, not negotiated
+    with pytest.raises(InvalidStateError, match="CALLING"):
+        inv.send_invite()
+    inv.disconnect(timeout=0.5)        # no 1xx yet: the CANCEL waits; the timeout ends it
+    assert inv.state == "DISCONNECTING"
+    n = recorder.wait_for("SIPInvitationChangedState", timeout=5, sender=inv,
+                          where=lambda n: n.data.state == "DISCONNECTED")
+    assert n.data.code == 408
+    assert states(recorder, inv) == ["CALLING", "DISCONNECTING", "DISCONNECTED"]
+    assert inv.call_id is None
+
+
+def test_engine_stop_ends_live_invitations_and_restart_works(engine_factory, recorder, silent):
+    e = engine_factory()
+    inv = new_inv(silent.getsockname()[1])
+    inv.set_offered_local_sdp(sdp())
+    inv.send_invite()
+    dropped = new_inv(silent.getsockname()[1])
+    dropped.set_offered_local_sdp(sdp())
+    dropped.send_invite()
+    del dropped
+    gc.collect()
+    e.stop()
+    assert inv.state == "DISCONNECTED"
+    assert states(recorder, inv) == ["CALLING", "DISCONNECTED"]
+    e2 = engine_factory()
+    with pytest.raises(InvalidStateError):
+        inv.set_offered_local_sdp(sdp())
+    inv2 = new_inv(silent.getsockname()[1])
+    inv2.set_offered_local_sdp(sdp())
+    inv2.send_invite()
+    assert inv2.state == "CALLING"
+    e2.stop()
+    with pytest.raises(EngineNotRunningError):
+        new_inv()
+    assert not recorder.all("SIPEngineGotException")
+
+
+def test_calls_from_many_threads(engine, recorder, silent):
+    port = silent.getsockname()[1]
+    invs, errors = [], []
+
+    def worker():
+        try:
+            inv = new_inv(port)
+            inv.set_offered_local_sdp(sdp())
+            inv.send_invite()
+            invs.append(inv)
+        except Exception as exc:    # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not errors and len(invs) == 8
+    assert len({i.call_id for i in invs}) == 8
+    for inv in invs:
+        inv.disconnect(timeout=0.2)
+    for inv in invs:
+        recorder.wait_for("SIPInvitationChangedState", timeout=5, sender=inv,
+                          where=lambda n: n.data.state == "DISCONNECTED")
+
+
+def test_invite_nobody_listens_for_is_answered_480(engine):
+    assert not signals.has_receivers("SIPInvitationChangedState")
+    port = engine.local_udp_port
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5)
+    me = s.getsockname()[1]
+    body = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+    msg = (f"INVITE sip:alice@127.0.0.1:{port} SIP/2.0\r\n"
+           f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-unit-1;rport\r\n"
+           f"From: <sip:raw@127.0.0.1:{me}>;tag=raw1\r\nTo: <sip:alice@127.0.0.1:{port}>\r\n"
+           f"Call-ID: unit-480@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:raw@127.0.0.1:{me}>\r\n"
+           f"Max-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n{body}")
+    try:
+        s.sendto(msg.encode(), ("127.0.0.1", port))
+        codes = []
+        while not codes or codes[-1] < 200:
+            data, _ = s.recvfrom(65536)
+            codes.append(int(data.split(b" ", 2)[1]))
+        assert codes[-1] == 480
+    finally:
+        s.close()
