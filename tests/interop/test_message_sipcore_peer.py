@@ -39,7 +39,8 @@ def test_message_both_ways(ip, peer, transport, recorder):
     traces = [n.data for n in recorder.all("SIPEngineSIPTrace")]
     req = [t for t in traces if not t.received and t.data.startswith("MESSAGE sip:bob@")]
     ok = [t for t in traces if t.received and t.data.startswith("SIP/2.0 200")]
-    assert len(req) == 1 and len(ok) == 1
+    # (a UDP retransmission under load would repeat the same request, byte for byte)
+    assert req and len({t.data for t in req}) == 1 and ok
     assert (req[0].destination_ip, req[0].destination_port) == (ip, port)
     assert (ok[0].source_ip, ok[0].source_port) == (ip, port)
     assert req[0].source_ip == ip and ok[0].destination_port == req[0].source_port
