@@ -117,17 +117,40 @@ def test_codecs(engine):
     assert engine.codecs == ["PCMA", "PCMU"]
 
 
+def _own_ports(table: str) -> set[int]:
+    """Local ports of this process's sockets, from /proc (another process may take a port we
+    freed at any moment, so binding it again would prove nothing)."""
+    import os
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    with open(f"/proc/net/{table}") as fh:
+        next(fh)
+        for line in fh:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].split(":")[1], 16))
+    return ports
+
+
 def test_transports_can_be_moved_and_disabled(engine):
-    import socket
     old = engine.local_udp_port
+    assert old in _own_ports("udp")
     engine.set_local_udp_port(0)
     new = engine.local_udp_port
     assert new and new != old
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", old))  # the old port was released
-    s.close()
+    assert new in _own_ports("udp") and old not in _own_ports("udp")  # the old port was released
+    tcp = engine.local_tcp_port
+    assert tcp in _own_ports("tcp")
     engine.set_local_tcp_port(None)
     assert engine.local_tcp_port is None
+    assert tcp not in _own_ports("tcp")
     engine.set_local_tcp_port(0)
     assert engine.local_tcp_port > 0
     with pytest.raises(TypeError, match="value"):
