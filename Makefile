@@ -31,7 +31,7 @@ demo: setup
 bench: setup
 	$(PY) benchmarks/message_rate.py
 	$(PY) benchmarks/registrations.py
-	@if [ -f benchmarks/call_rate.py ]; then $(PY) benchmarks/call_rate.py; fi
+	$(PY) benchmarks/call_rate.py --calls 1000
 
 clean:
 	rm -rf build src/*.egg-info src/sipcore/_pjsip*.so src/sipcore/_pjsip.c .pytest_cache
