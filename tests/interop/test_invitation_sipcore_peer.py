@@ -234,7 +234,7 @@ def test_disconnect_timeout_when_bye_is_never_answered(transport, tls_files, eng
             assert inv.state == "DISCONNECTING"
             n = wait_state(recorder, inv, "DISCONNECTED", timeout=10)
             elapsed = time.monotonic() - t0
-            assert 1.3 <= elapsed <= 4.0, elapsed
+            assert 1.3 <= elapsed <= 6.0, elapsed   # honoured, with room for a loaded machine
             assert n.data.code == 408 and n.data.prev_state == "DISCONNECTING"
         finally:
             os.kill(pid, signal.SIGCONT)

@@ -496,6 +496,8 @@ class Invitation(ClientPrimitive):
             if local != ffi.NULL and remote != ffi.NULL:
                 self._active_local = SDPSession._from_pj(local)
                 self._active_remote = SDPSession._from_pj(remote)
+                if not signals.has_receivers("SIPInvitationGotSDPUpdate"):
+                    return            # nobody listens: do not copy two SDPs for nothing
                 _notify("SIPInvitationGotSDPUpdate", self, succeeded=True,
                                local_sdp=self._active_local.copy(),
                                remote_sdp=self._active_remote.copy())
