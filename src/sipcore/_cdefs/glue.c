@@ -66,8 +66,6 @@ static sc_event *sc_event_new(int kind, const char *text, size_t len)
     return ev;
 }
 
-int sc_events_pending(void) { return sc_q_count; }
-unsigned long sc_events_dropped(void) { return sc_q_dropped; }
 
 sc_event *sc_event_pop(void)
 {
@@ -252,12 +250,6 @@ pj_status_t sc_modules_register(pjsip_endpoint *endpt)
     return pjsip_endpt_register_module(endpt, &sc_mod_app);
 }
 
-void *sc_tsx_token(pjsip_transaction *tsx)
-{
-    if (sc_mod_app.id < 0) return NULL;
-    return tsx->mod_data[sc_mod_app.id];
-}
-
 void sc_tsx_set_token(pjsip_transaction *tsx, void *token)
 {
     if (sc_mod_app.id >= 0) tsx->mod_data[sc_mod_app.id] = token;
@@ -327,25 +319,6 @@ void sc_wake_destroy(pjsip_endpoint *endpt)
 }
 
 /* ---------- 4. accessors -------------------------------------------------------------- */
-
-pjsip_rx_data *sc_event_rdata(pjsip_event *e)
-{
-    if (e->type == PJSIP_EVENT_TSX_STATE && e->body.tsx_state.type == PJSIP_EVENT_RX_MSG)
-        return e->body.tsx_state.src.rdata;
-    return NULL;
-}
-
-int sc_event_is_tsx_state(pjsip_event *e) { return e->type == PJSIP_EVENT_TSX_STATE; }
-
-void sc_tsx_info(pjsip_transaction *tsx, sc_tsx_info_t *out)
-{
-    out->state = tsx->state;
-    out->status_code = tsx->status_code;
-    out->status_text = tsx->status_text;
-    out->transport_err = tsx->transport_err;
-    out->role = tsx->role;
-    out->method = tsx->method.name;
-}
 
 void sc_rdata_info(pjsip_rx_data *rdata, sc_rdata_info_t *out)
 {

@@ -25,15 +25,6 @@ typedef struct sc_event {
     struct sc_event *next;
 } sc_event;
 
-typedef struct sc_tsx_info_t {
-    int state;
-    int status_code;
-    pj_str_t status_text;
-    pj_status_t transport_err;
-    int role;
-    pj_str_t method;
-} sc_tsx_info_t;
-
 typedef struct sc_rdata_info_t {
     int is_request;
     pj_str_t method;
@@ -129,8 +120,6 @@ extern "Python+C" void sc_py_on_timer(pj_timer_heap_t *heap, pj_timer_entry *ent
 extern "Python+C" void sc_py_on_client(void *token, int kind, sc_client_result_t *result);
 
 extern volatile int sc_q_count;
-int sc_events_pending(void);
-unsigned long sc_events_dropped(void);
 sc_event *sc_event_pop(void);
 void sc_event_free(sc_event *ev);
 void sc_events_clear(void);
@@ -140,7 +129,6 @@ void sc_set_user_agent(const char *ua);
 
 pjsip_module *sc_app_module(void);
 pj_status_t sc_modules_register(pjsip_endpoint *endpt);
-void *sc_tsx_token(pjsip_transaction *tsx);
 void sc_tsx_set_token(pjsip_transaction *tsx, void *token);
 
 pj_status_t sc_wake_init(pjsip_endpoint *endpt);
@@ -148,9 +136,6 @@ void sc_wake(void);
 void sc_wake_ack(void);
 void sc_wake_destroy(pjsip_endpoint *endpt);
 
-pjsip_rx_data *sc_event_rdata(pjsip_event *e);
-int sc_event_is_tsx_state(pjsip_event *e);
-void sc_tsx_info(pjsip_transaction *tsx, sc_tsx_info_t *out);
 void sc_rdata_info(pjsip_rx_data *rdata, sc_rdata_info_t *out);
 int sc_uri_info(pjsip_uri *uri, sc_uri_info_t *out);
 void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out);
@@ -182,7 +167,6 @@ pj_status_t sc_regc_create(pjsip_endpoint *endpt, void *token, const char *regis
                            const char *route, pjsip_tpfactory *listener, const char *user,
                            const char *password, pjsip_regc **p_regc);
 int sc_contact_uri(pjsip_contact_hdr **contacts, int i, char *buf, int size);
-int sc_contact_expires(pjsip_contact_hdr **contacts, int i);
 pj_status_t sc_publishc_create(pjsip_endpoint *endpt, void *token, const char *event,
                                const char *aor, unsigned expires, const char *route,
                                pjsip_tpfactory *listener, const char *user,

@@ -99,11 +99,6 @@ int sc_contact_uri(pjsip_contact_hdr **contacts, int i, char *buf, int size)
     return n;
 }
 
-int sc_contact_expires(pjsip_contact_hdr **contacts, int i)
-{
-    return contacts[i] ? contacts[i]->expires : -1;
-}
-
 /* ---------- PUBLISH ------------------------------------------------------------------- */
 
 static void sc_publishc_cb(struct pjsip_publishc_cbparam *p)
