@@ -56,81 +56,16 @@ own ``onCallState``).
 from __future__ import annotations
 
 import argparse
-import ctypes
-import contextlib
 import json
 import os
-import sys
-import threading
 import time
 
+from _peerio import emit, sample, stdin_eof_event, stdout_silenced  # noqa: E402  (benchmarks/ is sys.path[0])
 import pjsua2 as pj
 
 
 # --------------------------------------------------------------------------
 # helpers (same as in _sipcore_call_peer.py)
-
-def proc_status(key: str) -> int:
-    """An integer field of /proc/self/status (VmRSS in KiB, Threads)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return -1
-
-
-def sample(calls: int, trim: bool = False) -> dict:
-    """Resource sample: calls done so far, VmRSS KiB, open fds, threads.
-
-    ``trim``: call glibc's malloc_trim(0) first, so VmRSS shows memory in
-    use rather than freed heap that glibc keeps after a peak (see
-    call_rate.py, "Endurance").
-    """
-    if trim:
-        try:
-            ctypes.CDLL(None).malloc_trim(0)
-        except (OSError, AttributeError):
-            pass
-    return {"calls": calls, "rss_kb": proc_status("VmRSS"),
-            "fds": len(os.listdir("/proc/self/fd")),
-            "threads": proc_status("Threads")}
-
-
-def emit(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-@contextlib.contextmanager
-def stdout_silenced():
-    """Temporarily point file descriptor 1 at /dev/null (C-level output)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
-
-
-def stdin_eof_event() -> threading.Event:
-    """Event set once stdin reaches EOF (see _pjsua2_peer.stdin_eof_event)."""
-    eof = threading.Event()
-
-    def wait_eof() -> None:
-        try:
-            while os.read(0, 4096):
-                pass
-        except OSError:
-            pass
-        eof.set()
-
-    threading.Thread(target=wait_eof, name="stdin-eof", daemon=True).start()
-    return eof
-
 
 def start_endpoint(args: argparse.Namespace) -> pj.Endpoint:
     """Endpoint with one UDP transport, logging off, null sound device,

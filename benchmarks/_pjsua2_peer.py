@@ -49,13 +49,12 @@ VM, so callers should repeat runs and compare medians.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import sys
 import threading
 import time
 
+from _peerio import emit, rss_kb, stdin_eof_event, stdout_silenced  # noqa: E402  (benchmarks/ is sys.path[0])
 import pjsua2 as pj
 
 
@@ -65,36 +64,6 @@ MAX_BUDDIES = 256
 
 # --------------------------------------------------------------------------
 # helpers
-
-def rss_kb() -> int:
-    """Current resident set size of this process in KiB (VmRSS)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return -1
-
-
-def emit(line: str) -> None:
-    """Print one protocol line to stdout and flush it immediately."""
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-@contextlib.contextmanager
-def stdout_silenced():
-    """Temporarily point file descriptor 1 at /dev/null (C-level output)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
-
 
 def start_endpoint(ip: str, port: int, threads: int) -> pj.Endpoint:
     """Create, configure and start a pjsua2 Endpoint with one UDP transport.
@@ -143,30 +112,6 @@ def make_account_config(uri: str) -> pj.AccountConfig:
     acfg.mwiConfig.enabled = False
     acfg.natConfig.udpKaIntervalSec = 0
     return acfg
-
-
-def stdin_eof_event() -> threading.Event:
-    """Return an Event set once stdin reaches EOF (parent gone / closed).
-
-    The reader is a daemon Python thread that never calls into pjsip, so
-    it does not need ``libRegisterThread``; while blocked in read() it
-    holds no GIL and costs nothing.  It reads the raw fd with os.read():
-    a daemon thread parked inside ``sys.stdin.buffer.read()`` holds the
-    BufferedReader lock, and the interpreter then dies with "Fatal Python
-    error: _enter_buffered_busy" at shutdown (when exiting on --count).
-    """
-    eof = threading.Event()
-
-    def wait_eof() -> None:
-        try:
-            while os.read(0, 4096):
-                pass
-        except OSError:
-            pass
-        eof.set()
-
-    threading.Thread(target=wait_eof, name="stdin-eof", daemon=True).start()
-    return eof
 
 
 # --------------------------------------------------------------------------

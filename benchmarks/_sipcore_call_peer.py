@@ -74,14 +74,12 @@ the receiver only posts events to a queue and the main thread calls
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
-import os
 import queue
-import sys
 import threading
 import time
 
+from _peerio import emit, sample, stdin_eof_event  # noqa: E402  (benchmarks/ is sys.path[0])
 import sipcore
 from sipcore import (Credentials, Engine, Invitation, Route, SDPAttribute,
                      SDPConnection, SDPMedia, SDPSession, SIPURI, signals)
@@ -89,53 +87,6 @@ from sipcore import (Credentials, Engine, Invitation, Route, SDPAttribute,
 
 # --------------------------------------------------------------------------
 # helpers (same as in _pjsua2_call_peer.py)
-
-def proc_status(key: str) -> int:
-    """An integer field of /proc/self/status (VmRSS in KiB, Threads)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return -1
-
-
-def sample(calls: int, trim: bool = False) -> dict:
-    """Resource sample: calls done so far, VmRSS KiB, open fds, threads.
-
-    ``trim``: call glibc's malloc_trim(0) first, so VmRSS shows memory in
-    use rather than freed heap that glibc keeps after a peak (see
-    call_rate.py, "Endurance").
-    """
-    if trim:
-        try:
-            ctypes.CDLL(None).malloc_trim(0)
-        except (OSError, AttributeError):
-            pass
-    return {"calls": calls, "rss_kb": proc_status("VmRSS"),
-            "fds": len(os.listdir("/proc/self/fd")),
-            "threads": proc_status("Threads")}
-
-
-def emit(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def stdin_eof_event() -> threading.Event:
-    """Event set once stdin reaches EOF (see _pjsua2_peer.stdin_eof_event)."""
-    eof = threading.Event()
-
-    def wait_eof() -> None:
-        try:
-            while os.read(0, 4096):
-                pass
-        except OSError:
-            pass
-        eof.set()
-
-    threading.Thread(target=wait_eof, name="stdin-eof", daemon=True).start()
-    return eof
-
 
 def start_engine(ip: str, port: int) -> Engine:
     """Start the Engine with UDP only, logging and SIP trace off."""

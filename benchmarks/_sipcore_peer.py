@@ -67,12 +67,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import queue
-import sys
 import threading
 import time
 
+from _peerio import emit, rss_kb, stdin_eof_event  # noqa: E402  (benchmarks/ is sys.path[0])
 import sipcore
 from sipcore import (Credentials, Engine, Route, SIPURI, send_message,
                      signals)
@@ -80,42 +79,6 @@ from sipcore import (Credentials, Engine, Route, SIPURI, send_message,
 
 # --------------------------------------------------------------------------
 # helpers (same as in _pjsua2_peer.py)
-
-def rss_kb() -> int:
-    """Current resident set size of this process in KiB (VmRSS)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return -1
-
-
-def emit(line: str) -> None:
-    """Print one protocol line to stdout and flush it immediately."""
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def stdin_eof_event() -> threading.Event:
-    """Return an Event set once stdin reaches EOF (parent gone / closed).
-
-    Reads the raw fd with os.read() from a daemon thread (blocked in
-    read() it holds no GIL); see _pjsua2_peer.stdin_eof_event for why not
-    sys.stdin.buffer.
-    """
-    eof = threading.Event()
-
-    def wait_eof() -> None:
-        try:
-            while os.read(0, 4096):
-                pass
-        except OSError:
-            pass
-        eof.set()
-
-    threading.Thread(target=wait_eof, name="stdin-eof", daemon=True).start()
-    return eof
-
 
 def start_engine(ip: str, port: int) -> Engine:
     """Start the Engine with UDP only, logging and SIP trace off."""

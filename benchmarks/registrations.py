@@ -30,16 +30,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
+from _peerio import rss_kb  # noqa: E402
 from peers.kamailio import Kamailio  # noqa: E402
 from sipcore import Credentials, Engine, Registration, Route, SIPURI, signals  # noqa: E402
-
-
-def rss_kb() -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def main() -> int:
