@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+from peers.kamailio import Kamailio  # noqa: E402
 from sipcore import Engine, NotificationRecorder  # noqa: E402
 
 LOOPBACKS = ["127.0.0.1", "::1"]
@@ -50,6 +51,15 @@ def running_engine():
 @pytest.fixture
 def engine(engine_factory):
     return engine_factory()
+
+
+@pytest.fixture
+def kam(tmp_path):
+    """kamailio as registrar/proxy/presence server, with users alice/apw and bob/bpw."""
+    with Kamailio(workdir=tmp_path / "kam") as k:
+        k.add_user("alice", "apw")
+        k.add_user("bob", "bpw")
+        yield k
 
 
 @pytest.fixture

@@ -5,17 +5,8 @@ each side; BYE from each side; CANCEL while ringing; 486."""
 import pytest
 
 from peers.baresip import Baresip
-from peers.kamailio import Kamailio
 from test_invitation_helpers import auto_answer, direction, make_sdp, sdp_updates, seq, wait_state
 from sipcore import Credentials, Invitation, Registration, Route, SIPURI, signals
-
-
-@pytest.fixture
-def kam(tmp_path):
-    with Kamailio(workdir=tmp_path / "kam") as k:
-        k.add_user("alice", "apw")
-        k.add_user("bob", "bpw")
-        yield k
 
 
 def alice(password="apw"):
@@ -138,8 +129,8 @@ def test_sipcore_rejects_baresip_with_486(kam, engine, recorder):
             reg = register_alice(kam, recorder)
             mark = bob.mark()
             bob.dial("sip:alice@127.0.0.1")
-            n = recorder.wait_for("SIPInvitationChangedState", timeout=15,
-                                  where=lambda n: n.data.state == "DISCONNECTED")
+            recorder.wait_for("SIPInvitationChangedState", timeout=15,
+                              where=lambda n: n.data.state == "DISCONNECTED")
             assert seq(recorder, got[0]) == ["INCOMING", "DISCONNECTING", "DISCONNECTED"]
             bob.wait_for_output(r"486 Busy Here", timeout=10, since=mark)
             reg.unregister()

@@ -11,7 +11,7 @@ import pytest
 from conftest import host
 from test_invitation_helpers import (make_sdp, auto_answer, direction, seq, sdp_updates,
                                 wait_state)
-from sipcore import Credentials, Engine, Invitation, Route, SIPURI
+from sipcore import Credentials, Invitation, Route, SIPURI
 from sipcore.peer import PeerProcess
 
 TRANSPORTS = ["udp", "tcp", "tls"]
@@ -48,7 +48,7 @@ def my_port(e, transport):
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_call_peer_hold_resume_bye(ip, transport, tls_files, engine_factory, recorder):
-    e = start_engine(engine_factory, tls_files, ip)
+    start_engine(engine_factory, tls_files, ip)
     with peer_process(ip, tls_files, "--answer", "auto") as peer:
         port = peer.ready[transport]
         inv = Invitation(Credentials(SIPURI(ip, user="alice")), SIPURI(ip, user="bob", port=port),

@@ -4,7 +4,6 @@ import shutil
 import subprocess
 import time
 
-import pytest
 
 from peers.ports import free_port
 from test_invitation_helpers import auto_answer, make_sdp, seq, wait_state

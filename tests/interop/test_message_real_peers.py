@@ -3,16 +3,7 @@ import pytest
 
 from peers import sipsak
 from peers.baresip import Baresip
-from peers.kamailio import Kamailio
 from sipcore import Credentials, Route, SIPURI, send_message
-
-
-@pytest.fixture
-def kam(tmp_path):
-    with Kamailio(workdir=tmp_path / "kam") as k:
-        k.add_user("alice", "apw")
-        k.add_user("bob", "bpw")
-        yield k
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp", "tls"])

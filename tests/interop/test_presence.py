@@ -1,21 +1,12 @@
 """Publication and Subscription against kamailio's presence server (presence + presence_xml)."""
 import pytest
 
-from peers.kamailio import Kamailio
 from sipcore import (Credentials, InvalidStateError, Publication, Route, SIPURI, Subscription)
 
 PIDF = """<?xml version="1.0" encoding="UTF-8"?>
 <presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:alice@127.0.0.1">
   <tuple id="t1"><status><basic>{basic}</basic></status><note>{note}</note></tuple>
 </presence>"""
-
-
-@pytest.fixture
-def kam(tmp_path):
-    with Kamailio(workdir=tmp_path / "kam") as k:
-        k.add_user("alice", "apw")
-        k.add_user("bob", "bpw")
-        yield k
 
 
 def creds(user, password):

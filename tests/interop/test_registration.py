@@ -4,17 +4,8 @@ import time
 
 import pytest
 
-from peers.kamailio import Kamailio
 from sipcore import (Credentials, EngineNotRunningError, InvalidStateError, Registration,
                      Route, SIPURI)
-
-
-@pytest.fixture
-def kam(tmp_path):
-    with Kamailio(workdir=tmp_path / "kam") as k:
-        k.add_user("alice", "apw")
-        k.add_user("bob", "bpw")
-        yield k
 
 
 def creds(user="alice", password="apw"):

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from sipcore import (Credentials, Engine, EngineNotRunningError, InvalidStateError, Invitation,
+from sipcore import (Credentials, EngineNotRunningError, InvalidStateError, Invitation,
                      Route, SDPConnection, SDPMedia, SDPSession, SIPURI, signals)
 from sipcore.primitives.invitation import METHOD_STATES, STATES, TRANSITIONS
 
