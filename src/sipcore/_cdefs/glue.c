@@ -320,6 +320,18 @@ void sc_wake_destroy(pjsip_endpoint *endpt)
 
 /* ---------- 4. accessors -------------------------------------------------------------- */
 
+/* A message's body: content type, subtype, data; 0 when it has none. */
+static int sc_msg_body(pjsip_msg *msg, pj_str_t *type, pj_str_t *subtype, const char **data,
+                       unsigned *len)
+{
+    if (!msg->body) return 0;
+    *type = msg->body->content_type.type;
+    *subtype = msg->body->content_type.subtype;
+    *data = (const char*) msg->body->data;
+    *len = msg->body->len;
+    return 1;
+}
+
 void sc_rdata_info(pjsip_rx_data *rdata, sc_rdata_info_t *out)
 {
     pjsip_msg *msg = rdata->msg_info.msg;
@@ -336,13 +348,8 @@ void sc_rdata_info(pjsip_rx_data *rdata, sc_rdata_info_t *out)
     out->from_uri = rdata->msg_info.from ? rdata->msg_info.from->uri : NULL;
     out->to_uri = rdata->msg_info.to ? rdata->msg_info.to->uri : NULL;
     if (rdata->msg_info.cid) out->call_id = rdata->msg_info.cid->id;
-    if (msg->body) {
-        out->has_body = 1;
-        out->content_type = msg->body->content_type.type;
-        out->content_subtype = msg->body->content_type.subtype;
-        out->body = (const char*) msg->body->data;
-        out->body_len = msg->body->len;
-    }
+    out->has_body = sc_msg_body(msg, &out->content_type, &out->content_subtype, &out->body,
+                                &out->body_len);
     out->src_ip = rdata->pkt_info.src_name;
     out->src_port = rdata->pkt_info.src_port;
 }
@@ -380,13 +387,8 @@ void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out)
     pj_bzero(out, sizeof(*out));
     out->from_ok = rdata->msg_info.from ? sc_uri_info(rdata->msg_info.from->uri, &out->from_uri) : 0;
     out->to_ok = rdata->msg_info.to ? sc_uri_info(rdata->msg_info.to->uri, &out->to_uri) : 0;
-    if (msg->body) {
-        out->has_body = 1;
-        out->content_type = msg->body->content_type.type;
-        out->content_subtype = msg->body->content_type.subtype;
-        out->body = (const char*) msg->body->data;
-        out->body_len = msg->body->len;
-    }
+    out->has_body = sc_msg_body(msg, &out->content_type, &out->content_subtype, &out->body,
+                                &out->body_len);
 }
 
 /* Parse "Name: value" and add it to a request; typed headers (Route, Contact ...) come
