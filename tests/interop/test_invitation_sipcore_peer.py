@@ -163,8 +163,8 @@ def test_cancel_while_ringing_both_ways(tls_files, engine_factory, recorder):
 
         def ring(sender, **d):
             if d["state"] == "INCOMING":
+                ringing.append(sender)   # before the 180: the peer may see it first
                 sender.respond_to_invite_provisionally(180)
-                ringing.append(sender)
 
         from sipcore import signals
         signals.SIPInvitationChangedState.connect(ring)
