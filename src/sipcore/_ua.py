@@ -217,7 +217,8 @@ class UA:
         self.cp = ffi.new("pj_caching_pool *")
         # keep up to 1 MiB of released pools for re-use (every transaction makes and releases
         # pools at the same rate); more would only hoard memory after a burst
-        lib.pj_caching_pool_init(self.cp, ffi.NULL, 1024 * 1024)
+        # pool blocks come from sipcore's slabs, not malloc (why: glue_pool.c)
+        lib.pj_caching_pool_init(self.cp, lib.sc_pool_policy(), 1024 * 1024)
         endpt = ffi.new("pjsip_endpoint **")
         self._name = ffi.new("char[]", b"sipcore")
         check(lib.pjsip_endpt_create(ffi.addressof(self.cp, "factory"), self._name, endpt),
@@ -279,6 +280,7 @@ class UA:
         if self.cp is not None:
             lib.pj_caching_pool_destroy(self.cp)
             self.cp = None
+            lib.sc_trim_heap()
         if getattr(self, "_pj_inited", False):
             lib.pj_shutdown()
             self._pj_inited = False

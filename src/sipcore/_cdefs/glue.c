@@ -558,10 +558,14 @@ pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char
 }
 
 
-/* Give freed heap memory back to the system (glibc).  Every finished transaction is kept for
- * Timer K/J (5/32 s) and then freed; after a burst, glibc would keep the peak as RSS forever. */
+size_t sc_pool_trim(void);
+
+/* Give freed memory back to the system: the pool slabs (glue_pool.c) and glibc's heap.  Every
+ * finished transaction is kept for Timer K/J (5/32 s) and then freed; after a burst, the
+ * allocators would otherwise keep the peak as RSS forever. */
 void sc_trim_heap(void)
 {
+    sc_pool_trim();
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif

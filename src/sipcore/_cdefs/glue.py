@@ -155,6 +155,10 @@ pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char
                               const char *data, unsigned len);
 void sc_timer_init(pj_timer_entry *entry, int id);
 void sc_trim_heap(void);
+const void *sc_pool_policy(void);
+size_t sc_pool_trim(void);
+size_t sc_pool_slabs(void);
+size_t sc_pool_usage(size_t *live, size_t n);
 pj_status_t sc_request_create(pjsip_endpoint *endpt, const char *method, const char *target,
                               const char *from, const char *to, const char *route,
                               const char *type, const char *subtype, const char *body,
@@ -194,5 +198,6 @@ with open(os.path.join(os.path.dirname(__file__), "glue.c")) as _fh:
         + "void sc_py_on_client(void *token, int kind, sc_client_result_t *result);\n"
         + _fh.read()
     )
-with open(os.path.join(os.path.dirname(__file__), "glue_clients.c")) as _fh:
-    CUSTOMIZATIONS += _fh.read()
+for _name in ("glue_clients.c", "glue_pool.c"):
+    with open(os.path.join(os.path.dirname(__file__), _name)) as _fh:
+        CUSTOMIZATIONS += _fh.read()

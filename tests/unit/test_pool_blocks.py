@@ -1,0 +1,72 @@
+"""The slab allocator behind PJSIP's pools (glue_pool.c): it serves the traffic, returns
+every block when the Engine stops, and SIPCORE_MALLOC_POOLS switches it off."""
+import os
+import subprocess
+import sys
+import textwrap
+
+from sipcore import Credentials, Route, SIPURI, send_message
+from sipcore._pj import ffi, lib
+
+
+def usage() -> dict[int, int]:
+    live = ffi.new("size_t[256]")
+    n = lib.sc_pool_usage(live, 256)
+    return {(i + 1) * 256: live[i] for i in range(n) if live[i]}
+
+
+def _ping(engine, recorder, count: int) -> None:
+    port = engine.local_udp_port
+    for i in range(count):
+        send_message(Credentials(SIPURI("127.0.0.1", user="a")),
+                     SIPURI("127.0.0.1", user=f"b{i}", port=port), "text/plain", "ping",
+                     Route("127.0.0.1", port))
+    for _ in range(count):
+        assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=10).data.code == 200
+
+
+def test_transactions_take_blocks_from_slabs_and_stop_returns_them(engine_factory, recorder):
+    e = engine_factory()
+    before = sum(usage().values())
+    assert before > 0 and lib.sc_pool_slabs() > 0        # the endpoint's own pools
+    _ping(e, recorder, 50)
+    # finished transactions wait for Timer K/J with their requests and responses
+    assert sum(usage().values()) >= before + 50 * 2
+    e.stop()
+    assert usage() == {}                                  # every block came back ...
+    assert lib.sc_pool_slabs() == 0                       # ... and every slab is unmapped
+    e2 = engine_factory()                                 # and a new run starts from scratch
+    _ping(e2, recorder, 5)
+
+
+def test_trim_unmaps_empty_slabs_and_keeps_used_ones(engine_factory):
+    engine_factory()
+    slabs = lib.sc_pool_slabs()
+    assert lib.sc_pool_trim() <= slabs
+    assert lib.sc_pool_slabs() > 0 and sum(usage().values()) > 0   # live pools keep theirs
+
+
+def test_malloc_pools_switch(tmp_path):
+    script = textwrap.dedent("""
+        import threading
+        from sipcore import Engine, Credentials, Route, SIPURI, send_message, signals
+        from sipcore._pj import lib
+        e = Engine()
+        e.start(local_ip="127.0.0.1", local_udp_port=0, local_tcp_port=None, local_tls_port=None)
+        got = threading.Event()
+        codes = []
+        def on(sender, code, **d):
+            codes.append(code); got.set()
+        signals.SIPEngineGotMessageResponse.connect(on)
+        port = e.local_udp_port
+        send_message(Credentials(SIPURI("127.0.0.1", user="a")), SIPURI("127.0.0.1", port=port),
+                     "text/plain", "x", Route("127.0.0.1", port))
+        got.wait(10)
+        print(codes, lib.sc_pool_slabs())
+        e.stop()
+    """)
+    env = dict(os.environ, SIPCORE_MALLOC_POOLS="1")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[200]", "0"]
