@@ -87,6 +87,19 @@ CONFIG_SITE = """\
  * benchmarks/message_rate.py and registrations.py).  Over UDP, larger requests switch to
  * TCP (RFC 3261 18.1.1). */
 
+/* Pool sizes of a tx_data (a request or response being sent) and of an rx_data (a received
+ * message).  With pjproject's 4000/4000, a MESSAGE request takes three blocks: the first
+ * (4096: the caching pool rounds up) fills with the message's structures (about 5000 bytes),
+ * then a 4000-byte increment, then an 8000-byte one for the 4000-byte print buffer (an
+ * allocation as large as the increment gets a double block): 16 KB, held for Timer K.  One
+ * 12 KiB block holds it all (9.3 KB used); an increment of 4352 takes a print buffer alone.
+ * An rx_data embeds a PJSIP_MAX_PKT_LEN packet buffer, so it never fit its 4000-byte first
+ * block: every received packet allocated and zeroed a second 8000-byte one. */
+#define PJSIP_POOL_LEN_TDATA            12288
+#define PJSIP_POOL_INC_TDATA            4352
+#define PJSIP_POOL_RDATA_LEN            12288
+#define PJSIP_POOL_RDATA_INC            4000
+
 #define PJ_HAS_IPV6                     1
 #define PJMEDIA_HAS_VIDEO               0
 """

@@ -403,7 +403,7 @@ class UA:
         if t is None:
             return
         if kind == "udp":
-            lib.pjsip_transport_shutdown(t)
+            lib.sc_udp_stop(t)
         else:
             lib.sc_factory_destroy(t)
 

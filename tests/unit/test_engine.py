@@ -180,6 +180,22 @@ def test_parse_sip_uri(engine):
         engine.parse_sip_uri(b"sip:a@b")
 
 
+def test_parse_sip_uri_every_field_and_the_rare_forms(engine):
+    # every field the flat C copy (sc_uri_flat) carries, in PJSIP's parameter order
+    u = engine.parse_sip_uri('"A \\"q\\" B" <sip:u@h:5;lr;ttl=3;maddr=1.2.3.4;user=phone;'
+                             'method=INVITE;foo;bar=baz?Subject=hi&X=>')
+    assert (u.display, u.user, u.host, u.port, u.secure) == ('A "q" B', "u", "h", 5, False)
+    assert list(u.parameters.items()) == [("user", "phone"), ("method", "INVITE"),
+                                          ("maddr", "1.2.3.4"), ("ttl", "3"), ("lr", None),
+                                          ("foo", None), ("bar", "baz")]
+    assert u.headers == {"Subject": "hi", "X": ""}
+    # a value of "\x01" (the flat form's mark for "no value") takes the field-by-field path
+    assert engine.parse_sip_uri("sip:u@h;x=%01;transport=%01").parameters == {
+        "transport": "\x01", "x": "\x01"}
+    long_user = "u" * 3000                    # longer than the flat buffer: the same
+    assert engine.parse_sip_uri(f"sip:{long_user}@h").user == long_user
+
+
 def test_methods_from_other_threads(engine):
     results, errors = [], []
 

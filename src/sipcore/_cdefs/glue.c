@@ -380,6 +380,68 @@ int sc_uri_info(pjsip_uri *uri, sc_uri_info_t *out)
     return 1;
 }
 
+/* Append one field and its '\0' to a flat buffer; 0 when it does not fit or holds a '\0'. */
+static int sc_flat_put(char **cur, char *end, const char *p, pj_ssize_t len)
+{
+    if (len < 0) len = 0;
+    if (len > 0 && memchr(p, 0, (size_t) len)) return 0;
+    if (*cur + len + 1 > end) return 0;
+    if (len) memcpy(*cur, p, (size_t) len);
+    *cur += len;
+    *(*cur)++ = 0;
+    return 1;
+}
+
+/* A URI as one buffer of '\0'-terminated fields, for uri.from_info: display, user, host, port,
+ * secure, the number of parameters, then name/value pairs of the parameters (a parameter
+ * without value has "\1") and of the headers.  Returns the length used, or -1 when it does
+ * not fit or a field holds a '\0' or is "\1" itself (the caller then reads the struct). */
+int sc_uri_flat(const sc_uri_info_t *u, char *buf, int size)
+{
+    char *cur = buf, *end = buf + size, num[32];
+    const pjsip_param *p;
+    int n = 0, i, ok = 1;
+    const pj_str_t *named[4];
+    static const char *names[4] = {"user", "method", "transport", "maddr"};
+    named[0] = &u->user_param; named[1] = &u->method_param;
+    named[2] = &u->transport_param; named[3] = &u->maddr_param;
+    for (i = 0; i < 4; i++) if (named[i]->slen > 0) n++;
+    if (u->ttl_param >= 0) n++;
+    if (u->lr_param) n++;
+    for (p = u->other_param->next; p != u->other_param; p = p->next) n++;
+    ok &= sc_flat_put(&cur, end, u->display.ptr, u->display.slen);
+    ok &= sc_flat_put(&cur, end, u->user.ptr, u->user.slen);
+    ok &= sc_flat_put(&cur, end, u->host.ptr, u->host.slen);
+    ok &= sc_flat_put(&cur, end, num, pj_ansi_snprintf(num, sizeof(num), "%d", u->port));
+    ok &= sc_flat_put(&cur, end, u->secure ? "1" : "0", 1);
+    ok &= sc_flat_put(&cur, end, num, pj_ansi_snprintf(num, sizeof(num), "%d", n));
+    for (i = 0; i < 4 && ok; i++) {
+        if (named[i]->slen <= 0) continue;
+        if (named[i]->slen == 1 && named[i]->ptr[0] == 1) return -1;
+        ok &= sc_flat_put(&cur, end, names[i], (pj_ssize_t) strlen(names[i]));
+        ok &= sc_flat_put(&cur, end, named[i]->ptr, named[i]->slen);
+    }
+    if (ok && u->ttl_param >= 0) {
+        ok &= sc_flat_put(&cur, end, "ttl", 3);
+        ok &= sc_flat_put(&cur, end, num, pj_ansi_snprintf(num, sizeof(num), "%d", u->ttl_param));
+    }
+    if (ok && u->lr_param) {
+        ok &= sc_flat_put(&cur, end, "lr", 2);
+        ok &= sc_flat_put(&cur, end, "\1", 1);
+    }
+    for (p = u->other_param->next; ok && p != u->other_param; p = p->next) {
+        if (p->value.slen == 1 && p->value.ptr[0] == 1) return -1;
+        ok &= sc_flat_put(&cur, end, p->name.ptr, p->name.slen);
+        ok &= p->value.slen > 0 ? sc_flat_put(&cur, end, p->value.ptr, p->value.slen)
+                                : sc_flat_put(&cur, end, "\1", 1);
+    }
+    for (p = u->header_param->next; ok && p != u->header_param; p = p->next) {
+        ok &= sc_flat_put(&cur, end, p->name.ptr, p->name.slen);
+        ok &= sc_flat_put(&cur, end, p->value.ptr, p->value.slen);
+    }
+    return ok ? (int) (cur - buf) : -1;
+}
+
 /* Everything the SIPEngineGotMessage notification needs, in one call. */
 void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out)
 {
@@ -435,6 +497,17 @@ static pj_status_t sc_sockaddr(const char *ip, int port, pj_sockaddr *sa, int *a
     pj_str_t s = pj_str((char*) ip);
     *af = strchr(ip, ':') ? pj_AF_INET6() : pj_AF_INET();
     return pj_sockaddr_init(*af, sa, &s, (pj_uint16_t) port);
+}
+
+/* Shut a UDP transport down and, when nothing uses it any more, destroy it at once: pjsip
+ * would do that from a zero-delay idle timer at its next poll, and until then the socket stays
+ * bound (set_local_udp_port(0) followed by a check of the old port raced with it).  A transport
+ * still used by transactions goes when the last of them lets go. */
+void sc_udp_stop(pjsip_transport *tp)
+{
+    pjsip_transport_shutdown(tp);
+    if (pj_atomic_get(tp->ref_cnt) == 0)
+        pjsip_transport_destroy(tp);
 }
 
 pj_status_t sc_start_udp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_transport **tp)

@@ -158,6 +158,8 @@ void sc_trim_heap(void);
 const void *sc_pool_policy(void);
 size_t sc_pool_trim(void);
 size_t sc_pool_slabs(void);
+void sc_udp_stop(pjsip_transport *tp);
+int sc_uri_flat(const sc_uri_info_t *u, char *buf, int size);
 size_t sc_pool_usage(size_t *live, size_t n);
 pj_status_t sc_request_create(pjsip_endpoint *endpt, const char *method, const char *target,
                               const char *from, const char *to, const char *route,
