@@ -87,7 +87,8 @@ class _PendingMessage:
         self.key = target.lower()
         self.target = target.encode()
         self.from_ = credentials.uri._name_addr().encode()
-        self.to = to_uri._name_addr(headers=False).encode()
+        self.to = (f"<{target}>" if to_uri.display is None
+                   else to_uri._name_addr(headers=False)).encode()
         self.extra_headers = [(k.encode(), v.encode()) for k, v in to_uri.headers.items()]
         self.route = route._snapshot()
         self.route_hdr = route.uri().encode()
