@@ -335,3 +335,33 @@ def test_parse_type_error(running_engine):
 def test_parse_needs_running_engine(stopped_engine):
     with pytest.raises(EngineNotRunningError):
         SDPSession.parse(PJSUA_SDP)
+
+
+def test_sdp_from_a_peer_is_taken_as_pjmedia_parsed_it(running_engine):
+    """An SDP that PJMEDIA accepts but these classes would not build (here a session name with
+    leading blanks) is still converted for the Invitation (it is what the peer sent), while
+    SDPSession.parse() keeps refusing it as user input."""
+    from sipcore._pj import ffi, lib
+    text = (b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=  odd name\r\nc=IN IP4 127.0.0.1\r\n"
+            b"t=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+    with pytest.raises(SIPCoreError, match="unsupported SDP"):
+        SDPSession.parse(text)
+
+    def convert():
+        ua = running_engine._running("test")
+        pool = lib.pjsip_endpt_create_pool(ua.endpt, b"t", 4096, 4096)
+        try:
+            out = ffi.new("pjmedia_sdp_session **")
+            buf = ffi.new("char[]", text)
+            assert lib.pjmedia_sdp_parse(pool, buf, len(text), out) == lib.PJ_SUCCESS
+            return SDPSession._from_pj(out[0])
+        finally:
+            lib.pjsip_endpt_release_pool(ua.endpt, pool)
+
+    sdp = running_engine._call("test", convert)
+    assert sdp.name == "  odd name" and sdp.media[0].formats == ["0"]
+    assert "s=  odd name\r\n" in str(sdp)
+    twin = sdp.copy()
+    assert twin == sdp and twin is not sdp and twin.media[0] is not sdp.media[0]
+    with pytest.raises(ValueError, match="name"):
+        twin._validate()

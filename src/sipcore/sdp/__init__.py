@@ -196,6 +196,27 @@ class _Value:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{a}={getattr(self, a)!r}' for a in self.__slots__)})"
 
+    @classmethod
+    def _trusted(cls, *values):
+        """An object from values that are already valid (a copy of one, or PJMEDIA's parse of
+        an SDP), set in ``__slots__`` order without running the validators again.  The lists
+        are still checked where it matters, when the object is printed or given to PJMEDIA
+        (``_check``)."""
+        obj = object.__new__(cls)
+        for name, value in zip(cls.__slots__, values):
+            object.__setattr__(obj, name, value)
+        return obj
+
+    def _validate(self) -> None:
+        """Run the validators over the current values, children included (TypeError or
+        ValueError naming the attribute, as when it is set)."""
+        for name in self.__slots__:
+            value = getattr(self, name)
+            setattr(self, name, value)
+            for child in (value if isinstance(value, list) else (value,)):
+                if isinstance(child, _Value):
+                    child._validate()
+
     def __copy__(self):
         return self.copy()
 
@@ -216,7 +237,7 @@ class SDPAttribute(_Value):
         self.value = value
 
     def copy(self) -> "SDPAttribute":
-        return SDPAttribute(self.name, self.value)
+        return SDPAttribute._trusted(self.name, self.value)
 
     def __str__(self) -> str:
         return f"a={self.name}:{self.value}\r\n" if self.value else f"a={self.name}\r\n"
@@ -230,7 +251,7 @@ class SDPAttribute(_Value):
 
     @classmethod
     def _from_pj(cls, a) -> "SDPAttribute":
-        return cls(_s(a.name), _s(a.value))
+        return cls._trusted(_s(a.name), _s(a.value))
 
 
 # ---- SDPConnection ------------------------------------------------------------------------
@@ -257,7 +278,7 @@ class SDPConnection(_Value):
         self.address_type = address_type
 
     def copy(self) -> "SDPConnection":
-        return SDPConnection(self.address, self.net_type, self.address_type)
+        return SDPConnection._trusted(self.address, self.net_type, self.address_type)
 
     def __str__(self) -> str:
         return f"c={self.net_type} {self.address_type} {self.address}\r\n"
@@ -271,7 +292,7 @@ class SDPConnection(_Value):
 
     @classmethod
     def _from_pj(cls, c) -> "SDPConnection":
-        return cls(_s(c.addr), _s(c.net_type), _s(c.addr_type))
+        return cls._trusted(_s(c.addr), _s(c.net_type), _s(c.addr_type))
 
 
 # ---- SDPMedia -----------------------------------------------------------------------------
@@ -315,10 +336,10 @@ class SDPMedia(_Value):
         return "sendrecv"
 
     def copy(self) -> "SDPMedia":
-        return SDPMedia(self.media, self.port, self.transport, self.port_count,
-                        list(self.formats), self.info,
-                        None if self.connection is None else self.connection.copy(),
-                        [a.copy() for a in self.attributes])
+        return SDPMedia._trusted(self.media, self.port, self.transport, self.port_count,
+                                 list(self.formats), self.info,
+                                 None if self.connection is None else self.connection.copy(),
+                                 [a.copy() for a in self.attributes])
 
     def _check(self) -> None:
         """Re-validate the lists (they may have been changed in place since assignment)."""
@@ -358,10 +379,10 @@ class SDPMedia(_Value):
     @classmethod
     def _from_pj(cls, m, info: str | None = None) -> "SDPMedia":
         d = m.desc
-        return cls(_s(d.media), int(d.port), _s(d.transport), max(1, int(d.port_count)),
-                   [_s(d.fmt[i]) for i in range(d.fmt_count)], info,
-                   None if m.conn == ffi.NULL else SDPConnection._from_pj(m.conn),
-                   [SDPAttribute._from_pj(m.attr[i]) for i in range(m.attr_count)])
+        return cls._trusted(_s(d.media), int(d.port), _s(d.transport), max(1, int(d.port_count)),
+                            [_s(d.fmt[i]) for i in range(d.fmt_count)], info or None,
+                            None if m.conn == ffi.NULL else SDPConnection._from_pj(m.conn),
+                            [SDPAttribute._from_pj(m.attr[i]) for i in range(m.attr_count)])
 
 
 # ---- SDPSession ---------------------------------------------------------------------------
@@ -427,11 +448,12 @@ class SDPSession(_Value):
         self.media = media
 
     def copy(self) -> "SDPSession":
-        return SDPSession(self.address, self.id, self.version, self.user, self.net_type,
-                          self.address_type, self.name, self.info,
-                          None if self.connection is None else self.connection.copy(),
-                          self.start_time, self.stop_time,
-                          [a.copy() for a in self.attributes], [m.copy() for m in self.media])
+        return SDPSession._trusted(self.address, self.id, self.version, self.user, self.net_type,
+                                   self.address_type, self.name, self.info,
+                                   None if self.connection is None else self.connection.copy(),
+                                   self.start_time, self.stop_time,
+                                   [a.copy() for a in self.attributes],
+                                   [m.copy() for m in self.media])
 
     def _check(self) -> None:
         _attributes("attributes", self.attributes)
@@ -511,18 +533,20 @@ class SDPSession(_Value):
         """Copy a ``pjmedia_sdp_session *`` out (the pool may be released afterwards).
 
         ``info``: the session's and each media's i= text, which PJMEDIA does not keep.
-        TypeError/ValueError if it holds something these classes cannot (e.g. a CR in a field).
+        The values are taken as PJMEDIA parsed them, without this module's validators: an
+        SDP a peer sent that PJMEDIA accepts is reported, not lost to a ValueError.
         """
         info = info or [None] * (1 + s.media_count)
         o = s.origin
         # PJMEDIA's parser strips the space of RFC 4566's "s= " (no name): give it back
         name = _s(s.name) or " "
-        return cls(_s(o.addr), int(o.id), int(o.version), _s(o.user), _s(o.net_type),
-                   _s(o.addr_type), name, info[0],
-                   None if s.conn == ffi.NULL else SDPConnection._from_pj(s.conn),
-                   int(s.time.start), int(s.time.stop),
-                   [SDPAttribute._from_pj(s.attr[i]) for i in range(s.attr_count)],
-                   [SDPMedia._from_pj(s.media[i], info[1 + i]) for i in range(s.media_count)])
+        return cls._trusted(_s(o.addr), int(o.id), int(o.version), _s(o.user), _s(o.net_type),
+                            _s(o.addr_type), name, info[0] or None,
+                            None if s.conn == ffi.NULL else SDPConnection._from_pj(s.conn),
+                            int(s.time.start), int(s.time.stop),
+                            [SDPAttribute._from_pj(s.attr[i]) for i in range(s.attr_count)],
+                            [SDPMedia._from_pj(s.media[i], info[1 + i])
+                             for i in range(s.media_count)])
 
 
 # ---- parsing on the poll thread -----------------------------------------------------------
@@ -585,6 +609,7 @@ def _parse_on_poll_thread(engine, data: bytes) -> SDPSession:
             raise SIPCoreError(f"invalid SDP: {strerror(status)} (PJMEDIA status {status})")
         try:
             result = SDPSession._from_pj(sdp, info)
+            result._validate()       # parse() holds text to what these classes can build
         except (TypeError, ValueError) as exc:  # PJMEDIA accepts more than these classes hold
             raise SIPCoreError(f"unsupported SDP: {exc}") from None
         # PJMEDIA moves only the first session-level sendonly/recvonly/inactive into the media;
