@@ -70,3 +70,28 @@ def test_malloc_pools_switch(tmp_path):
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["[200]", "0"]
+
+
+def test_burst_over_tcp_gives_its_slabs_back(engine_factory, recorder):
+    """Over TCP, transactions end at once (Timer J/K are 0): after a burst the blocks are free
+    again, and trimming unmaps the slabs the burst added."""
+    import time
+    e = engine_factory()
+    port = e.local_tcp_port
+    route = Route("127.0.0.1", port, "tcp")
+    time.sleep(0.2)
+    lib.sc_pool_trim()
+    base_slabs = lib.sc_pool_slabs()
+    for round_ in range(3):
+        for i in range(100):
+            send_message(Credentials(SIPURI("127.0.0.1", user="a")),
+                         SIPURI("127.0.0.1", user=f"t{round_}-{i}", port=port), "text/plain",
+                         "x" * 2000, route)
+        for _ in range(100):
+            assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=10).data.code == 200
+    peak_slabs = lib.sc_pool_slabs()
+    deadline = time.monotonic() + 5
+    while lib.sc_pool_trim() > base_slabs + 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert peak_slabs > base_slabs                 # the burst needed slabs of its own ...
+    assert lib.sc_pool_slabs() <= base_slabs + 2   # ... and gave them back

@@ -5,8 +5,8 @@
  * policy mallocs each one.  On sipcore's poll thread that malloc is served by a glibc
  * *secondary* arena, which grows its heap one mprotect() per page or so (the main arena's
  * brk() grows with M_TOP_PAD slack; a secondary arena has none): at a few hundred
- * transactions a second that is one system call per block, and about a quarter of the
- * process's CPU time under load.
+ * transactions a second that is one system call per block (10-25% of the process's CPU
+ * time under MESSAGE load in benchmarks/message_rate.py, as measured against malloc'd blocks).
  *
  * Here blocks of up to SC_SLAB_MAX bytes come instead from 1 MiB slabs, each mapped once and
  * serving one size class (a multiple of SC_SLAB_GRAIN): allocation and release are a few
@@ -27,7 +27,7 @@
 #define SC_SLAB_MAX   ((size_t) 64 * 1024)
 #define SC_SLAB_CLASSES (SC_SLAB_MAX / SC_SLAB_GRAIN)
 #define SC_SLAB_SLOTS (SC_SLAB_SIZE / SC_SLAB_GRAIN)   /* most blocks a slab can hold */
-#define SC_SLAB_PAGE  ((size_t) 4096)
+#define SC_SLAB_PAGE  ((size_t) 4096)                    /* blocks start on such a boundary */
 
 /* The header at the start of each slab.  Free blocks are kept as indexes on a stack in the
  * header, not linked through the blocks themselves, so a free block's pages hold nothing
@@ -149,6 +149,7 @@ static void sc_slab_release_free_pages(sc_slab *s)
 {
     unsigned char isfree[SC_SLAB_SLOTS];
     unsigned i, run;
+    uintptr_t page = (uintptr_t) sysconf(_SC_PAGESIZE);
     if (s->nfree == 0) return;
     memset(isfree, 0, s->used);
     for (i = 0; i < s->nfree; i++) isfree[s->stack[i]] = 1;
@@ -156,8 +157,8 @@ static void sc_slab_release_free_pages(sc_slab *s)
         uintptr_t lo, hi;
         if (!isfree[i]) { run = i + 1; continue; }
         for (run = i; run < s->used && isfree[run]; run++) ;
-        lo = ((uintptr_t) (s->base + (size_t) i * s->block) + SC_SLAB_PAGE - 1) & ~(uintptr_t) (SC_SLAB_PAGE - 1);
-        hi = (uintptr_t) (s->base + (size_t) run * s->block) & ~(uintptr_t) (SC_SLAB_PAGE - 1);
+        lo = ((uintptr_t) (s->base + (size_t) i * s->block) + page - 1) & ~(page - 1);
+        hi = (uintptr_t) (s->base + (size_t) run * s->block) & ~(page - 1);
         if (hi > lo) madvise((void*) lo, hi - lo, MADV_DONTNEED);
     }
 }
