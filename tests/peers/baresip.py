@@ -46,7 +46,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .procs import stop_process_group
+from .procs import ManagedPeer, stop_process_group
 from .ports import _can_bind, free_port
 
 __all__ = ["Baresip", "BaresipError"]
@@ -71,7 +71,7 @@ def _free_sip_port() -> int:
     raise BaresipError("no free port pair")
 
 
-class Baresip:
+class Baresip(ManagedPeer):
     """Headless baresip user agent.
 
     Args:
@@ -253,22 +253,6 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
         self.stop()
         if self._own_tmp:
             shutil.rmtree(self.confdir, ignore_errors=True)
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.close()        # __exit__ won't run: remove tmp dir here
-            raise
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.stop()
-        except Exception:
-            pass
 
     # ------------------------------------------------------------ output
     def output(self) -> str:

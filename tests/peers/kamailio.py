@@ -49,7 +49,7 @@ import time
 import uuid
 from pathlib import Path
 
-from .procs import stop_process_group
+from .procs import ManagedPeer, stop_process_group
 from .ports import free_port, ipv6_available
 
 __all__ = ["Kamailio", "KamailioError", "make_tls_cert", "sip_options_ping"]
@@ -482,7 +482,7 @@ require_certificate = no
 """
 
 
-class Kamailio:
+class Kamailio(ManagedPeer):
     """Throw-away kamailio instance (context manager).
 
     Constructor args (all optional):
@@ -774,22 +774,6 @@ class Kamailio:
         self.stop()
         if self._own_tmp and not self.keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.close()        # __exit__ won't run: remove tmp dir here
-            raise
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.stop()
-        except Exception:
-            pass
 
     # ------------------------------------------------------------ log
     def log_text(self) -> str:

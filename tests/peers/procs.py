@@ -44,3 +44,24 @@ def stop_process_group(p: subprocess.Popen, timeout: float = 10.0,
         p.wait(timeout=5)
     except subprocess.TimeoutExpired:
         pass
+
+
+class ManagedPeer:
+    """Context-manager and finaliser behaviour of a peer with ``start()`` (returns self),
+    ``stop()`` and ``close()`` (stop, then remove its temporary files)."""
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.close()        # __exit__ won't run: remove tmp dir here
+            raise
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.stop()
+        except Exception:
+            pass
