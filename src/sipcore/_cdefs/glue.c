@@ -21,7 +21,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <fcntl.h>
-#include <malloc.h>
 
 #define SC_QUEUE_MAX 200000
 
@@ -475,18 +474,49 @@ pj_status_t sc_tdata_add_header(pjsip_tx_data *tdata, const char *name, const ch
     return PJ_SUCCESS;
 }
 
+/* Helpers every request-making piece uses (MESSAGE here, glue_clients.c, pjsip_inv.py, which
+ * declares them for itself as it is compiled first). */
+
+/* Parse a Route header value into a one-element route set (a list head in pool). */
+pj_status_t sc_route_set(pj_pool_t *pool, const char *route, pjsip_route_hdr *head)
+{
+    pj_str_t hname = { "Route", 5 }, value;
+    pjsip_route_hdr *r;
+    pj_list_init(head);
+    if (!route || !*route) return PJ_SUCCESS;
+    pj_strdup2_with_null(pool, &value, route);
+    r = (pjsip_route_hdr*) pjsip_parse_hdr(pool, &hname, value.ptr, (pj_size_t) value.slen, NULL);
+    if (!r) return PJSIP_EINVALIDHDR;
+    pj_list_push_back(head, r);
+    return PJ_SUCCESS;
+}
+
+/* Digest credentials for any realm. */
+void sc_cred(pj_pool_t *pool, pjsip_cred_info *cred, const char *user, const char *password)
+{
+    pj_bzero(cred, sizeof(*cred));
+    cred->realm = pj_str("*");
+    cred->scheme = pj_str("digest");
+    pj_strdup2(pool, &cred->username, user);
+    pj_strdup2(pool, &cred->data, password);
+    cred->data_type = PJSIP_CRED_DATA_PLAIN_PASSWD;
+}
+
+/* A transport selector for one listener (TCP/TLS factory). */
+void sc_listener_sel(pjsip_tpselector *sel, pjsip_tpfactory *listener)
+{
+    pj_bzero(sel, sizeof(*sel));
+    sel->type = PJSIP_TPSELECTOR_LISTENER;
+    sel->u.listener = listener;
+}
+
 pjsip_auth_clt_sess *sc_auth_create(pjsip_endpoint *endpt, pj_pool_t *pool, const char *user,
                                     const char *password)
 {
     pjsip_auth_clt_sess *sess = PJ_POOL_ZALLOC_T(pool, pjsip_auth_clt_sess);
     pjsip_cred_info cred;
     if (pjsip_auth_clt_init(sess, endpt, pool, 0) != PJ_SUCCESS) return NULL;
-    pj_bzero(&cred, sizeof(cred));
-    cred.realm = pj_str("*");
-    cred.scheme = pj_str("digest");
-    pj_strdup2(pool, &cred.username, user);
-    pj_strdup2(pool, &cred.data, password);
-    cred.data_type = PJSIP_CRED_DATA_PLAIN_PASSWD;
+    sc_cred(pool, &cred, user, password);
     if (pjsip_auth_clt_set_credentials(sess, 1, &cred) != PJ_SUCCESS) return NULL;
     return sess;
 }
@@ -606,9 +636,7 @@ pj_status_t sc_tsx_send(pjsip_tx_data *tdata, pjsip_tpfactory *listener, void *t
     tsx->mod_data[sc_mod_app.id] = token;
     if (listener) {
         pjsip_tpselector sel;
-        pj_bzero(&sel, sizeof(sel));
-        sel.type = PJSIP_TPSELECTOR_LISTENER;
-        sel.u.listener = listener;
+        sc_listener_sel(&sel, listener);
         pjsip_tsx_set_transport(tsx, &sel);
     }
     pjsip_tx_data_add_ref(tdata);            /* consumed by a successful send */
@@ -628,18 +656,4 @@ pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char
     d.slen = (pj_ssize_t) len;
     tdata->msg->body = pjsip_msg_body_create(tdata->pool, &t, &s, &d);
     return tdata->msg->body ? PJ_SUCCESS : PJ_ENOMEM;
-}
-
-
-size_t sc_pool_trim(void);
-
-/* Give freed memory back to the system: the pool slabs (glue_pool.c) and glibc's heap.  Every
- * finished transaction is kept for Timer K/J (5/32 s) and then freed; after a burst, the
- * allocators would otherwise keep the peak as RSS forever. */
-void sc_trim_heap(void)
-{
-    sc_pool_trim();
-#ifdef __GLIBC__
-    malloc_trim(0);
-#endif
 }

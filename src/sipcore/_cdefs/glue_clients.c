@@ -6,37 +6,6 @@
  * Everything here runs on the poll thread.
  */
 
-/* Parse a Route header value into a one-element route set (a list head in pool). */
-static pj_status_t sc_route_set(pj_pool_t *pool, const char *route, pjsip_route_hdr *head)
-{
-    pj_str_t hname = { "Route", 5 }, value;
-    pjsip_route_hdr *r;
-    pj_list_init(head);
-    if (!route || !*route) return PJ_SUCCESS;
-    pj_strdup2_with_null(pool, &value, route);
-    r = (pjsip_route_hdr*) pjsip_parse_hdr(pool, &hname, value.ptr, (pj_size_t) value.slen, NULL);
-    if (!r) return PJSIP_EINVALIDHDR;
-    pj_list_push_back(head, r);
-    return PJ_SUCCESS;
-}
-
-static void sc_cred(pj_pool_t *pool, pjsip_cred_info *cred, const char *user, const char *password)
-{
-    pj_bzero(cred, sizeof(*cred));
-    cred->realm = pj_str("*");
-    cred->scheme = pj_str("digest");
-    pj_strdup2(pool, &cred->username, user);
-    pj_strdup2(pool, &cred->data, password);
-    cred->data_type = PJSIP_CRED_DATA_PLAIN_PASSWD;
-}
-
-static void sc_listener_sel(pjsip_tpselector *sel, pjsip_tpfactory *listener)
-{
-    pj_bzero(sel, sizeof(*sel));
-    sel->type = PJSIP_TPSELECTOR_LISTENER;
-    sel->u.listener = listener;
-}
-
 /* ---------- REGISTER ------------------------------------------------------------------ */
 
 static void sc_regc_cb(struct pjsip_regc_cbparam *p)

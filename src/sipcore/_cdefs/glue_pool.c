@@ -21,6 +21,9 @@
  */
 #include <stdint.h>
 #include <sys/mman.h>
+#ifdef __GLIBC__
+#include <malloc.h>             /* malloc_trim */
+#endif
 
 #define SC_SLAB_SIZE  ((size_t) 1 << 20)
 #define SC_SLAB_GRAIN ((size_t) 256)
@@ -203,6 +206,17 @@ size_t sc_pool_trim(void)
     left = sc_slab_count;
     pthread_mutex_unlock(&sc_slab_lock);
     return left;
+}
+
+/* Give freed memory back to the system: the pool slabs and glibc's heap.  Every
+ * finished transaction is kept for Timer K/J (5/32 s) and then freed; after a burst, the
+ * allocators would otherwise keep the peak as RSS forever. */
+void sc_trim_heap(void)
+{
+    sc_pool_trim();
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 /* Slabs mapped now (for tests and diagnostics). */

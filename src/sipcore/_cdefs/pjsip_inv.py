@@ -373,16 +373,10 @@ pj_status_t sc_inv_init(pjsip_endpoint *endpt)
 
 /* ---------- outgoing sessions ----------------------------------------------------------- */
 
-static void sc_inv_cred(pj_pool_t *pool, pjsip_cred_info *cred, const char *user,
-                        const char *password)
-{
-    pj_bzero(cred, sizeof(*cred));
-    cred->realm = pj_str("*");
-    cred->scheme = pj_str("digest");
-    pj_strdup2(pool, &cred->username, user);
-    pj_strdup2(pool, &cred->data, password);
-    cred->data_type = PJSIP_CRED_DATA_PLAIN_PASSWD;
-}
+/* glue.c's request helpers (defined there; this code is compiled before it) */
+pj_status_t sc_route_set(pj_pool_t *pool, const char *route, pjsip_route_hdr *head);
+void sc_cred(pj_pool_t *pool, pjsip_cred_info *cred, const char *user, const char *password);
+void sc_listener_sel(pjsip_tpselector *sel, pjsip_tpfactory *listener);
 
 pj_status_t sc_inv_create_uac(void *token, const char *from, const char *contact,
                               const char *to, const char *target, const char *route,
@@ -399,29 +393,19 @@ pj_status_t sc_inv_create_uac(void *token, const char *from, const char *contact
     if (st != PJ_SUCCESS) return st;
     pjsip_dlg_inc_lock(dlg);
     st = pjsip_inv_create_uac(dlg, sdp, PJSIP_INV_SUPPORT_100REL, &inv);
-    if (st == PJ_SUCCESS && route && *route) {
-        pj_str_t hname = { "Route", 5 }, value;
-        pjsip_route_hdr head, *r;
-        pj_list_init(&head);
-        pj_strdup2_with_null(dlg->pool, &value, route);
-        r = (pjsip_route_hdr*) pjsip_parse_hdr(dlg->pool, &hname, value.ptr,
-                                               (pj_size_t) value.slen, NULL);
-        if (!r) st = PJSIP_EINVALIDHDR;
-        else {
-            pj_list_push_back(&head, r);
-            st = pjsip_dlg_set_route_set(dlg, &head);
-        }
+    if (st == PJ_SUCCESS) {
+        pjsip_route_hdr head;
+        st = sc_route_set(dlg->pool, route, &head);
+        if (st == PJ_SUCCESS && !pj_list_empty(&head)) st = pjsip_dlg_set_route_set(dlg, &head);
     }
     if (st == PJ_SUCCESS && password) {
         pjsip_cred_info cred;
-        sc_inv_cred(dlg->pool, &cred, user, password);
+        sc_cred(dlg->pool, &cred, user, password);
         st = pjsip_auth_clt_set_credentials(&dlg->auth_sess, 1, &cred);
     }
     if (st == PJ_SUCCESS && listener) {
         pjsip_tpselector sel;
-        pj_bzero(&sel, sizeof(sel));
-        sel.type = PJSIP_TPSELECTOR_LISTENER;
-        sel.u.listener = listener;
+        sc_listener_sel(&sel, listener);
         st = pjsip_dlg_set_transport(dlg, &sel);
     }
     if (st != PJ_SUCCESS) {
