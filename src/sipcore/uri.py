@@ -148,9 +148,11 @@ class SIPURI:
                                         for k, v in self.headers.items()))
         return "".join(parts)
 
-    def _name_addr(self, headers: bool = True) -> str:
-        """Always ``<...>``-bracketed: the form for From, To, Contact and Route headers."""
-        spec = self._addr_spec(headers)
+    def _name_addr(self, headers: bool = True, spec: str | None = None) -> str:
+        """Always ``<...>``-bracketed: the form for From, To, Contact and Route headers.
+        ``spec``: this URI's ``_addr_spec(headers)`` when the caller already has it."""
+        if spec is None:
+            spec = self._addr_spec(headers)
         if self.display is None:
             return f"<{spec}>"
         disp = self.display.replace("\\", "\\\\").replace('"', '\\"')
@@ -221,32 +223,37 @@ def from_pj(uri_ptr, trusted: bool = False) -> SIPURI | None:
 
 
 def from_info(info, trusted: bool = False) -> SIPURI:
-    """A SIPURI from a filled ``sc_uri_info_t``."""
+    """A SIPURI from a filled ``sc_uri_info_t *``."""
     from ._pj import ffi, lib
     buf = ffi.new("char[]", 2048)
-    n = lib.sc_uri_flat(ffi.addressof(info) if ffi.typeof(info).kind == "struct" else info,
-                        buf, 2048)
-    if n < 0:
-        return _from_info_fields(info, trusted)
-    # one C call and one decode instead of a cffi access per field (glue.c, sc_uri_flat)
-    f = ffi.unpack(buf, n - 1).decode("utf-8", "replace").split("\0")
+    n = lib.sc_uri_flat(info, buf, 2048)
+    # one C call and one decode instead of a cffi access per field (glue.c, sc_uri_flat); the
+    # struct is read field by field only for what it cannot flatten (a NUL byte or "\1")
+    host, user, port, display, secure, params, headers = (
+        _fields_of_flat(ffi.unpack(buf, n - 1)) if n >= 0 else _fields_of_struct(info))
+    # PJSIP drops the quotes of a quoted display name but keeps its quoted-pairs (\")
+    if "\\" in display:
+        display = re.sub(r"\\(.)", r"\1", display)
+    if trusted:
+        return SIPURI._trusted(host, user or None, port, display or None, secure, params,
+                               headers)
+    return SIPURI(host=host, user=user or None, port=port or None, display=display or None,
+                  secure=secure, parameters=params, headers=headers)
+
+
+def _fields_of_flat(data: bytes) -> tuple:
+    """host, user, port, display, secure, parameters, headers of sc_uri_flat's buffer."""
+    f = data.decode("utf-8", "replace").split("\0")
     params: dict[str, str | None] = {}
     end = 6 + 2 * int(f[5])
     for i in range(6, end, 2):
         params[f[i]] = None if f[i + 1] == "\1" else f[i + 1]
     headers = {f[i]: f[i + 1] for i in range(end, len(f) - 1, 2)}
-    display = f[0]
-    if "\\" in display:
-        display = re.sub(r"\\(.)", r"\1", display)
-    if trusted:
-        return SIPURI._trusted(f[2], f[1] or None, int(f[3]), display or None, f[4] == "1",
-                               params, headers)
-    return SIPURI(host=f[2], user=f[1] or None, port=int(f[3]) or None, display=display or None,
-                  secure=f[4] == "1", parameters=params, headers=headers)
+    return f[2], f[1], int(f[3]), f[0], f[4] == "1", params, headers
 
 
-def _from_info_fields(info, trusted: bool) -> SIPURI:
-    """from_info for a URI sc_uri_flat cannot flatten (a NUL byte or "\\1" in a field)."""
+def _fields_of_struct(info) -> tuple:
+    """The same as _fields_of_flat, read from the ``sc_uri_info_t`` itself."""
     from ._pj import pj2str
     params: dict[str, str | None] = {}
     for attr in ("user", "method", "transport", "maddr"):
@@ -269,11 +276,5 @@ def _from_info_fields(info, trusted: bool) -> SIPURI:
     for k, v in walk(info.other_param):
         params[k] = v
     headers = {k: (v or "") for k, v in walk(info.header_param)}
-    # PJSIP drops the quotes of a quoted display name but keeps its quoted-pairs (\")
-    display = re.sub(r"\\(.)", r"\1", pj2str(info.display)) if info.display.slen > 0 else None
-    user = pj2str(info.user) if info.user.slen > 0 else None
-    if trusted:
-        return SIPURI._trusted(pj2str(info.host), user, info.port, display, bool(info.secure),
-                               params, headers)
-    return SIPURI(host=pj2str(info.host), user=user, port=info.port or None, display=display,
-                  secure=bool(info.secure), parameters=params, headers=headers)
+    return (pj2str(info.host), pj2str(info.user), info.port, pj2str(info.display),
+            bool(info.secure), params, headers)

@@ -15,12 +15,13 @@ def usage() -> dict[int, int]:
     return {(i + 1) * 256: live[i] for i in range(n) if live[i]}
 
 
-def _ping(engine, recorder, count: int) -> None:
-    port = engine.local_udp_port
+def _ping(engine, recorder, count: int, transport: str = "udp", body: str = "ping") -> None:
+    """``count`` MESSAGEs to itself at once, then wait for every response (200)."""
+    port = engine.local_tcp_port if transport == "tcp" else engine.local_udp_port
     for i in range(count):
         send_message(Credentials(SIPURI("127.0.0.1", user="a")),
-                     SIPURI("127.0.0.1", user=f"b{i}", port=port), "text/plain", "ping",
-                     Route("127.0.0.1", port))
+                     SIPURI("127.0.0.1", user=f"b{i}", port=port), "text/plain", body,
+                     Route("127.0.0.1", port, transport))
     for _ in range(count):
         assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=10).data.code == 200
 
@@ -77,18 +78,11 @@ def test_burst_over_tcp_gives_its_slabs_back(engine_factory, recorder):
     again, and trimming unmaps the slabs the burst added."""
     import time
     e = engine_factory()
-    port = e.local_tcp_port
-    route = Route("127.0.0.1", port, "tcp")
     time.sleep(0.2)
     lib.sc_pool_trim()
     base_slabs = lib.sc_pool_slabs()
-    for round_ in range(3):
-        for i in range(100):
-            send_message(Credentials(SIPURI("127.0.0.1", user="a")),
-                         SIPURI("127.0.0.1", user=f"t{round_}-{i}", port=port), "text/plain",
-                         "x" * 2000, route)
-        for _ in range(100):
-            assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=10).data.code == 200
+    for _ in range(3):
+        _ping(e, recorder, 100, "tcp", "x" * 2000)
     peak_slabs = lib.sc_pool_slabs()
     deadline = time.monotonic() + 5
     while lib.sc_pool_trim() > base_slabs + 2 and time.monotonic() < deadline:

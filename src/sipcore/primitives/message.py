@@ -87,8 +87,7 @@ class _PendingMessage:
         self.key = target.lower()
         self.target = target.encode()
         self.from_ = credentials.uri._name_addr().encode()
-        self.to = (f"<{target}>" if to_uri.display is None
-                   else to_uri._name_addr(headers=False)).encode()
+        self.to = to_uri._name_addr(spec=target).encode()
         self.extra_headers = [(k.encode(), v.encode()) for k, v in to_uri.headers.items()]
         self.route = route._snapshot()
         self.route_hdr = route.uri().encode()
@@ -239,6 +238,7 @@ def on_incoming(ua, rdata) -> None:
     else:
         content_type, body = None, b""
     signals.notify("SIPEngineGotMessage", ua.engine,
-                   to_uri=from_info(info.to_uri, True) if info.to_ok else None,
-                   from_uri=from_info(info.from_uri, True) if info.from_ok else None,
+                   to_uri=from_info(ffi.addressof(info, "to_uri"), True) if info.to_ok else None,
+                   from_uri=(from_info(ffi.addressof(info, "from_uri"), True) if info.from_ok
+                             else None),
                    content_type=content_type, body=body)
