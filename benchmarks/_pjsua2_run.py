@@ -64,6 +64,37 @@ def _read_tagged(proc: subprocess.Popen, tag: str, timeout: float) -> dict:
         f"pjsua2 peer gave no {tag} line (exit code {proc.poll()})")
 
 
+def run_receiver_and_sender(impl: str, receiver_cmd: list[str], sender_cmd, timeout: float
+                            ) -> tuple[dict, dict, dict]:
+    """Start a receiver peer, wait for its ``READY`` line, run the sender built by
+    ``sender_cmd(ready)`` to the end, then close the receiver's stdin and read its ``DONE``
+    line.  Returns ``(ready, sender_result, done)``; the receiver never outlives the call.
+    Shared by the pjsua2 and the sipcore halves of the benchmark."""
+    receiver = subprocess.Popen(receiver_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True)
+    try:
+        ready = _read_tagged(receiver, "READY", READY_TIMEOUT)
+        sender = subprocess.run(sender_cmd(ready), stdout=subprocess.PIPE, text=True,
+                                timeout=timeout + 30)
+        lines = [ln for ln in sender.stdout.splitlines() if ln.startswith("{")]
+        if sender.returncode != 0 or not lines:
+            raise RuntimeError(
+                f"{impl} sender failed (exit code {sender.returncode}): "
+                f"{sender.stdout[-500:]!r}")
+        result = json.loads(lines[-1])
+
+        # Closing stdin tells the receiver to finish; it reports its count.
+        assert receiver.stdin is not None
+        receiver.stdin.close()
+        done = _read_tagged(receiver, "DONE", 10.0)
+        receiver.wait(timeout=10)
+    finally:
+        if receiver.poll() is None:
+            receiver.kill()
+            receiver.wait()
+    return ready, result, done
+
+
 def run_pjsua2(count: int, outstanding: int, *, ip: str = "127.0.0.1",
                threads: int = 0, timeout: float = 300.0) -> dict:
     """Benchmark ``count`` MESSAGE round trips through pjsua2-python.
@@ -87,36 +118,14 @@ def run_pjsua2(count: int, outstanding: int, *, ip: str = "127.0.0.1",
         send_port = free_udp_port(ip)
 
     common = [python, str(PEER_SCRIPT), "--ip", ip, "--threads", str(threads)]
-    receiver = subprocess.Popen(
-        common + ["--role", "receiver", "--port", str(recv_port)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        ready = _read_tagged(receiver, "READY", READY_TIMEOUT)
-
-        sender = subprocess.run(
-            common + ["--role", "sender", "--port", str(send_port),
-                      "--peer-port", str(recv_port),
-                      "--count", str(count),
-                      "--outstanding", str(outstanding),
-                      "--timeout", str(timeout)],
-            stdout=subprocess.PIPE, text=True, timeout=timeout + 30)
-        lines = [ln for ln in sender.stdout.splitlines() if ln.startswith("{")]
-        if sender.returncode != 0 or not lines:
-            raise RuntimeError(
-                f"pjsua2 sender failed (exit code {sender.returncode}): "
-                f"{sender.stdout[-500:]!r}")
-        result = json.loads(lines[-1])
-
-        # Closing stdin tells the receiver to finish; it reports its count.
-        assert receiver.stdin is not None
-        receiver.stdin.close()
-        done = _read_tagged(receiver, "DONE", 10.0)
-        receiver.wait(timeout=10)
-    finally:
-        if receiver.poll() is None:
-            receiver.kill()
-            receiver.wait()
-
+    ready, result, done = run_receiver_and_sender(
+        "pjsua2", common + ["--role", "receiver", "--port", str(recv_port)],
+        lambda ready: common + ["--role", "sender", "--port", str(send_port),
+                                "--peer-port", str(recv_port),
+                                "--count", str(count),
+                                "--outstanding", str(outstanding),
+                                "--timeout", str(timeout)],
+        timeout)
     result["idle_rss_kb"] = ready["rss_kb"]
     result["received"] = done["received"]
     return result

@@ -16,14 +16,13 @@ Engine is a singleton: one per process).
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 try:  # imported as part of a package (benchmarks._sipcore_run) ...
-    from ._pjsua2_run import READY_TIMEOUT, _read_tagged, free_udp_port
+    from ._pjsua2_run import free_udp_port, run_receiver_and_sender
 except ImportError:  # ... or as a sibling script module (benchmarks/ on sys.path)
-    from _pjsua2_run import READY_TIMEOUT, _read_tagged, free_udp_port
+    from _pjsua2_run import free_udp_port, run_receiver_and_sender
 
 PEER_SCRIPT = Path(__file__).resolve().parent / "_sipcore_peer.py"
 
@@ -52,37 +51,15 @@ def run_sipcore(count: int, outstanding: int, *, ip: str = "127.0.0.1",
     recv_port = free_udp_port(ip)
 
     common = [python, str(PEER_SCRIPT), "--ip", ip]
-    receiver = subprocess.Popen(
-        common + ["--role", "receiver", "--port", str(recv_port)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        ready = _read_tagged(receiver, "READY", READY_TIMEOUT)
-
-        sender = subprocess.run(
-            common + ["--role", "sender", "--port", "0",
-                      "--peer-port", str(ready["port"]),
-                      "--count", str(count),
-                      "--outstanding", str(outstanding),
-                      "--send-from", send_from,
-                      "--timeout", str(timeout)],
-            stdout=subprocess.PIPE, text=True, timeout=timeout + 30)
-        lines = [ln for ln in sender.stdout.splitlines() if ln.startswith("{")]
-        if sender.returncode != 0 or not lines:
-            raise RuntimeError(
-                f"sipcore sender failed (exit code {sender.returncode}): "
-                f"{sender.stdout[-500:]!r}")
-        result = json.loads(lines[-1])
-
-        # Closing stdin tells the receiver to finish; it reports its count.
-        assert receiver.stdin is not None
-        receiver.stdin.close()
-        done = _read_tagged(receiver, "DONE", 10.0)
-        receiver.wait(timeout=10)
-    finally:
-        if receiver.poll() is None:
-            receiver.kill()
-            receiver.wait()
-
+    ready, result, done = run_receiver_and_sender(
+        "sipcore", common + ["--role", "receiver", "--port", str(recv_port)],
+        lambda ready: common + ["--role", "sender", "--port", "0",
+                                "--peer-port", str(ready["port"]),
+                                "--count", str(count),
+                                "--outstanding", str(outstanding),
+                                "--send-from", send_from,
+                                "--timeout", str(timeout)],
+        timeout)
     result["idle_rss_kb"] = ready["rss_kb"]
     result["received"] = done["received"]
     result["receiver_rss_kb"] = done["rss_kb"]
