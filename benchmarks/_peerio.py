@@ -1,6 +1,6 @@
 """What every benchmark peer process shares, whichever library it drives (stdlib only, so the
 pjsua2 venv's interpreter imports it too): /proc readings, the JSON-line protocol, and
-watching stdin for the parent going away."""
+watching stdin for the parent going away; and the verdict lines the benchmark drivers print."""
 from __future__ import annotations
 
 import contextlib
@@ -81,3 +81,17 @@ def stdin_eof_event() -> threading.Event:
 
     threading.Thread(target=wait_eof, name="stdin-eof", daemon=True).start()
     return eof
+
+
+def print_verdict(verdicts: list[tuple[str, bool]], bad: list[str], bad_title: str) -> None:
+    """Print one MET / NOT MET line per target, the count met, then the ``bad`` lines."""
+    print()
+    for text, ok in verdicts:
+        print(f"{'MET    ' if ok else 'NOT MET'}  {text}")
+    met = sum(ok for _, ok in verdicts)
+    print(f"verdict: {'all targets met' if met == len(verdicts) else 'targets not met'}"
+          f" ({met}/{len(verdicts)})")
+    if bad:
+        print(f"\n{bad_title}:")
+        for line in bad:
+            print(f"  {line}")

@@ -88,6 +88,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _peerio import print_verdict  # noqa: E402
 from _pjsua2_run import READY_TIMEOUT, _read_tagged, free_udp_port  # noqa: E402
 from _venv import pjsua2_python  # noqa: E402
 
@@ -387,16 +388,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"acceptance run is --calls 10000)")
 
     # ---- verdict ---------------------------------------------------------------
-    print()
-    for text, ok in verdicts:
-        print(f"{'MET    ' if ok else 'NOT MET'}  {text}")
-    met = sum(ok for _, ok in verdicts)
-    print(f"verdict: {'all targets met' if met == len(verdicts) else 'targets not met'}"
-          f" ({met}/{len(verdicts)})")
-    if bad:
-        print("\nsipcore failures or leaks:")
-        for line in bad:
-            print(f"  {line}")
+    print_verdict(verdicts, bad, "sipcore failures or leaks")
 
     if args.json:
         out = {k: [{**r, "times": r["times"][:100]} for r in rs] for k, rs in runs.items()}

@@ -62,6 +62,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _peerio import print_verdict  # noqa: E402
 from _pjsua2_run import run_pjsua2  # noqa: E402
 from _sipcore_run import run_sipcore  # noqa: E402
 from _venv import pjsua2_python  # noqa: E402
@@ -191,16 +192,7 @@ def main(argv: list[str] | None = None) -> int:
           "since Engine start in parentheses)")
 
     # ---- verdict --------------------------------------------------------
-    print()
-    for text, ok in verdicts:
-        print(f"{'MET    ' if ok else 'NOT MET'}  {text}")
-    met = all(ok for _, ok in verdicts)
-    print(f"verdict: {'all targets met' if met else 'targets not met'}"
-          f" ({sum(ok for _, ok in verdicts)}/{len(verdicts)})")
-    if bad:
-        print("\nruns with failures or lost messages:")
-        for line in bad:
-            print(f"  {line}")
+    print_verdict(verdicts, bad, "runs with failures or lost messages")
 
     if args.json:
         Path(args.json).write_text(json.dumps(
