@@ -34,6 +34,25 @@ def wait_state(rec, inv, state: str, timeout: float = 10.0):
 
 
 @contextlib.contextmanager
+def incoming_calls(action):
+    """Record every new incoming Invitation, then apply ``action`` to it (say, a 180 or a
+    486); yields the list.  Recorded first: the peer may see the action's effect before the
+    receiver returns."""
+    got = []
+
+    def on_state(sender, **d):
+        if d["state"] == "INCOMING":
+            got.append(sender)
+            action(sender)
+
+    signals.SIPInvitationChangedState.connect(on_state)
+    try:
+        yield got
+    finally:
+        signals.SIPInvitationChangedState.disconnect(on_state)
+
+
+@contextlib.contextmanager
 def auto_answer(sdp: SDPSession, ring: bool = True):
     """Answer every incoming INVITE (180, then 200 with sdp) and every re-INVITE (200 with
     the mirror of the offered direction); yields the list of incoming Invitations."""

@@ -5,8 +5,9 @@ each side; BYE from each side; CANCEL while ringing; 486."""
 import pytest
 
 from peers.baresip import Baresip
-from test_invitation_helpers import auto_answer, direction, make_sdp, sdp_updates, seq, wait_state
-from sipcore import Credentials, Invitation, Registration, Route, SIPURI, signals
+from test_invitation_helpers import (auto_answer, direction, incoming_calls, make_sdp, sdp_updates,
+                                     seq, wait_state)
+from sipcore import Credentials, Invitation, Registration, Route, SIPURI
 
 
 def alice(password="apw"):
@@ -115,27 +116,17 @@ def test_cancel_while_baresip_rings(kam, engine, recorder):
 
 
 def test_sipcore_rejects_baresip_with_486(kam, engine, recorder):
-    got = []
-
-    def busy(sender, **d):
-        if d["state"] == "INCOMING":
-            got.append(sender)
-            sender.disconnect(486)
-
-    signals.SIPInvitationChangedState.connect(busy)
-    try:
-        with Baresip("bob", "bpw", registrar=kam) as bob:
-            bob.wait_registered(timeout=15)
-            reg = register_alice(kam, recorder)
-            mark = bob.mark()
-            bob.dial("sip:alice@127.0.0.1")
-            recorder.wait_for("SIPInvitationChangedState", timeout=15,
-                              where=lambda n: n.data.state == "DISCONNECTED")
-            assert seq(recorder, got[0]) == ["INCOMING", "DISCONNECTING", "DISCONNECTED"]
-            bob.wait_for_output(r"486 Busy Here", timeout=10, since=mark)
-            reg.unregister()
-    finally:
-        signals.SIPInvitationChangedState.disconnect(busy)
+    with incoming_calls(lambda inv: inv.disconnect(486)) as got, \
+            Baresip("bob", "bpw", registrar=kam) as bob:
+        bob.wait_registered(timeout=15)
+        reg = register_alice(kam, recorder)
+        mark = bob.mark()
+        bob.dial("sip:alice@127.0.0.1")
+        recorder.wait_for("SIPInvitationChangedState", timeout=15,
+                          where=lambda n: n.data.state == "DISCONNECTED")
+        assert seq(recorder, got[0]) == ["INCOMING", "DISCONNECTING", "DISCONNECTED"]
+        bob.wait_for_output(r"486 Busy Here", timeout=10, since=mark)
+        reg.unregister()
 
 
 def test_wrong_password_ends_the_call_with_the_challenge(kam, engine, recorder):

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from conftest import host
-from test_invitation_helpers import (make_sdp, auto_answer, direction, seq, sdp_updates,
-                                wait_state)
+from test_invitation_helpers import (make_sdp, auto_answer, incoming_calls, direction, seq,
+                                     sdp_updates, wait_state)
 from sipcore import Credentials, Invitation, Route, SIPURI
 from sipcore.peer import PeerProcess
 
@@ -44,6 +44,15 @@ def peer_states(peer, cid, until, timeout=10):
 
 def my_port(e, transport):
     return {"udp": e.local_udp_port, "tcp": e.local_tcp_port, "tls": e.local_tls_port}[transport]
+
+
+def call_peer(ip, port, transport=None):
+    """alice calls bob at the peer with an SDP offer; the Invitation is in CALLING."""
+    inv = Invitation(Credentials(SIPURI(ip, user="alice")), SIPURI(ip, user="bob", port=port),
+                     Route(ip, port, transport))
+    inv.set_offered_local_sdp(make_sdp(ip))
+    inv.send_invite()
+    return inv
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -146,10 +155,7 @@ def test_cancel_while_ringing_both_ways(tls_files, engine_factory, recorder):
     e = start_engine(engine_factory, tls_files, ip)
     with peer_process(ip, tls_files, "--answer", "ring") as peer:
         port = peer.ready["udp"]
-        inv = Invitation(Credentials(SIPURI(ip, user="alice")), SIPURI(ip, user="bob", port=port),
-                         Route(ip, port))
-        inv.set_offered_local_sdp(make_sdp(ip))
-        inv.send_invite()
+        inv = call_peer(ip, port)
         wait_state(recorder, inv, "EARLY")
         inv.disconnect()
         n = wait_state(recorder, inv, "DISCONNECTED")
@@ -158,28 +164,17 @@ def test_cancel_while_ringing_both_ways(tls_files, engine_factory, recorder):
         ev = peer.expect("call_state", id="in1", state="DISCONNECTED")
         assert ev["method"] == "CANCEL"
     # the other way: the peer cancels while we ring
-    with peer_process(ip, tls_files) as peer:
-        ringing = []
-
-        def ring(sender, **d):
-            if d["state"] == "INCOMING":
-                ringing.append(sender)   # before the 180: the peer may see it first
-                sender.respond_to_invite_provisionally(180)
-
-        from sipcore import signals
-        signals.SIPInvitationChangedState.connect(ring)
-        try:
-            peer.command("call", id="c1", to=f"sip:alice@{ip}:{e.local_udp_port}",
-                         route=[ip, e.local_udp_port, "udp"])
-            peer.expect("call_state", id="c1", state="EARLY")
-            peer.command("hangup", id="c1")
-            inv = ringing[0]
-            n = wait_state(recorder, inv, "DISCONNECTED")
-            assert n.data.method == "CANCEL"
-            assert seq(recorder, inv) == ["INCOMING", "EARLY", "DISCONNECTED"]
-            assert peer.expect("call_state", id="c1", state="DISCONNECTED")["code"] == 487
-        finally:
-            signals.SIPInvitationChangedState.disconnect(ring)
+    with peer_process(ip, tls_files) as peer, \
+            incoming_calls(lambda inv: inv.respond_to_invite_provisionally(180)) as ringing:
+        peer.command("call", id="c1", to=f"sip:alice@{ip}:{e.local_udp_port}",
+                     route=[ip, e.local_udp_port, "udp"])
+        peer.expect("call_state", id="c1", state="EARLY")
+        peer.command("hangup", id="c1")
+        inv = ringing[0]
+        n = wait_state(recorder, inv, "DISCONNECTED")
+        assert n.data.method == "CANCEL"
+        assert seq(recorder, inv) == ["INCOMING", "EARLY", "DISCONNECTED"]
+        assert peer.expect("call_state", id="c1", state="DISCONNECTED")["code"] == 487
 
 
 def test_reject_with_486_both_ways(tls_files, engine_factory, recorder):
@@ -187,32 +182,18 @@ def test_reject_with_486_both_ways(tls_files, engine_factory, recorder):
     e = start_engine(engine_factory, tls_files, ip)
     with peer_process(ip, tls_files, "--answer", "busy") as peer:
         port = peer.ready["udp"]
-        inv = Invitation(Credentials(SIPURI(ip, user="alice")), SIPURI(ip, user="bob", port=port),
-                         Route(ip, port))
-        inv.set_offered_local_sdp(make_sdp(ip))
-        inv.send_invite()
+        inv = call_peer(ip, port)
         n = wait_state(recorder, inv, "DISCONNECTED")
         assert (n.data.code, n.data.reason) == (486, "Busy Here")
         assert seq(recorder, inv) == ["CALLING", "DISCONNECTED"]
         assert inv.get_active_local_sdp() is None
-    with peer_process(ip, tls_files) as peer:
-        from sipcore import signals
-        got = []
-
-        def busy(sender, **d):
-            if d["state"] == "INCOMING":
-                got.append(sender)
-                sender.disconnect(486)
-
-        signals.SIPInvitationChangedState.connect(busy)
-        try:
-            peer.command("call", id="c1", to=f"sip:alice@{ip}:{e.local_udp_port}",
-                         route=[ip, e.local_udp_port, "udp"])
-            assert peer.expect("call_state", id="c1", state="DISCONNECTED")["code"] == 486
-            wait_state(recorder, got[0], "DISCONNECTED")
-            assert seq(recorder, got[0]) == ["INCOMING", "DISCONNECTING", "DISCONNECTED"]
-        finally:
-            signals.SIPInvitationChangedState.disconnect(busy)
+    with peer_process(ip, tls_files) as peer, \
+            incoming_calls(lambda inv: inv.disconnect(486)) as got:
+        peer.command("call", id="c1", to=f"sip:alice@{ip}:{e.local_udp_port}",
+                     route=[ip, e.local_udp_port, "udp"])
+        assert peer.expect("call_state", id="c1", state="DISCONNECTED")["code"] == 486
+        wait_state(recorder, got[0], "DISCONNECTED")
+        assert seq(recorder, got[0]) == ["INCOMING", "DISCONNECTING", "DISCONNECTED"]
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
@@ -221,10 +202,7 @@ def test_disconnect_timeout_when_bye_is_never_answered(transport, tls_files, eng
     start_engine(engine_factory, tls_files, ip)
     with peer_process(ip, tls_files, "--answer", "auto") as peer:
         port = peer.ready[transport]
-        inv = Invitation(Credentials(SIPURI(ip, user="alice")), SIPURI(ip, user="bob", port=port),
-                         Route(ip, port, transport))
-        inv.set_offered_local_sdp(make_sdp(ip))
-        inv.send_invite()
+        inv = call_peer(ip, port, transport)
         wait_state(recorder, inv, "CONFIRMED")
         pid = peer.ready["pid"]
         os.kill(pid, signal.SIGSTOP)          # the peer is alive but answers nothing
@@ -245,10 +223,7 @@ def test_engine_stop_with_a_confirmed_call_sends_bye(tls_files, engine_factory, 
     e = start_engine(engine_factory, tls_files, ip)
     with peer_process(ip, tls_files, "--answer", "auto") as peer:
         port = peer.ready["udp"]
-        inv = Invitation(Credentials(SIPURI(ip, user="alice")), SIPURI(ip, user="bob", port=port),
-                         Route(ip, port))
-        inv.set_offered_local_sdp(make_sdp(ip))
-        inv.send_invite()
+        inv = call_peer(ip, port)
         wait_state(recorder, inv, "CONFIRMED")
         e.stop()
         assert inv.state == "DISCONNECTED"
