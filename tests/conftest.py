@@ -20,6 +20,26 @@ def host(ip: str) -> str:
     return f"[{ip}]" if ":" in ip else ip
 
 
+def in_threads(worker, count: int = 8, timeout: float = 30.0) -> list[BaseException]:
+    """Run ``worker(i)`` for i in range(count) on as many threads at once, wait for them
+    (``timeout`` each) and return the exceptions they raised."""
+    import threading
+    errors: list[BaseException] = []
+
+    def run(i):
+        try:
+            worker(i)
+        except Exception as exc:  # pragma: no cover - the caller asserts there are none
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return errors
+
+
 @pytest.fixture
 def engine_factory():
     """Start the Engine with loopback defaults plus the given options; stopped at the end."""

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from conftest import in_threads
 from sipcore import (Credentials, MessagePendingError, Route, SIPURI, send_message, signals)
 
 
@@ -157,22 +158,13 @@ def test_user_agent_header_on_requests_and_responses(engine_factory, recorder):
 def test_eight_threads_sending_at_once_each_response_exactly_once(engine, recorder):
     port = engine.local_udp_port
     per_thread = 40
-    errors = []
 
     def worker(t):
-        try:
-            for i in range(per_thread):
-                to = SIPURI("127.0.0.1", user=f"t{t}m{i}", port=port)
-                send_message(_me(engine), to, "text/plain", f"{t}/{i}", Route("127.0.0.1", port))
-        except Exception as exc:  # pragma: no cover
-            errors.append(exc)
+        for i in range(per_thread):
+            to = SIPURI("127.0.0.1", user=f"t{t}m{i}", port=port)
+            send_message(_me(engine), to, "text/plain", f"{t}/{i}", Route("127.0.0.1", port))
 
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors
+    assert not in_threads(worker, timeout=60)
     deadline = time.monotonic() + 20
     while len(recorder.all("SIPEngineGotMessageResponse")) < 8 * per_thread and time.monotonic() < deadline:
         time.sleep(0.05)
