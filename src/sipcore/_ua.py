@@ -506,12 +506,12 @@ def _on_rx_request(rdata):
     return 1 if ua.on_rx_request(rdata) else 0
 
 
-@_pj.trampoline("sc_py_on_tsx_final")
-def _on_tsx_final(token, tsx, rdata, code, reason, reason_len, transport_err):
+@_pj.trampoline("sc_py_on_message_final")
+def _on_message_final(token, code, reason, reason_len, transport_err):
     owner = _pj.handles.get(token)
     if owner is not None:
-        owner.on_tsx_final(tsx, rdata, code, ffi.unpack(reason, reason_len).decode("utf-8", "replace")
-                           if reason_len > 0 else "", transport_err)
+        owner.on_final(code, ffi.unpack(reason, reason_len).decode("utf-8", "replace")
+                       if reason_len > 0 else "", transport_err)
     return None
 
 

@@ -19,7 +19,8 @@ class Route:
     loose-routing ``Route:`` header of the request.
     """
 
-    __slots__ = ("address", "port", "transport")
+    _FIELDS = ("address", "port", "transport")
+    __slots__ = _FIELDS + ("_wire_cache",)
 
     def __init__(self, address: str, port: int | None = None, transport: str | None = None):
         self.address = address
@@ -49,7 +50,10 @@ class Route:
                 raise TypeError(f"port must be an int, not {type(value).__name__}")
             if not 1 <= value <= 65535:
                 raise ValueError(f"port must be in 1..65535, not {value}")
+        elif name == "_wire_cache":
+            value = None            # a cache, never taken from outside (e.g. from a pickle)
         object.__setattr__(self, name, value)
+        object.__setattr__(self, "_wire_cache", None)
 
     @property
     def is_ipv6(self) -> bool:
@@ -66,9 +70,19 @@ class Route:
 
     def _snapshot(self) -> "Route":
         obj = object.__new__(Route)
-        for name in self.__slots__:
+        for name in self._FIELDS:
             object.__setattr__(obj, name, getattr(self, name))
+        object.__setattr__(obj, "_wire_cache", None)
         return obj
+
+    def _wire(self) -> tuple[bytes, "Route"]:
+        """(the Route header value encoded, a private snapshot), kept until an attribute
+        is set: a request takes both without copying the route each time."""
+        cached = self._wire_cache
+        if cached is None:
+            cached = (self.uri().encode(), self._snapshot())
+            object.__setattr__(self, "_wire_cache", cached)
+        return cached
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Route):

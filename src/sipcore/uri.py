@@ -92,7 +92,9 @@ class SIPURI:
     header names to values.  Objects compare equal when all attributes are equal.
     """
 
-    __slots__ = ("host", "user", "port", "display", "secure", "parameters", "headers")
+    _FIELDS = ("host", "user", "port", "display", "secure", "parameters", "headers")
+    # _wire: the encoded forms for requests, cached (see _wire())
+    __slots__ = _FIELDS + ("_wire_cache",)
 
     def __init__(self, host: str, user: str | None = None, port: int | None = None,
                  display: str | None = None, secure: bool = False,
@@ -128,7 +130,10 @@ class SIPURI:
             value = _check_mapping("parameters", value, allow_none_values=True)
         elif name == "headers":
             value = _check_mapping("headers", value, allow_none_values=False)
+        elif name == "_wire_cache":
+            value = None            # a cache, never taken from outside (e.g. from a pickle)
         object.__setattr__(self, name, value)
+        object.__setattr__(self, "_wire_cache", None)
 
     # -- text ------------------------------------------------------------------------------
 
@@ -162,11 +167,27 @@ class SIPURI:
         """The URI as a Request-URI: no headers (RFC 3261 19.1.5)."""
         return self._addr_spec(headers=False)
 
+    def _wire(self) -> tuple[str, bytes, bytes]:
+        """(Request-URI, the same encoded, the name-addr of that for From/To) for a request.
+
+        Sending to one URI again and again is the common case, so the result is kept until
+        an attribute is set.  ``parameters`` and ``headers`` are dicts that can also change
+        in place, unseen by ``__setattr__``: the cache is only made and used while both are
+        empty."""
+        cached = self._wire_cache
+        if cached is not None and not self.parameters and not self.headers:
+            return cached
+        spec = self._addr_spec(headers=False)
+        wire = (spec, spec.encode(), self._name_addr(spec=spec).encode())
+        if not self.parameters and not self.headers:
+            object.__setattr__(self, "_wire_cache", wire)
+        return wire
+
     def __str__(self) -> str:
         return self._addr_spec() if self.display is None else self._name_addr()
 
     def __repr__(self) -> str:
-        args = [f"{a}={getattr(self, a)!r}" for a in self.__slots__
+        args = [f"{a}={getattr(self, a)!r}" for a in self._FIELDS
                 if getattr(self, a) not in (None, False, {})]
         return f"SIPURI({', '.join(args)})"
 
@@ -197,10 +218,15 @@ class SIPURI:
                  secure: bool, parameters: dict, headers: dict) -> "SIPURI":
         """Build from values already valid (a copy, or PJSIP's parser), skipping checks."""
         obj = object.__new__(cls)
-        for name, value in (("host", host), ("user", user), ("port", port or None),
-                            ("display", display or None), ("secure", secure),
-                            ("parameters", parameters), ("headers", headers)):
-            object.__setattr__(obj, name, value)
+        put = object.__setattr__
+        put(obj, "host", host)
+        put(obj, "user", user)
+        put(obj, "port", port or None)
+        put(obj, "display", display or None)
+        put(obj, "secure", secure)
+        put(obj, "parameters", parameters)
+        put(obj, "headers", headers)
+        put(obj, "_wire_cache", None)
         return obj
 
     def __copy__(self) -> "SIPURI":
@@ -229,14 +255,40 @@ def from_info(info, trusted: bool = False) -> SIPURI:
     n = lib.sc_uri_flat(info, buf, 2048)
     # one C call and one decode instead of a cffi access per field (glue.c, sc_uri_flat); the
     # struct is read field by field only for what it cannot flatten (a NUL byte or "\1")
-    host, user, port, display, secure, params, headers = (
-        _fields_of_flat(ffi.unpack(buf, n - 1)) if n >= 0 else _fields_of_struct(info))
+    if n >= 0:
+        return from_flat(ffi.unpack(buf, n), trusted)
+    return _build(_unquote(_fields_of_struct(info)), trusted)
+
+
+#: sc_uri_flat() bytes -> fields: the URIs of received messages repeat (the same peers),
+#: so each is decoded once.  Bounded; values are never handed out (dicts are copied).
+_FLAT_CACHE: dict[bytes, tuple] = {}
+
+
+def from_flat(flat: bytes, trusted: bool = False) -> SIPURI:
+    """A SIPURI from the bytes sc_uri_flat() wrote (its length includes the last NUL)."""
+    fields = _FLAT_CACHE.get(flat)
+    if fields is None:
+        fields = _unquote(_fields_of_flat(flat[:-1]))
+        if len(_FLAT_CACHE) >= 512:
+            _FLAT_CACHE.clear()
+        _FLAT_CACHE[flat] = fields
+    return _build(fields, trusted)
+
+
+def _unquote(fields: tuple) -> tuple:
     # PJSIP drops the quotes of a quoted display name but keeps its quoted-pairs (\")
+    display = fields[3]
     if "\\" in display:
-        display = re.sub(r"\\(.)", r"\1", display)
+        return fields[:3] + (re.sub(r"\\(.)", r"\1", display),) + fields[4:]
+    return fields
+
+
+def _build(fields: tuple, trusted: bool) -> SIPURI:
+    host, user, port, display, secure, params, headers = fields
     if trusted:
-        return SIPURI._trusted(host, user or None, port, display or None, secure, params,
-                               headers)
+        return SIPURI._trusted(host, user or None, port, display or None, secure,
+                               dict(params) if params else {}, dict(headers) if headers else {})
     return SIPURI(host=host, user=user or None, port=port or None, display=display or None,
                   secure=secure, parameters=params, headers=headers)
 

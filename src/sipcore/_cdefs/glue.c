@@ -189,20 +189,20 @@ static pj_status_t sc_add_ua(pjsip_tx_data *tdata)
 static pjsip_module sc_mod_app;
 static pjsip_endpoint *sc_endpt = NULL;
 
-/* Only sipcore's client transactions (those with a token) reach Python, and only once they
- * have a final state: that is all the primitives need, and it keeps Python off the path of
- * every other transaction. */
+/* Only the client transactions of sipcore's MESSAGE client (glue_clients.c) carry a
+ * pointer in our module's slot, and only their final state matters: everything else stays
+ * in C, off Python's path. */
+static void sc_msg_on_final(void *msg, pjsip_transaction *tsx, pjsip_rx_data *rdata);
 static void sc_on_tsx_state(pjsip_transaction *tsx, pjsip_event *e)
 {
-    void *token;
+    void *msg;
     pjsip_rx_data *rdata = NULL;
-    if (sc_mod_app.id < 0 || (token = tsx->mod_data[sc_mod_app.id]) == NULL) return;
+    if (sc_mod_app.id < 0 || (msg = tsx->mod_data[sc_mod_app.id]) == NULL) return;
     if (tsx->state < PJSIP_TSX_STATE_COMPLETED || tsx->status_code < 200) return;
     tsx->mod_data[sc_mod_app.id] = NULL;           /* reported once */
     if (e->type == PJSIP_EVENT_TSX_STATE && e->body.tsx_state.type == PJSIP_EVENT_RX_MSG)
         rdata = e->body.tsx_state.src.rdata;
-    sc_py_on_tsx_final(token, tsx, rdata, tsx->status_code, tsx->status_text.ptr,
-                       (int) tsx->status_text.slen, tsx->transport_err);
+    sc_msg_on_final(msg, tsx, rdata);
 }
 
 /* Incoming requests outside dialogs.  MESSAGE is answered 200 here, in C (statefully, so
@@ -247,11 +247,6 @@ pj_status_t sc_modules_register(pjsip_endpoint *endpt)
     st = pjsip_endpt_register_module(endpt, &sc_mod_ua);
     if (st != PJ_SUCCESS) return st;
     return pjsip_endpt_register_module(endpt, &sc_mod_app);
-}
-
-void sc_tsx_set_token(pjsip_transaction *tsx, void *token)
-{
-    if (sc_mod_app.id >= 0) tsx->mod_data[sc_mod_app.id] = token;
 }
 
 /* ---------- 3. wake-up socket --------------------------------------------------------- */
@@ -452,6 +447,44 @@ void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out)
                                 &out->body_len);
 }
 
+/* The same for the common case in one flat buffer: the To and From URIs as sc_uri_flat()
+ * writes them, then "type/subtype".  Lengths in out (-2: not a sip:/sips: URI, -1: the
+ * caller must use sc_message_info, as the URI could not be flattened); returns the bytes
+ * used. */
+int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, sc_message_flat_t *out)
+{
+    sc_uri_info_t u;
+    char *cur = buf, *end = buf + size;
+    pjsip_msg *msg = rdata->msg_info.msg;
+    pj_str_t type, subtype;
+    int i, n;
+    pjsip_fromto_hdr *hdrs[2];
+    int *lens[2];
+    hdrs[0] = rdata->msg_info.to; lens[0] = &out->to_len;
+    hdrs[1] = rdata->msg_info.from; lens[1] = &out->from_len;
+    for (i = 0; i < 2; i++) {
+        if (!hdrs[i] || !sc_uri_info(hdrs[i]->uri, &u)) { *lens[i] = -2; continue; }
+        n = sc_uri_flat(&u, cur, (int) (end - cur));
+        *lens[i] = n;
+        if (n > 0) cur += n;
+    }
+    out->ctype_len = -1;
+    out->body = NULL;
+    out->body_len = 0;
+    if (sc_msg_body(msg, &type, &subtype, &out->body, &out->body_len)) {
+        if (type.slen + subtype.slen + 1 > end - cur) {
+            out->to_len = -1;                   /* does not fit: the caller takes the slow way */
+        } else {
+            memcpy(cur, type.ptr, (size_t) type.slen);
+            cur[type.slen] = '/';
+            memcpy(cur + type.slen + 1, subtype.ptr, (size_t) subtype.slen);
+            out->ctype_len = (int) (type.slen + subtype.slen + 1);
+            cur += out->ctype_len;
+        }
+    }
+    return (int) (cur - buf);
+}
+
 /* Parse "Name: value" and add it to a request; typed headers (Route, Contact ...) come
  * out typed, others generic.  The text is copied into the message's pool. */
 pj_status_t sc_tdata_add_header(pjsip_tx_data *tdata, const char *name, const char *value)
@@ -508,17 +541,6 @@ void sc_listener_sel(pjsip_tpselector *sel, pjsip_tpfactory *listener)
     pj_bzero(sel, sizeof(*sel));
     sel->type = PJSIP_TPSELECTOR_LISTENER;
     sel->u.listener = listener;
-}
-
-pjsip_auth_clt_sess *sc_auth_create(pjsip_endpoint *endpt, pj_pool_t *pool, const char *user,
-                                    const char *password)
-{
-    pjsip_auth_clt_sess *sess = PJ_POOL_ZALLOC_T(pool, pjsip_auth_clt_sess);
-    pjsip_cred_info cred;
-    if (pjsip_auth_clt_init(sess, endpt, pool, 0) != PJ_SUCCESS) return NULL;
-    sc_cred(pool, &cred, user, password);
-    if (pjsip_auth_clt_set_credentials(sess, 1, &cred) != PJ_SUCCESS) return NULL;
-    return sess;
 }
 
 /* Transports.  addr is an IP literal of either family. */
@@ -598,52 +620,6 @@ void sc_timer_init(pj_timer_entry *e, int id)
 }
 
 int sc_timer_id(pj_timer_entry *entry) { return entry->id; }
-
-/* A request out of dialog, in one call: method, Request-URI, From, To (name-addr strings),
- * an optional Route header value, and an optional body. */
-pj_status_t sc_request_create(pjsip_endpoint *endpt, const char *method, const char *target,
-                              const char *from, const char *to, const char *route,
-                              const char *type, const char *subtype, const char *body,
-                              unsigned body_len, pjsip_tx_data **p_tdata)
-{
-    pjsip_method m;
-    pj_str_t mname, t, f, o;
-    pjsip_tx_data *tdata;
-    pj_status_t st;
-    mname = pj_str((char*) method);
-    pjsip_method_init_np(&m, &mname);
-    t = pj_str((char*) target);
-    f = pj_str((char*) from);
-    o = pj_str((char*) to);
-    st = pjsip_endpt_create_request(endpt, &m, &t, &f, &o, NULL, NULL, -1, NULL, &tdata);
-    if (st != PJ_SUCCESS) return st;
-    if (route && *route) st = sc_tdata_add_header(tdata, "Route", route);
-    if (st == PJ_SUCCESS && type) st = sc_tdata_set_body(tdata, type, subtype, body, body_len);
-    if (st != PJ_SUCCESS) { pjsip_tx_data_dec_ref(tdata); return st; }
-    *p_tdata = tdata;
-    return PJ_SUCCESS;
-}
-
-/* Send a request in a new client transaction of sipcore's module, marked with token, through
- * listener (TCP/TLS) if given.  The caller keeps its own reference to tdata. */
-pj_status_t sc_tsx_send(pjsip_tx_data *tdata, pjsip_tpfactory *listener, void *token,
-                        pjsip_transaction **p_tsx)
-{
-    pjsip_transaction *tsx;
-    pj_status_t st = pjsip_tsx_create_uac(&sc_mod_app, tdata, &tsx);
-    if (st != PJ_SUCCESS) return st;
-    *p_tsx = tsx;
-    tsx->mod_data[sc_mod_app.id] = token;
-    if (listener) {
-        pjsip_tpselector sel;
-        sc_listener_sel(&sel, listener);
-        pjsip_tsx_set_transport(tsx, &sel);
-    }
-    pjsip_tx_data_add_ref(tdata);            /* consumed by a successful send */
-    st = pjsip_tsx_send_msg(tsx, NULL);
-    if (st != PJ_SUCCESS) pjsip_tx_data_dec_ref(tdata);
-    return st;
-}
 
 /* Give a request a body of type/subtype (copied into its pool). */
 pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char *subtype,

@@ -90,6 +90,16 @@ typedef struct sc_message_info_t {
     unsigned body_len;
 } sc_message_info_t;
 
+typedef struct sc_msg_s sc_msg_t;
+
+typedef struct sc_message_flat_t {
+    int to_len;
+    int from_len;
+    int ctype_len;
+    const char *body;
+    unsigned body_len;
+} sc_message_flat_t;
+
 typedef struct sc_tls_opts_t {
     const char *ca_file;
     const char *ca_path;
@@ -112,9 +122,8 @@ TYPES = _SHARED_TYPES + """
 
 FUNCTIONS = """
 extern "Python+C" pj_bool_t sc_py_on_rx_request(pjsip_rx_data *rdata);
-extern "Python+C" void sc_py_on_tsx_final(void *token, pjsip_transaction *tsx,
-                                          pjsip_rx_data *rdata, int code, const char *reason,
-                                          int reason_len, pj_status_t transport_err);
+extern "Python+C" void sc_py_on_message_final(void *token, int code, const char *reason,
+                                              int reason_len, pj_status_t transport_err);
 extern "Python+C" void sc_py_on_message(pjsip_rx_data *rdata);
 extern "Python+C" void sc_py_on_timer(pj_timer_heap_t *heap, pj_timer_entry *entry);
 extern "Python+C" void sc_py_on_client(void *token, int kind, sc_client_result_t *result);
@@ -129,7 +138,6 @@ void sc_set_user_agent(const char *ua);
 
 pjsip_module *sc_app_module(void);
 pj_status_t sc_modules_register(pjsip_endpoint *endpt);
-void sc_tsx_set_token(pjsip_transaction *tsx, void *token);
 
 pj_status_t sc_wake_init(pjsip_endpoint *endpt);
 void sc_wake(void);
@@ -139,9 +147,8 @@ void sc_wake_destroy(pjsip_endpoint *endpt);
 void sc_rdata_info(pjsip_rx_data *rdata, sc_rdata_info_t *out);
 int sc_uri_info(pjsip_uri *uri, sc_uri_info_t *out);
 void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out);
+int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, sc_message_flat_t *out);
 pj_status_t sc_tdata_add_header(pjsip_tx_data *tdata, const char *name, const char *value);
-pjsip_auth_clt_sess *sc_auth_create(pjsip_endpoint *endpt, pj_pool_t *pool, const char *user,
-                                    const char *password);
 
 pj_status_t sc_start_udp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_transport **tp);
 pj_status_t sc_start_tcp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_tpfactory **f);
@@ -161,12 +168,13 @@ size_t sc_pool_slabs(void);
 void sc_udp_stop(pjsip_transport *tp);
 int sc_uri_flat(const sc_uri_info_t *u, char *buf, int size);
 size_t sc_pool_usage(size_t *live, size_t n);
-pj_status_t sc_request_create(pjsip_endpoint *endpt, const char *method, const char *target,
-                              const char *from, const char *to, const char *route,
-                              const char *type, const char *subtype, const char *body,
-                              unsigned body_len, pjsip_tx_data **p_tdata);
-pj_status_t sc_tsx_send(pjsip_tx_data *tdata, pjsip_tpfactory *listener, void *token,
-                        pjsip_transaction **p_tsx);
+pj_status_t sc_msg_send(pjsip_endpoint *endpt, void *token, const char *target,
+                        const char *from, const char *to, const char *route,
+                        const char *headers, const char *type, const char *subtype,
+                        const char *body, unsigned body_len, pjsip_tpfactory *listener,
+                        const char *user, const char *password, unsigned timeout_ms,
+                        sc_msg_t **p_msg);
+void sc_msg_cancel(sc_msg_t *m);
 
 pj_status_t sc_regc_create(pjsip_endpoint *endpt, void *token, const char *registrar,
                            const char *aor, const char *contact, unsigned expires,
@@ -193,8 +201,8 @@ with open(os.path.join(os.path.dirname(__file__), "glue.c")) as _fh:
         "#define SC_CLIENT_EVSUB_STATE 3\n#define SC_CLIENT_EVSUB_NOTIFY 4\n"
         + _SHARED_TYPES
         + "pj_bool_t sc_py_on_rx_request(pjsip_rx_data *rdata);\n"
-        + "void sc_py_on_tsx_final(void *token, pjsip_transaction *tsx, pjsip_rx_data *rdata,"
-          " int code, const char *reason, int reason_len, pj_status_t transport_err);\n"
+        + "void sc_py_on_message_final(void *token, int code, const char *reason,"
+          " int reason_len, pj_status_t transport_err);\n"
         + "void sc_py_on_message(pjsip_rx_data *rdata);\n"
         + "void sc_py_on_timer(pj_timer_heap_t *heap, pj_timer_entry *entry);\n"
         + "void sc_py_on_client(void *token, int kind, sc_client_result_t *result);\n"

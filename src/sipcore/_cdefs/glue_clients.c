@@ -1,5 +1,5 @@
-/* sipcore glue for the client primitives: REGISTER (pjsip_regc), PUBLISH (pjsip_publishc)
- * and SUBSCRIBE (pjsip_evsub over a UAC dialog).
+/* sipcore glue for the client primitives: REGISTER (pjsip_regc), PUBLISH (pjsip_publishc),
+ * SUBSCRIBE (pjsip_evsub over a UAC dialog) and MESSAGE (a client transaction of our own).
  *
  * Each PJSIP callback is flattened into an sc_client_result_t and handed to one
  * extern "Python" trampoline with the object's token (an integer, see _pj.Handles).
@@ -231,4 +231,203 @@ void sc_evsub_abandon(pjsip_evsub *sub)
 {
     pjsip_evsub_set_mod_data(sub, (unsigned) sc_mod_app.id, NULL);
     pjsip_evsub_terminate(sub, PJ_FALSE);
+}
+
+/* ---------- MESSAGE ------------------------------------------------------------------- */
+
+/* One outgoing MESSAGE from sc_msg_send() to its single report (sc_py_on_message_final):
+ * the request (kept for the re-send with credentials), the digest session, the current
+ * transaction and the optional timeout.  The whole life of a MESSAGE is here, so Python is
+ * called once per request, with the outcome; malloc'd, freed just before that report or by
+ * sc_msg_cancel(). */
+struct sc_msg_s {
+    void *token;
+    pjsip_endpoint *endpt;
+    pjsip_tx_data *tdata;          /* our reference to the request */
+    pjsip_transaction *tsx;        /* the current transaction (NULL once it is final) */
+    pjsip_tpfactory *listener;     /* TCP/TLS listener to send through, or NULL */
+    pj_pool_t *pool;               /* for the digest session, only with a password */
+    pjsip_auth_clt_sess auth;
+    int tries;                     /* re-sends with credentials so far (at most 2) */
+    int sending;                   /* inside pjsip_tsx_send_msg: a final state is only noted */
+    int noted_code;                /* ... here (a transport error found while sending) */
+    pj_status_t noted_err;
+    char noted_reason[96];
+    int timer_on;
+    pj_timer_entry timer;          /* the optional timeout */
+};
+
+static void sc_msg_free(sc_msg_t *m)
+{
+    if (m->timer_on) {
+        m->timer_on = 0;
+        pjsip_endpt_cancel_timer(m->endpt, &m->timer);
+    }
+    if (m->tsx) {                  /* still running: end it without a report */
+        pjsip_transaction *tsx = m->tsx;
+        m->tsx = NULL;
+        tsx->mod_data[sc_mod_app.id] = NULL;
+        pjsip_tsx_terminate(tsx, PJSIP_SC_REQUEST_TIMEOUT);
+    }
+    if (m->tdata) pjsip_tx_data_dec_ref(m->tdata);
+    if (m->pool) pjsip_endpt_release_pool(m->endpt, m->pool);
+    free(m);
+}
+
+/* Free the MESSAGE, then tell Python (which may send the next one to the same URI). */
+static void sc_msg_report(sc_msg_t *m, int code, const char *reason, pj_ssize_t len,
+                          pj_status_t err)
+{
+    char buf[128];
+    void *token = m->token;
+    if (len < 0) len = 0;
+    if (len > (pj_ssize_t) sizeof(buf)) len = sizeof(buf);
+    memcpy(buf, reason, (size_t) len);
+    sc_msg_free(m);
+    sc_py_on_message_final(token, code, buf, (int) len, err);
+}
+
+static void sc_msg_report_noted(sc_msg_t *m)
+{
+    sc_msg_report(m, m->noted_code, m->noted_reason, (pj_ssize_t) strlen(m->noted_reason),
+                  m->noted_err);
+}
+
+static pj_status_t sc_msg_tsx_send(sc_msg_t *m)
+{
+    pjsip_transaction *tsx;
+    pj_status_t st = pjsip_tsx_create_uac(&sc_mod_app, m->tdata, &tsx);
+    if (st != PJ_SUCCESS) return st;
+    m->tsx = tsx;
+    tsx->mod_data[sc_mod_app.id] = m;
+    if (m->listener) {
+        pjsip_tpselector sel;
+        sc_listener_sel(&sel, m->listener);
+        pjsip_tsx_set_transport(tsx, &sel);
+    }
+    pjsip_tx_data_add_ref(m->tdata);           /* consumed by a successful send */
+    m->sending = 1;
+    st = pjsip_tsx_send_msg(tsx, NULL);
+    m->sending = 0;
+    if (st != PJ_SUCCESS) {
+        pjsip_tx_data_dec_ref(m->tdata);
+        if (m->tsx) {                          /* failed without reaching a final state */
+            m->tsx = NULL;
+            tsx->mod_data[sc_mod_app.id] = NULL;
+            pjsip_tsx_terminate(tsx, PJSIP_SC_SERVICE_UNAVAILABLE);
+        }
+    }
+    return st;
+}
+
+static void sc_msg_on_final(void *p, pjsip_transaction *tsx, pjsip_rx_data *rdata)
+{
+    sc_msg_t *m = (sc_msg_t*) p;
+    pjsip_tx_data *tdata;
+    pj_status_t st;
+    int code = tsx->status_code;
+    m->tsx = NULL;
+    if (m->sending) {                          /* sc_msg_tsx_send() reports it */
+        pj_ssize_t n = tsx->status_text.slen;
+        if (n >= (pj_ssize_t) sizeof(m->noted_reason)) n = sizeof(m->noted_reason) - 1;
+        if (n < 0) n = 0;
+        memcpy(m->noted_reason, tsx->status_text.ptr, (size_t) n);
+        m->noted_reason[n] = 0;
+        m->noted_code = code;
+        m->noted_err = tsx->transport_err;
+        return;
+    }
+    if ((code == 401 || code == 407) && m->pool && m->tries < 2 && rdata &&
+        pjsip_auth_clt_reinit_req(&m->auth, rdata, m->tdata, &tdata) == PJ_SUCCESS) {
+        m->tries++;
+        pjsip_tx_data_dec_ref(m->tdata);
+        m->tdata = tdata;
+        st = sc_msg_tsx_send(m);
+        if (m->noted_code) sc_msg_report_noted(m);
+        else if (st != PJ_SUCCESS) sc_msg_report(m, 503, "Service Unavailable", 19, st);
+        return;
+    }
+    sc_msg_report(m, code, tsx->status_text.ptr, tsx->status_text.slen, tsx->transport_err);
+}
+
+static void sc_msg_on_timeout(pj_timer_heap_t *heap, pj_timer_entry *e)
+{
+    static const char reason[] = "Request Timeout (no final response within the timeout)";
+    sc_msg_t *m = (sc_msg_t*) e->user_data;
+    PJ_UNUSED_ARG(heap);
+    m->timer_on = 0;
+    sc_msg_report(m, 408, reason, sizeof(reason) - 1, PJ_SUCCESS);
+}
+
+/* Build a MESSAGE (From/To name-addrs, Request-URI target, optional Route header value,
+ * extra headers as "name\0value\0...\0" or NULL, a body of type/subtype) and send it in a
+ * client transaction, through listener if given.  With a password, a 401/407 is answered
+ * with digest credentials (twice at most: a stale nonce).  timeout_ms > 0 ends it with 408
+ * after that time.  On PJ_SUCCESS exactly one sc_py_on_message_final(token, ...) follows
+ * (possibly before this returns: a transport error found while sending) and *p_msg is the
+ * handle for sc_msg_cancel(), or NULL when that report was already made.  On an error
+ * nothing is reported and nothing is left behind. */
+pj_status_t sc_msg_send(pjsip_endpoint *endpt, void *token, const char *target,
+                        const char *from, const char *to, const char *route,
+                        const char *headers, const char *type, const char *subtype,
+                        const char *body, unsigned body_len, pjsip_tpfactory *listener,
+                        const char *user, const char *password, unsigned timeout_ms,
+                        sc_msg_t **p_msg)
+{
+    static const pj_str_t method_name = { "MESSAGE", 7 };
+    pjsip_method method;
+    pj_str_t t, f, o;
+    pj_status_t st;
+    sc_msg_t *m = (sc_msg_t*) calloc(1, sizeof(*m));
+    *p_msg = NULL;
+    if (!m) return PJ_ENOMEM;
+    m->token = token;
+    m->endpt = endpt;
+    m->listener = listener;
+    pjsip_method_init_np(&method, (pj_str_t*) &method_name);
+    t = pj_str((char*) target);
+    f = pj_str((char*) from);
+    o = pj_str((char*) to);
+    st = pjsip_endpt_create_request(endpt, &method, &t, &f, &o, NULL, NULL, -1, NULL, &m->tdata);
+    if (st == PJ_SUCCESS && route && *route) st = sc_tdata_add_header(m->tdata, "Route", route);
+    while (st == PJ_SUCCESS && headers && *headers) {
+        const char *value = headers + strlen(headers) + 1;
+        st = sc_tdata_add_header(m->tdata, headers, value);
+        headers = value + strlen(value) + 1;
+    }
+    if (st == PJ_SUCCESS) st = sc_tdata_set_body(m->tdata, type, subtype, body, body_len);
+    if (st == PJ_SUCCESS && password) {
+        pjsip_cred_info cred;
+        m->pool = pjsip_endpt_create_pool(endpt, "message", 512, 512);
+        st = m->pool ? pjsip_auth_clt_init(&m->auth, endpt, m->pool, 0) : PJ_ENOMEM;
+        if (st == PJ_SUCCESS) {
+            sc_cred(m->pool, &cred, user, password);
+            st = pjsip_auth_clt_set_credentials(&m->auth, 1, &cred);
+        }
+    }
+    if (st == PJ_SUCCESS && timeout_ms) {
+        pj_time_val delay;
+        delay.sec = (long) (timeout_ms / 1000);
+        delay.msec = (long) (timeout_ms % 1000);
+        pj_timer_entry_init(&m->timer, 0, m, &sc_msg_on_timeout);
+        st = pjsip_endpt_schedule_timer(endpt, &m->timer, &delay);
+        m->timer_on = st == PJ_SUCCESS;
+    }
+    if (st == PJ_SUCCESS) st = sc_msg_tsx_send(m);
+    if (m->noted_code) {
+        sc_msg_report_noted(m);
+        return PJ_SUCCESS;
+    }
+    if (st != PJ_SUCCESS) {
+        sc_msg_free(m);
+        return st;
+    }
+    *p_msg = m;
+    return PJ_SUCCESS;
+}
+
+/* End a MESSAGE without a report (the Engine is stopping; Python tells the application). */
+void sc_msg_cancel(sc_msg_t *m)
+{
+    if (m) sc_msg_free(m);
 }

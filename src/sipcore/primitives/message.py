@@ -1,12 +1,13 @@
 """MESSAGE (RFC 3428): send_message() and incoming MESSAGE requests.
 
-Each outgoing MESSAGE is a client transaction owned by a :class:`_PendingMessage`; the
-transaction's final state (the ``sc_py_on_tsx_final`` trampoline) finds it through its
-token.  Incoming MESSAGEs are answered 200 in C (glue.c) before ``on_incoming`` runs.  A 401/407 is answered once with the digest credentials (twice when the server says
-the nonce was stale).  Exactly one ``SIPEngineGotMessageResponse`` is sent per accepted
-``send_message`` call: for the final response, a transaction timeout (408), a transport
-error (503, with the transport's error in ``reason``), the optional ``timeout`` (408) or the
-Engine stopping (408, reason "Engine stopped").
+An outgoing MESSAGE lives in C from start to end (``sc_msg_send`` in glue_clients.c: the
+request, its client transaction, the answer to a 401/407 with the digest credentials -- twice
+when the server says the nonce was stale -- and the optional timeout); Python hears of it
+once, through the ``sc_py_on_message_final`` trampoline, and turns that into the single
+``SIPEngineGotMessageResponse`` of each accepted ``send_message`` call: for the final
+response, a transaction timeout (408), a transport error (503, with the transport's error in
+``reason``), the optional ``timeout`` (408) or the Engine stopping (408, reason "Engine
+stopped").  Incoming MESSAGEs are answered 200 in C (glue.c) before ``on_incoming`` runs.
 """
 from __future__ import annotations
 
@@ -16,15 +17,32 @@ from typing import Any
 from .. import _ua, signals
 from .._pj import check, ffi, handles, lib, pj2str, strerror
 from ..credentials import Credentials
-from ..errors import MessagePendingError, PJSIPError
+from ..errors import MessagePendingError
 from ..route import Route
-from ..uri import SIPURI, from_info
+from ..uri import SIPURI, from_flat, from_info
 from .. import engine as _engine
 
 __all__ = ["send_message"]
 
 _CONTENT_TYPE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+#: "type/subtype" -> (type, subtype) encoded, for content types already checked
+_CONTENT_TYPES: dict[str, tuple[bytes, bytes]] = {}
+
+
+def _content_type(content_type: Any) -> tuple[bytes, bytes]:
+    parts = _CONTENT_TYPES.get(content_type) if type(content_type) is str else None
+    if parts is None:
+        if not isinstance(content_type, str):
+            raise TypeError(f"content_type must be a 'type/subtype' str, "
+                            f"not {type(content_type).__name__}")
+        if not _CONTENT_TYPE.match(content_type):
+            raise ValueError(f"content_type must be 'type/subtype', not {content_type!r}")
+        ctype, subtype = content_type.split("/")
+        parts = (ctype.encode(), subtype.encode())
+        if len(_CONTENT_TYPES) < 256:
+            _CONTENT_TYPES[content_type] = parts
+    return parts
 
 
 def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
@@ -42,26 +60,25 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
         raise TypeError(f"credentials must be a Credentials, not {type(credentials).__name__}")
     if not isinstance(to_uri, SIPURI):
         raise TypeError(f"to_uri must be a SIPURI, not {type(to_uri).__name__}")
-    if not isinstance(content_type, str):
-        raise TypeError(f"content_type must be a 'type/subtype' str, not {type(content_type).__name__}")
-    if not _CONTENT_TYPE.match(content_type):
-        raise ValueError(f"content_type must be 'type/subtype', not {content_type!r}")
+    ctype = _content_type(content_type)
     if type(body) is str:
         body = body.encode("utf-8")
     elif not isinstance(body, (bytes, bytearray, memoryview)):
         raise TypeError(f"body must be str or bytes, not {type(body).__name__}")
     if not isinstance(route, Route):
         raise TypeError(f"route must be a Route, not {type(route).__name__}")
+    timeout_ms = 0
     if timeout is not None:
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
             raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
         if not 0 < timeout <= 3600:
             raise ValueError(f"timeout must be in (0, 3600] seconds, not {timeout}")
+        timeout_ms = max(1, round(timeout * 1000))
     if to_uri.headers:
         for name in to_uri.headers:
             if not _HEADER_NAME.match(name):
                 raise ValueError(f"to_uri.headers: {name!r} is not a header name")
-    pm = _PendingMessage(credentials, to_uri, content_type, body, route, timeout)
+    pm = _PendingMessage(credentials, to_uri, ctype, body, route, timeout_ms)
     ua = _ua.current
     if ua is not None and ua.running and ua.on_poll_thread():
         pm.send()               # in a receiver: run at once
@@ -72,41 +89,31 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
 class _PendingMessage:
     """One MESSAGE from send() until its single notification.
 
-    Everything it needs from the caller's (mutable) objects is turned into bytes here, once:
-    later changes to them do not affect the request, and nothing is copied twice.
+    Everything it needs from the caller's (mutable) objects is turned into bytes here, once
+    (SIPURI and Route keep their encoded forms while unchanged): later changes to them do not
+    affect the request.
     """
 
-    __slots__ = ("to_uri", "target", "from_", "to", "key", "route_hdr", "transport", "ctype",
-                 "subtype", "body", "user", "password", "extra_headers", "timeout", "ua", "pool",
-                 "tdata", "tsx", "auth", "token", "timer", "auth_tries", "done", "route")
+    __slots__ = ("to_uri", "key", "route", "args", "token", "msg", "done", "ua")
 
-    def __init__(self, credentials: Credentials, to_uri: SIPURI, content_type: str, body: bytes,
-                 route: Route, timeout: float | None):
+    def __init__(self, credentials: Credentials, to_uri: SIPURI, ctype: tuple[bytes, bytes],
+                 body: bytes, route: Route, timeout_ms: int):
         self.to_uri = to_uri
-        target = to_uri._request_uri()
-        self.key = target.lower()
-        self.target = target.encode()
-        self.from_ = credentials.uri._name_addr().encode()
-        self.to = to_uri._name_addr(spec=target).encode()
-        self.extra_headers = [(k.encode(), v.encode()) for k, v in to_uri.headers.items()]
-        self.route = route._snapshot()
-        self.route_hdr = route.uri().encode()
-        self.transport = route.transport
-        ctype, subtype = content_type.split("/")
-        self.ctype = ctype.encode()
-        self.subtype = subtype.encode()
-        self.body = body if type(body) is bytes else bytes(body)
-        self.user = (credentials.uri.user or "").encode()
-        self.password = credentials.password.encode() if credentials.password is not None else None
-        self.timeout = timeout
+        spec, target, to = to_uri._wire()
+        self.key = spec.lower()
+        from_uri = credentials.uri
+        from_ = from_uri._wire()[2] if not from_uri.headers else from_uri._name_addr().encode()
+        headers = (b"".join(k.encode() + b"\0" + v.encode() + b"\0"
+                            for k, v in to_uri.headers.items()) if to_uri.headers else ffi.NULL)
+        route_hdr, self.route = route._wire()
+        password = credentials.password
+        body = body if type(body) is bytes else bytes(body)
+        self.args = (target, from_, to, route_hdr, headers, ctype[0], ctype[1], body, len(body),
+                     (from_uri.user or "").encode(),
+                     password.encode() if password is not None else ffi.NULL, timeout_ms)
         self.ua: Any = None
-        self.pool = ffi.NULL
-        self.tdata = ffi.NULL      # our reference to the request, for re-sending with auth
-        self.tsx = ffi.NULL
-        self.auth = ffi.NULL
         self.token = None
-        self.timer = None
-        self.auth_tries = 0
+        self.msg = ffi.NULL        # the C side (sc_msg_t *) while it runs
         self.done = False
 
     # -- on the poll thread --
@@ -114,114 +121,54 @@ class _PendingMessage:
     def send(self) -> None:
         ua = self.ua = _ua.current
         ua.check_route(self.route)
-        if self.key in ua.pending_messages:
+        pending = ua.pending_messages
+        if self.key in pending:
             raise MessagePendingError(self.to_uri)
-        tdata = ffi.new("pjsip_tx_data **")
-        check(lib.sc_request_create(ua.endpt, b"MESSAGE", self.target, self.from_, self.to,
-                                    self.route_hdr, self.ctype, self.subtype, self.body,
-                                    len(self.body), tdata), "creating the MESSAGE request")
-        self.tdata = tdata[0]
-        try:
-            for name, value in self.extra_headers:
-                check(lib.sc_tdata_add_header(self.tdata, name, value),
-                      f"adding the {name.decode()} header from to_uri")
-            if self.password is not None:
-                self.pool = lib.pjsip_endpt_create_pool(ua.endpt, b"message", 512, 512)
-                self.auth = lib.sc_auth_create(ua.endpt, self.pool, self.user, self.password)
-                if self.auth == ffi.NULL:
-                    raise PJSIPError("setting up digest authentication", -1, "failed")
-        except BaseException:
-            self._release()
-            raise
-        self.token = handles.new(self)
-        ua.pending_messages[self.key] = self
-        if self.timeout is not None:
-            self.timer = ua.schedule(self.timeout, self._on_timeout)
-        try:
-            self._send_tsx(self.tdata)
-        except PJSIPError:
-            if self.done:       # the transaction already reported its final state
-                return
-            self._finish(None, None, notify=False)
-            raise
+        kind = self.route.transport
+        listener = ua.transports[kind] if kind in ("tcp", "tls") else ffi.NULL
+        (target, from_, to, route_hdr, headers, ctype, subtype, body, body_len, user, password,
+         timeout_ms) = self.args
+        self.token = token = handles.new(self)
+        pending[self.key] = self
+        out = ffi.new("sc_msg_t **")
+        status = lib.sc_msg_send(ua.endpt, token, target, from_, to, route_hdr, headers, ctype,
+                                 subtype, body, body_len, listener, user, password, timeout_ms,
+                                 out)
+        if status != lib.PJ_SUCCESS:    # nothing was sent and nothing will be reported
+            self._forget()
+            check(status, "sending the MESSAGE request")
+        if not self.done:           # (a transport error may have been reported already)
+            self.msg = out[0]
 
-    def _send_tsx(self, tdata) -> None:
-        tsx = ffi.new("pjsip_transaction **")
-        tsx[0] = ffi.NULL
-        kind = self.transport
-        listener = self.ua.transports[kind] if kind in ("tcp", "tls") else ffi.NULL
-        status = lib.sc_tsx_send(tdata, listener, self.token, tsx)
-        self.tsx = tsx[0]
-        check(status, "sending the MESSAGE request")
-
-    def on_tsx_final(self, tsx, rdata, code: int, reason: str, transport_err: int) -> None:
-        """The transaction's final state (C reports it once and forgets the token)."""
-        if self.done or tsx != self.tsx:
-            return
-        self.tsx = ffi.NULL
-        if code in (401, 407) and self.auth != ffi.NULL and self.auth_tries < 2 and rdata != ffi.NULL:
-            new = ffi.new("pjsip_tx_data **")
-            if lib.pjsip_auth_clt_reinit_req(self.auth, rdata, self.tdata, new) == lib.PJ_SUCCESS:
-                self.auth_tries += 1
-                lib.pjsip_tx_data_dec_ref(self.tdata)
-                self.tdata = new[0]
-                try:
-                    self._send_tsx(self.tdata)
-                    return
-                except PJSIPError as exc:
-                    if self.done:
-                        return
-                    code, reason = 503, f"Service Unavailable ({exc.message})"
+    def on_final(self, code: int, reason: str, transport_err: int) -> None:
+        """The one report from C; the C side is gone."""
+        self.msg = ffi.NULL
         if transport_err and code in (408, 503):
             reason = f"{reason} ({strerror(transport_err)})"
         self._finish(code, reason)
-
-    def _on_timeout(self) -> None:
-        self.timer = None
-        if self.done:
-            return
-        if self.tsx != ffi.NULL:
-            tsx, self.tsx = self.tsx, ffi.NULL
-            lib.sc_tsx_set_token(tsx, ffi.NULL)   # no report from C for this one
-            lib.pjsip_tsx_terminate(tsx, 408)
-        self._finish(408, "Request Timeout (no final response within the timeout)")
 
     def abandon(self) -> None:
         """The Engine is stopping: end the request and tell the application."""
         if self.done:
             return
-        if self.tsx != ffi.NULL:
-            tsx, self.tsx = self.tsx, ffi.NULL
-            lib.sc_tsx_set_token(tsx, ffi.NULL)   # no report from C for this one
-            lib.pjsip_tsx_terminate(tsx, 408)
+        msg, self.msg = self.msg, ffi.NULL
+        lib.sc_msg_cancel(msg)
         self._finish(408, "Engine stopped")
 
-    def _finish(self, code: int | None, reason: str | None, notify: bool = True) -> None:
-        if self.done:
-            return
+    def _forget(self) -> None:
         self.done = True
-        ua = self.ua
-        if ua.pending_messages.get(self.key) is self:
-            del ua.pending_messages[self.key]
-        self._release()
-        if notify:
-            signals.notify("SIPEngineGotMessageResponse", ua.engine, to_uri=self.to_uri,
-                           code=code, reason=reason)
-
-    def _release(self) -> None:
-        ua = self.ua
-        if self.timer is not None:
-            ua.cancel(self.timer)
-            self.timer = None
+        if self.ua.pending_messages.get(self.key) is self:
+            del self.ua.pending_messages[self.key]
         if self.token is not None:
             handles.release(self.token)
             self.token = None
-        if self.tdata != ffi.NULL:
-            lib.pjsip_tx_data_dec_ref(self.tdata)
-            self.tdata = ffi.NULL
-        if self.pool != ffi.NULL and ua.endpt != ffi.NULL:
-            lib.pjsip_endpt_release_pool(ua.endpt, self.pool)
-            self.pool = ffi.NULL
+
+    def _finish(self, code: int, reason: str) -> None:
+        if self.done:
+            return
+        self._forget()
+        signals.notify("SIPEngineGotMessageResponse", self.ua.engine, to_uri=self.to_uri,
+                       code=code, reason=reason)
 
 
 # ---- incoming MESSAGE ------------------------------------------------------------------------
@@ -230,6 +177,29 @@ def on_incoming(ua, rdata) -> None:
     """A MESSAGE outside any dialog, already answered 200 by the glue (sc_on_rx_request)."""
     if not signals.has_receivers("SIPEngineGotMessage"):
         return
+    buf = ffi.new("char[]", 4096)
+    out = ffi.new("sc_message_flat_t *")
+    used = lib.sc_message_flat(rdata, buf, 4096, out)
+    to_len, from_len, ctype_len = out.to_len, out.from_len, out.ctype_len
+    if to_len == -1 or from_len == -1:
+        return _on_incoming_slow(ua, rdata)
+    # one C call and one unpack; URIs seen before are not decoded again (uri.from_flat)
+    data = ffi.unpack(buf, used)
+    pos = max(to_len, 0)
+    to_uri = from_flat(data[:to_len], True) if to_len >= 0 else None
+    from_uri = from_flat(data[pos:pos + from_len], True) if from_len >= 0 else None
+    pos += max(from_len, 0)
+    if ctype_len >= 0:
+        content_type = data[pos:pos + ctype_len].decode("utf-8", "replace")
+        body = ffi.unpack(out.body, out.body_len) if out.body_len else b""
+    else:
+        content_type, body = None, b""
+    signals.notify("SIPEngineGotMessage", ua.engine, to_uri=to_uri, from_uri=from_uri,
+                   content_type=content_type, body=body)
+
+
+def _on_incoming_slow(ua, rdata) -> None:
+    """on_incoming for URIs sc_message_flat cannot flatten (a NUL byte, huge ones)."""
     info = ffi.new("sc_message_info_t *")
     lib.sc_message_info(rdata, info)
     if info.has_body:
