@@ -327,6 +327,16 @@ static void sc_msg_on_final(void *p, pjsip_transaction *tsx, pjsip_rx_data *rdat
     pj_status_t st;
     int code = tsx->status_code;
     m->tsx = NULL;
+    /* A non-INVITE client transaction never sends its request again once it has a final
+     * response: in Completed it only absorbs retransmitted responses until Timer K (5 s on
+     * UDP, RFC 3261 17.1.2.2).  PJSIP keeps the request until then all the same (pjsip's
+     * comment: "for authorization" -- we keep our own reference for that), so a burst of
+     * MESSAGEs held three fresh pages per request for 5 s.  Let it go now; its memory is
+     * used again by the next request at once. */
+    if (tsx->state == PJSIP_TSX_STATE_COMPLETED && tsx->last_tx) {
+        pjsip_tx_data_dec_ref(tsx->last_tx);
+        tsx->last_tx = NULL;
+    }
     if (m->sending) {                          /* sc_msg_tsx_send() reports it */
         pj_ssize_t n = tsx->status_text.slen;
         if (n >= (pj_ssize_t) sizeof(m->noted_reason)) n = sizeof(m->noted_reason) - 1;
