@@ -19,6 +19,12 @@ def proc_status(key: str) -> int:
     return -1
 
 
+def cpu_s() -> float:
+    """CPU seconds (user + system) this process has used so far, all threads."""
+    t = os.times()
+    return t.user + t.system
+
+
 def rss_kb() -> int:
     """Current resident set size of this process in KiB (VmRSS)."""
     return proc_status("VmRSS")

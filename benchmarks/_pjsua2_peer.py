@@ -54,7 +54,7 @@ import os
 import threading
 import time
 
-from _peerio import emit, rss_kb, stdin_eof_event, stdout_silenced  # noqa: E402  (benchmarks/ is sys.path[0])
+from _peerio import cpu_s, emit, rss_kb, stdin_eof_event, stdout_silenced  # noqa: E402  (benchmarks/ is sys.path[0])
 import pjsua2 as pj
 
 
@@ -134,7 +134,7 @@ def run_receiver(args: argparse.Namespace) -> None:
     acc.create(make_account_config(f"sip:recv@{args.ip}"))
 
     eof = stdin_eof_event()
-    emit("READY " + json.dumps({"rss_kb": rss_kb(), "port": args.port}))
+    emit("READY " + json.dumps({"rss_kb": rss_kb(), "port": args.port, "cpu_s": cpu_s()}))
 
     limit = args.count
     while not eof.is_set() and not (limit and acc.received >= limit):
@@ -147,7 +147,7 @@ def run_receiver(args: argparse.Namespace) -> None:
     if not args.threads:
         ep.libHandleEvents(10)
 
-    emit("DONE " + json.dumps({"received": acc.received,
+    emit("DONE " + json.dumps({"received": acc.received, "cpu_s": cpu_s(),
                                "rss_kb": rss_kb()}))
     shutdown(ep, acc)
 
@@ -216,6 +216,7 @@ def run_sender(args: argparse.Namespace) -> None:
     deadline = time.monotonic() + args.timeout
     sent = 0
     t_first = time.perf_counter()
+    cpu_first = cpu_s()
 
     # Keep `window` requests in flight: refill after every event batch.
     while acc.done < count:
@@ -241,6 +242,7 @@ def run_sender(args: argparse.Namespace) -> None:
         "rate": round(acc.done / seconds, 1) if seconds > 0 else 0.0,
         "failures": acc.failures + missing,
         "rss_kb": rss_kb(),
+        "cpu_s": round(cpu_s() - cpu_first, 3),
         "threads": args.threads,
         "buddies": n_buddies,
     }

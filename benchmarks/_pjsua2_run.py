@@ -109,7 +109,8 @@ def run_pjsua2(count: int, outstanding: int, *, ip: str = "127.0.0.1",
          "failures", "rss_kb", "threads", "buddies", ...}
 
     extended with ``idle_rss_kb`` (receiver VmRSS after start, before
-    traffic) and ``received`` (MESSAGEs the receiver's account saw).
+    traffic), ``received`` (MESSAGEs the receiver's account saw) and
+    ``receiver_cpu_s`` (its CPU seconds from READY to DONE).
     """
     python = pjsua2_python()
     recv_port = free_udp_port(ip)
@@ -128,6 +129,7 @@ def run_pjsua2(count: int, outstanding: int, *, ip: str = "127.0.0.1",
         timeout)
     result["idle_rss_kb"] = ready["rss_kb"]
     result["received"] = done["received"]
+    result["receiver_cpu_s"] = round(done["cpu_s"] - ready["cpu_s"], 3)
     return result
 
 

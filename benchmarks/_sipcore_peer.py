@@ -71,7 +71,7 @@ import queue
 import threading
 import time
 
-from _peerio import emit, rss_kb, stdin_eof_event  # noqa: E402  (benchmarks/ is sys.path[0])
+from _peerio import cpu_s, emit, rss_kb, stdin_eof_event  # noqa: E402  (benchmarks/ is sys.path[0])
 import sipcore
 from sipcore import (Credentials, Engine, Route, SIPURI, send_message,
                      signals)
@@ -80,11 +80,13 @@ from sipcore import (Credentials, Engine, Route, SIPURI, send_message,
 # --------------------------------------------------------------------------
 # helpers (same as in _pjsua2_peer.py)
 
-def start_engine(ip: str, port: int) -> Engine:
-    """Start the Engine with UDP only, logging and SIP trace off."""
+def start_engine(ip: str, port: int, poll_spin_us: int | None = None) -> Engine:
+    """Start the Engine with UDP only, logging and SIP trace off; ``poll_spin_us``
+    None keeps sipcore's default."""
     engine = Engine()
+    extra = {} if poll_spin_us is None else {"poll_spin_us": poll_spin_us}
     engine.start(local_ip=ip, local_udp_port=port, local_tcp_port=None,
-                 local_tls_port=None, log_level=0, trace_sip=False)
+                 local_tls_port=None, log_level=0, trace_sip=False, **extra)
     return engine
 
 
@@ -92,7 +94,7 @@ def start_engine(ip: str, port: int) -> Engine:
 # receiver
 
 def run_receiver(args: argparse.Namespace) -> None:
-    engine = start_engine(args.ip, args.port)
+    engine = start_engine(args.ip, args.port, args.poll_spin_us)
     received = 0
     limit = args.count
     finished = stdin_eof_event()   # also set when --count requests arrived
@@ -105,10 +107,10 @@ def run_receiver(args: argparse.Namespace) -> None:
             finished.set()
 
     signals.SIPEngineGotMessage.connect(on_message, weak=False)
-    emit("READY " + json.dumps({"rss_kb": rss_kb(),
+    emit("READY " + json.dumps({"rss_kb": rss_kb(), "cpu_s": cpu_s(),
                                 "port": engine.local_udp_port}))
     finished.wait()
-    emit("DONE " + json.dumps({"received": received, "rss_kb": rss_kb()}))
+    emit("DONE " + json.dumps({"received": received, "rss_kb": rss_kb(), "cpu_s": cpu_s()}))
     signals.SIPEngineGotMessage.disconnect(on_message)
     engine.stop()
 
@@ -199,10 +201,11 @@ class Sender:
 
 
 def run_sender(args: argparse.Namespace) -> None:
-    engine = start_engine(args.ip, args.port)
+    engine = start_engine(args.ip, args.port, args.poll_spin_us)
     sender = Sender(args)
     signals.SIPEngineGotMessageResponse.connect(sender.on_response, weak=False)
     rss_start = rss_kb()
+    cpu_first = cpu_s()
 
     seconds = sender.run(args.timeout)
 
@@ -216,6 +219,8 @@ def run_sender(args: argparse.Namespace) -> None:
         "rate": round(done / seconds, 1) if seconds > 0 else 0.0,
         "failures": sender.failures + missing,
         "rss_kb": rss_kb(),
+        "cpu_s": round(cpu_s() - cpu_first, 3),
+        "poll_spin_us": engine.poll_spin_us,
         "rss_start_kb": rss_start,
         "threads": 1,
         "buddies": len(sender.uris),
@@ -260,6 +265,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="sender: issue follow-up requests from the response "
                          "receiver on the poll thread (default, fastest) or "
                          "from the main thread")
+    ap.add_argument("--poll-spin-us", type=int, default=None,
+                    help="Engine option poll_spin_us (default: sipcore's default)")
     ap.add_argument("--timeout", type=float, default=120.0,
                     help="sender: give up after this many seconds")
     args = ap.parse_args(argv)

@@ -29,14 +29,15 @@ PEER_SCRIPT = Path(__file__).resolve().parent / "_sipcore_peer.py"
 
 def run_sipcore(count: int, outstanding: int, *, ip: str = "127.0.0.1",
                 send_from: str = "receiver", timeout: float = 300.0,
-                python: str | None = None) -> dict:
+                python: str | None = None, poll_spin_us: int | None = None) -> dict:
     """Benchmark ``count`` MESSAGE round trips between two sipcore Engines.
 
     ``outstanding`` is the number of transactions kept in flight
     (1 = strictly sequential); ``send_from`` is the sender's
     ``--send-from`` ("receiver": follow-ups sent from the response
     receiver on the poll thread, the default; "thread": from the main
-    thread).  ``python`` defaults to the running interpreter.
+    thread).  ``python`` defaults to the running interpreter.  ``poll_spin_us``
+    is given to both Engines (None: sipcore's default).
 
     Returns the sender's result dict::
 
@@ -44,13 +45,16 @@ def run_sipcore(count: int, outstanding: int, *, ip: str = "127.0.0.1",
          "failures", "rss_kb", "rss_start_kb", "send_from", ...}
 
     extended with ``idle_rss_kb`` (receiver VmRSS after start, before
-    traffic), ``received`` (MESSAGEs the receiver was told about) and
-    ``receiver_rss_kb`` (receiver VmRSS at the end).
+    traffic), ``received`` (MESSAGEs the receiver was told about),
+    ``receiver_rss_kb`` (receiver VmRSS at the end) and ``receiver_cpu_s``
+    (its CPU seconds from READY to DONE).
     """
     python = python or sys.executable
     recv_port = free_udp_port(ip)
 
     common = [python, str(PEER_SCRIPT), "--ip", ip]
+    if poll_spin_us is not None:
+        common += ["--poll-spin-us", str(poll_spin_us)]
     ready, result, done = run_receiver_and_sender(
         "sipcore", common + ["--role", "receiver", "--port", str(recv_port)],
         lambda ready: common + ["--role", "sender", "--port", "0",
@@ -63,6 +67,7 @@ def run_sipcore(count: int, outstanding: int, *, ip: str = "127.0.0.1",
     result["idle_rss_kb"] = ready["rss_kb"]
     result["received"] = done["received"]
     result["receiver_rss_kb"] = done["rss_kb"]
+    result["receiver_cpu_s"] = round(done["cpu_s"] - ready["cpu_s"], 3)
     return result
 
 

@@ -46,6 +46,13 @@ measurement is repeated ``--rounds`` times, alternating the order of the
 two implementations from round to round, and the table shows medians
 (and min-max).  Ratios are median(sipcore) / median(pjsua2).
 
+sipcore's poll thread spins for a short while after traffic (Engine option
+``poll_spin_us``, default 100 us; see docs/architecture.md), which saves the
+scheduler's wake-up delay on back-to-back round trips and costs CPU: the
+table shows CPU per round trip of both processes for every implementation,
+and, for information, sipcore with ``poll_spin_us=0`` (``--no-nospin``
+skips those runs).
+
 Exit status: 0 when every run completed without failures and every
 MESSAGE reached its receiver -- whether the targets are met is reported,
 not asserted (this is a report, not a test); 1 if any run had failures
@@ -70,12 +77,16 @@ from _venv import pjsua2_python  # noqa: E402
 #: (window, minimum ratio sipcore/pjsua2) from the acceptance text.
 RATE_TARGETS = {1: 1.2, 50: 1.0}
 IMPLS = ("sipcore", "pjsua2")
+#: also measured, for information only (no target): sipcore with poll_spin_us=0, i.e.
+#: without its short spin after traffic, to show what that spin buys and costs
+NOSPIN = "sipcore-nospin"
 
 
 def run_one(impl: str, count: int, window: int, args: argparse.Namespace) -> dict:
-    if impl == "sipcore":
+    if impl in ("sipcore", NOSPIN):
         return run_sipcore(count, window, send_from=args.send_from,
-                           timeout=args.timeout)
+                           timeout=args.timeout,
+                           poll_spin_us=0 if impl == NOSPIN else None)
     return run_pjsua2(count, window, timeout=args.timeout)
 
 
@@ -98,6 +109,11 @@ def fmt_range(values: list[float], unit: str = "") -> str:
     return f"{med:,.0f}{unit} ({min(values):,.0f}-{max(values):,.0f})"
 
 
+def fmt_ms(values: list[float]) -> str:
+    med = statistics.median(values)
+    return f"{med:.3f} ({min(values):.3f}-{max(values):.3f})"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--count", type=int, default=5000,
@@ -112,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                          "(default: from the response receiver)")
     ap.add_argument("--timeout", type=float, default=300.0,
                     help="per-run sender timeout in seconds")
+    ap.add_argument("--no-nospin", dest="nospin", action="store_false",
+                    help="skip the informational sipcore runs with poll_spin_us=0")
     ap.add_argument("--json", metavar="FILE",
                     help="also write every run's result dict to FILE")
     args = ap.parse_args(argv)
@@ -127,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"MESSAGE round trips over UDP on 127.0.0.1: N={args.count}, "
           f"{args.rounds} round(s), windows {args.outstanding}", flush=True)
     for rnd in range(args.rounds):
-        order = IMPLS if rnd % 2 == 0 else IMPLS[::-1]
+        order = (IMPLS if rnd % 2 == 0 else IMPLS[::-1]) + ((NOSPIN,) if args.nospin else ())
         for window in args.outstanding:
             for impl in order:
                 try:
@@ -139,11 +157,12 @@ def main(argv: list[str] | None = None) -> int:
                 runs.setdefault((impl, window), []).append(res)
                 issues = problems(res)
                 bad += [f"{impl} K={window} round {rnd + 1}: {p}" for p in issues]
-                print(f"  round {rnd + 1}  {impl:8s} K={window:<3d} "
+                print(f"  round {rnd + 1}  {impl:14s} K={window:<3d} "
                       f"{res['rate']:>9,.0f}/s  {res['seconds']:7.3f} s  "
                       f"failures {res['failures']}  received {res['received']}  "
                       f"idle RSS {res['idle_rss_kb']:,} KiB  "
-                      f"sender RSS {res['rss_kb']:,} KiB", flush=True)
+                      f"sender RSS {res['rss_kb']:,} KiB  "
+                      f"CPU s {res['cpu_s'] + res['receiver_cpu_s']:.2f}", flush=True)
 
     def med(impl: str, window: int, key: str) -> float:
         return statistics.median(r[key] for r in runs[(impl, window)])
@@ -166,6 +185,25 @@ def main(argv: list[str] | None = None) -> int:
         if target:
             verdicts.append((f"{label}: {ratio:.2f}x (target >= {target:.1f}x)",
                              ratio >= target))
+    if args.nospin:
+        for window in args.outstanding:
+            label = "sequential" if window == 1 else f"{window} outstanding"
+            s = [r["rate"] for r in runs[(NOSPIN, window)]]
+            p = [r["rate"] for r in runs[("pjsua2", window)]]
+            ratio = statistics.median(s) / statistics.median(p)
+            print(f"{'  (no spin) ' + label:24s}{fmt_range(s):>26s}{fmt_range(p):>26s}"
+                  f"{ratio:>8.2f}x{'info':>9s}")
+    for window in args.outstanding:
+        def cpu_ms(impl: str) -> list[float]:
+            return [1000 * (r["cpu_s"] + r["receiver_cpu_s"]) / r["count"]
+                    for r in runs[(impl, window)]]
+        s, p = cpu_ms("sipcore"), cpu_ms("pjsua2")
+        print(f"{f'CPU ms/msg K={window}':24s}{fmt_ms(s):>26s}{fmt_ms(p):>26s}"
+              f"{statistics.median(s) / statistics.median(p):>8.2f}x{'info':>9s}")
+        if args.nospin:
+            n = cpu_ms(NOSPIN)
+            print(f"{'  (no spin)':24s}{fmt_ms(n):>26s}{fmt_ms(p):>26s}"
+                  f"{statistics.median(n) / statistics.median(p):>8.2f}x{'info':>9s}")
     for window in args.outstanding:
         fs = sum(r["failures"] for r in runs[("sipcore", window)])
         fp = sum(r["failures"] for r in runs[("pjsua2", window)])
@@ -188,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{f'{s_end:,.0f} (+{s_end - s_start:,.0f})':>26s}"
               f"{f'{p_end:,.0f}':>26s}{s_end / p_end:>8.2f}x")
     print("(rates: median (min-max) of the rounds; ratio = sipcore/pjsua2; "
+          "CPU: user+system of sender and receiver per round trip; "
           "sender RSS: VmRSS after the last response, sipcore's growth "
           "since Engine start in parentheses)")
 

@@ -37,6 +37,10 @@ DEFAULT_START_OPTIONS: dict[str, Any] = {
     "rtp_port_range": (40000, 40100),
     "codecs": None,                   # None: the default list, restricted to what is available
     "events": DEFAULT_EVENTS,
+    # extension: after a poll turn with work, look for more this long (microseconds) before
+    # sleeping; saves the scheduler's wake-up delay on back-to-back traffic (0 = off; off on
+    # a single CPU, where spinning would only delay the peer we wait for)
+    "poll_spin_us": 100 if (os.cpu_count() or 1) > 1 else 0,
 }
 
 TLS_PROTOCOL_NAMES = (None, "SSLv23", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
@@ -101,6 +105,10 @@ def check_log_level(value: Any) -> int:
 
 def check_trace_sip(value: Any) -> bool:
     return _bool("trace_sip", value)
+
+
+def check_poll_spin_us(value: Any) -> int:
+    return _int("poll_spin_us", value, 0, 10000)
 
 
 def check_playback_dtmf(value: Any) -> bool:
@@ -184,6 +192,7 @@ def validate_start(kwargs: dict[str, Any]) -> dict[str, Any]:
             raise TypeError("sample_rate must be an int (8, 16 or 32 kHz)")
         raise ValueError(f"sample_rate must be 8, 16 or 32 (kHz), not {o['sample_rate']}")
     o["playback_dtmf"] = check_playback_dtmf(o["playback_dtmf"])
+    o["poll_spin_us"] = check_poll_spin_us(o["poll_spin_us"])
     o["rtp_port_range"] = check_rtp_port_range(o["rtp_port_range"])
     o["codecs"] = check_codecs(o["codecs"])
     events = o["events"]

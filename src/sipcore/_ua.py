@@ -154,8 +154,8 @@ class UA:
         self.running = True
         signals.notify("SIPEngineDidStart", self.engine)
         self._ready.set()
-        timeout = ffi.new("pj_time_val *")
         count = ffi.new("unsigned *")
+        options = self.options
         idle_since = None          # monotonic time the poll last became idle, None: trimmed
         busy = True
         try:
@@ -164,10 +164,8 @@ class UA:
                 self._run_posted()
                 if self._stopping:
                     break
-                timeout.sec = 0
-                timeout.msec = 0 if self._posted else POLL_TIMEOUT_MS
-                count[0] = 0
-                lib.pjsip_endpt_handle_events2(self.endpt, timeout, count)
+                lib.sc_poll(self.endpt, 0 if self._posted else POLL_TIMEOUT_MS,
+                            options["poll_spin_us"] if idle_since is None else 0, count)
                 self.drain_c_events()
                 if count[0]:
                     busy, idle_since = True, None

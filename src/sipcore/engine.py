@@ -156,6 +156,7 @@ class Engine:
     playback_dtmf = _Option("playback_dtmf", "_set_playback_dtmf")
     rtp_port_range = _Option("rtp_port_range", "_set_rtp_port_range")
     codecs = _Option("codecs", "_set_codecs")
+    poll_spin_us = _Option("poll_spin_us", "_set_poll_spin_us")
 
     @property
     def local_udp_port(self) -> int | None:
@@ -206,6 +207,13 @@ class Engine:
             lib.pj_log_set_level(value)
             self._ua.options["log_level"] = value
         self._call("log_level", apply)
+
+    def _set_poll_spin_us(self, value: Any) -> None:
+        value = _options.check_poll_spin_us(value)
+
+        def apply() -> None:
+            self._ua.options["poll_spin_us"] = value
+        self._call("poll_spin_us", apply)
 
     def _set_trace_sip(self, value: Any) -> None:
         value = _options.check_trace_sip(value)

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <time.h>
 
 #define SC_QUEUE_MAX 200000
 
@@ -301,6 +302,32 @@ void sc_wake(void)
 
 /* Poll thread: called before it looks at its queue of posted calls. */
 void sc_wake_ack(void) { __atomic_store_n(&sc_wake_pending, 0, __ATOMIC_RELEASE); }
+
+/* One turn of the poll loop: handle whatever is ready, waiting up to timeout_ms for it.
+ * spin_us > 0 (the poll thread passes it right after a turn that had work) first looks for
+ * up to that long without sleeping: under traffic the next packet usually comes within tens
+ * of microseconds, and a thread that never went to sleep answers it without the scheduler's
+ * wake-up delay.  Never longer than spin_us per idle period, never when idle. */
+void sc_poll(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned spin_us, unsigned *count)
+{
+    pj_time_val tv = { 0, 0 };
+    if (spin_us) {
+        struct timespec t0, t;
+        long spent;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do {
+            *count = 0;
+            pjsip_endpt_handle_events2(endpt, &tv, count);
+            if (*count || __atomic_load_n(&sc_wake_pending, __ATOMIC_ACQUIRE)) return;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            spent = (t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000;
+        } while (spent < (long) spin_us);
+    }
+    tv.sec = (long) (timeout_ms / 1000);
+    tv.msec = (long) (timeout_ms % 1000);
+    *count = 0;
+    pjsip_endpt_handle_events2(endpt, &tv, count);
+}
 
 void sc_wake_destroy(pjsip_endpoint *endpt)
 {

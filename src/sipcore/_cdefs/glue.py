@@ -142,6 +142,7 @@ pj_status_t sc_modules_register(pjsip_endpoint *endpt);
 pj_status_t sc_wake_init(pjsip_endpoint *endpt);
 void sc_wake(void);
 void sc_wake_ack(void);
+void sc_poll(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned spin_us, unsigned *count);
 void sc_wake_destroy(pjsip_endpoint *endpt);
 
 void sc_rdata_info(pjsip_rx_data *rdata, sc_rdata_info_t *out);

@@ -1,0 +1,56 @@
+"""The poll thread's short spin after work (start option ``poll_spin_us``, glue.c sc_poll).
+
+What it buys (no scheduler wake-up delay on back-to-back traffic) is a timing matter and is
+shown by benchmarks/message_rate.py; here: that the option is validated, settable at run
+time, and that it really decides how long the poll thread stays on the CPU after traffic --
+and never while idle.
+"""
+import time
+
+import pytest
+
+from sipcore import Credentials, Engine, Route, SIPURI, send_message
+
+
+def _poll_thread_cpu(engine) -> float:
+    return time.clock_gettime(time.pthread_getcpuclockid(engine._ua.thread_id))
+
+
+def _cpu_after_round_trip(engine, recorder, window=0.4) -> float:
+    """Poll-thread CPU seconds used in ``window`` s from one MESSAGE round trip on."""
+    port = engine.local_udp_port
+    start = _poll_thread_cpu(engine)
+    send_message(Credentials(SIPURI("127.0.0.1", user="a")), SIPURI("127.0.0.1", user="b", port=port),
+                 "text/plain", "x", Route("127.0.0.1", port))
+    assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=5).data.code == 200
+    time.sleep(window)
+    return _poll_thread_cpu(engine) - start
+
+
+def test_option_is_validated_and_settable(engine_factory):
+    assert Engine.default_start_options["poll_spin_us"] in (0, 100)
+    with pytest.raises(TypeError, match="poll_spin_us"):
+        engine_factory(poll_spin_us="100")
+    with pytest.raises(ValueError, match="poll_spin_us"):
+        engine_factory(poll_spin_us=-1)
+    engine = engine_factory(poll_spin_us=7)
+    assert engine.poll_spin_us == 7
+    engine.poll_spin_us = 0
+    assert engine.poll_spin_us == 0
+    with pytest.raises(ValueError, match="poll_spin_us"):
+        engine.poll_spin_us = 10001
+
+
+def test_spin_is_what_keeps_the_poll_thread_busy_after_traffic(engine_factory, recorder):
+    engine = engine_factory(poll_spin_us=0)
+    _cpu_after_round_trip(engine, recorder)            # warm up (first use allocates)
+    without = _cpu_after_round_trip(engine, recorder)
+    engine.poll_spin_us = 10000                         # 10 ms after each turn with work
+    with_spin = _cpu_after_round_trip(engine, recorder)
+    # a round trip is a few turns with work, each followed by up to 10 ms of looking
+    assert with_spin >= 0.009, (without, with_spin)
+    assert without < 0.008, (without, with_spin)
+    # and it stops: idle afterwards costs (almost) nothing
+    idle_start = _poll_thread_cpu(engine)
+    time.sleep(0.3)
+    assert _poll_thread_cpu(engine) - idle_start < 0.005
