@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <time.h>
+#include <sched.h>
 
 #define SC_QUEUE_MAX 200000
 
@@ -319,6 +320,7 @@ void sc_poll(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned spin_us, unsig
             *count = 0;
             pjsip_endpt_handle_events2(endpt, &tv, count);
             if (*count || __atomic_load_n(&sc_wake_pending, __ATOMIC_ACQUIRE)) return;
+            sched_yield();          /* a thread we wait for may need this CPU */
             clock_gettime(CLOCK_MONOTONIC, &t);
             spent = (t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000;
         } while (spent < (long) spin_us);
