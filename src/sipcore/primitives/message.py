@@ -11,7 +11,6 @@ stopped").  Incoming MESSAGEs are answered 200 in C (glue.c) before ``on_incomin
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .. import _ua, signals
@@ -21,24 +20,19 @@ from ..errors import MessagePendingError
 from ..route import Route
 from ..uri import SIPURI, from_flat, from_info
 from .. import engine as _engine
+from ._base import _HEADER_NAME, check_content_type
 
 __all__ = ["send_message"]
 
-_CONTENT_TYPE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 #: "type/subtype" -> (type, subtype) encoded, for content types already checked
 _CONTENT_TYPES: dict[str, tuple[bytes, bytes]] = {}
 
 
 def _content_type(content_type: Any) -> tuple[bytes, bytes]:
+    """check_content_type(), encoded, remembered for the next request with the same type."""
     parts = _CONTENT_TYPES.get(content_type) if type(content_type) is str else None
     if parts is None:
-        if not isinstance(content_type, str):
-            raise TypeError(f"content_type must be a 'type/subtype' str, "
-                            f"not {type(content_type).__name__}")
-        if not _CONTENT_TYPE.match(content_type):
-            raise ValueError(f"content_type must be 'type/subtype', not {content_type!r}")
-        ctype, subtype = content_type.split("/")
+        ctype, subtype = check_content_type(content_type)
         parts = (ctype.encode(), subtype.encode())
         if len(_CONTENT_TYPES) < 256:
             _CONTENT_TYPES[content_type] = parts
