@@ -65,11 +65,14 @@ def _read_tagged(proc: subprocess.Popen, tag: str, timeout: float) -> dict:
 
 
 def run_receiver_and_sender(impl: str, receiver_cmd: list[str], sender_cmd, timeout: float
-                            ) -> tuple[dict, dict, dict]:
+                            ) -> dict:
     """Start a receiver peer, wait for its ``READY`` line, run the sender built by
     ``sender_cmd(ready)`` to the end, then close the receiver's stdin and read its ``DONE``
-    line.  Returns ``(ready, sender_result, done)``; the receiver never outlives the call.
-    Shared by the pjsua2 and the sipcore halves of the benchmark."""
+    line.  Returns the sender's result line; the receiver never outlives the call.  The
+    result is extended with the receiver's figures: ``idle_rss_kb`` (READY),
+    ``received`` (DONE), ``receiver_cpu_s`` (CPU seconds from READY to DONE) and, when DONE
+    has it, ``receiver_rss_kb``.  Shared by the pjsua2 and the sipcore halves of the
+    benchmark."""
     receiver = subprocess.Popen(receiver_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 text=True)
     try:
@@ -88,11 +91,16 @@ def run_receiver_and_sender(impl: str, receiver_cmd: list[str], sender_cmd, time
         receiver.stdin.close()
         done = _read_tagged(receiver, "DONE", 10.0)
         receiver.wait(timeout=10)
+        result["idle_rss_kb"] = ready["rss_kb"]
+        result["received"] = done["received"]
+        result["receiver_cpu_s"] = round(done["cpu_s"] - ready["cpu_s"], 3)
+        if "rss_kb" in done:
+            result["receiver_rss_kb"] = done["rss_kb"]
     finally:
         if receiver.poll() is None:
             receiver.kill()
             receiver.wait()
-    return ready, result, done
+    return result
 
 
 def run_pjsua2(count: int, outstanding: int, *, ip: str = "127.0.0.1",
@@ -119,7 +127,7 @@ def run_pjsua2(count: int, outstanding: int, *, ip: str = "127.0.0.1",
         send_port = free_udp_port(ip)
 
     common = [python, str(PEER_SCRIPT), "--ip", ip, "--threads", str(threads)]
-    ready, result, done = run_receiver_and_sender(
+    return run_receiver_and_sender(
         "pjsua2", common + ["--role", "receiver", "--port", str(recv_port)],
         lambda ready: common + ["--role", "sender", "--port", str(send_port),
                                 "--peer-port", str(recv_port),
@@ -127,10 +135,6 @@ def run_pjsua2(count: int, outstanding: int, *, ip: str = "127.0.0.1",
                                 "--outstanding", str(outstanding),
                                 "--timeout", str(timeout)],
         timeout)
-    result["idle_rss_kb"] = ready["rss_kb"]
-    result["received"] = done["received"]
-    result["receiver_cpu_s"] = round(done["cpu_s"] - ready["cpu_s"], 3)
-    return result
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def run_sipcore(count: int, outstanding: int, *, ip: str = "127.0.0.1",
     common = [python, str(PEER_SCRIPT), "--ip", ip]
     if poll_spin_us is not None:
         common += ["--poll-spin-us", str(poll_spin_us)]
-    ready, result, done = run_receiver_and_sender(
+    return run_receiver_and_sender(
         "sipcore", common + ["--role", "receiver", "--port", str(recv_port)],
         lambda ready: common + ["--role", "sender", "--port", "0",
                                 "--peer-port", str(ready["port"]),
@@ -64,11 +64,6 @@ def run_sipcore(count: int, outstanding: int, *, ip: str = "127.0.0.1",
                                 "--send-from", send_from,
                                 "--timeout", str(timeout)],
         timeout)
-    result["idle_rss_kb"] = ready["rss_kb"]
-    result["received"] = done["received"]
-    result["receiver_rss_kb"] = done["rss_kb"]
-    result["receiver_cpu_s"] = round(done["cpu_s"] - ready["cpu_s"], 3)
-    return result
 
 
 if __name__ == "__main__":
