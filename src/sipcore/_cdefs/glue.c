@@ -536,8 +536,8 @@ pj_status_t sc_tdata_add_header(pjsip_tx_data *tdata, const char *name, const ch
     return PJ_SUCCESS;
 }
 
-/* Helpers every request-making piece uses (MESSAGE here, glue_clients.c, pjsip_inv.py, which
- * declares them for itself as it is compiled first). */
+/* Helpers every request-making piece uses (glue_clients.c; pjsip_inv.py, compiled first,
+ * declares sc_dlg_setup for itself). */
 
 /* Parse a Route header value into a one-element route set (a list head in pool). */
 pj_status_t sc_route_set(pj_pool_t *pool, const char *route, pjsip_route_hdr *head)
@@ -570,6 +570,27 @@ void sc_listener_sel(pjsip_tpselector *sel, pjsip_tpfactory *listener)
     pj_bzero(sel, sizeof(*sel));
     sel->type = PJSIP_TPSELECTOR_LISTENER;
     sel->u.listener = listener;
+}
+
+/* A new UAC dialog (INVITE, SUBSCRIBE): its route set, digest credentials and the TCP/TLS
+ * listener its requests go through. */
+pj_status_t sc_dlg_setup(pjsip_dialog *dlg, const char *route, pjsip_tpfactory *listener,
+                         const char *user, const char *password)
+{
+    pjsip_route_hdr head;
+    pj_status_t st = sc_route_set(dlg->pool, route, &head);
+    if (st == PJ_SUCCESS && !pj_list_empty(&head)) st = pjsip_dlg_set_route_set(dlg, &head);
+    if (st == PJ_SUCCESS && password) {
+        pjsip_cred_info cred;
+        sc_cred(dlg->pool, &cred, user, password);
+        st = pjsip_auth_clt_set_credentials(&dlg->auth_sess, 1, &cred);
+    }
+    if (st == PJ_SUCCESS && listener) {
+        pjsip_tpselector sel;
+        sc_listener_sel(&sel, listener);
+        st = pjsip_dlg_set_transport(dlg, &sel);
+    }
+    return st;
 }
 
 /* Transports.  addr is an IP literal of either family. */

@@ -185,7 +185,6 @@ pj_status_t sc_evsub_create(pjsip_endpoint *endpt, void *token, const char *from
     pjsip_dialog *dlg;
     pjsip_evsub *sub;
     pj_str_t lfrom, lcontact, lto, lev;
-    pjsip_route_hdr rs;
     pj_status_t st;
     PJ_UNUSED_ARG(endpt);
     lfrom = pj_str((char*) from);
@@ -203,18 +202,7 @@ pj_status_t sc_evsub_create(pjsip_endpoint *endpt, void *token, const char *from
         return st;
     }
     pjsip_evsub_set_mod_data(sub, (unsigned) sc_mod_app.id, token);
-    st = sc_route_set(dlg->pool, route, &rs);
-    if (st == PJ_SUCCESS && !pj_list_empty(&rs)) st = pjsip_dlg_set_route_set(dlg, &rs);
-    if (st == PJ_SUCCESS && password) {
-        pjsip_cred_info cred;
-        sc_cred(dlg->pool, &cred, user, password);
-        st = pjsip_auth_clt_set_credentials(&dlg->auth_sess, 1, &cred);
-    }
-    if (st == PJ_SUCCESS && listener) {
-        pjsip_tpselector sel;
-        sc_listener_sel(&sel, listener);
-        st = pjsip_dlg_set_transport(dlg, &sel);
-    }
+    st = sc_dlg_setup(dlg, route, listener, user, password);
     if (st != PJ_SUCCESS) {
         pjsip_evsub_set_mod_data(sub, (unsigned) sc_mod_app.id, NULL);
         pjsip_evsub_terminate(sub, PJ_FALSE);

@@ -373,10 +373,9 @@ pj_status_t sc_inv_init(pjsip_endpoint *endpt)
 
 /* ---------- outgoing sessions ----------------------------------------------------------- */
 
-/* glue.c's request helpers (defined there; this code is compiled before it) */
-pj_status_t sc_route_set(pj_pool_t *pool, const char *route, pjsip_route_hdr *head);
-void sc_cred(pj_pool_t *pool, pjsip_cred_info *cred, const char *user, const char *password);
-void sc_listener_sel(pjsip_tpselector *sel, pjsip_tpfactory *listener);
+/* glue.c's dialog helper (defined there; this code is compiled before it) */
+pj_status_t sc_dlg_setup(pjsip_dialog *dlg, const char *route, pjsip_tpfactory *listener,
+                         const char *user, const char *password);
 
 pj_status_t sc_inv_create_uac(void *token, const char *from, const char *contact,
                               const char *to, const char *target, const char *route,
@@ -393,21 +392,7 @@ pj_status_t sc_inv_create_uac(void *token, const char *from, const char *contact
     if (st != PJ_SUCCESS) return st;
     pjsip_dlg_inc_lock(dlg);
     st = pjsip_inv_create_uac(dlg, sdp, PJSIP_INV_SUPPORT_100REL, &inv);
-    if (st == PJ_SUCCESS) {
-        pjsip_route_hdr head;
-        st = sc_route_set(dlg->pool, route, &head);
-        if (st == PJ_SUCCESS && !pj_list_empty(&head)) st = pjsip_dlg_set_route_set(dlg, &head);
-    }
-    if (st == PJ_SUCCESS && password) {
-        pjsip_cred_info cred;
-        sc_cred(dlg->pool, &cred, user, password);
-        st = pjsip_auth_clt_set_credentials(&dlg->auth_sess, 1, &cred);
-    }
-    if (st == PJ_SUCCESS && listener) {
-        pjsip_tpselector sel;
-        sc_listener_sel(&sel, listener);
-        st = pjsip_dlg_set_transport(dlg, &sel);
-    }
+    if (st == PJ_SUCCESS) st = sc_dlg_setup(dlg, route, listener, user, password);
     if (st != PJ_SUCCESS) {
         if (inv) pjsip_inv_terminate(inv, 500, PJ_FALSE);
         pjsip_dlg_dec_lock(dlg);
