@@ -106,24 +106,27 @@ class Handles:
 
     A token is a small integer cast to ``void *``, not a ``new_handle`` pointer: a late
     callback with the token of an object already released finds nothing, instead of
-    dereferencing a dead handle.
+    dereferencing a dead handle.  The table is keyed by the token itself: cffi pointers
+    compare and hash by address, so a token coming back from C finds its object without
+    a conversion.
     """
 
     def __init__(self) -> None:
-        self._live: dict[int, Any] = {}
+        self._live: dict[Any, Any] = {}
         self._next = 1
 
     def new(self, obj: Any):
         key = self._next
         self._next += 1
-        self._live[key] = obj
-        return ffi.cast("void *", key)
+        token = ffi.cast("void *", key)
+        self._live[token] = obj
+        return token
 
     def get(self, token) -> Any | None:
-        return self._live.get(int(ffi.cast("intptr_t", token)))
+        return self._live.get(token)
 
     def release(self, token) -> None:
-        self._live.pop(int(ffi.cast("intptr_t", token)), None)
+        self._live.pop(token, None)
 
     def clear(self) -> None:
         self._live.clear()

@@ -68,16 +68,63 @@ from __future__ import annotations
 import datetime
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Callable, Iterable
 
-from blinker import Namespace, Signal
+from blinker import NamedSignal, Signal
+from blinker.base import ANY_ID
 
 __all__ = ["NOTIFICATIONS", "Notification", "NotificationRecorder", "any_notification",
            "notify", "wait_for"]
 
-_ns = Namespace()
+
+#: senders whose blinker id is not ``id(sender)`` (blinker's make_id: the value itself)
+_PLAIN_IDS = (str, int)
+
+
+class _Signal(NamedSignal):
+    """A blinker signal that remembers who receives it from any sender.
+
+    Every notification asks "who receives this from ``sender``?"; blinker answers with a
+    generator that rebuilds a set each time.  This subclass keeps the receivers connected
+    for any sender (the usual way) in a tuple, rebuilt after each ``connect`` or
+    disconnection, and asks blinker only when receivers are connected for this particular
+    sender.  Everything else is blinker's.
+    """
+
+    def __init__(self, name: str, doc: str | None = None) -> None:
+        super().__init__(name, doc)
+        self._any: tuple | None = None     # entries connected for ANY sender, or None
+
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        self._any = None
+        return super().connect(*args, **kwargs)
+
+    def _disconnect(self, receiver_id: Any, sender_id: Any) -> None:
+        self._any = None
+        super()._disconnect(receiver_id, sender_id)
+
+    def receivers_list(self, sender: Any) -> list:
+        """``list(self.receivers_for(sender))``: the live receivers for ``sender``."""
+        by_sender = self._by_sender
+        if by_sender.get(id(sender)) or type(sender) in _PLAIN_IDS:
+            return list(self.receivers_for(sender))    # sender-specific receivers: blinker
+        entries = self._any
+        if entries is None:
+            ids = by_sender.get(ANY_ID) or ()
+            entries = self._any = tuple(self.receivers[rid] for rid in ids
+                                        if rid in self.receivers)
+        out = []
+        for receiver in entries:
+            if isinstance(receiver, weakref.ref):
+                receiver = receiver()
+                if receiver is None:        # died: blinker disconnects it (weakref callback)
+                    continue
+            out.append(receiver)
+        return out
+
 
 #: name -> documentation of its data; the single list of every notification.
 NOTIFICATIONS: dict[str, str] = {
@@ -106,34 +153,38 @@ NOTIFICATIONS: dict[str, str] = {
                                  "local_sdp, remote_sdp on success, error on failure.",
 }
 
-SIPEngineWillStart: Signal = _ns.signal("SIPEngineWillStart", NOTIFICATIONS["SIPEngineWillStart"])
-SIPEngineDidStart: Signal = _ns.signal("SIPEngineDidStart", NOTIFICATIONS["SIPEngineDidStart"])
-SIPEngineDidFail: Signal = _ns.signal("SIPEngineDidFail", NOTIFICATIONS["SIPEngineDidFail"])
-SIPEngineWillEnd: Signal = _ns.signal("SIPEngineWillEnd", NOTIFICATIONS["SIPEngineWillEnd"])
-SIPEngineDidEnd: Signal = _ns.signal("SIPEngineDidEnd", NOTIFICATIONS["SIPEngineDidEnd"])
-SIPEngineLog: Signal = _ns.signal("SIPEngineLog", NOTIFICATIONS["SIPEngineLog"])
-SIPEngineSIPTrace: Signal = _ns.signal("SIPEngineSIPTrace", NOTIFICATIONS["SIPEngineSIPTrace"])
-SIPEngineGotMessage: Signal = _ns.signal("SIPEngineGotMessage", NOTIFICATIONS["SIPEngineGotMessage"])
-SIPEngineGotMessageResponse: Signal = _ns.signal(
+SIPEngineWillStart: Signal = _Signal("SIPEngineWillStart", NOTIFICATIONS["SIPEngineWillStart"])
+SIPEngineDidStart: Signal = _Signal("SIPEngineDidStart", NOTIFICATIONS["SIPEngineDidStart"])
+SIPEngineDidFail: Signal = _Signal("SIPEngineDidFail", NOTIFICATIONS["SIPEngineDidFail"])
+SIPEngineWillEnd: Signal = _Signal("SIPEngineWillEnd", NOTIFICATIONS["SIPEngineWillEnd"])
+SIPEngineDidEnd: Signal = _Signal("SIPEngineDidEnd", NOTIFICATIONS["SIPEngineDidEnd"])
+SIPEngineLog: Signal = _Signal("SIPEngineLog", NOTIFICATIONS["SIPEngineLog"])
+SIPEngineSIPTrace: Signal = _Signal("SIPEngineSIPTrace", NOTIFICATIONS["SIPEngineSIPTrace"])
+SIPEngineGotMessage: Signal = _Signal("SIPEngineGotMessage", NOTIFICATIONS["SIPEngineGotMessage"])
+SIPEngineGotMessageResponse: Signal = _Signal(
     "SIPEngineGotMessageResponse", NOTIFICATIONS["SIPEngineGotMessageResponse"])
-SIPEngineGotException: Signal = _ns.signal(
+SIPEngineGotException: Signal = _Signal(
     "SIPEngineGotException", NOTIFICATIONS["SIPEngineGotException"])
 
-SIPRegistrationChangedState: Signal = _ns.signal(
+SIPRegistrationChangedState: Signal = _Signal(
     "SIPRegistrationChangedState", NOTIFICATIONS["SIPRegistrationChangedState"])
-SIPPublicationChangedState: Signal = _ns.signal(
+SIPPublicationChangedState: Signal = _Signal(
     "SIPPublicationChangedState", NOTIFICATIONS["SIPPublicationChangedState"])
-SIPSubscriptionChangedState: Signal = _ns.signal(
+SIPSubscriptionChangedState: Signal = _Signal(
     "SIPSubscriptionChangedState", NOTIFICATIONS["SIPSubscriptionChangedState"])
-SIPSubscriptionGotNotify: Signal = _ns.signal(
+SIPSubscriptionGotNotify: Signal = _Signal(
     "SIPSubscriptionGotNotify", NOTIFICATIONS["SIPSubscriptionGotNotify"])
-SIPInvitationChangedState: Signal = _ns.signal(
+SIPInvitationChangedState: Signal = _Signal(
     "SIPInvitationChangedState", NOTIFICATIONS["SIPInvitationChangedState"])
-SIPInvitationGotSDPUpdate: Signal = _ns.signal(
+SIPInvitationGotSDPUpdate: Signal = _Signal(
     "SIPInvitationGotSDPUpdate", NOTIFICATIONS["SIPInvitationGotSDPUpdate"])
 
+#: name -> signal
+_SIGNALS: dict[str, _Signal] = {name: globals()[name] for name in NOTIFICATIONS}
+
 #: Sent after every notification with ``notification=`` a :class:`Notification`.
-any_notification: Signal = Signal("Every sipcore notification, as a Notification object.")
+any_notification: _Signal = _Signal("any_notification",
+                                    "Every sipcore notification, as a Notification object.")
 
 
 @dataclass(frozen=True)
@@ -153,40 +204,48 @@ _exception_reporter: Callable[[str], None] | None = None
 
 def notify(name: str, sender: Any, **data: Any) -> Notification | None:
     """Send notification ``name`` (adds ``timestamp``).  Receiver errors are reported."""
-    sig = _ns[name]
-    watchers = any_notification.receivers
-    if not sig.receivers and not watchers:
+    sig = _SIGNALS[name]
+    if not sig.receivers and not any_notification.receivers:
         return None                 # nobody listens: build nothing
-    data.setdefault("timestamp", datetime.datetime.now(datetime.timezone.utc))
-    _send(sig, sender, data)
-    if not watchers:
+    if "timestamp" not in data:
+        data["timestamp"] = _now(_UTC)
+    if sig.receivers:
+        for receiver in sig.receivers_list(sender):
+            try:
+                receiver(sender, **data)
+            except Exception:
+                _receiver_failed(sig)
+    if not any_notification.receivers:
         return None
     ns = dict(data)
     if "log_sender" in ns:  # SIPEngineLog: the spec's data name, see the module docstring
         ns["sender"] = ns["log_sender"]
     n = Notification(name, sender, SimpleNamespace(**ns))
-    _send(any_notification, sender, {"notification": n})
+    for receiver in any_notification.receivers_list(sender):
+        try:
+            receiver(sender, notification=n)
+        except Exception:
+            _receiver_failed(any_notification)
     return n
 
 
-def _send(sig: Signal, sender: Any, data: dict) -> None:
-    if not sig.receivers:
-        return
-    for receiver in list(sig.receivers_for(sender)):
-        try:
-            receiver(sender, **data)
-        except Exception:
-            import traceback
-            tb = traceback.format_exc()
-            if sig is _ns["SIPEngineGotException"] or _exception_reporter is None:
-                import sys
-                sys.stderr.write("sipcore: exception in a notification receiver\n" + tb)
-            else:
-                _exception_reporter(tb)
+_now = datetime.datetime.now
+_UTC = datetime.timezone.utc
+
+
+def _receiver_failed(sig: Signal) -> None:
+    """Report the exception a receiver of ``sig`` just raised (never raises itself)."""
+    import traceback
+    tb = traceback.format_exc()
+    if sig is SIPEngineGotException or _exception_reporter is None:
+        import sys
+        sys.stderr.write("sipcore: exception in a notification receiver\n" + tb)
+    else:
+        _exception_reporter(tb)
 
 
 def has_receivers(name: str) -> bool:
-    return bool(_ns[name].receivers) or bool(any_notification.receivers)
+    return bool(_SIGNALS[name].receivers) or bool(any_notification.receivers)
 
 
 class NotificationRecorder:

@@ -217,16 +217,15 @@ class SIPURI:
     def _trusted(cls, host: str, user: str | None, port: int | None, display: str | None,
                  secure: bool, parameters: dict, headers: dict) -> "SIPURI":
         """Build from values already valid (a copy, or PJSIP's parser), skipping checks."""
-        obj = object.__new__(cls)
-        put = object.__setattr__
-        put(obj, "host", host)
-        put(obj, "user", user)
-        put(obj, "port", port or None)
-        put(obj, "display", display or None)
-        put(obj, "secure", secure)
-        put(obj, "parameters", parameters)
-        put(obj, "headers", headers)
-        put(obj, "_wire_cache", None)
+        obj = _new(cls)
+        _set_host(obj, host)
+        _set_user(obj, user)
+        _set_port(obj, port or None)
+        _set_display(obj, display or None)
+        _set_secure(obj, secure)
+        _set_parameters(obj, parameters)
+        _set_headers(obj, headers)
+        _set_wire_cache(obj, None)
         return obj
 
     def __copy__(self) -> "SIPURI":
@@ -234,6 +233,14 @@ class SIPURI:
 
     def __deepcopy__(self, memo: dict) -> "SIPURI":
         return self.copy()
+
+
+# The slots' own setters, which skip SIPURI.__setattr__'s checks: _trusted() sets eight
+# attributes per URI of every received message, and these are faster than object.__setattr__.
+_new = object.__new__
+(_set_host, _set_user, _set_port, _set_display, _set_secure, _set_parameters, _set_headers,
+ _set_wire_cache) = (SIPURI.__dict__[name].__set__ for name in (
+    "host", "user", "port", "display", "secure", "parameters", "headers", "_wire_cache"))
 
 
 def from_pj(uri_ptr, trusted: bool = False) -> SIPURI | None:

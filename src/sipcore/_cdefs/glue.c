@@ -309,20 +309,42 @@ void sc_wake_ack(void) { __atomic_store_n(&sc_wake_pending, 0, __ATOMIC_RELEASE)
  * up to that long without sleeping: under traffic the next packet usually comes within tens
  * of microseconds, and a thread that never went to sleep answers it without the scheduler's
  * wake-up delay.  Never longer than spin_us per idle period, never when idle. */
+#ifndef SC_SPIN_LOOK_US
+#define SC_SPIN_LOOK_US 3
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#define SC_CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define SC_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define SC_CPU_RELAX() do { } while (0)
+#endif
+
+static long sc_us_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000000L + (t.tv_nsec - t0->tv_nsec) / 1000;
+}
+
 void sc_poll(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned spin_us, unsigned *count)
 {
     pj_time_val tv = { 0, 0 };
     if (spin_us) {
-        struct timespec t0, t;
+        struct timespec t0, t1;
+        unsigned looks = 0;
         long spent;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         do {
             *count = 0;
             pjsip_endpt_handle_events2(endpt, &tv, count);
             if (*count || __atomic_load_n(&sc_wake_pending, __ATOMIC_ACQUIRE)) return;
-            sched_yield();          /* a thread we wait for may need this CPU */
-            clock_gettime(CLOCK_MONOTONIC, &t);
-            spent = (t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000;
+            if ((++looks & 3) == 0)
+                sched_yield();      /* a thread we wait for may need this CPU */
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            while (sc_us_since(&t1) < SC_SPIN_LOOK_US)
+                SC_CPU_RELAX();
+            spent = sc_us_since(&t0);
         } while (spent < (long) spin_us);
     }
     tv.sec = (long) (timeout_ms / 1000);
@@ -419,6 +441,18 @@ static int sc_flat_put(char **cur, char *end, const char *p, pj_ssize_t len)
  * secure, the number of parameters, then name/value pairs of the parameters (a parameter
  * without value has "\1") and of the headers.  Returns the length used, or -1 when it does
  * not fit or a field holds a '\0' or is "\1" itself (the caller then reads the struct). */
+/* "%d" of a non-negative int (ports, counts) into num; its length.  snprintf cost more than
+ * the rest of sc_uri_flat together, twice per URI of every received message. */
+static int sc_utoa(char *num, int v)
+{
+    char tmp[16];
+    int n = 0, i;
+    unsigned u = v < 0 ? 0u : (unsigned) v;
+    do { tmp[n++] = (char) ('0' + u % 10); u /= 10; } while (u && n < (int) sizeof(tmp));
+    for (i = 0; i < n; i++) num[i] = tmp[n - 1 - i];
+    return n;
+}
+
 int sc_uri_flat(const sc_uri_info_t *u, char *buf, int size)
 {
     char *cur = buf, *end = buf + size, num[32];
@@ -435,9 +469,9 @@ int sc_uri_flat(const sc_uri_info_t *u, char *buf, int size)
     ok &= sc_flat_put(&cur, end, u->display.ptr, u->display.slen);
     ok &= sc_flat_put(&cur, end, u->user.ptr, u->user.slen);
     ok &= sc_flat_put(&cur, end, u->host.ptr, u->host.slen);
-    ok &= sc_flat_put(&cur, end, num, pj_ansi_snprintf(num, sizeof(num), "%d", u->port));
+    ok &= sc_flat_put(&cur, end, num, sc_utoa(num, u->port));
     ok &= sc_flat_put(&cur, end, u->secure ? "1" : "0", 1);
-    ok &= sc_flat_put(&cur, end, num, pj_ansi_snprintf(num, sizeof(num), "%d", n));
+    ok &= sc_flat_put(&cur, end, num, sc_utoa(num, n));
     for (i = 0; i < 4 && ok; i++) {
         if (named[i]->slen <= 0) continue;
         if (named[i]->slen == 1 && named[i]->ptr[0] == 1) return -1;
@@ -446,7 +480,7 @@ int sc_uri_flat(const sc_uri_info_t *u, char *buf, int size)
     }
     if (ok && u->ttl_param >= 0) {
         ok &= sc_flat_put(&cur, end, "ttl", 3);
-        ok &= sc_flat_put(&cur, end, num, pj_ansi_snprintf(num, sizeof(num), "%d", u->ttl_param));
+        ok &= sc_flat_put(&cur, end, num, sc_utoa(num, u->ttl_param));
     }
     if (ok && u->lr_param) {
         ok &= sc_flat_put(&cur, end, "lr", 2);
@@ -477,39 +511,40 @@ void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out)
 }
 
 /* The same for the common case in one flat buffer: the To and From URIs as sc_uri_flat()
- * writes them, then "type/subtype".  Lengths in out (-2: not a sip:/sips: URI, -1: the
- * caller must use sc_message_info, as the URI could not be flattened); returns the bytes
- * used. */
-int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, sc_message_flat_t *out)
+ * writes them, then "type/subtype", then the body.  lens[0..3]: the lengths of the four
+ * (-2 for a URI that is not sip:/sips:, -1 for no body).  Returns the bytes used, or -1
+ * when the caller must use sc_message_info (a URI that cannot be flattened, or too large). */
+int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens)
 {
     sc_uri_info_t u;
     char *cur = buf, *end = buf + size;
     pjsip_msg *msg = rdata->msg_info.msg;
     pj_str_t type, subtype;
+    const char *body;
+    unsigned body_len;
     int i, n;
     pjsip_fromto_hdr *hdrs[2];
-    int *lens[2];
-    hdrs[0] = rdata->msg_info.to; lens[0] = &out->to_len;
-    hdrs[1] = rdata->msg_info.from; lens[1] = &out->from_len;
+    hdrs[0] = rdata->msg_info.to;
+    hdrs[1] = rdata->msg_info.from;
     for (i = 0; i < 2; i++) {
-        if (!hdrs[i] || !sc_uri_info(hdrs[i]->uri, &u)) { *lens[i] = -2; continue; }
+        if (!hdrs[i] || !sc_uri_info(hdrs[i]->uri, &u)) { lens[i] = -2; continue; }
         n = sc_uri_flat(&u, cur, (int) (end - cur));
-        *lens[i] = n;
-        if (n > 0) cur += n;
+        if (n < 0) return -1;
+        lens[i] = n;
+        cur += n;
     }
-    out->ctype_len = -1;
-    out->body = NULL;
-    out->body_len = 0;
-    if (sc_msg_body(msg, &type, &subtype, &out->body, &out->body_len)) {
-        if (type.slen + subtype.slen + 1 > end - cur) {
-            out->to_len = -1;                   /* does not fit: the caller takes the slow way */
-        } else {
-            memcpy(cur, type.ptr, (size_t) type.slen);
-            cur[type.slen] = '/';
-            memcpy(cur + type.slen + 1, subtype.ptr, (size_t) subtype.slen);
-            out->ctype_len = (int) (type.slen + subtype.slen + 1);
-            cur += out->ctype_len;
-        }
+    lens[2] = lens[3] = -1;
+    if (sc_msg_body(msg, &type, &subtype, &body, &body_len)) {
+        if ((pj_ssize_t) (type.slen + subtype.slen + 1) + (pj_ssize_t) body_len > end - cur)
+            return -1;
+        memcpy(cur, type.ptr, (size_t) type.slen);
+        cur[type.slen] = '/';
+        memcpy(cur + type.slen + 1, subtype.ptr, (size_t) subtype.slen);
+        lens[2] = (int) (type.slen + subtype.slen + 1);
+        cur += lens[2];
+        if (body_len) memcpy(cur, body, body_len);
+        lens[3] = (int) body_len;
+        cur += body_len;
     }
     return (int) (cur - buf);
 }

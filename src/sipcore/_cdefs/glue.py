@@ -92,14 +92,6 @@ typedef struct sc_message_info_t {
 
 typedef struct sc_msg_s sc_msg_t;
 
-typedef struct sc_message_flat_t {
-    int to_len;
-    int from_len;
-    int ctype_len;
-    const char *body;
-    unsigned body_len;
-} sc_message_flat_t;
-
 typedef struct sc_tls_opts_t {
     const char *ca_file;
     const char *ca_path;
@@ -148,7 +140,7 @@ void sc_wake_destroy(pjsip_endpoint *endpt);
 void sc_rdata_info(pjsip_rx_data *rdata, sc_rdata_info_t *out);
 int sc_uri_info(pjsip_uri *uri, sc_uri_info_t *out);
 void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out);
-int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, sc_message_flat_t *out);
+int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens);
 pj_status_t sc_tdata_add_header(pjsip_tx_data *tdata, const char *name, const char *value);
 
 pj_status_t sc_start_udp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_transport **tp);

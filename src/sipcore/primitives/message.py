@@ -167,25 +167,30 @@ class _PendingMessage:
 
 # ---- incoming MESSAGE ------------------------------------------------------------------------
 
+_FLAT_SIZE = 8192
+_FLAT_BUF = ffi.new("char[]", _FLAT_SIZE)
+_FLAT_LENS = ffi.new("int[4]")
+
+
 def on_incoming(ua, rdata) -> None:
     """A MESSAGE outside any dialog, already answered 200 by the glue (sc_on_rx_request)."""
     if not signals.has_receivers("SIPEngineGotMessage"):
         return
-    buf = ffi.new("char[]", 4096)
-    out = ffi.new("sc_message_flat_t *")
-    used = lib.sc_message_flat(rdata, buf, 4096, out)
-    to_len, from_len, ctype_len = out.to_len, out.from_len, out.ctype_len
-    if to_len == -1 or from_len == -1:
+    # One C call fills one buffer (To, From, content type, body) -- poll thread only, and
+    # read before the notification.  URIs seen before are not decoded again (uri.from_flat).
+    used = lib.sc_message_flat(rdata, _FLAT_BUF, _FLAT_SIZE, _FLAT_LENS)
+    if used < 0:
         return _on_incoming_slow(ua, rdata)
-    # one C call and one unpack; URIs seen before are not decoded again (uri.from_flat)
-    data = ffi.unpack(buf, used)
-    pos = max(to_len, 0)
+    to_len, from_len, ctype_len, body_len = ffi.unpack(_FLAT_LENS, 4)
+    data = ffi.unpack(_FLAT_BUF, used)
     to_uri = from_flat(data[:to_len], True) if to_len >= 0 else None
+    pos = max(to_len, 0)
     from_uri = from_flat(data[pos:pos + from_len], True) if from_len >= 0 else None
-    pos += max(from_len, 0)
     if ctype_len >= 0:
+        pos += max(from_len, 0)
         content_type = data[pos:pos + ctype_len].decode("utf-8", "replace")
-        body = ffi.unpack(out.body, out.body_len) if out.body_len else b""
+        pos += ctype_len
+        body = data[pos:pos + body_len]
     else:
         content_type, body = None, b""
     signals.notify("SIPEngineGotMessage", ua.engine, to_uri=to_uri, from_uri=from_uri,
@@ -193,7 +198,8 @@ def on_incoming(ua, rdata) -> None:
 
 
 def _on_incoming_slow(ua, rdata) -> None:
-    """on_incoming for URIs sc_message_flat cannot flatten (a NUL byte, huge ones)."""
+    """on_incoming when sc_message_flat cannot serve: URIs it cannot flatten (a NUL byte),
+    or URIs, content type and body together larger than its buffer."""
     info = ffi.new("sc_message_info_t *")
     lib.sc_message_info(rdata, info)
     if info.has_body:
