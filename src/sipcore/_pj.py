@@ -114,6 +114,8 @@ class Handles:
     def __init__(self) -> None:
         self._live: dict[Any, Any] = {}
         self._next = 1
+        #: get(token) -> the object or None: the table's own ``get`` (every callback calls it)
+        self.get = self._live.get
 
     def new(self, obj: Any):
         key = self._next
@@ -121,9 +123,6 @@ class Handles:
         token = ffi.cast("void *", key)
         self._live[token] = obj
         return token
-
-    def get(self, token) -> Any | None:
-        return self._live.get(token)
 
     def release(self, token) -> None:
         self._live.pop(token, None)

@@ -97,6 +97,7 @@ class _Signal(NamedSignal):
     def __init__(self, name: str, doc: str | None = None) -> None:
         super().__init__(name, doc)
         self._any: tuple | None = None     # entries connected for ANY sender, or None
+        self._any_strong = False           # ... and none of them is a weak reference
 
     def connect(self, *args: Any, **kwargs: Any) -> Any:
         self._any = None
@@ -106,16 +107,23 @@ class _Signal(NamedSignal):
         self._any = None
         super()._disconnect(receiver_id, sender_id)
 
-    def receivers_list(self, sender: Any) -> list:
+    def receivers_list(self, sender: Any) -> tuple | list:
         """``list(self.receivers_for(sender))``: the live receivers for ``sender``."""
-        by_sender = self._by_sender
-        if by_sender.get(id(sender)) or type(sender) in _PLAIN_IDS:
+        if self._by_sender.get(id(sender)) or type(sender) in _PLAIN_IDS:
             return list(self.receivers_for(sender))    # sender-specific receivers: blinker
         entries = self._any
         if entries is None:
-            ids = by_sender.get(ANY_ID) or ()
-            entries = self._any = tuple(self.receivers[rid] for rid in ids
-                                        if rid in self.receivers)
+            receivers = self.receivers
+            entries = self._any = tuple(receivers[rid] for rid in self._by_sender.get(ANY_ID, ())
+                                        if rid in receivers)
+            self._any_strong = not any(isinstance(r, weakref.ref) for r in entries)
+        if self._any_strong:
+            return entries
+        if len(entries) == 1:               # the usual case: one weakly connected receiver
+            receiver = entries[0]
+            if isinstance(receiver, weakref.ref):
+                receiver = receiver()
+            return (receiver,) if receiver is not None else ()
         out = []
         for receiver in entries:
             if isinstance(receiver, weakref.ref):

@@ -167,8 +167,9 @@ class SIPURI:
         """The URI as a Request-URI: no headers (RFC 3261 19.1.5)."""
         return self._addr_spec(headers=False)
 
-    def _wire(self) -> tuple[str, bytes, bytes]:
-        """(Request-URI, the same encoded, the name-addr of that for From/To) for a request.
+    def _wire(self) -> tuple[bytes, bytes, str]:
+        """(Request-URI encoded, the name-addr of that for From/To, the Request-URI lower-cased
+        as a key) for a request.
 
         Sending to one URI again and again is the common case, so the result is kept until
         an attribute is set.  ``parameters`` and ``headers`` are dicts that can also change
@@ -178,7 +179,7 @@ class SIPURI:
         if cached is not None and not self.parameters and not self.headers:
             return cached
         spec = self._addr_spec(headers=False)
-        wire = (spec, spec.encode(), self._name_addr(spec=spec).encode())
+        wire = (spec.encode(), self._name_addr(spec=spec).encode(), spec.lower())
         if not self.parameters and not self.headers:
             object.__setattr__(self, "_wire_cache", wire)
         return wire
@@ -280,7 +281,11 @@ def from_flat(flat: bytes, trusted: bool = False) -> SIPURI:
         if len(_FLAT_CACHE) >= 512:
             _FLAT_CACHE.clear()
         _FLAT_CACHE[flat] = fields
-    return _build(fields, trusted)
+    if not trusted:
+        return _build(fields, False)
+    host, user, port, display, secure, params, headers = fields     # _build(fields, True)
+    return SIPURI._trusted(host, user or None, port, display or None, secure,
+                           dict(params) if params else {}, dict(headers) if headers else {})
 
 
 def _unquote(fields: tuple) -> tuple:

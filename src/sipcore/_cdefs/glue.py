@@ -161,12 +161,12 @@ size_t sc_pool_slabs(void);
 void sc_udp_stop(pjsip_transport *tp);
 int sc_uri_flat(const sc_uri_info_t *u, char *buf, int size);
 size_t sc_pool_usage(size_t *live, size_t n);
-pj_status_t sc_msg_send(pjsip_endpoint *endpt, void *token, const char *target,
-                        const char *from, const char *to, const char *route,
-                        const char *headers, const char *type, const char *subtype,
-                        const char *body, unsigned body_len, pjsip_tpfactory *listener,
-                        const char *user, const char *password, unsigned timeout_ms,
-                        sc_msg_t **p_msg);
+pj_status_t sc_msg_send(pjsip_endpoint *endpt, void *token, pjsip_tpfactory *listener,
+                        sc_msg_t **p_msg, const char *target, const char *from,
+                        const char *to, const char *route, const char *headers,
+                        const char *type, const char *subtype, const char *body,
+                        unsigned body_len, const char *user, const char *password,
+                        unsigned timeout_ms);
 void sc_msg_cancel(sc_msg_t *m);
 
 pj_status_t sc_regc_create(pjsip_endpoint *endpt, void *token, const char *registrar,

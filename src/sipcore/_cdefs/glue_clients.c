@@ -365,12 +365,12 @@ static void sc_msg_on_timeout(pj_timer_heap_t *heap, pj_timer_entry *e)
  * (possibly before this returns: a transport error found while sending) and *p_msg is the
  * handle for sc_msg_cancel(), or NULL when that report was already made.  On an error
  * nothing is reported and nothing is left behind. */
-pj_status_t sc_msg_send(pjsip_endpoint *endpt, void *token, const char *target,
-                        const char *from, const char *to, const char *route,
-                        const char *headers, const char *type, const char *subtype,
-                        const char *body, unsigned body_len, pjsip_tpfactory *listener,
-                        const char *user, const char *password, unsigned timeout_ms,
-                        sc_msg_t **p_msg)
+pj_status_t sc_msg_send(pjsip_endpoint *endpt, void *token, pjsip_tpfactory *listener,
+                        sc_msg_t **p_msg, const char *target, const char *from,
+                        const char *to, const char *route, const char *headers,
+                        const char *type, const char *subtype, const char *body,
+                        unsigned body_len, const char *user, const char *password,
+                        unsigned timeout_ms)
 {
     static const pj_str_t method_name = { "MESSAGE", 7 };
     pjsip_method method;

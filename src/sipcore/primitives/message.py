@@ -11,6 +11,7 @@ stopped").  Incoming MESSAGEs are answered 200 in C (glue.c) before ``on_incomin
 """
 from __future__ import annotations
 
+from threading import get_ident as _get_ident
 from typing import Any
 
 from .. import _ua, signals
@@ -74,8 +75,8 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
                 raise ValueError(f"to_uri.headers: {name!r} is not a header name")
     pm = _PendingMessage(credentials, to_uri, ctype, body, route, timeout_ms)
     ua = _ua.current
-    if ua is not None and ua.running and ua.on_poll_thread():
-        pm.send()               # in a receiver: run at once
+    if ua is not None and ua.running and _get_ident() == ua.thread_id:
+        pm.send(ua)             # in a receiver, on the poll thread: run at once
     else:
         _engine.Engine()._call("send_message", pm.send)
 
@@ -93,15 +94,15 @@ class _PendingMessage:
     def __init__(self, credentials: Credentials, to_uri: SIPURI, ctype: tuple[bytes, bytes],
                  body: bytes, route: Route, timeout_ms: int):
         self.to_uri = to_uri
-        spec, target, to = to_uri._wire()
-        self.key = spec.lower()
+        target, to, self.key = to_uri._wire()
         from_uri = credentials.uri
-        from_ = from_uri._wire()[2] if not from_uri.headers else from_uri._name_addr().encode()
+        from_ = from_uri._wire()[1] if not from_uri.headers else from_uri._name_addr().encode()
         headers = (b"".join(k.encode() + b"\0" + v.encode() + b"\0"
                             for k, v in to_uri.headers.items()) if to_uri.headers else ffi.NULL)
         route_hdr, self.route = route._wire()
         password = credentials.password
         body = body if type(body) is bytes else bytes(body)
+        # the arguments of sc_msg_send after (endpt, token, listener, out)
         self.args = (target, from_, to, route_hdr, headers, ctype[0], ctype[1], body, len(body),
                      (from_uri.user or "").encode(),
                      password.encode() if password is not None else ffi.NULL, timeout_ms)
@@ -112,22 +113,18 @@ class _PendingMessage:
 
     # -- on the poll thread --
 
-    def send(self) -> None:
-        ua = self.ua = _ua.current
+    def send(self, ua: Any = None) -> None:
+        ua = self.ua = ua or _ua.current
         ua.check_route(self.route)
         pending = ua.pending_messages
         if self.key in pending:
             raise MessagePendingError(self.to_uri)
         kind = self.route.transport
         listener = ua.transports[kind] if kind in ("tcp", "tls") else ffi.NULL
-        (target, from_, to, route_hdr, headers, ctype, subtype, body, body_len, user, password,
-         timeout_ms) = self.args
         self.token = token = handles.new(self)
         pending[self.key] = self
         out = ffi.new("sc_msg_t **")
-        status = lib.sc_msg_send(ua.endpt, token, target, from_, to, route_hdr, headers, ctype,
-                                 subtype, body, body_len, listener, user, password, timeout_ms,
-                                 out)
+        status = lib.sc_msg_send(ua.endpt, token, listener, out, *self.args)
         if status != lib.PJ_SUCCESS:    # nothing was sent and nothing will be reported
             self._forget()
             check(status, "sending the MESSAGE request")
@@ -183,14 +180,19 @@ def on_incoming(ua, rdata) -> None:
         return _on_incoming_slow(ua, rdata)
     to_len, from_len, ctype_len, body_len = ffi.unpack(_FLAT_LENS, 4)
     data = ffi.unpack(_FLAT_BUF, used)
-    to_uri = from_flat(data[:to_len], True) if to_len >= 0 else None
-    pos = max(to_len, 0)
-    from_uri = from_flat(data[pos:pos + from_len], True) if from_len >= 0 else None
+    if to_len >= 0:
+        to_uri = from_flat(data[:to_len], True)
+        pos = to_len
+    else:
+        to_uri, pos = None, 0
+    if from_len >= 0:
+        from_uri = from_flat(data[pos:pos + from_len], True)
+        pos += from_len
+    else:
+        from_uri = None
     if ctype_len >= 0:
-        pos += max(from_len, 0)
         content_type = data[pos:pos + ctype_len].decode("utf-8", "replace")
-        pos += ctype_len
-        body = data[pos:pos + body_len]
+        body = data[pos + ctype_len:pos + ctype_len + body_len]
     else:
         content_type, body = None, b""
     signals.notify("SIPEngineGotMessage", ua.engine, to_uri=to_uri, from_uri=from_uri,
