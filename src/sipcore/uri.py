@@ -10,6 +10,8 @@ import ipaddress
 import re
 from typing import Any, Mapping
 
+from ._pj import ffi, lib
+
 __all__ = ["SIPURI"]
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -248,19 +250,25 @@ def from_pj(uri_ptr, trusted: bool = False) -> SIPURI | None:
     """A SIPURI from a ``pjsip_uri *`` (sip:/sips:, plain or name-addr), else None.
 
     ``trusted``: take PJSIP's values as they are (fast; for URIs of received messages)
-    instead of validating them like user input (``parse_sip_uri``)."""
-    from ._pj import ffi, lib
-    info = ffi.new("sc_uri_info_t *")
-    if uri_ptr == ffi.NULL or not lib.sc_uri_info(uri_ptr, info):
+    instead of validating them like user input (``parse_sip_uri``).  Poll thread only."""
+    n = lib.sc_uri_pj_flat(uri_ptr, _URI_BUF, _URI_BUF_SIZE)
+    if n >= 0:
+        return from_flat(ffi.unpack(_URI_BUF, n), trusted)
+    if n == -2:
         return None
-    return from_info(info, trusted)
+    info = ffi.new("sc_uri_info_t *")      # what sc_uri_flat cannot carry: field by field
+    lib.sc_uri_info(uri_ptr, info)
+    return _build(_unquote(_fields_of_struct(info)), trusted)
+
+
+_URI_BUF_SIZE = 2048
+_URI_BUF = ffi.new("char[]", _URI_BUF_SIZE)
 
 
 def from_info(info, trusted: bool = False) -> SIPURI:
-    """A SIPURI from a filled ``sc_uri_info_t *``."""
-    from ._pj import ffi, lib
-    buf = ffi.new("char[]", 2048)
-    n = lib.sc_uri_flat(info, buf, 2048)
+    """A SIPURI from a filled ``sc_uri_info_t *`` (poll thread: a shared buffer)."""
+    buf = _URI_BUF
+    n = lib.sc_uri_flat(info, buf, _URI_BUF_SIZE)
     # one C call and one decode instead of a cffi access per field (glue.c, sc_uri_flat); the
     # struct is read field by field only for what it cannot flatten (a NUL byte or "\1")
     if n >= 0:

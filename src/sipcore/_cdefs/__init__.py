@@ -6,7 +6,7 @@ Each module defines four strings, after pyca/cryptography's ``_cffi_src``:
 ``TYPES``           types and constants (partial structs ``{ ...; }`` let the compiler fill in
                     pjproject's layouts, so they follow config_site.h);
 ``FUNCTIONS``       function prototypes, copied from the pjproject headers;
-``CUSTOMIZATIONS``  C code compiled into the module (only ``glue`` has any).
+``CUSTOMIZATIONS``  C code compiled into the module.
 
 ``_ffi_build.py`` concatenates them in the order of ``MODULES``.
 """

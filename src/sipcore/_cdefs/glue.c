@@ -502,6 +502,15 @@ int sc_uri_flat(const sc_uri_info_t *u, char *buf, int size)
     return ok ? (int) (cur - buf) : -1;
 }
 
+/* sc_uri_info then sc_uri_flat: a pjsip_uri (sip:/sips:, plain or name-addr) into buf in one
+ * call.  -2 when uri is NULL or not a SIP URI, -1 when it cannot be flattened (sc_uri_flat). */
+int sc_uri_pj_flat(pjsip_uri *uri, char *buf, int size)
+{
+    sc_uri_info_t u;
+    if (!uri || !sc_uri_info(uri, &u)) return -2;
+    return sc_uri_flat(&u, buf, size);
+}
+
 /* Everything the SIPEngineGotMessage notification needs, in one call. */
 void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out)
 {

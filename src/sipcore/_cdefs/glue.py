@@ -160,6 +160,7 @@ size_t sc_pool_trim(void);
 size_t sc_pool_slabs(void);
 void sc_udp_stop(pjsip_transport *tp);
 int sc_uri_flat(const sc_uri_info_t *u, char *buf, int size);
+int sc_uri_pj_flat(pjsip_uri *uri, char *buf, int size);
 size_t sc_pool_usage(size_t *live, size_t n);
 pj_status_t sc_msg_send(pjsip_endpoint *endpt, void *token, pjsip_tpfactory *listener,
                         sc_msg_t **p_msg, const char *target, const char *from,

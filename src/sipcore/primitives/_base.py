@@ -6,6 +6,7 @@ import re
 import threading
 from typing import Any, Mapping
 
+from .. import _ua as ua_mod  # (a cycle: _ua imports the primitives at its end)
 from .._pj import check, ffi, handles, lib, pj2str, strerror
 from ..credentials import Credentials
 from ..errors import EngineNotRunningError, InvalidStateError
@@ -98,7 +99,6 @@ class ClientPrimitive:
 
     def _call(self, what: str, fn: Any, *args: Any) -> Any:
         ua = self._ua
-        from .. import _ua as ua_mod
         if ua_mod.current is not ua or not ua.running:
             if ua.running or ua_mod.current is None:
                 raise EngineNotRunningError(f"{type(self).__name__}.{what}()")

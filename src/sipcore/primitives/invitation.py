@@ -22,9 +22,13 @@ from collections import deque
 from typing import Any
 
 from .. import _pj, signals
+from .. import _ua as ua_mod  # (a cycle: _ua imports this module at its end)
 from .._pj import check, ffi, handles, lib, pj2str, strerror
 from ..errors import InvalidStateError, PJSIPError, SIPCoreError
 from ..sdp import SDPSession
+from ..sdp import _flat as _sdp_flat, _from_flat as _sdp_from_flat
+from ..sdp import _from_snapshot as _sdp_from_snapshot, _snapshot as _sdp_snapshot
+from ..sdp import _pj_from_flat as _sdp_pj_from_flat
 from ..uri import SIPURI, from_pj
 from ._base import (ClientPrimitive, add_headers, check_credentials, check_headers,
                     check_route, check_sipuri)
@@ -107,11 +111,11 @@ def _check_timeout(value: Any) -> float | None:
     return float(value)
 
 
-def _check_sdp(value: Any) -> SDPSession:
+def _check_sdp(value: Any) -> "bytes | SDPSession":
+    """local_sdp validated and kept: its flat form (sdp._flat), or a copy if it has none."""
     if not isinstance(value, SDPSession):
         raise TypeError(f"local_sdp must be an SDPSession, not {type(value).__name__}")
-    value._check()
-    return value.copy()
+    return _sdp_flat(value) or value.copy()
 
 
 class Invitation(ClientPrimitive):
@@ -141,9 +145,10 @@ class Invitation(ClientPrimitive):
         self._inv = ffi.NULL
         self._call_id: str | None = None
         self._local_contact_uri: SIPURI | None = None
-        self._offered_local: SDPSession | None = None
-        self._active_local: SDPSession | None = None
-        self._active_remote: SDPSession | None = None
+        self._offered_local: bytes | SDPSession | None = None   # as _check_sdp keeps it
+        # the active SDPs (local, remote) as sdp._snapshot keeps them (mostly their text),
+        # made into SDPSession objects only when asked for
+        self._active_sdp: tuple | None = None
         self._timer = None
         self._timed_out = False
         self._cancel_data: dict | None = None
@@ -204,11 +209,21 @@ class Invitation(ClientPrimitive):
 
     def get_active_local_sdp(self) -> SDPSession | None:
         """The local SDP of the last completed offer/answer (a new object), or None."""
-        return _copy(self._active_local)
+        return self._active_local
 
     def get_active_remote_sdp(self) -> SDPSession | None:
         """The remote SDP of the last completed offer/answer (a new object), or None."""
-        return _copy(self._active_remote)
+        return self._active_remote
+
+    @property
+    def _active_local(self) -> SDPSession | None:
+        active = self._active_sdp
+        return None if active is None else _sdp_from_snapshot(active[0])
+
+    @property
+    def _active_remote(self) -> SDPSession | None:
+        active = self._active_sdp
+        return None if active is None else _sdp_from_snapshot(active[1])
 
     def get_offered_local_sdp(self) -> SDPSession | None:
         """The local SDP proposed now (set with set_offered_local_sdp(), or sent as an offer or
@@ -285,22 +300,25 @@ class Invitation(ClientPrimitive):
 
     def _get_sdp(self, which: int) -> SDPSession | None:
         if which == _SDP_OFFERED_LOCAL and self._offered_local is not None:
-            return self._offered_local.copy()
+            kept = self._offered_local
+            return _sdp_from_flat(kept) if type(kept) is bytes else kept.copy()
         if self._inv == ffi.NULL:
             return None
         p = lib.sc_inv_sdp(self._inv, which)
         return None if p == ffi.NULL else SDPSession._from_pj(p)
 
-    def _with_pj_sdp(self, sdp: SDPSession | None, fn) -> Any:
-        """Call fn(pjmedia_sdp_session * or NULL) with sdp built in a temporary pool (PJSIP
-        copies what it keeps)."""
+    def _with_pj_sdp(self, sdp: "bytes | SDPSession | None", fn) -> Any:
+        """Call fn(pjmedia_sdp_session * or NULL) with sdp (an SDPSession, or its flat form)
+        built in a temporary pool (PJSIP copies what it keeps)."""
         if sdp is None:
             return fn(ffi.NULL)
         pool = lib.pjsip_endpt_create_pool(self._ua.endpt, b"sc-sdp", 4096, 4096)
         if pool == ffi.NULL:
             raise SIPCoreError("out of memory")
         try:
-            return fn(sdp._to_pj(pool))
+            if type(sdp) is bytes:
+                return fn(_sdp_pj_from_flat(pool, sdp))
+            return fn(_sdp_pj_from_flat(pool, _sdp_flat(sdp), sdp))
         finally:
             lib.pjsip_endpt_release_pool(self._ua.endpt, pool)
 
@@ -494,13 +512,11 @@ class Invitation(ClientPrimitive):
             local = lib.sc_inv_sdp(self._inv, _SDP_ACTIVE_LOCAL)
             remote = lib.sc_inv_sdp(self._inv, _SDP_ACTIVE_REMOTE)
             if local != ffi.NULL and remote != ffi.NULL:
-                self._active_local = SDPSession._from_pj(local)
-                self._active_remote = SDPSession._from_pj(remote)
+                self._active_sdp = (_sdp_snapshot(local), _sdp_snapshot(remote))
                 if not signals.has_receivers("SIPInvitationGotSDPUpdate"):
-                    return            # nobody listens: do not copy two SDPs for nothing
+                    return            # nobody listens: build no objects for nothing
                 _notify("SIPInvitationGotSDPUpdate", self, succeeded=True,
-                               local_sdp=self._active_local.copy(),
-                               remote_sdp=self._active_remote.copy())
+                        local_sdp=self._active_local, remote_sdp=self._active_remote)
                 return
         _notify("SIPInvitationGotSDPUpdate", self, succeeded=False,
                        error=strerror(status) if status != lib.PJ_SUCCESS else "no active SDP")
@@ -596,21 +612,25 @@ def _copy(value):
     return None if value is None else value.copy()
 
 
+_HDR_SIZE = 16384
+_HDR_BUF = ffi.new("char[]", _HDR_SIZE)   # poll thread only (allocating and zeroing 16 KB per
+                                          # message cost more than reading the headers)
+
+
 def _headers(rdata) -> dict[str, str]:
-    size = 16384
-    while True:
+    buf, size = _HDR_BUF, _HDR_SIZE
+    n = lib.sc_msg_headers(rdata, buf, size)
+    while n < 0 and size < 1 << 20:
+        size *= 4
         buf = ffi.new("char[]", size)
         n = lib.sc_msg_headers(rdata, buf, size)
-        if n >= 0 or size >= 1 << 20:
-            break
-        size *= 4
-    out: dict[str, str] = {}
-    for line in ffi.unpack(buf, max(n, 0)).decode("utf-8", "replace").split("\r\n"):
-        name, sep, value = line.partition(":")
-        if not sep:
-            continue
-        name, value = name.strip(), value.strip()
-        out[name] = f"{out[name]}, {value}" if name in out else value
+    parts = ffi.unpack(buf, max(n, 0)).decode("utf-8", "replace").split("\0")
+    names, values = parts[0:-1:2], parts[1::2]     # "Name\0value\0" pairs, then ""
+    out = dict(zip(names, values))
+    if len(out) < len(names):                     # a repeated header: values joined
+        out = {}
+        for name, value in zip(names, values):
+            out[name] = f"{out[name]}, {value}" if name in out else value
     return out
 
 
@@ -648,8 +668,7 @@ def _on_inv_event(token, inv, ev):
 
 @_pj.trampoline("sc_py_inv_incoming", default=0)
 def _on_inv_incoming(inv, rdata, transport):
-    from .. import _ua
-    ua = _ua.current
+    ua = ua_mod.current
     if ua is None or not ua.running or ua._stopping:
         return 0
     if not signals.has_receivers("SIPInvitationChangedState"):

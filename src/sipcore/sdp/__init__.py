@@ -549,6 +549,162 @@ class SDPSession(_Value):
                              for i in range(s.media_count)])
 
 
+# ---- a flat form for C: SDPSession -> pjmedia_sdp_session in one call ----------------------
+
+def _flat(session: SDPSession) -> bytes:
+    """``session`` validated (``_check``) and flattened for ``sc_sdp_from_flat``: its fields in
+    a fixed order, each ended by a NUL, counts before lists, "" or "c" before an optional c=.
+    The i= texts are included (C skips them) so that _from_flat gives back an equal object.
+    Building the struct from this in C replaces _to_pj's one cffi call per field.
+    """
+    session._check()
+    p = [session.user, str(session.id), str(session.version), session.net_type,
+         session.address_type, session.address, session.name, session.info or ""]
+    _flat_conn(p, session.connection)
+    p += (str(session.start_time), str(session.stop_time), str(len(session.attributes)))
+    for a in session.attributes:
+        p += (a.name, a.value)
+    p.append(str(len(session.media)))
+    for m in session.media:
+        p += (m.media, str(m.port), str(m.port_count), m.transport, m.info or "",
+              str(len(m.formats)))
+        p += m.formats
+        _flat_conn(p, m.connection)
+        p.append(str(len(m.attributes)))
+        for a in m.attributes:
+            p += (a.name, a.value)
+    p.append("")
+    flat = _b("\0".join(p))
+    if flat.count(b"\0") != len(p) - 1:   # a NUL inside a field: _with_pj falls back
+        return b""
+    return flat
+
+
+def _flat_conn(p: list, c: SDPConnection | None) -> None:
+    if c is None:
+        p.append("")
+    else:
+        p += ("c", c.net_type, c.address_type, c.address)
+
+
+def _from_flat(flat: bytes) -> SDPSession:
+    """The SDPSession _flat() was made from (a new object)."""
+    f = iter(flat.decode("utf-8", "surrogateescape").split("\0"))
+    nx = f.__next__
+    user, oid, version, net_type, addr_type, addr, name, info = (nx() for _ in range(8))
+    conn = _conn_from_flat(nx)
+    start, stop = int(nx()), int(nx())
+    attrs = [SDPAttribute._trusted(nx(), nx()) for _ in range(int(nx()))]
+    media = []
+    for _ in range(int(nx())):
+        mtype, port, count, transport, minfo = nx(), int(nx()), int(nx()), nx(), nx()
+        formats = [nx() for _ in range(int(nx()))]
+        mconn = _conn_from_flat(nx)
+        mattrs = [SDPAttribute._trusted(nx(), nx()) for _ in range(int(nx()))]
+        media.append(SDPMedia._trusted(mtype, port, transport, count, formats, minfo or None,
+                                       mconn, mattrs))
+    return SDPSession._trusted(addr, int(oid), int(version), user, net_type, addr_type, name,
+                               info or None, conn, start, stop, attrs, media)
+
+
+def _conn_from_flat(nx) -> SDPConnection | None:
+    if not nx():
+        return None
+    net_type, addr_type, addr = nx(), nx(), nx()
+    return SDPConnection._trusted(addr, net_type, addr_type)
+
+
+def _pj_from_flat(pool, flat: bytes, session: SDPSession | None = None):
+    """A ``pjmedia_sdp_session *`` in ``pool`` from _flat()'s bytes (or from ``session``
+    field by field, _to_pj, when the flat form cannot carry it)."""
+    sdp = lib.sc_sdp_from_flat(pool, flat, len(flat)) if flat else ffi.NULL
+    if sdp == ffi.NULL:
+        sdp = (session if session is not None else _from_flat(flat))._to_pj(pool)
+    return sdp
+
+
+# ---- the text pjmedia_sdp_print wrote, back into objects ------------------------------------
+
+def _from_printed(data: bytes) -> SDPSession:
+    """``SDPSession._from_pj(s)`` for the text ``pjmedia_sdp_print(s)`` wrote: the same object,
+    built from the text in Python, so on any thread and without PJSIP.
+
+    An Invitation keeps its active SDPs in this form and builds objects only when asked (most
+    applications never ask, and building them cost a quarter of a call's Python work).
+    pjmedia_sdp_print writes every field _from_pj reads, in a fixed order; fields that are
+    one word in the struct are one word in the text (PJMEDIA's parser split them at blanks,
+    this module's validators allow none); b= lines are not part of these classes.
+    """
+    lines = data.decode("utf-8", "surrogateescape").split("\r\n")   # (sc_sdp_plain: no other)
+    user, oid, version, net_type, addr_type, addr = lines[1][2:].split(" ")
+    name = lines[2][2:] or " "          # as _from_pj: PJMEDIA's "s= " is " "
+    i = 3
+    conn = None
+    if lines[i].startswith("c="):
+        conn = _conn_from_printed(lines[i])
+        i += 1
+    while lines[i].startswith("b="):
+        i += 1
+    start, stop = lines[i][2:].split(" ")
+    i += 1
+    attrs: list = []
+    media: list = []
+    target = attrs
+    for line in lines[i:]:
+        kind = line[:2]
+        if kind == "a=":
+            aname, _, value = line[2:].partition(":")
+            target.append(SDPAttribute._trusted(aname, value))
+        elif kind == "m=":
+            mtype, port, transport, *formats = line[2:].split(" ")
+            port, _, count = port.partition("/")
+            target = []
+            media.append([mtype, int(port), transport, int(count) if count else 1, formats,
+                          None, None, target])
+        elif kind == "c=" and media:
+            media[-1][6] = _conn_from_printed(line)
+    return SDPSession._trusted(addr, int(oid), int(version), user, net_type, addr_type, name,
+                               None, conn, int(start), int(stop), attrs,
+                               [SDPMedia._trusted(*m) for m in media])
+
+
+def _conn_from_printed(line: str) -> SDPConnection:
+    net_type, addr_type, addr = line[2:].split(" ")
+    return SDPConnection._trusted(addr, net_type, addr_type)
+
+
+def _snapshot(sdp) -> "bytes | SDPSession":
+    """What to keep of a ``pjmedia_sdp_session *`` (poll thread): its printed text when that
+    gives every field back (``sc_sdp_plain``), else the object itself."""
+    if lib.sc_sdp_plain(sdp):
+        return _print_pj(sdp)
+    return SDPSession._from_pj(sdp)
+
+
+def _from_snapshot(snap: "bytes | SDPSession") -> SDPSession:
+    """A new SDPSession from what _snapshot kept (any thread)."""
+    return _from_printed(snap) if type(snap) is bytes else snap.copy()
+
+
+_PRINT_BUF_SIZE = 8192
+_print_buf = ffi.new("char[]", _PRINT_BUF_SIZE)
+
+
+def _print_pj(sdp) -> bytes:
+    """pjmedia_sdp_print of a ``pjmedia_sdp_session *`` (poll thread: a shared buffer)."""
+    n = lib.pjmedia_sdp_print(sdp, _print_buf, _PRINT_BUF_SIZE)
+    if n >= 0:
+        return ffi.unpack(_print_buf, n)
+    size = _PRINT_BUF_SIZE * 4
+    while size <= 1 << 22:
+        buf = ffi.new("char[]", size)
+        n = lib.pjmedia_sdp_print(sdp, buf, size)
+        if n >= 0:
+            return ffi.unpack(buf, n)
+        size *= 4
+    raise SIPCoreError("pjmedia_sdp_print failed")
+
+
 # ---- parsing on the poll thread -----------------------------------------------------------
 
 _LINE = re.compile(rb"[^\r\n]+")
