@@ -11,7 +11,7 @@ import pytest
 from conftest import host
 from test_invitation_helpers import (make_sdp, auto_answer, incoming_calls, direction, seq,
                                      sdp_updates, wait_state)
-from sipcore import Credentials, Invitation, Route, SIPURI
+from sipcore import Credentials, Engine, Invitation, Route, SIPURI
 from sipcore.peer import PeerProcess
 
 TRANSPORTS = ["udp", "tcp", "tls"]
@@ -108,6 +108,13 @@ def test_call_peer_hold_resume_bye(ip, transport, tls_files, engine_factory, rec
         assert ev["method"] == "BYE"
         assert inv.call_id is None
         assert not [x for x in recorder.all("SIPEngineGotException")]
+        # the active SDPs stay readable after DISCONNECTED, and after the Engine stopped
+        last = sdp_updates(recorder, inv)[-1].data
+        assert inv.get_active_remote_sdp() == last.remote_sdp
+    Engine().stop()
+    assert inv.get_active_local_sdp() == last.local_sdp
+    assert inv.get_active_remote_sdp() == last.remote_sdp
+    assert inv.get_active_local_sdp() is not inv.get_active_local_sdp()   # a new object each time
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

@@ -88,27 +88,36 @@ def test_parser_never_crashes(running_engine, text):
     assert SDPSession.parse(str(result)) == result
 
 
-def _from_pj_and_from_snapshot(text: str):
-    """PJMEDIA's parse of text, read back twice: from the struct (SDPSession._from_pj) and
-    from what an Invitation keeps of it (sdp._snapshot: mostly pjmedia_sdp_print's text)."""
+def _with_pool(fn):
+    """fn(pool) on the Engine's poll thread, with a temporary PJSIP pool."""
     from sipcore import Engine
-    from sipcore._pj import ffi, lib
-    from sipcore.sdp import _from_snapshot, _snapshot
-
+    from sipcore._pj import lib
     engine = Engine()
 
     def run():
         ua = engine._running("test")
         pool = lib.pjsip_endpt_create_pool(ua.endpt, b"t", 4096, 4096)
         try:
-            data = text.encode("utf-8", "surrogateescape")
-            out = ffi.new("pjmedia_sdp_session **")
-            assert lib.pjmedia_sdp_parse(pool, ffi.new("char[]", data), len(data), out) == 0
-            return SDPSession._from_pj(out[0]), _from_snapshot(_snapshot(out[0]))
+            return fn(pool)
         finally:
             lib.pjsip_endpt_release_pool(ua.endpt, pool)
 
     return engine._call("test", run)
+
+
+def _from_pj_and_from_snapshot(text: str):
+    """PJMEDIA's parse of text, read back twice: from the struct (SDPSession._from_pj) and
+    from what an Invitation keeps of it (sdp._snapshot: mostly pjmedia_sdp_print's text)."""
+    from sipcore._pj import ffi, lib
+    from sipcore.sdp import _from_snapshot, _snapshot
+
+    def run(pool):
+        data = text.encode("utf-8", "surrogateescape")
+        out = ffi.new("pjmedia_sdp_session **")
+        assert lib.pjmedia_sdp_parse(pool, ffi.new("char[]", data), len(data), out) == 0
+        return SDPSession._from_pj(out[0]), _from_snapshot(_snapshot(out[0]))
+
+    return _with_pool(run)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -137,24 +146,16 @@ def test_snapshot_equals_from_pj_for_peers_sdp(running_engine):
 
 def _built_two_ways(sdp: SDPSession):
     """pjmedia_sdp_print of sdp built field by field (_to_pj) and from its flat form in C."""
-    from sipcore import Engine
     from sipcore._pj import ffi, lib
     from sipcore.sdp import _flat, _print_pj
 
-    engine = Engine()
+    def run(pool):
+        flat = _flat(sdp)
+        from_c = lib.sc_sdp_from_flat(pool, flat, len(flat))
+        assert from_c != ffi.NULL
+        return _print_pj(sdp._to_pj(pool)), _print_pj(from_c)
 
-    def run():
-        ua = engine._running("test")
-        pool = lib.pjsip_endpt_create_pool(ua.endpt, b"t", 4096, 4096)
-        try:
-            flat = _flat(sdp)
-            from_c = lib.sc_sdp_from_flat(pool, flat, len(flat))
-            assert from_c != ffi.NULL
-            return _print_pj(sdp._to_pj(pool)), _print_pj(from_c)
-        finally:
-            lib.pjsip_endpt_release_pool(ua.endpt, pool)
-
-    return engine._call("test", run)
+    return _with_pool(run)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -167,20 +168,11 @@ def test_flat_form_builds_the_same_struct_and_gives_the_session_back(running_eng
 
 
 def test_flat_form_rejects_a_truncated_or_overlong_buffer(running_engine):
-    from sipcore import Engine
     from sipcore._pj import ffi, lib
     from sipcore.sdp import _flat
     flat = _flat(SDPSession("192.0.2.1", media=[SDPMedia("audio", 4000, "RTP/AVP", formats=["0"])]))
-    engine = Engine()
-
-    def run():
-        ua = engine._running("test")
-        pool = lib.pjsip_endpt_create_pool(ua.endpt, b"t", 4096, 4096)
-        try:
-            return [lib.sc_sdp_from_flat(pool, data, len(data)) == ffi.NULL
-                    for data in (flat, flat[:-1], flat[:len(flat) // 2], flat + b"x\0",
-                                 flat.replace(b"\x001\x00", b"\x009999\x00"), b"", b"\0")]
-        finally:
-            lib.pjsip_endpt_release_pool(ua.endpt, pool)
-
-    assert engine._call("test", run) == [False, True, True, True, True, True, True]
+    bad = (flat[:-1], flat[:len(flat) // 2], flat + b"x\0",
+           flat.replace(b"\x001\x00", b"\x009999\x00"), b"", b"\0")
+    results = _with_pool(lambda pool: [lib.sc_sdp_from_flat(pool, data, len(data)) == ffi.NULL
+                                       for data in (flat,) + bad])
+    assert results == [False] + [True] * len(bad)
