@@ -147,12 +147,18 @@ static void sc_block_free(pj_pool_factory *factory, void *mem, pj_size_t size)
     }
 }
 
-/* Give back the whole pages inside runs of free blocks of a slab in use. */
+/* Give back the whole pages inside runs of free blocks of a slab in use, and every page past
+ * its last block handed out: a slab that emptied starts again from its bottom (`used` = 0),
+ * so the pages its earlier blocks dirtied lie above `used` -- one block allocated there before
+ * a trim (a new pool's first block, say) would otherwise pin the whole slab. */
 static void sc_slab_release_free_pages(sc_slab *s)
 {
     unsigned char isfree[SC_SLAB_SLOTS];
     unsigned i, run;
     uintptr_t page = (uintptr_t) sysconf(_SC_PAGESIZE);
+    uintptr_t tail = ((uintptr_t) (s->base + (size_t) s->used * s->block) + page - 1) & ~(page - 1);
+    uintptr_t end = (uintptr_t) s + SC_SLAB_SIZE;
+    if (tail < end) madvise((void*) tail, end - tail, MADV_DONTNEED);
     if (s->nfree == 0) return;
     memset(isfree, 0, s->used);
     for (i = 0; i < s->nfree; i++) isfree[s->stack[i]] = 1;
