@@ -75,6 +75,7 @@ class UA:
         self.timers: dict[int, Callable[[], None]] = {}
         self._next_timer = 1
         self.primitives: set = set()          # live Registration/Publication/Subscription...
+        self.ua_renewals = 0                  # times _give_back_memory renewed the UA layer
 
     # ---- thread hand-off ----------------------------------------------------------------
 
@@ -174,7 +175,7 @@ class UA:
                     if idle_since is None:
                         idle_since = now
                     elif now - idle_since >= TRIM_IDLE_SECONDS:
-                        lib.sc_trim_heap()
+                        self._give_back_memory()
                         busy = False
             signals.notify("SIPEngineWillEnd", self.engine)
             self._run_posted()
@@ -196,6 +197,18 @@ class UA:
                 _pj.exception_sink = None
                 _pj.on_enter = None
                 signals._exception_reporter = None
+
+    def _give_back_memory(self) -> None:
+        """After TRIM_IDLE_SECONDS of a completely idle poll, once: renew PJSIP's UA layer if
+        no dialog exists (sc_ua_renew: its pool only ever grows), then return free pool slabs
+        and heap to the system (sc_trim_heap)."""
+        renewed = lib.sc_ua_renew(self.endpt)
+        if renewed > 0:
+            self.ua_renewals += 1
+        elif renewed < 0:
+            self._report_exception("sipcore: loading PJSIP's UA layer again failed (out of "
+                                   "memory); tried again at the next idle moment\n")
+        lib.sc_trim_heap()
 
     def _report_exception(self, tb: str) -> None:
         signals.notify("SIPEngineGotException", self.engine, traceback=tb)

@@ -158,6 +158,7 @@ void sc_trim_heap(void);
 const void *sc_pool_policy(void);
 size_t sc_pool_trim(void);
 size_t sc_pool_slabs(void);
+int sc_ua_renew(pjsip_endpoint *endpt);
 void sc_udp_stop(pjsip_transport *tp);
 int sc_uri_flat(const sc_uri_info_t *u, char *buf, int size);
 int sc_uri_pj_flat(pjsip_uri *uri, char *buf, int size);
