@@ -89,3 +89,37 @@ def test_burst_over_tcp_gives_its_slabs_back(engine_factory, recorder):
         time.sleep(0.1)
     assert peak_slabs > base_slabs                 # the burst needed slabs of its own ...
     assert lib.sc_pool_slabs() <= base_slabs + 2   # ... and gave them back
+
+
+def test_trim_gives_back_the_pages_an_emptied_slab_used_before(engine_factory):
+    """A slab whose blocks were all freed starts again from its bottom; one block taken from
+    it before a trim must not keep the pages its earlier blocks dirtied resident."""
+    import ctypes
+    from sipcore import _ua
+    e = engine_factory()
+    libc = ctypes.CDLL(None, use_errno=True)
+    slab, page, block = 1 << 20, 4096, 61440     # a 60 KiB class: nothing else uses it
+
+    def resident(addr: int) -> int:
+        vec = (ctypes.c_ubyte * (slab // page))()
+        assert libc.mincore(ctypes.c_void_p(addr), ctypes.c_size_t(slab), vec) == 0
+        return sum(v & 1 for v in vec)
+
+    def run():
+        endpt = _ua.current.endpt
+        pools = [lib.pjsip_endpt_create_pool(endpt, b"t", block, block) for _ in range(16)]
+        for p in pools:                          # dirty (almost) every page of the slab
+            ffi.memmove(lib.pj_pool_alloc(p, 50000), b"x" * 50000, 50000)
+        addr = int(ffi.cast("uintptr_t", lib.pj_pool_alloc(pools[0], 16))) & ~(slab - 1)
+        full = resident(addr)
+        for p in pools:
+            lib.pjsip_endpt_release_pool(endpt, p)
+        one = lib.pjsip_endpt_create_pool(endpt, b"t", block, block)   # block 0 again
+        lib.sc_pool_trim()
+        after = resident(addr)
+        lib.pjsip_endpt_release_pool(endpt, one)
+        return full, after
+
+    full, after = e._call("test", run)
+    assert full > 150                            # the 16 blocks were really touched
+    assert after <= (block + 8192) // page + 2   # the slab's header and its one block
