@@ -105,11 +105,13 @@ CONFIG_SITE = """\
  * keeps both kinds of entries (on free lists) until the end, so these pools grow to the peak
  * number of transactions / dialogs and stay there.  In pjproject's 512-byte increments they
  * sat scattered among the short-lived 512-byte blocks of every transaction's group lock, each
- * keeping a page resident (7 MB after 3,000 calls in a second).  3840 is a block size
- * (15 x 256) nothing else in pjproject asks for, so sipcore's slab allocator keeps these
- * long-lived blocks together in slabs of their own (glue_pool.c). */
+ * keeping a page resident (7 MB after 3,000 calls in a second).  3840 and 3328 are block
+ * sizes (15 and 13 x 256) nothing else in pjproject asks for, so sipcore's slab allocator
+ * keeps these long-lived blocks together in slabs of their own (glue_pool.c), and apart from
+ * each other: sipcore renews the UA layer when idle without dialogs (sc_ua_renew), and its
+ * freed blocks then leave whole slabs to unmap instead of holes between a transport's. */
 #define PJSIP_POOL_INC_TRANSPORT        3840
-#define PJSIP_POOL_INC_UA               3840
+#define PJSIP_POOL_INC_UA               3328
 
 /* pjlib's debug bookkeeping off (assert() stays on: no NDEBUG).  Without NDEBUG, PJ_DEBUG
  * defaults to 1, which makes every mutex lock and unlock look up the calling thread and
