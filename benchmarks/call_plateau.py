@@ -2,8 +2,9 @@
 
 ``call_rate.py``'s endurance run compares RSS after 1,000 calls with RSS after 10,000; at
 thousands of calls per second that also compares 1,000 calls held at once by Timer K/J with
-10,000, and pjsip keeps some memory per call ever held at once (the UA layer's dialog-set
-nodes on a free list, the timer heap's slots) without shrinking it.  This benchmark separates
+10,000, and pjsip keeps some memory per call ever held at once (the timer heap's slots, a
+transport's state-listener entries; the UA layer's dialog-set nodes until sipcore renews that
+layer when idle) without shrinking it.  This benchmark separates
 the two: one Engine calls itself (INVITE with SDP / 200 with SDP / ACK / BYE, both ends in one
 process) in ``--batches`` batches of ``--calls`` calls, waiting ``--settle`` seconds after each
 batch for Timer J (32 s) to end every transaction, and prints per batch: VmRSS after
