@@ -119,11 +119,6 @@ class _Signal(NamedSignal):
             self._any_strong = not any(isinstance(r, weakref.ref) for r in entries)
         if self._any_strong:
             return entries
-        if len(entries) == 1:               # the usual case: one weakly connected receiver
-            receiver = entries[0]
-            if isinstance(receiver, weakref.ref):
-                receiver = receiver()
-            return (receiver,) if receiver is not None else ()
         out = []
         for receiver in entries:
             if isinstance(receiver, weakref.ref):

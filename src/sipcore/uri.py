@@ -10,7 +10,7 @@ import ipaddress
 import re
 from typing import Any, Mapping
 
-from ._pj import ffi, lib
+from ._pj import ffi, lib, pj2str
 
 __all__ = ["SIPURI"]
 
@@ -256,9 +256,9 @@ def from_pj(uri_ptr, trusted: bool = False) -> SIPURI | None:
         return from_flat(ffi.unpack(_URI_BUF, n), trusted)
     if n == -2:
         return None
-    info = ffi.new("sc_uri_info_t *")      # what sc_uri_flat cannot carry: field by field
-    lib.sc_uri_info(uri_ptr, info)
-    return _build(_unquote(_fields_of_struct(info)), trusted)
+    info = ffi.new("sc_uri_info_t *")      # what sc_uri_flat cannot carry: from_info reads
+    lib.sc_uri_info(uri_ptr, info)         # it field by field
+    return from_info(info, trusted)
 
 
 _URI_BUF_SIZE = 2048
@@ -289,11 +289,7 @@ def from_flat(flat: bytes, trusted: bool = False) -> SIPURI:
         if len(_FLAT_CACHE) >= 512:
             _FLAT_CACHE.clear()
         _FLAT_CACHE[flat] = fields
-    if not trusted:
-        return _build(fields, False)
-    host, user, port, display, secure, params, headers = fields     # _build(fields, True)
-    return SIPURI._trusted(host, user or None, port, display or None, secure,
-                           dict(params) if params else {}, dict(headers) if headers else {})
+    return _build(fields, trusted)
 
 
 def _unquote(fields: tuple) -> tuple:
@@ -326,7 +322,6 @@ def _fields_of_flat(data: bytes) -> tuple:
 
 def _fields_of_struct(info) -> tuple:
     """The same as _fields_of_flat, read from the ``sc_uri_info_t`` itself."""
-    from ._pj import pj2str
     params: dict[str, str | None] = {}
     for attr in ("user", "method", "transport", "maddr"):
         v = getattr(info, f"{attr}_param")

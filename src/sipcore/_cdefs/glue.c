@@ -308,8 +308,8 @@ void sc_wake_ack(void) { __atomic_store_n(&sc_wake_pending, 0, __ATOMIC_RELEASE)
  * spin_us > 0 (the poll thread passes it right after a turn that had work) first looks for
  * up to that long without sleeping: under traffic the next packet usually comes within tens
  * of microseconds, and a thread that never went to sleep answers it without the scheduler's
- * wake-up delay.  Never longer than spin_us per idle period, never when idle. */
-/* Between two looks the spin pauses the CPU (no system call) for a gap of
+ * wake-up delay.  Never longer than spin_us per idle period, never when idle.
+ * Between two looks the spin pauses the CPU (no system call) for a gap of
  * SC_SPIN_FIRST_GAP_US, then SC_SPIN_MAX_GAP_US: each look is an epoll_wait and a
  * sched_yield, and looking back to back (no gap) slowed the peer process we were waiting for
  * on a two-CPU machine (message_rate.py, 50 outstanding: bimodal, a third of the runs 25%
@@ -463,10 +463,6 @@ static int sc_flat_put(char **cur, char *end, const char *p, pj_ssize_t len)
     return 1;
 }
 
-/* A URI as one buffer of '\0'-terminated fields, for uri.from_info: display, user, host, port,
- * secure, the number of parameters, then name/value pairs of the parameters (a parameter
- * without value has "\1") and of the headers.  Returns the length used, or -1 when it does
- * not fit or a field holds a '\0' or is "\1" itself (the caller then reads the struct). */
 /* "%d" of a non-negative int (ports, counts) into num; its length.  snprintf cost more than
  * the rest of sc_uri_flat together, twice per URI of every received message. */
 static int sc_utoa(char *num, int v)
@@ -479,6 +475,10 @@ static int sc_utoa(char *num, int v)
     return n;
 }
 
+/* A URI as one buffer of '\0'-terminated fields, for uri.from_info: display, user, host, port,
+ * secure, the number of parameters, then name/value pairs of the parameters (a parameter
+ * without value has "\1") and of the headers.  Returns the length used, or -1 when it does
+ * not fit or a field holds a '\0' or is "\1" itself (the caller then reads the struct). */
 int sc_uri_flat(const sc_uri_info_t *u, char *buf, int size)
 {
     char *cur = buf, *end = buf + size, num[32];
@@ -551,7 +551,6 @@ void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out)
  * when the caller must use sc_message_info (a URI that cannot be flattened, or too large). */
 int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens)
 {
-    sc_uri_info_t u;
     char *cur = buf, *end = buf + size;
     pjsip_msg *msg = rdata->msg_info.msg;
     pj_str_t type, subtype;
@@ -562,11 +561,10 @@ int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens)
     hdrs[0] = rdata->msg_info.to;
     hdrs[1] = rdata->msg_info.from;
     for (i = 0; i < 2; i++) {
-        if (!hdrs[i] || !sc_uri_info(hdrs[i]->uri, &u)) { lens[i] = -2; continue; }
-        n = sc_uri_flat(&u, cur, (int) (end - cur));
-        if (n < 0) return -1;
+        n = hdrs[i] ? sc_uri_pj_flat(hdrs[i]->uri, cur, (int) (end - cur)) : -2;
+        if (n == -1) return -1;
         lens[i] = n;
-        cur += n;
+        if (n > 0) cur += n;
     }
     lens[2] = lens[3] = -1;
     if (sc_msg_body(msg, &type, &subtype, &body, &body_len)) {

@@ -188,8 +188,8 @@ const pj_pool_factory_policy *sc_pool_policy(void)
     return &sc_pool_policy_data;
 }
 
-/* Unmap the empty slabs and give back the whole free pages inside the others; returns the
- * number of slabs still mapped. */
+/* Unmap the empty slabs and give back the whole free pages of the others (see
+ * sc_slab_release_free_pages); returns the number of slabs still mapped. */
 size_t sc_pool_trim(void)
 {
     unsigned cls;

@@ -316,9 +316,7 @@ class Invitation(ClientPrimitive):
         if pool == ffi.NULL:
             raise SIPCoreError("out of memory")
         try:
-            if type(sdp) is bytes:
-                return fn(_sdp_pj_from_flat(pool, sdp))
-            return fn(_sdp_pj_from_flat(pool, _sdp_flat(sdp), sdp))
+            return fn(_sdp_pj_from_flat(pool, sdp))
         finally:
             lib.pjsip_endpt_release_pool(self._ua.endpt, pool)
 

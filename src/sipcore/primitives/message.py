@@ -11,7 +11,6 @@ stopped").  Incoming MESSAGEs are answered 200 in C (glue.c) before ``on_incomin
 """
 from __future__ import annotations
 
-from threading import get_ident as _get_ident
 from typing import Any
 
 from .. import _ua, signals
@@ -75,7 +74,7 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
                 raise ValueError(f"to_uri.headers: {name!r} is not a header name")
     pm = _PendingMessage(credentials, to_uri, ctype, body, route, timeout_ms)
     ua = _ua.current
-    if ua is not None and ua.running and _get_ident() == ua.thread_id:
+    if ua is not None and ua.running and ua.on_poll_thread():
         pm.send(ua)             # in a receiver, on the poll thread: run at once
     else:
         _engine.Engine()._call("send_message", pm.send)

@@ -575,7 +575,7 @@ def _flat(session: SDPSession) -> bytes:
             p += (a.name, a.value)
     p.append("")
     flat = _b("\0".join(p))
-    if flat.count(b"\0") != len(p) - 1:   # a NUL inside a field: _with_pj falls back
+    if flat.count(b"\0") != len(p) - 1:   # a NUL inside a field: _pj_from_flat uses _to_pj
         return b""
     return flat
 
@@ -614,13 +614,15 @@ def _conn_from_flat(nx) -> SDPConnection | None:
     return SDPConnection._trusted(addr, net_type, addr_type)
 
 
-def _pj_from_flat(pool, flat: bytes, session: SDPSession | None = None):
-    """A ``pjmedia_sdp_session *`` in ``pool`` from _flat()'s bytes (or from ``session``
-    field by field, _to_pj, when the flat form cannot carry it)."""
-    sdp = lib.sc_sdp_from_flat(pool, flat, len(flat)) if flat else ffi.NULL
-    if sdp == ffi.NULL:
-        sdp = (session if session is not None else _from_flat(flat))._to_pj(pool)
-    return sdp
+def _pj_from_flat(pool, sdp: "bytes | SDPSession"):
+    """A ``pjmedia_sdp_session *`` in ``pool`` from a session or its _flat() bytes: built by
+    ``sc_sdp_from_flat`` in one call, or field by field (_to_pj) when the flat form cannot
+    carry it."""
+    flat = sdp if type(sdp) is bytes else _flat(sdp)
+    p = lib.sc_sdp_from_flat(pool, flat, len(flat)) if flat else ffi.NULL
+    if p == ffi.NULL:
+        p = (_from_flat(flat) if type(sdp) is bytes else sdp)._to_pj(pool)
+    return p
 
 
 # ---- the text pjmedia_sdp_print wrote, back into objects ------------------------------------
@@ -787,15 +789,7 @@ def _print_with_pjmedia(session: SDPSession) -> str:
         if pool == ffi.NULL:
             raise SIPCoreError("out of memory")
         try:
-            size = 8192
-            while True:
-                buf = ffi.new("char[]", size)
-                n = lib.pjmedia_sdp_print(session._to_pj(pool), buf, size)
-                if n >= 0:
-                    return ffi.unpack(buf, n).decode("utf-8", "surrogateescape")
-                if size >= 1 << 22:
-                    raise SIPCoreError("pjmedia_sdp_print failed")
-                size *= 4
+            return _print_pj(session._to_pj(pool)).decode("utf-8", "surrogateescape")
         finally:
             lib.pjsip_endpt_release_pool(ua.endpt, pool)
 
