@@ -87,6 +87,15 @@ CONFIG_SITE = """\
  * benchmarks/message_rate.py and registrations.py).  Over UDP, larger requests switch to
  * TCP (RFC 3261 18.1.1). */
 
+/* Addresses the resolver may return for one destination (pjproject: 32 with IPv6).  Every
+ * tx_data embeds room for all of them (pjsip_server_addresses, 44 bytes each): at 32 that is
+ * 1.4 KB of a 2.3 KB tx_data, and it pushed a 200 response (4.2 KB of structures before its
+ * print buffer) onto a second page, which a server transaction holds for Timer J (32 s over
+ * UDP).  At 8 a response fits one page: one page fault less per request a busy receiver
+ * answers (measured with benchmarks/message_rate.py).  Eight addresses (SRV targets times
+ * A/AAAA records) are more than a user agent fails over to in practice. */
+#define PJSIP_MAX_RESOLVED_ADDRESSES    8
+
 /* Pool sizes of a tx_data (a request or response being sent) and of an rx_data (a received
  * message).  With pjproject's 4000/4000, a MESSAGE request takes three blocks: the first
  * (4096: the caching pool rounds up) fills with the message's structures (about 5000 bytes),
