@@ -102,13 +102,12 @@ def trampoline(name: str, default: Any = None) -> Callable[[Callable], Callable]
 
 
 class Handles:
-    """Live Python objects that C holds a token (``void *``) for.
+    """Live Python objects that C holds a token for.
 
-    A token is a small integer cast to ``void *``, not a ``new_handle`` pointer: a late
-    callback with the token of an object already released finds nothing, instead of
-    dereferencing a dead handle.  The table is keyed by the token itself: cffi pointers
-    compare and hash by address, so a token coming back from C finds its object without
-    a conversion.
+    A token is a small integer, never reused (``uintptr_t`` at the C boundary; C keeps it
+    in PJSIP's ``void *`` user-data slots), not a ``new_handle`` pointer: a late callback
+    with the token of an object already released finds nothing, instead of dereferencing a
+    dead handle.  An integer crosses cffi without a cdata object either way.
     """
 
     def __init__(self) -> None:
@@ -116,11 +115,13 @@ class Handles:
         self._next = 1
         #: get(token) -> the object or None: the table's own ``get`` (every callback calls it)
         self.get = self._live.get
+        #: pop(token, None): get() and release() in one, for a callback that is the token's last
+        self.pop = self._live.pop
 
-    def new(self, obj: Any):
-        key = self._next
+
+    def new(self, obj: Any) -> int:
+        token = self._next
         self._next += 1
-        token = ffi.cast("void *", key)
         self._live[token] = obj
         return token
 

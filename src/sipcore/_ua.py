@@ -66,6 +66,7 @@ class UA:
         self.med_endpt = ffi.NULL
         self.cp = None
         self.transports: dict[str, Any] = {}   # "udp" -> pjsip_transport*, "tcp"/"tls" -> tpfactory*
+        self._routes_ok: dict[int, Any] = {}   # id -> route check_route() passed (see there)
         self.ports: dict[str, int | None] = {"udp": None, "tcp": None, "tls": None}
         self.codec_ids: list[str] = []        # full pjmedia ids, e.g. "PCMU/8000/1"
         self.available_codecs: list[str] = []
@@ -275,6 +276,7 @@ class UA:
         for tid in list(self.timers):
             self.cancel(tid)
         if self.endpt != ffi.NULL:
+            self._routes_ok.clear()
             for kind in ("tcp", "tls"):
                 f = self.transports.pop(kind, None)
                 if f is not None:
@@ -400,7 +402,14 @@ class UA:
         self.ports[kind] = lib.sc_factory_port(f[0])
 
     def check_route(self, route: Any) -> None:
-        """SIPCoreError unless a transport of this Engine can reach the route."""
+        """SIPCoreError unless a transport of this Engine can reach the route.
+
+        ``route`` is always a private copy nothing changes (the primitives' own, or the
+        snapshot Route._wire() keeps while the application's Route is unchanged), so one that
+        passed is remembered by identity while the transports stay as they are: sending to
+        the same route again does not check it again."""
+        if self._routes_ok.get(id(route)) is route:
+            return
         kind = route.transport or "udp"
         if kind not in self.transports:
             raise InvalidStateError(f"sending over {kind.upper()}",
@@ -408,8 +417,12 @@ class UA:
         if route.is_ipv6 != (":" in self.options["local_ip"]):
             raise SIPCoreError(f"route {route.address} is IPv{6 if route.is_ipv6 else 4} but the "
                                f"Engine's transports are bound to {self.options['local_ip']}")
+        if len(self._routes_ok) >= 256:
+            self._routes_ok.clear()
+        self._routes_ok[id(route)] = route
 
     def stop_transport(self, kind: str) -> None:
+        self._routes_ok.clear()
         t = self.transports.pop(kind, None)
         self.ports[kind] = None
         if t is None:
@@ -519,7 +532,7 @@ def _on_rx_request(rdata):
 
 @_pj.trampoline("sc_py_on_message_final")
 def _on_message_final(token, code, reason, reason_len, transport_err):
-    owner = _pj.handles.get(token)
+    owner = _pj.handles.pop(token, None)    # the report is the token's last use
     if owner is not None:
         owner.on_final(code, ffi.unpack(reason, reason_len).decode("utf-8", "replace")
                        if reason_len > 0 else "", transport_err)

@@ -16,7 +16,7 @@ class Credentials:
     401/407 challenge.  Both attributes can be changed; they are validated when set.
     """
 
-    __slots__ = ("uri", "password")
+    __slots__ = ("uri", "password", "_wire_cache")
 
     def __init__(self, uri: SIPURI, password: str | None = None):
         self.uri = uri
@@ -30,7 +30,26 @@ class Credentials:
                 raise TypeError(f"password must be a str or None, not {type(value).__name__}")
             if "\x00" in value:
                 raise ValueError("password must not contain NUL characters")
+        if name == "_wire_cache":
+            value = None            # a cache, never taken from outside (e.g. from a pickle)
         object.__setattr__(self, name, value)
+        object.__setattr__(self, "_wire_cache", None)
+
+    def _wire(self) -> tuple[bytes, bytes, bytes | None]:
+        """(the From header's name-addr, the digest user name, the password or None), encoded
+        for a request.  Kept while neither attribute is set and ``uri`` keeps its own encoded
+        form (SIPURI._wire() returns the same tuple while the URI is unchanged)."""
+        uri_wire = self.uri._wire()
+        cached = self._wire_cache
+        if cached is not None and cached[0] is uri_wire:
+            return cached[1]
+        uri = self.uri
+        from_ = uri_wire[1] if not uri.headers else uri._name_addr().encode()
+        password = self.password
+        wire = (from_, (uri.user or "").encode(),
+                password.encode() if password is not None else None)
+        object.__setattr__(self, "_wire_cache", (uri_wire, wire))
+        return wire
 
     def copy(self) -> "Credentials":
         return self._snapshot()
@@ -39,6 +58,7 @@ class Credentials:
         obj = object.__new__(Credentials)
         object.__setattr__(obj, "uri", self.uri.copy())
         object.__setattr__(obj, "password", self.password)
+        object.__setattr__(obj, "_wire_cache", None)
         return obj
 
     def __eq__(self, other: object) -> bool:

@@ -74,14 +74,10 @@ from types import SimpleNamespace
 from typing import Any, Callable, Iterable
 
 from blinker import NamedSignal, Signal
-from blinker.base import ANY_ID
+from blinker.base import ANY, ANY_ID
 
 __all__ = ["NOTIFICATIONS", "Notification", "NotificationRecorder", "any_notification",
            "notify", "wait_for"]
-
-
-#: senders whose blinker id is not ``id(sender)`` (blinker's make_id: the value itself)
-_PLAIN_IDS = (str, int)
 
 
 class _Signal(NamedSignal):
@@ -90,26 +86,30 @@ class _Signal(NamedSignal):
     Every notification asks "who receives this from ``sender``?"; blinker answers with a
     generator that rebuilds a set each time.  This subclass keeps the receivers connected
     for any sender (the usual way) in a tuple, rebuilt after each ``connect`` or
-    disconnection, and asks blinker only when receivers are connected for this particular
-    sender.  Everything else is blinker's.
+    disconnection, and asks blinker only while some receiver of this signal is connected
+    for a particular sender.  Everything else is blinker's.
     """
 
     def __init__(self, name: str, doc: str | None = None) -> None:
         super().__init__(name, doc)
         self._any: tuple | None = None     # entries connected for ANY sender, or None
         self._any_strong = False           # ... and none of them is a weak reference
+        self._specific = False             # receivers connected for particular senders (or were)
 
-    def connect(self, *args: Any, **kwargs: Any) -> Any:
+    def connect(self, receiver: Any, sender: Any = ANY, weak: bool = True) -> Any:
         self._any = None
-        return super().connect(*args, **kwargs)
+        if sender is not ANY:
+            self._specific = True
+        return super().connect(receiver, sender, weak)
 
     def _disconnect(self, receiver_id: Any, sender_id: Any) -> None:
         self._any = None
         super()._disconnect(receiver_id, sender_id)
+        self._specific = any(bucket for sid, bucket in self._by_sender.items() if sid != ANY_ID)
 
     def receivers_list(self, sender: Any) -> tuple | list:
         """``list(self.receivers_for(sender))``: the live receivers for ``sender``."""
-        if self._by_sender.get(id(sender)) or type(sender) in _PLAIN_IDS:
+        if self._specific:
             return list(self.receivers_for(sender))    # sender-specific receivers: blinker
         entries = self._any
         if entries is None:

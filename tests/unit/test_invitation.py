@@ -7,7 +7,7 @@ import pytest
 
 from conftest import in_threads
 from sipcore import (Credentials, EngineNotRunningError, InvalidStateError, Invitation,
-                     Route, SDPConnection, SDPMedia, SDPSession, SIPURI, signals)
+                     PJSIPError, Route, SDPConnection, SDPMedia, SDPSession, SIPURI, signals)
 from sipcore.primitives.invitation import METHOD_STATES, STATES, TRANSITIONS
 
 
@@ -97,6 +97,22 @@ def test_wrong_state_names_the_state(engine, recorder):
     for call in (inv.send_invite, inv.disconnect, lambda: inv.set_offered_local_sdp(sdp())):
         with pytest.raises(InvalidStateError, match="DISCONNECTED"):
             call()
+
+
+def test_an_invite_that_cannot_be_built_fails_cleanly(engine, recorder, silent):
+    """An extra header PJSIP cannot parse: PJSIPError naming it, the session ends (the C
+    session forgets the Invitation's token first) and nothing is sent."""
+    for headers in ({"Route": "<<<garbage"}, {"Max-Forwards": "abc"}):
+        inv = new_inv(silent.getsockname()[1])
+        inv.set_offered_local_sdp(sdp())
+        with pytest.raises(PJSIPError, match=next(iter(headers))):
+            inv.send_invite(extra_headers=headers)
+        assert inv.state == "DISCONNECTED"
+    silent.settimeout(0.3)
+    with pytest.raises(socket.timeout):
+        silent.recv(4096)
+    recorder.wait_for("SIPInvitationChangedState", timeout=1)   # reported as usual
+    assert not [n for n in recorder.all("SIPEngineGotException")]
 
 
 def test_calling_then_cancel_before_any_response_with_timeout(engine, recorder, silent):

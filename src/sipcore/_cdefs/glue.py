@@ -114,11 +114,11 @@ TYPES = _SHARED_TYPES + """
 
 FUNCTIONS = """
 extern "Python+C" pj_bool_t sc_py_on_rx_request(pjsip_rx_data *rdata);
-extern "Python+C" void sc_py_on_message_final(void *token, int code, const char *reason,
+extern "Python+C" void sc_py_on_message_final(uintptr_t token, int code, const char *reason,
                                               int reason_len, pj_status_t transport_err);
 extern "Python+C" void sc_py_on_message(pjsip_rx_data *rdata);
 extern "Python+C" void sc_py_on_timer(pj_timer_heap_t *heap, pj_timer_entry *entry);
-extern "Python+C" void sc_py_on_client(void *token, int kind, sc_client_result_t *result);
+extern "Python+C" void sc_py_on_client(uintptr_t token, int kind, sc_client_result_t *result);
 
 extern volatile int sc_q_count;
 sc_event *sc_event_pop(void);
@@ -163,7 +163,7 @@ void sc_udp_stop(pjsip_transport *tp);
 int sc_uri_flat(const sc_uri_info_t *u, char *buf, int size);
 int sc_uri_pj_flat(pjsip_uri *uri, char *buf, int size);
 size_t sc_pool_usage(size_t *live, size_t n);
-pj_status_t sc_msg_send(pjsip_endpoint *endpt, void *token, pjsip_tpfactory *listener,
+pj_status_t sc_msg_send(pjsip_endpoint *endpt, uintptr_t token, pjsip_tpfactory *listener,
                         sc_msg_t **p_msg, const char *target, const char *from,
                         const char *to, const char *route, const char *headers,
                         const char *type, const char *subtype, const char *body,
@@ -171,17 +171,17 @@ pj_status_t sc_msg_send(pjsip_endpoint *endpt, void *token, pjsip_tpfactory *lis
                         unsigned timeout_ms);
 void sc_msg_cancel(sc_msg_t *m);
 
-pj_status_t sc_regc_create(pjsip_endpoint *endpt, void *token, const char *registrar,
+pj_status_t sc_regc_create(pjsip_endpoint *endpt, uintptr_t token, const char *registrar,
                            const char *aor, const char *contact, unsigned expires,
                            const char *route, pjsip_tpfactory *listener, const char *user,
                            const char *password, pjsip_regc **p_regc);
 int sc_contact_uri(pjsip_contact_hdr **contacts, int i, char *buf, int size);
-pj_status_t sc_publishc_create(pjsip_endpoint *endpt, void *token, const char *event,
+pj_status_t sc_publishc_create(pjsip_endpoint *endpt, uintptr_t token, const char *event,
                                const char *aor, unsigned expires, const char *route,
                                pjsip_tpfactory *listener, const char *user,
                                const char *password, pjsip_publishc **p_pubc);
 void sc_tdata_use_listener(pjsip_tx_data *tdata, pjsip_tpfactory *listener);
-pj_status_t sc_evsub_create(pjsip_endpoint *endpt, void *token, const char *from,
+pj_status_t sc_evsub_create(pjsip_endpoint *endpt, uintptr_t token, const char *from,
                             const char *contact, const char *to, const char *event,
                             const char *route, pjsip_tpfactory *listener, const char *user,
                             const char *password, pjsip_evsub **p_sub);
@@ -196,11 +196,11 @@ with open(os.path.join(os.path.dirname(__file__), "glue.c")) as _fh:
         "#define SC_CLIENT_EVSUB_STATE 3\n#define SC_CLIENT_EVSUB_NOTIFY 4\n"
         + _SHARED_TYPES
         + "pj_bool_t sc_py_on_rx_request(pjsip_rx_data *rdata);\n"
-        + "void sc_py_on_message_final(void *token, int code, const char *reason,"
+        + "void sc_py_on_message_final(uintptr_t token, int code, const char *reason,"
           " int reason_len, pj_status_t transport_err);\n"
         + "void sc_py_on_message(pjsip_rx_data *rdata);\n"
         + "void sc_py_on_timer(pj_timer_heap_t *heap, pj_timer_entry *entry);\n"
-        + "void sc_py_on_client(void *token, int kind, sc_client_result_t *result);\n"
+        + "void sc_py_on_client(uintptr_t token, int kind, sc_client_result_t *result);\n"
         + _fh.read()
     )
 for _name in ("glue_clients.c", "glue_pool.c"):

@@ -20,10 +20,10 @@ static void sc_regc_cb(struct pjsip_regc_cbparam *p)
     r.contacts = p->contact;
     r.is_unreg = p->is_unreg;
     r.rdata = p->rdata;
-    sc_py_on_client(p->token, SC_CLIENT_REGC, &r);
+    sc_py_on_client((uintptr_t) p->token, SC_CLIENT_REGC, &r);
 }
 
-pj_status_t sc_regc_create(pjsip_endpoint *endpt, void *token, const char *registrar,
+pj_status_t sc_regc_create(pjsip_endpoint *endpt, uintptr_t token, const char *registrar,
                            const char *aor, const char *contact, unsigned expires,
                            const char *route, pjsip_tpfactory *listener, const char *user,
                            const char *password, pjsip_regc **p_regc)
@@ -32,7 +32,7 @@ pj_status_t sc_regc_create(pjsip_endpoint *endpt, void *token, const char *regis
     pj_pool_t *pool;
     pj_str_t srv, from, cont;
     pjsip_route_hdr rs;
-    pj_status_t st = pjsip_regc_create(endpt, token, &sc_regc_cb, &regc);
+    pj_status_t st = pjsip_regc_create(endpt, (void*) token, &sc_regc_cb, &regc);
     if (st != PJ_SUCCESS) return st;
     pool = pjsip_regc_get_pool(regc);
     pj_strdup2_with_null(pool, &srv, registrar);
@@ -79,10 +79,10 @@ static void sc_publishc_cb(struct pjsip_publishc_cbparam *p)
     r.reason = p->reason;
     r.expiration = p->expiration;
     r.rdata = p->rdata;
-    sc_py_on_client(p->token, SC_CLIENT_PUBLISHC, &r);
+    sc_py_on_client((uintptr_t) p->token, SC_CLIENT_PUBLISHC, &r);
 }
 
-pj_status_t sc_publishc_create(pjsip_endpoint *endpt, void *token, const char *event,
+pj_status_t sc_publishc_create(pjsip_endpoint *endpt, uintptr_t token, const char *event,
                                const char *aor, unsigned expires, const char *route,
                                pjsip_tpfactory *listener, const char *user,
                                const char *password, pjsip_publishc **p_pubc)
@@ -95,7 +95,7 @@ pj_status_t sc_publishc_create(pjsip_endpoint *endpt, void *token, const char *e
     pj_status_t st;
     pjsip_publishc_opt_default(&opt);
     opt.queue_request = PJ_FALSE;   /* sipcore queues by itself */
-    st = pjsip_publishc_create(endpt, &opt, token, &sc_publishc_cb, &pubc);
+    st = pjsip_publishc_create(endpt, &opt, (void*) token, &sc_publishc_cb, &pubc);
     if (st != PJ_SUCCESS) return st;
     pool = pjsip_publishc_get_pool(pubc);
     pj_strdup2_with_null(pool, &ev, event);
@@ -154,7 +154,7 @@ static void sc_evsub_on_state(pjsip_evsub *sub, pjsip_event *e)
         /* the evsub and its dialog go away after this: nothing more for this token */
         pjsip_evsub_set_mod_data(sub, (unsigned) sc_mod_app.id, NULL);
     }
-    sc_py_on_client(token, SC_CLIENT_EVSUB_STATE, &r);
+    sc_py_on_client((uintptr_t) token, SC_CLIENT_EVSUB_STATE, &r);
 }
 
 static void sc_evsub_on_rx_notify(pjsip_evsub *sub, pjsip_rx_data *rdata, int *p_st_code,
@@ -170,14 +170,14 @@ static void sc_evsub_on_rx_notify(pjsip_evsub *sub, pjsip_rx_data *rdata, int *p
     r.sub = sub;
     r.rdata = rdata;
     r.state_name = pjsip_evsub_get_state_name(sub);
-    sc_py_on_client(token, SC_CLIENT_EVSUB_NOTIFY, &r);
+    sc_py_on_client((uintptr_t) token, SC_CLIENT_EVSUB_NOTIFY, &r);
 }
 
 static pjsip_evsub_user sc_evsub_cb = {
     &sc_evsub_on_state, NULL, NULL, &sc_evsub_on_rx_notify, NULL, NULL
 };
 
-pj_status_t sc_evsub_create(pjsip_endpoint *endpt, void *token, const char *from,
+pj_status_t sc_evsub_create(pjsip_endpoint *endpt, uintptr_t token, const char *from,
                             const char *contact, const char *to, const char *event,
                             const char *route, pjsip_tpfactory *listener, const char *user,
                             const char *password, pjsip_evsub **p_sub)
@@ -201,7 +201,7 @@ pj_status_t sc_evsub_create(pjsip_endpoint *endpt, void *token, const char *from
         pjsip_dlg_dec_lock(dlg);
         return st;
     }
-    pjsip_evsub_set_mod_data(sub, (unsigned) sc_mod_app.id, token);
+    pjsip_evsub_set_mod_data(sub, (unsigned) sc_mod_app.id, (void*) token);
     st = sc_dlg_setup(dlg, route, listener, user, password);
     if (st != PJ_SUCCESS) {
         pjsip_evsub_set_mod_data(sub, (unsigned) sc_mod_app.id, NULL);
@@ -229,7 +229,7 @@ void sc_evsub_abandon(pjsip_evsub *sub)
  * called once per request, with the outcome; malloc'd, freed just before that report or by
  * sc_msg_cancel(). */
 struct sc_msg_s {
-    void *token;
+    uintptr_t token;
     pjsip_endpoint *endpt;
     pjsip_tx_data *tdata;          /* our reference to the request */
     pjsip_transaction *tsx;        /* the current transaction (NULL once it is final) */
@@ -267,7 +267,7 @@ static void sc_msg_report(sc_msg_t *m, int code, const char *reason, pj_ssize_t 
                           pj_status_t err)
 {
     char buf[128];
-    void *token = m->token;
+    uintptr_t token = m->token;
     if (len < 0) len = 0;
     if (len > (pj_ssize_t) sizeof(buf)) len = sizeof(buf);
     memcpy(buf, reason, (size_t) len);
@@ -365,7 +365,7 @@ static void sc_msg_on_timeout(pj_timer_heap_t *heap, pj_timer_entry *e)
  * (possibly before this returns: a transport error found while sending) and *p_msg is the
  * handle for sc_msg_cancel(), or NULL when that report was already made.  On an error
  * nothing is reported and nothing is left behind. */
-pj_status_t sc_msg_send(pjsip_endpoint *endpt, void *token, pjsip_tpfactory *listener,
+pj_status_t sc_msg_send(pjsip_endpoint *endpt, uintptr_t token, pjsip_tpfactory *listener,
                         sc_msg_t **p_msg, const char *target, const char *from,
                         const char *to, const char *route, const char *headers,
                         const char *type, const char *subtype, const char *body,

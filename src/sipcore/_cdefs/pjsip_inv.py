@@ -68,17 +68,17 @@ typedef enum pjmedia_sdp_neg_state {
 """ + _SHARED_TYPES
 
 FUNCTIONS = """
-extern "Python+C" void sc_py_inv_event(void *token, pjsip_inv_session *inv, sc_inv_event_t *ev);
+extern "Python+C" void sc_py_inv_event(uintptr_t token, pjsip_inv_session *inv, sc_inv_event_t *ev);
 extern "Python+C" int sc_py_inv_incoming(pjsip_inv_session *inv, pjsip_rx_data *rdata,
                                          const char *transport);
 
 pj_status_t sc_inv_init(pjsip_endpoint *endpt);
-pj_status_t sc_inv_create_uac(void *token, const char *from, const char *contact,
+pj_status_t sc_inv_create_uac(uintptr_t token, const char *from, const char *contact,
                               const char *to, const char *target, const char *route,
                               pjsip_tpfactory *listener, const char *user,
                               const char *password, const pjmedia_sdp_session *sdp,
                               pjsip_inv_session **p_inv);
-void sc_inv_set_token(pjsip_inv_session *inv, void *token);
+void sc_inv_set_token(pjsip_inv_session *inv, uintptr_t token);
 void sc_inv_info(pjsip_inv_session *inv, sc_inv_info_t *out);
 pj_status_t sc_inv_invite(pjsip_inv_session *inv, pjsip_tx_data **p_tdata);
 pj_status_t sc_inv_answer(pjsip_inv_session *inv, int code, const pjmedia_sdp_session *sdp,
@@ -102,7 +102,7 @@ CUSTOMIZATIONS = r"""
 #define SC_INV_EV_OFFER 5     /* an offer outside a re-INVITE (UPDATE, a response): answer now */
 #define SC_INV_EV_CANCEL 6    /* a CANCEL came in (before the 487 that ends the session) */
 """ + _SHARED_TYPES + r"""
-void sc_py_inv_event(void *token, pjsip_inv_session *inv, sc_inv_event_t *ev);
+void sc_py_inv_event(uintptr_t token, pjsip_inv_session *inv, sc_inv_event_t *ev);
 int sc_py_inv_incoming(pjsip_inv_session *inv, pjsip_rx_data *rdata, const char *transport);
 
 static pj_bool_t sc_inv_on_rx_request(pjsip_rx_data *rdata);
@@ -119,9 +119,9 @@ static void *sc_inv_token(pjsip_inv_session *inv)
     return sc_inv_mod.id >= 0 ? inv->mod_data[sc_inv_mod.id] : NULL;
 }
 
-void sc_inv_set_token(pjsip_inv_session *inv, void *token)
+void sc_inv_set_token(pjsip_inv_session *inv, uintptr_t token)
 {
-    if (sc_inv_mod.id >= 0) inv->mod_data[sc_inv_mod.id] = token;
+    if (sc_inv_mod.id >= 0) inv->mod_data[sc_inv_mod.id] = (void*) token;
 }
 
 static pjsip_rx_data *sc_inv_event_rdata(pjsip_event *e)
@@ -154,7 +154,7 @@ static void sc_inv_on_state_changed(pjsip_inv_session *inv, pjsip_event *e)
         ev.code = e->body.tsx_state.tsx->status_code;
         ev.reason = e->body.tsx_state.tsx->status_text;
     }
-    sc_py_inv_event(token, inv, &ev);
+    sc_py_inv_event((uintptr_t) token, inv, &ev);
 }
 
 static void sc_inv_on_new_session(pjsip_inv_session *inv, pjsip_event *e)
@@ -178,7 +178,7 @@ static void sc_inv_on_tsx_state_changed(pjsip_inv_session *inv, pjsip_transactio
         e->type == PJSIP_EVENT_TSX_STATE && e->body.tsx_state.type == PJSIP_EVENT_RX_MSG) {
         ev.kind = SC_INV_EV_CANCEL;
         ev.rdata = e->body.tsx_state.src.rdata;
-        sc_py_inv_event(token, inv, &ev);
+        sc_py_inv_event((uintptr_t) token, inv, &ev);
         return;
     }
     if (tsx->method.id != PJSIP_INVITE_METHOD || tsx->status_code < 200 ||
@@ -193,7 +193,7 @@ static void sc_inv_on_tsx_state_changed(pjsip_inv_session *inv, pjsip_transactio
     ev.code = tsx->status_code;
     ev.reason = tsx->status_text;
     ev.rdata = sc_inv_event_rdata(e);
-    sc_py_inv_event(token, inv, &ev);
+    sc_py_inv_event((uintptr_t) token, inv, &ev);
 }
 
 /* An offer.  In a re-INVITE the application answers (on_rx_reinvite); otherwise (UPDATE, an
@@ -210,7 +210,7 @@ static void sc_inv_on_rx_offer2(pjsip_inv_session *inv, struct pjsip_inv_on_rx_o
     ev.kind = SC_INV_EV_OFFER;
     ev.state = inv->state;
     ev.rdata = (pjsip_rx_data*) p->rdata;
-    sc_py_inv_event(token, inv, &ev);
+    sc_py_inv_event((uintptr_t) token, inv, &ev);
 }
 
 static pj_status_t sc_inv_on_rx_reinvite(pjsip_inv_session *inv, const pjmedia_sdp_session *offer,
@@ -229,7 +229,7 @@ static pj_status_t sc_inv_on_rx_reinvite(pjsip_inv_session *inv, const pjmedia_s
     ev.kind = SC_INV_EV_REINVITE;
     ev.state = inv->state;
     ev.rdata = rdata;
-    sc_py_inv_event(token, inv, &ev);
+    sc_py_inv_event((uintptr_t) token, inv, &ev);
     return PJ_SUCCESS;
 }
 
@@ -242,7 +242,7 @@ static void sc_inv_on_media_update(pjsip_inv_session *inv, pj_status_t status)
     ev.kind = SC_INV_EV_MEDIA;
     ev.state = inv->state;
     ev.status = status;
-    sc_py_inv_event(token, inv, &ev);
+    sc_py_inv_event((uintptr_t) token, inv, &ev);
 }
 
 /* ---------- new incoming INVITEs -------------------------------------------------------- */
@@ -377,7 +377,7 @@ pj_status_t sc_inv_init(pjsip_endpoint *endpt)
 pj_status_t sc_dlg_setup(pjsip_dialog *dlg, const char *route, pjsip_tpfactory *listener,
                          const char *user, const char *password);
 
-pj_status_t sc_inv_create_uac(void *token, const char *from, const char *contact,
+pj_status_t sc_inv_create_uac(uintptr_t token, const char *from, const char *contact,
                               const char *to, const char *target, const char *route,
                               pjsip_tpfactory *listener, const char *user,
                               const char *password, const pjmedia_sdp_session *sdp,
@@ -517,7 +517,7 @@ pj_status_t sc_inv_terminate(pjsip_inv_session *inv, int code, int notify)
 void sc_inv_abandon(pjsip_inv_session *inv)
 {
     pjsip_tx_data *tdata = NULL;
-    sc_inv_set_token(inv, NULL);
+    sc_inv_set_token(inv, 0);
     if (inv->state == PJSIP_INV_STATE_DISCONNECTED) return;
     pjsip_dlg_inc_lock(inv->dlg);
     if (sc_inv_end(inv, 480, &tdata) == PJ_SUCCESS && tdata)

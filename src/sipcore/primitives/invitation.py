@@ -172,7 +172,7 @@ class Invitation(ClientPrimitive):
             self._read_dialog()
             data = _message_data(rdata)
         except BaseException:
-            lib.sc_inv_set_token(inv, ffi.NULL)
+            lib.sc_inv_set_token(inv, 0)
             self._inv = ffi.NULL
             self._release_token()
             raise
@@ -566,7 +566,7 @@ class Invitation(ClientPrimitive):
         """Sending the INVITE failed: end the session without a word to anyone."""
         if self._inv != ffi.NULL:
             inv = self._inv
-            lib.sc_inv_set_token(inv, ffi.NULL)
+            lib.sc_inv_set_token(inv, 0)
             lib.sc_inv_terminate(inv, 503, 0)
         self._release()
         if self._state != DISCONNECTED:

@@ -59,83 +59,98 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
         body = body.encode("utf-8")
     elif not isinstance(body, (bytes, bytearray, memoryview)):
         raise TypeError(f"body must be str or bytes, not {type(body).__name__}")
+    else:
+        body = bytes(body)
     if not isinstance(route, Route):
         raise TypeError(f"route must be a Route, not {type(route).__name__}")
-    timeout_ms = 0
-    if timeout is not None:
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
-            raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
-        if not 0 < timeout <= 3600:
-            raise ValueError(f"timeout must be in (0, 3600] seconds, not {timeout}")
-        timeout_ms = max(1, round(timeout * 1000))
-    if to_uri.headers:
-        for name in to_uri.headers:
-            if not _HEADER_NAME.match(name):
-                raise ValueError(f"to_uri.headers: {name!r} is not a header name")
-    pm = _PendingMessage(credentials, to_uri, ctype, body, route, timeout_ms)
+    timeout_ms = 0 if timeout is None else _timeout_ms(timeout)
+    # Everything the request needs from the caller's (mutable) objects, as bytes, now: later
+    # changes to them do not affect it (SIPURI, Credentials and Route keep their encoded forms
+    # while unchanged, so sending to one URI again and again encodes nothing).
+    target, to, key = to_uri._wire()
+    headers = _extra_headers(to_uri.headers) if to_uri.headers else ffi.NULL
+    from_, user, password = credentials._wire()
+    route_hdr, route_snapshot = route._wire()
+    # sc_msg_send's arguments after (endpt, token, listener, out)
+    args = (target, from_, to, route_hdr, headers, ctype[0], ctype[1], body, len(body), user,
+            ffi.NULL if password is None else password, timeout_ms)
+    pm = _PendingMessage(to_uri, key, route_snapshot)
     ua = _ua.current
     if ua is not None and ua.running and ua.on_poll_thread():
-        pm.send(ua)             # in a receiver, on the poll thread: run at once
+        pm.send(args, ua)       # in a receiver, on the poll thread: run at once
     else:
-        _engine.Engine()._call("send_message", pm.send)
+        _engine.Engine()._call("send_message", pm.send, args)
+
+
+def _timeout_ms(timeout: Any) -> int:
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
+        raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+    if not 0 < timeout <= 3600:
+        raise ValueError(f"timeout must be in (0, 3600] seconds, not {timeout}")
+    return max(1, round(timeout * 1000))
+
+
+def _extra_headers(headers: dict[str, str]) -> bytes:
+    """A URI's ?headers as sc_msg_send takes them: "name\\0value\\0..."."""
+    for name in headers:
+        if not _HEADER_NAME.match(name):
+            raise ValueError(f"to_uri.headers: {name!r} is not a header name")
+    return b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in headers.items())
+
+
+#: sc_msg_send's out-parameter (the C handle of the new request): one for all, since every
+#: request is sent on the poll thread, which reads it right after the call
+_OUT = ffi.new("sc_msg_t **")
 
 
 class _PendingMessage:
-    """One MESSAGE from send() until its single notification.
+    """One MESSAGE from send() until its single notification."""
 
-    Everything it needs from the caller's (mutable) objects is turned into bytes here, once
-    (SIPURI and Route keep their encoded forms while unchanged): later changes to them do not
-    affect the request.
-    """
+    __slots__ = ("to_uri", "key", "route", "token", "msg", "done", "ua")
 
-    __slots__ = ("to_uri", "key", "route", "args", "token", "msg", "done", "ua")
-
-    def __init__(self, credentials: Credentials, to_uri: SIPURI, ctype: tuple[bytes, bytes],
-                 body: bytes, route: Route, timeout_ms: int):
+    def __init__(self, to_uri: SIPURI, key: str, route: Route):
         self.to_uri = to_uri
-        target, to, self.key = to_uri._wire()
-        from_uri = credentials.uri
-        from_ = from_uri._wire()[1] if not from_uri.headers else from_uri._name_addr().encode()
-        headers = (b"".join(k.encode() + b"\0" + v.encode() + b"\0"
-                            for k, v in to_uri.headers.items()) if to_uri.headers else ffi.NULL)
-        route_hdr, self.route = route._wire()
-        password = credentials.password
-        body = body if type(body) is bytes else bytes(body)
-        # the arguments of sc_msg_send after (endpt, token, listener, out)
-        self.args = (target, from_, to, route_hdr, headers, ctype[0], ctype[1], body, len(body),
-                     (from_uri.user or "").encode(),
-                     password.encode() if password is not None else ffi.NULL, timeout_ms)
-        self.ua: Any = None
+        self.key = key              # the Request-URI lower-cased: one pending MESSAGE per key
+        self.route = route          # a snapshot (Route._wire)
         self.token = None
-        self.msg = ffi.NULL        # the C side (sc_msg_t *) while it runs
+        self.msg = ffi.NULL         # the C side (sc_msg_t *) while it runs
         self.done = False
 
     # -- on the poll thread --
 
-    def send(self, ua: Any = None) -> None:
+    def send(self, args: tuple, ua: Any = None) -> None:
         ua = self.ua = ua or _ua.current
-        ua.check_route(self.route)
+        route = self.route
+        ua.check_route(route)
         pending = ua.pending_messages
         if self.key in pending:
             raise MessagePendingError(self.to_uri)
-        kind = self.route.transport
-        listener = ua.transports[kind] if kind in ("tcp", "tls") else ffi.NULL
+        kind = route.transport
+        listener = ua.transports[kind] if kind == "tcp" or kind == "tls" else ffi.NULL
         self.token = token = handles.new(self)
         pending[self.key] = self
-        out = ffi.new("sc_msg_t **")
-        status = lib.sc_msg_send(ua.endpt, token, listener, out, *self.args)
-        if status != lib.PJ_SUCCESS:    # nothing was sent and nothing will be reported
+        status = lib.sc_msg_send(ua.endpt, token, listener, _OUT, *args)
+        if status:                  # not PJ_SUCCESS: nothing was sent, nothing will be reported
             self._forget()
             check(status, "sending the MESSAGE request")
         if not self.done:           # (a transport error may have been reported already)
-            self.msg = out[0]
+            self.msg = _OUT[0]
 
     def on_final(self, code: int, reason: str, transport_err: int) -> None:
-        """The one report from C; the C side is gone."""
+        """The one report from C (the trampoline has taken the token back); the C side is
+        gone."""
         self.msg = ffi.NULL
-        if transport_err and code in (408, 503):
+        self.token = None
+        if self.done:
+            return
+        self.done = True
+        pending = self.ua.pending_messages
+        if pending.get(self.key) is self:
+            del pending[self.key]
+        if transport_err and (code == 408 or code == 503):
             reason = f"{reason} ({strerror(transport_err)})"
-        self._finish(code, reason)
+        signals.notify("SIPEngineGotMessageResponse", self.ua.engine, to_uri=self.to_uri,
+                       code=code, reason=reason)
 
     def abandon(self) -> None:
         """The Engine is stopping: end the request and tell the application."""
@@ -143,7 +158,9 @@ class _PendingMessage:
             return
         msg, self.msg = self.msg, ffi.NULL
         lib.sc_msg_cancel(msg)
-        self._finish(408, "Engine stopped")
+        self._forget()
+        signals.notify("SIPEngineGotMessageResponse", self.ua.engine, to_uri=self.to_uri,
+                       code=408, reason="Engine stopped")
 
     def _forget(self) -> None:
         self.done = True
@@ -152,13 +169,6 @@ class _PendingMessage:
         if self.token is not None:
             handles.release(self.token)
             self.token = None
-
-    def _finish(self, code: int, reason: str) -> None:
-        if self.done:
-            return
-        self._forget()
-        signals.notify("SIPEngineGotMessageResponse", self.ua.engine, to_uri=self.to_uri,
-                       code=code, reason=reason)
 
 
 # ---- incoming MESSAGE ------------------------------------------------------------------------
@@ -170,32 +180,43 @@ _FLAT_LENS = ffi.new("int[4]")
 
 def on_incoming(ua, rdata) -> None:
     """A MESSAGE outside any dialog, already answered 200 by the glue (sc_on_rx_request)."""
-    if not signals.has_receivers("SIPEngineGotMessage"):
+    if not _GOT_MESSAGE.receivers and not signals.any_notification.receivers:
         return
     # One C call fills one buffer (To, From, content type, body) -- poll thread only, and
     # read before the notification.  URIs seen before are not decoded again (uri.from_flat).
     used = lib.sc_message_flat(rdata, _FLAT_BUF, _FLAT_SIZE, _FLAT_LENS)
     if used < 0:
         return _on_incoming_slow(ua, rdata)
-    to_len, from_len, ctype_len, body_len = ffi.unpack(_FLAT_LENS, 4)
+    to_len, from_len, ctype_len, body_len = _FLAT_LENS
     data = ffi.unpack(_FLAT_BUF, used)
-    if to_len >= 0:
-        to_uri = from_flat(data[:to_len], True)
-        pos = to_len
-    else:
-        to_uri, pos = None, 0
-    if from_len >= 0:
-        from_uri = from_flat(data[pos:pos + from_len], True)
-        pos += from_len
-    else:
-        from_uri = None
+    if to_len > 0 and from_len > 0 and ctype_len > 0:    # sip: URIs and a body: the usual
+        end_from = to_len + from_len
+        end_ctype = end_from + ctype_len
+        content_type = _CONTENT_TYPE_TEXT.get(data[end_from:end_ctype])
+        if content_type is None:
+            content_type = data[end_from:end_ctype].decode("utf-8", "replace")
+        signals.notify("SIPEngineGotMessage", ua.engine, to_uri=from_flat(data[:to_len], True),
+                       from_uri=from_flat(data[to_len:end_from], True),
+                       content_type=content_type, body=data[end_ctype:])
+        return
+    pos = max(to_len, 0)
+    to_uri = from_flat(data[:to_len], True) if to_len >= 0 else None
+    from_uri = from_flat(data[pos:pos + from_len], True) if from_len >= 0 else None
     if ctype_len >= 0:
+        pos += max(from_len, 0)
         content_type = data[pos:pos + ctype_len].decode("utf-8", "replace")
         body = data[pos + ctype_len:pos + ctype_len + body_len]
     else:
         content_type, body = None, b""
     signals.notify("SIPEngineGotMessage", ua.engine, to_uri=to_uri, from_uri=from_uri,
                    content_type=content_type, body=body)
+
+
+_GOT_MESSAGE = signals.SIPEngineGotMessage
+#: the usual content types' text, so that they are not decoded again for every message
+_CONTENT_TYPE_TEXT = {t.encode(): t for t in (
+    "text/plain", "text/html", "application/im-iscomposing+xml", "message/cpim",
+    "application/json", "application/xml")}
 
 
 def _on_incoming_slow(ua, rdata) -> None:
