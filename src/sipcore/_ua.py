@@ -66,7 +66,7 @@ class UA:
         self.med_endpt = ffi.NULL
         self.cp = None
         self.transports: dict[str, Any] = {}   # "udp" -> pjsip_transport*, "tcp"/"tls" -> tpfactory*
-        self._routes_ok: dict[int, Any] = {}   # id -> route check_route() passed (see there)
+        self.checked_routes: dict[int, Any] = {}   # id(route) -> route that check_route() passed
         self.ports: dict[str, int | None] = {"udp": None, "tcp": None, "tls": None}
         self.codec_ids: list[str] = []        # full pjmedia ids, e.g. "PCMU/8000/1"
         self.available_codecs: list[str] = []
@@ -276,7 +276,7 @@ class UA:
         for tid in list(self.timers):
             self.cancel(tid)
         if self.endpt != ffi.NULL:
-            self._routes_ok.clear()
+            self.checked_routes.clear()
             for kind in ("tcp", "tls"):
                 f = self.transports.pop(kind, None)
                 if f is not None:
@@ -408,7 +408,7 @@ class UA:
         snapshot Route._wire() keeps while the application's Route is unchanged), so one that
         passed is remembered by identity while the transports stay as they are: sending to
         the same route again does not check it again."""
-        if self._routes_ok.get(id(route)) is route:
+        if self.checked_routes.get(id(route)) is route:
             return
         kind = route.transport or "udp"
         if kind not in self.transports:
@@ -417,12 +417,12 @@ class UA:
         if route.is_ipv6 != (":" in self.options["local_ip"]):
             raise SIPCoreError(f"route {route.address} is IPv{6 if route.is_ipv6 else 4} but the "
                                f"Engine's transports are bound to {self.options['local_ip']}")
-        if len(self._routes_ok) >= 256:
-            self._routes_ok.clear()
-        self._routes_ok[id(route)] = route
+        if len(self.checked_routes) >= 256:
+            self.checked_routes.clear()
+        self.checked_routes[id(route)] = route
 
     def stop_transport(self, kind: str) -> None:
-        self._routes_ok.clear()
+        self.checked_routes.clear()
         t = self.transports.pop(kind, None)
         self.ports[kind] = None
         if t is None:
@@ -530,24 +530,7 @@ def _on_rx_request(rdata):
     return 1 if ua.on_rx_request(rdata) else 0
 
 
-@_pj.trampoline("sc_py_on_message_final")
-def _on_message_final(token, code, reason, reason_len, transport_err):
-    owner = _pj.handles.pop(token, None)    # the report is the token's last use
-    if owner is not None:
-        owner.on_final(code, ffi.unpack(reason, reason_len).decode("utf-8", "replace")
-                       if reason_len > 0 else "", transport_err)
-    return None
-
-
-@_pj.trampoline("sc_py_on_message")
-def _on_message(rdata):
-    ua = current
-    if ua is not None and ua.running:
-        _message.on_incoming(ua, rdata)
-    return None
-
-
-from .primitives import message as _message  # noqa: E402  (it imports this module)
+from .primitives import message as _message  # noqa: E402  (its trampolines; it imports this module)
 from .primitives import invitation as _invitation  # noqa: E402  (its trampolines)
 
 

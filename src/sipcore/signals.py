@@ -95,15 +95,18 @@ class _Signal(NamedSignal):
         self._any: tuple | None = None     # entries connected for ANY sender, or None
         self._any_strong = False           # ... and none of them is a weak reference
         self._specific = False             # receivers connected for particular senders (or were)
+        #: the receivers of every sender when that is simply ``_any`` (all strong, none
+        #: sender-specific), else None: what notify() iterates without calling anything
+        self._fast: tuple | None = None
 
     def connect(self, receiver: Any, sender: Any = ANY, weak: bool = True) -> Any:
-        self._any = None
+        self._any = self._fast = None
         if sender is not ANY:
             self._specific = True
         return super().connect(receiver, sender, weak)
 
     def _disconnect(self, receiver_id: Any, sender_id: Any) -> None:
-        self._any = None
+        self._any = self._fast = None
         super()._disconnect(receiver_id, sender_id)
         self._specific = any(bucket for sid, bucket in self._by_sender.items() if sid != ANY_ID)
 
@@ -117,6 +120,8 @@ class _Signal(NamedSignal):
             entries = self._any = tuple(receivers[rid] for rid in self._by_sender.get(ANY_ID, ())
                                         if rid in receivers)
             self._any_strong = not any(isinstance(r, weakref.ref) for r in entries)
+            if self._any_strong:
+                self._fast = entries
         if self._any_strong:
             return entries
         out = []
@@ -213,7 +218,8 @@ def notify(name: str, sender: Any, **data: Any) -> Notification | None:
     if "timestamp" not in data:
         data["timestamp"] = _now(_UTC)
     if sig.receivers:
-        for receiver in sig.receivers_list(sender):
+        receivers = sig._fast
+        for receiver in receivers if receivers is not None else sig.receivers_list(sender):
             try:
                 receiver(sender, **data)
             except Exception:

@@ -35,6 +35,23 @@ def test_binary_body_and_other_content_type(engine, recorder):
     assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=5).data.code == 200
 
 
+def test_a_route_is_checked_again_when_its_transport_stops(engine, recorder):
+    """The Engine remembers routes that passed its transport check (to skip it per request);
+    stopping a transport must forget them, starting it again must let them through."""
+    from sipcore import InvalidStateError
+    me, route = _me(engine), Route("127.0.0.1", engine.local_tcp_port, "tcp")
+    to = SIPURI("127.0.0.1", user="bob", port=engine.local_tcp_port)
+    send_message(me, to, "text/plain", "1", route)
+    assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=5).data.code == 200
+    engine.set_local_tcp_port(None)
+    with pytest.raises(InvalidStateError, match="TCP"):
+        send_message(me, to, "text/plain", "2", route)
+    engine.set_local_tcp_port(0)
+    to.port = route.port = engine.local_tcp_port
+    send_message(me, to, "text/plain", "3", route)
+    assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=5).data.code == 200
+
+
 def test_bad_arguments_name_the_argument(engine):
     me, to, route = _me(engine), SIPURI("127.0.0.1", user="x", port=1), Route("127.0.0.1", 1)
     cases = [

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import _ua, signals
+from threading import get_ident
+
+from .. import _pj, _ua, signals
 from .._pj import check, ffi, handles, lib, pj2str, strerror
 from ..credentials import Credentials
 from ..errors import MessagePendingError
@@ -54,9 +56,11 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
         raise TypeError(f"credentials must be a Credentials, not {type(credentials).__name__}")
     if not isinstance(to_uri, SIPURI):
         raise TypeError(f"to_uri must be a SIPURI, not {type(to_uri).__name__}")
-    ctype = _content_type(content_type)
+    ctype = _CONTENT_TYPES.get(content_type) if type(content_type) is str else None
+    if ctype is None:
+        ctype = _content_type(content_type)
     if type(body) is str:
-        body = body.encode("utf-8")
+        body = body.encode()
     elif not isinstance(body, (bytes, bytearray, memoryview)):
         raise TypeError(f"body must be str or bytes, not {type(body).__name__}")
     else:
@@ -73,11 +77,11 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
     route_hdr, route_snapshot = route._wire()
     # sc_msg_send's arguments after (endpt, token, listener, out)
     args = (target, from_, to, route_hdr, headers, ctype[0], ctype[1], body, len(body), user,
-            ffi.NULL if password is None else password, timeout_ms)
+            _NULL if password is None else password, timeout_ms)
     pm = _PendingMessage(to_uri, key, route_snapshot)
     ua = _ua.current
-    if ua is not None and ua.running and ua.on_poll_thread():
-        pm.send(args, ua)       # in a receiver, on the poll thread: run at once
+    if ua is not None and ua.running and ua.thread_id == get_ident():
+        pm.send(args, ua)       # in a receiver, on the poll thread (ua.on_poll_thread): at once
     else:
         _engine.Engine()._call("send_message", pm.send, args)
 
@@ -101,6 +105,8 @@ def _extra_headers(headers: dict[str, str]) -> bytes:
 #: sc_msg_send's out-parameter (the C handle of the new request): one for all, since every
 #: request is sent on the poll thread, which reads it right after the call
 _OUT = ffi.new("sc_msg_t **")
+_sc_msg_send = lib.sc_msg_send
+_NULL = ffi.NULL
 
 
 class _PendingMessage:
@@ -121,36 +127,21 @@ class _PendingMessage:
     def send(self, args: tuple, ua: Any = None) -> None:
         ua = self.ua = ua or _ua.current
         route = self.route
-        ua.check_route(route)
+        if ua.checked_routes.get(id(route)) is not route:    # (check_route's own shortcut)
+            ua.check_route(route)
         pending = ua.pending_messages
         if self.key in pending:
             raise MessagePendingError(self.to_uri)
         kind = route.transport
-        listener = ua.transports[kind] if kind == "tcp" or kind == "tls" else ffi.NULL
+        listener = ua.transports[kind] if kind == "tcp" or kind == "tls" else _NULL
         self.token = token = handles.new(self)
         pending[self.key] = self
-        status = lib.sc_msg_send(ua.endpt, token, listener, _OUT, *args)
+        status = _sc_msg_send(ua.endpt, token, listener, _OUT, *args)
         if status:                  # not PJ_SUCCESS: nothing was sent, nothing will be reported
             self._forget()
             check(status, "sending the MESSAGE request")
         if not self.done:           # (a transport error may have been reported already)
             self.msg = _OUT[0]
-
-    def on_final(self, code: int, reason: str, transport_err: int) -> None:
-        """The one report from C (the trampoline has taken the token back); the C side is
-        gone."""
-        self.msg = ffi.NULL
-        self.token = None
-        if self.done:
-            return
-        self.done = True
-        pending = self.ua.pending_messages
-        if pending.get(self.key) is self:
-            del pending[self.key]
-        if transport_err and (code == 408 or code == 503):
-            reason = f"{reason} ({strerror(transport_err)})"
-        signals.notify("SIPEngineGotMessageResponse", self.ua.engine, to_uri=self.to_uri,
-                       code=code, reason=reason)
 
     def abandon(self) -> None:
         """The Engine is stopping: end the request and tell the application."""
@@ -171,6 +162,31 @@ class _PendingMessage:
             self.token = None
 
 
+@_pj.trampoline("sc_py_on_message_final")
+def _on_final(token: int, code: int, reason: Any, reason_len: int, transport_err: int) -> None:
+    """The one report of a request (sc_msg_report): its final response, a timeout (408) or a
+    transport error (503).  The C side is gone; so is the token (this is its last use)."""
+    pm = _pop_handle(token, None)
+    if pm is None:
+        return
+    pm.msg = _NULL
+    pm.token = None
+    if pm.done:
+        return
+    pm.done = True
+    pending = pm.ua.pending_messages
+    if pending.get(pm.key) is pm:
+        del pending[pm.key]
+    text = ffi.unpack(reason, reason_len).decode("utf-8", "replace") if reason_len > 0 else ""
+    if transport_err and (code == 408 or code == 503):
+        text = f"{text} ({strerror(transport_err)})"
+    signals.notify("SIPEngineGotMessageResponse", pm.ua.engine, to_uri=pm.to_uri, code=code,
+                   reason=text)
+
+
+_pop_handle = handles.pop
+
+
 # ---- incoming MESSAGE ------------------------------------------------------------------------
 
 _FLAT_SIZE = 8192
@@ -178,8 +194,12 @@ _FLAT_BUF = ffi.new("char[]", _FLAT_SIZE)
 _FLAT_LENS = ffi.new("int[4]")
 
 
-def on_incoming(ua, rdata) -> None:
+@_pj.trampoline("sc_py_on_message")
+def on_incoming(rdata) -> None:
     """A MESSAGE outside any dialog, already answered 200 by the glue (sc_on_rx_request)."""
+    ua = _ua.current
+    if ua is None or not ua.running:
+        return
     if not _GOT_MESSAGE.receivers and not signals.any_notification.receivers:
         return
     # One C call fills one buffer (To, From, content type, body) -- poll thread only, and
