@@ -9,7 +9,7 @@ sequential and >= 1.0x with 50 outstanding; idle Engine RSS <= pjsua2's."
 Usage::
 
     .venv/bin/python benchmarks/message_rate.py [--count 5000]
-        [--rounds 3] [--outstanding 1 50] [--json FILE]
+        [--rounds 7] [--outstanding 1 50] [--json FILE]
 
 What is measured
 ----------------
@@ -42,9 +42,10 @@ stack has started, before any traffic.
   ``--send-from thread`` (``_sipcore_peer.py --send-from thread``).
 
 Run-to-run spread on a small shared VM is large (up to 2x), so every
-measurement is repeated ``--rounds`` times, alternating the order of the
-two implementations from round to round, and the table shows medians
-(and min-max).  Ratios are median(sipcore) / median(pjsua2).
+measurement is repeated ``--rounds`` times (default 7: with 3, one slow
+minute of the machine could decide the 50-outstanding verdict), alternating
+the order of the two implementations from round to round, and the table
+shows medians (and min-max).  Ratios are median(sipcore) / median(pjsua2).
 
 sipcore's poll thread spins for a short while after traffic (Engine option
 ``poll_spin_us``, default 100 us; see docs/architecture.md), which saves the
@@ -118,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--count", type=int, default=5000,
                     help="MESSAGE round trips per run (default 5000)")
-    ap.add_argument("--rounds", type=int, default=3,
-                    help="runs per implementation and window (default 3)")
+    ap.add_argument("--rounds", type=int, default=7,
+                    help="runs per implementation and window (default 7)")
     ap.add_argument("--outstanding", type=int, nargs="+", default=[1, 50],
                     help="windows to measure (default: 1 50)")
     ap.add_argument("--send-from", choices=("receiver", "thread"),

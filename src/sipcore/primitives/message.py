@@ -11,9 +11,8 @@ stopped").  Incoming MESSAGEs are answered 200 in C (glue.c) before ``on_incomin
 """
 from __future__ import annotations
 
-from typing import Any
-
 from threading import get_ident
+from typing import Any
 
 from .. import _pj, _ua, signals
 from .._pj import check, ffi, handles, lib, pj2str, strerror
@@ -105,7 +104,7 @@ def _extra_headers(headers: dict[str, str]) -> bytes:
 #: sc_msg_send's out-parameter (the C handle of the new request): one for all, since every
 #: request is sent on the poll thread, which reads it right after the call
 _OUT = ffi.new("sc_msg_t **")
-_sc_msg_send = lib.sc_msg_send
+_sc_msg_send = lib.sc_msg_send      # (looked up once: the hot paths below run per message)
 _NULL = ffi.NULL
 
 
