@@ -77,6 +77,8 @@ class UA:
         self._next_timer = 1
         self.primitives: set = set()          # live Registration/Publication/Subscription...
         self.ua_renewals = 0                  # times _give_back_memory renewed the UA layer
+        self.poll_rounds = 0                  # rounds of the Python poll loop (diagnostics) ...
+        self.poll_events = 0                  # ... and events sc_poll handled in them
 
     # ---- thread hand-off ----------------------------------------------------------------
 
@@ -168,6 +170,8 @@ class UA:
                     break
                 lib.sc_poll(self.endpt, 0 if self._posted else POLL_TIMEOUT_MS,
                             options["poll_spin_us"] if idle_since is None else 0, count)
+                self.poll_rounds += 1
+                self.poll_events += count[0]
                 self.drain_c_events()
                 if count[0]:
                     busy, idle_since = True, None

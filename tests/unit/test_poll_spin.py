@@ -54,3 +54,41 @@ def test_spin_is_what_keeps_the_poll_thread_busy_after_traffic(engine_factory, r
     idle_start = _poll_thread_cpu(engine)
     time.sleep(0.3)
     assert _poll_thread_cpu(engine) - idle_start < 0.005
+
+
+def test_back_to_back_traffic_stays_in_c_between_batches(engine_factory, recorder):
+    """While every look finds work, sc_poll keeps polling in C instead of going back through
+    the Python poll loop after each batch (UA.poll_rounds counts that loop's rounds): 1,000
+    MESSAGEs to itself, 20 outstanding, all sent from the response receiver on the poll
+    thread, take a handful of rounds (one per 64 turns at most), not one per batch."""
+    engine = engine_factory()
+    port = engine.local_udp_port
+    me, route = Credentials(SIPURI("127.0.0.1", user="a")), Route("127.0.0.1", port)
+    uris = [SIPURI("127.0.0.1", user=f"u{i}", port=port) for i in range(20)]
+    left, done, total = [1000], [0], 1000
+
+    def on_response(sender, to_uri, code, **data):
+        assert code == 200
+        if to_uri.user == "kick":
+            for uri in uris:
+                left[0] -= 1
+                send_message(me, uri, "text/plain", "x", route)
+        else:
+            done[0] += 1
+            if left[0] > 0:
+                left[0] -= 1
+                send_message(me, to_uri, "text/plain", "x", route)
+
+    from sipcore import signals
+    signals.SIPEngineGotMessageResponse.connect(on_response)
+    try:
+        rounds = engine._ua.poll_rounds
+        send_message(me, SIPURI("127.0.0.1", user="kick", port=port), "text/plain", "x", route)
+        deadline = time.monotonic() + 30
+        while done[0] < total and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)                                  # the poll loop is idle again
+        assert done[0] == total
+        assert engine._ua.poll_rounds - rounds <= 10, engine._ua.poll_rounds - rounds
+    finally:
+        signals.SIPEngineGotMessageResponse.disconnect(on_response)

@@ -304,7 +304,7 @@ void sc_wake(void)
 /* Poll thread: called before it looks at its queue of posted calls. */
 void sc_wake_ack(void) { __atomic_store_n(&sc_wake_pending, 0, __ATOMIC_RELEASE); }
 
-/* One turn of the poll loop: handle whatever is ready, waiting up to timeout_ms for it.
+/* One look: handle whatever is ready, waiting up to timeout_ms for it.
  * spin_us > 0 (the poll thread passes it right after a turn that had work) first looks for
  * up to that long without sleeping: under traffic the next packet usually comes within tens
  * of microseconds, and a thread that never went to sleep answers it without the scheduler's
@@ -331,7 +331,8 @@ static long sc_us_since(const struct timespec *t0)
     return (t.tv_sec - t0->tv_sec) * 1000000L + (t.tv_nsec - t0->tv_nsec) / 1000;
 }
 
-void sc_poll(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned spin_us, unsigned *count)
+static void sc_poll_once(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned spin_us,
+                         unsigned *count)
 {
     pj_time_val tv = { 0, 0 };
     if (spin_us) {
@@ -354,6 +355,27 @@ void sc_poll(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned spin_us, unsig
     tv.msec = (long) (timeout_ms % 1000);
     *count = 0;
     pjsip_endpt_handle_events2(endpt, &tv, count);
+}
+
+/* One turn of the poll thread's Python loop (sc_poll_once), then more turns here in C for
+ * as long as each finds work (looking without a wait, or spinning up to spin_us as after any
+ * turn with work), at most SC_POLL_MAX_TURNS: a round through the Python loop between two
+ * batches of packets (its queue of posted calls, the C event queue, its idle bookkeeping, and
+ * four calls through cffi) cost more than the poll itself when a busy peer's packets come one
+ * per turn.  Back to Python at once when a call was posted (sc_wake) or C events wait. *count:
+ * events handled in all turns. */
+#define SC_POLL_MAX_TURNS 64
+void sc_poll(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned spin_us, unsigned *count)
+{
+    unsigned n = 0, total, turns = 1;
+    sc_poll_once(endpt, timeout_ms, spin_us, &n);
+    total = n;
+    while (n && turns++ < SC_POLL_MAX_TURNS && !sc_q_count &&
+           !__atomic_load_n(&sc_wake_pending, __ATOMIC_ACQUIRE)) {
+        sc_poll_once(endpt, 0, spin_us, &n);
+        total += n;
+    }
+    *count = total;
 }
 
 /* The UA layer (pjsip_ua: the dialog table and the dialog-set nodes on its free list) grows
