@@ -52,6 +52,38 @@ def test_a_route_is_checked_again_when_its_transport_stops(engine, recorder):
     assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=5).data.code == 200
 
 
+def test_uris_the_flat_buffer_cannot_carry_are_read_field_by_field(engine, recorder,
+                                                                   monkeypatch):
+    """A received URI with an escaped NUL (%00, unescaped by PJSIP's parser) cannot go
+    through the glue's flat buffer (NUL-separated): the MESSAGE is then read field by field
+    (_on_incoming_slow), with the same data."""
+    from sipcore.primitives import message
+    slow = []
+    real = message._on_incoming_slow
+    monkeypatch.setattr(message, "_on_incoming_slow",
+                        lambda ua, rdata: (slow.append(1), real(ua, rdata)))
+    port = engine.local_udp_port
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5)
+    sp = s.getsockname()[1]
+    body = b"hello"
+    s.sendto((f"MESSAGE sip:a%00b@127.0.0.1:{port} SIP/2.0\r\n"
+              f"Via: SIP/2.0/UDP 127.0.0.1:{sp};branch=z9hG4bKnul1\r\n"
+              f"From: <sip:x%00y@127.0.0.1:{sp}>;tag=1\r\nTo: <sip:a%00b@127.0.0.1:{port}>\r\n"
+              f"Call-ID: nul1@127.0.0.1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"
+              f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body,
+             ("127.0.0.1", port))
+    try:
+        got = recorder.wait_for("SIPEngineGotMessage", timeout=5)
+        assert s.recv(4096).startswith(b"SIP/2.0 200 OK")
+    finally:
+        s.close()
+    assert slow == [1]
+    assert got.data.to_uri.user == "a\x00b" and got.data.from_uri.user == "x\x00y"
+    assert got.data.body == body and got.data.content_type == "text/plain"
+
+
 def test_bad_arguments_name_the_argument(engine):
     me, to, route = _me(engine), SIPURI("127.0.0.1", user="x", port=1), Route("127.0.0.1", 1)
     cases = [

@@ -208,15 +208,22 @@ static void sc_on_tsx_state(pjsip_transaction *tsx, pjsip_event *e)
 }
 
 /* Incoming requests outside dialogs.  MESSAGE is answered 200 here, in C (statefully, so
- * retransmissions are absorbed), before Python hears of it. */
+ * retransmissions are absorbed), before Python hears of it, with the message flattened
+ * (sc_message_flat) into a buffer of the poll thread's that Python copies at once. */
 static const pj_str_t sc_message_name = { "MESSAGE", 7 };
+int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens);
+static char sc_message_buf[8192];
 static pj_bool_t sc_on_rx_request(pjsip_rx_data *rdata)
 {
     pjsip_msg *msg = rdata->msg_info.msg;
     if (pj_strcmp(&msg->line.req.method.name, &sc_message_name) == 0 &&
         msg->line.req.method.id == PJSIP_OTHER_METHOD) {
+        int lens[4];
+        int used;
         pjsip_endpt_respond(sc_endpt, NULL, rdata, 200, NULL, NULL, NULL, NULL);
-        sc_py_on_message(rdata);
+        used = sc_message_flat(rdata, sc_message_buf, (int) sizeof(sc_message_buf), lens);
+        if (used < 0) lens[0] = lens[1] = lens[2] = lens[3] = -1;
+        sc_py_on_message(rdata, sc_message_buf, used, lens[0], lens[1], lens[2], lens[3]);
         return PJ_TRUE;
     }
     return sc_py_on_rx_request(rdata);

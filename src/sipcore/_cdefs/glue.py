@@ -116,7 +116,9 @@ FUNCTIONS = """
 extern "Python+C" pj_bool_t sc_py_on_rx_request(pjsip_rx_data *rdata);
 extern "Python+C" void sc_py_on_message_final(uintptr_t token, int code, const char *reason,
                                               int reason_len, pj_status_t transport_err);
-extern "Python+C" void sc_py_on_message(pjsip_rx_data *rdata);
+extern "Python+C" void sc_py_on_message(pjsip_rx_data *rdata, const char *flat, int used,
+                                         int to_len, int from_len, int ctype_len,
+                                         int body_len);
 extern "Python+C" void sc_py_on_timer(pj_timer_heap_t *heap, pj_timer_entry *entry);
 extern "Python+C" void sc_py_on_client(uintptr_t token, int kind, sc_client_result_t *result);
 
@@ -140,7 +142,6 @@ void sc_wake_destroy(pjsip_endpoint *endpt);
 void sc_rdata_info(pjsip_rx_data *rdata, sc_rdata_info_t *out);
 int sc_uri_info(pjsip_uri *uri, sc_uri_info_t *out);
 void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out);
-int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens);
 pj_status_t sc_tdata_add_header(pjsip_tx_data *tdata, const char *name, const char *value);
 
 pj_status_t sc_start_udp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_transport **tp);
@@ -198,7 +199,8 @@ with open(os.path.join(os.path.dirname(__file__), "glue.c")) as _fh:
         + "pj_bool_t sc_py_on_rx_request(pjsip_rx_data *rdata);\n"
         + "void sc_py_on_message_final(uintptr_t token, int code, const char *reason,"
           " int reason_len, pj_status_t transport_err);\n"
-        + "void sc_py_on_message(pjsip_rx_data *rdata);\n"
+        + "void sc_py_on_message(pjsip_rx_data *rdata, const char *flat, int used, int to_len,"
+          " int from_len, int ctype_len, int body_len);\n"
         + "void sc_py_on_timer(pj_timer_heap_t *heap, pj_timer_entry *entry);\n"
         + "void sc_py_on_client(uintptr_t token, int kind, sc_client_result_t *result);\n"
         + _fh.read()

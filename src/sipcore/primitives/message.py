@@ -188,26 +188,23 @@ _pop_handle = handles.pop
 
 # ---- incoming MESSAGE ------------------------------------------------------------------------
 
-_FLAT_SIZE = 8192
-_FLAT_BUF = ffi.new("char[]", _FLAT_SIZE)
-_FLAT_LENS = ffi.new("int[4]")
-
-
 @_pj.trampoline("sc_py_on_message")
-def on_incoming(rdata) -> None:
-    """A MESSAGE outside any dialog, already answered 200 by the glue (sc_on_rx_request)."""
+def on_incoming(rdata: Any, flat: Any, used: int, to_len: int, from_len: int, ctype_len: int,
+                body_len: int) -> None:
+    """A MESSAGE outside any dialog, already answered 200 by the glue (sc_on_rx_request),
+    which also flattened it (sc_message_flat: To, From, content type and body in one buffer,
+    ``used`` bytes, -1 when it could not; a URI length of -2: not a sip:/sips: URI).  The
+    buffer is the poll thread's and is copied first.  URIs seen before are not decoded again
+    (uri.from_flat)."""
     ua = _ua.current
     if ua is None or not ua.running:
         return
     if not _GOT_MESSAGE.receivers and not signals.any_notification.receivers:
         return
-    # One C call fills one buffer (To, From, content type, body) -- poll thread only, and
-    # read before the notification.  URIs seen before are not decoded again (uri.from_flat).
-    used = lib.sc_message_flat(rdata, _FLAT_BUF, _FLAT_SIZE, _FLAT_LENS)
     if used < 0:
-        return _on_incoming_slow(ua, rdata)
-    to_len, from_len, ctype_len, body_len = _FLAT_LENS
-    data = ffi.unpack(_FLAT_BUF, used)
+        _on_incoming_slow(ua, rdata)
+        return
+    data = ffi.unpack(flat, used)
     if to_len > 0 and from_len > 0 and ctype_len > 0:    # sip: URIs and a body: the usual
         end_from = to_len + from_len
         end_ctype = end_from + ctype_len
