@@ -84,6 +84,17 @@ def test_uris_the_flat_buffer_cannot_carry_are_read_field_by_field(engine, recor
     assert got.data.body == body and got.data.content_type == "text/plain"
 
 
+def test_a_message_over_pjsips_packet_limit_ends_with_one_503(engine, recorder):
+    for kind, port in (("udp", engine.local_udp_port), ("tcp", engine.local_tcp_port)):
+        send_message(_me(engine), SIPURI("127.0.0.1", user=f"big-{kind}", port=port),
+                     "application/octet-stream", b"x" * 10240, Route("127.0.0.1", port, kind))
+        n = recorder.wait_for("SIPEngineGotMessageResponse", timeout=5)
+        assert n.data.code == 503 and n.data.reason == "Message too long (PJSIP_EMSGTOOLONG)"
+    time.sleep(0.2)
+    assert recorder.all("SIPEngineGotMessage") == []
+    assert len(recorder.all("SIPEngineGotMessageResponse")) == 2
+
+
 def test_bad_arguments_name_the_argument(engine):
     me, to, route = _me(engine), SIPURI("127.0.0.1", user="x", port=1), Route("127.0.0.1", 1)
     cases = [

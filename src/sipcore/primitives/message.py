@@ -49,7 +49,9 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
     extension) ends the request with 408 if no final response came by then; otherwise
     PJSIP's Timer F (32 s) does.  The final response arrives as
     ``SIPEngineGotMessageResponse(to_uri, code, reason)``.  Raises ``MessagePendingError``
-    while an earlier MESSAGE to the same URI is unanswered.
+    while an earlier MESSAGE to the same URI is unanswered.  A request larger than PJSIP's
+    packet limit (``PJSIP_MAX_PKT_LEN``, 4000 bytes encoded) ends with 503 "Message too long"
+    (on any transport: the limit is pjproject's).
     """
     if not isinstance(credentials, Credentials):
         raise TypeError(f"credentials must be a Credentials, not {type(credentials).__name__}")
@@ -178,7 +180,9 @@ def _on_final(token: int, code: int, reason: Any, reason_len: int, transport_err
         del pending[pm.key]
     text = ffi.unpack(reason, reason_len).decode("utf-8", "replace") if reason_len > 0 else ""
     if transport_err and (code == 408 or code == 503):
-        text = f"{text} ({strerror(transport_err)})"
+        error = strerror(transport_err)
+        if error not in text:               # (PJSIP may have put it there already)
+            text = f"{text} ({error})"
     signals.notify("SIPEngineGotMessageResponse", pm.ua.engine, to_uri=pm.to_uri, code=code,
                    reason=text)
 
