@@ -298,11 +298,7 @@ def from_flat(flat: bytes, trusted: bool = False) -> SIPURI:
         if len(_FLAT_CACHE) >= 512:
             _FLAT_CACHE.clear()
         _FLAT_CACHE[flat] = fields
-    if not trusted:
-        return _build(fields, False)
-    obj = _Unchecked(*fields)       # _make() without its call: every received URI comes here
-    obj.__class__ = SIPURI
-    return obj
+    return _make(*fields) if trusted else _build(fields, False)
 
 
 def _unquote(fields: tuple) -> tuple:

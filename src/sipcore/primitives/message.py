@@ -11,7 +11,6 @@ stopped").  Incoming MESSAGEs are answered 200 in C (glue.c) before ``on_incomin
 """
 from __future__ import annotations
 
-from threading import get_ident
 from typing import Any
 
 from .. import _pj, _ua, signals
@@ -57,9 +56,7 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
         raise TypeError(f"credentials must be a Credentials, not {type(credentials).__name__}")
     if not isinstance(to_uri, SIPURI):
         raise TypeError(f"to_uri must be a SIPURI, not {type(to_uri).__name__}")
-    ctype = _CONTENT_TYPES.get(content_type) if type(content_type) is str else None
-    if ctype is None:
-        ctype = _content_type(content_type)
+    ctype = _content_type(content_type)
     if type(body) is str:
         body = body.encode()
     elif not isinstance(body, (bytes, bytearray, memoryview)):
@@ -81,8 +78,8 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
             _NULL if password is None else password, timeout_ms)
     pm = _PendingMessage(to_uri, key, route_snapshot)
     ua = _ua.current
-    if ua is not None and ua.running and ua.thread_id == get_ident():
-        pm.send(args, ua)       # in a receiver, on the poll thread (ua.on_poll_thread): at once
+    if ua is not None and ua.running and ua.on_poll_thread():
+        pm.send(args, ua)       # in a receiver, on the poll thread: run at once
     else:
         _engine.Engine()._call("send_message", pm.send, args)
 
@@ -128,8 +125,7 @@ class _PendingMessage:
     def send(self, args: tuple, ua: Any = None) -> None:
         ua = self.ua = ua or _ua.current
         route = self.route
-        if ua.checked_routes.get(id(route)) is not route:    # (check_route's own shortcut)
-            ua.check_route(route)
+        ua.check_route(route)
         pending = ua.pending_messages
         if self.key in pending:
             raise MessagePendingError(self.to_uri)
@@ -171,13 +167,10 @@ def _on_final(token: int, code: int, reason: Any, reason_len: int, transport_err
     if pm is None:
         return
     pm.msg = _NULL
-    pm.token = None
+    pm.token = None                         # (taken back already: _forget has none to release)
     if pm.done:
         return
-    pm.done = True
-    pending = pm.ua.pending_messages
-    if pending.get(pm.key) is pm:
-        del pending[pm.key]
+    pm._forget()
     text = ffi.unpack(reason, reason_len).decode("utf-8", "replace") if reason_len > 0 else ""
     if transport_err and (code == 408 or code == 503):
         error = strerror(transport_err)
@@ -203,28 +196,19 @@ def on_incoming(rdata: Any, flat: Any, used: int, to_len: int, from_len: int, ct
     ua = _ua.current
     if ua is None or not ua.running:
         return
-    if not _GOT_MESSAGE.receivers and not signals.any_notification.receivers:
+    if not signals.has_receivers("SIPEngineGotMessage"):
         return
     if used < 0:
         _on_incoming_slow(ua, rdata)
         return
     data = ffi.unpack(flat, used)
-    if to_len > 0 and from_len > 0 and ctype_len > 0:    # sip: URIs and a body: the usual
-        end_from = to_len + from_len
-        end_ctype = end_from + ctype_len
-        content_type = _CONTENT_TYPE_TEXT.get(data[end_from:end_ctype])
-        if content_type is None:
-            content_type = data[end_from:end_ctype].decode("utf-8", "replace")
-        signals.notify("SIPEngineGotMessage", ua.engine, to_uri=from_flat(data[:to_len], True),
-                       from_uri=from_flat(data[to_len:end_from], True),
-                       content_type=content_type, body=data[end_ctype:])
-        return
-    pos = max(to_len, 0)
     to_uri = from_flat(data[:to_len], True) if to_len >= 0 else None
+    pos = max(to_len, 0)
     from_uri = from_flat(data[pos:pos + from_len], True) if from_len >= 0 else None
+    pos += max(from_len, 0)
     if ctype_len >= 0:
-        pos += max(from_len, 0)
-        content_type = data[pos:pos + ctype_len].decode("utf-8", "replace")
+        raw = data[pos:pos + ctype_len]
+        content_type = _CONTENT_TYPE_TEXT.get(raw) or raw.decode("utf-8", "replace")
         body = data[pos + ctype_len:pos + ctype_len + body_len]
     else:
         content_type, body = None, b""
@@ -232,7 +216,6 @@ def on_incoming(rdata: Any, flat: Any, used: int, to_len: int, from_len: int, ct
                    content_type=content_type, body=body)
 
 
-_GOT_MESSAGE = signals.SIPEngineGotMessage
 #: the usual content types' text, so that they are not decoded again for every message
 _CONTENT_TYPE_TEXT = {t.encode(): t for t in (
     "text/plain", "text/html", "application/im-iscomposing+xml", "message/cpim",
