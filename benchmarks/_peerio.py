@@ -30,8 +30,32 @@ def rss_kb() -> int:
     return proc_status("VmRSS")
 
 
+def udp_sockets() -> int:
+    """How many UDP sockets (IPv4 and IPv6) this process holds open: its socket fds whose
+    inodes appear in /proc/self/net/udp{,6}.  SIP's own transport is one; each call's RTP and
+    RTCP sockets would add two per side."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    count = 0
+    for table in ("/proc/self/net/udp", "/proc/self/net/udp6"):
+        try:
+            with open(table) as fh:
+                next(fh, None)
+                count += sum(1 for line in fh if line.split()[9] in inodes)
+        except OSError:
+            pass
+    return count
+
+
 def sample(calls: int, trim: bool = False) -> dict:
-    """Resource sample: calls done so far, VmRSS KiB, open fds, threads.
+    """Resource sample: calls done so far, VmRSS KiB, VmHWM KiB (the process's peak RSS so
+    far), open fds, UDP sockets, threads.
 
     ``trim``: call glibc's malloc_trim(0) first, so VmRSS shows memory in use rather than
     freed heap that glibc keeps after a peak (see call_rate.py, "Endurance").
@@ -41,7 +65,8 @@ def sample(calls: int, trim: bool = False) -> dict:
             ctypes.CDLL(None).malloc_trim(0)
         except (OSError, AttributeError):
             pass
-    return {"calls": calls, "rss_kb": rss_kb(), "fds": len(os.listdir("/proc/self/fd")),
+    return {"calls": calls, "rss_kb": rss_kb(), "hwm_kb": proc_status("VmHWM"),
+            "fds": len(os.listdir("/proc/self/fd")), "udp": udp_sockets(),
             "threads": proc_status("Threads")}
 
 
@@ -89,14 +114,21 @@ def stdin_eof_event() -> threading.Event:
     return eof
 
 
-def print_verdict(verdicts: list[tuple[str, bool]], bad: list[str], bad_title: str) -> None:
-    """Print one MET / NOT MET line per target, the count met, then the ``bad`` lines."""
+def print_verdict(verdicts: list[tuple[str, bool]], bad: list[str], bad_title: str,
+                  aside: list[tuple[str, bool]] | None = None, aside_title: str = "") -> None:
+    """Print one MET / NOT MET line per target, the count met, then the ``aside`` lines (the
+    same targets applied to a variant, under ``aside_title``, not counted), then the ``bad``
+    lines."""
     print()
     for text, ok in verdicts:
         print(f"{'MET    ' if ok else 'NOT MET'}  {text}")
     met = sum(ok for _, ok in verdicts)
     print(f"verdict: {'all targets met' if met == len(verdicts) else 'targets not met'}"
           f" ({met}/{len(verdicts)})")
+    if aside:
+        print(f"\n{aside_title}")
+        for text, ok in aside:
+            print(f"  {'met    ' if ok else 'not met'}  {text}")
     if bad:
         print(f"\n{bad_title}:")
         for line in bad:

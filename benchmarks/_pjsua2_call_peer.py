@@ -15,13 +15,39 @@ callee
 
 caller
     Places ``--count`` calls to ``sip:callee@IP:PEER`` one after another:
-    ``makeCall`` with ``CallOpParam(True)`` (default call settings: one
-    audio stream, so pjsua offers SDP with one m=audio line), wait for
-    CONFIRMED, ``hangup`` (BYE), wait for DISCONNECTED, next call.  Prints
-    the same JSON line as the sipcore caller.
+    ``makeCall`` with ``CallOpParam(True)`` (one audio stream, so pjsua
+    offers SDP with one m=audio line), wait for CONFIRMED, ``hangup``
+    (BYE), wait for DISCONNECTED, next call.  Prints the same JSON line as
+    the sipcore caller.
 
 Both sides enable only PCMU/8000 (all other codecs get priority 0), so the
-offer and the answer carry one m=audio line with PCMU, like sipcore's.
+offer and the answer carry one m=audio line with PCMU (and pjsua's
+telephone-event format).
+
+Media (``--media``)
+-------------------
+``none`` (default: the like-for-like comparison with sipcore, whose
+    Invitation carries SDP as data and opens no media).  pjsua2 cannot make
+    a call without a media line: ``CallSetting.audioCount = 0`` on
+    ``makeCall`` aborts the wheel in ``pjmedia_endpt_create_base_sdp``
+    (assertion "Invalid address family": with no media transport the SDP
+    origin has no address), and an answer with ``audioCount = 0`` is
+    refused by pjsua itself (488 "Unable to create media session").  The
+    nearest it has is therefore: the account's *loop* media transport
+    (``AccountMediaConfig.useLoopMedTp``, loopback off), which opens no
+    socket, and the audio stream made inactive on both sides
+    (``CallSetting.flag |= PJSUA_CALL_SET_MEDIA_DIR``, ``mediaDir =
+    [PJMEDIA_DIR_NONE]`` on the caller's ``makeCall`` and on the callee's
+    ``answer``), so the offer and the answer say ``a=inactive`` and pjsua
+    creates no stream and no conference-bridge port.  What remains per call
+    is pjsua's media bookkeeping: one loop transport object (memory only)
+    per side and SDP generation from its codec list.  The peer proves it:
+    the ``in_call`` sample (during the first call) counts the process's
+    UDP sockets and pjsua's active conference ports.
+``rtp``
+    pjsua2's defaults: per call and side an RTP and an RTCP UDP socket,
+    a media stream (PCMU codec, jitter buffer) and a conference-bridge port,
+    sendrecv.  More work per call than sipcore does; kept as an extra.
 
 Progress lines
 --------------
@@ -32,23 +58,26 @@ process (assertion/ioqueue limit) after a few dozen calls; the last
 progress line then tells the orchestrator how many calls had completed
 and how long they took, so the abort is reported as pjsua2's result.
 
-Media and limits
-----------------
-pjsua2 always creates RTP media for a call: one RTP and one RTCP UDP
-socket per call on each side, registered with pjmedia's ioqueue.  The
+Limits with ``--media rtp``
+---------------------------
+The RTP and RTCP sockets are registered with pjmedia's ioqueue.  The
 wheel's ioqueue is the ``select`` one with ``PJ_IOQUEUE_MAX_HANDLES`` 64,
 and a closed socket's key is only reusable after a delay
 (``PJ_IOQUEUE_KEY_FREE_DELAY``, 500 ms); at a high call rate these keys
-run out.  sipcore's Invitation does not create media (the SDP is data),
-so the two do not do exactly the same work: pjsua2 does more per call
-(sockets, media session, conference port).
+run out (the wheel aborts after about 32 calls).  ``--media none`` opens
+no socket per call, so this limit does not apply.
 
-Event loop
-----------
+Event loop (the usage pattern measured)
+---------------------------------------
 ``threadCnt = 0`` and ``libHandleEvents()`` on the main thread (as in
 ``_pjsua2_peer.py``); the callbacks only record the new state, the main
 loop then calls ``hangup()``/``makeCall()`` right after
-``libHandleEvents()`` returns.  Call objects are dropped in the main loop,
+``libHandleEvents()`` returns: one application thread polls pjsip and
+sends every request.
+
+``--trace FILE`` writes every SIP message sent or received (pjsua's message
+log) to FILE, for the orchestrator's wire check; it costs time, so the
+timed runs go without it.  Call objects are dropped in the main loop,
 never inside their own callback (pjsua2 forbids deleting a Call from its
 own ``onCallState``).
 """
@@ -62,6 +91,36 @@ import time
 
 from _peerio import emit, sample, stdin_eof_event, stdout_silenced  # noqa: E402  (benchmarks/ is sys.path[0])
 import pjsua2 as pj
+
+PATTERN = ("pjsua2: threadCnt=0, the main thread polls libHandleEvents() and calls "
+           "makeCall()/hangup() right after the state callback returned")
+
+
+class TraceWriter(pj.LogWriter):
+    """pjsua's message log (one entry per SIP message sent or received) into a file."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.out = open(path, "w")
+
+    def write(self, entry: pj.LogEntry) -> None:
+        if "--end msg--" in entry.msg:
+            self.out.write(entry.msg.rstrip() + "\n\n")
+            self.out.flush()
+
+
+def call_setting(op: pj.CallOpParam, args: argparse.Namespace) -> pj.CallOpParam:
+    """``--media none``: the audio stream inactive (no stream, no bridge port)."""
+    if args.media == "none":
+        op.opt.flag |= pj.PJSUA_CALL_SET_MEDIA_DIR
+        op.opt.mediaDir = pj.IntVector([pj.PJMEDIA_DIR_NONE])
+    return op
+
+
+def in_call_sample(ep: pj.Endpoint, calls: int) -> dict:
+    """Resource sample during a call, with pjsua's active conference-bridge ports (the
+    master port is one; each call's stream adds one)."""
+    return {**sample(calls), "conf_ports": ep.mediaActivePorts()}
 
 
 # --------------------------------------------------------------------------
@@ -77,6 +136,12 @@ def start_endpoint(args: argparse.Namespace) -> pj.Endpoint:
     cfg.logConfig.level = 0
     cfg.logConfig.consoleLevel = 0
     cfg.logConfig.msgLogging = False
+    if args.trace:
+        args.trace_writer = TraceWriter(args.trace)   # kept alive as long as the endpoint
+        cfg.logConfig.writer = args.trace_writer
+        cfg.logConfig.level = 4                        # pjsua logs messages at level 4
+        cfg.logConfig.consoleLevel = 4                 # the writer gets what the console would
+        cfg.logConfig.msgLogging = True
     cfg.uaConfig.threadCnt = 0
     cfg.uaConfig.mainThreadOnly = False
     cfg.uaConfig.maxCalls = args.max_calls
@@ -119,6 +184,9 @@ def make_account_config(args: argparse.Namespace, user: str) -> pj.AccountConfig
     acfg.mediaConfig.transportConfig.boundAddress = args.ip
     acfg.mediaConfig.transportConfig.port = args.rtp_port
     acfg.mediaConfig.transportConfig.portRange = 0
+    if args.media == "none":
+        acfg.mediaConfig.useLoopMedTp = True       # no RTP/RTCP socket
+        acfg.mediaConfig.enableLoopback = False
     acfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_INACTIVE
     return acfg
 
@@ -155,6 +223,7 @@ class CalleeAccount(pj.Account):
         self.first_failure: str | None = None
         self.sample_at = 0
         self.samples: dict[str, dict] = {}
+        self.args: argparse.Namespace | None = None
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
         self.incoming += 1
@@ -164,7 +233,7 @@ class CalleeAccount(pj.Account):
             self.samples[f"{self.sample_at}_trimmed"] = sample(self.sample_at, trim=True)
         call = BenchCall(self, prm.callId)
         self.calls.append(call)
-        op = pj.CallOpParam()
+        op = call_setting(pj.CallOpParam(True), self.args)
         op.statusCode = 200
         try:
             call.answer(op)
@@ -177,6 +246,7 @@ class CalleeAccount(pj.Account):
 def run_callee(args: argparse.Namespace) -> None:
     ep = start_endpoint(args)
     acc = CalleeAccount()
+    acc.args = args
     acc.create(make_account_config(args, "callee"))
     eof = stdin_eof_event()
     samples = acc.samples
@@ -189,6 +259,9 @@ def run_callee(args: argparse.Namespace) -> None:
         if acc.calls:
             keep = []
             for call in acc.calls:
+                if (call.state == pj.PJSIP_INV_STATE_CONFIRMED
+                        and "in_call" not in samples):
+                    samples["in_call"] = in_call_sample(ep, confirmed)
                 if call.state == pj.PJSIP_INV_STATE_DISCONNECTED:
                     if call.prev_state == pj.PJSIP_INV_STATE_CONFIRMED:
                         confirmed += 1
@@ -200,6 +273,8 @@ def run_callee(args: argparse.Namespace) -> None:
                                                  f"{call.last_code} {call.last_reason}")
                     if ended_by_bye == args.sample_at:
                         samples[str(args.sample_at)] = sample(ended_by_bye)
+                    if ended_by_bye == args.count:
+                        samples["end_raw"] = sample(ended_by_bye)
                 else:
                     keep.append(call)
             acc.calls = keep
@@ -207,7 +282,8 @@ def run_callee(args: argparse.Namespace) -> None:
     samples["end_trimmed"] = sample(ended_by_bye, trim=True)
     done = {"incoming": acc.incoming, "confirmed": confirmed,
             "ended_by_bye": ended_by_bye, "failures": acc.failures,
-            "samples": samples}
+            "samples": samples, "media": args.media, "pattern": PATTERN,
+            "pjsip": ep.libVersion().full}
     if acc.first_failure:
         done["first_failure"] = acc.first_failure
     emit("DONE " + json.dumps(done))
@@ -236,7 +312,7 @@ def run_caller(args: argparse.Namespace) -> None:
         started += 1
         call = BenchCall(acc)
         try:
-            call.makeCall(uri, pj.CallOpParam(True))
+            call.makeCall(uri, call_setting(pj.CallOpParam(True), args))
             return call
         except pj.Error as exc:
             failures += 1
@@ -257,6 +333,10 @@ def run_caller(args: argparse.Namespace) -> None:
             continue
         ep.libHandleEvents(10)
         if call.state == pj.PJSIP_INV_STATE_CONFIRMED and not call.hung_up:
+            if "in_call" not in samples:
+                t_sample = time.perf_counter()
+                samples["in_call"] = in_call_sample(ep, ended)
+                paused += time.perf_counter() - t_sample      # not timed
             call.hung_up = True
             try:
                 call.hangup(pj.CallOpParam())
@@ -316,6 +396,9 @@ def run_caller(args: argparse.Namespace) -> None:
         "failures": failures + missing,
         "samples": samples,
         "pjsip": ep.libVersion().full,
+        "wheel": pj.__version__,
+        "media": args.media,
+        "pattern": PATTERN,
         "burst": args.burst,
         "paused_seconds": round(paused, 3),
     }
@@ -362,6 +445,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--snd-auto-close", type=int, default=-1,
                     help="medConfig.sndAutoCloseTime (-1 = never close, needed "
                          "beyond 253 calls; pjsua's default is 1)")
+    ap.add_argument("--media", choices=("none", "rtp"), default="none",
+                    help="none (default): loop media transport and the audio stream "
+                         "inactive, no socket/stream/bridge port per call; rtp: pjsua2's "
+                         "defaults (RTP+RTCP sockets, stream, bridge port)")
+    ap.add_argument("--trace", metavar="FILE",
+                    help="write every SIP message sent/received to FILE (wire check)")
     ap.add_argument("--timeout", type=float, default=600.0,
                     help="caller: give up after this many seconds")
     args = ap.parse_args(argv)

@@ -7,7 +7,7 @@ Roles
 -----
 callee
     Listens on ``--ip:--port`` (UDP).  Every incoming INVITE is answered
-    ``200`` with an SDP answer (one m=audio line, PCMU) from inside the
+    ``200`` with an SDP answer (see "SDP" below) from inside the
     ``SIPInvitationChangedState`` receiver for ``INCOMING``.  Prints
     ``READY {"rss_kb", "port", "fds", "threads"}`` after start-up and serves
     until stdin reaches EOF; then prints ``DONE {...}`` with the number of
@@ -16,8 +16,8 @@ callee
 
 caller
     Places ``--count`` calls to ``--ip:--peer-port`` one after another.
-    Each call: INVITE with an SDP offer (one m=audio line, PCMU, port
-    40000 + 2*(i % 1000)), wait for CONFIRMED (200 received and ACK sent),
+    Each call: INVITE with an SDP offer (see "SDP" below), wait for
+    CONFIRMED (200 received and ACK sent),
     then BYE (``disconnect()``), wait for DISCONNECTED (200 to the BYE),
     then the next call.  Prints one JSON line::
 
@@ -36,7 +36,8 @@ caller
     the callee's Timer J, 32 s), so the raw samples include the calls the
     protocol timers still hold.  The callee takes ``1000`` on the
     ``--sample-at``-th BYE, ``1000_settled`` when the next INVITE arrives
-    (after the caller's pause) and ``end`` at stdin EOF.  Each settled
+    (after the caller's pause), ``end_raw`` on the ``--count``-th BYE and
+    ``end`` at stdin EOF (settled: after the caller's pause).  Each settled
     sample is followed by a ``*_trimmed`` one taken after glibc's
     ``malloc_trim(0)`` (live memory without the freed heap glibc keeps).
     ``seconds`` is wall time from the first INVITE to the last DISCONNECTED
@@ -53,8 +54,40 @@ caller
     calls; it exists so that sipcore can be run on exactly the schedule the
     pjsua2 peer needs (see _pjsua2_call_peer.py).
 
-How the caller drives sipcore
------------------------------
+SDP
+---
+sipcore's Invitation carries SDP as data and opens no media, so the
+benchmark compares it with pjsua2 calls without media
+(``_pjsua2_call_peer.py --media none``: loop media transport, stream
+inactive).  To give both stacks the same SDP to build, print, parse and
+negotiate, the offer and the answer copy pjsua2's line for line::
+
+    v=0
+    o=- <id> <version> IN IP4 127.0.0.1
+    s=pjmedia
+    t=0 0
+    a=X-nat:0
+    m=audio 4000 RTP/AVP 0 120
+    c=IN IP4 127.0.0.1
+    a=rtcp:4001 IN IP4 127.0.0.1
+    a=inactive                          (offer: here; answer: last)
+    a=rtpmap:0 PCMU/8000
+    a=rtpmap:120 telephone-event/8000
+    a=fmtp:120 0-16
+    a=ssrc:<random> cname:<16 hex digits>
+
+except pjsua2's two bandwidth lines (``b=AS:84`` after ``s=``,
+``b=TIAS:64000`` after ``c=``), which sipcore's SDP classes (the SIP core
+API's) cannot express: 30 bytes less per body.  ``--trace FILE`` writes every SIP
+message sent or received (SIPEngineSIPTrace) to FILE for the
+orchestrator's wire check; the timed runs go without it.
+
+Each role also takes an ``in_call`` resource sample during its first call
+(with the process's UDP sockets: SIP's own only; the caller excludes its
+time from the figures).
+
+How the caller drives sipcore (the usage pattern measured)
+-----------------------------------------------------------
 The main thread creates and sends only the first call (and the first call
 after each pause).  Everything else happens inside the
 ``SIPInvitationChangedState`` receiver, which runs on sipcore's poll
@@ -79,37 +112,64 @@ import queue
 import threading
 import time
 
+import random
+
 from _peerio import emit, sample, stdin_eof_event  # noqa: E402  (benchmarks/ is sys.path[0])
 import sipcore
 from sipcore import (Credentials, Engine, Invitation, Route, SDPAttribute,
                      SDPConnection, SDPMedia, SDPSession, SIPURI, signals)
 
+PATTERNS = {
+    "receiver": "sipcore: the SIPInvitationChangedState receiver (on sipcore's poll thread) "
+                "calls disconnect() and send_invite() of the next call",
+    "thread": "sipcore: the receiver posts to a queue, the main application thread calls "
+              "disconnect()/send_invite() (handed over to the poll thread)",
+}
+
 
 # --------------------------------------------------------------------------
 # helpers (same as in _pjsua2_call_peer.py)
 
-def start_engine(ip: str, port: int) -> Engine:
-    """Start the Engine with UDP only, logging and SIP trace off."""
+def start_engine(ip: str, port: int, trace: str | None = None) -> Engine:
+    """Start the Engine with UDP only, logging off; SIP trace only with ``trace`` (a file
+    to write every message to)."""
     engine = Engine()
+    if trace:
+        out = open(trace, "w")
+
+        def on_trace(sender, received, source_ip, source_port, destination_ip,
+                     destination_port, data, **kw) -> None:
+            peer = (f"from UDP {source_ip}:{source_port}" if received
+                    else f"to UDP {destination_ip}:{destination_port}")
+            out.write(f"{'RX' if received else 'TX'} {len(data.encode())} bytes {peer}:\n"
+                      f"{data.rstrip()}\n--end msg--\n\n")
+            out.flush()
+        signals.SIPEngineSIPTrace.connect(on_trace, weak=False)
     engine.start(local_ip=ip, local_udp_port=port, local_tcp_port=None,
-                 local_tls_port=None, log_level=0, trace_sip=False)
+                 local_tls_port=None, log_level=0, trace_sip=bool(trace))
     return engine
 
 
-def make_sdp(ip: str, port: int) -> SDPSession:
-    """One m=audio line, PCMU only (the same offer/answer as the pjsua2 peer)."""
-    return SDPSession(ip, connection=SDPConnection(ip), media=[
-        SDPMedia("audio", port, "RTP/AVP", formats=["0"],
-                 attributes=[SDPAttribute("rtpmap", "0 PCMU/8000"),
-                             SDPAttribute("sendrecv", "")])])
+def make_sdp(ip: str, answer: bool = False) -> SDPSession:
+    """pjsua2's SDP for a call without media (``--media none``), line for line, without
+    its two b= lines (see the module documentation)."""
+    ssrc = SDPAttribute("ssrc", f"{random.getrandbits(31)} cname:{random.getrandbits(64):016x}")
+    attrs = [SDPAttribute("rtcp", f"4001 IN IP4 {ip}"),
+             SDPAttribute("rtpmap", "0 PCMU/8000"),
+             SDPAttribute("rtpmap", "120 telephone-event/8000"),
+             SDPAttribute("fmtp", "120 0-16"), ssrc]
+    attrs.insert(len(attrs) if answer else 1, SDPAttribute("inactive", ""))
+    return SDPSession(ip, name="pjmedia", attributes=[SDPAttribute("X-nat", "0")], media=[
+        SDPMedia("audio", 4000, "RTP/AVP", formats=["0", "120"],
+                 connection=SDPConnection(ip), attributes=attrs)])
 
 
 # --------------------------------------------------------------------------
 # callee
 
 def run_callee(args: argparse.Namespace) -> None:
-    engine = start_engine(args.ip, args.port)
-    answer = make_sdp(args.ip, 50000)
+    engine = start_engine(args.ip, args.port, args.trace)
+    answer = make_sdp(args.ip, answer=True)
     eof = stdin_eof_event()
     stats = {"incoming": 0, "confirmed": 0, "ended_by_bye": 0, "failures": 0}
     first_failure: list[str] = []
@@ -135,6 +195,8 @@ def run_callee(args: argparse.Namespace) -> None:
                 fail(f"accept_invite raised {exc!r}")
         elif state == "CONFIRMED":
             stats["confirmed"] += 1
+            if "in_call" not in samples:
+                samples["in_call"] = sample(stats["ended_by_bye"])
         elif state == "DISCONNECTED":
             if data.get("method") == "BYE" and prev_state == "CONFIRMED":
                 stats["ended_by_bye"] += 1
@@ -144,6 +206,8 @@ def run_callee(args: argparse.Namespace) -> None:
                      f"{data.get('reason', '')}")
             if stats["ended_by_bye"] == args.sample_at:
                 samples[str(args.sample_at)] = sample(args.sample_at)
+            if stats["ended_by_bye"] == args.count:
+                samples["end_raw"] = sample(args.count)   # the caller's last call: raw
 
     signals.SIPInvitationChangedState.connect(on_state, weak=False)
     emit("READY " + json.dumps({"port": engine.local_udp_port,
@@ -151,7 +215,9 @@ def run_callee(args: argparse.Namespace) -> None:
     eof.wait()
     samples["end"] = sample(stats["ended_by_bye"])
     samples["end_trimmed"] = sample(stats["ended_by_bye"], trim=True)
-    done = {**stats, "samples": samples}
+    done = {**stats, "samples": samples, "media": "none (SDP as data)",
+            "pattern": "sipcore: accept_invite() from the INCOMING receiver (poll thread)",
+            "pjsip": sipcore.PJSIP_VERSION}
     if first_failure:
         done["first_failure"] = first_failure[0]
     emit("DONE " + json.dumps(done))
@@ -171,7 +237,7 @@ class Caller:
         self.credentials = Credentials(SIPURI(ip, user="caller"))
         self.callee = SIPURI(ip, user="callee", port=args.peer_port)
         self.route = Route(ip, args.peer_port, "udp")
-        self.offers = [make_sdp(ip, 40000 + 2 * i) for i in range(1000)]
+        self.offers = [make_sdp(ip) for i in range(1000)]
         self.started = 0          # calls whose INVITE went out (or was tried)
         self.completed = 0        # calls that ended properly after our BYE
         self.ended = 0            # calls that ended in any way
@@ -254,6 +320,10 @@ class Caller:
         if sender is not self.current:
             return
         if state == "CONFIRMED":
+            if "in_call" not in self.samples:
+                t0 = time.perf_counter()
+                self.samples["in_call"] = sample(self.ended)
+                self.paused += time.perf_counter() - t0       # not timed
             if self.args.drive == "receiver":
                 self.hang_up(sender)
             else:
@@ -291,7 +361,7 @@ class Caller:
 
 
 def run_caller(args: argparse.Namespace) -> None:
-    engine = start_engine(args.ip, args.port)
+    engine = start_engine(args.ip, args.port, args.trace)
     caller = Caller(args)
     signals.SIPInvitationChangedState.connect(caller.on_state, weak=False)
     caller.samples["start"] = sample(0)
@@ -315,6 +385,8 @@ def run_caller(args: argparse.Namespace) -> None:
         "failures": caller.failures + missing,
         "samples": caller.samples,
         "drive": args.drive,
+        "media": "none (SDP as data)",
+        "pattern": PATTERNS[args.drive],
         "burst": args.burst,
         "paused_seconds": round(caller.paused, 3),
         "sipcore": sipcore.__version__,
@@ -356,6 +428,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="caller: pause this many seconds (untimed) after "
                          "--sample-at calls and after the last call, then take "
                          "the *_settled samples (0 = no settled samples)")
+    ap.add_argument("--trace", metavar="FILE",
+                    help="write every SIP message sent/received to FILE (wire check)")
     ap.add_argument("--timeout", type=float, default=600.0,
                     help="caller: give up after this many seconds")
     args = ap.parse_args(argv)

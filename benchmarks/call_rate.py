@@ -5,75 +5,110 @@ calls (INVITE with SDP offer / 200 with answer / ACK / BYE) between two
 sipcore processes, against PyPI pjsua2-python doing the same in the same
 run.  Target: >= 1.0x pjsua2's calls per second.  Endurance: 10,000
 sequential calls without a failure, RSS growth under 5% after the first
-1,000, no leaked sockets or threads (pjsua2's wheel aborts after 32 calls
-with RTP sockets: sipcore must not)."
+1,000, no leaked sockets or threads."  Issue #10: the verdicts compare
+equal per-call work, say which usage pattern each figure measures, and
+judge memory on the raw figures too.
 
 Usage::
 
     .venv/bin/python benchmarks/call_rate.py [--calls 10000] [--rounds 3]
-        [--rate-calls 1000] [--burst 25] [--settle 35] [--json FILE]
+        [--rate-calls 1000] [--burst 25] [--settle 35] [--pjsua2-media]
+        [--json FILE]
+
+Equal work: both without media
+------------------------------
+sipcore's Invitation carries SDP as data and opens no media; pjsua2 by
+default opens an RTP and an RTCP socket, a media stream and a
+conference-bridge port per call and side.  The default comparison is
+therefore "both without media":
+
+* pjsua2 (``_pjsua2_call_peer.py --media none``): the account's loop media
+  transport (no socket) and the audio stream inactive on the caller's
+  ``makeCall`` and the callee's ``answer`` (``CallSetting`` flag
+  ``PJSUA_CALL_SET_MEDIA_DIR``, ``mediaDir = [PJMEDIA_DIR_NONE]``): no
+  stream, no bridge port.  pjsua2 cannot go further: ``audioCount = 0``
+  aborts the wheel on makeCall (assertion in
+  ``pjmedia_endpt_create_base_sdp``) and is answered 488 by pjsua on
+  answer.  Left per call: one loop-transport object per side (memory, no
+  socket) and pjsua's SDP generation from its codec list.
+* sipcore (``_sipcore_call_peer.py``): offer and answer copy pjsua2's SDP
+  line for line (``m=audio 4000 RTP/AVP 0 120``, rtcp, PCMU and
+  telephone-event rtpmaps, fmtp, ssrc, ``a=inactive``) except its two
+  ``b=`` lines, which the SIP core API's SDP classes cannot express.
+
+Before the timed runs a **wire check** runs one call per implementation
+with both peers tracing every SIP message, and prints the SDP of the
+INVITE and of the 200, the size of every message, and each process's UDP
+sockets before and during the call (and pjsua's active conference ports).
+Every timed run also takes that during-the-call sample on its first call
+(time excluded); a run in which a process held more UDP sockets during
+the call than before it (or pjsua2 had a bridge port for a call) is
+flagged as unequal work and no rate verdict is taken.
+
+With ``--pjsua2-media`` pjsua2 is also run with its default media
+(``--media rtp``: RTP/RTCP sockets, stream, bridge port, sendrecv), as
+labelled extra rows without a verdict (unequal work).
 
 What is measured
 ----------------
 Two processes per run on 127.0.0.1 over UDP: a callee that answers every
 INVITE 200 with an SDP answer, and a caller that places calls one after
-another: INVITE with an SDP offer (one m=audio line, PCMU) -> 200 with
-the answer -> ACK -> BYE -> 200, next call.  Rate = completed calls per
-second of wall time from the first INVITE to the last DISCONNECTED.
-Peers: ``_sipcore_call_peer.py`` (this interpreter) and
-``_pjsua2_call_peer.py`` (the private venv ``benchmarks/.venv-pjsua2``,
-see ``_venv.py``); both print the same JSON.
+another: INVITE with an SDP offer -> 100 -> 200 with the answer -> ACK ->
+BYE -> 200, next call.  Rate = completed calls per second of wall time
+from the first INVITE to the last DISCONNECTED.  Peers:
+``_sipcore_call_peer.py`` (this interpreter) and ``_pjsua2_call_peer.py``
+(the private venv ``benchmarks/.venv-pjsua2``, see ``_venv.py``); both
+print the same JSON.  Usage patterns (printed with the figures): the
+sipcore caller acts from its ``SIPInvitationChangedState`` receiver on
+sipcore's poll thread; the pjsua2 caller polls ``libHandleEvents()`` on
+its main thread (``threadCnt = 0``) and acts right after the callback
+returned.  Either way one thread does all SIP work of a process.
 
 1. Rate comparison, ``--rounds`` rounds alternating the order of the
    implementations (run-to-run noise on a shared VM is up to 2x; the
    table shows medians and min-max).  Each round runs, per
    implementation, ``--rate-calls`` calls twice:
 
-   * **bursts** (the like-for-like comparison): after every ``--burst``
-     calls the caller pauses ``--burst-pause`` s, and the pauses are not
-     timed.  pjsua2 needs this to get past ~32 calls: it opens an RTP and
-     an RTCP socket per call and its select ioqueue (64 handles) only
-     reuses a closed socket's slot after 500 ms, so a faster caller
-     aborts with ``pj_ioqueue_register_sock2: Assertion
-     !pj_list_empty(&ioqueue->free_list)``.  sipcore runs the same
-     schedule so both do the same work at the same pace.
-   * **continuous** (no pauses): sipcore's real sequential rate.  pjsua2
-     is run too and is expected to abort; its result is reported as is
-     (completed calls, rate over those), and sipcore's rate over the same
-     first K calls (from its per-call progress lines) is shown next to it.
+   * **bursts**: after every ``--burst`` calls the caller pauses
+     ``--burst-pause`` s, and the pauses are not timed (the schedule
+     pjsua2 needs *with* RTP sockets: its select ioqueue holds 64
+     handles and reuses a closed socket's slot only after 500 ms, so a
+     faster caller aborts with ``pj_ioqueue_register_sock2: Assertion
+     !pj_list_empty(&ioqueue->free_list)`` after ~32 calls).
+   * **continuous** (no pauses).  Without media sockets pjsua2 gets
+     through this too; should it abort, its result is reported as is
+     (completed calls, rate over those), sipcore's rate over the same
+     first K calls is shown next to it, and no continuous verdict is
+     taken.
 
-   The target (>= 1.0x) is judged on the bursts ratio, median(sipcore) /
-   median(pjsua2).  Note that the two do not do identical work: pjsua2
-   also creates and destroys RTP sockets, a media session and a
-   conference port per call; sipcore's Invitation carries SDP as data
-   and has no media.
+   The target (>= 1.0x) is judged on both ratios, median(sipcore) /
+   median(pjsua2), when the work was equal.
 
 2. Endurance, sipcore only: one run of ``--calls`` calls without bursts.
-   Resource samples (VmRSS, open fds, threads) are taken by both
-   processes at start, after the first 1,000 calls (or half of
-   ``--calls`` when that is <= 1,000) and at the end.  PJSIP keeps every
-   ended call's dialog until its BYE transaction is over (Timer K, 5 s on
-   the caller; Timer J, 32 s on the callee), so at several hundred calls
-   per second the raw samples include thousands of finished calls still
-   held by the protocol timers (about 30 KiB each).  To tell that from a
-   leak, the caller pauses ``--settle`` s (untimed) after the first
-   sample point and after the last call and both processes take
-   *settled* samples.  Even then glibc keeps most of the heap freed after
-   that peak (measured: 126 MB peak, still 126 MB 7 s later, 31 MB after
-   ``malloc_trim(0)``; repeated 3,000-call batches plateau at 32 MB after
-   trimming, Python object count constant), so each settled sample is
-   followed by one taken after ``malloc_trim(0)`` in the peer process, and
-   those are judged: RSS growth < 5% between the first sample point and
-   the end, no more fds or threads than at start (caller and callee).
-   The raw and untrimmed settled growths are printed in the same line.
-   The callee's thread count drops by one at the end: its stdin reader
-   thread has ended.
+   Resource samples (VmRSS, VmHWM, open fds, UDP sockets, threads) are
+   taken by both processes at start, after the first 1,000 calls (or half
+   of ``--calls`` when that is <= 1,000) and at the end.  PJSIP keeps
+   every ended call's dialog until its BYE transaction is over (Timer K,
+   5 s on the caller; Timer J, 32 s on the callee), so at several hundred
+   calls per second the **raw** samples include thousands of finished
+   calls still held by the protocol timers (about 30 KiB each).  The
+   caller then pauses ``--settle`` s (untimed) after the first sample
+   point and after the last call and both processes take **settled**
+   samples (sipcore's Engine has by then given freed memory back itself
+   after 2 idle seconds), and then **settled+trim** samples after
+   ``malloc_trim(0)`` in the peer process.  Three verdict lines, one per
+   kind, each: RSS growth < 5% between the first sample point and the end
+   (caller and callee); plus the raw peak (VmHWM) printed next to them,
+   and no more fds, UDP sockets or threads at the end than at start.  The
+   callee's thread count drops by one at the end: its stdin reader thread
+   has ended.
 
 Exit status: 0 when sipcore had no failures and no leaks (whether the
-rate target is met is reported, not asserted); 1 if any sipcore run had
-failed calls or the endurance run shows RSS growth >= 5% or leaked
-fds/threads; 2 if a run could not be carried out.  pjsua2's abort and
-failures are its results and do not change the exit status.
+rate and raw/settled memory targets are met is reported, not asserted);
+1 if any sipcore run had failed calls or the endurance run shows RSS
+growth >= 5% after settling and malloc_trim (the leak check) or leaked
+fds/sockets/threads; 2 if a run could not be carried out.  pjsua2's
+abort and failures are its results and do not change the exit status.
 """
 
 from __future__ import annotations
@@ -81,6 +116,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import re
 import subprocess
 import sys
 import tempfile
@@ -94,33 +130,52 @@ from _venv import pjsua2_python  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PEERS = {"sipcore": HERE / "_sipcore_call_peer.py",
-         "pjsua2": HERE / "_pjsua2_call_peer.py"}
+         "pjsua2": HERE / "_pjsua2_call_peer.py",
+         "pjsua2-rtp": HERE / "_pjsua2_call_peer.py"}
 IMPLS = ("sipcore", "pjsua2")
+#: what each implementation key runs: its peers' media and the usage pattern of the figures
+WORK = {"sipcore": "no media: SDP as data (offer/answer copy pjsua2's, a=inactive)",
+        "pjsua2": "no media: loop media transport (no socket), stream inactive (no stream, "
+                  "no bridge port)",
+        "pjsua2-rtp": "pjsua2's default media: RTP+RTCP sockets, stream, bridge port per call "
+                      "and side"}
+PATTERN = {"sipcore": "the SIPInvitationChangedState receiver on sipcore's poll thread "
+                      "sends the BYE and the next INVITE",
+           "pjsua2": "threadCnt=0: the main thread polls libHandleEvents() and calls "
+                     "hangup()/makeCall() right after the state callback returned",
+           "pjsua2-rtp": "as pjsua2"}
 RATE_TARGET = 1.0
 RSS_GROWTH_LIMIT = 0.05
 
 
 def run_calls(impl: str, count: int, *, burst: int = 0, burst_pause: float = 0.7,
               settle: float = 0.0, sample_at: int = 1000, timeout: float = 900.0,
-              ip: str = "127.0.0.1") -> dict:
-    """One callee + one caller of ``impl``; return the caller's result dict.
+              ip: str = "127.0.0.1", trace: str | None = None) -> dict:
+    """One callee + one caller of ``impl`` ("sipcore", "pjsua2" = pjsua2 without media,
+    "pjsua2-rtp" = pjsua2 with its default media); return the caller's result dict.
 
     Added keys: ``times`` (seconds since the first INVITE at the end of
     each call, from the progress lines), ``callee`` (its READY and DONE
     data) and, when the caller died without a result line, ``aborted``
     (exit code and last stderr line) with the counts taken from the last
-    progress line.
+    progress line.  ``trace``: a path prefix; the caller and the callee write
+    every SIP message to ``<trace>.caller`` and ``<trace>.callee``.
     """
     python = sys.executable if impl == "sipcore" else pjsua2_python()
     script = str(PEERS[impl])
     base = [python, script, "--ip", ip, "--sample-at", str(sample_at)]
+    if impl != "sipcore":
+        base += ["--media", "rtp" if impl == "pjsua2-rtp" else "none"]
+    trace_opt = (lambda role: ["--trace", f"{trace}.{role}"]) if trace else (lambda role: [])
     callee_port = 0 if impl == "sipcore" else free_udp_port(ip)
     caller_port = 0 if impl == "sipcore" else free_udp_port(ip)
     while impl != "sipcore" and caller_port == callee_port:
         caller_port = free_udp_port(ip)
 
     callee_err = tempfile.TemporaryFile(mode="w+")
-    callee = subprocess.Popen(base + ["--role", "callee", "--port", str(callee_port)],
+    callee = subprocess.Popen(base + ["--role", "callee", "--port", str(callee_port),
+                                      "--count", str(count)]
+                              + trace_opt("callee"),
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=callee_err, text=True)
     try:
@@ -128,7 +183,7 @@ def run_calls(impl: str, count: int, *, burst: int = 0, burst_pause: float = 0.7
         cmd = base + ["--role", "caller", "--port", str(caller_port),
                       "--peer-port", str(ready["port"]), "--count", str(count),
                       "--burst", str(burst), "--burst-pause", str(burst_pause),
-                      "--settle", str(settle), "--timeout", str(timeout)]
+                      "--settle", str(settle), "--timeout", str(timeout)] + trace_opt("caller")
         budget = timeout + 2 * settle + (count // burst + 1) * burst_pause * 1.5 \
             if burst else timeout + 2 * settle
         caller = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -150,7 +205,7 @@ def run_calls(impl: str, count: int, *, burst: int = 0, burst_pause: float = 0.7
                     f"{caller.stderr.strip()[-400:]!r}")
             err = [ln for ln in caller.stderr.splitlines() if ln.strip()]
             done = len(times)
-            result = {"impl": impl, "count": count,
+            result = {"impl": impl.split("-")[0], "count": count,
                       "completed": done - last_failures,
                       "seconds": times[-1],
                       "rate": round((done - last_failures) / times[-1], 1),
@@ -177,6 +232,94 @@ def run_calls(impl: str, count: int, *, burst: int = 0, burst_pause: float = 0.7
             callee.wait()
     result["callee"] = {"ready": ready, **done_data}
     return result
+
+
+def extra_work(res: dict) -> list[str]:
+    """What a run did per call beyond SIP and SDP, from its in-call samples: UDP sockets
+    opened (caller/callee, during the first call vs before it) and pjsua conference ports
+    beyond the master port.  Empty: no media work."""
+    out = []
+    for who, smp in (("caller", res.get("samples", {})),
+                     ("callee", res.get("callee", {}).get("samples", {}))):
+        start, during = smp.get("start"), smp.get("in_call")
+        if not start or not during:
+            out.append(f"{who}: no in-call sample")
+            continue
+        if during["udp"] > start["udp"]:
+            out.append(f"{who}: {during['udp'] - start['udp']} more UDP sockets during the call")
+        if during.get("conf_ports", 1) > 1:
+            out.append(f"{who}: {during['conf_ports'] - 1} conference port(s) for the call")
+    return out
+
+
+# ---- wire check --------------------------------------------------------------
+
+def parse_trace(path: str) -> list[dict]:
+    """Messages of a peer's ``--trace`` file: direction, size, first line, SDP body."""
+    msgs = []
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return msgs
+    for block in text.split("--end msg--"):
+        lines = block.strip().splitlines()
+        head = next((i for i, ln in enumerate(lines)
+                     if re.search(r"\b(TX|RX) \d+ bytes", ln)), None)
+        if head is None or head + 1 >= len(lines):
+            continue
+        m = re.search(r"\b(TX|RX) (\d+) bytes", lines[head])
+        body = lines[head + 1:]
+        sdp = []
+        if "v=0" in body:
+            sdp = body[body.index("v=0"):]
+        msgs.append({"dir": m.group(1), "bytes": int(m.group(2)), "first": body[0].strip(),
+                     "sdp": [ln.strip() for ln in sdp if ln.strip()]})
+    return msgs
+
+
+def wire_check(impls: list[str], ip: str = "127.0.0.1") -> tuple[bool, list[str]]:
+    """One traced call per implementation: print the SDP of the INVITE and the 200, the
+    message sizes, and the UDP sockets / conference ports before and during the call.
+    Returns (no media work in the compared implementations, problems)."""
+    equal, problems = True, []
+    print("Wire check: one call per implementation, every SIP message traced (untimed)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for impl in impls:
+            res = run_calls(impl, 1, timeout=30.0, ip=ip, trace=f"{tmp}/{impl}")
+            msgs = parse_trace(f"{tmp}/{impl}.caller")
+            print(f"\n  {impl}: {WORK[impl]}")
+            if not msgs:
+                problems.append(f"wire check {impl}: no trace")
+                equal = False
+                continue
+            flow = "  ".join(f"{'>' if m['dir'] == 'TX' else '<'}"
+                             f"{m['first'].split()[0] if not m['first'].startswith('SIP/') else m['first'].split()[1]}"
+                             f" {m['bytes']}B" for m in msgs)
+            print(f"    caller's messages (> sent, < received; bytes on the wire): {flow}")
+            for label, pick in (("INVITE (offer)", lambda m: m["dir"] == "TX"
+                                 and m["first"].startswith("INVITE")),
+                                ("200 (answer)", lambda m: m["dir"] == "RX"
+                                 and m["first"].startswith("SIP/2.0 200") and m["sdp"])):
+                m = next((m for m in msgs if pick(m)), None)
+                sdp = m["sdp"] if m else []
+                print(f"    {label} SDP, {sum(len(ln) + 2 for ln in sdp)} bytes: "
+                      + " | ".join(sdp))
+            for who, smp in (("caller", res["samples"]), ("callee", res["callee"]["samples"])):
+                a, b = smp.get("start", {}), smp.get("in_call", {})
+                conf = f", conference ports {b['conf_ports']}" if "conf_ports" in b else ""
+                print(f"    {who}: UDP sockets before the call {a.get('udp')}, during it "
+                      f"{b.get('udp')}{conf}")
+            extra = extra_work(res)
+            if extra:
+                print(f"    media work per call: {'; '.join(extra)}")
+                if impl in IMPLS:
+                    equal = False
+            else:
+                print("    media work per call: none (no UDP socket, no bridge port)")
+            if res.get("failures") or res.get("aborted"):
+                problems.append(f"wire check {impl}: the call failed "
+                                f"({res.get('first_failure') or res.get('aborted')})")
+    return equal, problems
 
 
 def rate_first(result: dict, k: int) -> float | None:
@@ -222,11 +365,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--burst", type=int, default=25,
                     help="calls between the untimed pauses of the bursts runs (default 25)")
     ap.add_argument("--burst-pause", type=float, default=0.7,
-                    help="length of those pauses in seconds (default 0.7; pjsua2 "
+                    help="length of those pauses in seconds (default 0.7; pjsua2 with RTP "
                          "needs > 0.5 to recycle its ioqueue slots)")
     ap.add_argument("--settle", type=float, default=35.0,
                     help="endurance: untimed pause before the settled samples "
                          "(default 35 s: > Timer J, 32 s)")
+    ap.add_argument("--pjsua2-media", action="store_true",
+                    help="also run pjsua2 with its default media (RTP sockets, stream, bridge "
+                         "port per call): extra rows, unequal work, no verdict")
     ap.add_argument("--no-endurance", action="store_true",
                     help="only the rate comparison")
     ap.add_argument("--timeout", type=float, default=900.0,
@@ -239,14 +385,33 @@ def main(argv: list[str] | None = None) -> int:
 
     pjsua2_python()      # create the pjsua2 venv (pip) before timing anything
 
+    impls = list(IMPLS) + (["pjsua2-rtp"] if args.pjsua2_media else [])
     runs: dict[str, list[dict]] = {}
     bad: list[str] = []
-    print(f"Sequential calls (INVITE+SDP / 200+SDP / ACK / BYE) over UDP on 127.0.0.1: "
-          f"{rate_calls} calls per run, {args.rounds} round(s); bursts of {args.burst} "
-          f"with untimed {args.burst_pause} s pauses", flush=True)
+    print("Sequential calls (INVITE+SDP / 100 / 200+SDP / ACK / BYE / 200) over UDP on "
+          "127.0.0.1, one call at a time")
+    print("Per-call work and usage pattern of each figure:")
+    for impl in impls:
+        print(f"  {impl:10s} work:    {WORK[impl]}")
+        print(f"  {'':10s} pattern: {PATTERN[impl]}")
+    print(flush=True)
+    try:
+        equal, problems = wire_check(impls)
+    except Exception as exc:  # noqa: BLE001
+        print(f"ERROR: the wire check could not be carried out: {exc}", file=sys.stderr)
+        return 2
+    bad += problems
+    print(f"\n  => {'equal per-call work: neither opens media per call' if equal else 'UNEQUAL per-call work (see above): no rate verdict'}"
+          "; left unequal: pjsua2's two b= lines and its loop-transport object per call side",
+          flush=True)
+
+    print(f"\nRate runs: {rate_calls} calls per run, {args.rounds} round(s); bursts of "
+          f"{args.burst} with untimed {args.burst_pause} s pauses, and continuous",
+          flush=True)
     try:
         for rnd in range(args.rounds):
             order = IMPLS if rnd % 2 == 0 else IMPLS[::-1]
+            order = list(order) + (["pjsua2-rtp"] if args.pjsua2_media else [])
             for mode in ("bursts", "continuous"):
                 for impl in order:
                     res = run_calls(impl, rate_calls,
@@ -255,8 +420,12 @@ def main(argv: list[str] | None = None) -> int:
                     runs.setdefault(f"{impl}/{mode}", []).append(res)
                     if impl == "sipcore":
                         bad += sipcore_problems(res, f"round {rnd + 1} sipcore {mode}")
+                    extra = extra_work(res)
+                    if extra and impl in IMPLS:
+                        equal = False
                     note = f"  ABORTED: {res['aborted']}" if res.get("aborted") else ""
-                    print(f"  round {rnd + 1}  {impl:8s} {mode:10s} {res['rate']:>7,.0f} calls/s"
+                    note += f"  media work: {'; '.join(extra)}" if extra else ""
+                    print(f"  round {rnd + 1}  {impl:10s} {mode:10s} {res['rate']:>7,.0f} calls/s"
                           f"  {res['completed']:>5d}/{res['count']} completed  "
                           f"failures {res['failures']}  {res['seconds']:.3f} s{note}",
                           flush=True)
@@ -269,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- rate table --------------------------------------------------------
     print()
-    head = f"{'calls/s':34s}{'sipcore':>22s}{'pjsua2':>30s}{'ratio':>8s}{'target':>9s}"
+    head = f"{'calls/s':34s}{'sipcore':>22s}{'pjsua2 (no media)':>30s}{'ratio':>8s}{'target':>9s}"
     print(head)
     print("-" * len(head))
     verdicts: list[tuple[str, bool]] = []
@@ -277,17 +446,16 @@ def main(argv: list[str] | None = None) -> int:
     ratio_b = statistics.median(s_b) / statistics.median(p_b)
     print(f"{f'bursts of {args.burst}, pauses untimed':34s}{fmt_range(s_b):>22s}"
           f"{fmt_range(p_b):>30s}{ratio_b:>7.2f}x{f'>={RATE_TARGET:.1f}x':>9s}")
-    verdicts.append((f"rate, same work (bursts of {args.burst}): {ratio_b:.2f}x pjsua2 "
-                     f"(target >= {RATE_TARGET:.1f}x)", ratio_b >= RATE_TARGET))
 
     s_c = rates("sipcore/continuous")
     p_runs = runs["pjsua2/continuous"]
     p_done = [r["completed"] for r in p_runs]
     p_c = rates("pjsua2/continuous")
     aborted = [r for r in p_runs if r.get("aborted")]
+    ratio_c = statistics.median(s_c) / statistics.median(p_c)
     p_label = fmt_range(p_c) + (f" [{len(aborted)}/{len(p_runs)} aborted]" if aborted else "")
     print(f"{'continuous (no pauses)':34s}{fmt_range(s_c):>22s}{p_label:>30s}"
-          f"{statistics.median(s_c) / statistics.median(p_c):>7.2f}x")
+          f"{ratio_c:>7.2f}x{'-' if aborted else f'>={RATE_TARGET:.1f}x':>9s}")
     if aborted:
         k = min(p_done)
         # pjsua2's rate over the calls it completed vs sipcore over as many.
@@ -300,23 +468,54 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'pjsua2 continuous: calls done':34s}{'':>22s}"
               f"{', '.join(map(str, p_done)):>30s}")
         print(f"  pjsua2 continuous runs ended with: {aborted[0]['aborted']}")
-    for impl in IMPLS:
-        fails = sum(r["failures"] for k_, rs in runs.items() if k_.startswith(impl)
+    if args.pjsua2_media:
+        print("extra, UNEQUAL work (pjsua2 with RTP sockets, stream and bridge port per call; "
+              "sipcore without media): no verdict")
+        for mode, label in (("bursts", f"bursts of {args.burst}"), ("continuous", "continuous")):
+            m_runs = runs[f"pjsua2-rtp/{mode}"]
+            m_ab = [r for r in m_runs if r.get("aborted")]
+            s_m = rates(f"sipcore/{mode}")
+            p_m = rates(f"pjsua2-rtp/{mode}")
+            lab = fmt_range(p_m) + (f" [{len(m_ab)}/{len(m_runs)} aborted]" if m_ab else "")
+            print(f"{'  ' + label + ', pjsua2 with RTP':34s}{fmt_range(s_m):>22s}{lab:>30s}"
+                  f"{statistics.median(s_m) / statistics.median(p_m):>7.2f}x{'none':>9s}")
+            if m_ab:
+                print(f"    pjsua2 with RTP, {mode}: calls done "
+                      f"{', '.join(str(r['completed']) for r in m_runs)}; ended with: "
+                      f"{m_ab[0]['aborted']}")
+    for impl in impls:
+        fails = sum(r["failures"] for k_, rs in runs.items() if k_.split("/")[0] == impl
                     for r in rs if not r.get("aborted"))
-        runs_n = sum(len(rs) for k_, rs in runs.items() if k_.startswith(impl))
+        runs_n = sum(len(rs) for k_, rs in runs.items() if k_.split("/")[0] == impl)
+        n_ab = sum(1 for k_, rs in runs.items() if k_.split("/")[0] == impl
+                   for r in rs if r.get("aborted"))
         print(f"  {impl}: {fails} failed calls in {runs_n} runs"
-              + (" (aborted runs not counted)" if impl == "pjsua2" and aborted else ""))
+              + (f" ({n_ab} aborted runs not counted)" if n_ab else ""))
     print("(median (min-max) over the rounds; ratio = sipcore/pjsua2; rate = completed "
-          "calls / time from first INVITE to last DISCONNECTED)")
+          "calls / time from first INVITE to last DISCONNECTED; patterns: see the top)")
+    work = "equal work, both without media" if equal else "UNEQUAL work"
+    if equal:
+        verdicts.append((f"rate, bursts of {args.burst} ({work}): {ratio_b:.2f}x pjsua2 "
+                         f"(target >= {RATE_TARGET:.1f}x)", ratio_b >= RATE_TARGET))
+        if aborted:
+            verdicts.append((f"rate, continuous: no verdict, pjsua2 aborted in {len(aborted)} "
+                             f"of {len(p_runs)} runs", False))
+        else:
+            verdicts.append((f"rate, continuous ({work}): {ratio_c:.2f}x pjsua2 "
+                             f"(target >= {RATE_TARGET:.1f}x)", ratio_c >= RATE_TARGET))
+    else:
+        verdicts.append(("rate: no verdict, the per-call work was not equal (see the wire "
+                         "check and the runs' media work)", False))
 
     # ---- endurance -----------------------------------------------------------
     endurance = None
     if not args.no_endurance:
         n = args.calls
         at = 1000 if n > 1000 else max(1, n // 2)
-        print(f"\nEndurance, sipcore: {n} sequential calls, samples at start, after "
-              f"{at} calls and at the end; settled samples after untimed "
-              f"{args.settle:.0f} s pauses", flush=True)
+        print(f"\nEndurance, sipcore ({PATTERN['sipcore']}): {n} sequential calls, samples "
+              f"at start, after {at} calls and at the end: raw (right then), settled (after "
+              f"an untimed {args.settle:.0f} s pause) and settled+trim (then malloc_trim(0))",
+              flush=True)
         try:
             endurance = run_calls("sipcore", n, settle=args.settle, sample_at=at,
                                   timeout=args.timeout)
@@ -330,55 +529,71 @@ def main(argv: list[str] | None = None) -> int:
               f"{res['callee']['ended_by_bye']} calls ended by BYE, "
               f"{res['callee']['failures']} failures")
         cs, ls = res["samples"], res["callee"]["samples"]
-        hdr = f"  {'':30s}{'calls':>7s}{'RSS KiB':>10s}{'fds':>5s}{'thr':>5s}"
+        # The callee's "end" is taken at stdin EOF, after the caller's own settle pause: it
+        # is settled; its raw end sample ("end_raw") is taken on the last BYE.
+        keys = {"caller": {"raw": (str(at), "end"), "settled": (f"{at}_settled", "end_settled"),
+                           "settled+trim": (f"{at}_trimmed", "end_trimmed")},
+                "callee": {"raw": (str(at), "end_raw"), "settled": (f"{at}_settled", "end"),
+                           "settled+trim": (f"{at}_trimmed", "end_trimmed")}}
+        hdr = (f"  {'':30s}{'calls':>7s}{'RSS KiB':>10s}{'peak KiB':>10s}{'fds':>5s}"
+               f"{'udp':>5s}{'thr':>5s}")
         print(hdr)
-        for who, smp, keys in (
+        for who, smp, order in (
                 ("caller", cs, ["start", str(at), f"{at}_settled", f"{at}_trimmed",
                                 "end", "end_settled", "end_trimmed"]),
                 ("callee", ls, ["start", str(at), f"{at}_settled", f"{at}_trimmed",
-                                "end", "end_trimmed"])):
-            for key in keys:
+                                "end_raw", "end", "end_trimmed"])):
+            for key in order:
                 if key in smp:
                     s = smp[key]
                     label = key.replace("_settled", " settled").replace(
                         "_trimmed", " settled+trim")
+                    if key in ("end", str(at)) and not (who == "callee" and key == "end"):
+                        label += " raw"
                     if who == "callee" and key == "end":
-                        label = "end (settled)"
+                        label = "end settled"
+                    if key == "end_raw":
+                        label = "end raw"
                     print(f"  {who + ' ' + label:30s}{s['calls']:>7d}{s['rss_kb']:>10,d}"
-                          f"{s['fds']:>5d}{s['threads']:>5d}")
+                          f"{s.get('hwm_kb', -1):>10,d}{s['fds']:>5d}{s.get('udp', -1):>5d}"
+                          f"{s['threads']:>5d}")
+        print("  (peak = VmHWM, the process's highest RSS so far; raw = right after the "
+              "call, with every call Timer K/J still holds)")
 
-        def growth(smp: dict, a: str, b: str) -> float | None:
-            if a in smp and b in smp:
+        def growth(smp: dict, a: str, b: str | None) -> float | None:
+            if b is not None and a in smp and b in smp:
                 return smp[b]["rss_kb"] / smp[a]["rss_kb"] - 1
             return None
 
-        checks = [("caller", cs, f"{at}_trimmed", "end_trimmed",
-                   [("settled", f"{at}_settled", "end_settled"), ("raw", str(at), "end")]),
-                  ("callee", ls, f"{at}_trimmed", "end_trimmed",
-                   [("settled", f"{at}_settled", "end"), ("raw", str(at), "end")])]
-        for who, smp, a, b, others in checks:
-            g = growth(smp, a, b)
-            extra = "".join(f"; {name} {v:+.1%}" for name, x, y in others
-                            if (v := growth(smp, x, y)) is not None)
-            if g is None:
-                verdicts.append((f"{who} RSS growth after {at} calls: not measured", False))
-                bad.append(f"endurance: {who} RSS samples missing")
-                continue
-            ok = g < RSS_GROWTH_LIMIT
-            verdicts.append((f"{who} RSS growth after the first {at} calls: {g:+.1%} "
-                             f"settled+malloc_trim{extra} (target < {RSS_GROWTH_LIMIT:.0%})",
-                             ok))
-            if not ok:
-                bad.append(f"endurance: {who} RSS grew {g:+.1%} (settled, after malloc_trim)")
-            end = smp[b]
+        for who, smp in (("caller", cs), ("callee", ls)):
+            peak = max((s.get("hwm_kb", 0) for s in smp.values()), default=0)
+            g_raw = growth(smp, *keys[who]["raw"])
+            raw_text = "" if g_raw is None else (
+                f"{g_raw:+.1%}, {smp[keys[who]['raw'][0]]['rss_kb']:,} -> "
+                f"{smp[keys[who]['raw'][1]]['rss_kb']:,} KiB; peak (VmHWM) {peak:,} KiB")
+            for kind in ("raw", "settled", "settled+trim"):
+                g = g_raw if kind == "raw" else growth(smp, *keys[who][kind])
+                if g is None:
+                    verdicts.append((f"{who} RSS growth after {at} calls, {kind}: not measured",
+                                     False))
+                    bad.append(f"endurance: {who} {kind} RSS samples missing")
+                    continue
+                text = raw_text if kind == "raw" else f"{g:+.1%}"
+                verdicts.append((f"{who} RSS growth after the first {at} calls, {kind}: "
+                                 f"{text} (target < {RSS_GROWTH_LIMIT:.0%})",
+                                 g < RSS_GROWTH_LIMIT))
+                if kind == "settled+trim" and g >= RSS_GROWTH_LIMIT:
+                    bad.append(f"endurance: {who} RSS grew {g:+.1%} (settled, after malloc_trim)")
+            end = smp["end_trimmed"] if "end_trimmed" in smp else smp["end"]
             start = smp["start"]
-            fd_ok = end["fds"] <= start["fds"]
-            th_ok = end["threads"] <= start["threads"]
-            verdicts.append((f"{who} fds {start['fds']} -> {end['fds']}, threads "
-                             f"{start['threads']} -> {end['threads']} (no growth)",
-                             fd_ok and th_ok))
-            if not (fd_ok and th_ok):
+            ok = (end["fds"] <= start["fds"] and end["threads"] <= start["threads"]
+                  and end.get("udp", 0) <= start.get("udp", 0))
+            verdicts.append((f"{who} fds {start['fds']} -> {end['fds']}, UDP sockets "
+                             f"{start.get('udp')} -> {end.get('udp')}, threads "
+                             f"{start['threads']} -> {end['threads']} (no growth)", ok))
+            if not ok:
                 bad.append(f"endurance: {who} fds {start['fds']}->{end['fds']}, "
+                           f"udp {start.get('udp')}->{end.get('udp')}, "
                            f"threads {start['threads']}->{end['threads']}")
         verdicts.append((f"endurance: {res['completed']}/{n} calls without failure",
                          res["completed"] == n and not res["failures"]
