@@ -54,7 +54,7 @@ import os
 import threading
 import time
 
-from _peerio import cpu_s, emit, rss_kb, stdin_eof_event, stdout_silenced  # noqa: E402  (benchmarks/ is sys.path[0])
+from _peerio import cpu_s, emit, proc_status, rss_kb, stdin_eof_event, stdout_silenced  # noqa: E402  (benchmarks/ is sys.path[0])
 import pjsua2 as pj
 
 
@@ -134,7 +134,8 @@ def run_receiver(args: argparse.Namespace) -> None:
     acc.create(make_account_config(f"sip:recv@{args.ip}"))
 
     eof = stdin_eof_event()
-    emit("READY " + json.dumps({"rss_kb": rss_kb(), "port": args.port, "cpu_s": cpu_s()}))
+    emit("READY " + json.dumps({"rss_kb": rss_kb(), "hwm_kb": proc_status("VmHWM"),
+                                "port": args.port, "cpu_s": cpu_s()}))
 
     limit = args.count
     while not eof.is_set() and not (limit and acc.received >= limit):
@@ -148,7 +149,7 @@ def run_receiver(args: argparse.Namespace) -> None:
         ep.libHandleEvents(10)
 
     emit("DONE " + json.dumps({"received": acc.received, "cpu_s": cpu_s(),
-                               "rss_kb": rss_kb()}))
+                               "rss_kb": rss_kb(), "hwm_kb": proc_status("VmHWM")}))
     shutdown(ep, acc)
 
 
@@ -241,7 +242,7 @@ def run_sender(args: argparse.Namespace) -> None:
         "seconds": round(seconds, 6),
         "rate": round(acc.done / seconds, 1) if seconds > 0 else 0.0,
         "failures": acc.failures + missing,
-        "rss_kb": rss_kb(),
+        "rss_kb": rss_kb(), "hwm_kb": proc_status("VmHWM"),
         "cpu_s": round(cpu_s() - cpu_first, 3),
         "threads": args.threads,
         "buddies": n_buddies,

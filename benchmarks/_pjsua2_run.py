@@ -71,8 +71,8 @@ def run_receiver_and_sender(impl: str, receiver_cmd: list[str], sender_cmd, time
     line.  Returns the sender's result line; the receiver never outlives the call.  The
     result is extended with the receiver's figures: ``idle_rss_kb`` (READY),
     ``received`` (DONE), ``receiver_cpu_s`` (CPU seconds from READY to DONE) and, when DONE
-    has it, ``receiver_rss_kb``.  Shared by the pjsua2 and the sipcore halves of the
-    benchmark."""
+    has them, ``receiver_rss_kb`` and ``receiver_hwm_kb`` (VmHWM: its peak RSS).  Shared
+    by the pjsua2 and the sipcore halves of the benchmark."""
     receiver = subprocess.Popen(receiver_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 text=True)
     try:
@@ -96,6 +96,8 @@ def run_receiver_and_sender(impl: str, receiver_cmd: list[str], sender_cmd, time
         result["receiver_cpu_s"] = round(done["cpu_s"] - ready["cpu_s"], 3)
         if "rss_kb" in done:
             result["receiver_rss_kb"] = done["rss_kb"]
+        if "hwm_kb" in done:
+            result["receiver_hwm_kb"] = done["hwm_kb"]
     finally:
         if receiver.poll() is None:
             receiver.kill()

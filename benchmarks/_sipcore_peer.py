@@ -71,7 +71,7 @@ import queue
 import threading
 import time
 
-from _peerio import cpu_s, emit, rss_kb, stdin_eof_event  # noqa: E402  (benchmarks/ is sys.path[0])
+from _peerio import cpu_s, emit, proc_status, rss_kb, stdin_eof_event  # noqa: E402  (benchmarks/ is sys.path[0])
 import sipcore
 from sipcore import (Credentials, Engine, Route, SIPURI, send_message,
                      signals)
@@ -107,10 +107,12 @@ def run_receiver(args: argparse.Namespace) -> None:
             finished.set()
 
     signals.SIPEngineGotMessage.connect(on_message, weak=False)
-    emit("READY " + json.dumps({"rss_kb": rss_kb(), "cpu_s": cpu_s(),
+    emit("READY " + json.dumps({"rss_kb": rss_kb(), "hwm_kb": proc_status("VmHWM"),
+                                "cpu_s": cpu_s(),
                                 "port": engine.local_udp_port}))
     finished.wait()
-    emit("DONE " + json.dumps({"received": received, "rss_kb": rss_kb(), "cpu_s": cpu_s()}))
+    emit("DONE " + json.dumps({"received": received, "rss_kb": rss_kb(),
+                               "hwm_kb": proc_status("VmHWM"), "cpu_s": cpu_s()}))
     signals.SIPEngineGotMessage.disconnect(on_message)
     engine.stop()
 
@@ -218,7 +220,7 @@ def run_sender(args: argparse.Namespace) -> None:
         "seconds": round(seconds, 6),
         "rate": round(done / seconds, 1) if seconds > 0 else 0.0,
         "failures": sender.failures + missing,
-        "rss_kb": rss_kb(),
+        "rss_kb": rss_kb(), "hwm_kb": proc_status("VmHWM"),
         "cpu_s": round(cpu_s() - cpu_first, 3),
         "poll_spin_us": engine.poll_spin_us,
         "rss_start_kb": rss_start,
