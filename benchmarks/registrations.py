@@ -8,11 +8,18 @@ refreshed at least once (``registering`` -> ``registered`` again, driven by sipc
 timer), and checks with kamailio's own RPC that all N bindings exist.
 
 RSS per registration: each finished REGISTER transaction is kept by PJSIP for Timer K (5 s),
-so memory peaks during a burst.  The steady state is measured after the refresh round: the
-objects' ``expires`` is raised to 3600 (used from their next refresh on), and once that
-refresh is done and its transactions are gone (Timer K) and the Engine has been idle long
-enough to return freed memory, VmRSS growth since before the objects were made, divided by N,
-is reported, next to the peak.
+so memory peaks during a burst.  Two figures are judged against the same target (issue #10:
+raw and settled, both): the **raw peak**, VmHWM (the highest RSS the process ever had) after
+the refresh round minus VmRSS before the objects were made, divided by N; and the **settled**
+figure: after the refresh round the objects' ``expires`` is raised to 3600 (used from their
+next refresh on), and once that refresh is done and its transactions are gone (Timer K) and
+the Engine has been idle long enough to give freed memory back by itself (after 2 idle
+seconds; no trim from outside), VmRSS growth since before the objects were made, divided by
+N.  The raw VmRSS right after all registered and after the refresh round is printed too.
+
+Usage pattern: the main thread creates the N Registration objects and calls ``register()``
+on each (handed over to sipcore's poll thread); a SIPRegistrationChangedState receiver (on
+the poll thread) records the states; sipcore's own refresh timer re-registers.
 
 Targets (issue #3): all registered in under 5 s, under 20 KB RSS per registration, zero
 failures.  Exit status 1 when a registration failed or a binding is missing; the timing and
@@ -30,7 +37,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
-from _peerio import rss_kb  # noqa: E402
+from _peerio import proc_status, rss_kb  # noqa: E402
 from peers.kamailio import Kamailio  # noqa: E402
 from sipcore import Credentials, Engine, Registration, Route, SIPURI, signals  # noqa: E402
 
@@ -98,7 +105,8 @@ def main() -> int:
         t_all = (max(registered_at.values()) - t0) if len(registered_at) == n else float("nan")
         rss_registered = rss_kb()
         all_refreshed.wait(args.timeout + args.expires)
-        rss_peak = rss_kb()
+        rss_after_refresh = rss_kb()
+        hwm_refresh = proc_status("VmHWM")
         long_lived = threading.Event()
         with lock:
             counted = {i: seen_registered.get(i, 0) for i in range(n)}
@@ -117,6 +125,7 @@ def main() -> int:
         time.sleep(5.0 + 2.0 + 1.5)      # Timer K, then the Engine's idle trim
         gc.collect()
         rss_refreshed = rss_kb()
+        hwm = proc_status("VmHWM")
         bindings = sum(1 for i in range(0, n) if kam.is_registered(f"user{i}")) if n <= 2000 else -1
         signals.SIPRegistrationChangedState.disconnect(on_long)
 
@@ -127,18 +136,27 @@ def main() -> int:
         engine.stop()
 
     per_reg = (rss_refreshed - rss0) * 1024 / n
+    peak_per_reg = (max(hwm, hwm_refresh) - rss0) * 1024 / n
     ok = not failures and len(refreshed) == n and bindings in (n, -1)
     print(f"registrations:            {n} (expires {args.expires} s, UDP, digest auth)")
+    print("usage pattern:            the main thread calls register() on each (handed over to "
+          "the poll thread); a state receiver on the poll thread records; sipcore refreshes")
     print(f"all registered after:     {t_all:.3f} s   (target < 5 s)   "
           f"{'MET' if t_all < 5 else 'NOT MET'}")
     print(f"refreshed at least once:  {len(refreshed)}/{n}")
     print(f"bindings seen by kamailio:{bindings:>5}/{n}")
     print(f"failures:                 {len(failures)}" + (f"  first: {failures[0]}" if failures else ""))
-    print(f"RSS before / all registered / peak after refresh / steady: "
-          f"{rss0} / {rss_registered} / {rss_peak} / {rss_refreshed} KiB")
-    print(f"peak RSS per registration: {(rss_peak - rss0) / n:.1f} KiB (transactions in Timer K)")
-    print(f"steady RSS per registration: {per_reg / 1024:.1f} KiB ({per_reg:.0f} bytes)   "
-          f"(target < 20 KB)   {'MET' if per_reg < 20000 else 'NOT MET'}")
+    print(f"RSS KiB: before {rss0:,} / all registered (raw) {rss_registered:,} / after the "
+          f"refresh round (raw) {rss_after_refresh:,} / peak (VmHWM) {max(hwm, hwm_refresh):,} "
+          f"/ settled {rss_refreshed:,}")
+    print(f"raw RSS per registration, all registered: {(rss_registered - rss0) / n:.1f} KiB; "
+          f"after the refresh round: {(rss_after_refresh - rss0) / n:.1f} KiB "
+          f"(transactions in Timer K)")
+    print(f"raw peak RSS per registration:  {peak_per_reg / 1024:.1f} KiB ({peak_per_reg:.0f} "
+          f"bytes, VmHWM)   (target < 20 KB)   {'MET' if peak_per_reg < 20000 else 'NOT MET'}")
+    print(f"settled RSS per registration:   {per_reg / 1024:.1f} KiB ({per_reg:.0f} bytes, "
+          f"Timer K over, Engine idle)   (target < 20 KB)   "
+          f"{'MET' if per_reg < 20000 else 'NOT MET'}")
     return 0 if ok else 1
 
 
