@@ -122,8 +122,9 @@ def build_options(pjsua2_python: str, sipcore_python: str | None = None) -> dict
     return {"sipcore": s, "pjsua2": p}
 
 
-def describe(info: dict) -> list[str]:
-    """Printable lines for ``build_options()``'s result."""
+def describe(info: dict, spin_note: str = "") -> list[str]:
+    """Printable lines for ``build_options()``'s result; ``spin_note`` follows the Engine's
+    poll_spin_us default."""
     out = []
     s, p = info["sipcore"], info["pjsua2"]
     for name, d in (("sipcore", s), ("pjsua2", p)):
@@ -144,7 +145,7 @@ def describe(info: dict) -> list[str]:
                 out.append("           config_site.h: " + ", ".join(
                     f"{k} {v}" for k, v in defs.items()))
             out.append(f"           Engine option poll_spin_us: {d.get('poll_spin_us_default')} "
-                       f"(default on this machine; the no-spin runs set 0)")
+                       f"(the default on this machine{'; ' + spin_note if spin_note else ''})")
         else:
             out.append(f"  pjsua2   pjsua2-python {d.get('wheel')} wheel, pjproject "
                        f"{dump.get('PJ_VERSION')}: {common}; CFLAGS unknown (not recorded "

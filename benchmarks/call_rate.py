@@ -5,7 +5,8 @@ calls (INVITE with SDP offer / 200 with answer / ACK / BYE) between two
 sipcore processes, against PyPI pjsua2-python doing the same in the same
 run.  Target: >= 1.0x pjsua2's calls per second.  Endurance: 10,000
 sequential calls without a failure, RSS growth under 5% after the first
-1,000, no leaked sockets or threads."  Issue #10: the verdicts compare
+1,000, no leaked sockets or threads (pjsua2's wheel aborts after 32 calls
+with RTP sockets: sipcore must not)."  Issue #10: the verdicts compare
 equal per-call work, say which usage pattern each figure measures, and
 judge memory on the raw figures too.
 
@@ -35,6 +36,10 @@ therefore "both without media":
   line for line (``m=audio 4000 RTP/AVP 0 120``, rtcp, PCMU and
   telephone-event rtpmaps, fmtp, ssrc, ``a=inactive``) except its two
   ``b=`` lines, which the SIP core API's SDP classes cannot express.
+
+Both sides' build options are printed first (``_buildinfo.py``: pjproject
+2.12.1 with PJ_DEBUG 0 and epoll for sipcore, the wheel's 2.15.1 with
+PJ_DEBUG 1 and select for pjsua2; assert() on in both).
 
 Before the timed runs a **wire check** runs one call per implementation
 with both peers tracing every SIP message, and prints the SDP of the
@@ -124,6 +129,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _buildinfo import build_options, describe  # noqa: E402
 from _peerio import print_verdict  # noqa: E402
 from _pjsua2_run import READY_TIMEOUT, _read_tagged, free_udp_port  # noqa: E402
 from _venv import pjsua2_python  # noqa: E402
@@ -383,13 +389,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.calls < 2 or rate_calls < 1 or args.rounds < 1 or args.burst < 1:
         ap.error("--calls must be >= 2; --rate-calls, --rounds, --burst >= 1")
 
-    pjsua2_python()      # create the pjsua2 venv (pip) before timing anything
+    build = build_options(pjsua2_python())   # (creates the pjsua2 venv before timing)
 
     impls = list(IMPLS) + (["pjsua2-rtp"] if args.pjsua2_media else [])
     runs: dict[str, list[dict]] = {}
     bad: list[str] = []
     print("Sequential calls (INVITE+SDP / 100 / 200+SDP / ACK / BYE / 200) over UDP on "
           "127.0.0.1, one call at a time")
+    print("Build options (read at run time from the loaded libraries):")
+    print("\n".join(describe(build)))
     print("Per-call work and usage pattern of each figure:")
     for impl in impls:
         print(f"  {impl:10s} work:    {WORK[impl]}")
@@ -606,7 +614,8 @@ def main(argv: list[str] | None = None) -> int:
     print_verdict(verdicts, bad, "sipcore failures or leaks")
 
     if args.json:
-        out = {k: [{**r, "times": r["times"][:100]} for r in rs] for k, rs in runs.items()}
+        out = {"build": build,
+               **{k: [{**r, "times": r["times"][:100]} for r in rs] for k, rs in runs.items()}}
         if endurance is not None:
             out["sipcore/endurance"] = [{**endurance, "times": endurance["times"][:100]}]
         Path(args.json).write_text(json.dumps(out, indent=1))

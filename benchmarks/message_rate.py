@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     # call may run pip install; its output goes to stderr).
     build = build_options(pjsua2_python())
     print("Build options (read at run time from the loaded libraries):")
-    print("\n".join(describe(build)))
+    print("\n".join(describe(build, "the poll_spin_us=0 runs set 0 in both processes")))
     print("Usage patterns:")
     for impl in IMPLS + ((NOSPIN,) if args.nospin else ()):
         print(f"  {impl:14s} {PATTERN[impl]}")
