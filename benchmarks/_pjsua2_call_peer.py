@@ -43,7 +43,8 @@ Media (``--media``)
     is pjsua's media bookkeeping: one loop transport object (memory only)
     per side and SDP generation from its codec list.  The peer proves it:
     the ``in_call`` sample (during the first call) counts the process's
-    UDP sockets and pjsua's active conference ports.
+    UDP sockets and pjsua's active conference ports and says whether the
+    call has a stream (``Call.getStreamInfo(0)``).
 ``rtp``
     pjsua2's defaults: per call and side an RTP and an RTCP UDP socket,
     a media stream (PCMU codec, jitter buffer) and a conference-bridge port,
@@ -117,10 +118,16 @@ def call_setting(op: pj.CallOpParam, args: argparse.Namespace) -> pj.CallOpParam
     return op
 
 
-def in_call_sample(ep: pj.Endpoint, calls: int) -> dict:
+def in_call_sample(ep: pj.Endpoint, calls: int, call: pj.Call) -> dict:
     """Resource sample during a call, with pjsua's active conference-bridge ports (the
-    master port is one; each call's stream adds one)."""
-    return {**sample(calls), "conf_ports": ep.mediaActivePorts()}
+    master port is one; each call's stream adds one) and whether the call has a media
+    stream (``getStreamInfo(0)`` raises PJ_EINVAL when it has none)."""
+    try:
+        call.getStreamInfo(0)
+        stream = True
+    except pj.Error:
+        stream = False
+    return {**sample(calls), "conf_ports": ep.mediaActivePorts(), "stream": stream}
 
 
 # --------------------------------------------------------------------------
@@ -205,10 +212,15 @@ class BenchCall(pj.Call):
         self.last_reason = ""
         self.ended_by_remote = False
         self.hung_up = False
+        #: callee: where to put the in-call sample, taken on the first CONFIRMED
+        self.samples: dict | None = None
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
         self.prev_state, self.state = self.state, info.state
+        if (info.state == pj.PJSIP_INV_STATE_CONFIRMED and self.samples is not None
+                and "in_call" not in self.samples):
+            self.samples["in_call"] = in_call_sample(pj.Endpoint.instance(), 0, self)
         if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.last_code = info.lastStatusCode
             self.last_reason = info.lastReason
@@ -232,6 +244,7 @@ class CalleeAccount(pj.Account):
             self.samples[f"{self.sample_at}_settled"] = sample(self.sample_at)
             self.samples[f"{self.sample_at}_trimmed"] = sample(self.sample_at, trim=True)
         call = BenchCall(self, prm.callId)
+        call.samples = self.samples
         self.calls.append(call)
         op = call_setting(pj.CallOpParam(True), self.args)
         op.statusCode = 200
@@ -259,9 +272,6 @@ def run_callee(args: argparse.Namespace) -> None:
         if acc.calls:
             keep = []
             for call in acc.calls:
-                if (call.state == pj.PJSIP_INV_STATE_CONFIRMED
-                        and "in_call" not in samples):
-                    samples["in_call"] = in_call_sample(ep, confirmed)
                 if call.state == pj.PJSIP_INV_STATE_DISCONNECTED:
                     if call.prev_state == pj.PJSIP_INV_STATE_CONFIRMED:
                         confirmed += 1
@@ -335,7 +345,7 @@ def run_caller(args: argparse.Namespace) -> None:
         if call.state == pj.PJSIP_INV_STATE_CONFIRMED and not call.hung_up:
             if "in_call" not in samples:
                 t_sample = time.perf_counter()
-                samples["in_call"] = in_call_sample(ep, ended)
+                samples["in_call"] = in_call_sample(ep, ended, call)
                 paused += time.perf_counter() - t_sample      # not timed
             call.hung_up = True
             try:

@@ -255,6 +255,8 @@ def extra_work(res: dict) -> list[str]:
             out.append(f"{who}: {during['udp'] - start['udp']} more UDP sockets during the call")
         if during.get("conf_ports", 1) > 1:
             out.append(f"{who}: {during['conf_ports'] - 1} conference port(s) for the call")
+        if during.get("stream"):
+            out.append(f"{who}: a media stream")
     return out
 
 
@@ -312,7 +314,8 @@ def wire_check(impls: list[str], ip: str = "127.0.0.1") -> tuple[bool, list[str]
                       + " | ".join(sdp))
             for who, smp in (("caller", res["samples"]), ("callee", res["callee"]["samples"])):
                 a, b = smp.get("start", {}), smp.get("in_call", {})
-                conf = f", conference ports {b['conf_ports']}" if "conf_ports" in b else ""
+                conf = (f", conference ports {b['conf_ports']}, media stream "
+                        f"{'yes' if b.get('stream') else 'none'}" if "conf_ports" in b else "")
                 print(f"    {who}: UDP sockets before the call {a.get('udp')}, during it "
                       f"{b.get('udp')}{conf}")
             extra = extra_work(res)
@@ -321,7 +324,7 @@ def wire_check(impls: list[str], ip: str = "127.0.0.1") -> tuple[bool, list[str]
                 if impl in IMPLS:
                     equal = False
             else:
-                print("    media work per call: none (no UDP socket, no bridge port)")
+                print("    media work per call: none (no UDP socket, no stream, no bridge port)")
             if res.get("failures") or res.get("aborted"):
                 problems.append(f"wire check {impl}: the call failed "
                                 f"({res.get('first_failure') or res.get('aborted')})")
