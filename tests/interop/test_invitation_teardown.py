@@ -258,9 +258,12 @@ def test_peer_reinvite_rejected_with_488_returns_to_confirmed(engine_factory, re
         # and the next re-INVITE of the peer is taken as usual
         peer.command("reinvite", id="in1", direction="sendrecv")
         wait_state(recorder, inv, "REINVITED")
+        inv.set_offered_local_sdp(make_sdp(port=41000))
         inv.respond_to_reinvite(200)
         wait_state(recorder, inv, "CONFIRMED")
         assert peer.expect("call_state", id="in1", state="CONFIRMED")["code"] == 200
+        assert inv.get_active_local_sdp().media[0].port == 41000     # the answer set
+        assert [u.data.succeeded for u in sdp_updates(recorder, inv)] == [True, True]
         inv.disconnect()
         wait_state(recorder, inv, "DISCONNECTED")
         assert seq(recorder, inv) == ["CALLING", "EARLY", "CONNECTING", "CONFIRMED", "REINVITED",
@@ -282,7 +285,7 @@ def test_two_provisional_responses_early_to_early_both_ways(engine_factory, reco
         peer.command("ring", id="in1", code=180)
         wait_state(recorder, inv, "EARLY")
         peer.command("ring", id="in1", code=183)
-        n = recorder.wait_for("SIPInvitationChangedState", sender=inv, timeout=10,
+        n = recorder.wait_for("SIPInvitationChangedState", sender=inv, timeout=5,
                               where=lambda n: n.data.prev_state == "EARLY")
         assert (n.data.state, n.data.code, n.data.reason) == ("EARLY", 183, "Session Progress")
         peer.command("accept", id="in1")
