@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
+
 from sipcore import signals
 from sipcore.sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession
 
@@ -162,3 +164,13 @@ def header(msg: str, name: str) -> str | None:
 
 def body(msg: str) -> str:
     return msg.split("\r\n\r\n", 1)[1] if "\r\n\r\n" in msg else ""
+
+
+@pytest.fixture(autouse=True)
+def spec_checked(recorder):
+    """Imported by a test module: after each of its tests, every Invitation transition it
+    recorded is checked against the spec's table and chained, and no SIPEngineGotException."""
+    yield
+    check_transitions(recorder, require_end=False)
+    exc = recorder.all("SIPEngineGotException")
+    assert not exc, [n.data for n in exc]

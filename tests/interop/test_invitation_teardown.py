@@ -15,6 +15,7 @@ from peers.ports import free_port
 from test_invitation_helpers import (body, changes, check_transitions, first_line, header,
                                      incoming_calls, make_sdp, sdp_updates, seq, sip_trace,
                                      wait_state)
+from test_invitation_helpers import spec_checked  # noqa: F401 (autouse: spec transitions, no exceptions)
 from sipcore import Credentials, Invitation, Route, SIPURI
 from sipcore.peer import PeerProcess
 
