@@ -365,7 +365,7 @@ def test_unanswered_invite_ends_408_at_the_disconnect_timeout(engine_factory, re
         t0 = time.monotonic()
         inv.disconnect(timeout=1.0)
         assert inv.state == "DISCONNECTING"
-        n = wait_state(recorder, inv, "DISCONNECTED", timeout=10)
+        n = wait_state(recorder, inv, "DISCONNECTED", timeout=5)
         took = time.monotonic() - t0
         assert 0.9 <= took <= 4.0, took
         assert n.data.prev_state == "DISCONNECTING" and n.data.code == 408

@@ -133,4 +133,10 @@ MUTANTS = [
          old="        if status == lib.PJ_SUCCESS and self._inv != ffi.NULL:\n",
          new="        if self._inv != ffi.NULL:\n",
          tests=[f"{OA}::test_reinvite_answered_without_a_common_codec_keeps_the_active_sdp"]),
+    dict(name="invitation-prev-state-is-new-state",
+         why="SIPInvitationChangedState carries the new state as prev_state",
+         file=F,
+         old='        _notify("SIPInvitationChangedState", self, prev_state=prev, state=state, **data)\n',
+         new='        _notify("SIPInvitationChangedState", self, prev_state=state, state=state, **data)\n',
+         tests=[f"{FUZZ}::test_random_call_flows_follow_the_spec_state_machine"]),
 ]
