@@ -12,8 +12,8 @@ import subprocess
 import time
 
 from peers.ports import free_port
-from test_invitation_helpers import (body, changes, check_transitions, first_line, header,
-                                     make_sdp, sdp_updates, seq, sip_trace, wait_state)
+from test_invitation_helpers import (body, changes, check_transitions, header, make_sdp,
+                                     sdp_updates, seq, sip_trace, wait_state)
 from test_invitation_helpers import spec_checked  # noqa: F401 (autouse: spec transitions, no exceptions)
 from sipcore import Credentials, Invitation, Route, SIPURI, signals
 from sipcore.peer import PeerProcess

@@ -9,10 +9,8 @@ import shutil
 import subprocess
 import time
 
-import pytest
-
 from peers.ports import free_port
-from test_invitation_helpers import (body, changes, check_transitions, first_line, header,
+from test_invitation_helpers import (changes, check_transitions, first_line, header,
                                      incoming_calls, make_sdp, sdp_updates, seq, sip_trace,
                                      wait_state)
 from test_invitation_helpers import spec_checked  # noqa: F401 (autouse: spec transitions, no exceptions)
