@@ -7,6 +7,7 @@ import pytest
 from peers.baresip import Baresip
 from test_invitation_helpers import (auto_answer, direction, incoming_calls, make_sdp, sdp_updates,
                                      seq, wait_state)
+from test_invitation_helpers import spec_checked  # noqa: F401 (autouse: spec transitions, no exceptions)
 from sipcore import Credentials, Invitation, Registration, Route, SIPURI
 
 

@@ -11,6 +11,7 @@ import pytest
 from conftest import host
 from test_invitation_helpers import (make_sdp, auto_answer, incoming_calls, direction, seq,
                                      sdp_updates, wait_state)
+from test_invitation_helpers import spec_checked  # noqa: F401 (autouse: spec transitions, no exceptions)
 from sipcore import Credentials, Engine, Invitation, Route, SIPURI
 from sipcore.peer import PeerProcess
 

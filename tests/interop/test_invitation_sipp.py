@@ -7,6 +7,7 @@ import time
 
 from peers.ports import free_port
 from test_invitation_helpers import auto_answer, make_sdp, seq, wait_state
+from test_invitation_helpers import spec_checked  # noqa: F401 (autouse: spec transitions, no exceptions)
 from sipcore import Credentials, Invitation, Route, SIPURI
 
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"

@@ -1,7 +1,10 @@
 """Invitation without a remote user agent: arguments, states, the transition table, Engine
 stop with live sessions, threads, and an INVITE nobody listens for (loopback sockets only)."""
 import gc
+import os
 import socket
+import sys
+import time
 
 import pytest
 
@@ -9,6 +12,9 @@ from conftest import in_threads
 from sipcore import (Credentials, EngineNotRunningError, InvalidStateError, Invitation,
                      PJSIPError, Route, SDPConnection, SDPMedia, SDPSession, SIPURI, signals)
 from sipcore.primitives.invitation import METHOD_STATES, STATES, TRANSITIONS
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "interop"))
+from test_invitation_helpers import SPEC_TRANSITIONS, check_transitions  # noqa: E402
 
 
 def sdp():
@@ -38,13 +44,27 @@ def states(rec, inv):
     return [n.data.state for n in rec.all("SIPInvitationChangedState") if n.sender is inv]
 
 
-def test_transition_table():
-    assert {s for pair in TRANSITIONS for s in pair} == set(STATES)
+def test_transition_table_is_the_specs():
+    """TRANSITIONS is exactly the table written in this test suite from the spec's triggers
+    (test_invitation_helpers.SPEC_TRANSITIONS): a row added or removed fails here."""
+    assert set(TRANSITIONS) == set(SPEC_TRANSITIONS), (
+        f"not in the spec: {sorted(set(TRANSITIONS) - set(SPEC_TRANSITIONS))}; "
+        f"missing: {sorted(set(SPEC_TRANSITIONS) - set(TRANSITIONS))}")
+    assert len(TRANSITIONS) == len(SPEC_TRANSITIONS) == 29
+    assert set(STATES) == {s for pair in SPEC_TRANSITIONS for s in pair}
     assert not [t for t in TRANSITIONS if t[0] == "DISCONNECTED"]      # terminal
-    assert all(("DISCONNECTING", "DISCONNECTED") in TRANSITIONS for _ in [0])
+    # the spec's method descriptions: the states each may be called in (plus the documented
+    # deviations: respond_to_invite_provisionally also in EARLY, disconnect also in NULL)
+    assert METHOD_STATES["send_invite"] == {"NULL"}
+    assert METHOD_STATES["respond_to_invite_provisionally"] == {"INCOMING", "EARLY"}
+    assert METHOD_STATES["accept_invite"] == {"INCOMING", "EARLY"}
+    assert METHOD_STATES["send_reinvite"] == {"CONFIRMED"}
+    assert METHOD_STATES["respond_to_reinvite"] == {"REINVITED"}
+    assert METHOD_STATES["disconnect"] == {"NULL", "CALLING", "INCOMING", "EARLY", "CONNECTING",
+                                           "CONFIRMED", "REINVITING", "REINVITED"}
     for method, allowed in METHOD_STATES.items():
         assert allowed <= set(STATES), method
-        assert "DISCONNECTED" not in allowed
+        assert "DISCONNECTED" not in allowed and "DISCONNECTING" not in allowed
 
 
 def test_bad_arguments_name_the_argument(engine):
@@ -126,13 +146,26 @@ def test_calling_then_cancel_before_any_response_with_timeout(engine, recorder, 
     assert inv.get_offered_local_sdp().media[0].port == 40000   # sent, not negotiated
     with pytest.raises(InvalidStateError, match="CALLING"):
         inv.send_invite()
+    t0 = time.monotonic()
     inv.disconnect(timeout=0.5)        # no 1xx yet: the CANCEL waits; the timeout ends it
     assert inv.state == "DISCONNECTING"
     n = recorder.wait_for("SIPInvitationChangedState", timeout=5, sender=inv,
                           where=lambda n: n.data.state == "DISCONNECTED")
-    assert n.data.code == 408
+    assert 0.45 <= time.monotonic() - t0 <= 3.0
+    assert n.data.code == 408 and n.data.prev_state == "DISCONNECTING"
     assert states(recorder, inv) == ["CALLING", "DISCONNECTING", "DISCONNECTED"]
     assert inv.call_id is None
+    # RFC 3261 9.1: no CANCEL before a provisional response; only INVITE retransmissions
+    silent.settimeout(0.6)
+    got = []
+    try:
+        while True:
+            got.append(silent.recv(65536).split(b" ", 1)[0])
+    except socket.timeout:
+        pass
+    assert set(got) <= {b"INVITE"}, got
+    check_transitions(recorder)
+    assert not recorder.all("SIPEngineGotException")
 
 
 def test_engine_stop_ends_live_invitations_and_restart_works(engine_factory, recorder, silent):
@@ -158,6 +191,10 @@ def test_engine_stop_ends_live_invitations_and_restart_works(engine_factory, rec
     e2.stop()
     with pytest.raises(EngineNotRunningError):
         new_inv()
+    stopped = [n for n in recorder.all("SIPInvitationChangedState")
+               if n.data.state == "DISCONNECTED" and n.sender is inv][0]
+    assert (stopped.data.code, stopped.data.prev_state) == (503, "CALLING")
+    check_transitions(recorder)
     assert not recorder.all("SIPEngineGotException")
 
 

@@ -152,6 +152,9 @@ class Invitation(ClientPrimitive):
         self._timer = None
         self._timed_out = False
         self._cancel_data: dict | None = None
+        # True while a method sends its own final response to a received re-INVITE: the
+        # transaction's end is then not a state change of its own (the method makes it)
+        self._answering = False
 
     @classmethod
     def _new_incoming(cls, ua, inv, rdata, transport: str) -> "Invitation":
@@ -397,7 +400,11 @@ class Invitation(ClientPrimitive):
         if state == REINVITED:        # the pending re-INVITE first (RFC 3261 15.1.2)
             tdata = ffi.new("pjsip_tx_data **")
             if lib.sc_inv_answer(inv, 487, ffi.NULL, tdata) == lib.PJ_SUCCESS:
-                lib.sc_inv_send(inv, tdata[0])
+                self._answering = True    # REINVITED -> DISCONNECTING, not via CONFIRMED
+                try:
+                    lib.sc_inv_send(inv, tdata[0])
+                finally:
+                    self._answering = False
         if state in (INCOMING, EARLY) and not self._outgoing:
             end_code = code                   # a final response
         elif state in (CALLING, EARLY):
@@ -447,7 +454,11 @@ class Invitation(ClientPrimitive):
                                                f"creating the {code} response"))
         if 200 <= code < 300:
             self._offered_local = None
-        self._send(tdata[0], headers, f"sending the {code} response")
+        self._answering = True
+        try:
+            self._send(tdata[0], headers, f"sending the {code} response")
+        finally:
+            self._answering = False
         if code >= 200 and self._state == REINVITED:
             self._set_state(CONFIRMED)
 
@@ -464,7 +475,7 @@ class Invitation(ClientPrimitive):
                 data = (_message_data(ev.rdata) if ev.rdata != ffi.NULL
                         else {"code": ev.code, "reason": pj2str(ev.reason)})
                 self._set_state(CONFIRMED, **data)
-            elif ev.role == lib.PJSIP_ROLE_UAS and self._state == REINVITED:
+            elif ev.role == lib.PJSIP_ROLE_UAS and self._state == REINVITED and not self._answering:
                 data = self._cancel_data or {}       # e.g. 487 after a CANCEL of the re-INVITE
                 self._cancel_data = None
                 self._set_state(CONFIRMED, **data)
