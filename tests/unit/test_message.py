@@ -162,7 +162,9 @@ def test_tcp_connection_refused_gives_503_with_reason(engine, recorder):
     send_message(_me(engine), SIPURI("127.0.0.1", user="x", port=port), "text/plain", "x",
                  Route("127.0.0.1", port, "tcp"))
     n = recorder.wait_for("SIPEngineGotMessageResponse", timeout=10)
-    assert n.data.code in (408, 503) and "refused" in n.data.reason.lower()
+    # RFC 3261 8.1.3.1: a transport failure is reported as if a 503 had been received
+    assert n.data.code == 503 and "refused" in n.data.reason.lower()
+    assert recorder.all("SIPEngineGotException") == []
 
 
 def test_stop_with_pending_message_notifies_once(engine_factory, recorder):
