@@ -278,3 +278,27 @@ e.stop()
     outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            timeout=60).stdout for _ in range(2)]
     assert outs[0] and outs[1] and outs[0] != outs[1]
+
+
+def test_udp_message_right_after_the_udp_transport_moved(engine_factory, recorder):
+    """set_local_udp_port() while a finished transaction still holds the old UDP transport
+    (Timer K/J): the next MESSAGE over UDP leaves from the new port and gets its 200 (it
+    failed with 503 'Unsupported transport' until the old transport was destroyed)."""
+    e = engine_factory(trace_sip=True)
+    me = Credentials(SIPURI("127.0.0.1", user="alice"))
+    old = e.local_udp_port
+    send_message(me, SIPURI("127.0.0.1", user="bob", port=old), "text/plain", "1",
+                 Route("127.0.0.1", old))
+    assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=5).data.code == 200
+    e.set_local_udp_port(0)
+    new = e.local_udp_port
+    assert new != old
+    send_message(me, SIPURI("127.0.0.1", user="bob", port=new), "text/plain", "2",
+                 Route("127.0.0.1", new))
+    n = recorder.wait_for("SIPEngineGotMessageResponse", timeout=5)
+    assert (n.data.code, n.data.reason) == (200, "OK")
+    sent = [t.data for t in recorder.all("SIPEngineSIPTrace")
+            if not t.data.received and t.data.data.startswith("MESSAGE ")]
+    assert [t.source_port for t in sent] == [old, new]
+    assert f"Via: SIP/2.0/UDP 127.0.0.1:{new};" in sent[1].data
+    assert recorder.all("SIPEngineGotException") == []

@@ -408,8 +408,16 @@ int sc_ua_renew(pjsip_endpoint *endpt)
     return sc_ua_load(endpt);                       /* once more */
 }
 
+/* The UDP transport started last (NULL: none).  A MESSAGE sent over UDP names it in its
+ * transport selector (sc_msg_tsx_send): after set_local_udp_port() the old transport stays
+ * registered, shut down, while finished transactions hold it (Timer J/K), and pjproject
+ * 2.12's lookup for datagram transports takes the first transport of the zero-address key
+ * without skipping shut-down ones -- the old one -- and fails with PJSIP_EUNSUPTRANSPORT. */
+static pjsip_transport *sc_udp_current;
+
 void sc_wake_destroy(pjsip_endpoint *endpt)
 {
+    sc_udp_current = NULL;      /* (the endpoint, destroyed next, takes its transports) */
     if (sc_wake_key) { pj_ioqueue_unregister(sc_wake_key); sc_wake_key = NULL; }
     else if (sc_wake_fds[0] >= 0) close(sc_wake_fds[0]);
     if (sc_wake_fds[1] >= 0) close(sc_wake_fds[1]);
@@ -702,8 +710,10 @@ static pj_status_t sc_sockaddr(const char *ip, int port, pj_sockaddr *sa, int *a
  * would do that from a zero-delay idle timer at its next poll, and until then the socket stays
  * bound (set_local_udp_port(0) followed by a check of the old port raced with it).  A transport
  * still used by transactions goes when the last of them lets go. */
+
 void sc_udp_stop(pjsip_transport *tp)
 {
+    if (sc_udp_current == tp) sc_udp_current = NULL;
     pjsip_transport_shutdown(tp);
     if (pj_atomic_get(tp->ref_cnt) == 0)
         pjsip_transport_destroy(tp);
@@ -716,8 +726,11 @@ pj_status_t sc_start_udp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_
     pj_status_t st = sc_sockaddr(ip, port, &sa, &af);
     if (st != PJ_SUCCESS) return st;
     if (af == pj_AF_INET6())
-        return pjsip_udp_transport_start6(endpt, &sa.ipv6, NULL, 1, tp);
-    return pjsip_udp_transport_start(endpt, &sa.ipv4, NULL, 1, tp);
+        st = pjsip_udp_transport_start6(endpt, &sa.ipv6, NULL, 1, tp);
+    else
+        st = pjsip_udp_transport_start(endpt, &sa.ipv4, NULL, 1, tp);
+    if (st == PJ_SUCCESS) sc_udp_current = *tp;
+    return st;
 }
 
 pj_status_t sc_start_tcp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_tpfactory **f)
@@ -751,6 +764,17 @@ pj_status_t sc_start_tls(pjsip_endpoint *endpt, const char *ip, int port, const 
     s.timeout.sec = o->timeout_ms / 1000;
     s.timeout.msec = o->timeout_ms % 1000;
     s.reuse_addr = PJ_FALSE;
+    if (port != 0) {
+        /* pjsip_tls_transport_start2 (2.12, OpenSSL) reports success on a port another
+         * socket listens on, and then has no listener at all: bind a probe first, so that a
+         * taken port fails the start as it does for UDP and TCP. */
+        pj_sock_t probe;
+        st = pj_sock_socket(af, pj_SOCK_STREAM(), 0, &probe);
+        if (st != PJ_SUCCESS) return st;
+        st = pj_sock_bind(probe, &sa, pj_sockaddr_get_len(&sa));
+        pj_sock_close(probe);
+        if (st != PJ_SUCCESS) return st;
+    }
     return pjsip_tls_transport_start2(endpt, &s, &sa, NULL, 1, f);
 }
 
