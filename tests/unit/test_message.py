@@ -302,3 +302,46 @@ def test_udp_message_right_after_the_udp_transport_moved(engine_factory, recorde
     assert [t.source_port for t in sent] == [old, new]
     assert f"Via: SIP/2.0/UDP 127.0.0.1:{new};" in sent[1].data
     assert recorder.all("SIPEngineGotException") == []
+
+
+def _answer(request: bytes, code: int = 200, reason: str = "OK") -> bytes:
+    """A response to a request read off a socket: its Via, From, To, Call-ID and CSeq."""
+    head = request.split(b"\r\n\r\n", 1)[0].decode()
+    keep = [line for line in head.split("\r\n")[1:]
+            if line.split(":", 1)[0].lower() in ("via", "from", "to", "call-id", "cseq")]
+    return (f"SIP/2.0 {code} {reason}\r\n" + "\r\n".join(keep) +
+            "\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def test_headers_of_to_uri_go_into_the_request(engine, recorder):
+    """RFC 3261 19.1.5: the headers of a URI become headers of the request made from it,
+    and are not part of the Request-URI; the To header carries no headers either."""
+    peer = _silent_udp()
+    peer.settimeout(5)
+    try:
+        port = peer.getsockname()[1]
+        to = SIPURI("127.0.0.1", user="bob", port=port,
+                    headers={"Subject": "lunch at noon", "X-Ticket": "T-42", "Priority": "urgent"})
+        send_message(_me(engine), to, "text/plain", "hi", Route("127.0.0.1", port))
+        data, addr = peer.recvfrom(65536)
+        head = data.split(b"\r\n\r\n", 1)[0].decode()
+        lines = head.split("\r\n")
+        assert lines[0] == f"MESSAGE sip:bob@127.0.0.1:{port} SIP/2.0"
+        assert "Subject: lunch at noon" in lines and "X-Ticket: T-42" in lines
+        assert "Priority: urgent" in lines
+        to_line = [line for line in lines if line.lower().startswith(("to:", "t:"))]
+        assert len(to_line) == 1 and "?" not in to_line[0] and "Subject" not in to_line[0]
+        peer.sendto(_answer(data), addr)
+        n = recorder.wait_for("SIPEngineGotMessageResponse", timeout=5)
+        assert (n.data.code, n.data.reason, n.data.to_uri) == (200, "OK", to)
+    finally:
+        peer.close()
+    assert recorder.all("SIPEngineGotException") == []
+
+
+def test_a_header_name_in_to_uri_that_is_no_header_name_is_refused(engine, recorder):
+    to = SIPURI("127.0.0.1", user="bob", port=9, headers={"Bad Name": "x"})
+    with pytest.raises(ValueError, match="Bad Name"):
+        send_message(_me(engine), to, "text/plain", "hi", Route("127.0.0.1", 9))
+    time.sleep(0.2)
+    assert recorder.all("SIPEngineGotMessageResponse") == []
