@@ -197,3 +197,27 @@ def test_notify_builds_nothing_without_receivers_and_adds_a_utc_timestamp():
         after = datetime.datetime.now(datetime.timezone.utc)
     assert n is rec.all()[0] and before <= n.data.timestamp <= after
     assert n.data.timestamp.tzinfo is datetime.timezone.utc
+
+
+def test_disconnecting_one_of_two_receivers_stops_only_that_one():
+    """With another receiver still connected (so notify() does not stop early), a
+    disconnected receiver -- strong or weak -- is not called again."""
+    for weak in (False, True):
+        a, got = Sender(), []
+
+        def one(sender, **data):
+            got.append("one")
+
+        def two(sender, **data):
+            got.append("two")
+
+        SIG.connect(one, weak=weak)
+        SIG.connect(two, weak=weak)
+        try:
+            _notify(a)
+            SIG.disconnect(one)
+            _notify(a)
+        finally:
+            SIG.disconnect(one)
+            SIG.disconnect(two)
+        assert sorted(got[:2]) == ["one", "two"] and got[2:] == ["two"], (weak, got)
