@@ -60,7 +60,7 @@ def _valid_values(engine):
     }
 
 
-def test_setting_attributes(running_engine):
+def test_setting_attributes(running_engine, recorder):
     seen = collections.Counter()
     valid = _valid_values(running_engine)
 
@@ -87,6 +87,7 @@ def test_setting_attributes(running_engine):
 
     try:
         check()
+        assert recorder.all("SIPEngineGotException") == []
     finally:
         running_engine.log_level, running_engine.trace_sip = 0, False
     assert running_engine.is_running
@@ -103,7 +104,7 @@ def _free_port(method):
         return s.getsockname()[1]
 
 
-def test_calling_methods(running_engine):
+def test_calling_methods(running_engine, recorder):
     seen = collections.Counter()
 
     @st.composite
@@ -150,6 +151,7 @@ def test_calling_methods(running_engine):
         event(f"valid {method}" if valid else f"accepted {method}")
 
     check()
+    assert recorder.all("SIPEngineGotException") == []
     assert running_engine.is_running
     assert running_engine.local_udp_port and running_engine.local_tcp_port
     _report(seen, "Engine methods")
@@ -219,7 +221,7 @@ def test_send_message_arguments(running_engine, recorder):
 
 # ---- value classes --------------------------------------------------------------------------
 
-def test_value_classes(running_engine):
+def test_value_classes(running_engine, recorder):
     seen = collections.Counter()
 
     @st.composite
@@ -274,12 +276,13 @@ def test_value_classes(running_engine):
             pass
 
     check()
+    assert recorder.all("SIPEngineGotException") == []
     _report(seen, "SIPURI/Credentials/Route")
 
 
 # ---- Engine start options -------------------------------------------------------------------
 
-def test_start_options():
+def test_start_options(recorder):
     seen = collections.Counter()
     valid_values = {
         "local_udp_port": st.sampled_from([0, None]),
@@ -340,4 +343,5 @@ def test_start_options():
             e.stop()
 
     check()
+    assert recorder.all("SIPEngineGotException") == []
     _report(seen, "Engine.start options")

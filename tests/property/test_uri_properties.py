@@ -62,7 +62,7 @@ def _fields(u):
     return {f: getattr(u, f) for f in SIPURI._FIELDS}
 
 
-def test_build_str_parse_round_trip(running_engine):
+def test_build_str_parse_round_trip(running_engine, recorder):
     seen = collections.Counter()
 
     @settings(max_examples=400, deadline=None)
@@ -85,6 +85,7 @@ def test_build_str_parse_round_trip(running_engine):
                 event(f"param {name}")
 
     check()
+    assert recorder.all("SIPEngineGotException") == []
     print(f"\nURI build/parse round trip: {dict(seen)}")
     # every field was exercised, in a good share of the examples
     assert seen["round trip"] == seen["examples"] >= 400
@@ -119,7 +120,7 @@ def parser_inputs(draw):
     return kind, "sip:" + draw(st.binary(max_size=100)).decode("latin-1")
 
 
-def test_parser_never_crashes(running_engine):
+def test_parser_never_crashes(running_engine, recorder):
     seen = collections.Counter()
 
     @settings(max_examples=1500, deadline=None)
@@ -142,5 +143,6 @@ def test_parser_never_crashes(running_engine):
         event("reached the round trip")
 
     check()
+    assert recorder.all("SIPEngineGotException") == []
     print(f"\nURI parser: {seen['round trip']} of {seen['examples']} reached the round trip")
     assert seen["round trip"] >= seen["examples"] // 2, seen
