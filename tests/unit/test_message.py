@@ -345,3 +345,31 @@ def test_a_header_name_in_to_uri_that_is_no_header_name_is_refused(engine, recor
         send_message(_me(engine), to, "text/plain", "hi", Route("127.0.0.1", 9))
     time.sleep(0.2)
     assert recorder.all("SIPEngineGotMessageResponse") == []
+
+
+@pytest.mark.parametrize("user", ["bob", "b%00b"])       # the flat path and the slow one
+def test_an_empty_message_keeps_its_content_type(engine, recorder, user):
+    """A MESSAGE with a Content-Type header and Content-Length: 0 has no body in PJSIP; its
+    content type is still what the header says (spec: content_type of SIPEngineGotMessage
+    is the Content-Type header's)."""
+    port = engine.local_udp_port
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(5)
+        sp = s.getsockname()[1]
+        s.sendto((f"MESSAGE sip:{user}@127.0.0.1:{port} SIP/2.0\r\n"
+                  f"Via: SIP/2.0/UDP 127.0.0.1:{sp};branch=z9hG4bKempty{len(user)}\r\n"
+                  f"From: <sip:alice@127.0.0.1:{sp}>;tag=1\r\nTo: <sip:{user}@127.0.0.1>\r\n"
+                  f"Call-ID: empty{len(user)}@127.0.0.1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"
+                  f"Content-Type: application/im-iscomposing+xml\r\nContent-Length: 0\r\n\r\n").encode(),
+                 ("127.0.0.1", port))
+        got = recorder.wait_for("SIPEngineGotMessage", timeout=5)
+        assert s.recv(4096).startswith(b"SIP/2.0 200 OK")
+    assert (got.data.content_type, got.data.body) == ("application/im-iscomposing+xml", b"")
+    assert got.data.to_uri.user == user.replace("%00", "\x00")
+    # and the same for an empty MESSAGE sent by send_message (it names its Content-Type)
+    send_message(_me(engine), SIPURI("127.0.0.1", user="x", port=port), "text/plain", "",
+                 Route("127.0.0.1", port))
+    got = recorder.wait_for("SIPEngineGotMessage", timeout=5)
+    assert (got.data.content_type, got.data.body) == ("text/plain", b"")
+    assert recorder.all("SIPEngineGotException") == []

@@ -571,6 +571,23 @@ int sc_uri_pj_flat(pjsip_uri *uri, char *buf, int size)
     return sc_uri_flat(&u, buf, size);
 }
 
+/* sc_msg_body for an incoming MESSAGE: a request with a Content-Type header and an empty
+ * body (Content-Length: 0) has no msg->body in PJSIP, but its content type is still the one
+ * the header names (spec: SIPEngineGotMessage's content_type is the Content-Type header). */
+static int sc_message_body(pjsip_msg *msg, pj_str_t *type, pj_str_t *subtype,
+                           const char **data, unsigned *len)
+{
+    const pjsip_ctype_hdr *ct;
+    if (sc_msg_body(msg, type, subtype, data, len)) return 1;
+    ct = (const pjsip_ctype_hdr*) pjsip_msg_find_hdr(msg, PJSIP_H_CONTENT_TYPE, NULL);
+    if (!ct) return 0;
+    *type = ct->media.type;
+    *subtype = ct->media.subtype;
+    *data = "";
+    *len = 0;
+    return 1;
+}
+
 /* Everything the SIPEngineGotMessage notification needs, in one call. */
 void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out)
 {
@@ -578,8 +595,8 @@ void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out)
     pj_bzero(out, sizeof(*out));
     out->from_ok = rdata->msg_info.from ? sc_uri_info(rdata->msg_info.from->uri, &out->from_uri) : 0;
     out->to_ok = rdata->msg_info.to ? sc_uri_info(rdata->msg_info.to->uri, &out->to_uri) : 0;
-    out->has_body = sc_msg_body(msg, &out->content_type, &out->content_subtype, &out->body,
-                                &out->body_len);
+    out->has_body = sc_message_body(msg, &out->content_type, &out->content_subtype, &out->body,
+                                    &out->body_len);
 }
 
 /* The same for the common case in one flat buffer: the To and From URIs as sc_uri_flat()
@@ -604,7 +621,7 @@ int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens)
         if (n > 0) cur += n;
     }
     lens[2] = lens[3] = -1;
-    if (sc_msg_body(msg, &type, &subtype, &body, &body_len)) {
+    if (sc_message_body(msg, &type, &subtype, &body, &body_len)) {
         if ((pj_ssize_t) (type.slen + subtype.slen + 1) + (pj_ssize_t) body_len > end - cur)
             return -1;
         memcpy(cur, type.ptr, (size_t) type.slen);
