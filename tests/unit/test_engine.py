@@ -399,7 +399,7 @@ def test_fatal_error_on_the_poll_thread_sends_didfail_then_didend(signal, tmp_pa
         print(",".join(n for n in seen if n != "SIPEngineLog"))
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=30)
+                          timeout=15)           # (a run takes about a second)
     assert proc.returncode == 0, proc.stderr
     names = proc.stdout.strip().split(",")
     # (the failing receiver runs before the any_notification ones: its own signal is unseen)
