@@ -156,13 +156,17 @@ class UA:
             self._ready.set()
             return
         self.running = True
-        signals.notify("SIPEngineDidStart", self.engine)
-        self._ready.set()
         count = ffi.new("unsigned *")
         options = self.options
         idle_since = None          # monotonic time the poll last became idle, None: trimmed
         busy = True
         try:
+            try:
+                signals.notify("SIPEngineDidStart", self.engine)
+            finally:
+                # start() waits for this: a receiver that raises what notify() lets through
+                # (SystemExit, KeyboardInterrupt) must fail the run below, not hang start()
+                self._ready.set()
             while not self._stopping:
                 lib.sc_wake_ack()
                 self._run_posted()

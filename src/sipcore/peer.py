@@ -3,7 +3,9 @@
 The child (``python -m sipcore peer [options]``) starts an Engine, prints
 ``{"event": "ready", "udp": port, "tcp": port, "tls": port}`` and then one JSON line for
 every MESSAGE it receives (``"event": "message"``) and every response to a MESSAGE it sent
-(``"event": "response"``).  It reads commands on stdin::
+(``"event": "response"``), and every ``SIPEngineGotException`` of its Engine
+(``"event": "exception", "traceback": ...``; the parent side keeps those in
+:attr:`PeerProcess.exceptions` too, so a test can assert there were none).  It reads commands on stdin::
 
     {"cmd": "send", "to": "sip:bob@127.0.0.1:5062", "route": ["127.0.0.1", 5062, "udp"],
      "content_type": "text/plain", "body": "hi"}
@@ -83,6 +85,10 @@ def main(argv: list[str]) -> int:
     def on_response(sender: Any, **d: Any) -> None:
         emit(event="response", to_uri=str(d["to_uri"]), code=d["code"], reason=d["reason"])
 
+    def on_exception(sender: Any, **d: Any) -> None:
+        emit(event="exception", traceback=d.get("traceback", ""))
+
+    signals.SIPEngineGotException.connect(on_exception, weak=False)
     signals.SIPEngineGotMessage.connect(on_message, weak=False)
     signals.SIPEngineGotMessageResponse.connect(on_response, weak=False)
     calls = _Calls(emit, args)
@@ -223,6 +229,9 @@ class PeerProcess:
         self.proc: subprocess.Popen | None = None
         self.events: queue.Queue = queue.Queue()
         self.ready: dict[str, Any] = {}
+        #: every "exception" event (SIPEngineGotException in the child), also when skipped
+        #: by expect(): ``assert peer.exceptions == []``
+        self.exceptions: list[dict[str, Any]] = []
         self._reader: threading.Thread | None = None
 
     def start(self, timeout: float = 20.0) -> "PeerProcess":
@@ -239,7 +248,10 @@ class PeerProcess:
         assert self.proc is not None and self.proc.stdout is not None
         for line in self.proc.stdout:
             try:
-                self.events.put(json.loads(line))
+                ev = json.loads(line)
+                if ev.get("event") == "exception":
+                    self.exceptions.append(ev)
+                self.events.put(ev)
             except ValueError:
                 self.events.put({"event": "output", "line": line})
         self.events.put({"event": "eof"})
@@ -287,6 +299,8 @@ class PeerProcess:
             self.proc.kill()
             self.proc.wait()
         finally:
+            if self._reader is not None:
+                self._reader.join(timeout)   # every event the child wrote, exceptions too
             for stream in (self.proc.stdout, self.stderr):
                 try:
                     if stream:

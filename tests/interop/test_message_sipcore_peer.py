@@ -51,7 +51,11 @@ def test_message_both_ways(ip, peer, transport, recorder):
     peer.send(f"sip:alice@{host(ip)}:{my_port}", f"to alice over {transport}", (ip, my_port, transport))
     n = recorder.wait_for("SIPEngineGotMessage", timeout=10)
     assert n.data.body == f"to alice over {transport}".encode()
-    assert n.data.from_uri.user == "peer" or n.data.from_uri.user == "bob"
+    # the peer runs with --user bob: its Credentials (the From URI) are sip:bob@<ip>
+    assert (n.data.from_uri.user, n.data.from_uri.host) == ("bob", ip)
+    # RFC 3261 19.1.1 Table 1: no port in a To header URI (PJSIP leaves it out)
+    assert n.data.to_uri == SIPURI(ip, user="alice")
+    assert recorder.all("SIPEngineGotException") == [] and peer.exceptions == []
     assert peer.expect("response", timeout=10)["code"] == 200
 
 

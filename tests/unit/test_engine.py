@@ -107,14 +107,27 @@ def test_runtime_settable_attributes(engine):
 def test_codecs(engine):
     avail = engine.available_codecs
     assert {"PCMU", "PCMA", "speex", "G722", "GSM", "opus"} <= set(avail)
-    assert engine.codecs[0] == "opus"
+    # spec: the default is speex, G722, PCMU, PCMA, iLBC, GSM, limited to what is available
+    # (we also put opus first: a deviation, not pinned here); every default is available and
+    # the spec's codecs keep the spec's order
+    spec_default = ["speex", "G722", "PCMU", "PCMA", "iLBC", "GSM"]
+    assert set(engine.codecs) <= set(avail)
+    assert [c for c in engine.codecs if c in spec_default] == [c for c in spec_default if c in avail]
+    engine.codecs = ["gsm", "Speex", "pcmu", "G722"]    # order as given, case-insensitive
+    assert engine.codecs == ["GSM", "speex", "PCMU", "G722"]
     engine.codecs = ["pcma", "PCMU"]
     assert engine.codecs == ["PCMA", "PCMU"]  # canonical spelling, order kept
+    assert "iLBC" not in avail              # (not built): asking for it is refused ...
     with pytest.raises(ValueError, match="iLBC"):
         engine.codecs = ["iLBC"]
     with pytest.raises(ValueError, match="twice"):
         engine.codecs = ["PCMU", "pcmu"]
-    assert engine.codecs == ["PCMA", "PCMU"]
+    assert engine.codecs == ["PCMA", "PCMU"]                # ... and changes nothing
+
+
+def test_codecs_start_option_keeps_order_and_case(engine_factory):
+    e = engine_factory(codecs=["pcmu", "OPUS", "g722"])
+    assert e.codecs == ["PCMU", "opus", "G722"]
 
 
 def _own_ports(table: str) -> set[int]:
@@ -248,3 +261,148 @@ def test_later_features_raise_not_implemented(engine):
         engine.set_sound_devices()
     with pytest.raises(NotImplementedError):
         engine.detect_nat_type("127.0.0.1")
+
+
+# ---- spec behaviours (issue #10, item 4) ------------------------------------------------
+
+def _poll_turns(engine, n=3):
+    """Let the poll thread run ``n`` full turns (each posted call waits for the previous
+    turn's poll and C-event drain): log lines queued before now have been delivered."""
+    for _ in range(n):
+        engine.parse_sip_uri("sip:fence@example.com")
+
+
+def _make_log_lines(engine, recorder):
+    """Work that makes PJSIP log at levels 1 (an unparsable request), 3 (a refused TCP
+    connection) and 4..5 (transport restarts, a MESSAGE to itself)."""
+    import socket
+    from sipcore import Credentials, Route, send_message
+    engine.set_local_tcp_port(0)
+    engine.set_local_udp_port(0)
+    port = engine.local_udp_port
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"MESSAGE sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9\r\n\r\n",
+                 ("127.0.0.1", port))                        # no CSeq: level 1
+    me = Credentials(SIPURI("127.0.0.1", user="a"))
+    send_message(me, SIPURI("127.0.0.1", user="b", port=port), "text/plain", "log me",
+                 Route("127.0.0.1", port))
+    assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=5).data.code == 200
+    with socket.socket() as t:
+        t.bind(("127.0.0.1", 0))
+        closed = t.getsockname()[1]
+    send_message(me, SIPURI("127.0.0.1", user="b", port=closed), "text/plain", "refused",
+                 Route("127.0.0.1", closed, "tcp"))           # connect() refused: level 3
+    assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=5).data.code == 503
+    _poll_turns(engine)
+
+
+def test_log_level_filters_sipenginelog_and_changes_at_run_time(engine_factory, recorder):
+    """Spec: log_level is the maximum level SIPEngineLog may report (1 most critical .. 5),
+    readable and settable at run time."""
+    e = engine_factory(log_level=3)
+    _make_log_lines(e, recorder)
+    at3 = [n.data.level for n in recorder.all("SIPEngineLog")]
+    assert {1, 3} <= set(at3) and max(at3) <= 3, sorted(set(at3))   # up to 3, never above
+
+    e.log_level = 5
+    assert e.log_level == 5
+    mark = len(recorder.all("SIPEngineLog"))
+    _make_log_lines(e, recorder)
+    at5 = [n.data.level for n in recorder.all("SIPEngineLog")[mark:]]
+    assert {1, 3, 4, 5} <= set(at5)                           # the same work, more detail
+
+    e.log_level = 1
+    _poll_turns(e)                                            # lines from before the change
+    mark = len(recorder.all("SIPEngineLog"))
+    _make_log_lines(e, recorder)
+    assert {n.data.level for n in recorder.all("SIPEngineLog")[mark:]} == {1}
+
+    e.log_level = 0                                           # nothing at all
+    _poll_turns(e)
+    mark = len(recorder.all("SIPEngineLog"))
+    _make_log_lines(e, recorder)
+    assert recorder.all("SIPEngineLog")[mark:] == []
+    assert recorder.all("SIPEngineGotException") == []
+
+
+def test_set_tls_options_without_local_port_stops_tls(engine_factory, recorder):
+    """Spec: set_tls_options() (re)starts TLS, or stops it when local_port is None; then
+    local_tls_port is None, the port is closed, and a TLS route fails cleanly."""
+    from sipcore import Credentials, Route, send_message
+    e = engine_factory(local_tls_port=0)
+    port = e.local_tls_port
+    assert isinstance(port, int) and port in _own_ports("tcp")
+    e.set_tls_options(local_port=None)
+    assert e.local_tls_port is None
+    assert port not in _own_ports("tcp")
+    me = Credentials(SIPURI("127.0.0.1", user="a"))
+    to = SIPURI("127.0.0.1", user="b", port=e.local_udp_port)
+    with pytest.raises(InvalidStateError, match="TLS"):
+        send_message(me, to, "text/plain", "x", Route("127.0.0.1", 5061, "tls"))
+    # the other transports are untouched: UDP still carries a MESSAGE
+    send_message(me, to, "text/plain", "x", Route("127.0.0.1", e.local_udp_port))
+    assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=5).data.code == 200
+    # and TLS comes back with set_tls_options(local_port=0)
+    e.set_tls_options(local_port=0)
+    assert e.local_tls_port and e.local_tls_port in _own_ports("tcp")
+    assert recorder.all("SIPEngineGotMessageResponse")[0].data.code == 200
+    assert recorder.all("SIPEngineGotException") == []
+
+
+ENGINE_LIFECYCLE = ("SIPEngineWillStart", "SIPEngineDidStart", "SIPEngineDidFail",
+                    "SIPEngineWillEnd", "SIPEngineDidEnd")
+
+
+@pytest.mark.parametrize("kind", ["udp", "tcp", "tls"])
+def test_start_on_a_taken_port_sends_willstart_then_didfail(engine_factory, recorder, kind):
+    """Spec: SIPEngineDidFail when the Engine fails fatally and cannot start; DidEnd only for
+    an Engine that was running (it never was): WillStart, DidFail, and start() raises."""
+    import socket
+    from sipcore import PJSIPError
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    if kind != "udp":
+        s.listen()
+    try:
+        opts = {f"local_{kind}_port": s.getsockname()[1]}
+        with pytest.raises(PJSIPError, match=kind.upper()):
+            engine_factory(**opts)
+        assert not Engine().is_running
+        assert recorder.names_seen(*ENGINE_LIFECYCLE) == ["SIPEngineWillStart", "SIPEngineDidFail"]
+        with pytest.raises(EngineNotRunningError):
+            Engine().local_udp_port
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("signal", ["SIPEngineDidStart", "SIPEngineWillEnd"])
+def test_fatal_error_on_the_poll_thread_sends_didfail_then_didend(signal, tmp_path):
+    """An exception that ends the poll thread (SystemExit raised by a receiver: notify()
+    reports only Exception subclasses) is fatal: SIPEngineGotException, SIPEngineDidFail,
+    SIPEngineDidEnd (spec: DidFail when 'about to stop'; GotException followed by DidFail when
+    fatal), and start() returns (it hung for ever when this came from a DidStart receiver).
+    In a child process, so that a hang is a failed test."""
+    import subprocess
+    import sys
+    import textwrap
+    script = textwrap.dedent(f"""
+        from sipcore import Engine, signals
+        seen = []
+        signals.any_notification.connect(
+            lambda sender, notification: seen.append(notification.name), weak=False)
+        def fatal(sender, **data):
+            raise SystemExit("fatal in a receiver")
+        signals.{signal}.connect(fatal, weak=False)
+        e = Engine()
+        e.start(local_ip="127.0.0.1", log_level=0, local_tls_port=None)
+        e.stop()
+        print(",".join(n for n in seen if n != "SIPEngineLog"))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=15)           # (a run takes about a second)
+    assert proc.returncode == 0, proc.stderr
+    names = proc.stdout.strip().split(",")
+    # (the failing receiver runs before the any_notification ones: its own signal is unseen)
+    expected = ["SIPEngineWillStart", "SIPEngineDidStart", "SIPEngineWillEnd",
+                "SIPEngineGotException", "SIPEngineDidFail", "SIPEngineDidEnd"]
+    assert names == expected[:expected.index(signal)] + expected[3:], names

@@ -162,7 +162,9 @@ def test_tcp_connection_refused_gives_503_with_reason(engine, recorder):
     send_message(_me(engine), SIPURI("127.0.0.1", user="x", port=port), "text/plain", "x",
                  Route("127.0.0.1", port, "tcp"))
     n = recorder.wait_for("SIPEngineGotMessageResponse", timeout=10)
-    assert n.data.code in (408, 503) and "refused" in n.data.reason.lower()
+    # RFC 3261 8.1.3.1: a transport failure is reported as if a 503 had been received
+    assert n.data.code == 503 and "refused" in n.data.reason.lower()
+    assert recorder.all("SIPEngineGotException") == []
 
 
 def test_stop_with_pending_message_notifies_once(engine_factory, recorder):
@@ -276,3 +278,98 @@ e.stop()
     outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            timeout=60).stdout for _ in range(2)]
     assert outs[0] and outs[1] and outs[0] != outs[1]
+
+
+def test_udp_message_right_after_the_udp_transport_moved(engine_factory, recorder):
+    """set_local_udp_port() while a finished transaction still holds the old UDP transport
+    (Timer K/J): the next MESSAGE over UDP leaves from the new port and gets its 200 (it
+    failed with 503 'Unsupported transport' until the old transport was destroyed)."""
+    e = engine_factory(trace_sip=True)
+    me = Credentials(SIPURI("127.0.0.1", user="alice"))
+    old = e.local_udp_port
+    send_message(me, SIPURI("127.0.0.1", user="bob", port=old), "text/plain", "1",
+                 Route("127.0.0.1", old))
+    assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=5).data.code == 200
+    e.set_local_udp_port(0)
+    new = e.local_udp_port
+    assert new != old
+    send_message(me, SIPURI("127.0.0.1", user="bob", port=new), "text/plain", "2",
+                 Route("127.0.0.1", new))
+    n = recorder.wait_for("SIPEngineGotMessageResponse", timeout=5)
+    assert (n.data.code, n.data.reason) == (200, "OK")
+    sent = [t.data for t in recorder.all("SIPEngineSIPTrace")
+            if not t.data.received and t.data.data.startswith("MESSAGE ")]
+    assert [t.source_port for t in sent] == [old, new]
+    assert f"Via: SIP/2.0/UDP 127.0.0.1:{new};" in sent[1].data
+    assert recorder.all("SIPEngineGotException") == []
+
+
+def _answer(request: bytes, code: int = 200, reason: str = "OK") -> bytes:
+    """A response to a request read off a socket: its Via, From, To, Call-ID and CSeq."""
+    head = request.split(b"\r\n\r\n", 1)[0].decode()
+    keep = [line for line in head.split("\r\n")[1:]
+            if line.split(":", 1)[0].lower() in ("via", "from", "to", "call-id", "cseq")]
+    return (f"SIP/2.0 {code} {reason}\r\n" + "\r\n".join(keep) +
+            "\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def test_headers_of_to_uri_go_into_the_request(engine, recorder):
+    """RFC 3261 19.1.5: the headers of a URI become headers of the request made from it,
+    and are not part of the Request-URI; the To header carries no headers either."""
+    peer = _silent_udp()
+    peer.settimeout(5)
+    try:
+        port = peer.getsockname()[1]
+        to = SIPURI("127.0.0.1", user="bob", port=port,
+                    headers={"Subject": "lunch at noon", "X-Ticket": "T-42", "Priority": "urgent"})
+        send_message(_me(engine), to, "text/plain", "hi", Route("127.0.0.1", port))
+        data, addr = peer.recvfrom(65536)
+        head = data.split(b"\r\n\r\n", 1)[0].decode()
+        lines = head.split("\r\n")
+        assert lines[0] == f"MESSAGE sip:bob@127.0.0.1:{port} SIP/2.0"
+        assert "Subject: lunch at noon" in lines and "X-Ticket: T-42" in lines
+        assert "Priority: urgent" in lines
+        to_line = [line for line in lines if line.lower().startswith(("to:", "t:"))]
+        assert len(to_line) == 1 and "?" not in to_line[0] and "Subject" not in to_line[0]
+        peer.sendto(_answer(data), addr)
+        n = recorder.wait_for("SIPEngineGotMessageResponse", timeout=5)
+        assert (n.data.code, n.data.reason, n.data.to_uri) == (200, "OK", to)
+    finally:
+        peer.close()
+    assert recorder.all("SIPEngineGotException") == []
+
+
+def test_a_header_name_in_to_uri_that_is_no_header_name_is_refused(engine, recorder):
+    to = SIPURI("127.0.0.1", user="bob", port=9, headers={"Bad Name": "x"})
+    with pytest.raises(ValueError, match="Bad Name"):
+        send_message(_me(engine), to, "text/plain", "hi", Route("127.0.0.1", 9))
+    time.sleep(0.2)
+    assert recorder.all("SIPEngineGotMessageResponse") == []
+
+
+@pytest.mark.parametrize("user", ["bob", "b%00b"])       # the flat path and the slow one
+def test_an_empty_message_keeps_its_content_type(engine, recorder, user):
+    """A MESSAGE with a Content-Type header and Content-Length: 0 has no body in PJSIP; its
+    content type is still what the header says (spec: content_type of SIPEngineGotMessage
+    is the Content-Type header's)."""
+    port = engine.local_udp_port
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(5)
+        sp = s.getsockname()[1]
+        s.sendto((f"MESSAGE sip:{user}@127.0.0.1:{port} SIP/2.0\r\n"
+                  f"Via: SIP/2.0/UDP 127.0.0.1:{sp};branch=z9hG4bKempty{len(user)}\r\n"
+                  f"From: <sip:alice@127.0.0.1:{sp}>;tag=1\r\nTo: <sip:{user}@127.0.0.1>\r\n"
+                  f"Call-ID: empty{len(user)}@127.0.0.1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"
+                  f"Content-Type: application/im-iscomposing+xml\r\nContent-Length: 0\r\n\r\n").encode(),
+                 ("127.0.0.1", port))
+        got = recorder.wait_for("SIPEngineGotMessage", timeout=5)
+        assert s.recv(4096).startswith(b"SIP/2.0 200 OK")
+    assert (got.data.content_type, got.data.body) == ("application/im-iscomposing+xml", b"")
+    assert got.data.to_uri.user == user.replace("%00", "\x00")
+    # and the same for an empty MESSAGE sent by send_message (it names its Content-Type)
+    send_message(_me(engine), SIPURI("127.0.0.1", user="x", port=port), "text/plain", "",
+                 Route("127.0.0.1", port))
+    got = recorder.wait_for("SIPEngineGotMessage", timeout=5)
+    assert (got.data.content_type, got.data.body) == ("text/plain", b"")
+    assert recorder.all("SIPEngineGotException") == []

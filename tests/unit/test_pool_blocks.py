@@ -41,10 +41,28 @@ def test_transactions_take_blocks_from_slabs_and_stop_returns_them(engine_factor
 
 
 def test_trim_unmaps_empty_slabs_and_keeps_used_ones(engine_factory):
-    engine_factory()
-    slabs = lib.sc_pool_slabs()
-    assert lib.sc_pool_trim() <= slabs
-    assert lib.sc_pool_slabs() > 0 and sum(usage().values()) > 0   # live pools keep theirs
+    """A pool of an otherwise unused size class (60 KiB blocks) maps a slab of its own;
+    released, it leaves that slab empty but mapped until a trim, which unmaps exactly it
+    and returns the count of slabs left; the slabs of live pools stay."""
+    e = engine_factory()
+    size = 60 * 1024
+    lib.sc_pool_trim()
+    base, before = lib.sc_pool_slabs(), usage()
+    assert base > 0 and not any(k > size - 1024 for k in before)   # no block that large yet
+
+    def make_release_trim():   # on the poll thread: its own idle trim cannot run in between
+        pool = lib.pjsip_endpt_create_pool(e._ua.endpt, b"trim", size - 1024, 4096)
+        during = (lib.sc_pool_slabs(), usage())
+        lib.pjsip_endpt_release_pool(e._ua.endpt, pool)
+        released = (lib.sc_pool_slabs(), usage())
+        return during, released, lib.sc_pool_trim(), lib.sc_pool_slabs()
+
+    (slabs, during), (slabs_released, released), trimmed, after = e._call("t", make_release_trim)
+    big = {k: v for k, v in during.items() if k > size - 1024}
+    assert slabs == base + 1 and list(big.values()) == [1]     # a new slab, one block live
+    assert slabs_released == base + 1 and not any(k in released for k in big)  # empty, mapped
+    assert trimmed == after == base                             # exactly that slab unmapped
+    assert sum(usage().values()) > 0                            # live pools keep theirs
 
 
 def test_malloc_pools_switch(tmp_path):

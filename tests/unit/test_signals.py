@@ -149,3 +149,75 @@ def test_any_notification_sees_every_notification_once():
         signals.any_notification.disconnect(watch)
     assert len(seen) == 1
     assert seen[0].name == NAME and seen[0].sender is a and seen[0].data.code == 200
+
+
+def test_recorder_wait_for_returns_each_notification_once_in_order():
+    """NotificationRecorder.wait_for: the first matching notification not returned before;
+    a second wait for the same name needs a second notification (it times out otherwise)."""
+    import pytest
+    a, b = Sender(), Sender()
+    with signals.NotificationRecorder([NAME]) as rec:
+        _notify(a)
+        _notify(b)
+        _notify(a, extra=1)
+        assert rec.wait_for(NAME, timeout=0.1, sender=b).sender is b
+        first = rec.wait_for(NAME, timeout=0.1)
+        assert first.sender is a and not hasattr(first.data, "extra")
+        assert rec.wait_for(NAME, timeout=0.1, where=lambda n: n.sender is a).data.extra == 1
+        with pytest.raises(TimeoutError):
+            rec.wait_for(NAME, timeout=0.1)
+        assert len(rec.all(NAME)) == 3 and rec.names_seen() == [NAME] * 3
+    _notify(a)                               # stopped: records nothing more
+    assert len(rec.all()) == 3
+
+
+def test_has_receivers_follows_connect_and_disconnect():
+    other = signals.SIPSubscriptionGotNotify           # nobody else listens to this one here
+    name = "SIPSubscriptionGotNotify"
+
+    def r(sender, **data):
+        pass
+
+    assert not signals.has_receivers(name)
+    other.connect(r)
+    assert signals.has_receivers(name)
+    other.disconnect(r)
+    assert not signals.has_receivers(name)
+    with signals.NotificationRecorder():            # any_notification: every name has one
+        assert signals.has_receivers(name)
+    assert not signals.has_receivers(name)
+
+
+def test_notify_builds_nothing_without_receivers_and_adds_a_utc_timestamp():
+    import datetime
+    assert signals.notify("SIPSubscriptionGotNotify", Sender(), body=b"") is None
+    with signals.NotificationRecorder() as rec:
+        before = datetime.datetime.now(datetime.timezone.utc)
+        n = signals.notify(NAME, Sender(), to_uri=None, code=200, reason="OK")
+        after = datetime.datetime.now(datetime.timezone.utc)
+    assert n is rec.all()[0] and before <= n.data.timestamp <= after
+    assert n.data.timestamp.tzinfo is datetime.timezone.utc
+
+
+def test_disconnecting_one_of_two_receivers_stops_only_that_one():
+    """With another receiver still connected (so notify() does not stop early), a
+    disconnected receiver -- strong or weak -- is not called again."""
+    for weak in (False, True):
+        a, got = Sender(), []
+
+        def one(sender, **data):
+            got.append("one")
+
+        def two(sender, **data):
+            got.append("two")
+
+        SIG.connect(one, weak=weak)
+        SIG.connect(two, weak=weak)
+        try:
+            _notify(a)
+            SIG.disconnect(one)
+            _notify(a)
+        finally:
+            SIG.disconnect(one)
+            SIG.disconnect(two)
+        assert sorted(got[:2]) == ["one", "two"] and got[2:] == ["two"], (weak, got)

@@ -78,3 +78,12 @@ def test_route_defaults_and_validation():
         Route("127.0.0.1", 0)
     with pytest.raises(TypeError, match="address"):
         Route(None)
+
+
+def test_sipuri_escapes_what_its_part_does_not_allow():
+    """RFC 3261 25.1: '@', ':' and space in a user part, ';' '=' in a parameter value and
+    '&' '=' in a header value are escaped; the characters each part allows are not."""
+    u = SIPURI("h.example", user="a@b:c d;e", parameters={"p": "x;y=z", "q": "[]/:&+$"},
+               headers={"Subject": "a&b=c?d"})
+    assert str(u) == ("sip:a%40b%3Ac%20d;e@h.example;p=x%3By%3Dz;q=[]/:&+$"
+                      "?Subject=a%26b%3Dc?d")

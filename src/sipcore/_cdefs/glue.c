@@ -408,8 +408,16 @@ int sc_ua_renew(pjsip_endpoint *endpt)
     return sc_ua_load(endpt);                       /* once more */
 }
 
+/* The UDP transport started last (NULL: none).  A MESSAGE sent over UDP names it in its
+ * transport selector (sc_msg_tsx_send): after set_local_udp_port() the old transport stays
+ * registered, shut down, while finished transactions hold it (Timer J/K), and pjproject
+ * 2.12's lookup for datagram transports takes the first transport of the zero-address key
+ * without skipping shut-down ones -- the old one -- and fails with PJSIP_EUNSUPTRANSPORT. */
+static pjsip_transport *sc_udp_current;
+
 void sc_wake_destroy(pjsip_endpoint *endpt)
 {
+    sc_udp_current = NULL;      /* (the endpoint, destroyed next, takes its transports) */
     if (sc_wake_key) { pj_ioqueue_unregister(sc_wake_key); sc_wake_key = NULL; }
     else if (sc_wake_fds[0] >= 0) close(sc_wake_fds[0]);
     if (sc_wake_fds[1] >= 0) close(sc_wake_fds[1]);
@@ -563,6 +571,23 @@ int sc_uri_pj_flat(pjsip_uri *uri, char *buf, int size)
     return sc_uri_flat(&u, buf, size);
 }
 
+/* sc_msg_body for an incoming MESSAGE: a request with a Content-Type header and an empty
+ * body (Content-Length: 0) has no msg->body in PJSIP, but its content type is still the one
+ * the header names (spec: SIPEngineGotMessage's content_type is the Content-Type header). */
+static int sc_message_body(pjsip_msg *msg, pj_str_t *type, pj_str_t *subtype,
+                           const char **data, unsigned *len)
+{
+    const pjsip_ctype_hdr *ct;
+    if (sc_msg_body(msg, type, subtype, data, len)) return 1;
+    ct = (const pjsip_ctype_hdr*) pjsip_msg_find_hdr(msg, PJSIP_H_CONTENT_TYPE, NULL);
+    if (!ct) return 0;
+    *type = ct->media.type;
+    *subtype = ct->media.subtype;
+    *data = "";
+    *len = 0;
+    return 1;
+}
+
 /* Everything the SIPEngineGotMessage notification needs, in one call. */
 void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out)
 {
@@ -570,8 +595,8 @@ void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out)
     pj_bzero(out, sizeof(*out));
     out->from_ok = rdata->msg_info.from ? sc_uri_info(rdata->msg_info.from->uri, &out->from_uri) : 0;
     out->to_ok = rdata->msg_info.to ? sc_uri_info(rdata->msg_info.to->uri, &out->to_uri) : 0;
-    out->has_body = sc_msg_body(msg, &out->content_type, &out->content_subtype, &out->body,
-                                &out->body_len);
+    out->has_body = sc_message_body(msg, &out->content_type, &out->content_subtype, &out->body,
+                                    &out->body_len);
 }
 
 /* The same for the common case in one flat buffer: the To and From URIs as sc_uri_flat()
@@ -596,7 +621,7 @@ int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens)
         if (n > 0) cur += n;
     }
     lens[2] = lens[3] = -1;
-    if (sc_msg_body(msg, &type, &subtype, &body, &body_len)) {
+    if (sc_message_body(msg, &type, &subtype, &body, &body_len)) {
         if ((pj_ssize_t) (type.slen + subtype.slen + 1) + (pj_ssize_t) body_len > end - cur)
             return -1;
         memcpy(cur, type.ptr, (size_t) type.slen);
@@ -702,8 +727,10 @@ static pj_status_t sc_sockaddr(const char *ip, int port, pj_sockaddr *sa, int *a
  * would do that from a zero-delay idle timer at its next poll, and until then the socket stays
  * bound (set_local_udp_port(0) followed by a check of the old port raced with it).  A transport
  * still used by transactions goes when the last of them lets go. */
+
 void sc_udp_stop(pjsip_transport *tp)
 {
+    if (sc_udp_current == tp) sc_udp_current = NULL;
     pjsip_transport_shutdown(tp);
     if (pj_atomic_get(tp->ref_cnt) == 0)
         pjsip_transport_destroy(tp);
@@ -716,8 +743,11 @@ pj_status_t sc_start_udp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_
     pj_status_t st = sc_sockaddr(ip, port, &sa, &af);
     if (st != PJ_SUCCESS) return st;
     if (af == pj_AF_INET6())
-        return pjsip_udp_transport_start6(endpt, &sa.ipv6, NULL, 1, tp);
-    return pjsip_udp_transport_start(endpt, &sa.ipv4, NULL, 1, tp);
+        st = pjsip_udp_transport_start6(endpt, &sa.ipv6, NULL, 1, tp);
+    else
+        st = pjsip_udp_transport_start(endpt, &sa.ipv4, NULL, 1, tp);
+    if (st == PJ_SUCCESS) sc_udp_current = *tp;
+    return st;
 }
 
 pj_status_t sc_start_tcp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_tpfactory **f)
@@ -751,6 +781,17 @@ pj_status_t sc_start_tls(pjsip_endpoint *endpt, const char *ip, int port, const 
     s.timeout.sec = o->timeout_ms / 1000;
     s.timeout.msec = o->timeout_ms % 1000;
     s.reuse_addr = PJ_FALSE;
+    if (port != 0) {
+        /* pjsip_tls_transport_start2 (2.12, OpenSSL) reports success on a port another
+         * socket listens on, and then has no listener at all: bind a probe first, so that a
+         * taken port fails the start as it does for UDP and TCP. */
+        pj_sock_t probe;
+        st = pj_sock_socket(af, pj_SOCK_STREAM(), 0, &probe);
+        if (st != PJ_SUCCESS) return st;
+        st = pj_sock_bind(probe, &sa, pj_sockaddr_get_len(&sa));
+        pj_sock_close(probe);
+        if (st != PJ_SUCCESS) return st;
+    }
     return pjsip_tls_transport_start2(endpt, &s, &sa, NULL, 1, f);
 }
 

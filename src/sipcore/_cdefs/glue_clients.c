@@ -292,6 +292,12 @@ static pj_status_t sc_msg_tsx_send(sc_msg_t *m)
         pjsip_tpselector sel;
         sc_listener_sel(&sel, m->listener);
         pjsip_tsx_set_transport(tsx, &sel);
+    } else if (sc_udp_current) {               /* UDP: the current transport (see glue.c) */
+        pjsip_tpselector sel;
+        pj_bzero(&sel, sizeof(sel));
+        sel.type = PJSIP_TPSELECTOR_TRANSPORT;
+        sel.u.transport = sc_udp_current;
+        pjsip_tsx_set_transport(tsx, &sel);
     }
     pjsip_tx_data_add_ref(m->tdata);           /* consumed by a successful send */
     m->sending = 1;
