@@ -452,3 +452,16 @@ def test_silent_notifier_times_out_with_408(engine, recorder):
         {"state": "TERMINATED", "code": 408, "reason": "Request Timeout"},
     ]
     no_exceptions(recorder)
+
+
+def test_unparsable_extra_header_raises_and_sends_nothing(engine_factory, recorder):
+    """An extra header PJSIP cannot parse: subscribe() raises PJSIPError naming it, nothing
+    is sent, no state change, and the object stays TERMINATED (usable again)."""
+    from sipcore.errors import PJSIPError
+    engine_factory(trace_sip=True)
+    sub = subscription(9, extra_headers={"Contact": "<sip:broken@", "X-Fine": "1"})
+    with pytest.raises(PJSIPError, match="Contact"):
+        sub.subscribe()
+    assert sub.state == "TERMINATED" and reported(recorder, sub) == []
+    assert not traced(recorder, sent=True, start="SUBSCRIBE ")
+    no_exceptions(recorder)
