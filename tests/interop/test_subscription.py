@@ -465,3 +465,55 @@ def test_unparsable_extra_header_raises_and_sends_nothing(engine_factory, record
     assert sub.state == "TERMINATED" and reported(recorder, sub) == []
     assert not traced(recorder, sent=True, start="SUBSCRIBE ")
     no_exceptions(recorder)
+
+
+def test_refresh_rejected_with_481_terminates_with_code(engine, recorder, tmp_path):
+    """The notifier answers the refresh PJSIP sends with 481 (RFC 6665 4.1.2.2: the
+    subscription is gone): ACTIVE -> TERMINATED with 481 and its reason."""
+    with notifier(tmp_path, recv_subscribe(first=True), respond(202, "Accepted", expires=2),
+                  notify(1, "active;expires=2", body=PIDF),
+                  recv_subscribe(),
+                  respond(481, "Call/Transaction Does Not Exist", new_tag=False)) as peer:
+        sub = subscription(peer.port, expires=30)
+        sub.subscribe()
+        wait_state(recorder, sub, "ACTIVE")
+        wait_state(recorder, sub, "TERMINATED", timeout=8)
+        sipp_ok(peer, tmp_path)
+    assert reported(recorder, sub) == [
+        {"state": "SENT"},
+        {"state": "ACCEPTED", "code": 202, "reason": "Accepted"},
+        {"state": "ACTIVE"},
+        {"state": "TERMINATED", "code": 481, "reason": "Call/Transaction Does Not Exist"},
+    ]
+    assert_chained(recorder, sub)
+    assert len(got_notify(recorder, sub)) == 1
+    no_exceptions(recorder)
+
+
+def test_unsubscribe_in_pending_ends_without_final_notify(engine_factory, recorder, tmp_path):
+    """unsubscribe() in PENDING (allowed: not TERMINATED) sends SUBSCRIBE Expires: 0; the
+    notifier answers 200 but never sends the terminating NOTIFY: the subscription still
+    ends, TERMINATED without a code, in bounded time."""
+    engine_factory(trace_sip=True)
+    with notifier(tmp_path, recv_subscribe(first=True), respond(202, "Accepted", expires=60),
+                  notify(1, "pending;expires=60"),
+                  recv_subscribe(), respond(200, "OK", expires=0, new_tag=False)) as peer:
+        sub = subscription(peer.port)
+        sub.subscribe()
+        wait_state(recorder, sub, "PENDING")
+        t0 = time.monotonic()
+        sub.unsubscribe()
+        wait_state(recorder, sub, "TERMINATED", timeout=15)
+        elapsed = time.monotonic() - t0
+        sipp_ok(peer, tmp_path)
+    assert elapsed < 10, elapsed
+    assert reported(recorder, sub) == [
+        {"state": "SENT"},
+        {"state": "ACCEPTED", "code": 202, "reason": "Accepted"},
+        {"state": "PENDING"},
+        {"state": "TERMINATED"},
+    ]
+    last = traced(recorder, sent=True, start="SUBSCRIBE ")[-1]
+    assert header(last, "Expires") == "0" and ";tag=" in header(last, "To")
+    assert not got_notify(recorder, sub)
+    no_exceptions(recorder)
