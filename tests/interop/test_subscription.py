@@ -92,20 +92,23 @@ def scenario(*steps: str) -> str:
 
 
 @contextmanager
-def notifier(tmp_path, *steps: str, calls: int = 1):
-    """sipp running ``steps`` as UAS on a free loopback UDP port (``calls`` dialogs)."""
-    port = free_port("udp")
+def notifier(tmp_path, *steps: str, calls: int = 1, transport: str = "udp"):
+    """sipp running ``steps`` as UAS on a free loopback port (``calls`` dialogs), over UDP
+    or TCP (one connection, ``-t t1``)."""
+    port = free_port(transport)
     path = tmp_path / f"notifier-{port}.xml"
     path.write_text(scenario(*steps))
     proc = subprocess.Popen([SIPP, "-sf", str(path), "-i", "127.0.0.1", "-p", str(port),
-                             "-m", str(calls), "-timeout", "30", "-trace_err", "-nostdin"],
+                             "-m", str(calls), "-timeout", "30", "-trace_err", "-nostdin",
+                             "-t", "u1" if transport == "udp" else "t1"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     proc.port = port
     try:
         deadline = time.monotonic() + 5          # up once it holds the port
         while time.monotonic() < deadline:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if transport == "udp"
+                              else socket.SOCK_STREAM)
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
@@ -187,10 +190,10 @@ def body(msg: str) -> bytes:
     return msg.split("\r\n\r\n", 1)[1].encode()
 
 
-def subscription(port: int, **kw) -> Subscription:
+def subscription(port: int, transport: str | None = None, **kw) -> Subscription:
     return Subscription(Credentials(SIPURI("127.0.0.1", user="bob")),
                         SIPURI("127.0.0.1", user="alice", port=port), "presence",
-                        Route("127.0.0.1", port), **kw)
+                        Route("127.0.0.1", port, transport), **kw)
 
 
 # ---------------------------------------------------------------- tests
@@ -516,4 +519,30 @@ def test_unsubscribe_in_pending_ends_without_final_notify(engine_factory, record
     last = traced(recorder, sent=True, start="SUBSCRIBE ")[-1]
     assert header(last, "Expires") == "0" and ";tag=" in header(last, "To")
     assert not got_notify(recorder, sub)
+    no_exceptions(recorder)
+
+
+def test_subscription_over_tcp(engine_factory, recorder, tmp_path):
+    """Route over TCP: the SUBSCRIBE leaves over TCP with a ;transport=tcp Contact at the
+    Engine's TCP port, and the notifier's NOTIFYs come back over TCP (RFC 3261 18)."""
+    e = engine_factory(trace_sip=True)
+    with notifier(tmp_path, recv_subscribe(first=True), respond(200, "OK", expires=60),
+                  notify(1, "active;expires=60", body=PIDF), pause(200),
+                  notify(2, "terminated;reason=noresource"), transport="tcp") as peer:
+        sub = subscription(peer.port, transport="tcp")
+        sub.subscribe()
+        wait_state(recorder, sub, "TERMINATED")
+        sipp_ok(peer, tmp_path)
+    assert reported(recorder, sub) == [
+        {"state": "SENT"},
+        {"state": "ACCEPTED", "code": 200, "reason": "OK"},
+        {"state": "ACTIVE"},
+        {"state": "TERMINATED"},
+    ]
+    (m,) = traced(recorder, sent=True, start="SUBSCRIBE ")
+    assert header(m, "Via").startswith("SIP/2.0/TCP ")
+    assert header(m, "Contact") == f"<sip:bob@127.0.0.1:{e.local_tcp_port};transport=tcp>"
+    notifies = traced(recorder, sent=False, start="NOTIFY ")
+    assert [header(n, "Via").split()[0] for n in notifies] == ["SIP/2.0/TCP"] * 2
+    assert [n.data.body for n in got_notify(recorder, sub)] == [PIDF_ON_WIRE]
     no_exceptions(recorder)
