@@ -187,6 +187,8 @@ pj_status_t sc_evsub_create(pjsip_endpoint *endpt, uintptr_t token, const char *
                             const char *route, pjsip_tpfactory *listener, const char *user,
                             const char *password, pjsip_evsub **p_sub);
 void sc_evsub_abandon(pjsip_evsub *sub);
+pj_status_t sc_evsub_add_header(pjsip_endpoint *endpt, pjsip_evsub *sub, const char *name,
+                                const char *value);
 int sc_timer_id(pj_timer_entry *entry);
 """
 

@@ -214,6 +214,36 @@ pj_status_t sc_evsub_create(pjsip_endpoint *endpt, uintptr_t token, const char *
     return PJ_SUCCESS;
 }
 
+/* Give the subscription a header that PJSIP adds to every SUBSCRIBE it makes for it:
+ * the initial one, the refreshes it sends on its own timer and the unsubscribe (the spec's
+ * extra_headers: "added to any outgoing SUBSCRIBE request").  Parsed like
+ * sc_tdata_add_header (typed headers come out typed) in a scratch pool; PJSIP keeps a
+ * copy in the subscription's pool. */
+pj_status_t sc_evsub_add_header(pjsip_endpoint *endpt, pjsip_evsub *sub, const char *name,
+                                const char *value)
+{
+    pj_pool_t *pool;
+    pj_str_t hname, hvalue;
+    pjsip_hdr list, *parsed;
+    pj_status_t st;
+    pool = pjsip_endpt_create_pool(endpt, "schdr%p", 512, 512);
+    if (!pool) return PJ_ENOMEM;
+    pj_strdup2_with_null(pool, &hname, name);
+    pj_strdup2_with_null(pool, &hvalue, value);
+    parsed = (pjsip_hdr*) pjsip_parse_hdr(pool, &hname, hvalue.ptr, (pj_size_t) hvalue.slen,
+                                          NULL);
+    if (!parsed) {
+        st = PJSIP_EINVALIDHDR;
+    } else {
+        /* pjsip_parse_hdr gives a ring of headers without a list head: give it one */
+        pj_list_init(&list);
+        pj_list_insert_nodes_before(&list, parsed);
+        st = pjsip_evsub_add_header(sub, &list);
+    }
+    pjsip_endpt_release_pool(endpt, pool);
+    return st;
+}
+
 /* Forget the token and end the subscription without telling anyone (Engine stop). */
 void sc_evsub_abandon(pjsip_evsub *sub)
 {

@@ -15,7 +15,7 @@ from .. import signals
 from .._pj import check, ffi, lib, pj2str
 from ..errors import InvalidStateError
 from ..uri import SIPURI
-from ._base import (ClientPrimitive, add_headers, check_credentials, check_expires,
+from ._base import (ClientPrimitive, check_credentials, check_expires,
                     check_headers, check_route, check_sipuri)
 
 __all__ = ["Subscription"]
@@ -98,6 +98,11 @@ class Subscription(ClientPrimitive):
             "creating the subscription")
         self._sub = sub[0]
         try:
+            # kept by the evsub: on this SUBSCRIBE, the refreshes PJSIP sends on its own
+            # timer, and the unsubscribe
+            for name, value in self._extra_headers.items():
+                check(lib.sc_evsub_add_header(ua.endpt, self._sub, name.encode(),
+                                              value.encode()), f"adding the {name} header")
             self._send(self._expires)
         except BaseException:
             self._abandon()
@@ -112,11 +117,6 @@ class Subscription(ClientPrimitive):
     def _send(self, expires: int) -> None:
         tdata = ffi.new("pjsip_tx_data **")
         check(lib.pjsip_evsub_initiate(self._sub, ffi.NULL, expires, tdata), "creating the SUBSCRIBE")
-        try:
-            add_headers(tdata[0], self._extra_headers)
-        except BaseException:
-            lib.pjsip_tx_data_dec_ref(tdata[0])
-            raise
         check(lib.pjsip_evsub_send_request(self._sub, tdata[0]), "sending the SUBSCRIBE")
 
     def on_client(self, kind: int, result) -> None:
