@@ -79,6 +79,13 @@ static void sc_publishc_cb(struct pjsip_publishc_cbparam *p)
     r.reason = p->reason;
     r.expiration = p->expiration;
     r.rdata = p->rdata;
+    /* PJSIP reads the 2xx's Expires only with its own auto-refresh, which sipcore does not
+       use (it refreshes by itself): read the granted expiry here (RFC 3903 section 4.1) */
+    if (p->expiration == PJSIP_PUBC_EXPIRATION_NOT_SPECIFIED && p->rdata && p->code / 100 == 2) {
+        pjsip_expires_hdr *h = (pjsip_expires_hdr*)
+            pjsip_msg_find_hdr(p->rdata->msg_info.msg, PJSIP_H_EXPIRES, NULL);
+        if (h) r.expiration = h->ivalue;
+    }
     sc_py_on_client((uintptr_t) p->token, SC_CLIENT_PUBLISHC, &r);
 }
 
