@@ -121,6 +121,21 @@ pj_status_t sc_publishc_create(pjsip_endpoint *endpt, uintptr_t token, const cha
     return PJ_SUCCESS;
 }
 
+/* Give a request "Expires: expires", replacing one it has.  pjsip_regc leaves the header
+   out of a REGISTER whose expiry equals the last one granted, and a registrar then applies
+   its own default (RFC 3261 10.3 step 7) instead of the expiry asked for. */
+void sc_tdata_set_expires(pjsip_tx_data *tdata, unsigned expires)
+{
+    pjsip_expires_hdr *h = (pjsip_expires_hdr*)
+        pjsip_msg_find_hdr(tdata->msg, PJSIP_H_EXPIRES, NULL);
+    if (h) {
+        h->ivalue = expires;
+    } else {
+        h = pjsip_expires_hdr_create(tdata->pool, expires);
+        pjsip_msg_add_hdr(tdata->msg, (pjsip_hdr*) h);
+    }
+}
+
 /* Make a request leave through this listener (TCP/TLS). */
 void sc_tdata_use_listener(pjsip_tx_data *tdata, pjsip_tpfactory *listener)
 {

@@ -136,6 +136,7 @@ class Registration(RefreshingPrimitive):
         else:
             lib.pjsip_regc_update_expires(self._regc, self._expires)
             check(lib.pjsip_regc_register(self._regc, 0, tdata), "creating the REGISTER")
+            lib.sc_tdata_set_expires(tdata[0], self._expires)   # every REGISTER says it
         try:
             add_headers(tdata[0], self._extra_headers)
         except BaseException:
