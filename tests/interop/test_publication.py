@@ -446,3 +446,30 @@ def test_silent_server_408_for_publish_and_register(engine, recorder, server):
     # one request each, retransmitted (timer E: 0.5, 1, 2, 4, 4, ... s) until timer F
     assert len(pub_srv.requests) == 1 and len(reg_srv.requests) == 1
     assert pub_srv.datagrams >= 9 and reg_srv.datagrams >= 9
+
+
+def test_calls_from_a_notification_receiver(kam, engine, recorder):
+    """publish()/unpublish() made by a receiver of SIPPublicationChangedState (on the poll
+    thread, inside PJSIP's callback) are carried out like any other call."""
+    from sipcore import signals
+    pub = Publication(creds(), "presence", Route("127.0.0.1", kam.port), expires=60)
+    seen = []
+
+    def on_state(sender, **data):
+        if sender is not pub:
+            return
+        seen.append(data["state"])
+        if seen == ["publishing", "published"]:
+            pub.publish(CT, PIDF.format(note="from the receiver"))
+        elif seen == ["publishing", "published", "publishing", "published"]:
+            pub.unpublish()
+
+    signals.SIPPublicationChangedState.connect(on_state)
+    try:
+        pub.publish(CT, PIDF.format(note="first"))
+        ns = wait_seq(recorder, pub, ["publishing", "published"] * 2
+                      + ["unpublishing", "unpublished"])
+    finally:
+        signals.SIPPublicationChangedState.disconnect(on_state)
+    assert [n.data.code for n in ns[1::2]] == [200, 200, 200]
+    assert presentity(kam) == []

@@ -331,3 +331,30 @@ def test_methods_from_many_threads(kam, engine, recorder):
     assert reg.state == "registered" and kam.is_registered("alice")
     reg.unregister()
     wait_state(recorder, reg, "unregistered")
+
+
+def test_calls_from_a_notification_receiver(kam, engine, recorder):
+    """register()/unregister() made by a receiver of SIPRegistrationChangedState (on the poll
+    thread, inside PJSIP's callback) are carried out like any other call."""
+    from sipcore import signals
+    reg = Registration(creds(), Route("127.0.0.1", kam.port), expires=60)
+    seen = []
+
+    def on_state(sender, **data):
+        if sender is not reg:
+            return
+        seen.append(data["state"])
+        if seen == ["registering", "registered"]:
+            reg.register()
+        elif seen == ["registering", "registered", "registering", "registered"]:
+            reg.unregister()
+
+    signals.SIPRegistrationChangedState.connect(on_state)
+    try:
+        reg.register()
+        ns = wait_seq(recorder, reg, ["registering", "registered"] * 2
+                      + ["unregistering", "unregistered"])
+    finally:
+        signals.SIPRegistrationChangedState.disconnect(on_state)
+    assert [n.data.code for n in ns[1::2]] == [200, 200, 200]
+    assert not kam.is_registered("alice")
