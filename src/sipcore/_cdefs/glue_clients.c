@@ -79,6 +79,13 @@ static void sc_publishc_cb(struct pjsip_publishc_cbparam *p)
     r.reason = p->reason;
     r.expiration = p->expiration;
     r.rdata = p->rdata;
+    /* PJSIP reads the 2xx's Expires only with its own auto-refresh, which sipcore does not
+       use (it refreshes by itself): read the granted expiry here (RFC 3903 section 4.1) */
+    if (p->expiration == PJSIP_PUBC_EXPIRATION_NOT_SPECIFIED && p->rdata && p->code / 100 == 2) {
+        pjsip_expires_hdr *h = (pjsip_expires_hdr*)
+            pjsip_msg_find_hdr(p->rdata->msg_info.msg, PJSIP_H_EXPIRES, NULL);
+        if (h) r.expiration = h->ivalue;
+    }
     sc_py_on_client((uintptr_t) p->token, SC_CLIENT_PUBLISHC, &r);
 }
 
@@ -112,6 +119,21 @@ pj_status_t sc_publishc_create(pjsip_endpoint *endpt, uintptr_t token, const cha
     if (st != PJ_SUCCESS) { pjsip_publishc_destroy(pubc); return st; }
     *p_pubc = pubc;
     return PJ_SUCCESS;
+}
+
+/* Give a request "Expires: expires", replacing one it has.  pjsip_regc leaves the header
+   out of a REGISTER whose expiry equals the last one granted, and a registrar then applies
+   its own default (RFC 3261 10.3 step 7) instead of the expiry asked for. */
+void sc_tdata_set_expires(pjsip_tx_data *tdata, unsigned expires)
+{
+    pjsip_expires_hdr *h = (pjsip_expires_hdr*)
+        pjsip_msg_find_hdr(tdata->msg, PJSIP_H_EXPIRES, NULL);
+    if (h) {
+        h->ivalue = expires;
+    } else {
+        h = pjsip_expires_hdr_create(tdata->pool, expires);
+        pjsip_msg_add_hdr(tdata->msg, (pjsip_hdr*) h);
+    }
 }
 
 /* Make a request leave through this listener (TCP/TLS). */

@@ -3,8 +3,9 @@
 States: ``unpublished``, ``publishing``, ``published``, ``unpublishing``; queued like
 Registration (the last call made during a transaction wins).  While published the object
 refreshes before expiry with a body-less PUBLISH carrying the entity tag (SIP-If-Match);
-``publish()`` while published replaces the content.  A 412 (the server forgot the entity
-tag) is answered by publishing the full content afresh.  After ``unpublished`` the PJSIP
+``publish()`` while published replaces the content.  The refresh comes before the expiry the
+server granted (the 2xx's Expires).  A 412 to a PUBLISH naming an entity tag (the server forgot
+it) is answered by publishing the full content afresh, once.  After ``unpublished`` the PJSIP
 publication is dropped, so a re-used object starts with no entity tag (the spec's known
 bug, fixed).
 """
@@ -59,6 +60,10 @@ class Publication(RefreshingPrimitive):
         self._timer = None
         self._attempt = self._answered = 0
         self._sending_body = False
+        self._in_callback = False    # inside PJSIP's publication callback (see _advance)
+        self._tagged = False         # the PJSIP publication holds an entity tag (had a 2xx)
+        self._conditional = False    # the PUBLISH in progress carries SIP-If-Match
+        self._kick = None            # timer sending a queued request after that callback
         self._bind()
         self._call("__init__", self._ua.check_route, self._route)
 
@@ -94,6 +99,12 @@ class Publication(RefreshingPrimitive):
     def _advance(self) -> None:
         if self._state in (PUBLISHING, UNPUBLISHING) or self._wanted is None:
             return
+        if self._in_callback:
+            # PJSIP's publication counts itself busy until its callback returns, and would
+            # refuse the queued request (PJ_EBUSY): send it from the poll loop right after
+            if self._kick is None:
+                self._kick = self._ua.schedule(0, self._on_kick)
+            return
         wanted, self._wanted = self._wanted, None
         if wanted[0] == "publish":
             self._content = wanted[1:]
@@ -116,14 +127,21 @@ class Publication(RefreshingPrimitive):
             (aor.user or "").encode(), password.encode() if password is not None else ffi.NULL,
             pubc), "creating the publication")
         self._pubc = pubc[0]
+        self._tagged = False
 
     def _drop_pubc(self) -> None:
         if self._pubc != ffi.NULL:
             lib.pjsip_publishc_destroy(self._pubc)
             self._pubc = ffi.NULL
 
+    def _on_kick(self) -> None:
+        self._kick = None
+        self._advance()
+
     def _send(self, what: str, with_body: bool = False) -> None:
         self._cancel_timer()
+        self._ua.cancel(self._kick)
+        self._kick = None
         self._ensure_pubc()
         tdata = ffi.new("pjsip_tx_data **")
         if what == "unpublish":
@@ -144,6 +162,7 @@ class Publication(RefreshingPrimitive):
         self._attempt += 1
         attempt = self._attempt
         self._sending_body = with_body
+        self._conditional = self._tagged
         if self._state != PUBLISHING:   # a 412 re-send stays in publishing
             self._set_state("send_unpublish" if what == "unpublish" else "send")
         status = lib.pjsip_publishc_send(self._pubc, tdata[0])
@@ -155,9 +174,18 @@ class Publication(RefreshingPrimitive):
         if self._state not in (PUBLISHING, UNPUBLISHING) or self._answered >= self._attempt:
             return
         self._answered = self._attempt
+        self._in_callback = True
+        try:
+            self._on_final(result)
+        finally:
+            self._in_callback = False
+
+    def _on_final(self, result) -> None:
         code, reason = result_code_reason(result)
-        if code == 412 and self._state == PUBLISHING and self._content is not None:
-            # RFC 3903 section 4.1: the entity tag is unknown; publish the state afresh
+        if (code == 412 and self._state == PUBLISHING and self._conditional
+                and self._content is not None):
+            # RFC 3903 section 4.1: the entity tag is unknown; publish the state afresh (once:
+            # that PUBLISH names no entity tag, so a 412 to it ends the attempt)
             self._drop_pubc()
             self._send("publish", with_body=True)
             return
@@ -167,6 +195,7 @@ class Publication(RefreshingPrimitive):
         if 200 <= code < 300:
             self._set_state("ok", code=code, reason=reason)
             if self._state == PUBLISHED:
+                self._tagged = True
                 exp = expiration if 0 < expiration < 2**31 else self._expires
                 self._timer = self._ua.schedule(refresh_delay(exp), self._on_refresh)
         else:
@@ -184,6 +213,8 @@ class Publication(RefreshingPrimitive):
 
     def _engine_stopping(self) -> None:
         self._cancel_timer()
+        self._ua.cancel(self._kick)
+        self._kick = None
         self._drop_pubc()
         self._release_token()
         if self._state != UNPUBLISHED:

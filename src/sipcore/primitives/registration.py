@@ -2,7 +2,8 @@
 
 States: ``unregistered``, ``registering``, ``registered``, ``unregistering``.  The state
 machine is queued: ``register()`` or ``unregister()`` during a transaction takes effect after
-its final response (the last call wins).  While registered the object refreshes on its own
+its final response (the last call wins), sent right after every receiver has seen that
+response's notification.  While registered the object refreshes on its own
 before the registration expires (half-way for short expiries, 10 s ahead otherwise),
 passing through ``registering`` again, using the current ``expires``.  A failed REGISTER
 (including a refresh) ends in ``unregistered`` with the response's code.
@@ -61,6 +62,8 @@ class Registration(RefreshingPrimitive):
         self._timer = None
         self._attempt = 0
         self._answered = 0
+        self._in_callback = False    # handling a final response (see _advance)
+        self._kick = None            # timer sending a queued request after that
         self._bind()
         self._call("__init__", self._create, contact)
 
@@ -121,14 +124,27 @@ class Registration(RefreshingPrimitive):
     def _advance(self) -> None:
         if self._state in (REGISTERING, UNREGISTERING):
             return  # queued until the final response
+        if self._in_callback and self._wanted is not None:
+            # a call queued during the REGISTER, or made by a receiver of the notification
+            # just sent: send it from the poll loop right after, so that every receiver has
+            # seen this state change before the next one is notified
+            if self._kick is None:
+                self._kick = self._ua.schedule(0, self._on_kick)
+            return
         wanted, self._wanted = self._wanted, None
         if wanted == "register":
             self._send(unregister=False)
         elif wanted == "unregister" and self._state == REGISTERED:
             self._send(unregister=True)
 
+    def _on_kick(self) -> None:
+        self._kick = None
+        self._advance()
+
     def _send(self, unregister: bool) -> None:
         self._cancel_timer()
+        self._ua.cancel(self._kick)
+        self._kick = None
         self._ensure_regc()
         tdata = ffi.new("pjsip_tx_data **")
         if unregister:
@@ -136,6 +152,7 @@ class Registration(RefreshingPrimitive):
         else:
             lib.pjsip_regc_update_expires(self._regc, self._expires)
             check(lib.pjsip_regc_register(self._regc, 0, tdata), "creating the REGISTER")
+            lib.sc_tdata_set_expires(tdata[0], self._expires)   # every REGISTER says it
         try:
             add_headers(tdata[0], self._extra_headers)
         except BaseException:
@@ -165,7 +182,11 @@ class Registration(RefreshingPrimitive):
                 if n:
                     contacts.append(ffi.string(buf, n).decode("utf-8", "replace"))
             self.expires_received = int(result.expiration) if result.expiration < 2**31 else self._expires
-        self._finished(code, reason, contacts)
+        self._in_callback = True
+        try:
+            self._finished(code, reason, contacts)
+        finally:
+            self._in_callback = False
 
     def _finished(self, code: int, reason: str, contacts: list[str] | None) -> None:
         if 200 <= code < 300:
@@ -202,6 +223,8 @@ class Registration(RefreshingPrimitive):
 
     def _engine_stopping(self) -> None:
         self._cancel_timer()
+        self._ua.cancel(self._kick)
+        self._kick = None
         self._drop_regc()
         if self._state != UNREGISTERED:
             self._state = UNREGISTERED
