@@ -1,7 +1,6 @@
 """Publication and Subscription against kamailio's presence server (presence + presence_xml)."""
 import pytest
 
-from peers.kamailio import Kamailio
 from sipcore import (Credentials, InvalidStateError, Publication, Route, SIPURI, Subscription)
 
 PIDF = """<?xml version="1.0" encoding="UTF-8"?>
@@ -13,16 +12,6 @@ PIDF = """<?xml version="1.0" encoding="UTF-8"?>
 def creds(user, password):
     return Credentials(SIPURI("127.0.0.1", user=user), password)
 
-
-@pytest.fixture
-def kam(tmp_path):
-    """conftest's kam with one worker per transport: kamailio 5.6's db_sqlite sets no busy
-    timeout, so two workers writing the presentity table at once fail with "database is
-    locked" and the PUBLISH gets a 500 (seen in about 1 of 10 publish/unpublish cycles)."""
-    with Kamailio(workdir=tmp_path / "kam", children=1) as k:
-        k.add_user("alice", "apw")
-        k.add_user("bob", "bpw")
-        yield k
 
 
 def wait_state(rec, obj, state, name, timeout=15):
