@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.sipcore-installed
 SOURCES := pyproject.toml setup.py build_pjsip.py $(shell find src -name '*.py' -o -name '*.c' 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo bench clean distclean
+.PHONY: setup test mutants demo bench clean distclean
 
 setup: $(STAMP)
 
@@ -22,8 +22,13 @@ $(STAMP): $(SOURCES)
 	$(PY) -c "import sipcore; print('sipcore', sipcore.__version__, 'on pjproject', sipcore.PJSIP_VERSION)"
 	touch $@
 
+# the suite, then the mutation check (tools/mutants.py: every listed mutant must be killed)
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) tools/mutants.py --jobs 2
+
+mutants: setup
+	$(PY) tools/mutants.py --jobs 2
 
 demo: setup
 	$(PY) -m sipcore demo
