@@ -158,6 +158,8 @@ class RefreshingPrimitive(ClientPrimitive):
     """Registration and Publication: a settable ``expires`` and one refresh timer."""
 
     _timer: Any = None
+    _kick: Any = None            # timer sending a queued request right after a final response
+    _in_callback = False         # handling a final response (see _defer_advance)
 
     @property
     def expires(self) -> int:
@@ -172,3 +174,30 @@ class RefreshingPrimitive(ClientPrimitive):
         if self._timer is not None:
             self._ua.cancel(self._timer)
             self._timer = None
+
+    def _defer_advance(self) -> None:
+        """Send the queued request from the poll loop right after the final response being
+        handled: every receiver then sees that response's state change before the next one
+        is notified, and PJSIP (which counts a publication busy until its callback returns)
+        accepts the request."""
+        if self._kick is None:
+            self._kick = self._ua.schedule(0, self._on_kick)
+
+    def _on_kick(self) -> None:
+        self._kick = None
+        self._advance()
+
+    def _cancel_kick(self) -> None:
+        self._ua.cancel(self._kick)
+        self._kick = None
+
+    def _on_final_response(self, handle: Any, *args: Any) -> None:
+        """Run ``handle(*args)`` (the final response's state change) marked as in callback."""
+        self._in_callback = True
+        try:
+            handle(*args)
+        finally:
+            self._in_callback = False
+
+    def _advance(self) -> None:  # overridden
+        raise NotImplementedError

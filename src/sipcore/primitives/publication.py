@@ -60,10 +60,8 @@ class Publication(RefreshingPrimitive):
         self._timer = None
         self._attempt = self._answered = 0
         self._sending_body = False
-        self._in_callback = False    # inside PJSIP's publication callback (see _advance)
         self._tagged = False         # the PJSIP publication holds an entity tag (had a 2xx)
         self._conditional = False    # the PUBLISH in progress carries SIP-If-Match
-        self._kick = None            # timer sending a queued request after that callback
         self._bind()
         self._call("__init__", self._ua.check_route, self._route)
 
@@ -100,10 +98,7 @@ class Publication(RefreshingPrimitive):
         if self._state in (PUBLISHING, UNPUBLISHING) or self._wanted is None:
             return
         if self._in_callback:
-            # PJSIP's publication counts itself busy until its callback returns, and would
-            # refuse the queued request (PJ_EBUSY): send it from the poll loop right after
-            if self._kick is None:
-                self._kick = self._ua.schedule(0, self._on_kick)
+            self._defer_advance()   # PJSIP would refuse it inside its callback (PJ_EBUSY)
             return
         wanted, self._wanted = self._wanted, None
         if wanted[0] == "publish":
@@ -134,14 +129,9 @@ class Publication(RefreshingPrimitive):
             lib.pjsip_publishc_destroy(self._pubc)
             self._pubc = ffi.NULL
 
-    def _on_kick(self) -> None:
-        self._kick = None
-        self._advance()
-
     def _send(self, what: str, with_body: bool = False) -> None:
         self._cancel_timer()
-        self._ua.cancel(self._kick)
-        self._kick = None
+        self._cancel_kick()
         self._ensure_pubc()
         tdata = ffi.new("pjsip_tx_data **")
         if what == "unpublish":
@@ -174,11 +164,7 @@ class Publication(RefreshingPrimitive):
         if self._state not in (PUBLISHING, UNPUBLISHING) or self._answered >= self._attempt:
             return
         self._answered = self._attempt
-        self._in_callback = True
-        try:
-            self._on_final(result)
-        finally:
-            self._in_callback = False
+        self._on_final_response(self._on_final, result)
 
     def _on_final(self, result) -> None:
         code, reason = result_code_reason(result)
@@ -213,8 +199,7 @@ class Publication(RefreshingPrimitive):
 
     def _engine_stopping(self) -> None:
         self._cancel_timer()
-        self._ua.cancel(self._kick)
-        self._kick = None
+        self._cancel_kick()
         self._drop_pubc()
         self._release_token()
         if self._state != UNPUBLISHED:

@@ -62,8 +62,6 @@ class Registration(RefreshingPrimitive):
         self._timer = None
         self._attempt = 0
         self._answered = 0
-        self._in_callback = False    # handling a final response (see _advance)
-        self._kick = None            # timer sending a queued request after that
         self._bind()
         self._call("__init__", self._create, contact)
 
@@ -125,11 +123,7 @@ class Registration(RefreshingPrimitive):
         if self._state in (REGISTERING, UNREGISTERING):
             return  # queued until the final response
         if self._in_callback and self._wanted is not None:
-            # a call queued during the REGISTER, or made by a receiver of the notification
-            # just sent: send it from the poll loop right after, so that every receiver has
-            # seen this state change before the next one is notified
-            if self._kick is None:
-                self._kick = self._ua.schedule(0, self._on_kick)
+            self._defer_advance()   # queued during the REGISTER or made by a receiver
             return
         wanted, self._wanted = self._wanted, None
         if wanted == "register":
@@ -137,14 +131,9 @@ class Registration(RefreshingPrimitive):
         elif wanted == "unregister" and self._state == REGISTERED:
             self._send(unregister=True)
 
-    def _on_kick(self) -> None:
-        self._kick = None
-        self._advance()
-
     def _send(self, unregister: bool) -> None:
         self._cancel_timer()
-        self._ua.cancel(self._kick)
-        self._kick = None
+        self._cancel_kick()
         self._ensure_regc()
         tdata = ffi.new("pjsip_tx_data **")
         if unregister:
@@ -182,11 +171,7 @@ class Registration(RefreshingPrimitive):
                 if n:
                     contacts.append(ffi.string(buf, n).decode("utf-8", "replace"))
             self.expires_received = int(result.expiration) if result.expiration < 2**31 else self._expires
-        self._in_callback = True
-        try:
-            self._finished(code, reason, contacts)
-        finally:
-            self._in_callback = False
+        self._on_final_response(self._finished, code, reason, contacts)
 
     def _finished(self, code: int, reason: str, contacts: list[str] | None) -> None:
         if 200 <= code < 300:
@@ -223,8 +208,7 @@ class Registration(RefreshingPrimitive):
 
     def _engine_stopping(self) -> None:
         self._cancel_timer()
-        self._ua.cancel(self._kick)
-        self._kick = None
+        self._cancel_kick()
         self._drop_regc()
         if self._state != UNREGISTERED:
             self._state = UNREGISTERED
