@@ -2,6 +2,7 @@
 it started on loopback and stopped afterwards; other endpoints are child processes."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -38,6 +39,27 @@ def in_threads(worker, count: int = 8, timeout: float = 30.0) -> list[BaseExcept
     for t in threads:
         t.join(timeout)
     return errors
+
+
+@contextlib.contextmanager
+def calls_on_state(signal, obj, state, *calls):
+    """While inside, the first ``signal`` notification from ``obj`` with ``state`` runs
+    ``calls`` in its receiver, on the poll thread: the calls are made while that state holds,
+    whatever the network does meanwhile (a queue test made from the test's own thread races
+    with the server's answer)."""
+    done = []
+
+    def receiver(sender, **data):
+        if sender is obj and data.get("state") == state and not done:
+            done.append(True)
+            for call in calls:
+                call()
+
+    signal.connect(receiver, weak=False)
+    try:
+        yield done
+    finally:
+        signal.disconnect(receiver)
 
 
 @pytest.fixture

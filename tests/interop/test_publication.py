@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from sipcore import (Credentials, InvalidStateError, Publication, Registration, Route,
+from conftest import calls_on_state
+from sipcore import (Credentials, InvalidStateError, Publication, Registration, Route, signals,
                      SIPURI)
 
 PIDF = """<?xml version="1.0" encoding="UTF-8"?>
@@ -149,16 +150,17 @@ def test_queued_calls_last_one_wins(kam, engine_factory, recorder):
     from published, unpublish(), publish(), unpublish() ends unpublished."""
     engine_factory(trace_sip=True)
     pub = Publication(creds(), "presence", Route("127.0.0.1", kam.port), expires=60)
-    pub.publish(CT, PIDF.format(note="one"))
-    pub.unpublish()
-    pub.publish(CT, PIDF.format(note="three"))
-    wait_seq(recorder, pub, ["publishing", "published", "publishing", "published"])
-    assert "three" in text(presentity(kam)[0][1])
-    pub.unpublish()
-    pub.publish(CT, PIDF.format(note="five"))
-    pub.unpublish()
-    wait_seq(recorder, pub, ["publishing", "published", "publishing", "published",
-                             "unpublishing", "unpublished"])
+    with calls_on_state(signals.SIPPublicationChangedState, pub, "publishing", pub.unpublish,
+                        lambda: pub.publish(CT, PIDF.format(note="three"))) as done:
+        pub.publish(CT, PIDF.format(note="one"))   # while publishing: unpublish(), publish()
+        wait_seq(recorder, pub, ["publishing", "published", "publishing", "published"])
+    assert done and "three" in text(presentity(kam)[0][1])
+    with calls_on_state(signals.SIPPublicationChangedState, pub, "unpublishing",
+                        lambda: pub.publish(CT, PIDF.format(note="five")), pub.unpublish) as done:
+        pub.unpublish()                  # while unpublishing: publish(), unpublish()
+        wait_seq(recorder, pub, ["publishing", "published", "publishing", "published",
+                                 "unpublishing", "unpublished"])
+    assert done
     assert presentity(kam) == []
     assert not [p for p in sent_publishes(recorder) if "five" in p]
 

@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from conftest import in_threads
+from conftest import calls_on_state, in_threads
 from peers.kamailio import Kamailio
 from sipcore import (Credentials, EngineNotRunningError, InvalidStateError, Registration,
-                     Route, SIPURI)
+                     Route, SIPURI, signals)
 
 REG = "SIPRegistrationChangedState"
 
@@ -176,16 +176,17 @@ def test_queued_calls_end_in_state_of_last_call(kam, engine_factory, recorder):
     reading of the spec's queue)."""
     engine_factory(trace_sip=True)
     reg = Registration(creds(), Route("127.0.0.1", kam.port), expires=60)
-    reg.register()
-    reg.unregister()
-    reg.register()                       # wins: one more REGISTER after the first
-    wait_seq(recorder, reg, ["registering", "registered", "registering", "registered"])
-    assert kam.is_registered("alice")
-    reg.unregister()                     # sent at once
-    reg.register()
-    reg.unregister()                     # wins: nothing more after the un-REGISTER
-    wait_seq(recorder, reg, ["registering", "registered", "registering", "registered",
-                             "unregistering", "unregistered"])
+    with calls_on_state(signals.SIPRegistrationChangedState, reg, "registering",
+                        reg.unregister, reg.register) as done:
+        reg.register()                   # then, while registering: unregister(), register()
+        wait_seq(recorder, reg, ["registering", "registered", "registering", "registered"])
+    assert done and kam.is_registered("alice")   # the last call won: one more REGISTER
+    with calls_on_state(signals.SIPRegistrationChangedState, reg, "unregistering",
+                        reg.register, reg.unregister) as done:
+        reg.unregister()                 # sent at once; while unregistering: register(), unregister()
+        wait_seq(recorder, reg, ["registering", "registered", "registering", "registered",
+                                 "unregistering", "unregistered"])
+    assert done                          # the last call won: nothing after the un-REGISTER
     assert not kam.is_registered("alice")
     assert [header(r, "Expires") for r in sent_registers(recorder)] == ["60", "60", "0"]
     reg.register()                       # and usable again
