@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.sipcore-installed
-SOURCES := pyproject.toml setup.py build_pjsip.py $(shell find src -name '*.py' -o -name '*.c' 2>/dev/null)
+SOURCES := pyproject.toml setup.py build_pjsip.py $(shell find src -name '*.py' -o -name '*.c' -o -name '*.h' 2>/dev/null)
 PYTEST_ARGS ?=
 
 .PHONY: setup test mutants demo bench clean distclean

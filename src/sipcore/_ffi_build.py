@@ -1,24 +1,39 @@
 """Build the out-of-line API-mode cffi module ``sipcore._pjsip``.
 
+The C interface lives in ``_cdefs/`` (after pyca/cryptography's ``_cffi_src`` and pygit2's
+``decl/``):
+
+``decl/*.h``    pjproject's declarations that sipcore uses, one file per pjproject library
+                (cdef-only: partial structs and ``#define X ...`` let the compiler fill in
+                pjproject's layouts and values);
+``sipcore.h``   the one header declaring every ``sc_*`` type, enum and function of the glue
+                the Python side may use, the ``extern "Python"`` callbacks, and the flat
+                formats that cross the boundary; read by the C compiler and by cffi;
+``glue*.c``     the glue, each file its own translation unit (``glue.h``: what they share).
+
 pjproject is found with pkg-config (``libpjproject``).  When pkg-config does not find it,
 the cache prefix that ``build_pjsip.py`` fills is searched too, so ``pip install .`` works
 right after ``python build_pjsip.py`` with no environment variable.  The library folder is
-written into the module as an rpath: ``import sipcore`` needs no LD_LIBRARY_PATH.
+written into the module as an rpath: ``import sipcore`` needs no LD_LIBRARY_PATH.  The glue
+compiles with ``-Wall -Wextra -Werror``, pjproject's headers as system headers.
 """
 from __future__ import annotations
 
 import glob
-import importlib
 import os
+import re
 import shlex
 import subprocess
-import sys
 
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from _cdefs import MODULES  # noqa: E402
+CDEFS = os.path.join(HERE, "_cdefs")
+#: cdef order: each file uses only types of the files before it
+DECLS = ["pjlib.h", "pjsip.h", "pjsip_ua.h", "pjsip_simple.h", "pjmedia.h"]
+GLUE = ["glue.c", "glue_clients.c", "glue_inv.c", "glue_sdp.c", "glue_pool.c"]
+#: the glue's warnings fail the build (pjproject's are not ours: -isystem)
+WARNINGS = ["-Wall", "-Wextra", "-Werror"]
 
 MIN_VERSION = "2.12"
 
@@ -60,32 +75,48 @@ def pjproject_env() -> dict:
         "  to the folder holding your own libpjproject.pc." % MIN_VERSION)
 
 
+def _read(*path: str) -> str:
+    with open(os.path.join(CDEFS, *path)) as fh:
+        return fh.read()
+
+
+def cdef_text(header: str) -> str:
+    """sipcore.h as cffi's cdef reads it.  cffi does not preprocess: drop the
+    ``#ifndef SIPCORE_CDEF`` ... ``#endif`` blocks (C only; not nested) and the remaining
+    preprocessor lines (the include guard), and give the callbacks section cffi's
+    ``extern "Python+C"`` block."""
+    text = re.sub(r"(?ms)^#ifndef SIPCORE_CDEF\b.*?^#endif\b[^\n]*\n", "", header)
+    text = re.sub(r"(?m)^#.*\n", "", text)
+    return (text.replace("SC_PYTHON_CALLBACKS_BEGIN", 'extern "Python+C" {')
+                .replace("SC_PYTHON_CALLBACKS_END", "}"))
+
+
 def make_ffi() -> FFI:
     env = pjproject_env()
-    mods = [importlib.import_module(f"_cdefs.{name}") for name in MODULES]
     ffibuilder = FFI()
-    ffibuilder.cdef("\n".join(m.TYPES for m in mods) + "\n".join(m.FUNCTIONS for m in mods))
+    ffibuilder.cdef("\n".join(_read("decl", name) for name in DECLS))
+    ffibuilder.cdef(cdef_text(_read("sipcore.h")))
     libdir = _pkg_config("--variable=libdir", "libpjproject", env=env).stdout.strip()
     version = _pkg_config("--modversion", "libpjproject", env=env).stdout.strip()
     cflags = shlex.split(_pkg_config("--cflags", "libpjproject", env=env).stdout)
     # Link only the libraries sipcore uses (not pjsua/pjsua2 and their C++ runtime).
     libs = ["pjsip-ua", "pjsip-simple", "pjsip", "pjmedia-codec", "pjmedia",
             "pjmedia-audiodev", "pjnath", "pjlib-util", "pj"]
-    source = "\n".join(m.INCLUDES for m in mods)
-    source += f'\nconst char *const SIPCORE_BUILT_AGAINST = "{version}";\n'
-    source += "\n".join(m.CUSTOMIZATIONS for m in mods)
-    ffibuilder.cdef('const char *const SIPCORE_BUILT_AGAINST;')
     ffibuilder.set_source(
-        "sipcore._pjsip", source,
-        include_dirs=[f[2:] for f in cflags if f.startswith("-I")],
-        define_macros=[tuple(f[2:].split("=", 1)) if "=" in f else (f[2:], None)
-                       for f in cflags if f.startswith("-D")],
+        "sipcore._pjsip", '#include "sipcore.h"\n',
+        # (paths relative to the project root, where setuptools runs the build)
+        sources=[os.path.relpath(os.path.join(CDEFS, name)) for name in GLUE],
+        include_dirs=[CDEFS],
+        define_macros=[("SIPCORE_PJ_VERSION", '"%s"' % version)] + [
+            tuple(f[2:].split("=", 1)) if "=" in f else (f[2:], None)
+            for f in cflags if f.startswith("-D")],
         library_dirs=[libdir],
         libraries=libs,
         # DT_RPATH, not DT_RUNPATH: RUNPATH is only used for the module's direct needs,
         # while libpjsip.so itself needs libpjnath.so etc. from the same folder.
         extra_link_args=["-Wl,--disable-new-dtags", f"-Wl,-rpath,{libdir}"],
-        extra_compile_args=["-Wno-unused-function"],
+        extra_compile_args=WARNINGS + [a for f in cflags if f.startswith("-I")
+                                       for a in ("-isystem", f[2:])],
     )
     return ffibuilder
 

@@ -15,6 +15,9 @@
  *
  * Plus a few accessors that flatten PJSIP unions for Python.
  */
+#include "glue.h"
+
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +29,8 @@
 
 #define SC_QUEUE_MAX 200000
 
-pj_status_t sc_tdata_add_header(pjsip_tx_data *tdata, const char *name, const char *value);
-pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char *subtype,
-                              const char *data, unsigned len);
+/* SIPCORE_PJ_VERSION: defined by _ffi_build.py (pkg-config's version of libpjproject) */
+const char *const SIPCORE_BUILT_AGAINST = SIPCORE_PJ_VERSION;
 
 /* ---------- 1. event queue ------------------------------------------------------------ */
 
@@ -188,13 +190,11 @@ static pj_status_t sc_add_ua(pjsip_tx_data *tdata)
     return PJ_SUCCESS;
 }
 
-static pjsip_module sc_mod_app;
 static pjsip_endpoint *sc_endpt = NULL;
 
 /* Only the client transactions of sipcore's MESSAGE client (glue_clients.c) carry a
  * pointer in our module's slot, and only their final state matters: everything else stays
  * in C, off Python's path. */
-static void sc_msg_on_final(void *msg, pjsip_transaction *tsx, pjsip_rx_data *rdata);
 static void sc_on_tsx_state(pjsip_transaction *tsx, pjsip_event *e)
 {
     void *msg;
@@ -204,14 +204,14 @@ static void sc_on_tsx_state(pjsip_transaction *tsx, pjsip_event *e)
     tsx->mod_data[sc_mod_app.id] = NULL;           /* reported once */
     if (e->type == PJSIP_EVENT_TSX_STATE && e->body.tsx_state.type == PJSIP_EVENT_RX_MSG)
         rdata = e->body.tsx_state.src.rdata;
-    sc_msg_on_final(msg, tsx, rdata);
+    sc_msg_on_final((sc_msg_t*) msg, tsx, rdata);
 }
 
 /* Incoming requests outside dialogs.  MESSAGE is answered 200 here, in C (statefully, so
  * retransmissions are absorbed), before Python hears of it, with the message flattened
  * (sc_message_flat) into a buffer of the poll thread's that Python copies at once. */
 static const pj_str_t sc_message_name = { "MESSAGE", 7 };
-int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens);
+static int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens);
 static char sc_message_buf[8192];
 static pj_bool_t sc_on_rx_request(pjsip_rx_data *rdata)
 {
@@ -229,7 +229,7 @@ static pj_bool_t sc_on_rx_request(pjsip_rx_data *rdata)
     return sc_py_on_rx_request(rdata);
 }
 
-static pjsip_module sc_mod_app = {
+pjsip_module sc_mod_app = {
     NULL, NULL, { "mod-sipcore", 11 }, -1, PJSIP_MOD_PRIORITY_APPLICATION,
     NULL, NULL, NULL, NULL,
     &sc_on_rx_request, NULL, NULL, NULL, &sc_on_tsx_state
@@ -413,7 +413,7 @@ int sc_ua_renew(pjsip_endpoint *endpt)
  * registered, shut down, while finished transactions hold it (Timer J/K), and pjproject
  * 2.12's lookup for datagram transports takes the first transport of the zero-address key
  * without skipping shut-down ones -- the old one -- and fails with PJSIP_EUNSUPTRANSPORT. */
-static pjsip_transport *sc_udp_current;
+pjsip_transport *sc_udp_current = NULL;
 
 void sc_wake_destroy(pjsip_endpoint *endpt)
 {
@@ -603,7 +603,7 @@ void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out)
  * writes them, then "type/subtype", then the body.  lens[0..3]: the lengths of the four
  * (-2 for a URI that is not sip:/sips:, -1 for no body).  Returns the bytes used, or -1
  * when the caller must use sc_message_info (a URI that cannot be flattened, or too large). */
-int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens)
+static int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens)
 {
     char *cur = buf, *end = buf + size;
     pjsip_msg *msg = rdata->msg_info.msg;
@@ -658,10 +658,8 @@ pj_status_t sc_tdata_add_header(pjsip_tx_data *tdata, const char *name, const ch
     return PJ_SUCCESS;
 }
 
-/* Helpers every request-making piece uses (glue_clients.c; pjsip_inv.py, compiled first,
- * declares sc_dlg_setup for itself). */
+/* Helpers every request-making piece uses (glue.h: glue_clients.c, glue_inv.c). */
 
-/* Parse a Route header value into a one-element route set (a list head in pool). */
 pj_status_t sc_route_set(pj_pool_t *pool, const char *route, pjsip_route_hdr *head)
 {
     pj_str_t hname = { "Route", 5 }, value;
@@ -675,7 +673,6 @@ pj_status_t sc_route_set(pj_pool_t *pool, const char *route, pjsip_route_hdr *he
     return PJ_SUCCESS;
 }
 
-/* Digest credentials for any realm. */
 void sc_cred(pj_pool_t *pool, pjsip_cred_info *cred, const char *user, const char *password)
 {
     pj_bzero(cred, sizeof(*cred));
@@ -686,7 +683,6 @@ void sc_cred(pj_pool_t *pool, pjsip_cred_info *cred, const char *user, const cha
     cred->data_type = PJSIP_CRED_DATA_PLAIN_PASSWD;
 }
 
-/* A transport selector for one listener (TCP/TLS factory). */
 void sc_listener_sel(pjsip_tpselector *sel, pjsip_tpfactory *listener)
 {
     pj_bzero(sel, sizeof(*sel));

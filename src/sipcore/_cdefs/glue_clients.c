@@ -5,6 +5,10 @@
  * extern "Python" trampoline with the object's token (an integer, see _pj.Handles).
  * Everything here runs on the poll thread.
  */
+#include "glue.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 /* ---------- REGISTER ------------------------------------------------------------------ */
 
@@ -366,9 +370,8 @@ static pj_status_t sc_msg_tsx_send(sc_msg_t *m)
     return st;
 }
 
-static void sc_msg_on_final(void *p, pjsip_transaction *tsx, pjsip_rx_data *rdata)
+void sc_msg_on_final(sc_msg_t *m, pjsip_transaction *tsx, pjsip_rx_data *rdata)
 {
-    sc_msg_t *m = (sc_msg_t*) p;
     pjsip_tx_data *tdata;
     pj_status_t st;
     int code = tsx->status_code;
@@ -415,24 +418,20 @@ static void sc_msg_on_timeout(pj_timer_heap_t *heap, pj_timer_entry *e)
     sc_msg_report(m, 408, reason, sizeof(reason) - 1, PJ_SUCCESS);
 }
 
-/* Build a MESSAGE (From/To name-addrs, Request-URI target, optional Route header value,
- * extra headers as "name\0value\0...\0" or NULL, a body of type/subtype) and send it in a
- * client transaction, through listener if given.  With a password, a 401/407 is answered
- * with digest credentials (twice at most: a stale nonce).  timeout_ms > 0 ends it with 408
+/* Build the MESSAGE req describes (sipcore.h, sc_msg_request_t) and send it in a client
+ * transaction, through listener if given.  With a password, a 401/407 is answered with
+ * digest credentials (twice at most: a stale nonce).  req->timeout_ms > 0 ends it with 408
  * after that time.  On PJ_SUCCESS exactly one sc_py_on_message_final(token, ...) follows
  * (possibly before this returns: a transport error found while sending) and *p_msg is the
  * handle for sc_msg_cancel(), or NULL when that report was already made.  On an error
  * nothing is reported and nothing is left behind. */
 pj_status_t sc_msg_send(pjsip_endpoint *endpt, uintptr_t token, pjsip_tpfactory *listener,
-                        sc_msg_t **p_msg, const char *target, const char *from,
-                        const char *to, const char *route, const char *headers,
-                        const char *type, const char *subtype, const char *body,
-                        unsigned body_len, const char *user, const char *password,
-                        unsigned timeout_ms)
+                        const sc_msg_request_t *req, sc_msg_t **p_msg)
 {
     static const pj_str_t method_name = { "MESSAGE", 7 };
     pjsip_method method;
     pj_str_t t, f, o;
+    const char *headers = req->headers;
     pj_status_t st;
     sc_msg_t *m = (sc_msg_t*) calloc(1, sizeof(*m));
     *p_msg = NULL;
@@ -441,30 +440,32 @@ pj_status_t sc_msg_send(pjsip_endpoint *endpt, uintptr_t token, pjsip_tpfactory 
     m->endpt = endpt;
     m->listener = listener;
     pjsip_method_init_np(&method, (pj_str_t*) &method_name);
-    t = pj_str((char*) target);
-    f = pj_str((char*) from);
-    o = pj_str((char*) to);
+    t = pj_str((char*) req->target);
+    f = pj_str((char*) req->from_hdr);
+    o = pj_str((char*) req->to_hdr);
     st = pjsip_endpt_create_request(endpt, &method, &t, &f, &o, NULL, NULL, -1, NULL, &m->tdata);
-    if (st == PJ_SUCCESS && route && *route) st = sc_tdata_add_header(m->tdata, "Route", route);
+    if (st == PJ_SUCCESS && req->route_hdr && *req->route_hdr)
+        st = sc_tdata_add_header(m->tdata, "Route", req->route_hdr);
     while (st == PJ_SUCCESS && headers && *headers) {
         const char *value = headers + strlen(headers) + 1;
         st = sc_tdata_add_header(m->tdata, headers, value);
         headers = value + strlen(value) + 1;
     }
-    if (st == PJ_SUCCESS) st = sc_tdata_set_body(m->tdata, type, subtype, body, body_len);
-    if (st == PJ_SUCCESS && password) {
+    if (st == PJ_SUCCESS)
+        st = sc_tdata_set_body(m->tdata, req->type, req->subtype, req->body, req->body_len);
+    if (st == PJ_SUCCESS && req->password) {
         pjsip_cred_info cred;
         m->pool = pjsip_endpt_create_pool(endpt, "message", 512, 512);
         st = m->pool ? pjsip_auth_clt_init(&m->auth, endpt, m->pool, 0) : PJ_ENOMEM;
         if (st == PJ_SUCCESS) {
-            sc_cred(m->pool, &cred, user, password);
+            sc_cred(m->pool, &cred, req->user, req->password);
             st = pjsip_auth_clt_set_credentials(&m->auth, 1, &cred);
         }
     }
-    if (st == PJ_SUCCESS && timeout_ms) {
+    if (st == PJ_SUCCESS && req->timeout_ms) {
         pj_time_val delay;
-        delay.sec = (long) (timeout_ms / 1000);
-        delay.msec = (long) (timeout_ms % 1000);
+        delay.sec = (long) (req->timeout_ms / 1000);
+        delay.msec = (long) (req->timeout_ms % 1000);
         pj_timer_entry_init(&m->timer, 0, m, &sc_msg_on_timeout);
         st = pjsip_endpt_schedule_timer(endpt, &m->timer, &delay);
         m->timer_on = st == PJ_SUCCESS;

@@ -19,8 +19,14 @@
  * SIPCORE_MALLOC_POOLS=1 in the environment at Engine start selects pjlib's malloc policy
  * instead (for valgrind or AddressSanitizer, which see inside malloc'd blocks only).
  */
+#include "sipcore.h"
+
+#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>             /* malloc_trim */
 #endif

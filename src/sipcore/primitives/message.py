@@ -24,19 +24,36 @@ from ._base import _HEADER_NAME, check_content_type
 
 __all__ = ["send_message"]
 
-#: "type/subtype" -> (type, subtype) encoded, for content types already checked
-_CONTENT_TYPES: dict[str, tuple[bytes, bytes]] = {}
+#: "type/subtype" -> (type, subtype) as C strings, for content types already checked
+_CONTENT_TYPES: dict[str, tuple[Any, Any]] = {}
 
 
-def _content_type(content_type: Any) -> tuple[bytes, bytes]:
-    """check_content_type(), encoded, remembered for the next request with the same type."""
+def _content_type(content_type: Any) -> tuple[Any, Any]:
+    """check_content_type(), as C strings, remembered for the next request with the same type."""
     parts = _CONTENT_TYPES.get(content_type) if type(content_type) is str else None
     if parts is None:
         ctype, subtype = check_content_type(content_type)
-        parts = (ctype.encode(), subtype.encode())
+        parts = (_cstr(ctype.encode()), _cstr(subtype.encode()))
         if len(_CONTENT_TYPES) < 256:
             _CONTENT_TYPES[content_type] = parts
     return parts
+
+
+#: bytes -> a ``char *`` cdata pointing into them, for sc_msg_request_t's fields: a struct
+#: field takes no bytes, and ffi.from_buffer per field cost a request more than the rest of
+#: its Python side.  The strings of a request mostly recur (a SIPURI, a Credentials and a
+#: Route keep their encoded forms while unchanged), so they are converted once.  A bytes
+#: object ends with a NUL in memory (CPython's bytes guarantee, which cffi itself relies on
+#: for char * arguments), so the C side reads each one as a C string.  Emptied when full.
+_CSTRS: dict[bytes, Any] = {}
+
+
+def _cstr(value: bytes) -> Any:
+    """The cdata for value, made and remembered on a miss of ``_CSTRS.get``."""
+    if len(_CSTRS) >= 1024:
+        _CSTRS.clear()
+    c = _CSTRS[value] = ffi.from_buffer(value)
+    return c
 
 
 def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
@@ -73,9 +90,14 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
     headers = _extra_headers(to_uri.headers) if to_uri.headers else ffi.NULL
     from_, user, password = credentials._wire()
     route_hdr, route_snapshot = route._wire()
-    # sc_msg_send's arguments after (endpt, token, listener, out)
-    args = (target, from_, to, route_hdr, headers, ctype[0], ctype[1], body, len(body), user,
-            _NULL if password is None else password, timeout_ms)
+    # an sc_msg_request_t, in the order of its fields (sipcore.h); the tuple keeps every
+    # cdata it points to alive until the request is sent
+    c = _CSTRS.get
+    args = (c(target) or _cstr(target), c(from_) or _cstr(from_), c(to) or _cstr(to),
+            c(route_hdr) or _cstr(route_hdr),
+            headers if headers is _NULL else _from_buffer(headers), ctype[0], ctype[1],
+            _from_buffer(body), len(body), c(user) or _cstr(user),
+            _NULL if password is None else (c(password) or _cstr(password)), timeout_ms)
     pm = _PendingMessage(to_uri, key, route_snapshot)
     ua = _ua.current
     if ua is not None and ua.running and ua.on_poll_thread():
@@ -100,10 +122,13 @@ def _extra_headers(headers: dict[str, str]) -> bytes:
     return b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in headers.items())
 
 
-#: sc_msg_send's out-parameter (the C handle of the new request): one for all, since every
-#: request is sent on the poll thread, which reads it right after the call
+#: sc_msg_send's request and out-parameter (the C handle of the new request): one for all,
+#: since every request is sent on the poll thread, which fills the one and reads the other
+#: right around the call
+_REQ = ffi.new("sc_msg_request_t *")
 _OUT = ffi.new("sc_msg_t **")
 _sc_msg_send = lib.sc_msg_send      # (looked up once: the hot paths below run per message)
+_from_buffer = ffi.from_buffer
 _NULL = ffi.NULL
 
 
@@ -133,7 +158,8 @@ class _PendingMessage:
         listener = ua.transports[kind] if kind == "tcp" or kind == "tls" else _NULL
         self.token = token = handles.new(self)
         pending[self.key] = self
-        status = _sc_msg_send(ua.endpt, token, listener, _OUT, *args)
+        _REQ[0] = args
+        status = _sc_msg_send(ua.endpt, token, listener, _REQ, _OUT)
         if status:                  # not PJ_SUCCESS: nothing was sent, nothing will be reported
             self._forget()
             check(status, "sending the MESSAGE request")

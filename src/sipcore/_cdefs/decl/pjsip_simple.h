@@ -1,11 +1,7 @@
-"""pjsip-simple: event subscriptions (pjsip_evsub) and publication (pjsip_publishc)."""
+/* pjsip-simple: event subscriptions (pjsip_evsub) and publication (pjsip_publishc).
+ *
+ * cdef-only: read by cffi's cdef, never by a C compiler (see pjlib.h). */
 
-INCLUDES = """
-#include <pjsip-simple/evsub.h>
-#include <pjsip-simple/publish.h>
-"""
-
-TYPES = """
 typedef struct pjsip_evsub pjsip_evsub;
 typedef struct pjsip_publishc pjsip_publishc;
 
@@ -14,9 +10,7 @@ typedef enum pjsip_evsub_state {
     PJSIP_EVSUB_STATE_PENDING, PJSIP_EVSUB_STATE_ACTIVE, PJSIP_EVSUB_STATE_TERMINATED,
     PJSIP_EVSUB_STATE_UNKNOWN, ...
 } pjsip_evsub_state;
-"""
 
-FUNCTIONS = """
 pj_status_t pjsip_evsub_init_module(pjsip_endpoint *endpt);
 pj_status_t pjsip_evsub_register_pkg(pjsip_module *pkg_mod, const pj_str_t *event_name,
                                      unsigned expires, unsigned accept_cnt,
@@ -24,7 +18,6 @@ pj_status_t pjsip_evsub_register_pkg(pjsip_module *pkg_mod, const pj_str_t *even
 pj_status_t pjsip_evsub_initiate(pjsip_evsub *sub, const pjsip_method *method,
                                  pj_int32_t expires, pjsip_tx_data **p_tdata);
 pj_status_t pjsip_evsub_send_request(pjsip_evsub *sub, pjsip_tx_data *tdata);
-pj_status_t pjsip_evsub_terminate(pjsip_evsub *sub, pj_bool_t notify);
 const char *pjsip_evsub_get_state_name(pjsip_evsub *sub);
 
 pj_status_t pjsip_publishc_init_module(pjsip_endpoint *endpt);
@@ -34,6 +27,3 @@ pj_status_t pjsip_publishc_publish(pjsip_publishc *pubc, pj_bool_t auto_refresh,
 pj_status_t pjsip_publishc_unpublish(pjsip_publishc *pubc, pjsip_tx_data **p_tdata);
 pj_status_t pjsip_publishc_update_expires(pjsip_publishc *pubc, pj_uint32_t expires);
 pj_status_t pjsip_publishc_send(pjsip_publishc *pubc, pjsip_tx_data *tdata);
-"""
-
-CUSTOMIZATIONS = ""

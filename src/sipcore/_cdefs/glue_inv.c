@@ -1,109 +1,16 @@
-"""pjsip-ua INVITE sessions (pjsip_inv) and the glue of sipcore's Invitation.
+/* sipcore glue for the Invitation: pjsip-ua INVITE sessions (pjsip_inv).
+ *
+ * The pjsip_inv callbacks, a module "mod-sipcore-inv" that turns new out-of-dialog INVITEs
+ * into INVITE sessions, and a few guarded wrappers.  Every callback is flattened into an
+ * sc_inv_event_t and handed to one extern "Python" trampoline (sc_py_inv_event) with the
+ * Invitation's token (an integer kept in the session's mod_data slot of mod-sipcore-inv, see
+ * _pj.Handles).  The wrappers check the preconditions PJSIP only asserts (pjproject is built
+ * with assertions on, and a failed pj_assert aborts the process).  Everything here runs on
+ * the poll thread.
+ */
+#include "glue.h"
 
-All the C of the Invitation lives in CUSTOMIZATIONS below: the pjsip_inv callbacks, a module
-``mod-sipcore-inv`` that turns new out-of-dialog INVITEs into INVITE sessions, and a few
-guarded wrappers.  Every callback is flattened into an ``sc_inv_event_t`` and handed to one
-``extern "Python"`` trampoline with the Invitation's token (an integer kept in the session's
-``mod_data`` slot of mod-sipcore-inv, see ``_pj.Handles``).  The wrappers check the
-preconditions PJSIP only asserts (pjproject is built with assertions on, and a failed
-``pj_assert`` aborts the process).  Everything here runs on the poll thread.
-
-This module is compiled before ``glue``: it uses none of glue.c's statics.
-"""
-
-INCLUDES = """
-#include <pjsip_ua.h>
-#include <pjmedia/sdp_neg.h>
-"""
-
-_SHARED_TYPES = """
-typedef struct sc_inv_event_t {
-    int kind;
-    int state;
-    pjsip_rx_data *rdata;
-    int code;
-    pj_str_t reason;
-    pj_status_t status;
-    int role;
-} sc_inv_event_t;
-
-typedef struct sc_inv_info_t {
-    int state;
-    int role;
-    pj_str_t call_id;
-    pjsip_uri *local_contact;
-    pjsip_uri *remote_contact;
-    int neg_state;
-    int has_invite_tsx;
-    int cause;
-    pj_str_t cause_text;
-} sc_inv_info_t;
-"""
-
-TYPES = """
-typedef struct pjsip_inv_session pjsip_inv_session;
-typedef struct pjmedia_sdp_neg pjmedia_sdp_neg;
-
-typedef enum pjsip_inv_state {
-    PJSIP_INV_STATE_NULL, PJSIP_INV_STATE_CALLING, PJSIP_INV_STATE_INCOMING,
-    PJSIP_INV_STATE_EARLY, PJSIP_INV_STATE_CONNECTING, PJSIP_INV_STATE_CONFIRMED,
-    PJSIP_INV_STATE_DISCONNECTED
-} pjsip_inv_state;
-
-typedef enum pjmedia_sdp_neg_state {
-    PJMEDIA_SDP_NEG_STATE_NULL, PJMEDIA_SDP_NEG_STATE_LOCAL_OFFER,
-    PJMEDIA_SDP_NEG_STATE_REMOTE_OFFER, PJMEDIA_SDP_NEG_STATE_WAIT_NEGO,
-    PJMEDIA_SDP_NEG_STATE_DONE
-} pjmedia_sdp_neg_state;
-
-#define PJSIP_ROLE_UAC ...
-#define PJSIP_ROLE_UAS ...
-
-#define SC_INV_EV_STATE ...
-#define SC_INV_EV_MEDIA ...
-#define SC_INV_EV_REINVITE ...
-#define SC_INV_EV_TSX ...
-#define SC_INV_EV_OFFER ...
-#define SC_INV_EV_CANCEL ...
-""" + _SHARED_TYPES
-
-FUNCTIONS = """
-extern "Python+C" void sc_py_inv_event(uintptr_t token, pjsip_inv_session *inv, sc_inv_event_t *ev);
-extern "Python+C" int sc_py_inv_incoming(pjsip_inv_session *inv, pjsip_rx_data *rdata,
-                                         const char *transport);
-
-pj_status_t sc_inv_init(pjsip_endpoint *endpt);
-pj_status_t sc_inv_create_uac(uintptr_t token, const char *from, const char *contact,
-                              const char *to, const char *target, const char *route,
-                              pjsip_tpfactory *listener, const char *user,
-                              const char *password, const pjmedia_sdp_session *sdp,
-                              pjsip_inv_session **p_inv);
-void sc_inv_set_token(pjsip_inv_session *inv, uintptr_t token);
-void sc_inv_info(pjsip_inv_session *inv, sc_inv_info_t *out);
-pj_status_t sc_inv_invite(pjsip_inv_session *inv, pjsip_tx_data **p_tdata);
-pj_status_t sc_inv_answer(pjsip_inv_session *inv, int code, const pjmedia_sdp_session *sdp,
-                          pjsip_tx_data **p_tdata);
-pj_status_t sc_inv_end(pjsip_inv_session *inv, int code, pjsip_tx_data **p_tdata);
-pj_status_t sc_inv_reinvite(pjsip_inv_session *inv, const pjmedia_sdp_session *sdp,
-                            pjsip_tx_data **p_tdata);
-pj_status_t sc_inv_send(pjsip_inv_session *inv, pjsip_tx_data *tdata);
-pj_status_t sc_inv_set_answer(pjsip_inv_session *inv, const pjmedia_sdp_session *sdp);
-pj_status_t sc_inv_terminate(pjsip_inv_session *inv, int code, int notify);
-void sc_inv_abandon(pjsip_inv_session *inv);
-const pjmedia_sdp_session *sc_inv_sdp(pjsip_inv_session *inv, int which);
-int sc_msg_headers(pjsip_rx_data *rdata, char *buf, int size);
-"""
-
-CUSTOMIZATIONS = r"""
-#define SC_INV_EV_STATE 1     /* the pjsip_inv state changed */
-#define SC_INV_EV_MEDIA 2     /* an offer/answer completed (status) */
-#define SC_INV_EV_REINVITE 3  /* a re-INVITE came in (answered 100; the application answers) */
-#define SC_INV_EV_TSX 4       /* an INVITE transaction of the session got its final response */
-#define SC_INV_EV_OFFER 5     /* an offer outside a re-INVITE (UPDATE, a response): answer now */
-#define SC_INV_EV_CANCEL 6    /* a CANCEL came in (before the 487 that ends the session) */
-""" + _SHARED_TYPES + r"""
-void sc_py_inv_event(uintptr_t token, pjsip_inv_session *inv, sc_inv_event_t *ev);
-int sc_py_inv_incoming(pjsip_inv_session *inv, pjsip_rx_data *rdata, const char *transport);
+#include <string.h>
 
 static pj_bool_t sc_inv_on_rx_request(pjsip_rx_data *rdata);
 
@@ -373,10 +280,6 @@ pj_status_t sc_inv_init(pjsip_endpoint *endpt)
 
 /* ---------- outgoing sessions ----------------------------------------------------------- */
 
-/* glue.c's dialog helper (defined there; this code is compiled before it) */
-pj_status_t sc_dlg_setup(pjsip_dialog *dlg, const char *route, pjsip_tpfactory *listener,
-                         const char *user, const char *password);
-
 pj_status_t sc_inv_create_uac(uintptr_t token, const char *from, const char *contact,
                               const char *to, const char *target, const char *route,
                               pjsip_tpfactory *listener, const char *user,
@@ -578,4 +481,3 @@ int sc_msg_headers(pjsip_rx_data *rdata, char *buf, int size)
     }
     return pos;
 }
-"""

@@ -1,0 +1,369 @@
+/* sipcore.h -- the one interface between sipcore's Python side and its C glue.
+ *
+ * Every sc_* type, enum and function the Python side may use is declared here, and nothing
+ * else of the glue.  The file is read twice:
+ *
+ *   - by the C compiler: every glue .c file includes it (through glue.h), and so does the
+ *     cffi module, which checks what cffi was told against it;
+ *   - by cffi's cdef, as _ffi_build.cdef_text() leaves it: cffi does not preprocess, so that
+ *     step drops the `#ifndef SIPCORE_CDEF` blocks (C only) and the include guard, and turns
+ *     SC_PYTHON_CALLBACKS_BEGIN/END into cffi's `extern "Python+C" {` and `}`.
+ *
+ * Hence the rules for this file: plain declarations only (no macros, no inline code outside
+ * the C-only block); enum values explicit; the pjproject types it names are declared for
+ * cffi in decl/ (copies, one file per pjproject library) and for C by pjproject's headers.
+ *
+ * Threads: everything here runs on the poll thread unless its comment says otherwise.
+ * Strings passed in are NUL-terminated and read during the call only, unless said otherwise.
+ */
+#ifndef SIPCORE_H
+#define SIPCORE_H
+
+#ifndef SIPCORE_CDEF            /* C only: cffi's cdef never sees this block */
+#include <stddef.h>
+#include <stdint.h>
+#include <pjlib.h>
+#include <pjlib-util.h>
+#include <pjsip.h>
+#include <pjsip_ua.h>
+#include <pjsip_simple.h>
+#include <pjmedia.h>
+#include <pjmedia-codec.h>
+#include <pjmedia/sdp_neg.h>
+
+#define SC_PYTHON_CALLBACKS_BEGIN
+#define SC_PYTHON_CALLBACKS_END
+
+/* The m= line member of pjmedia_sdp_media is an anonymous struct; decl/pjmedia.h describes
+ * it to cffi under this name. */
+typedef __typeof__(((pjmedia_sdp_media *) 0)->desc) sc_sdp_media_desc;
+#endif
+
+
+/* ==== flat formats ==========================================================================
+ *
+ * Byte strings that cross the boundary in one piece instead of a cffi access per field.  A
+ * "field" below is its bytes followed by one NUL; numbers are decimal ASCII fields.
+ *
+ * URI flat form (written by sc_uri_flat and sc_uri_pj_flat; read by uri.from_flat):
+ *     display, user, host, port ("0": none), secure ("1" sips:, "0" sip:), N,
+ *     then N parameters, each a name field and a value field, in this order: user, method,
+ *     transport, maddr (each only when not empty), ttl (only when set), lr (only when set),
+ *     then the other parameters as they appear in the URI; a parameter without a value has
+ *     the value field "\1" (one byte 0x01);
+ *     then the headers (?name=value) up to the end, each a name field and a value field.
+ *   Not written (the functions return -1) when a field would hold a NUL, when a parameter's
+ *   value is "\1" itself, or when it does not fit: the reader then uses sc_uri_info.
+ *
+ * Incoming MESSAGE flat buffer (written by the glue for sc_py_on_message, in a buffer of the
+ * poll thread's that Python copies before it returns):
+ *     the To URI in URI flat form (to_len bytes), the From URI in URI flat form (from_len
+ *     bytes), the content type "type/subtype" (ctype_len bytes, no NUL), the body (body_len
+ *     bytes, no NUL), one after the other, `used` bytes in all.
+ *   A URI length of -2: not a sip:/sips: URI (no bytes).  ctype_len and body_len -1: the
+ *   request has no body and no Content-Type.  used -1 (every length -1): the message could
+ *   not be flattened (a URI as above, or more than the buffer holds); the reader then uses
+ *   sc_message_info.
+ *
+ * SDP flat form (written by sdp._flat; read by sc_sdp_from_flat):
+ *     origin: user, id, version, net type, address type, address; session name; session
+ *     i= text (skipped by C); connection; start time, stop time; attributes; M, then M media,
+ *     each: media type, port, port count, transport, i= text (skipped by C), F, F format
+ *     fields, connection, attributes.
+ *   A connection is one empty field for none, or a non-empty field ("c") followed by net
+ *   type, address type and address.  Attributes are a count A then A name/value field pairs
+ *   (an empty value: an attribute without value).  The buffer ends right after the last
+ *   field; counts above PJMEDIA_MAX_SDP_FMT/_ATTR/_MEDIA are refused (NULL).
+ *
+ * Headers list ("Name\0value\0...", both directions):
+ *     each header a name field and a value field (the value without the blanks around it);
+ *   sc_msg_headers writes every header of a received message so (and returns the length);
+ *   sc_msg_request_t.headers is read so until a name field that is empty (one more NUL).
+ */
+
+
+/* ==== types ============================================================================= */
+
+/* The C event queue (any thread appends; the poll thread drains it into signals). */
+enum sc_event_kind {
+    SC_EV_LOG = 1,              /* a pjlib log line: level, text */
+    SC_EV_TRACE = 2             /* a SIP packet: received, addresses, text (the packet) */
+};
+
+typedef struct sc_event {
+    int kind;                   /* enum sc_event_kind */
+    int level;
+    int received;
+    char src_ip[64];
+    int src_port;
+    char dst_ip[64];
+    int dst_port;
+    char *text;                 /* len bytes and a NUL */
+    size_t len;
+    struct sc_event *next;
+} sc_event;
+
+/* A received message, its unions flattened (pointers into rdata: valid during the callback). */
+typedef struct sc_rdata_info_t {
+    int is_request;
+    pj_str_t method;
+    int method_id;
+    pjsip_uri *request_uri;
+    int status_code;
+    pj_str_t reason;
+    pjsip_uri *from_uri;
+    pjsip_uri *to_uri;
+    pj_str_t call_id;
+    int has_body;
+    pj_str_t content_type;
+    pj_str_t content_subtype;
+    const char *body;
+    unsigned body_len;
+    char *src_ip;
+    int src_port;
+} sc_rdata_info_t;
+
+/* A sip:/sips: URI field by field (pointers into the URI). */
+typedef struct sc_uri_info_t {
+    pj_str_t display;
+    int secure;
+    pj_str_t user;
+    pj_str_t passwd;
+    pj_str_t host;
+    int port;
+    pj_str_t user_param;
+    pj_str_t method_param;
+    pj_str_t transport_param;
+    int ttl_param;
+    int lr_param;
+    pj_str_t maddr_param;
+    pjsip_param *other_param;   /* list heads */
+    pjsip_param *header_param;
+} sc_uri_info_t;
+
+/* What sc_py_on_client reports. */
+enum sc_client_kind {
+    SC_CLIENT_REGC = 1,         /* a REGISTER transaction ended */
+    SC_CLIENT_PUBLISHC = 2,     /* a PUBLISH transaction ended */
+    SC_CLIENT_EVSUB_STATE = 3,  /* a subscription changed state */
+    SC_CLIENT_EVSUB_NOTIFY = 4  /* a NOTIFY came in */
+};
+
+typedef struct sc_client_result_t {
+    pj_status_t status;
+    int code;
+    pj_str_t reason;
+    unsigned expiration;
+    int contact_cnt;
+    pjsip_contact_hdr **contacts;
+    int is_unreg;
+    pjsip_rx_data *rdata;
+    pjsip_evsub *sub;
+    int state;
+    const char *state_name;
+    pj_str_t termination_reason;
+} sc_client_result_t;
+
+/* An incoming MESSAGE field by field (when the flat buffer cannot carry it). */
+typedef struct sc_message_info_t {
+    sc_uri_info_t from_uri;
+    sc_uri_info_t to_uri;
+    int from_ok;
+    int to_ok;
+    int has_body;
+    pj_str_t content_type;
+    pj_str_t content_subtype;
+    const char *body;
+    unsigned body_len;
+} sc_message_info_t;
+
+/* One outgoing MESSAGE for sc_msg_send. */
+typedef struct sc_msg_request_t {
+    const char *target;         /* the Request-URI */
+    const char *from_hdr;       /* the From name-addr */
+    const char *to_hdr;         /* the To name-addr */
+    const char *route_hdr;      /* a Route header value; NULL or "": none */
+    const char *headers;        /* more headers, a headers list (flat formats); NULL: none */
+    const char *type;           /* the body's content type */
+    const char *subtype;
+    const char *body;           /* body_len bytes */
+    unsigned body_len;
+    const char *user;           /* digest user name */
+    const char *password;       /* NULL: no credentials */
+    unsigned timeout_ms;        /* > 0: end with 408 after that long */
+} sc_msg_request_t;
+
+typedef struct sc_msg_s sc_msg_t;   /* a MESSAGE in flight (opaque) */
+
+typedef struct sc_tls_opts_t {
+    const char *ca_file;
+    const char *ca_path;
+    const char *cert_file;
+    const char *privkey_file;
+    unsigned proto;
+    int verify_server;
+    int timeout_ms;
+} sc_tls_opts_t;
+
+/* What sc_py_inv_event reports. */
+enum sc_inv_event_kind {
+    SC_INV_EV_STATE = 1,        /* the pjsip_inv state changed */
+    SC_INV_EV_MEDIA = 2,        /* an offer/answer completed (status) */
+    SC_INV_EV_REINVITE = 3,     /* a re-INVITE came in (answered 100; the application answers) */
+    SC_INV_EV_TSX = 4,          /* an INVITE transaction of the session got its final response */
+    SC_INV_EV_OFFER = 5,        /* an offer outside a re-INVITE (UPDATE, a response): answer now */
+    SC_INV_EV_CANCEL = 6        /* a CANCEL came in (before the 487 that ends the session) */
+};
+
+typedef struct sc_inv_event_t {
+    int kind;                   /* enum sc_inv_event_kind */
+    int state;
+    pjsip_rx_data *rdata;
+    int code;
+    pj_str_t reason;
+    pj_status_t status;
+    int role;
+} sc_inv_event_t;
+
+typedef struct sc_inv_info_t {
+    int state;
+    int role;
+    pj_str_t call_id;
+    pjsip_uri *local_contact;
+    pjsip_uri *remote_contact;
+    int neg_state;              /* pjmedia_sdp_neg_state, -1: no negotiator */
+    int has_invite_tsx;
+    int cause;
+    pj_str_t cause_text;
+} sc_inv_info_t;
+
+
+/* ==== functions =========================================================================== */
+
+/* The pjproject version the module was compiled against (pkg-config's). */
+extern const char *const SIPCORE_BUILT_AGAINST;
+
+/* -- glue.c: event queue, modules, poll, transports, accessors -- */
+extern volatile int sc_q_count;         /* events queued: read by Python without a call */
+sc_event *sc_event_pop(void);
+void sc_event_free(sc_event *ev);
+void sc_events_clear(void);
+void sc_install_log_writer(void);
+void sc_set_trace(int on);
+void sc_set_user_agent(const char *ua);
+
+pjsip_module *sc_app_module(void);
+pj_status_t sc_modules_register(pjsip_endpoint *endpt);
+
+pj_status_t sc_wake_init(pjsip_endpoint *endpt);
+void sc_wake(void);                     /* any thread */
+void sc_wake_ack(void);
+void sc_poll(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned spin_us, unsigned *count);
+void sc_wake_destroy(pjsip_endpoint *endpt);
+int sc_ua_renew(pjsip_endpoint *endpt);
+
+pj_status_t sc_start_udp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_transport **tp);
+pj_status_t sc_start_tcp(pjsip_endpoint *endpt, const char *ip, int port, pjsip_tpfactory **f);
+pj_status_t sc_start_tls(pjsip_endpoint *endpt, const char *ip, int port,
+                         const sc_tls_opts_t *o, pjsip_tpfactory **f);
+int sc_transport_port(pjsip_transport *tp);
+int sc_factory_port(pjsip_tpfactory *f);
+void sc_factory_destroy(pjsip_tpfactory *f);
+void sc_udp_stop(pjsip_transport *tp);
+
+void sc_rdata_info(pjsip_rx_data *rdata, sc_rdata_info_t *out);
+int sc_uri_info(pjsip_uri *uri, sc_uri_info_t *out);
+int sc_uri_flat(const sc_uri_info_t *u, char *buf, int size);
+int sc_uri_pj_flat(pjsip_uri *uri, char *buf, int size);
+void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out);
+
+pj_status_t sc_tdata_add_header(pjsip_tx_data *tdata, const char *name, const char *value);
+pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char *subtype,
+                              const char *data, unsigned len);
+void sc_timer_init(pj_timer_entry *entry, int id);
+int sc_timer_id(pj_timer_entry *entry);
+
+/* -- glue_clients.c: REGISTER, PUBLISH, SUBSCRIBE, MESSAGE -- */
+pj_status_t sc_regc_create(pjsip_endpoint *endpt, uintptr_t token, const char *registrar,
+                           const char *aor, const char *contact, unsigned expires,
+                           const char *route, pjsip_tpfactory *listener, const char *user,
+                           const char *password, pjsip_regc **p_regc);
+int sc_contact_uri(pjsip_contact_hdr **contacts, int i, char *buf, int size);
+pj_status_t sc_publishc_create(pjsip_endpoint *endpt, uintptr_t token, const char *event,
+                               const char *aor, unsigned expires, const char *route,
+                               pjsip_tpfactory *listener, const char *user,
+                               const char *password, pjsip_publishc **p_pubc);
+void sc_tdata_use_listener(pjsip_tx_data *tdata, pjsip_tpfactory *listener);
+void sc_tdata_set_expires(pjsip_tx_data *tdata, unsigned expires);
+pj_status_t sc_evsub_create(pjsip_endpoint *endpt, uintptr_t token, const char *from,
+                            const char *contact, const char *to, const char *event,
+                            const char *route, pjsip_tpfactory *listener, const char *user,
+                            const char *password, pjsip_evsub **p_sub);
+pj_status_t sc_evsub_add_header(pjsip_endpoint *endpt, pjsip_evsub *sub, const char *name,
+                                const char *value);
+void sc_evsub_abandon(pjsip_evsub *sub);
+pj_status_t sc_msg_send(pjsip_endpoint *endpt, uintptr_t token, pjsip_tpfactory *listener,
+                        const sc_msg_request_t *req, sc_msg_t **p_msg);
+void sc_msg_cancel(sc_msg_t *m);
+
+/* -- glue_inv.c: INVITE sessions -- */
+pj_status_t sc_inv_init(pjsip_endpoint *endpt);
+pj_status_t sc_inv_create_uac(uintptr_t token, const char *from, const char *contact,
+                              const char *to, const char *target, const char *route,
+                              pjsip_tpfactory *listener, const char *user,
+                              const char *password, const pjmedia_sdp_session *sdp,
+                              pjsip_inv_session **p_inv);
+void sc_inv_set_token(pjsip_inv_session *inv, uintptr_t token);
+void sc_inv_info(pjsip_inv_session *inv, sc_inv_info_t *out);
+pj_status_t sc_inv_invite(pjsip_inv_session *inv, pjsip_tx_data **p_tdata);
+pj_status_t sc_inv_answer(pjsip_inv_session *inv, int code, const pjmedia_sdp_session *sdp,
+                          pjsip_tx_data **p_tdata);
+pj_status_t sc_inv_end(pjsip_inv_session *inv, int code, pjsip_tx_data **p_tdata);
+pj_status_t sc_inv_reinvite(pjsip_inv_session *inv, const pjmedia_sdp_session *sdp,
+                            pjsip_tx_data **p_tdata);
+pj_status_t sc_inv_send(pjsip_inv_session *inv, pjsip_tx_data *tdata);
+pj_status_t sc_inv_set_answer(pjsip_inv_session *inv, const pjmedia_sdp_session *sdp);
+pj_status_t sc_inv_terminate(pjsip_inv_session *inv, int code, int notify);
+void sc_inv_abandon(pjsip_inv_session *inv);
+const pjmedia_sdp_session *sc_inv_sdp(pjsip_inv_session *inv, int which);
+int sc_msg_headers(pjsip_rx_data *rdata, char *buf, int size);
+
+/* -- glue_sdp.c: SDP -- */
+int sc_sdp_plain(const pjmedia_sdp_session *sdp);
+pjmedia_sdp_session *sc_sdp_from_flat(pj_pool_t *pool, const char *flat, int len);
+
+/* -- glue_pool.c: pool blocks (any thread) -- */
+const pj_pool_factory_policy *sc_pool_policy(void);
+size_t sc_pool_trim(void);
+size_t sc_pool_slabs(void);
+size_t sc_pool_usage(size_t *live, size_t n);
+void sc_trim_heap(void);
+
+
+/* ==== callbacks into Python ===============================================================
+ *
+ * Defined by the cffi module (extern "Python+C"), by the trampolines the Python side
+ * registers with @ffi.def_extern; called by the glue on the poll thread.  A token is the
+ * integer the Python object was registered under (its registry ignores unknown ones). */
+SC_PYTHON_CALLBACKS_BEGIN
+/* A request outside any dialog that the glue did not take (MESSAGE is taken: below). */
+pj_bool_t sc_py_on_rx_request(pjsip_rx_data *rdata);
+/* The one report of an sc_msg_send request: final response, timeout (408) or transport
+ * error (transport_err != 0); reason is reason_len bytes, not NUL-terminated. */
+void sc_py_on_message_final(uintptr_t token, int code, const char *reason, int reason_len,
+                            pj_status_t transport_err);
+/* An incoming MESSAGE, answered 200 already: flat is the incoming MESSAGE flat buffer. */
+void sc_py_on_message(pjsip_rx_data *rdata, const char *flat, int used, int to_len,
+                      int from_len, int ctype_len, int body_len);
+/* A timer of sc_timer_init fired. */
+void sc_py_on_timer(pj_timer_heap_t *heap, pj_timer_entry *entry);
+/* A REGISTER, PUBLISH or SUBSCRIBE client event (kind: enum sc_client_kind). */
+void sc_py_on_client(uintptr_t token, int kind, sc_client_result_t *result);
+/* An INVITE session event (ev->kind: enum sc_inv_event_kind). */
+void sc_py_inv_event(uintptr_t token, pjsip_inv_session *inv, sc_inv_event_t *ev);
+/* A new incoming INVITE, answered 100 already; transport is "udp", "tcp" or "tls".  Return
+ * non-zero when Python took it (and gave it a token), 0 to have it answered 480. */
+int sc_py_inv_incoming(pjsip_inv_session *inv, pjsip_rx_data *rdata, const char *transport);
+SC_PYTHON_CALLBACKS_END
+
+#endif /* SIPCORE_H */
