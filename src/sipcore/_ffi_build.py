@@ -104,8 +104,7 @@ def make_ffi() -> FFI:
             "pjmedia-audiodev", "pjnath", "pjlib-util", "pj"]
     ffibuilder.set_source(
         "sipcore._pjsip", '#include "sipcore.h"\n',
-        # (paths relative to the project root, where setuptools runs the build)
-        sources=[os.path.relpath(os.path.join(CDEFS, name)) for name in GLUE],
+        sources=[os.path.join(CDEFS, name) for name in GLUE],
         include_dirs=[CDEFS],
         define_macros=[("SIPCORE_PJ_VERSION", '"%s"' % version)] + [
             tuple(f[2:].split("=", 1)) if "=" in f else (f[2:], None)

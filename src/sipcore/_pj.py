@@ -1,7 +1,7 @@
 """The binding room: the cffi module, small conversions, and the one trampoline mechanism.
 
 Every PJSIP callback reaches Python through an ``extern "Python"`` function declared in
-``_cdefs/glue.py`` and defined here with :func:`trampoline`.  A trampoline never lets an
+``_cdefs/sipcore.h`` and defined here with :func:`trampoline`.  A trampoline never lets an
 exception reach C: it is reported as ``SIPEngineGotException`` and the C caller gets the
 declared default.  Objects that C may call back about are kept in :data:`handles` while C
 holds their token; a token whose object is gone is ignored.

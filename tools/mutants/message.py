@@ -53,4 +53,17 @@ MUTANTS = [
          new='        lib.sc_msg_cancel(msg)\n        self._forget()\n',
          tests=[f"{T}::test_stop_with_pending_message_notifies_once",
                 "tests/interop/test_engine_real_peers.py::test_engine_stops_at_interpreter_exit"]),
+    dict(name="message-request-from-and-to-swapped",
+         why="sc_msg_request_t filled out of its field order: the From header carries the "
+             "target's name-addr and To the sender's",
+         file=F,
+         old="    args = (c(target) or _cstr(target), c(from_) or _cstr(from_), c(to) or _cstr(to),\n",
+         new="    args = (c(target) or _cstr(target), c(to) or _cstr(to), c(from_) or _cstr(from_),\n",
+         tests=[f"{T}::test_message_to_itself"]),
+    dict(name="message-request-type-and-subtype-swapped",
+         why="sc_msg_request_t filled out of its field order: Content-Type sent as subtype/type",
+         file=F,
+         old="            headers if headers is _NULL else _from_buffer(headers), ctype[0], ctype[1],\n",
+         new="            headers if headers is _NULL else _from_buffer(headers), ctype[1], ctype[0],\n",
+         tests=[f"{T}::test_message_to_itself"]),
 ]

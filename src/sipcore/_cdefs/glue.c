@@ -512,10 +512,8 @@ static int sc_utoa(char *num, int v)
     return n;
 }
 
-/* A URI as one buffer of '\0'-terminated fields, for uri.from_info: display, user, host, port,
- * secure, the number of parameters, then name/value pairs of the parameters (a parameter
- * without value has "\1") and of the headers.  Returns the length used, or -1 when it does
- * not fit or a field holds a '\0' or is "\1" itself (the caller then reads the struct). */
+/* A URI in the URI flat form (sipcore.h).  Returns the length used, or -1 when it does not
+ * fit or a field holds a '\0' or is "\1" itself (the caller then reads the struct). */
 int sc_uri_flat(const sc_uri_info_t *u, char *buf, int size)
 {
     char *cur = buf, *end = buf + size, num[32];
@@ -599,10 +597,9 @@ void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out)
                                     &out->body_len);
 }
 
-/* The same for the common case in one flat buffer: the To and From URIs as sc_uri_flat()
- * writes them, then "type/subtype", then the body.  lens[0..3]: the lengths of the four
- * (-2 for a URI that is not sip:/sips:, -1 for no body).  Returns the bytes used, or -1
- * when the caller must use sc_message_info (a URI that cannot be flattened, or too large). */
+/* The same for the common case: the incoming MESSAGE flat buffer (sipcore.h).  lens[0..3]:
+ * to_len, from_len, ctype_len, body_len.  Returns the bytes used, or -1 when the caller must
+ * use sc_message_info (a URI that cannot be flattened, or too large). */
 static int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens)
 {
     char *cur = buf, *end = buf + size;

@@ -455,9 +455,8 @@ const pjmedia_sdp_session *sc_inv_sdp(pjsip_inv_session *inv, int which)
     return st == PJ_SUCCESS ? s : NULL;
 }
 
-/* Every header of a received message as PJSIP prints it, name and value each ended by a
- * NUL ("Name\0value\0..."; blanks around the value dropped).  Returns the length, or -1
- * when buf is too small. */
+/* Every header of a received message as PJSIP prints it, as a headers list (sipcore.h).
+ * Returns the length, or -1 when buf is too small. */
 int sc_msg_headers(pjsip_rx_data *rdata, char *buf, int size)
 {
     pjsip_msg *msg = rdata->msg_info.msg;

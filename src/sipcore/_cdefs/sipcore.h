@@ -76,9 +76,11 @@ typedef __typeof__(((pjmedia_sdp_media *) 0)->desc) sc_sdp_media_desc;
  *   field; counts above PJMEDIA_MAX_SDP_FMT/_ATTR/_MEDIA are refused (NULL).
  *
  * Headers list ("Name\0value\0...", both directions):
- *     each header a name field and a value field (the value without the blanks around it);
- *   sc_msg_headers writes every header of a received message so (and returns the length);
- *   sc_msg_request_t.headers is read so until a name field that is empty (one more NUL).
+ *     each header a name field and a value field (the value without the blanks around it).
+ *   sc_msg_headers writes every header of a received message so, in the message's order,
+ *   leaving out what PJSIP prints without a "Name:" (read by primitives/invitation.py);
+ *   sc_msg_request_t.headers is read so up to a name field that is empty, i.e. one more NUL
+ *   (written by primitives/message.py, whose bytes object's own final NUL is that one).
  */
 
 

@@ -30,8 +30,8 @@ typedef struct pj_timer_heap_t pj_timer_heap_t;
 typedef union pj_sockaddr { ...; } pj_sockaddr;
 typedef struct pj_timer_entry { ...; } pj_timer_entry;
 
+/* partial enums ({ ..., ... }): the members used, their values from the compiler */
 typedef enum pj_ssl_sock_proto {
-    PJ_SSL_SOCK_PROTO_DEFAULT, PJ_SSL_SOCK_PROTO_SSL2, PJ_SSL_SOCK_PROTO_SSL3,
     PJ_SSL_SOCK_PROTO_TLS1, PJ_SSL_SOCK_PROTO_TLS1_1, PJ_SSL_SOCK_PROTO_TLS1_2,
     PJ_SSL_SOCK_PROTO_TLS1_3, PJ_SSL_SOCK_PROTO_SSL23, ...
 } pj_ssl_sock_proto;

@@ -88,9 +88,7 @@ typedef struct pjmedia_sdp_session {
 } pjmedia_sdp_session;
 
 typedef enum pjmedia_sdp_neg_state {
-    PJMEDIA_SDP_NEG_STATE_NULL, PJMEDIA_SDP_NEG_STATE_LOCAL_OFFER,
-    PJMEDIA_SDP_NEG_STATE_REMOTE_OFFER, PJMEDIA_SDP_NEG_STATE_WAIT_NEGO,
-    PJMEDIA_SDP_NEG_STATE_DONE
+    PJMEDIA_SDP_NEG_STATE_REMOTE_OFFER, ...
 } pjmedia_sdp_neg_state;
 
 pj_status_t pjmedia_sdp_parse(pj_pool_t *pool, char *buf, pj_size_t len,

@@ -5,6 +5,7 @@
 typedef struct pjsip_evsub pjsip_evsub;
 typedef struct pjsip_publishc pjsip_publishc;
 
+/* whole: the states the Subscription mirrors */
 typedef enum pjsip_evsub_state {
     PJSIP_EVSUB_STATE_NULL, PJSIP_EVSUB_STATE_SENT, PJSIP_EVSUB_STATE_ACCEPTED,
     PJSIP_EVSUB_STATE_PENDING, PJSIP_EVSUB_STATE_ACTIVE, PJSIP_EVSUB_STATE_TERMINATED,

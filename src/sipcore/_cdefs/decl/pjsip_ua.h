@@ -5,6 +5,7 @@
 typedef struct pjsip_regc pjsip_regc;
 typedef struct pjsip_inv_session pjsip_inv_session;
 
+/* whole: the states the Invitation mirrors */
 typedef enum pjsip_inv_state {
     PJSIP_INV_STATE_NULL, PJSIP_INV_STATE_CALLING, PJSIP_INV_STATE_INCOMING,
     PJSIP_INV_STATE_EARLY, PJSIP_INV_STATE_CONNECTING, PJSIP_INV_STATE_CONFIRMED,
