@@ -115,7 +115,7 @@ def _timeout_ms(timeout: Any) -> int:
 
 
 def _extra_headers(headers: dict[str, str]) -> bytes:
-    """A URI's ?headers as sc_msg_send takes them: "name\\0value\\0..."."""
+    """A URI's ?headers as a headers list (sipcore.h) for sc_msg_request_t.headers."""
     for name in headers:
         if not _HEADER_NAME.match(name):
             raise ValueError(f"to_uri.headers: {name!r} is not a header name")
