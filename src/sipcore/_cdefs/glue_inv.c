@@ -42,14 +42,20 @@ static pjsip_rx_data *sc_inv_event_rdata(pjsip_event *e)
 
 /* ---------- pjsip_inv callbacks --------------------------------------------------------- */
 
+/* The event a callback reports: its kind and the session's state, the rest zero. */
+static void sc_inv_event_init(sc_inv_event_t *ev, int kind, pjsip_inv_session *inv)
+{
+    pj_bzero(ev, sizeof(*ev));
+    ev->kind = kind;
+    ev->state = inv->state;
+}
+
 static void sc_inv_on_state_changed(pjsip_inv_session *inv, pjsip_event *e)
 {
     sc_inv_event_t ev;
     void *token = sc_inv_token(inv);
     if (!token) return;
-    pj_bzero(&ev, sizeof(ev));
-    ev.kind = SC_INV_EV_STATE;
-    ev.state = inv->state;
+    sc_inv_event_init(&ev, SC_INV_EV_STATE, inv);
     ev.rdata = sc_inv_event_rdata(e);
     ev.role = inv->role;
     if (inv->state == PJSIP_INV_STATE_DISCONNECTED) {
@@ -78,9 +84,8 @@ static void sc_inv_on_tsx_state_changed(pjsip_inv_session *inv, pjsip_transactio
     sc_inv_event_t ev;
     void *token = sc_inv_token(inv);
     if (!token || sc_inv_mod.id < 0) return;
-    pj_bzero(&ev, sizeof(ev));
+    sc_inv_event_init(&ev, SC_INV_EV_TSX, inv);
     ev.role = tsx->role;
-    ev.state = inv->state;
     if (tsx->method.id == PJSIP_CANCEL_METHOD && tsx->role == PJSIP_ROLE_UAS &&
         e->type == PJSIP_EVENT_TSX_STATE && e->body.tsx_state.type == PJSIP_EVENT_RX_MSG) {
         ev.kind = SC_INV_EV_CANCEL;
@@ -96,7 +101,6 @@ static void sc_inv_on_tsx_state_changed(pjsip_inv_session *inv, pjsip_transactio
         inv->invite_tsx != NULL && inv->invite_tsx != tsx)
         return;                                  /* retried with credentials */
     tsx->mod_data[sc_inv_mod.id] = (void*) 1;    /* reported once */
-    ev.kind = SC_INV_EV_TSX;
     ev.code = tsx->status_code;
     ev.reason = tsx->status_text;
     ev.rdata = sc_inv_event_rdata(e);
@@ -113,9 +117,7 @@ static void sc_inv_on_rx_offer2(pjsip_inv_session *inv, struct pjsip_inv_on_rx_o
     if (!token) return;
     if (msg && msg->type == PJSIP_REQUEST_MSG && msg->line.req.method.id == PJSIP_INVITE_METHOD)
         return;
-    pj_bzero(&ev, sizeof(ev));
-    ev.kind = SC_INV_EV_OFFER;
-    ev.state = inv->state;
+    sc_inv_event_init(&ev, SC_INV_EV_OFFER, inv);
     ev.rdata = (pjsip_rx_data*) p->rdata;
     sc_py_inv_event((uintptr_t) token, inv, &ev);
 }
@@ -132,9 +134,7 @@ static pj_status_t sc_inv_on_rx_reinvite(pjsip_inv_session *inv, const pjmedia_s
     if (pjsip_inv_initial_answer(inv, rdata, 100, NULL, NULL, &tdata) != PJ_SUCCESS)
         return PJ_EINVALIDOP;
     if (pjsip_inv_send_msg(inv, tdata) != PJ_SUCCESS) return PJ_EINVALIDOP;
-    pj_bzero(&ev, sizeof(ev));
-    ev.kind = SC_INV_EV_REINVITE;
-    ev.state = inv->state;
+    sc_inv_event_init(&ev, SC_INV_EV_REINVITE, inv);
     ev.rdata = rdata;
     sc_py_inv_event((uintptr_t) token, inv, &ev);
     return PJ_SUCCESS;
@@ -145,9 +145,7 @@ static void sc_inv_on_media_update(pjsip_inv_session *inv, pj_status_t status)
     sc_inv_event_t ev;
     void *token = sc_inv_token(inv);
     if (!token) return;
-    pj_bzero(&ev, sizeof(ev));
-    ev.kind = SC_INV_EV_MEDIA;
-    ev.state = inv->state;
+    sc_inv_event_init(&ev, SC_INV_EV_MEDIA, inv);
     ev.status = status;
     sc_py_inv_event((uintptr_t) token, inv, &ev);
 }
