@@ -40,11 +40,12 @@ def _content_type(content_type: Any) -> tuple[Any, Any]:
 
 
 #: bytes -> a ``char *`` cdata pointing into them, for sc_msg_request_t's fields: a struct
-#: field takes no bytes, and ffi.from_buffer per field cost a request more than the rest of
-#: its Python side.  The strings of a request mostly recur (a SIPURI, a Credentials and a
-#: Route keep their encoded forms while unchanged), so they are converted once.  A bytes
-#: object ends with a NUL in memory (CPython's bytes guarantee, which cffi itself relies on
-#: for char * arguments), so the C side reads each one as a C string.  Emptied when full.
+#: field takes no bytes, and ffi.from_buffer for every field cost a request more than the
+#: rest of its Python side.  A request's strings mostly recur (a SIPURI, a Credentials and a
+#: Route keep their encoded forms while unchanged), so they are converted once; not the body,
+#: nor a password (not kept beyond its Credentials).  A bytes object ends with a NUL in
+#: memory (CPython's bytes guarantee, which cffi itself relies on for ``char *`` arguments),
+#: so C reads each one as a C string.  Emptied when full.
 _CSTRS: dict[bytes, Any] = {}
 
 
@@ -97,7 +98,7 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
             c(route_hdr) or _cstr(route_hdr),
             headers if headers is _NULL else _from_buffer(headers), ctype[0], ctype[1],
             _from_buffer(body), len(body), c(user) or _cstr(user),
-            _NULL if password is None else (c(password) or _cstr(password)), timeout_ms)
+            _NULL if password is None else _from_buffer(password), timeout_ms)
     pm = _PendingMessage(to_uri, key, route_snapshot)
     ua = _ua.current
     if ua is not None and ua.running and ua.on_poll_thread():
