@@ -281,7 +281,7 @@ def from_info(info, trusted: bool = False) -> SIPURI:
     # struct is read field by field only for what it cannot flatten (a NUL byte or "\1")
     if n >= 0:
         return from_flat(ffi.unpack(buf, n), trusted)
-    return _build(_unquote(_fields_of_struct(info)), trusted)
+    return _build(_unquote(_fields_of_struct(info, strict=not trusted)), trusted)
 
 
 #: sc_uri_flat() bytes -> fields, normalized for _make(): the URIs of received messages
@@ -292,13 +292,15 @@ _FLAT_CACHE: dict[bytes, tuple] = {}
 
 def from_flat(flat: bytes, trusted: bool = False) -> SIPURI:
     """A SIPURI from the bytes sc_uri_flat() wrote (its length includes the last NUL)."""
+    if not trusted:                        # user input (parse_sip_uri): strict, not cached
+        return _build(_unquote(_fields_of_flat(flat[:-1], strict=True)), False)
     fields = _FLAT_CACHE.get(flat)
     if fields is None:
         fields = _normalized(_unquote(_fields_of_flat(flat[:-1])))
         if len(_FLAT_CACHE) >= 512:
             _FLAT_CACHE.clear()
         _FLAT_CACHE[flat] = fields
-    return _make(*fields) if trusted else _build(fields, False)
+    return _make(*fields)
 
 
 def _unquote(fields: tuple) -> tuple:
@@ -323,28 +325,41 @@ def _build(fields: tuple, trusted: bool) -> SIPURI:
                   secure=secure, parameters=params, headers=headers)
 
 
-def _fields_of_flat(data: bytes) -> tuple:
+def _once(pairs, what: str, strict: bool) -> dict:
+    """A dict of (name, value) pairs.  A SIPURI holds each parameter and header once: a name
+    given twice (``;ttl=;ttl=0``) is a ValueError when ``strict`` (user input, so nothing is
+    silently dropped); in a received message the first occurrence is kept."""
+    out: dict = {}
+    for name, value in pairs:
+        if name in out:
+            if strict:
+                raise ValueError(f"{what} {name!r} appears more than once")
+            continue
+        out[name] = value
+    return out
+
+
+def _fields_of_flat(data: bytes, strict: bool = False) -> tuple:
     """host, user, port, display, secure, parameters, headers of sc_uri_flat's buffer."""
     f = data.decode("utf-8", "replace").split("\0")
-    params: dict[str, str | None] = {}
     end = 6 + 2 * int(f[5])
-    for i in range(6, end, 2):
-        params[f[i]] = None if f[i + 1] == "\1" else f[i + 1]
-    headers = {f[i]: f[i + 1] for i in range(end, len(f) - 1, 2)}
+    params = _once(((f[i], None if f[i + 1] == "\1" else f[i + 1]) for i in range(6, end, 2)),
+                   "parameter", strict)
+    headers = _once(((f[i], f[i + 1]) for i in range(end, len(f) - 1, 2)), "header", strict)
     return f[2], f[1], int(f[3]), f[0], f[4] == "1", params, headers
 
 
-def _fields_of_struct(info) -> tuple:
+def _fields_of_struct(info, strict: bool = False) -> tuple:
     """The same as _fields_of_flat, read from the ``sc_uri_info_t`` itself."""
-    params: dict[str, str | None] = {}
+    named: list[tuple[str, str | None]] = []
     for attr in ("user", "method", "transport", "maddr"):
         v = getattr(info, f"{attr}_param")
         if v.slen > 0:
-            params[attr] = pj2str(v)
+            named.append((attr, pj2str(v)))
     if info.ttl_param >= 0:
-        params["ttl"] = str(info.ttl_param)
+        named.append(("ttl", str(info.ttl_param)))
     if info.lr_param:
-        params["lr"] = None
+        named.append(("lr", None))
 
     def walk(head) -> list[tuple[str, str | None]]:
         out = []
@@ -354,8 +369,7 @@ def _fields_of_struct(info) -> tuple:
             p = p.next
         return out
 
-    for k, v in walk(info.other_param):
-        params[k] = v
-    headers = {k: (v or "") for k, v in walk(info.header_param)}
+    params = _once(named + walk(info.other_param), "parameter", strict)
+    headers = _once(((k, v or "") for k, v in walk(info.header_param)), "header", strict)
     return (pj2str(info.host), pj2str(info.user), info.port, pj2str(info.display),
             bool(info.secure), params, headers)

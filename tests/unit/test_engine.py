@@ -193,6 +193,20 @@ def test_parse_sip_uri(engine):
         engine.parse_sip_uri(b"sip:a@b")
 
 
+def test_parse_sip_uri_refuses_a_parameter_or_header_given_twice(engine):
+    """A SIPURI holds each parameter and header once (dicts): a URI naming one twice is refused
+    with its name instead of one value being dropped (hypothesis found ``;ttl=;ttl=0``, whose
+    ttl=0 was lost); the forms once each still parse.  (PJSIP's parser itself keeps the last
+    of a repeated user/method/transport/maddr/ttl/lr parameter: that is not seen here.)"""
+    for text, name in (("sips:10.10.100.100;ttl=;ttl=0;lr", "ttl"), ("sip:h;x=1;x=2", "x"),
+                       ("sip:h?Subject=a&Subject=b", "Subject"), ("<sip:h;a;a=1>", "a")):
+        with pytest.raises(SIPCoreError, match=f"'{name}' appears more than once"):
+            engine.parse_sip_uri(text)
+    u = engine.parse_sip_uri("sip:h;ttl=0;x=1;lr?Subject=a")
+    assert u.parameters == {"ttl": "0", "x": "1", "lr": None} and u.headers == {"Subject": "a"}
+    assert engine.parse_sip_uri(str(u)) == u and str(engine.parse_sip_uri(str(u))) == str(u)
+
+
 def test_parse_sip_uri_every_field_and_the_rare_forms(engine):
     # every field the flat C copy (sc_uri_flat) carries, in PJSIP's parameter order
     u = engine.parse_sip_uri('"A \\"q\\" B" <sip:u@h:5;lr;ttl=3;maddr=1.2.3.4;user=phone;'

@@ -13,8 +13,8 @@ MUTANTS = [
     dict(name="uri-flag-parameter-gets-a-value",
          why="a parameter without value (lr) read from PJSIP gets the flat form's mark as value",
          file=F,
-         old='        params[f[i]] = None if f[i + 1] == "\\1" else f[i + 1]',
-         new='        params[f[i]] = f[i + 1]',
+         old='(f[i], None if f[i + 1] == "\\1" else f[i + 1])',
+         new='(f[i], f[i + 1])',
          tests=[f"{P}::test_build_str_parse_round_trip"]),
     dict(name="uri-display-quote-unescaped",
          why="a '\"' in a display name is not escaped in the quoted-string (RFC 3261 25.1)",
@@ -35,4 +35,11 @@ MUTANTS = [
          new='                pass\n        elif name == "secure":',
          tests=[f"{V}::test_sipuri_equality_and_copy",
                 "tests/property/test_api_fuzz.py::test_value_classes"]),
+    dict(name="uri-duplicate-parameter-silently-dropped",
+         why="parse_sip_uri keeps one of two values of a parameter given twice (data lost) "
+             "instead of refusing the URI",
+         file=F,
+         old="            if strict:\n                raise ValueError",
+         new="            if False:\n                raise ValueError",
+         tests=["tests/unit/test_engine.py::test_parse_sip_uri_refuses_a_parameter_or_header_given_twice"]),
 ]
