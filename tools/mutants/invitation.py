@@ -9,13 +9,15 @@ TD = "tests/interop/test_invitation_teardown.py"
 OA = "tests/interop/test_invitation_offer_answer.py"
 PEER = "tests/interop/test_invitation_sipcore_peer.py"
 
+ST = "src/sipcore/primitives/_states.py"   # the rows
+
 MUTANTS = [
     # ---- issue #10 ------------------------------------------------------------------------
     dict(name="invitation-every-transition-illegal",
          why="_set_state reports every transition as 'not in TRANSITIONS' (SIPEngineGotException)",
          file=F,
-         old="        if (prev, state) not in TRANSITIONS:\n",
-         new="        if (prev, state) not in TRANSITIONS or True:\n",
+         old='        state = _ROWS.get((prev, event))\n',
+         new='        state = None\n',
          tests=[f"{FUZZ}::test_random_call_flows_follow_the_spec_state_machine"]),
     dict(name="invitation-sdp-failure-never-sent",
          why="SIPInvitationGotSDPUpdate(succeeded=False) never sent",
@@ -46,24 +48,23 @@ MUTANTS = [
          tests=[f"{TD}::test_disconnect_while_reinvited_answers_487_then_byes"]),
     dict(name="invitation-transitions-row-removed",
          why="a row removed from TRANSITIONS (EARLY -> EARLY)",
-         file=F,
-         old="    (EARLY, EARLY),                 # 4, 5  another 1xx received or sent\n",
-         new="",
+         file=ST,
+         old='    ("EARLY", "rx_1xx"): "EARLY",                # 4  another 1xx received (the state "may\n    ("EARLY", "send_1xx"): "EARLY",              # 5  be the same"), or sent\n',
+         new='',
          tests=[f"{UNIT}::test_transition_table_is_the_specs"]),
     dict(name="invitation-transitions-row-added",
          why="a row added to TRANSITIONS (DISCONNECTING -> CONFIRMED, in no trigger of the spec)",
-         file=F,
-         old="    (NULL, DISCONNECTED),           # disconnect() before send_invite(): nothing is sent\n",
-         new="    (NULL, DISCONNECTED),           # disconnect() before send_invite(): nothing is sent\n"
-             "    (DISCONNECTING, CONFIRMED),\n",
+         file=ST,
+         old='    ("NULL", "disconnect"): "DISCONNECTED",      # 14 before send_invite(): nothing is sent\n',
+         new='    ("NULL", "disconnect"): "DISCONNECTED",      # 14 before send_invite(): nothing is sent\n    ("DISCONNECTING", "rx_reinvite_final"): "CONFIRMED",\n',
          tests=[f"{UNIT}::test_transition_table_is_the_specs"]),
 
     # ---- new ------------------------------------------------------------------------------
     dict(name="invitation-early-to-early-dropped",
          why="a second provisional response (183 after 180) is not reported (EARLY -> EARLY lost)",
          file=F,
-         old="        if new == self._state and new != EARLY:\n",
-         new="        if new == self._state:\n",
+         old='        if event is None or _ROWS.get((self._state, event)) == STAY:\n',
+         new='        if event is None or _ROWS.get((self._state, event)) in (STAY, self._state):\n',
          tests=[f"{TD}::test_two_provisional_responses_early_to_early_both_ways"]),
     dict(name="invitation-disconnect-timeout-not-scheduled",
          why="disconnect(timeout=t) never arms its timer: an unanswered CANCEL/BYE hangs for PJSIP's 32 s",
@@ -123,9 +124,9 @@ MUTANTS = [
          tests=[f"{TD}::test_peer_reinvite_rejected_with_488_returns_to_confirmed"]),
     dict(name="invitation-disconnecting-not-guarded",
          why="PJSIP's CONFIRMED (the late ACK) reported while DISCONNECTING",
-         file=F,
-         old="        if new is None or self._state in (DISCONNECTING, REINVITING, REINVITED):\n",
-         new="        if new is None or self._state in (REINVITING, REINVITED):\n",
+         file=ST,
+         old='    **{(s, e): STAY for s in ("REINVITING", "REINVITED", "DISCONNECTING") for e in PJ_REPORTS},\n',
+         new='    **{(s, e): STAY for s in ("REINVITING", "REINVITED", "DISCONNECTING") for e in PJ_REPORTS},\n    ("DISCONNECTING", "ack"): "CONFIRMED",\n',
          tests=[f"{TD}::test_disconnect_while_connecting_byes_after_the_ack"]),
     dict(name="invitation-failed-negotiation-reported-as-success",
          why="a failed negotiation reported succeeded=True with the SDPs negotiated before",
@@ -139,4 +140,25 @@ MUTANTS = [
          old='        _notify("SIPInvitationChangedState", self, prev_state=prev, state=state, **data)\n',
          new='        _notify("SIPInvitationChangedState", self, prev_state=state, state=state, **data)\n',
          tests=[f"{FUZZ}::test_random_call_flows_follow_the_spec_state_machine"]),
+
+    # ---- issue #11: the rows and the events -----------------------------------------------
+    dict(name="invitation-pj-events-direction-swapped",
+         why="PJSIP's reports read as the other direction's events (a received 1xx fired as "
+             "send_1xx): no row in CALLING, the call never reaches EARLY",
+         file=F,
+         old="        event = _PJ_EVENTS[self._outgoing].get(ev.state)\n",
+         new="        event = _PJ_EVENTS[not self._outgoing].get(ev.state)\n",
+         tests=[f"{TD}::test_two_provisional_responses_early_to_early_both_ways"]),
+    dict(name="invitation-row-missing-ack",
+         why="no row for the ACK in CONNECTING: TransitionError, the call stays CONNECTING",
+         file=ST,
+         old='    ("CONNECTING", "ack"): "CONFIRMED",          # 9  the ACK sent or received\n',
+         new="",
+         tests=[f"{TD}::test_our_reinvite_rejected_488_returns_to_confirmed"]),
+    dict(name="invitation-reinvite-row-wrong-state",
+         why="the final response to our re-INVITE points to REINVITED instead of CONFIRMED",
+         file=ST,
+         old='    ("REINVITING", "rx_reinvite_final"): "CONFIRMED",       # 11 the final response to it\n',
+         new='    ("REINVITING", "rx_reinvite_final"): "REINVITED",       # 11 the final response to it\n',
+         tests=[f"{TD}::test_our_reinvite_rejected_488_returns_to_confirmed"]),
 ]

@@ -8,14 +8,15 @@ REJECTED = f"{T}::test_rejected_subscribe_terminates_with_exact_code[489-Bad Eve
 HEADERS = f"{T}::test_extra_headers_and_contact_uri_on_every_subscribe"
 STOP = f"{T}::test_engine_stop_notifies_terminated"
 
+ST = "src/sipcore/primitives/_states.py"   # the rows
+
 MUTANTS = [
     # -- the issue's (survived tests/interop/test_presence.py, which only reads .state)
     dict(name="subscription-stop-no-notification",
          why="Engine stop sets TERMINATED without sending SIPSubscriptionChangedState",
          file=F,
-         old="            self._state = TERMINATED\n"
-             "            signals.notify(\"SIPSubscriptionChangedState\", self, state=TERMINATED)\n",
-         new="            self._state = TERMINATED\n",
+         old='            self._fire("engine_stop")\n',
+         new='            self._state = TERMINATED\n',
          tests=[STOP]),
     # -- new.  (Not listed: "Engine stop notifies TERMINATED again for a subscription that had
     # already ended" is equivalent: an ended subscription has left ua.primitives, so
@@ -102,4 +103,23 @@ MUTANTS = [
          old="        self._send(0)\n",
          new="        self._send(self._expires)\n",
          tests=[HEADERS]),
+    # -- issue #11: the rows and the events
+    dict(name="subscription-row-2xx-to-active",
+         why="the 2xx row points to ACTIVE instead of ACCEPTED",
+         file=ST,
+         old='    ("SENT", "rx_2xx"): "ACCEPTED",',
+         new='    ("SENT", "rx_2xx"): "ACTIVE",',
+         tests=[STATES]),
+    dict(name="subscription-row-missing-pending-after-accepted",
+         why="no row for a NOTIFY 'pending' in ACCEPTED: TransitionError, the state stays ACCEPTED",
+         file=ST,
+         old='    **{(s, "rx_notify_pending"): "PENDING" for s in _SUB_LIVE},',
+         new='    **{(s, "rx_notify_pending"): "PENDING" for s in _SUB_LIVE if s != "ACCEPTED"},',
+         tests=[STATES]),
+    dict(name="subscription-2xx-fired-as-notify-active",
+         why="PJSIP's ACCEPTED report fired as the event of a NOTIFY 'active'",
+         file=F,
+         old='    lib.PJSIP_EVSUB_STATE_ACCEPTED: "rx_2xx",\n',
+         new='    lib.PJSIP_EVSUB_STATE_ACCEPTED: "rx_notify_active",\n',
+         tests=[STATES]),
 ]

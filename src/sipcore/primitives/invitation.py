@@ -2,9 +2,10 @@
 over PJSIP's ``pjsip_inv``.
 
 States (the spec's names): ``NULL``, ``CALLING``, ``INCOMING``, ``EARLY``, ``CONNECTING``,
-``CONFIRMED``, ``REINVITING``, ``REINVITED``, ``DISCONNECTING``, ``DISCONNECTED``.  The
-transitions are the table :data:`TRANSITIONS`; a method called in a state that does not allow
-it raises ``InvalidStateError`` naming the state (:data:`METHOD_STATES`).
+``CONFIRMED``, ``REINVITING``, ``REINVITED``, ``DISCONNECTING``, ``DISCONNECTED``.  The state
+moves only by the rows ``(state, event) -> state`` of ``_states.INVITATION`` (``_fire``);
+:data:`TRANSITIONS` is the set of (previous, new) pairs they make.  A method called in a state
+that does not allow it raises ``InvalidStateError`` naming the state (:data:`METHOD_STATES`).
 
 An incoming INVITE outside a dialog makes a new Invitation, announced by
 ``SIPInvitationChangedState`` (``prev_state="NULL"``, ``state="INCOMING"``); PJSIP has already
@@ -32,6 +33,7 @@ from ..sdp import _pj_from_flat as _sdp_pj_from_flat
 from ..uri import SIPURI, from_pj
 from ._base import (ClientPrimitive, add_headers, check_credentials, check_headers,
                     check_route, check_sipuri)
+from ._states import INVITATION, STAY
 
 __all__ = ["Invitation", "TRANSITIONS", "METHOD_STATES", "STATES"]
 
@@ -48,29 +50,10 @@ DISCONNECTED = "DISCONNECTED"
 STATES = (NULL, CALLING, INCOMING, EARLY, CONNECTING, CONFIRMED, REINVITING, REINVITED,
           DISCONNECTING, DISCONNECTED)
 
-#: every (previous state, new state) an Invitation may go through (the spec's diagram; the
-#: number is the spec's trigger).  EARLY -> EARLY: another provisional response.
-TRANSITIONS = frozenset({
-    (NULL, CALLING),                # 2  send_invite()
-    (NULL, INCOMING),               # 3  a new incoming INVITE
-    (CALLING, EARLY),               # 4  1xx received
-    (EARLY, EARLY),                 # 4, 5  another 1xx received or sent
-    (INCOMING, EARLY),              # 5  respond_to_invite_provisionally()
-    (CALLING, CONNECTING),          # 6  2xx received
-    (EARLY, CONNECTING),            # 6, 7, 8  2xx received or accept_invite()
-    (INCOMING, CONNECTING),         # 7  accept_invite()
-    (CONNECTING, CONFIRMED),        # 9  ACK sent or received
-    (CONFIRMED, REINVITING),        # 10 send_reinvite()
-    (REINVITING, CONFIRMED),        # 11 final response to the re-INVITE
-    (CONFIRMED, REINVITED),         # 12 a re-INVITE received
-    (REINVITED, CONFIRMED),         # 13 respond_to_reinvite() with a final response
-    *((s, DISCONNECTING) for s in   # 14 disconnect()
-      (CALLING, INCOMING, EARLY, CONNECTING, CONFIRMED, REINVITING, REINVITED)),
-    (DISCONNECTING, DISCONNECTED),  # 15 the answer to the CANCEL/BYE, or the timeout
-    *((s, DISCONNECTED) for s in    # 16 the remote party ended it (or an error)
-      (CALLING, INCOMING, EARLY, CONNECTING, CONFIRMED, REINVITING, REINVITED)),
-    (NULL, DISCONNECTED),           # disconnect() before send_invite(): nothing is sent
-})
+#: every (previous state, new state) an Invitation may go through (the spec's diagram, and the
+#: documented NULL -> DISCONNECTED): made by the rows of ``_states.INVITATION``
+TRANSITIONS = frozenset(INVITATION.pairs())
+_ROWS = INVITATION.rows
 
 #: the states each method may be called in
 METHOD_STATES = {
@@ -84,12 +67,13 @@ METHOD_STATES = {
                               REINVITING, REINVITED},
 }
 
-_PJ_STATES = {
-    lib.PJSIP_INV_STATE_CALLING: CALLING,
-    lib.PJSIP_INV_STATE_EARLY: EARLY,
-    lib.PJSIP_INV_STATE_CONNECTING: CONNECTING,
-    lib.PJSIP_INV_STATE_CONFIRMED: CONFIRMED,
-}
+#: PJSIP's state report -> the event it means, for an incoming [0] and an outgoing [1] session
+_PJ_EVENTS = (
+    {lib.PJSIP_INV_STATE_EARLY: "send_1xx", lib.PJSIP_INV_STATE_CONNECTING: "send_2xx",
+     lib.PJSIP_INV_STATE_CONFIRMED: "ack"},
+    {lib.PJSIP_INV_STATE_CALLING: "send_invite", lib.PJSIP_INV_STATE_EARLY: "rx_1xx",
+     lib.PJSIP_INV_STATE_CONNECTING: "rx_2xx", lib.PJSIP_INV_STATE_CONFIRMED: "ack"},
+)
 _SDP_ACTIVE_LOCAL, _SDP_ACTIVE_REMOTE, _SDP_OFFERED_LOCAL, _SDP_OFFERED_REMOTE = range(4)
 
 
@@ -179,7 +163,7 @@ class Invitation(ClientPrimitive):
             self._inv = ffi.NULL
             self._release_token()
             raise
-        self._set_state(INCOMING, **data)
+        self._fire("rx_invite", **data)
         return self
 
     # -- attributes --
@@ -362,8 +346,8 @@ class Invitation(ClientPrimitive):
         except BaseException as exc:
             self._fail(exc)
             raise
-        if self._state == NULL:
-            self._set_state(CALLING)
+        if self._state == NULL:          # PJSIP has not reported it while sending
+            self._fire("send_invite")
 
     def _respond_provisionally(self, code: int, headers: dict[str, str]) -> None:
         self._require("respond_to_invite_provisionally")
@@ -371,8 +355,8 @@ class Invitation(ClientPrimitive):
         tdata = ffi.new("pjsip_tx_data **")
         check(lib.sc_inv_answer(self._inv, code, ffi.NULL, tdata), f"creating the {code} response")
         self._send(tdata[0], headers, f"sending the {code} response")
-        if self._state == INCOMING:
-            self._set_state(EARLY)
+        if self._state == INCOMING:      # PJSIP has not reported it while sending
+            self._fire("send_1xx")
 
     def _accept(self, headers: dict[str, str]) -> None:
         self._require("accept_invite")
@@ -386,15 +370,15 @@ class Invitation(ClientPrimitive):
             lib.sc_inv_answer(self._inv, 200, sdp, tdata), "creating the 200 response"))
         self._offered_local = None
         self._send(tdata[0], headers, "sending the 200 response")
-        if self._state in (INCOMING, EARLY):
-            self._set_state(CONNECTING)
+        if self._state in (INCOMING, EARLY):    # PJSIP has not reported it while sending
+            self._fire("send_2xx")
 
     def _disconnect(self, code: int, headers: dict[str, str], timeout: float | None) -> None:
         self._require("disconnect")
         state = self._state
         if state == NULL:
             self._release()
-            self._set_state(DISCONNECTED)
+            self._fire("disconnect")
             return
         inv = self._inv
         if state == REINVITED:        # the pending re-INVITE first (RFC 3261 15.1.2)
@@ -413,7 +397,7 @@ class Invitation(ClientPrimitive):
             end_code = 200                    # BYE (the code is only PJSIP's "cause")
         tdata = ffi.new("pjsip_tx_data **")
         check(lib.sc_inv_end(inv, end_code, tdata), "ending the session")
-        self._set_state(DISCONNECTING)
+        self._fire("disconnect")
         if timeout is not None:
             self._timer = self._ua.schedule(timeout, self._on_disconnect_timeout)
         if tdata[0] != ffi.NULL:
@@ -436,12 +420,12 @@ class Invitation(ClientPrimitive):
         self._with_pj_sdp(sdp, lambda p: check(lib.sc_inv_reinvite(self._inv, p, tdata),
                                                "creating the re-INVITE"))
         self._offered_local = None
-        self._set_state(REINVITING)
+        self._fire("send_reinvite")
         try:
             self._send(tdata[0], headers, "sending the re-INVITE")
         except BaseException:
             if self._state == REINVITING:
-                self._set_state(CONFIRMED)
+                self._fire("send_failed")
             raise
 
     def _respond_reinvite(self, code: int, headers: dict[str, str]) -> None:
@@ -460,7 +444,7 @@ class Invitation(ClientPrimitive):
         finally:
             self._answering = False
         if code >= 200 and self._state == REINVITED:
-            self._set_state(CONFIRMED)
+            self._fire("respond_reinvite_final")
 
     # -- poll thread: PJSIP events --
 
@@ -474,14 +458,14 @@ class Invitation(ClientPrimitive):
             if ev.role == lib.PJSIP_ROLE_UAC and self._state == REINVITING:
                 data = (_message_data(ev.rdata) if ev.rdata != ffi.NULL
                         else {"code": ev.code, "reason": pj2str(ev.reason)})
-                self._set_state(CONFIRMED, **data)
+                self._fire("rx_reinvite_final", **data)
             elif ev.role == lib.PJSIP_ROLE_UAS and self._state == REINVITED and not self._answering:
                 data = self._cancel_data or {}       # e.g. 487 after a CANCEL of the re-INVITE
                 self._cancel_data = None
-                self._set_state(CONFIRMED, **data)
+                self._fire("reinvite_tsx_ended", **data)
         elif kind == lib.SC_INV_EV_REINVITE:
-            if self._state == CONFIRMED:
-                self._set_state(REINVITED, **_message_data(ev.rdata))
+            if (self._state, "rx_reinvite") in _ROWS:
+                self._fire("rx_reinvite", **_message_data(ev.rdata))
             else:                                    # e.g. while DISCONNECTING
                 tdata = ffi.new("pjsip_tx_data **")
                 if lib.sc_inv_answer(inv, 491, ffi.NULL, tdata) == lib.PJ_SUCCESS:
@@ -505,16 +489,12 @@ class Invitation(ClientPrimitive):
             else:
                 data = {"code": ev.code, "reason": pj2str(ev.reason)}
             self._release()
-            self._set_state(DISCONNECTED, **data)
+            self._fire("timeout" if self._timed_out else "ended", **data)
             return
-        new = _PJ_STATES.get(ev.state)
-        if new is None or self._state in (DISCONNECTING, REINVITING, REINVITED):
-            return
-        if new == self._state and new != EARLY:
-            return
-        if new == EARLY and self._state not in (CALLING, EARLY, INCOMING):
-            return
-        self._set_state(new, **(_message_data(rdata) if rdata != ffi.NULL else {}))
+        event = _PJ_EVENTS[self._outgoing].get(ev.state)
+        if event is None or _ROWS.get((self._state, event)) == STAY:
+            return                   # e.g. PJSIP's INCOMING (made before this object)
+        self._fire(event, **(_message_data(rdata) if rdata != ffi.NULL else {}))
 
     def _on_media_update(self, status: int) -> None:
         if status == lib.PJ_SUCCESS and self._inv != ffi.NULL:
@@ -543,11 +523,15 @@ class Invitation(ClientPrimitive):
 
     # -- helpers --
 
-    def _set_state(self, state: str, **data: Any) -> None:
+    def _fire(self, event: str, **data: Any) -> None:
+        """Move by the row for ``event`` (none: TransitionError) and notify, unless the row
+        says STAY."""
         prev = self._state
-        if (prev, state) not in TRANSITIONS:
-            self._ua._report_exception(f"Invitation: transition {prev} -> {state} is not in "
-                                       f"TRANSITIONS (a bug in sipcore)\n")
+        state = _ROWS.get((prev, event))
+        if state is None:
+            INVITATION.next(prev, event)     # raises TransitionError naming state and event
+        if state == STAY:
+            return
         self._state = state
         _notify("SIPInvitationChangedState", self, prev_state=prev, state=state, **data)
 
@@ -582,8 +566,8 @@ class Invitation(ClientPrimitive):
         self._release()
         if self._state != DISCONNECTED:
             status = getattr(exc, "status", None)
-            self._set_state(DISCONNECTED, code=503,
-                            reason=f"Service Unavailable ({strerror(status) if status else exc})")
+            self._fire("send_failed", code=503,
+                       reason=f"Service Unavailable ({strerror(status) if status else exc})")
 
     def _engine_stopping(self) -> None:
         if self._inv != ffi.NULL:
@@ -592,7 +576,7 @@ class Invitation(ClientPrimitive):
             lib.sc_inv_abandon(inv)
         self._release()
         if self._state != DISCONNECTED:
-            self._set_state(DISCONNECTED, code=503, reason="Service Unavailable (Engine stopped)")
+            self._fire("engine_stop", code=503, reason="Service Unavailable (Engine stopped)")
 
 
 _pending: deque = deque()

@@ -8,32 +8,26 @@ server granted (the 2xx's Expires).  A 412 to a PUBLISH naming an entity tag (th
 it) is answered by publishing the full content afresh, once.  After ``unpublished`` the PJSIP
 publication is dropped, so a re-used object starts with no entity tag (the spec's known
 bug, fixed).
+
+The machine (the queue, the refresh timer, the rows) is shared with Registration:
+``_refreshing.RefreshingPrimitive`` and ``_states.PUBLICATION``; this module says how a request is made
+and what a response carries.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from .. import signals
-from .._pj import check, ffi, lib, strerror
-from ._base import (RefreshingPrimitive, add_headers, check_body, check_content_type,
-                    check_credentials, check_expires, check_headers, check_route,
-                    result_code_reason)
-from .registration import refresh_delay
+from .._pj import check, ffi, lib
+from ._base import (add_headers, check_body, check_content_type, check_credentials,
+                    check_expires, check_headers, check_route, result_code_reason)
+from ._refreshing import RefreshingPrimitive
+from ._states import PUBLICATION
 
 __all__ = ["Publication"]
 
 UNPUBLISHED, PUBLISHING, PUBLISHED, UNPUBLISHING = (
     "unpublished", "publishing", "published", "unpublishing")
-
-TRANSITIONS = {
-    (UNPUBLISHED, "send"): PUBLISHING,
-    (PUBLISHED, "send"): PUBLISHING,            # refresh or new content
-    (PUBLISHED, "send_unpublish"): UNPUBLISHING,
-    (PUBLISHING, "ok"): PUBLISHED,
-    (PUBLISHING, "fail"): UNPUBLISHED,
-    (UNPUBLISHING, "ok"): UNPUBLISHED,
-    (UNPUBLISHING, "fail"): UNPUBLISHED,
-}
 
 
 class Publication(RefreshingPrimitive):
@@ -45,6 +39,9 @@ class Publication(RefreshingPrimitive):
     Notifications: ``SIPPublicationChangedState`` (see sipcore.signals).
     """
 
+    _table = PUBLICATION
+    _states = (UNPUBLISHED, PUBLISHING, PUBLISHED, UNPUBLISHING)
+
     def __init__(self, credentials, event: str, route, expires: int = 300,
                  extra_headers: dict[str, str] | None = None):
         from .._options import check_event
@@ -54,12 +51,8 @@ class Publication(RefreshingPrimitive):
         self._expires = check_expires(expires)
         self._extra_headers = check_headers(extra_headers)
         self._state = UNPUBLISHED
-        self._wanted: tuple | None = None
         self._content: tuple[str, str, bytes] | None = None   # what is (being) published
         self._pubc = ffi.NULL
-        self._timer = None
-        self._attempt = self._answered = 0
-        self._sending_body = False
         self._tagged = False         # the PJSIP publication holds an entity tag (had a 2xx)
         self._conditional = False    # the PUBLISH in progress carries SIP-If-Match
         self._bind()
@@ -78,36 +71,16 @@ class Publication(RefreshingPrimitive):
         """Publish (or replace) the content; queued behind a PUBLISH in progress."""
         ctype, subtype = check_content_type(content_type)
         data = check_body(body)
-        self._call("publish", self._request, ("publish", ctype, subtype, data))
+        self._call("publish", self._request, "send", (ctype, subtype, data))
 
     def unpublish(self) -> None:
         """Remove the published content (Expires: 0); queued like publish()."""
-        self._call("unpublish", self._request, ("unpublish",))
+        self._call("unpublish", self._request, "send_end")
 
     # -- poll thread --
 
-    def _set_state(self, event: str, **data: Any) -> None:
-        self._state = TRANSITIONS[(self._state, event)]
+    def _changed(self, **data: Any) -> None:
         signals.notify("SIPPublicationChangedState", self, state=self._state, **data)
-
-    def _request(self, action: tuple) -> None:
-        self._wanted = action
-        self._advance()
-
-    def _advance(self) -> None:
-        if self._state in (PUBLISHING, UNPUBLISHING) or self._wanted is None:
-            return
-        if self._in_callback:
-            self._defer_advance()   # PJSIP would refuse it inside its callback (PJ_EBUSY)
-            return
-        wanted, self._wanted = self._wanted, None
-        if wanted[0] == "publish":
-            self._content = wanted[1:]
-            self._send("publish", with_body=True)
-        elif wanted[0] == "unpublish" and self._state == PUBLISHED:
-            self._send("unpublish")
-        elif wanted[0] == "refresh" and self._state == PUBLISHED:
-            self._send("publish", with_body=False)
 
     def _ensure_pubc(self) -> None:
         if self._pubc != ffi.NULL:
@@ -129,12 +102,15 @@ class Publication(RefreshingPrimitive):
             lib.pjsip_publishc_destroy(self._pubc)
             self._pubc = ffi.NULL
 
-    def _send(self, what: str, with_body: bool = False) -> None:
-        self._cancel_timer()
-        self._cancel_kick()
+    def _create_request(self, event: str, payload: Any) -> Any:
+        """``send``: the content given (``payload``) with its body; ``refresh``: body-less,
+        with the entity tag; ``send_end``: Expires 0."""
+        if event == "send":
+            self._content = payload
+        with_body = event == "send"
         self._ensure_pubc()
         tdata = ffi.new("pjsip_tx_data **")
-        if what == "unpublish":
+        if event == "send_end":
             check(lib.pjsip_publishc_unpublish(self._pubc, tdata), "creating the un-PUBLISH")
         else:
             lib.pjsip_publishc_update_expires(self._pubc, self._expires)
@@ -149,59 +125,30 @@ class Publication(RefreshingPrimitive):
         except BaseException:
             lib.pjsip_tx_data_dec_ref(tdata[0])
             raise
-        self._attempt += 1
-        attempt = self._attempt
-        self._sending_body = with_body
         self._conditional = self._tagged
-        if self._state != PUBLISHING:   # a 412 re-send stays in publishing
-            self._set_state("send_unpublish" if what == "unpublish" else "send")
-        status = lib.pjsip_publishc_send(self._pubc, tdata[0])
-        if status != lib.PJ_SUCCESS and self._answered < attempt:
-            self._answered = attempt
-            self._finished(503, f"Service Unavailable ({strerror(status)})")
+        return tdata[0]
 
-    def on_client(self, kind: int, result) -> None:
-        if self._state not in (PUBLISHING, UNPUBLISHING) or self._answered >= self._attempt:
-            return
-        self._answered = self._attempt
-        self._on_final_response(self._on_final, result)
+    def _send_request(self, tdata: Any) -> int:
+        return lib.pjsip_publishc_send(self._pubc, tdata)
 
-    def _on_final(self, result) -> None:
+    def _on_response(self, result) -> None:
         code, reason = result_code_reason(result)
         if (code == 412 and self._state == PUBLISHING and self._conditional
                 and self._content is not None):
             # RFC 3903 section 4.1: the entity tag is unknown; publish the state afresh (once:
             # that PUBLISH names no entity tag, so a 412 to it ends the attempt)
             self._drop_pubc()
-            self._send("publish", with_body=True)
+            self._send("send", self._content, transition=False)
             return
-        self._finished(code, reason, int(result.expiration))
+        expiration = int(result.expiration)
+        self._finished(code, reason, expiration if 0 < expiration < 2**31 else None)
 
-    def _finished(self, code: int, reason: str, expiration: int = 0) -> None:
-        if 200 <= code < 300:
-            self._set_state("ok", code=code, reason=reason)
-            if self._state == PUBLISHED:
-                self._tagged = True
-                exp = expiration if 0 < expiration < 2**31 else self._expires
-                self._timer = self._ua.schedule(refresh_delay(exp), self._on_refresh)
-        else:
-            self._set_state("fail", code=code, reason=reason)
-        if self._state == UNPUBLISHED:
-            self._drop_pubc()        # fresh entity tag next time
-            self._release_token()    # nothing in C refers to this object any more
-            self._content = None
-        self._advance()
+    def _finished(self, code: int, reason: str, granted: int | None = None, **data: Any) -> None:
+        if 200 <= code < 300 and self._state == PUBLISHING:
+            self._tagged = True      # the PJSIP publication holds the entity tag now
+        super()._finished(code, reason, granted, **data)
 
-    def _on_refresh(self) -> None:
-        self._timer = None
-        if self._state == PUBLISHED and self._wanted is None:
-            self._request(("refresh",))
-
-    def _engine_stopping(self) -> None:
-        self._cancel_timer()
-        self._cancel_kick()
-        self._drop_pubc()
-        self._release_token()
-        if self._state != UNPUBLISHED:
-            self._state = UNPUBLISHED
-            signals.notify("SIPPublicationChangedState", self, state=UNPUBLISHED)
+    def _ended(self) -> None:
+        self._drop_pubc()        # fresh entity tag next time
+        self._release_token()    # nothing in C refers to this object any more
+        self._content = None

@@ -7,6 +7,10 @@ response's notification.  While registered the object refreshes on its own
 before the registration expires (half-way for short expiries, 10 s ahead otherwise),
 passing through ``registering`` again, using the current ``expires``.  A failed REGISTER
 (including a refresh) ends in ``unregistered`` with the response's code.
+
+The machine (the queue, the refresh timer, the rows) is shared with Publication:
+``_refreshing.RefreshingPrimitive`` and ``_states.REGISTRATION``; this module says how a request is made
+and what a response carries.
 """
 from __future__ import annotations
 
@@ -15,28 +19,15 @@ from typing import Any
 from .. import signals
 from .._pj import check, ffi, lib
 from ..uri import SIPURI
-from ._base import (RefreshingPrimitive, add_headers, check_credentials, check_expires,
-                    check_headers, check_route, check_sipuri, result_code_reason)
+from ._base import (add_headers, check_credentials, check_expires, check_headers, check_route,
+                    check_sipuri, result_code_reason)
+from ._refreshing import RefreshingPrimitive
+from ._states import REGISTRATION
 
 __all__ = ["Registration"]
 
 UNREGISTERED, REGISTERING, REGISTERED, UNREGISTERING = (
     "unregistered", "registering", "registered", "unregistering")
-
-#: (state, event) -> next state; events: "send", "send_unregister", "ok", "fail"
-TRANSITIONS = {
-    (UNREGISTERED, "send"): REGISTERING,
-    (REGISTERED, "send"): REGISTERING,          # refresh, or register() again
-    (REGISTERED, "send_unregister"): UNREGISTERING,
-    (REGISTERING, "ok"): REGISTERED,
-    (REGISTERING, "fail"): UNREGISTERED,
-    (UNREGISTERING, "ok"): UNREGISTERED,
-    (UNREGISTERING, "fail"): UNREGISTERED,
-}
-
-
-def refresh_delay(expires: int) -> float:
-    return max(expires * 0.5, expires - 10.0) if expires > 0 else 0.0
 
 
 class Registration(RefreshingPrimitive):
@@ -48,6 +39,9 @@ class Registration(RefreshingPrimitive):
     Notifications: ``SIPRegistrationChangedState`` (see sipcore.signals).
     """
 
+    _table = REGISTRATION
+    _states = (UNREGISTERED, REGISTERING, REGISTERED, UNREGISTERING)
+
     def __init__(self, credentials, route, expires: int = 300, contact_uri: SIPURI | None = None,
                  extra_headers: dict[str, str] | None = None):
         self._credentials = check_credentials(credentials)
@@ -57,11 +51,7 @@ class Registration(RefreshingPrimitive):
         self._extra_headers = check_headers(extra_headers)
         self._state = UNREGISTERED
         self.expires_received: int | None = None
-        self._wanted: str | None = None
         self._regc = ffi.NULL
-        self._timer = None
-        self._attempt = 0
-        self._answered = 0
         self._bind()
         self._call("__init__", self._create, contact)
 
@@ -80,11 +70,11 @@ class Registration(RefreshingPrimitive):
 
     def register(self) -> None:
         """Register (or re-register now); queued behind a REGISTER in progress."""
-        self._call("register", self._request, "register")
+        self._call("register", self._request, "send")
 
     def unregister(self) -> None:
         """Remove the binding (Expires: 0); queued behind a REGISTER in progress."""
-        self._call("unregister", self._request, "unregister")
+        self._call("unregister", self._request, "send_end")
 
     # -- poll thread --
 
@@ -111,32 +101,13 @@ class Registration(RefreshingPrimitive):
             "creating the registration")
         self._regc = regc[0]
 
-    def _set_state(self, event: str, **data: Any) -> None:
-        self._state = TRANSITIONS[(self._state, event)]
+    def _changed(self, **data: Any) -> None:
         signals.notify("SIPRegistrationChangedState", self, state=self._state, **data)
 
-    def _request(self, action: str) -> None:
-        self._wanted = action
-        self._advance()
-
-    def _advance(self) -> None:
-        if self._state in (REGISTERING, UNREGISTERING):
-            return  # queued until the final response
-        if self._in_callback and self._wanted is not None:
-            self._defer_advance()   # queued during the REGISTER or made by a receiver
-            return
-        wanted, self._wanted = self._wanted, None
-        if wanted == "register":
-            self._send(unregister=False)
-        elif wanted == "unregister" and self._state == REGISTERED:
-            self._send(unregister=True)
-
-    def _send(self, unregister: bool) -> None:
-        self._cancel_timer()
-        self._cancel_kick()
+    def _create_request(self, event: str, payload: Any) -> Any:
         self._ensure_regc()
         tdata = ffi.new("pjsip_tx_data **")
-        if unregister:
+        if event == "send_end":
             check(lib.pjsip_regc_unregister(self._regc, tdata), "creating the un-REGISTER")
         else:
             lib.pjsip_regc_update_expires(self._regc, self._expires)
@@ -147,22 +118,13 @@ class Registration(RefreshingPrimitive):
         except BaseException:
             lib.pjsip_tx_data_dec_ref(tdata[0])
             raise
-        self._attempt += 1
-        attempt = self._attempt
-        self._set_state("send_unregister" if unregister else "send")
-        status = lib.pjsip_regc_send(self._regc, tdata[0])
-        if status != lib.PJ_SUCCESS and self._answered < attempt:
-            # PJSIP may not call back when sending fails at once
-            self._answered = attempt
-            from .._pj import strerror
-            self._finished(503, f"Service Unavailable ({strerror(status)})", None)
+        return tdata[0]
 
-    def on_client(self, kind: int, result) -> None:
-        if self._state not in (REGISTERING, UNREGISTERING) or self._answered >= self._attempt:
-            return  # late or duplicate
-        self._answered = self._attempt
+    def _send_request(self, tdata: Any) -> int:
+        return lib.pjsip_regc_send(self._regc, tdata)
+
+    def _on_response(self, result) -> None:
         code, reason = result_code_reason(result)
-        contacts = None
         if 200 <= code < 300 and self._state == REGISTERING:
             buf = ffi.new("char[]", 1024)
             contacts = []
@@ -171,23 +133,15 @@ class Registration(RefreshingPrimitive):
                 if n:
                     contacts.append(ffi.string(buf, n).decode("utf-8", "replace"))
             self.expires_received = int(result.expiration) if result.expiration < 2**31 else self._expires
-        self._on_final_response(self._finished, code, reason, contacts)
-
-    def _finished(self, code: int, reason: str, contacts: list[str] | None) -> None:
-        if 200 <= code < 300:
-            if self._state == REGISTERING:
-                self._set_state("ok", code=code, reason=reason, contact_uri=self._contact,
-                                expires=self.expires_received, contact_uri_list=contacts or [])
-                self._schedule_refresh()
-            else:
-                self.expires_received = None
-                self._set_state("ok", code=code, reason=reason)
+            self._finished(code, reason, self.expires_received, contact_uri=self._contact,
+                           expires=self.expires_received, contact_uri_list=contacts)
         else:
-            self.expires_received = None
-            self._set_state("fail", code=code, reason=reason)
-        if self._state == UNREGISTERED:
-            self._drop_regc()
-        self._advance()
+            self._finished(code, reason)
+
+    def _finished(self, code: int, reason: str, granted: int | None = None, **data: Any) -> None:
+        if self._state != REGISTERING or not 200 <= code < 300:
+            self.expires_received = None    # only a registration has an expiry
+        super()._finished(code, reason, granted, **data)
 
     def _drop_regc(self) -> None:
         if self._regc != ffi.NULL:
@@ -195,21 +149,4 @@ class Registration(RefreshingPrimitive):
             self._regc = ffi.NULL
         self._release_token()
 
-    def _schedule_refresh(self) -> None:
-        self._cancel_timer()
-        delay = refresh_delay(self.expires_received or self._expires)
-        self._timer = self._ua.schedule(delay, self._on_refresh)
-
-    def _on_refresh(self) -> None:
-        self._timer = None
-        if self._state == REGISTERED and self._wanted is None:
-            self._wanted = "register"
-            self._advance()
-
-    def _engine_stopping(self) -> None:
-        self._cancel_timer()
-        self._cancel_kick()
-        self._drop_regc()
-        if self._state != UNREGISTERED:
-            self._state = UNREGISTERED
-            signals.notify("SIPRegistrationChangedState", self, state=UNREGISTERED)
+    _ended = _drop_regc

@@ -5,7 +5,8 @@ The state mirrors PJSIP's ``pjsip_evsub``: ``NULL``, ``SENT``, ``ACCEPTED``, ``P
 ``ACTIVE``, ``TERMINATED``, or the server's own Subscription-State text.  A new object is
 ``TERMINATED``.  Not queued: ``subscribe()`` is allowed only in ``TERMINATED`` and
 ``unsubscribe()`` only outside it; otherwise ``InvalidStateError`` names the state.  PJSIP
-refreshes an active subscription before it expires.
+refreshes an active subscription before it expires.  The rows: ``_states.SUBSCRIPTION`` (PJSIP's
+evsub reports become events, :data:`_EVSUB_EVENTS`).
 """
 from __future__ import annotations
 
@@ -17,10 +18,22 @@ from ..errors import InvalidStateError
 from ..uri import SIPURI
 from ._base import (ClientPrimitive, check_credentials, check_expires,
                     check_headers, check_route, check_sipuri)
+from ._states import OTHER, SUBSCRIPTION
 
 __all__ = ["Subscription"]
 
 TERMINATED = "TERMINATED"
+
+#: PJSIP's evsub state -> the event that made it (UNKNOWN: a NOTIFY's Subscription-State text
+#: none of the others; NULL is never reported)
+_EVSUB_EVENTS = {
+    lib.PJSIP_EVSUB_STATE_SENT: "send_subscribe",
+    lib.PJSIP_EVSUB_STATE_ACCEPTED: "rx_2xx",
+    lib.PJSIP_EVSUB_STATE_PENDING: "rx_notify_pending",
+    lib.PJSIP_EVSUB_STATE_ACTIVE: "rx_notify_active",
+    lib.PJSIP_EVSUB_STATE_UNKNOWN: "rx_notify_other",
+    lib.PJSIP_EVSUB_STATE_TERMINATED: "ended",
+}
 
 
 class Subscription(ClientPrimitive):
@@ -75,7 +88,12 @@ class Subscription(ClientPrimitive):
                              "add it with Engine.add_event() or the events start option")
         self._ua.check_route(self._route)
 
-    def _set_state(self, state: str, **data: Any) -> None:
+    def _fire(self, event: str, text: str | None = None, **data: Any) -> None:
+        """Move by the row for ``event``; ``text``: PJSIP's state name (the server's own text
+        for OTHER).  A state repeated without a response code is not notified again."""
+        state = SUBSCRIPTION.next(self._state, event)
+        if state == OTHER:
+            state = text
         if state == self._state and not data:
             return
         self._state = state
@@ -107,7 +125,7 @@ class Subscription(ClientPrimitive):
         except BaseException:
             self._abandon()
             raise
-        self._set_state(pj2s(lib.pjsip_evsub_get_state_name(self._sub)))
+        self._fire("send_subscribe")
 
     def _unsubscribe(self) -> None:
         if self._state == TERMINATED or self._sub == ffi.NULL:
@@ -130,8 +148,7 @@ class Subscription(ClientPrimitive):
         if result.state == lib.PJSIP_EVSUB_STATE_TERMINATED:
             self._sub = ffi.NULL         # PJSIP destroys it after this callback
             self._release_token()
-            state = TERMINATED
-        self._set_state(state, **data)
+        self._fire(_EVSUB_EVENTS.get(result.state, "evsub_null"), state, **data)
 
     def _on_notify(self, result) -> None:
         info = ffi.new("sc_rdata_info_t *")
@@ -150,8 +167,7 @@ class Subscription(ClientPrimitive):
     def _engine_stopping(self) -> None:
         self._abandon()
         if self._state != TERMINATED:
-            self._state = TERMINATED
-            signals.notify("SIPSubscriptionChangedState", self, state=TERMINATED)
+            self._fire("engine_stop")
 
 
 def pj2s(cstr) -> str:
