@@ -99,9 +99,9 @@ MUTANTS = [
          tests=[f"{OA}::test_caller_without_sdp_answers_the_offer_of_the_200_in_the_ack"]),
     dict(name="invitation-notifications-lifo",
          why="notifications queued during a receiver delivered last-in first-out (out of order)",
-         file=F,
-         old="            n, s, d = _pending.popleft()\n",
-         new="            n, s, d = _pending.pop()\n",
+         file="src/sipcore/signals.py",     # (the queue is signals.notify's since issue #11)
+         old="                break\n            signal, sender, data = queue.popleft()\n",
+         new="                break\n            signal, sender, data = queue.pop()\n",
          tests=[f"{TD}::test_disconnect_while_connecting_byes_after_the_ack"]),
     dict(name="invitation-reject-code-ignored",
          why="disconnect(response_code) of an unanswered incoming INVITE always answers 603",

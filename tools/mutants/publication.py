@@ -25,7 +25,7 @@ MUTANTS = [
          why="Engine stop moves to unpublished without SIPPublicationChangedState",
          file=F,
          old="            self._state = UNPUBLISHED\n"
-             "            signals.notify(\"SIPPublicationChangedState\", self, state=UNPUBLISHED)\n",
+             "            signals.notify(signals.SIPPublicationChangedState, self, state=UNPUBLISHED)\n",
          new="            self._state = UNPUBLISHED\n",
          tests=[f"{T}::test_engine_stop_notifies_unpublished"]),
     # -- new

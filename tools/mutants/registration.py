@@ -68,7 +68,7 @@ MUTANTS = [
          why="Engine stop moves to unregistered without SIPRegistrationChangedState",
          file=F,
          old="            self._state = UNREGISTERED\n"
-             "            signals.notify(\"SIPRegistrationChangedState\", self, state=UNREGISTERED)\n",
+             "            signals.notify(signals.SIPRegistrationChangedState, self, state=UNREGISTERED)\n",
          new="            self._state = UNREGISTERED\n",
          tests=[f"{T}::test_engine_stop_while_registered_and_object_dropped_mid_transaction"]),
     dict(name="registration-refresh-timer-wrong-state",

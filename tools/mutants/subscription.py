@@ -14,7 +14,7 @@ MUTANTS = [
          why="Engine stop sets TERMINATED without sending SIPSubscriptionChangedState",
          file=F,
          old="            self._state = TERMINATED\n"
-             "            signals.notify(\"SIPSubscriptionChangedState\", self, state=TERMINATED)\n",
+             "            signals.notify(signals.SIPSubscriptionChangedState, self, state=TERMINATED)\n",
          new="            self._state = TERMINATED\n",
          tests=[STOP]),
     # -- new.  (Not listed: "Engine stop notifies TERMINATED again for a subscription that had

@@ -88,7 +88,7 @@ class Publication(RefreshingPrimitive):
 
     def _set_state(self, event: str, **data: Any) -> None:
         self._state = TRANSITIONS[(self._state, event)]
-        signals.notify("SIPPublicationChangedState", self, state=self._state, **data)
+        signals.notify(signals.SIPPublicationChangedState, self, state=self._state, **data)
 
     def _request(self, action: tuple) -> None:
         self._wanted = action
@@ -204,4 +204,4 @@ class Publication(RefreshingPrimitive):
         self._release_token()
         if self._state != UNPUBLISHED:
             self._state = UNPUBLISHED
-            signals.notify("SIPPublicationChangedState", self, state=UNPUBLISHED)
+            signals.notify(signals.SIPPublicationChangedState, self, state=UNPUBLISHED)

@@ -113,7 +113,7 @@ class Registration(RefreshingPrimitive):
 
     def _set_state(self, event: str, **data: Any) -> None:
         self._state = TRANSITIONS[(self._state, event)]
-        signals.notify("SIPRegistrationChangedState", self, state=self._state, **data)
+        signals.notify(signals.SIPRegistrationChangedState, self, state=self._state, **data)
 
     def _request(self, action: str) -> None:
         self._wanted = action
@@ -212,4 +212,4 @@ class Registration(RefreshingPrimitive):
         self._drop_regc()
         if self._state != UNREGISTERED:
             self._state = UNREGISTERED
-            signals.notify("SIPRegistrationChangedState", self, state=UNREGISTERED)
+            signals.notify(signals.SIPRegistrationChangedState, self, state=UNREGISTERED)
