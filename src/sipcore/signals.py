@@ -151,7 +151,8 @@ def _receivers(signal: NamedSignal, sender: Any) -> Iterable:
             generation = _generation
             refs = tuple(_weak.get(signal, ()))
         weak = [r() for r in refs]
-        strong = tuple(r for r in signal.receivers_for(_NOBODY) if r not in weak)
+        strong = tuple(r for r in signal.receivers_for(_NOBODY)
+                       if not any(_same(r, w) for w in weak))
         cached = (strong, refs)
         with _cache_lock:
             if generation == _generation and refs:
@@ -167,6 +168,13 @@ def _receivers(signal: NamedSignal, sender: Any) -> Iterable:
         if receiver is not None:
             receivers.append(receiver)
     return receivers
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether blinker takes ``a`` and ``b`` for the same receiver (as its make_id does)."""
+    if isinstance(a, MethodType) and isinstance(b, MethodType):
+        return a.__self__ is b.__self__ and a.__func__ is b.__func__
+    return a is b
 
 
 def _changed(signal: NamedSignal) -> None:
@@ -196,7 +204,8 @@ def _on_disconnected(signal: NamedSignal, *, receiver: Any, sender: Any) -> None
     with _cache_lock:
         _changed(signal)
         if sender is ANY and signal in _weak:
-            _weak[signal] = [r for r in _weak[signal] if r() is not None and r() != receiver]
+            _weak[signal] = [r for r in _weak[signal]
+                             if r() is not None and not _same(r(), receiver)]
         if not signal.receivers:
             _specific.discard(signal)
             _weak.pop(signal, None)

@@ -478,3 +478,27 @@ def test_wait_for_timeout_names_what_it_saw_and_the_exceptions():
     assert ("SIPSubscriptionChangedState(SENT), SIPSubscriptionChangedState(TERMINATED, 404 "
             "Not Found), SIPEngineGotMessageResponse(200 OK)") in text
     assert "1 exception(s) reported" in text and "RuntimeError: receiver bug" in text
+
+
+def test_with_the_engine_running_a_receivers_exception_comes_from_the_engine(engine_factory,
+                                                                             caplog):
+    """The typo a new user makes: a receiver that raises.  It arrives as SIPEngineGotException
+    from the Engine, is logged (nothing receives that signal here), and the Engine runs on."""
+    def on_start(sender, **data):
+        undefined_name                                  # noqa: F821 -- the typo
+
+    signals.SIPEngineDidStart.connect(on_start, weak=False)
+    try:
+        with signals.NotificationRecorder(["SIPEngineDidStart", "SIPEngineGotException"]) as rec, \
+                caplog.at_level(logging.ERROR, logger="sipcore"):
+            engine = engine_factory()
+            rec.wait_for("SIPEngineDidStart", timeout=5)
+            assert rec.wait_for("SIPEngineGotException", timeout=5).sender is engine
+            with pytest.raises(TimeoutError) as info:
+                rec.wait_for("SIPEngineDidEnd", timeout=0.05)
+            assert engine.is_running
+    finally:
+        signals.SIPEngineDidStart.disconnect(on_start)
+    assert "NameError: name 'undefined_name' is not defined" in str(info.value)
+    [text] = [r.getMessage() for r in caplog.records if r.name == "sipcore"]
+    assert "in on_start" in text and "NameError" in text

@@ -37,9 +37,17 @@ MUTANTS = [
          why="the kept receivers hold a weakly connected receiver strongly: it never dies and "
              "is still called after the application dropped it",
          file=F,
-         old="        strong = tuple(r for r in signal.receivers_for(_NOBODY) if r not in weak)\n",
-         new="        strong = tuple(r for r in signal.receivers_for(_NOBODY))\n",
-         tests=[f"{T}::test_a_weakly_connected_receiver_that_dies_is_not_called_and_others_still_are"]),
+         old="                       if not any(_same(r, w) for w in weak))\n",
+         new="                       if True)\n",
+         tests=[f"{T}::test_a_weakly_connected_receiver_that_dies_is_not_called_and_others_still_are",
+                f"{T}::test_a_receiver_connected_weakly_then_strongly_is_called_once_and_kept"]),
+    dict(name="signals-disconnected-weak-receiver-still-called",
+         why="a weakly connected receiver disconnected while it is alive is still called (our "
+             "reference to it is kept)",
+         file=F,
+         old="                             if r() is not None and not _same(r(), receiver)]\n",
+         new="                             if r() is not None]\n",
+         tests=[f"{T}::test_disconnecting_one_of_two_receivers_stops_only_that_one"]),
     dict(name="signals-sender-specific-receivers-cached",
          why="a signal with sender-specific receivers is served from the kept answer for any "
              "sender: those receivers are never called",
