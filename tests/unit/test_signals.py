@@ -399,16 +399,21 @@ def _raise(sender, **data):
     raise RuntimeError("receiver bug")
 
 
+def _notify_to_a_failing_receiver(caplog):
+    """Notify SIG with `_raise` connected; the records of the "sipcore" logger meanwhile."""
+    SIG.connect(_raise, weak=False)
+    try:
+        with caplog.at_level(logging.ERROR, logger="sipcore"):
+            _notify(Sender())
+    finally:
+        SIG.disconnect(_raise)
+    return [r for r in caplog.records if r.name == "sipcore"]
+
+
 def test_a_receivers_exception_is_sent_and_logged_when_nobody_receives_it(caplog):
     with signals.NotificationRecorder([NAME]) as rec:
-        SIG.connect(_raise, weak=False)
-        try:
-            with caplog.at_level(logging.ERROR, logger="sipcore"):
-                _notify(Sender())
-        finally:
-            SIG.disconnect(_raise)
+        [record] = _notify_to_a_failing_receiver(caplog)
     assert len(rec.exceptions) == 1 and "RuntimeError: receiver bug" in rec.exceptions[0]
-    [record] = [r for r in caplog.records if r.name == "sipcore"]
     assert record.levelno == logging.ERROR
     text = record.getMessage()
     assert "Traceback (most recent call last)" in text and "RuntimeError: receiver bug" in text
@@ -421,16 +426,12 @@ def test_a_receivers_exception_goes_to_sipengine_got_exception_receivers_not_the
         got.append((sender, data["traceback"]))
 
     signals.SIPEngineGotException.connect(on_exception, weak=False)
-    SIG.connect(_raise, weak=False)
     try:
-        with caplog.at_level(logging.ERROR, logger="sipcore"):
-            _notify(Sender())
+        assert _notify_to_a_failing_receiver(caplog) == []
     finally:
-        SIG.disconnect(_raise)
         signals.SIPEngineGotException.disconnect(on_exception)
     assert len(got) == 1 and got[0][0] is None       # no Engine running: sender None
     assert "RuntimeError: receiver bug" in got[0][1]
-    assert not [r for r in caplog.records if r.name == "sipcore"]
 
 
 def test_an_exception_in_a_sipengine_got_exception_receiver_is_logged_with_both_tracebacks(caplog):
@@ -442,17 +443,14 @@ def test_an_exception_in_a_sipengine_got_exception_receiver_is_logged_with_both_
 
     signals.SIPEngineGotException.connect(on_exception, weak=False)
     signals.any_notification.connect(watch, weak=False)
-    SIG.connect(_raise, weak=False)
     try:
-        with caplog.at_level(logging.ERROR, logger="sipcore"):
-            _notify(Sender())                         # and no endless loop of reports
+        records = _notify_to_a_failing_receiver(caplog)     # (and no endless loop of reports)
     finally:
-        SIG.disconnect(_raise)
         signals.SIPEngineGotException.disconnect(on_exception)
         signals.any_notification.disconnect(watch)
     # two reports (the RuntimeError; the watcher's KeyError on SIG), each failing in both
     # receivers: four log records, each with the failure and what it was reporting
-    texts = [r.getMessage() for r in caplog.records if r.name == "sipcore"]
+    texts = [r.getMessage() for r in records]
     assert len(texts) == 4 and all("while reporting" in t for t in texts)
     assert any("ValueError: handler bug" in t and "RuntimeError: receiver bug" in t
                for t in texts)
