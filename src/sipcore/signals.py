@@ -257,13 +257,12 @@ def notify(signal: NamedSignal, sender: Any, **data: Any) -> None:
     queue = delivery.queue
     try:
         while True:
-            if signal.receivers:
-                receivers = _fast.get(signal)
-                for receiver in receivers if receivers is not None else _receivers(signal, sender):
-                    try:
-                        receiver(sender, **data)
-                    except Exception:
-                        _receiver_failed(signal, data)
+            receivers = _fast.get(signal)       # (kept empty for a signal nobody receives)
+            for receiver in receivers if receivers is not None else _receivers(signal, sender):
+                try:
+                    receiver(sender, **data)
+                except Exception:
+                    _receiver_failed(signal, data)
             if any_notification.receivers:
                 ns = dict(data)
                 if "log_sender" in ns:  # SIPEngineLog: the spec's data name (see its doc)

@@ -12,10 +12,10 @@ MUTANTS = [
     dict(name="signals-failing-receiver-stops-the-rest",
          why="after a receiver raises, the receivers after it are not called",
          file=F,
-         old="                    except Exception:\n                        _receiver_failed(signal, data)\n"
+         old="                except Exception:\n                    _receiver_failed(signal, data)\n"
              "            if any_notification.receivers:\n",
-         new="                    except Exception:\n                        _receiver_failed(signal, data)\n"
-             "                        break\n"
+         new="                except Exception:\n                    _receiver_failed(signal, data)\n"
+             "                    break\n"
              "            if any_notification.receivers:\n",
          tests=[f"{T}::test_a_failing_receiver_is_reported_and_does_not_stop_the_others"]),
     dict(name="signals-recorder-returns-a-notification-twice",
