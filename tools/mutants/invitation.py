@@ -20,7 +20,7 @@ MUTANTS = [
     dict(name="invitation-sdp-failure-never-sent",
          why="SIPInvitationGotSDPUpdate(succeeded=False) never sent",
          file=F,
-         old='        _notify("SIPInvitationGotSDPUpdate", self, succeeded=False,\n'
+         old='        signals.notify(signals.SIPInvitationGotSDPUpdate, self, succeeded=False,\n'
              '                       error=strerror(status) if status != lib.PJ_SUCCESS else "no active SDP")\n',
          new="        return\n",
          tests=[f"{OA}::test_answer_without_a_common_codec_fails_the_negotiation",
@@ -136,7 +136,7 @@ MUTANTS = [
     dict(name="invitation-prev-state-is-new-state",
          why="SIPInvitationChangedState carries the new state as prev_state",
          file=F,
-         old='        _notify("SIPInvitationChangedState", self, prev_state=prev, state=state, **data)\n',
-         new='        _notify("SIPInvitationChangedState", self, prev_state=state, state=state, **data)\n',
+         old='        signals.notify(signals.SIPInvitationChangedState, self, prev_state=prev, state=state, **data)\n',
+         new='        signals.notify(signals.SIPInvitationChangedState, self, prev_state=state, state=state, **data)\n',
          tests=[f"{FUZZ}::test_random_call_flows_follow_the_spec_state_machine"]),
 ]
