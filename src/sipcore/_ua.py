@@ -152,7 +152,7 @@ class UA:
         except BaseException as exc:
             self._start_error = exc
             self._teardown()
-            signals.notify("SIPEngineDidFail", self.engine)
+            signals.notify(signals.SIPEngineDidFail, self.engine)
             self._ready.set()
             return
         self.running = True
@@ -162,7 +162,7 @@ class UA:
         busy = True
         try:
             try:
-                signals.notify("SIPEngineDidStart", self.engine)
+                signals.notify(signals.SIPEngineDidStart, self.engine)
             finally:
                 # start() waits for this: a receiver that raises what notify() lets through
                 # (SystemExit, KeyboardInterrupt) must fail the run below, not hang start()
@@ -186,11 +186,11 @@ class UA:
                     elif now - idle_since >= TRIM_IDLE_SECONDS:
                         self._give_back_memory()
                         busy = False
-            signals.notify("SIPEngineWillEnd", self.engine)
+            signals.notify(signals.SIPEngineWillEnd, self.engine)
             self._run_posted()
         except BaseException:
             self._report_exception(_format_exc())
-            signals.notify("SIPEngineDidFail", self.engine)
+            signals.notify(signals.SIPEngineDidFail, self.engine)
         finally:
             self._stopping = True
             for primitive in list(self.primitives):
@@ -201,7 +201,7 @@ class UA:
             self._teardown()
             self.running = False
             self._fail_posted()
-            signals.notify("SIPEngineDidEnd", self.engine)
+            signals.notify(signals.SIPEngineDidEnd, self.engine)
             if _pj.exception_sink == self._report_exception:
                 _pj.exception_sink = None
                 _pj.on_enter = None
@@ -220,7 +220,7 @@ class UA:
         lib.sc_trim_heap()
 
     def _report_exception(self, tb: str) -> None:
-        signals.notify("SIPEngineGotException", self.engine, traceback=tb)
+        signals.report_exception(self.engine, tb)
 
     def _init(self) -> None:
         o = self.options
@@ -319,16 +319,16 @@ class UA:
                 return
             try:
                 if ev.kind == lib.SC_EV_LOG:
-                    if signals.has_receivers("SIPEngineLog"):
+                    if signals.has_receivers(signals.SIPEngineLog):
                         text = ffi.unpack(ev.text, ev.len).decode("utf-8", "replace")
                         # pjlib writes the sender right-aligned in a fixed-width field
                         w = lib.PJ_LOG_SENDER_WIDTH
-                        signals.notify("SIPEngineLog", self.engine, log_sender=text[:w].strip(),
+                        signals.notify(signals.SIPEngineLog, self.engine, log_sender=text[:w].strip(),
                                        level=ev.level, message=text[w:].strip())
                 elif ev.kind == lib.SC_EV_TRACE:
-                    if signals.has_receivers("SIPEngineSIPTrace"):
+                    if signals.has_receivers(signals.SIPEngineSIPTrace):
                         signals.notify(
-                            "SIPEngineSIPTrace", self.engine, received=bool(ev.received),
+                            signals.SIPEngineSIPTrace, self.engine, received=bool(ev.received),
                             source_ip=ffi.string(ev.src_ip).decode(), source_port=ev.src_port,
                             destination_ip=ffi.string(ev.dst_ip).decode(),
                             destination_port=ev.dst_port,

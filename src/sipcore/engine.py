@@ -90,7 +90,7 @@ class Engine:
             if self._ua is not None and self._ua.running:
                 raise InvalidStateError("Engine.start()", "running")
             opts = _options.validate_start(options)
-            signals.notify("SIPEngineWillStart", self)
+            signals.notify(signals.SIPEngineWillStart, self)
             ua = _ua.UA(self, opts)
             _ua.current = ua
             self._ua = ua

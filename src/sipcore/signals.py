@@ -1,11 +1,12 @@
 """Every notification of the SIP core API, as a blinker signal.
 
-A notification is sent as ``signal.send(sender, **data)``: ``sender`` is the object it is
-about (the :class:`~sipcore.Engine` for engine-wide ones) and ``data`` holds exactly the
-keyword data the spec lists, plus ``timestamp`` (a timezone-aware ``datetime``).  Receivers
-run on the Engine's poll thread (``SIPEngineWillStart`` alone runs on the thread that calls
-``Engine.start()``, before the poll thread exists).  An exception in a receiver is reported
-as ``SIPEngineGotException`` and never stops the poll thread.
+The signals are made from one :class:`blinker.Namespace` (as Flask makes its own); the list
+below, each signal with the data it carries, is the only list of them (docs/notifications.md
+shows it as a table).  A notification is ``signal.send(sender, **data)`` to its receivers:
+``sender`` is the object it is about (the :class:`~sipcore.Engine` for engine-wide ones) and
+``data`` holds exactly the keyword data the spec lists, plus ``timestamp`` (a timezone-aware
+``datetime``).  Receivers run on the Engine's poll thread (``SIPEngineWillStart`` alone runs
+on the thread that calls ``Engine.start()``, before the poll thread exists).
 
 Connect to one notification::
 
@@ -14,185 +15,97 @@ Connect to one notification::
     def on_message(sender, **data):
         print(data["from_uri"], data["body"])
 
-Or observe every notification in one place (logging, ladders, tests)::
+blinker holds receivers *weakly* unless connected with ``weak=False``: a lambda or a function
+defined inside another one is dropped as soon as nothing else refers to it (and is never
+called).  Connect those with ``signal.connect(receiver, weak=False)``.
 
-    signals.any_notification.connect(lambda sender, notification: print(notification))
+Observe every notification in one place (logging, ladders, tests)::
+
+    signals.any_notification.connect(lambda sender, notification: print(notification),
+                                     weak=False)
 
 or record them and wait for one: :class:`NotificationRecorder`.
 
-Engine notifications and their data (each also has ``timestamp``):
+**In order.**  A notification sent while another is being delivered on the same thread (a
+receiver called a method that notifies) is delivered after that one has reached every
+receiver, so every receiver sees the notifications in the order they happened.
 
-``SIPEngineWillStart``            (none)
-``SIPEngineDidStart``             (none)
-``SIPEngineDidFail``              (none)
-``SIPEngineWillEnd``              (none)
-``SIPEngineDidEnd``               (none)
-``SIPEngineLog``                  ``sender`` (str: the PJSIP module that logged), ``level``
-                                  (int 1..5, 1 most critical), ``message`` (str).  Blinker
-                                  passes the notification's sender (the Engine) as the
-                                  receiver's first argument, so to receivers the module
-                                  arrives as the keyword ``log_sender``; a Notification
-                                  (recorder, ``any_notification``) has it as ``data.sender``
-                                  exactly as the spec says, and ``data.log_sender`` too.
-``SIPEngineSIPTrace``             ``received`` (bool), ``source_ip`` (str), ``source_port``
-                                  (int), ``destination_ip`` (str), ``destination_port``
-                                  (int), ``data`` (str: the message as on the wire)
-``SIPEngineGotMessage``           ``to_uri``, ``from_uri`` (SIPURI), ``content_type`` (str,
-                                  "type/subtype"), ``body`` (bytes)
-``SIPEngineGotMessageResponse``   ``to_uri`` (the SIPURI given to send_message), ``code``
-                                  (int), ``reason`` (str)
-``SIPEngineGotException``         ``traceback`` (str)
-
-Primitive notifications (sender: the primitive object):
-
-``SIPRegistrationChangedState``   ``state``; ``code``, ``reason`` when a response caused it;
-                                  ``contact_uri`` (str), ``expires`` (int),
-                                  ``contact_uri_list`` (list of str) on success
-``SIPPublicationChangedState``    ``state``; ``code``, ``reason`` when a response caused it
-``SIPSubscriptionChangedState``   ``state``; ``code``, ``reason`` when a response caused it
-``SIPSubscriptionGotNotify``      ``content_type`` (str "type/subtype"), ``body`` (bytes)
-``SIPInvitationChangedState``     ``prev_state``, ``state`` (the Invitation's state names);
-                                  when a received request caused it: ``method`` (str),
-                                  ``request_uri`` (SIPURI or None); when a received response,
-                                  a timeout or an error caused it: ``code`` (int), ``reason``
-                                  (str); when a received message caused it: ``headers`` (dict
-                                  name -> value as printed by PJSIP, repeated headers joined
-                                  with ", "), ``body`` (str, or None without a body)
-``SIPInvitationGotSDPUpdate``      ``succeeded`` (bool); ``local_sdp``, ``remote_sdp``
-                                  (SDPSession) on success, ``error`` (str) on failure
-
-(``SIPEngineDetectedNATType`` comes with NAT detection, a later feature.)
+**Errors.**  An exception raised in a receiver does not stop the other receivers nor the poll
+thread: it is sent as ``SIPEngineGotException`` (``traceback``; sender: the Engine, or None
+when no Engine runs) and, when nothing receives that signal or its receiver raises too, logged
+with its traceback to the ``sipcore`` logger (Python ``logging``).
 """
 from __future__ import annotations
 
 import datetime
+import logging
 import threading
 import time
+import traceback
 import weakref
+from collections import deque
 from dataclasses import dataclass, field
-from types import SimpleNamespace
+from types import MethodType, SimpleNamespace
 from typing import Any, Callable, Iterable
 
-from blinker import NamedSignal, Signal
-from blinker.base import ANY, ANY_ID
+from blinker import ANY, NamedSignal, Namespace
 
 __all__ = ["NOTIFICATIONS", "Notification", "NotificationRecorder", "any_notification",
-           "notify", "wait_for"]
+           "has_receivers", "notify", "report_exception", "wait_for"]
 
+_signals = Namespace()
+_signal = _signals.signal
 
-class _Signal(NamedSignal):
-    """A blinker signal that remembers who receives it from any sender.
+# ---- the notifications: name, then the data each carries (besides ``timestamp``) ----------
 
-    Every notification asks "who receives this from ``sender``?"; blinker answers with a
-    generator that rebuilds a set each time.  This subclass keeps the receivers connected
-    for any sender (the usual way) in a tuple, rebuilt after each ``connect`` or
-    disconnection, and asks blinker only while some receiver of this signal is connected
-    for a particular sender.  Everything else is blinker's.
-    """
+SIPEngineWillStart = _signal("SIPEngineWillStart", "The Engine is about to start.")
+SIPEngineDidStart = _signal("SIPEngineDidStart", "The Engine has started.")
+SIPEngineDidFail = _signal(
+    "SIPEngineDidFail", "The Engine failed fatally: it could not start or is about to stop.")
+SIPEngineWillEnd = _signal(
+    "SIPEngineWillEnd", "The Engine is about to stop because stop() was called.")
+SIPEngineDidEnd = _signal("SIPEngineDidEnd", "The Engine was running and has stopped.")
+SIPEngineLog = _signal("SIPEngineLog", """A PJSIP log line: ``log_sender`` (str: the PJSIP
+    module that logged), ``level`` (int 1..5, 1 most critical), ``message`` (str).  The spec
+    calls the module ``sender``, but blinker passes the notification's sender (the Engine) as
+    the receiver's first argument; a Notification has it as ``data.sender`` too.""")
+SIPEngineSIPTrace = _signal("SIPEngineSIPTrace", """A SIP message on the wire: ``received``
+    (bool), ``source_ip`` (str), ``source_port`` (int), ``destination_ip`` (str),
+    ``destination_port`` (int), ``data`` (str: the message as on the wire).""")
+SIPEngineGotMessage = _signal("SIPEngineGotMessage", """An incoming MESSAGE (answered 200):
+    ``to_uri``, ``from_uri`` (SIPURI), ``content_type`` (str "type/subtype"), ``body``
+    (bytes).""")
+SIPEngineGotMessageResponse = _signal("SIPEngineGotMessageResponse", """The final response to
+    send_message(): ``to_uri`` (the SIPURI given to send_message), ``code`` (int), ``reason``
+    (str).""")
+SIPEngineGotException = _signal("SIPEngineGotException", """An unexpected exception, in a
+    receiver or on the poll thread: ``traceback`` (str).""")
+SIPRegistrationChangedState = _signal("SIPRegistrationChangedState", """A Registration
+    changed state: ``state``; ``code``, ``reason`` when a response caused it; ``contact_uri``
+    (str), ``expires`` (int), ``contact_uri_list`` (list of str) on success.""")
+SIPPublicationChangedState = _signal("SIPPublicationChangedState", """A Publication changed
+    state: ``state``; ``code``, ``reason`` when a response caused it.""")
+SIPSubscriptionChangedState = _signal("SIPSubscriptionChangedState", """A Subscription
+    changed state: ``state``; ``code``, ``reason`` when a response caused it.""")
+SIPSubscriptionGotNotify = _signal("SIPSubscriptionGotNotify", """A NOTIFY with a body for a
+    Subscription: ``content_type`` (str "type/subtype"), ``body`` (bytes).""")
+SIPInvitationChangedState = _signal("SIPInvitationChangedState", """An Invitation changed
+    state: ``prev_state``, ``state``; when a received request caused it: ``method`` (str),
+    ``request_uri`` (SIPURI or None); when a received response, a timeout or an error caused
+    it: ``code`` (int), ``reason`` (str); when a received message caused it: ``headers``
+    (dict name -> value as printed by PJSIP, repeated headers joined with ", "), ``body``
+    (str, or None without a body).""")
+SIPInvitationGotSDPUpdate = _signal("SIPInvitationGotSDPUpdate", """An Invitation completed an
+    SDP offer/answer: ``succeeded`` (bool); ``local_sdp``, ``remote_sdp`` (SDPSession) on
+    success, ``error`` (str) on failure.""")
+# (SIPEngineDetectedNATType comes with NAT detection, a later feature.)
 
-    def __init__(self, name: str, doc: str | None = None) -> None:
-        super().__init__(name, doc)
-        self._any: tuple | None = None     # entries connected for ANY sender, or None
-        self._any_strong = False           # ... and none of them is a weak reference
-        self._specific = False             # receivers connected for particular senders (or were)
-        #: the receivers of every sender when that is simply ``_any`` (all strong, none
-        #: sender-specific), else None: what notify() iterates without calling anything
-        self._fast: tuple | None = None
-
-    def connect(self, receiver: Any, sender: Any = ANY, weak: bool = True) -> Any:
-        self._any = self._fast = None
-        if sender is not ANY:
-            self._specific = True
-        return super().connect(receiver, sender, weak)
-
-    def _disconnect(self, receiver_id: Any, sender_id: Any) -> None:
-        self._any = self._fast = None
-        super()._disconnect(receiver_id, sender_id)
-        self._specific = any(bucket for sid, bucket in self._by_sender.items() if sid != ANY_ID)
-
-    def receivers_list(self, sender: Any) -> tuple | list:
-        """``list(self.receivers_for(sender))``: the live receivers for ``sender``."""
-        if self._specific:
-            return list(self.receivers_for(sender))    # sender-specific receivers: blinker
-        entries = self._any
-        if entries is None:
-            receivers = self.receivers
-            entries = self._any = tuple(receivers[rid] for rid in self._by_sender.get(ANY_ID, ())
-                                        if rid in receivers)
-            self._any_strong = not any(isinstance(r, weakref.ref) for r in entries)
-            if self._any_strong:
-                self._fast = entries
-        if self._any_strong:
-            return entries
-        out = []
-        for receiver in entries:
-            if isinstance(receiver, weakref.ref):
-                receiver = receiver()
-                if receiver is None:        # died: blinker disconnects it (weakref callback)
-                    continue
-            out.append(receiver)
-        return out
-
-
-#: name -> documentation of its data; the single list of every notification.
-NOTIFICATIONS: dict[str, str] = {
-    "SIPEngineWillStart": "The Engine is about to start.",
-    "SIPEngineDidStart": "The Engine has started.",
-    "SIPEngineDidFail": "The Engine failed fatally: it could not start or is about to stop.",
-    "SIPEngineWillEnd": "The Engine is about to stop because stop() was called.",
-    "SIPEngineDidEnd": "The Engine was running and has stopped.",
-    "SIPEngineLog": "A PJSIP log line: sender (PJSIP module), level (1-5), message.",
-    "SIPEngineSIPTrace": "A SIP message on the wire: received, source_ip, source_port, "
-                         "destination_ip, destination_port, data.",
-    "SIPEngineGotMessage": "An incoming MESSAGE (answered 200): to_uri, from_uri, "
-                           "content_type ('type/subtype'), body (bytes).",
-    "SIPEngineGotMessageResponse": "The final response to send_message(): to_uri, code, reason.",
-    "SIPEngineGotException": "An unexpected exception on the poll thread: traceback.",
-    "SIPRegistrationChangedState": "A Registration changed state: state; code, reason on a "
-                                   "response; contact_uri, expires, contact_uri_list on success.",
-    "SIPPublicationChangedState": "A Publication changed state: state; code, reason on a response.",
-    "SIPSubscriptionChangedState": "A Subscription changed state: state; code, reason on a response.",
-    "SIPSubscriptionGotNotify": "A NOTIFY with a body for a Subscription: content_type "
-                                "('type/subtype'), body (bytes).",
-    "SIPInvitationChangedState": "An Invitation changed state: prev_state, state; method, "
-                                 "request_uri (a request) or code, reason (a response, "
-                                 "timeout or error); headers, body (a received message).",
-    "SIPInvitationGotSDPUpdate": "An Invitation completed an SDP offer/answer: succeeded; "
-                                 "local_sdp, remote_sdp on success, error on failure.",
-}
-
-SIPEngineWillStart: Signal = _Signal("SIPEngineWillStart", NOTIFICATIONS["SIPEngineWillStart"])
-SIPEngineDidStart: Signal = _Signal("SIPEngineDidStart", NOTIFICATIONS["SIPEngineDidStart"])
-SIPEngineDidFail: Signal = _Signal("SIPEngineDidFail", NOTIFICATIONS["SIPEngineDidFail"])
-SIPEngineWillEnd: Signal = _Signal("SIPEngineWillEnd", NOTIFICATIONS["SIPEngineWillEnd"])
-SIPEngineDidEnd: Signal = _Signal("SIPEngineDidEnd", NOTIFICATIONS["SIPEngineDidEnd"])
-SIPEngineLog: Signal = _Signal("SIPEngineLog", NOTIFICATIONS["SIPEngineLog"])
-SIPEngineSIPTrace: Signal = _Signal("SIPEngineSIPTrace", NOTIFICATIONS["SIPEngineSIPTrace"])
-SIPEngineGotMessage: Signal = _Signal("SIPEngineGotMessage", NOTIFICATIONS["SIPEngineGotMessage"])
-SIPEngineGotMessageResponse: Signal = _Signal(
-    "SIPEngineGotMessageResponse", NOTIFICATIONS["SIPEngineGotMessageResponse"])
-SIPEngineGotException: Signal = _Signal(
-    "SIPEngineGotException", NOTIFICATIONS["SIPEngineGotException"])
-
-SIPRegistrationChangedState: Signal = _Signal(
-    "SIPRegistrationChangedState", NOTIFICATIONS["SIPRegistrationChangedState"])
-SIPPublicationChangedState: Signal = _Signal(
-    "SIPPublicationChangedState", NOTIFICATIONS["SIPPublicationChangedState"])
-SIPSubscriptionChangedState: Signal = _Signal(
-    "SIPSubscriptionChangedState", NOTIFICATIONS["SIPSubscriptionChangedState"])
-SIPSubscriptionGotNotify: Signal = _Signal(
-    "SIPSubscriptionGotNotify", NOTIFICATIONS["SIPSubscriptionGotNotify"])
-SIPInvitationChangedState: Signal = _Signal(
-    "SIPInvitationChangedState", NOTIFICATIONS["SIPInvitationChangedState"])
-SIPInvitationGotSDPUpdate: Signal = _Signal(
-    "SIPInvitationGotSDPUpdate", NOTIFICATIONS["SIPInvitationGotSDPUpdate"])
-
-#: name -> signal
-_SIGNALS: dict[str, _Signal] = {name: globals()[name] for name in NOTIFICATIONS}
+#: name -> documentation of its data, from the list above
+NOTIFICATIONS: dict[str, str] = {name: sig.__doc__ for name, sig in _signals.items()}
 
 #: Sent after every notification with ``notification=`` a :class:`Notification`.
-any_notification: _Signal = _Signal("any_notification",
-                                    "Every sipcore notification, as a Notification object.")
+any_notification = NamedSignal("any_notification",
+                               "Every sipcore notification, as a Notification object.")
 
 
 @dataclass(frozen=True)
@@ -207,55 +120,216 @@ class Notification:
         return getattr(self.data, key)
 
 
-_exception_reporter: Callable[[str], None] | None = None
+# ---- who receives a signal: blinker's answer, kept while it cannot change ----------------
+#
+# blinker's receivers_for() is a generator that rebuilds a set at every send.  For a signal
+# whose receivers are all connected for any sender (the usual case), the answer is the same
+# for every sender until a receiver connects, disconnects or (a weak one) dies.  blinker
+# announces the first two (receiver_connected / receiver_disconnected); a death is seen
+# through a weak reference of ours, made when the receiver connects.  So the answer is kept:
+# in _fast (a tuple notify() iterates without a call) when every receiver is strong, else in
+# _mixed (the strong ones, and our references to the weak ones).  A signal with a
+# sender-specific receiver is left to blinker.  Checked on blinker 1.9
+# (tests/unit/test_signals.py pins the range; pyproject bounds it to match).
+
+_fast: dict[NamedSignal, tuple] = {}         # signal -> its receivers, all strong
+_mixed: dict[NamedSignal, tuple] = {}        # signal -> (strong receivers, refs to weak ones)
+_weak: dict[NamedSignal, list] = {}          # signal -> our refs to its weak receivers
+_specific: set[NamedSignal] = set()          # signals with sender-specific receivers
+_generation = 0                              # bumped at every change: a build that a change
+_cache_lock = threading.RLock()              # overtook is not kept (RLock: weakref callbacks)
+_NOBODY = object()                           # a sender nobody connects for
 
 
-def notify(name: str, sender: Any, **data: Any) -> Notification | None:
-    """Send notification ``name`` (adds ``timestamp``).  Receiver errors are reported."""
-    sig = _SIGNALS[name]
-    if not sig.receivers and not any_notification.receivers:
-        return None                 # nobody listens: build nothing
+def _receivers(signal: NamedSignal, sender: Any) -> Iterable:
+    """The live receivers of ``signal`` for ``sender`` (notify, when _fast has none)."""
+    if signal in _specific:
+        return signal.receivers_for(sender)
+    cached = _mixed.get(signal)
+    if cached is None:
+        with _cache_lock:
+            generation = _generation
+            refs = tuple(_weak.get(signal, ()))
+        weak = [r() for r in refs]
+        strong = tuple(r for r in signal.receivers_for(_NOBODY)
+                       if not any(_same(r, w) for w in weak))
+        cached = (strong, refs)
+        with _cache_lock:
+            if generation == _generation and refs:
+                _mixed[signal] = cached
+            elif generation == _generation:
+                _fast[signal] = strong
+    strong, refs = cached
+    if not refs:
+        return strong
+    receivers = list(strong)
+    for ref in refs:
+        receiver = ref()
+        if receiver is not None:
+            receivers.append(receiver)
+    return receivers
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether blinker takes ``a`` and ``b`` for the same receiver (as its make_id does)."""
+    if isinstance(a, MethodType) and isinstance(b, MethodType):
+        return a.__self__ is b.__self__ and a.__func__ is b.__func__
+    return a is b
+
+
+def _changed(signal: NamedSignal) -> None:
+    global _generation
+    _generation += 1
+    _fast.pop(signal, None)
+    _mixed.pop(signal, None)
+
+
+def _on_connected(signal: NamedSignal, *, receiver: Any, sender: Any, weak: bool) -> None:
+    with _cache_lock:
+        _changed(signal)
+        if sender is not ANY:
+            _specific.add(signal)
+        if weak:
+            def died(ref: Any, signal: NamedSignal = signal) -> None:
+                with _cache_lock:
+                    refs = _weak.get(signal, [])
+                    if any(r is ref for r in refs):
+                        refs[:] = [r for r in refs if r is not ref]
+                    _changed(signal)
+            make = weakref.WeakMethod if isinstance(receiver, MethodType) else weakref.ref
+            _weak.setdefault(signal, []).append(make(receiver, died))
+
+
+def _on_disconnected(signal: NamedSignal, *, receiver: Any, sender: Any) -> None:
+    with _cache_lock:
+        _changed(signal)
+        if sender is ANY and signal in _weak:
+            _weak[signal] = [r for r in _weak[signal]
+                             if r() is not None and not _same(r(), receiver)]
+        if not signal.receivers:
+            _specific.discard(signal)
+            _weak.pop(signal, None)
+
+
+for _sig in (*_signals.values(), any_notification):
+    _sig.receiver_connected.connect(_on_connected, weak=False)
+    _sig.receiver_disconnected.connect(_on_disconnected, weak=False)
+del _sig
+
+
+# ---- sending ------------------------------------------------------------------------------
+
+class _Delivery:
+    """One thread's delivery: whether a notification is being delivered (``busy``) and the
+    ones its receivers sent meanwhile (``queue``), delivered next, oldest first."""
+
+    __slots__ = ("busy", "queue")
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.queue: deque = deque()
+
+
+class _PerThread(threading.local):
+    """Per thread: a notification sent on another thread (the Engine's start on the caller's
+    thread, an application thread) is that thread's to deliver, at once and in its order."""
+
+    def __init__(self) -> None:
+        self.delivery = _Delivery()
+
+
+_per_thread = _PerThread()
+
+
+def notify(signal: NamedSignal, sender: Any, **data: Any) -> None:
+    """Send ``signal`` (adds ``timestamp``) to its receivers, then as a Notification to those
+    of ``any_notification``; in order (see the module documentation).  A receiver's exception
+    is reported (report_exception) and the other receivers are still called."""
+    if not signal.receivers and not any_notification.receivers:
+        return                      # nobody listens: build nothing
     if "timestamp" not in data:
         data["timestamp"] = _now(_UTC)
-    if sig.receivers:
-        receivers = sig._fast
-        for receiver in receivers if receivers is not None else sig.receivers_list(sender):
-            try:
-                receiver(sender, **data)
-            except Exception:
-                _receiver_failed(sig)
-    if not any_notification.receivers:
-        return None
-    ns = dict(data)
-    if "log_sender" in ns:  # SIPEngineLog: the spec's data name, see the module docstring
-        ns["sender"] = ns["log_sender"]
-    n = Notification(name, sender, SimpleNamespace(**ns))
-    for receiver in any_notification.receivers_list(sender):
-        try:
-            receiver(sender, notification=n)
-        except Exception:
-            _receiver_failed(any_notification)
-    return n
+    delivery = _per_thread.delivery
+    if delivery.busy:               # sent by a receiver: after the current one has reached all
+        delivery.queue.append((signal, sender, data))
+        return
+    delivery.busy = True
+    queue = delivery.queue
+    try:
+        while True:
+            receivers = _fast.get(signal)       # (kept empty for a signal nobody receives)
+            for receiver in receivers if receivers is not None else _receivers(signal, sender):
+                try:
+                    receiver(sender, **data)
+                except Exception:
+                    _receiver_failed(signal, data)
+            if any_notification.receivers:
+                ns = dict(data)
+                if "log_sender" in ns:  # SIPEngineLog: the spec's data name (see its doc)
+                    ns["sender"] = ns["log_sender"]
+                n = Notification(signal.name, sender, SimpleNamespace(**ns))
+                receivers = _fast.get(any_notification)
+                for receiver in (receivers if receivers is not None
+                                 else _receivers(any_notification, sender)):
+                    try:
+                        receiver(sender, notification=n)
+                    except Exception:
+                        _receiver_failed(signal, data)
+            if not queue:
+                break
+            signal, sender, data = queue.popleft()
+    except BaseException:           # (SystemExit, KeyboardInterrupt from a receiver)
+        delivery.busy = False
+        while queue:                # the queued ones are delivered all the same, in order
+            signal, sender, data = queue.popleft()
+            notify(signal, sender, **data)
+        raise
+    delivery.busy = False
 
 
 _now = datetime.datetime.now
 _UTC = datetime.timezone.utc
 
 
-def _receiver_failed(sig: Signal) -> None:
-    """Report the exception a receiver of ``sig`` just raised (never raises itself)."""
-    import traceback
+def has_receivers(signal: NamedSignal | str) -> bool:
+    """Whether sending ``signal`` (or the signal of that name) would reach any receiver."""
+    if signal.__class__ is str:
+        signal = _signals[signal]
+    return bool(signal.receivers) or bool(any_notification.receivers)
+
+
+# ---- errors ---------------------------------------------------------------------------------
+
+_log = logging.getLogger("sipcore")
+
+#: set by the running Engine: reports a traceback as its SIPEngineGotException
+_exception_reporter: Callable[[str], None] | None = None
+
+
+def report_exception(sender: Any, tb: str) -> None:
+    """Send ``SIPEngineGotException`` (``traceback=tb``) from ``sender``; log ``tb`` to the
+    ``sipcore`` logger when nothing receives that signal."""
+    if not SIPEngineGotException.receivers:
+        _log.error("sipcore: unexpected exception (nothing receives SIPEngineGotException)"
+                   "\n%s", tb.rstrip())
+    notify(SIPEngineGotException, sender, traceback=tb)
+
+
+def _receiver_failed(signal: NamedSignal, data: dict) -> None:
+    """A receiver of ``signal`` just raised: report it (this never raises)."""
     tb = traceback.format_exc()
-    if sig is SIPEngineGotException or _exception_reporter is None:
-        import sys
-        sys.stderr.write("sipcore: exception in a notification receiver\n" + tb)
+    if signal is SIPEngineGotException:    # reporting failed: the log is what is left
+        _log.error("sipcore: a receiver of SIPEngineGotException raised\n%s\nwhile reporting:"
+                   "\n%s", tb.rstrip(), str(data.get("traceback", "")).rstrip())
+        return
+    reporter = _exception_reporter
+    if reporter is not None:
+        reporter(tb)
     else:
-        _exception_reporter(tb)
+        report_exception(None, tb)
 
 
-def has_receivers(name: str) -> bool:
-    return bool(_SIGNALS[name].receivers) or bool(any_notification.receivers)
-
+# ---- recording and waiting --------------------------------------------------------------------
 
 class NotificationRecorder:
     """Record notifications (all, or only ``names``) and wait for them.
@@ -269,18 +343,24 @@ class NotificationRecorder:
             assert n.data.code == 200
 
     ``wait_for`` returns the first matching notification not yet returned by an earlier
-    ``wait_for`` (each is returned once), or raises ``TimeoutError``.
+    ``wait_for`` (each is returned once), or raises ``TimeoutError`` naming what was
+    recorded (states and codes too) and the exceptions reported meanwhile
+    (``SIPEngineGotException``, recorded or not).
     """
 
     def __init__(self, names: Iterable[str] | None = None, sender: Any = None):
         self.names = set(names) if names is not None else None
         self.sender = sender
         self.notifications: list[Notification] = []
+        self.exceptions: list[str] = []      # the traceback of each SIPEngineGotException
         self._taken: set[int] = set()
         self._cond = threading.Condition()
         self._connected = False
 
     def _on(self, sender: Any, notification: Notification) -> None:
+        if notification.name == "SIPEngineGotException":
+            with self._cond:
+                self.exceptions.append(notification.data.traceback)
         if self.names is not None and notification.name not in self.names:
             return
         if self.sender is not None and sender is not self.sender:
@@ -330,9 +410,36 @@ class NotificationRecorder:
                     return n
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(f"no {name} notification within {timeout} s "
-                                       f"(recorded: {len(self.notifications)})")
+                    raise TimeoutError(self._timeout_text(name, timeout))
                 self._cond.wait(left)
+
+    def _timeout_text(self, name: str, timeout: float) -> str:
+        """What a wait_for that timed out saw: the last notifications recorded, with their
+        state and code, and the last line of each exception reported meanwhile."""
+        seen = [_summary(n) for n in self.notifications[-_SHOWN:]]
+        more = len(self.notifications) - len(seen)
+        text = (f"no {name} notification within {timeout} s; recorded "
+                f"{len(self.notifications)}: " + (f"... {more} more, " if more else "")
+                + (", ".join(seen) or "none"))
+        if self.exceptions:
+            last = [tb.strip().splitlines()[-1] if tb.strip() else "?" for tb in self.exceptions]
+            text += (f"; {len(last)} exception(s) reported (SIPEngineGotException): "
+                     + "; ".join(last[-_SHOWN:]))
+        return text
+
+
+_SHOWN = 20     # notifications and exceptions a timeout names (the last ones)
+
+
+def _summary(n: Notification) -> str:
+    """``name`` with its state (``prev_state -> state``) and ``code reason`` when it has any."""
+    d = n.data
+    parts = []
+    if hasattr(d, "state"):
+        parts.append(f"{d.prev_state} -> {d.state}" if hasattr(d, "prev_state") else str(d.state))
+    if hasattr(d, "code"):
+        parts.append(f"{d.code} {getattr(d, 'reason', '')}".rstrip())
+    return f"{n.name}({', '.join(parts)})" if parts else n.name
 
 
 def wait_for(name: str, action: Callable[[], Any] | None = None, timeout: float = 10.0,
@@ -342,4 +449,3 @@ def wait_for(name: str, action: Callable[[], Any] | None = None, timeout: float 
         if action is not None:
             action()
         return rec.wait_for(name, timeout=timeout, sender=sender, where=where)
-

@@ -336,10 +336,15 @@ def test_methods_from_many_threads(kam, engine, recorder):
 
 def test_calls_from_a_notification_receiver(kam, engine, recorder):
     """register()/unregister() made by a receiver of SIPRegistrationChangedState (on the poll
-    thread, inside PJSIP's callback) are carried out like any other call."""
+    thread, inside PJSIP's callback) are carried out like any other call, after the current
+    notification has reached every receiver: until then the object is in the state notified."""
     from sipcore import signals
     reg = Registration(creds(), Route("127.0.0.1", kam.port), expires=60)
-    seen = []
+    seen, told_and_found = [], []
+
+    def check(sender, notification):             # after every receiver of the signal
+        if sender is reg:
+            told_and_found.append((notification.data.state, reg.state))
 
     def on_state(sender, **data):
         if sender is not reg:
@@ -351,11 +356,14 @@ def test_calls_from_a_notification_receiver(kam, engine, recorder):
             reg.unregister()
 
     signals.SIPRegistrationChangedState.connect(on_state)
+    signals.any_notification.connect(check, weak=False)
     try:
         reg.register()
         ns = wait_seq(recorder, reg, ["registering", "registered"] * 2
                       + ["unregistering", "unregistered"])
     finally:
         signals.SIPRegistrationChangedState.disconnect(on_state)
+        signals.any_notification.disconnect(check)
+    assert all(told == found for told, found in told_and_found), told_and_found
     assert [n.data.code for n in ns[1::2]] == [200, 200, 200]
     assert not kam.is_registered("alice")

@@ -25,15 +25,15 @@ MUTANTS = [
     dict(name="engine-didstart-failure-hangs-start",
          why="a receiver of SIPEngineDidStart raising SystemExit leaves start() waiting for ever",
          file=U,
-         old='            try:\n                signals.notify("SIPEngineDidStart", self.engine)\n'
+         old='            try:\n                signals.notify(signals.SIPEngineDidStart, self.engine)\n'
              '            finally:\n',
-         new='            if True:\n                signals.notify("SIPEngineDidStart", self.engine)\n'
+         new='            if True:\n                signals.notify(signals.SIPEngineDidStart, self.engine)\n'
              '            if True:\n',
          tests=[f"{T}::test_fatal_error_on_the_poll_thread_sends_didfail_then_didend"]),
     dict(name="engine-no-didfail-when-start-fails",
          why="a start that fails (port taken) sends no SIPEngineDidFail",
          file=U,
-         old='            self._teardown()\n            signals.notify("SIPEngineDidFail", self.engine)\n'
+         old='            self._teardown()\n            signals.notify(signals.SIPEngineDidFail, self.engine)\n'
              '            self._ready.set()\n',
          new='            self._teardown()\n            self._ready.set()\n',
          tests=[f"{T}::test_start_on_a_taken_port_sends_willstart_then_didfail"]),

@@ -22,7 +22,7 @@ MUTANTS = [
     dict(name="invitation-sdp-failure-never-sent",
          why="SIPInvitationGotSDPUpdate(succeeded=False) never sent",
          file=F,
-         old='        _notify("SIPInvitationGotSDPUpdate", self, succeeded=False,\n'
+         old='        signals.notify(signals.SIPInvitationGotSDPUpdate, self, succeeded=False,\n'
              '                       error=strerror(status) if status != lib.PJ_SUCCESS else "no active SDP")\n',
          new="        return\n",
          tests=[f"{OA}::test_answer_without_a_common_codec_fails_the_negotiation",
@@ -100,9 +100,9 @@ MUTANTS = [
          tests=[f"{OA}::test_caller_without_sdp_answers_the_offer_of_the_200_in_the_ack"]),
     dict(name="invitation-notifications-lifo",
          why="notifications queued during a receiver delivered last-in first-out (out of order)",
-         file=F,
-         old="            n, s, d = _pending.popleft()\n",
-         new="            n, s, d = _pending.pop()\n",
+         file="src/sipcore/signals.py",     # (the queue is signals.notify's since issue #11)
+         old="                break\n            signal, sender, data = queue.popleft()\n",
+         new="                break\n            signal, sender, data = queue.pop()\n",
          tests=[f"{TD}::test_disconnect_while_connecting_byes_after_the_ack"]),
     dict(name="invitation-reject-code-ignored",
          why="disconnect(response_code) of an unanswered incoming INVITE always answers 603",
@@ -137,8 +137,8 @@ MUTANTS = [
     dict(name="invitation-prev-state-is-new-state",
          why="SIPInvitationChangedState carries the new state as prev_state",
          file=F,
-         old='        _notify("SIPInvitationChangedState", self, prev_state=prev, state=state, **data)\n',
-         new='        _notify("SIPInvitationChangedState", self, prev_state=state, state=state, **data)\n',
+         old='        signals.notify(signals.SIPInvitationChangedState, self, prev_state=prev, state=state, **data)\n',
+         new='        signals.notify(signals.SIPInvitationChangedState, self, prev_state=state, state=state, **data)\n',
          tests=[f"{FUZZ}::test_random_call_flows_follow_the_spec_state_machine"]),
 
     # ---- issue #11: the rows and the events -----------------------------------------------

@@ -25,9 +25,9 @@ MUTANTS = [
     dict(name="message-transport-error-reported-as-408",
          why="a transport failure is reported as 408 instead of 503 (RFC 3261 8.1.3.1)",
          file=F,
-         old='    signals.notify("SIPEngineGotMessageResponse", pm.ua.engine, to_uri=pm.to_uri, code=code,\n'
+         old='    signals.notify(signals.SIPEngineGotMessageResponse, pm.ua.engine, to_uri=pm.to_uri, code=code,\n'
              '                   reason=text)',
-         new='    signals.notify("SIPEngineGotMessageResponse", pm.ua.engine, to_uri=pm.to_uri,\n'
+         new='    signals.notify(signals.SIPEngineGotMessageResponse, pm.ua.engine, to_uri=pm.to_uri,\n'
              '                   code=408 if transport_err else code, reason=text)',
          tests=[f"{T}::test_tcp_connection_refused_gives_503_with_reason"]),
     dict(name="message-pending-check-dropped",
@@ -48,7 +48,7 @@ MUTANTS = [
              "SIPEngineGotMessageResponse",
          file=F,
          old='        lib.sc_msg_cancel(msg)\n        self._forget()\n'
-             '        signals.notify("SIPEngineGotMessageResponse", self.ua.engine, to_uri=self.to_uri,\n'
+             '        signals.notify(signals.SIPEngineGotMessageResponse, self.ua.engine, to_uri=self.to_uri,\n'
              '                       code=408, reason="Engine stopped")\n',
          new='        lib.sc_msg_cancel(msg)\n        self._forget()\n',
          tests=[f"{T}::test_stop_with_pending_message_notifies_once",

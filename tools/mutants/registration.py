@@ -78,7 +78,9 @@ MUTANTS = [
          tests=[f"{T}::test_register_refresh_unregister[udp]"]),
     dict(name="registration-request-sent-inside-notification",
          why="a call made by a receiver of 'registered' sends at once: its 'registering' is "
-             "notified inside the 'registered' one, so other receivers see them out of order",
+             "notified inside the 'registered' one, so other receivers see them out of order "
+             "(since issue #11 signals.notify queues it: what stays visible is the object "
+             "already 'registering' while 'registered' is delivered)",
          file=RF,
          old='        if self._in_callback:\n',
          new='        if False:\n',

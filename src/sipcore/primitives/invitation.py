@@ -17,9 +17,7 @@ Media is not handled here: the SDP is data the application sets and reads.
 """
 from __future__ import annotations
 
-import datetime
 import threading
-from collections import deque
 from typing import Any
 
 from .. import _pj, signals
@@ -502,12 +500,12 @@ class Invitation(ClientPrimitive):
             remote = lib.sc_inv_sdp(self._inv, _SDP_ACTIVE_REMOTE)
             if local != ffi.NULL and remote != ffi.NULL:
                 self._active_sdp = (_sdp_snapshot(local), _sdp_snapshot(remote))
-                if not signals.has_receivers("SIPInvitationGotSDPUpdate"):
+                if not signals.has_receivers(signals.SIPInvitationGotSDPUpdate):
                     return            # nobody listens: build no objects for nothing
-                _notify("SIPInvitationGotSDPUpdate", self, succeeded=True,
+                signals.notify(signals.SIPInvitationGotSDPUpdate, self, succeeded=True,
                         local_sdp=self._active_local, remote_sdp=self._active_remote)
                 return
-        _notify("SIPInvitationGotSDPUpdate", self, succeeded=False,
+        signals.notify(signals.SIPInvitationGotSDPUpdate, self, succeeded=False,
                        error=strerror(status) if status != lib.PJ_SUCCESS else "no active SDP")
 
     def _answer_offer_now(self, inv) -> None:
@@ -533,7 +531,7 @@ class Invitation(ClientPrimitive):
         if state == STAY:
             return
         self._state = state
-        _notify("SIPInvitationChangedState", self, prev_state=prev, state=state, **data)
+        signals.notify(signals.SIPInvitationChangedState, self, prev_state=prev, state=state, **data)
 
     def _info(self):
         info = ffi.new("sc_inv_info_t *")
@@ -577,28 +575,6 @@ class Invitation(ClientPrimitive):
         self._release()
         if self._state != DISCONNECTED:
             self._fire("engine_stop", code=503, reason="Service Unavailable (Engine stopped)")
-
-
-_pending: deque = deque()
-_delivering = False
-
-
-def _notify(name: str, sender: Any, **data: Any) -> None:
-    """Send a notification, in order: one caused by a method called from a receiver (on the
-    poll thread, while another Invitation notification is being delivered) is sent after
-    that one has reached every receiver, so all receivers see the states in order."""
-    global _delivering
-    data.setdefault("timestamp", datetime.datetime.now(datetime.timezone.utc))
-    _pending.append((name, sender, data))
-    if _delivering:
-        return
-    _delivering = True
-    try:
-        while _pending:
-            n, s, d = _pending.popleft()
-            signals.notify(n, s, **d)
-    finally:
-        _delivering = False
 
 
 def _copy(value):
@@ -664,7 +640,7 @@ def _on_inv_incoming(inv, rdata, transport):
     ua = ua_mod.current
     if ua is None or not ua.running or ua._stopping:
         return 0
-    if not signals.has_receivers("SIPInvitationChangedState"):
+    if not signals.has_receivers(signals.SIPInvitationChangedState):
         return 0
     Invitation._new_incoming(ua, inv, rdata, ffi.string(transport).decode())
     return 1

@@ -174,7 +174,7 @@ class _PendingMessage:
         msg, self.msg = self.msg, ffi.NULL
         lib.sc_msg_cancel(msg)
         self._forget()
-        signals.notify("SIPEngineGotMessageResponse", self.ua.engine, to_uri=self.to_uri,
+        signals.notify(signals.SIPEngineGotMessageResponse, self.ua.engine, to_uri=self.to_uri,
                        code=408, reason="Engine stopped")
 
     def _forget(self) -> None:
@@ -203,7 +203,7 @@ def _on_final(token: int, code: int, reason: Any, reason_len: int, transport_err
         error = strerror(transport_err)
         if error not in text:               # (PJSIP may have put it there already)
             text = f"{text} ({error})"
-    signals.notify("SIPEngineGotMessageResponse", pm.ua.engine, to_uri=pm.to_uri, code=code,
+    signals.notify(signals.SIPEngineGotMessageResponse, pm.ua.engine, to_uri=pm.to_uri, code=code,
                    reason=text)
 
 
@@ -223,7 +223,7 @@ def on_incoming(rdata: Any, flat: Any, used: int, to_len: int, from_len: int, ct
     ua = _ua.current
     if ua is None or not ua.running:
         return
-    if not signals.has_receivers("SIPEngineGotMessage"):
+    if not signals.has_receivers(signals.SIPEngineGotMessage):
         return
     if used < 0:
         _on_incoming_slow(ua, rdata)
@@ -239,7 +239,7 @@ def on_incoming(rdata: Any, flat: Any, used: int, to_len: int, from_len: int, ct
         body = data[pos + ctype_len:pos + ctype_len + body_len]
     else:
         content_type, body = None, b""
-    signals.notify("SIPEngineGotMessage", ua.engine, to_uri=to_uri, from_uri=from_uri,
+    signals.notify(signals.SIPEngineGotMessage, ua.engine, to_uri=to_uri, from_uri=from_uri,
                    content_type=content_type, body=body)
 
 
@@ -259,7 +259,7 @@ def _on_incoming_slow(ua, rdata) -> None:
         body = ffi.unpack(info.body, info.body_len) if info.body != ffi.NULL else b""
     else:
         content_type, body = None, b""
-    signals.notify("SIPEngineGotMessage", ua.engine,
+    signals.notify(signals.SIPEngineGotMessage, ua.engine,
                    to_uri=from_info(ffi.addressof(info, "to_uri"), True) if info.to_ok else None,
                    from_uri=(from_info(ffi.addressof(info, "from_uri"), True) if info.from_ok
                              else None),

@@ -80,7 +80,7 @@ class Publication(RefreshingPrimitive):
     # -- poll thread --
 
     def _changed(self, **data: Any) -> None:
-        signals.notify("SIPPublicationChangedState", self, state=self._state, **data)
+        signals.notify(signals.SIPPublicationChangedState, self, state=self._state, **data)
 
     def _ensure_pubc(self) -> None:
         if self._pubc != ffi.NULL:

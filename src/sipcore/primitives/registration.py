@@ -102,7 +102,7 @@ class Registration(RefreshingPrimitive):
         self._regc = regc[0]
 
     def _changed(self, **data: Any) -> None:
-        signals.notify("SIPRegistrationChangedState", self, state=self._state, **data)
+        signals.notify(signals.SIPRegistrationChangedState, self, state=self._state, **data)
 
     def _create_request(self, event: str, payload: Any) -> Any:
         self._ensure_regc()

@@ -97,7 +97,7 @@ class Subscription(ClientPrimitive):
         if state == self._state and not data:
             return
         self._state = state
-        signals.notify("SIPSubscriptionChangedState", self, state=state, **data)
+        signals.notify(signals.SIPSubscriptionChangedState, self, state=state, **data)
 
     def _subscribe(self) -> None:
         if self._state != TERMINATED:
@@ -154,7 +154,7 @@ class Subscription(ClientPrimitive):
         info = ffi.new("sc_rdata_info_t *")
         lib.sc_rdata_info(result.rdata, info)
         if info.has_body and info.body_len > 0:
-            signals.notify("SIPSubscriptionGotNotify", self,
+            signals.notify(signals.SIPSubscriptionGotNotify, self,
                            content_type=f"{pj2str(info.content_type)}/{pj2str(info.content_subtype)}",
                            body=ffi.unpack(info.body, info.body_len))
 
