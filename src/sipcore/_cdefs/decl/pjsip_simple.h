@@ -19,7 +19,6 @@ pj_status_t pjsip_evsub_register_pkg(pjsip_module *pkg_mod, const pj_str_t *even
 pj_status_t pjsip_evsub_initiate(pjsip_evsub *sub, const pjsip_method *method,
                                  pj_int32_t expires, pjsip_tx_data **p_tdata);
 pj_status_t pjsip_evsub_send_request(pjsip_evsub *sub, pjsip_tx_data *tdata);
-const char *pjsip_evsub_get_state_name(pjsip_evsub *sub);
 
 pj_status_t pjsip_publishc_init_module(pjsip_endpoint *endpt);
 pj_status_t pjsip_publishc_destroy(pjsip_publishc *pubc);
