@@ -7,6 +7,7 @@ from typing import Any
 
 from . import __version__
 from ._pj import PJSIP_VERSION
+from ._validate import check_bool, check_int
 
 DEFAULT_EVENTS = {
     "presence": ["application/pidf+xml"],
@@ -46,23 +47,6 @@ DEFAULT_START_OPTIONS: dict[str, Any] = {
 TLS_PROTOCOL_NAMES = (None, "SSLv23", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
 
-def _int(name: str, value: Any, lo: int, hi: int, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int{' or None' if allow_none else ''}, "
-                        f"not {type(value).__name__}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be in {lo}..{hi}, not {value}")
-    return value
-
-
-def _bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
-    return value
-
-
 def _text(name: str, value: Any, allow_none: bool = True) -> str | None:
     if value is None and allow_none:
         return None
@@ -81,7 +65,7 @@ def _file(name: str, value: Any) -> str | None:
 
 
 def check_port(name: str, value: Any) -> int | None:
-    return _int(name, value, 0, 65535, allow_none=True)
+    return check_int(name, value, 0, 65535, allow_none=True)
 
 
 def check_local_ip(value: Any) -> str | None:
@@ -100,26 +84,26 @@ def check_user_agent(value: Any) -> str:
 
 
 def check_log_level(value: Any) -> int:
-    return _int("log_level", value, 0, 6)
+    return check_int("log_level", value, 0, 6)
 
 
 def check_trace_sip(value: Any) -> bool:
-    return _bool("trace_sip", value)
+    return check_bool("trace_sip", value)
 
 
 def check_poll_spin_us(value: Any) -> int:
-    return _int("poll_spin_us", value, 0, 10000)
+    return check_int("poll_spin_us", value, 0, 10000)
 
 
 def check_playback_dtmf(value: Any) -> bool:
-    return _bool("playback_dtmf", value)
+    return check_bool("playback_dtmf", value)
 
 
 def check_rtp_port_range(value: Any) -> tuple[int, int]:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise TypeError("rtp_port_range must be a tuple of two ints (first, last)")
-    a = _int("rtp_port_range[0]", value[0], 1024, 65534)
-    b = _int("rtp_port_range[1]", value[1], 1025, 65535)
+    a = check_int("rtp_port_range[0]", value[0], 1024, 65534)
+    b = check_int("rtp_port_range[1]", value[1], 1025, 65535)
     if b - a < 2:
         raise ValueError(f"rtp_port_range must span at least 2 ports (RTP and RTCP), not {tuple(value)}")
     return (a, b)
@@ -160,11 +144,11 @@ def check_tls(protocol: Any, verify_server: Any, ca_file: Any, cert_file: Any,
         raise ValueError(f"{prefix}protocol must be one of {TLS_PROTOCOL_NAMES}, not {protocol!r}")
     out = {
         "tls_protocol": protocol,
-        "tls_verify_server": _bool(f"{prefix}verify_server", verify_server),
+        "tls_verify_server": check_bool(f"{prefix}verify_server", verify_server),
         "tls_ca_file": _file(f"{prefix}ca_file", ca_file),
         "tls_cert_file": _file(f"{prefix}cert_file", cert_file),
         "tls_privkey_file": _file(f"{prefix}privkey_file", privkey_file),
-        "tls_timeout": _int(f"{prefix}timeout", timeout, 1, 600000),
+        "tls_timeout": check_int(f"{prefix}timeout", timeout, 1, 600000),
     }
     if (out["tls_cert_file"] is None) != (out["tls_privkey_file"] is None):
         raise ValueError(f"{prefix}cert_file and {prefix}privkey_file go together")
@@ -177,13 +161,13 @@ def validate_start(kwargs: dict[str, Any]) -> dict[str, Any]:
         raise TypeError(f"start() got unknown option(s): {', '.join(sorted(unknown))}")
     o = dict(DEFAULT_START_OPTIONS)
     o.update(kwargs)
-    o["auto_sound"] = _bool("auto_sound", o["auto_sound"])
+    o["auto_sound"] = check_bool("auto_sound", o["auto_sound"])
     o["local_ip"] = check_local_ip(o["local_ip"])
     for kind in ("udp", "tcp", "tls"):
         o[f"local_{kind}_port"] = check_port(f"local_{kind}_port", o[f"local_{kind}_port"])
     o.update(check_tls(o["tls_protocol"], o["tls_verify_server"], o["tls_ca_file"],
                        o["tls_cert_file"], o["tls_privkey_file"], o["tls_timeout"]))
-    o["ec_tail_length"] = _int("ec_tail_length", o["ec_tail_length"], 0, 1000)
+    o["ec_tail_length"] = check_int("ec_tail_length", o["ec_tail_length"], 0, 1000)
     o["user_agent"] = check_user_agent(o["user_agent"])
     o["log_level"] = check_log_level(o["log_level"])
     o["trace_sip"] = check_trace_sip(o["trace_sip"])

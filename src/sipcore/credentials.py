@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._validate import check_instance, unchecked_twin
 from .uri import SIPURI
 
 __all__ = ["Credentials"]
@@ -23,8 +24,8 @@ class Credentials:
         self.password = password
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "uri" and not isinstance(value, SIPURI):
-            raise TypeError(f"uri must be a SIPURI, not {type(value).__name__}")
+        if name == "uri":
+            check_instance("uri", value, SIPURI)
         if name == "password" and value is not None:
             if not isinstance(value, str):
                 raise TypeError(f"password must be a str or None, not {type(value).__name__}")
@@ -55,10 +56,11 @@ class Credentials:
         return self._snapshot()
 
     def _snapshot(self) -> "Credentials":
-        obj = object.__new__(Credentials)
-        object.__setattr__(obj, "uri", self.uri.copy())
-        object.__setattr__(obj, "password", self.password)
-        object.__setattr__(obj, "_wire_cache", None)
+        obj = _UncheckedCredentials()        # (see _validate: unchecked values)
+        obj.uri = self.uri.copy()
+        obj.password = self.password
+        obj._wire_cache = None
+        obj.__class__ = Credentials
         return obj
 
     def __eq__(self, other: object) -> bool:
@@ -70,3 +72,6 @@ class Credentials:
 
     def __repr__(self) -> str:
         return f"Credentials({self.uri!r}, password={'***' if self.password else None})"
+
+
+_UncheckedCredentials = unchecked_twin(Credentials)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from ._validate import check_int, unchecked_twin
+
 __all__ = ["Route"]
 
 TRANSPORTS = ("udp", "tcp", "tls")
@@ -46,10 +48,7 @@ class Route:
         elif name == "port":
             if value is None:
                 value = 5061 if getattr(self, "transport", None) == "tls" else 5060
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"port must be an int, not {type(value).__name__}")
-            if not 1 <= value <= 65535:
-                raise ValueError(f"port must be in 1..65535, not {value}")
+            check_int("port", value, 1, 65535)
         elif name == "_wire_cache":
             value = None            # a cache, never taken from outside (e.g. from a pickle)
         object.__setattr__(self, name, value)
@@ -69,10 +68,12 @@ class Route:
         return self._snapshot()
 
     def _snapshot(self) -> "Route":
-        obj = object.__new__(Route)
-        for name in self._FIELDS:
-            object.__setattr__(obj, name, getattr(self, name))
-        object.__setattr__(obj, "_wire_cache", None)
+        obj = _UncheckedRoute()              # (see _validate: unchecked values)
+        obj.address = self.address
+        obj.port = self.port
+        obj.transport = self.transport
+        obj._wire_cache = None
+        obj.__class__ = Route
         return obj
 
     def _wire(self) -> tuple[bytes, "Route"]:
@@ -96,3 +97,6 @@ class Route:
 
     def __str__(self) -> str:
         return self.uri()
+
+
+_UncheckedRoute = unchecked_twin(Route)

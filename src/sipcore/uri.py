@@ -11,6 +11,7 @@ import re
 from typing import Any, Mapping
 
 from ._pj import ffi, lib, pj2str
+from ._validate import check_bool, check_int, unchecked_twin
 
 __all__ = ["SIPURI"]
 
@@ -119,15 +120,9 @@ class SIPURI:
             _check_str("display", value, allow_empty=True)
             value = value or None   # an empty display name is no display name
         elif name == "port":
-            if value is not None:
-                if not isinstance(value, int) or isinstance(value, bool):
-                    raise TypeError(f"port must be an int or None, not {type(value).__name__}")
-                if not 0 <= value <= 65535:
-                    raise ValueError(f"port must be in 0..65535, not {value}")
-                value = value or None
+            value = check_int("port", value, 0, 65535, allow_none=True) or None
         elif name == "secure":
-            if not isinstance(value, bool):
-                raise TypeError(f"secure must be a bool, not {type(value).__name__}")
+            check_bool("secure", value)
         elif name == "parameters":
             value = _check_mapping("parameters", value, allow_none_values=True)
         elif name == "headers":
@@ -223,33 +218,23 @@ class SIPURI:
         return self.copy()
 
 
-class _Unchecked:
-    """SIPURI's memory layout without its checks.  _make() fills one with plain slot stores
-    (what the interpreter does fastest) and then makes it a SIPURI by assigning
-    ``__class__``, which Python allows between classes of the same layout: the URIs of every
-    received message are built this way, at about 60% of the cost of setting SIPURI's slots
-    one by one through their descriptors."""
-
-    __slots__ = SIPURI.__slots__
-
-    def __init__(self, host: str, user: str | None, port: int | None, display: str | None,
-                 secure: bool, parameters: dict, headers: dict) -> None:
-        self.host = host
-        self.user = user
-        self.port = port
-        self.display = display
-        self.secure = secure
-        self.parameters = dict(parameters) if parameters else {}
-        self.headers = dict(headers) if headers else {}
-        self._wire_cache = None
+_UncheckedSIPURI = unchecked_twin(SIPURI)
 
 
 def _make(host: str, user: str | None, port: int | None, display: str | None, secure: bool,
           parameters: dict, headers: dict) -> SIPURI:
     """A SIPURI from values already valid and normalized as SIPURI keeps them (user, port and
-    display None when unset), skipping the checks: a copy, or what PJSIP's parser found.
-    The two dicts are copied."""
-    obj = _Unchecked(host, user, port, display, secure, parameters, headers)
+    display None when unset), skipping the checks (see _validate: unchecked values): a copy,
+    or what PJSIP's parser found -- every received message's URIs.  The dicts are copied."""
+    obj = _UncheckedSIPURI()
+    obj.host = host
+    obj.user = user
+    obj.port = port
+    obj.display = display
+    obj.secure = secure
+    obj.parameters = dict(parameters) if parameters else {}
+    obj.headers = dict(headers) if headers else {}
+    obj._wire_cache = None
     obj.__class__ = SIPURI
     return obj
 

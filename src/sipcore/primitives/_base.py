@@ -1,83 +1,17 @@
-"""What every client primitive shares: argument checks, binding to the running UA, the token
-C holds, the Engine-stop hook, and request helpers."""
+"""What every client primitive shares: binding to the running UA, the token C holds, the
+Engine-stop hook, and request helpers; its argument checks are _validate's (re-exported)."""
 from __future__ import annotations
 
-import re
 import threading
-from typing import Any, Mapping
+from typing import Any
 
 from .. import _ua as ua_mod  # (a cycle: _ua imports the primitives at its end)
 from .._pj import check, ffi, handles, lib, pj2str, strerror
-from ..credentials import Credentials
+from .._validate import (check_body, check_content_type, check_credentials,  # noqa: F401
+                         check_expires, check_headers, check_route, check_sipuri)
 from ..errors import EngineNotRunningError, InvalidStateError
 from ..route import Route
-from ..uri import _USER_SAFE, SIPURI, _escape
-
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_CONTENT_TYPE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
-
-def check_credentials(value: Any) -> Credentials:
-    if not isinstance(value, Credentials):
-        raise TypeError(f"credentials must be a Credentials, not {type(value).__name__}")
-    return value.copy()
-
-
-def check_route(value: Any) -> Route:
-    if not isinstance(value, Route):
-        raise TypeError(f"route must be a Route, not {type(value).__name__}")
-    return value.copy()
-
-
-def check_sipuri(name: str, value: Any, allow_none: bool = False) -> SIPURI | None:
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, SIPURI):
-        raise TypeError(f"{name} must be a SIPURI{' or None' if allow_none else ''}, "
-                        f"not {type(value).__name__}")
-    return value.copy()
-
-
-def check_expires(value: Any, name: str = "expires") -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int (seconds), not {type(value).__name__}")
-    if not 1 <= value <= 2**31 - 1:
-        raise ValueError(f"{name} must be in 1..2147483647 seconds, not {value}")
-    return value
-
-
-def check_headers(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise TypeError(f"extra_headers must be a dict (or None), not {type(value).__name__}")
-    out = {}
-    for k, v in value.items():
-        if not isinstance(k, str) or not _HEADER_NAME.match(k):
-            raise ValueError(f"extra_headers: {k!r} is not a header name")
-        if not isinstance(v, str):
-            raise TypeError(f"extra_headers[{k!r}] must be a str, not {type(v).__name__}")
-        if any(c in v for c in "\r\n\x00"):
-            raise ValueError(f"extra_headers[{k!r}] must not contain CR, LF or NUL")
-        out[k] = v
-    return out
-
-
-def check_content_type(value: Any) -> tuple[str, str]:
-    if not isinstance(value, str):
-        raise TypeError(f"content_type must be a 'type/subtype' str, not {type(value).__name__}")
-    if not _CONTENT_TYPE.match(value):
-        raise ValueError(f"content_type must be 'type/subtype', not {value!r}")
-    t, s = value.split("/")
-    return t, s
-
-
-def check_body(value: Any) -> bytes:
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    raise TypeError(f"body must be str or bytes, not {type(value).__name__}")
+from ..uri import _USER_SAFE, _escape
 
 
 class ClientPrimitive:

@@ -28,6 +28,7 @@ from ..sdp import SDPSession
 from ..sdp import _flat as _sdp_flat, _from_flat as _sdp_from_flat
 from ..sdp import _from_snapshot as _sdp_from_snapshot, _snapshot as _sdp_snapshot
 from ..sdp import _pj_from_flat as _sdp_pj_from_flat
+from .._validate import check_instance, check_int, check_timeout
 from ..uri import SIPURI, from_pj
 from ._base import (ClientPrimitive, add_headers, check_credentials, check_headers,
                     check_route, check_sipuri)
@@ -75,31 +76,6 @@ _PJ_EVENTS = (
 _SDP_ACTIVE_LOCAL, _SDP_ACTIVE_REMOTE, _SDP_OFFERED_LOCAL, _SDP_OFFERED_REMOTE = range(4)
 
 
-def _check_code(name: str, value: Any, low: int, high: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be in {low}..{high}, not {value}")
-    return value
-
-
-def _check_timeout(value: Any) -> float | None:
-    if value is None:
-        return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"timeout must be an int, a float or None, not {type(value).__name__}")
-    if not 0 < value <= 86400 or value != value:
-        raise ValueError(f"timeout must be in (0, 86400] seconds, not {value}")
-    return float(value)
-
-
-def _check_sdp(value: Any) -> "bytes | SDPSession":
-    """local_sdp validated and kept: its flat form (sdp._flat), or a copy if it has none."""
-    if not isinstance(value, SDPSession):
-        raise TypeError(f"local_sdp must be an SDPSession, not {type(value).__name__}")
-    return _sdp_flat(value) or value.copy()
-
-
 class Invitation(ClientPrimitive):
     """``Invitation(credentials, callee_uri, route, contact_uri=None)``: an outgoing session.
 
@@ -127,7 +103,7 @@ class Invitation(ClientPrimitive):
         self._inv = ffi.NULL
         self._call_id: str | None = None
         self._local_contact_uri: SIPURI | None = None
-        self._offered_local: bytes | SDPSession | None = None   # as _check_sdp keeps it
+        self._offered_local: bytes | SDPSession | None = None   # as set_offered_local_sdp keeps it
         # the active SDPs (local, remote) as sdp._snapshot keeps them (mostly their text),
         # made into SDPSession objects only when asked for
         self._active_sdp: tuple | None = None
@@ -222,7 +198,8 @@ class Invitation(ClientPrimitive):
     def set_offered_local_sdp(self, local_sdp: SDPSession) -> None:
         """The SDP to send next: the offer of send_invite()/send_reinvite(), or the answer of
         accept_invite()/respond_to_reinvite()."""
-        sdp = _check_sdp(local_sdp)
+        # kept as its flat form (sdp._flat), or as a copy if it has none
+        sdp = _sdp_flat(check_instance("local_sdp", local_sdp, SDPSession, "an")) or local_sdp.copy()
         self._call("set_offered_local_sdp", self._set_offered, sdp)
 
     # -- methods --
@@ -235,7 +212,7 @@ class Invitation(ClientPrimitive):
     def respond_to_invite_provisionally(self, response_code: int = 180,
                                         extra_headers: dict[str, str] | None = None) -> None:
         """Send a provisional response (101-199) to the incoming INVITE -> EARLY."""
-        code = _check_code("response_code", response_code, 101, 199)
+        code = check_int("response_code", response_code, 101, 199)
         headers = check_headers(extra_headers)
         self._call("respond_to_invite_provisionally", self._respond_provisionally, code, headers)
 
@@ -250,9 +227,9 @@ class Invitation(ClientPrimitive):
         INVITE, answer an unanswered incoming one with ``response_code`` (300-699), else BYE.
         ``timeout``: seconds to wait for the answer before DISCONNECTED anyway (None: PJSIP's
         transaction timeout)."""
-        code = _check_code("response_code", response_code, 300, 699)
+        code = check_int("response_code", response_code, 300, 699)
         headers = check_headers(extra_headers)
-        t = _check_timeout(timeout)
+        t = None if timeout is None else check_timeout(timeout, 86400)
         self._call("disconnect", self._disconnect, code, headers, t)
 
     def send_reinvite(self, extra_headers: dict[str, str] | None = None) -> None:
@@ -264,7 +241,7 @@ class Invitation(ClientPrimitive):
                             extra_headers: dict[str, str] | None = None) -> None:
         """Answer the received re-INVITE (100-699); a final response -> CONFIRMED.  A 2xx
         carries the offered local SDP (the active one when none was set)."""
-        code = _check_code("response_code", response_code, 100, 699)
+        code = check_int("response_code", response_code, 100, 699)
         headers = check_headers(extra_headers)
         self._call("respond_to_reinvite", self._respond_reinvite, code, headers)
 

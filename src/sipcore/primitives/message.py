@@ -20,7 +20,7 @@ from ..errors import MessagePendingError
 from ..route import Route
 from ..uri import SIPURI, from_flat, from_info
 from .. import engine as _engine
-from ._base import _HEADER_NAME, check_content_type
+from .._validate import HEADER_NAME, check_content_type, check_timeout
 
 __all__ = ["send_message"]
 
@@ -70,6 +70,9 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
     packet limit (``PJSIP_MAX_PKT_LEN``, 4000 bytes encoded) ends with 503 "Message too long"
     (on any transport: the limit is pjproject's).
     """
+    # The checks of the per-message arguments are written out here rather than called from
+    # _validate (whose check_instance/check_body say the same): a call each would cost every
+    # MESSAGE more than the checks themselves.
     if not isinstance(credentials, Credentials):
         raise TypeError(f"credentials must be a Credentials, not {type(credentials).__name__}")
     if not isinstance(to_uri, SIPURI):
@@ -83,7 +86,8 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
         body = bytes(body)
     if not isinstance(route, Route):
         raise TypeError(f"route must be a Route, not {type(route).__name__}")
-    timeout_ms = 0 if timeout is None else _timeout_ms(timeout)
+    timeout_ms = 0 if timeout is None else max(
+        1, round(check_timeout(timeout, 3600, "a number of seconds") * 1000))
     # Everything the request needs from the caller's (mutable) objects, as bytes, now: later
     # changes to them do not affect it (SIPURI, Credentials and Route keep their encoded forms
     # while unchanged, so sending to one URI again and again encodes nothing).
@@ -107,18 +111,10 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
         _engine.Engine()._call("send_message", pm.send, args)
 
 
-def _timeout_ms(timeout: Any) -> int:
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
-        raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
-    if not 0 < timeout <= 3600:
-        raise ValueError(f"timeout must be in (0, 3600] seconds, not {timeout}")
-    return max(1, round(timeout * 1000))
-
-
 def _extra_headers(headers: dict[str, str]) -> bytes:
     """A URI's ?headers as a headers list (sipcore.h) for sc_msg_request_t.headers."""
     for name in headers:
-        if not _HEADER_NAME.match(name):
+        if not HEADER_NAME.match(name):
             raise ValueError(f"to_uri.headers: {name!r} is not a header name")
     return b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in headers.items())
 

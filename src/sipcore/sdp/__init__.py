@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from .._pj import ffi, lib, strerror
+from .._validate import check_instance, check_int, unchecked_twin
 from ..errors import SIPCoreError
 
 __all__ = ["SDPSession", "SDPMedia", "SDPConnection", "SDPAttribute"]
@@ -93,14 +94,6 @@ def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _int(name: str, value: Any, low: int, high: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be in {low}..{high}, not {value}")
-    return value
-
-
 def _list(name: str, value: Any, kind: type | None, maximum: int, const: str,
           check=None) -> list:
     """A fresh list of ``kind`` elements (None: []); at most ``maximum`` of them."""
@@ -120,9 +113,7 @@ def _list(name: str, value: Any, kind: type | None, maximum: int, const: str,
 
 
 def _connection(name: str, value: Any) -> "SDPConnection | None":
-    if value is not None and not isinstance(value, SDPConnection):
-        raise TypeError(f"{name} must be an SDPConnection or None, not {type(value).__name__}")
-    return value
+    return check_instance(name, value, SDPConnection, "an", allow_none=True)
 
 
 def _attributes(name: str, value: Any) -> list:
@@ -173,6 +164,11 @@ class _Value:
     __slots__ = ()
     _validators: dict = {}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_twin_of" not in cls.__dict__:           # (not for the twin itself)
+            cls._unchecked = unchecked_twin(cls)     # for _trusted
+
     def __setattr__(self, name: str, value: Any) -> None:
         check = self._validators.get(name)
         if check is None:
@@ -201,10 +197,11 @@ class _Value:
         """An object from values that are already valid (a copy of one, or PJMEDIA's parse of
         an SDP), set in ``__slots__`` order without running the validators again.  The lists
         are still checked where it matters, when the object is printed or given to PJMEDIA
-        (``_check``)."""
-        obj = object.__new__(cls)
+        (``_check``).  Built as _validate's unchecked values are."""
+        obj = cls._unchecked()
         for name, value in zip(cls.__slots__, values):
-            object.__setattr__(obj, name, value)
+            setattr(obj, name, value)
+        obj.__class__ = cls
         return obj
 
     def _validate(self) -> None:
@@ -307,9 +304,9 @@ class SDPMedia(_Value):
     __slots__ = ("media", "port", "transport", "port_count", "formats", "info", "connection",
                  "attributes")
     _validators = {"media": _word,
-                   "port": lambda n, v: _int(n, v, 0, 65535),
+                   "port": lambda n, v: check_int(n, v, 0, 65535),
                    "transport": _word,
-                   "port_count": lambda n, v: _int(n, v, 1, _UINT32),
+                   "port_count": lambda n, v: check_int(n, v, 1, _UINT32),
                    "formats": _formats,
                    "info": _info,
                    "connection": _connection,
@@ -392,7 +389,7 @@ def _ntp_now() -> int:
 
 
 def _origin_number(name: str, value: Any) -> int:
-    return _ntp_now() if value is None else _int(name, value, 0, _UINT32)
+    return _ntp_now() if value is None else check_int(name, value, 0, _UINT32)
 
 
 def _session_name(name: str, value: Any) -> str:
@@ -422,8 +419,8 @@ class SDPSession(_Value):
                    "name": _session_name,
                    "info": _info,
                    "connection": _connection,
-                   "start_time": lambda n, v: _int(n, v, 0, _UINT32),
-                   "stop_time": lambda n, v: _int(n, v, 0, _UINT32),
+                   "start_time": lambda n, v: check_int(n, v, 0, _UINT32),
+                   "stop_time": lambda n, v: check_int(n, v, 0, _UINT32),
                    "attributes": _attributes,
                    "media": _media_list}
 
