@@ -238,7 +238,7 @@ class UA:
         # Pool blocks come from sipcore's slabs, not malloc (why: glue_pool.c).  The caching
         # pool keeps no released pools (capacity 0): the slabs already re-use a freed block at
         # once, and pools parked in the cache pinned pages all over the slabs after a burst
-        # (call_rate.py endurance: caller RSS growth +5.4% with a 1 MiB cache, +2.1% without).
+        # (RSS stayed higher; figures in benchmarks/README.md).
         lib.pj_caching_pool_init(self.cp, lib.sc_pool_policy(), 0)
         endpt = ffi.new("pjsip_endpoint **")
         self._name = ffi.new("char[]", b"sipcore")

@@ -319,8 +319,8 @@ void sc_wake_ack(void) { __atomic_store_n(&sc_wake_pending, 0, __ATOMIC_RELEASE)
  * Between two looks the spin pauses the CPU (no system call) for a gap of
  * SC_SPIN_FIRST_GAP_US, then SC_SPIN_MAX_GAP_US: each look is an epoll_wait and a
  * sched_yield, and looking back to back (no gap) slowed the peer process we were waiting for
- * on a two-CPU machine (message_rate.py, 50 outstanding: bimodal, a third of the runs 25%
- * slower); gaps of up to 16 us cost the sequential rate 20%. */
+ * on a two-CPU machine, while longer gaps cost the sequential rate (figures:
+ * benchmarks/README.md, "Measurement log"). */
 #define SC_SPIN_FIRST_GAP_US 2
 #define SC_SPIN_MAX_GAP_US 4
 #if defined(__x86_64__) || defined(__i386__)

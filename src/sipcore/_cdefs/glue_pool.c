@@ -5,8 +5,8 @@
  * policy mallocs each one.  On sipcore's poll thread that malloc is served by a glibc
  * *secondary* arena, which grows its heap one mprotect() per page or so (the main arena's
  * brk() grows with M_TOP_PAD slack; a secondary arena has none): at a few hundred
- * transactions a second that is one system call per block (10-25% of the process's CPU
- * time under MESSAGE load in benchmarks/message_rate.py, as measured against malloc'd blocks).
+ * transactions a second that is one system call per block, a large share of the process's
+ * CPU time under MESSAGE load (figures: benchmarks/README.md, "Measurement log").
  *
  * Here blocks of up to SC_SLAB_MAX bytes come instead from 1 MiB slabs, each mapped once and
  * serving one size class (a multiple of SC_SLAB_GRAIN): allocation and release are a few

@@ -629,7 +629,7 @@ def _from_printed(data: bytes) -> SDPSession:
     built from the text in Python, so on any thread and without PJSIP.
 
     An Invitation keeps its active SDPs in this form and builds objects only when asked (most
-    applications never ask, and building them cost a quarter of a call's Python work).
+    applications never ask, and building them was a large part of a call's Python work).
     pjmedia_sdp_print writes every field _from_pj reads, in a fixed order; fields that are
     one word in the struct are one word in the text (PJMEDIA's parser split them at blanks,
     this module's validators allow none); b= lines are not part of these classes.
