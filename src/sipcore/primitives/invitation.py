@@ -103,7 +103,7 @@ class Invitation(ClientPrimitive):
         self._inv = ffi.NULL
         self._call_id: str | None = None
         self._local_contact_uri: SIPURI | None = None
-        self._offered_local: bytes | SDPSession | None = None   # as set_offered_local_sdp keeps it
+        self._offered_local: bytes | SDPSession | None = None   # set_offered_local_sdp's
         # the active SDPs (local, remote) as sdp._snapshot keeps them (mostly their text),
         # made into SDPSession objects only when asked for
         self._active_sdp: tuple | None = None
@@ -198,8 +198,8 @@ class Invitation(ClientPrimitive):
     def set_offered_local_sdp(self, local_sdp: SDPSession) -> None:
         """The SDP to send next: the offer of send_invite()/send_reinvite(), or the answer of
         accept_invite()/respond_to_reinvite()."""
-        # kept as its flat form (sdp._flat), or as a copy if it has none
-        sdp = _sdp_flat(check_instance("local_sdp", local_sdp, SDPSession, "an")) or local_sdp.copy()
+        check_instance("local_sdp", local_sdp, SDPSession, "an")
+        sdp = _sdp_flat(local_sdp) or local_sdp.copy()   # its flat form, or a copy if none
         self._call("set_offered_local_sdp", self._set_offered, sdp)
 
     # -- methods --
