@@ -6,7 +6,7 @@ import re
 import threading
 from typing import Any, Mapping
 
-from .. import _ua as ua_mod  # (a cycle: _ua imports the primitives at its end)
+from .. import _ua as ua_mod
 from .._pj import check, ffi, handles, lib, pj2str, strerror
 from ..credentials import Credentials
 from ..errors import EngineNotRunningError, InvalidStateError
@@ -92,8 +92,7 @@ class ClientPrimitive:
     _what = "primitive"
 
     def _bind(self) -> None:
-        from ..engine import Engine
-        self._ua = Engine()._running(type(self).__name__)
+        self._ua = ua_mod.running(type(self).__name__)
         self._token = None
         self._lock = threading.RLock()
 
