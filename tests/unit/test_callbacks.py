@@ -41,3 +41,30 @@ def test_an_exception_in_an_int_trampoline_gives_c_its_default(engine, recorder,
     end = recorder.wait_for("SIPInvitationChangedState", timeout=10, sender=inv,
                             where=lambda n: n.data.state == "DISCONNECTED")
     assert end.data.code == 480
+
+
+def test_c_events_queued_before_a_callback_are_delivered_before_its_notifications(engine,
+                                                                                   recorder):
+    """The SIP trace of a received MESSAGE comes before SIPEngineGotMessage (each trampoline
+    lets the UA drain the C queue first)."""
+    engine.trace_sip = True
+    port = engine.local_udp_port
+    send_message(Credentials(SIPURI("127.0.0.1", user="alice")),
+                 SIPURI("127.0.0.1", user="bob", port=port), "text/plain", "t",
+                 Route("127.0.0.1", port))
+    recorder.wait_for("SIPEngineGotMessageResponse", timeout=5)
+    names = [(n.name, n.data.data.split(" ", 1)[0] if n.name == "SIPEngineSIPTrace" and
+              n.data.received else None) for n in recorder.notifications]
+    assert names.index(("SIPEngineSIPTrace", "MESSAGE")) < names.index(("SIPEngineGotMessage", None))
+
+
+def test_a_message_gives_back_its_token(engine, recorder):
+    """The final report is the request's last callback: its trampoline takes the token back."""
+    from sipcore._pj import handles
+    port = engine.local_udp_port
+    before = len(handles)
+    send_message(Credentials(SIPURI("127.0.0.1", user="alice")),
+                 SIPURI("127.0.0.1", user="bob", port=port), "text/plain", "t",
+                 Route("127.0.0.1", port))
+    assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=5).data.code == 200
+    assert len(handles) == before
