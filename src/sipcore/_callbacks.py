@@ -4,10 +4,11 @@ Each trampoline finds its Python object -- by the token C holds (:data:`_pj.hand
 running UA (:data:`_ua.current`) for callbacks about no object yet -- and hands over to it.
 :func:`trampoline` does the common work: it registers the function with cffi so that an
 exception never reaches C (it is reported as ``SIPEngineGotException`` and C gets the declared
-default).  It adds no Python call of its own (cffi's ``onerror``, not a wrapper), so a MESSAGE
-costs the trampoline and the method it hands over to, nothing more.  Each trampoline first
-lets the UA deliver the C events queued before it (log lines, SIP trace), so that they come
-before the notifications it makes.
+default).  It adds no Python call of its own (cffi's ``onerror``, not a wrapper): the MESSAGE
+trampolines, which run per message, make exactly one call, into ``message.py``; the others
+may spend one more on a shared look-up (``_owner``).  Each trampoline first lets the UA
+deliver the C events queued before it (log lines, SIP trace), so that they come before the
+notifications it makes.
 
 Imports: this module sits on top of what it hands over to::
 
@@ -60,6 +61,13 @@ def _drain() -> None:
         ua.drain_c_events()
 
 
+def _owner(token: int) -> Any:
+    """The object C holds ``token`` for (None: released), the C queue drained first."""
+    if lib.sc_q_count:
+        _drain()
+    return _get(token)
+
+
 _get = handles.get
 _pop = handles.pop
 
@@ -109,9 +117,7 @@ def _on_message(rdata, flat, used, to_len, from_len, ctype_len, body_len) -> Non
 
 @trampoline("sc_py_on_client")
 def _on_client(token, kind, result) -> None:
-    if lib.sc_q_count:
-        _drain()
-    owner = _get(token)
+    owner = _owner(token)
     if owner is not None:
         owner.on_client(kind, result)
 
@@ -120,9 +126,7 @@ def _on_client(token, kind, result) -> None:
 
 @trampoline("sc_py_inv_event")
 def _on_inv_event(token, inv, ev) -> None:
-    if lib.sc_q_count:
-        _drain()
-    obj = _get(token)
+    obj = _owner(token)
     if obj is not None:
         obj._on_event(inv, ev)
 
