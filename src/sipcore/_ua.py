@@ -219,7 +219,7 @@ class UA:
             self.ua_renewals += 1
         elif renewed < 0:
             self.report_exception("sipcore: loading PJSIP's UA layer again failed (out of "
-                                   "memory); tried again at the next idle moment\n")
+                                  "memory); tried again at the next idle moment\n")
         lib.sc_trim_heap()
 
     def report_exception(self, tb: str) -> None:
@@ -253,7 +253,8 @@ class UA:
         check(lib.pjsip_evsub_init_module(self.endpt), "pjsip_evsub_init_module")
         check(lib.pjsip_publishc_init_module(self.endpt), "pjsip_publishc_init_module")
         check(lib.sc_modules_register(self.endpt), "registering sipcore's modules")
-        check(lib.sc_inv_init(self.endpt), "initialising INVITE sessions")  # pjsip_inv, 100rel, mod-sipcore-inv
+        # pjsip_inv, 100rel and mod-sipcore-inv (glue_inv.c), for the Invitations
+        check(lib.sc_inv_init(self.endpt), "initialising INVITE sessions")
         check(lib.sc_wake_init(self.endpt), "creating the wake-up socket")
         med = ffi.new("pjmedia_endpt **")
         # For now the media endpoint serves the codec manager only, so it shares the SIP
