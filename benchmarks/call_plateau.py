@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _peerio import rss_kb  # noqa: E402
 from sipcore import (Credentials, Engine, Invitation, Route, SDPAttribute,  # noqa: E402
                      SDPConnection, SDPMedia, SDPSession, SIPURI, signals)
+from sipcore import _ua  # noqa: E402
 from sipcore._pj import ffi, handles, lib  # noqa: E402
 
 
@@ -89,7 +90,7 @@ class SelfCaller:
         self.todo += calls
         self.finished.clear()
         t0 = time.perf_counter()
-        engine._call("place a call", self.place)
+        _ua.running("place a call").call(self.place)
         if not self.finished.wait(timeout):
             raise SystemExit(f"batch did not finish within {timeout} s "
                              f"({self.done}/{self.todo} calls)")

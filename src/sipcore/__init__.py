@@ -4,7 +4,7 @@ The public names are those of the SIP core API (see the README and ``docs/``)::
 
     from sipcore import Engine, SIPURI, Credentials, Route, send_message
 """
-__version__ = "0.1.0"
+from ._version import __version__
 
 from .errors import (EngineNotRunningError, InvalidStateError, MessagePendingError,  # noqa: E402
                      PJSIPError, SIPCoreError)
@@ -21,6 +21,7 @@ from .sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession  # noqa: E402
 from .signals import Notification, NotificationRecorder, wait_for  # noqa: E402
 from . import signals  # noqa: E402
 from ._pj import PJSIP_VERSION  # noqa: E402
+from . import _callbacks  # noqa: E402,F401  (every trampoline: defined before an Engine starts)
 
 __all__ = [
     "Engine", "send_message", "SIPURI", "Credentials", "Route",

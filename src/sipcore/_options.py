@@ -5,7 +5,7 @@ import ipaddress
 import os
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from ._pj import PJSIP_VERSION
 from ._validate import check_bool, check_int
 

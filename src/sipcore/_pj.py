@@ -1,21 +1,18 @@
-"""The binding room: the cffi module, small conversions, and the one trampoline mechanism.
+"""The binding room: the cffi module, small conversions, and the token registry.
 
-Every PJSIP callback reaches Python through an ``extern "Python"`` function declared in
-``_cdefs/sipcore.h`` and defined here with :func:`trampoline`.  A trampoline never lets an
-exception reach C: it is reported as ``SIPEngineGotException`` and the C caller gets the
-declared default.  Objects that C may call back about are kept in :data:`handles` while C
-holds their token; a token whose object is gone is ignored.
+Objects that C may call back about are kept in :data:`handles` while C holds their token; a
+token whose object is gone is ignored.  The callbacks themselves (the ``extern "Python"``
+trampolines) are all in ``sipcore._callbacks``.
 """
 from __future__ import annotations
 
-import sys
-import traceback
-from typing import Any, Callable
+from typing import Any
 
 from ._pjsip import ffi, lib
+from .errors import PJSIPError, strerror
 
-__all__ = ["ffi", "lib", "pjstr", "pj2str", "pj2bytes", "strerror", "check", "trampoline",
-           "Handles", "handles"]
+__all__ = ["ffi", "lib", "pjstr", "pj2str", "pj2bytes", "strerror", "check", "Handles",
+           "handles"]
 
 PJSIP_VERSION = ffi.string(lib.pj_get_version()).decode()
 BUILT_AGAINST = ffi.string(lib.SIPCORE_BUILT_AGAINST).decode()
@@ -47,58 +44,9 @@ def pj2str(s) -> str:
     return pj2bytes(s).decode("utf-8", "replace")
 
 
-def strerror(status: int) -> str:
-    buf = ffi.new("char[]", 256)
-    s = lib.pj_strerror(status, buf, 256)
-    return pj2str(s)
-
-
 def check(status: int, operation: str) -> None:
     if status != lib.PJ_SUCCESS:
-        from .errors import PJSIPError
         raise PJSIPError(operation, status)
-
-
-# ---- the trampoline mechanism -------------------------------------------------------------
-
-#: set by the UA: called with a traceback string when a trampoline body raises.
-exception_sink: Callable[[str], None] | None = None
-#: set by the UA: called at the start of every trampoline, so queued C events (log lines,
-#: SIP trace) are delivered before the notification the callback is about to produce.
-on_enter: Callable[[], None] | None = None
-
-
-def report_exception() -> None:
-    tb = traceback.format_exc()
-    sink = exception_sink
-    try:
-        if sink is not None:
-            sink(tb)
-        else:
-            sys.stderr.write("sipcore: exception in a PJSIP callback\n" + tb)
-    except BaseException:  # never into C
-        pass
-
-
-def trampoline(name: str, default: Any = None) -> Callable[[Callable], Callable]:
-    """Define the extern "Python" function ``name``; exceptions become a notification."""
-
-    def decorate(fn: Callable) -> Callable:
-        def body(*args):
-            try:
-                if lib.sc_q_count and on_enter is not None:   # a plain memory read
-                    on_enter()
-                result = fn(*args)
-                return default if result is None else result
-            except BaseException:
-                report_exception()
-                return default
-
-        kwargs = {} if default is None else {"error": default}
-        ffi.def_extern(name=name, **kwargs)(body)
-        return fn
-
-    return decorate
 
 
 class Handles:

@@ -16,6 +16,13 @@ PJSIP's group locks, and Python objects of the primitives are only touched there
 C threads (pjmedia workers, clock, sound) never run Python: the glue queues their log
 lines, and the poll thread drains the queue after each poll and at the start of every
 trampoline, so trace and log notifications keep their order relative to the others.
+
+The running UA
+--------------
+:data:`current` is the one place the running UA is kept (set by ``Engine.start()``/``stop()``);
+:func:`running` is how code that needs it gets it.  The trampolines (``sipcore._callbacks``)
+read ``current``; SDP values reach PJMEDIA through :func:`with_pool`, which this module gives
+``sdp`` (the values import nothing from here).  This module imports no primitive.
 """
 from __future__ import annotations
 
@@ -25,7 +32,7 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from . import _pj, signals
+from . import _pj, sdp, signals
 from ._pj import check, ffi, lib, pj2str
 from .errors import EngineNotRunningError, InvalidStateError, SIPCoreError
 
@@ -144,9 +151,7 @@ class UA:
 
     def _run(self) -> None:
         self.thread_id = threading.get_ident()
-        _pj.exception_sink = self._report_exception
-        _pj.on_enter = self.drain_c_events
-        signals._exception_reporter = self._report_exception
+        signals._exception_reporter = self.report_exception
         try:
             self._init()
         except BaseException as exc:
@@ -189,7 +194,7 @@ class UA:
             signals.notify(signals.SIPEngineWillEnd, self.engine)
             self._run_posted()
         except BaseException:
-            self._report_exception(_format_exc())
+            self.report_exception(_format_exc())
             signals.notify(signals.SIPEngineDidFail, self.engine)
         finally:
             self._stopping = True
@@ -197,14 +202,12 @@ class UA:
                 try:
                     primitive._engine_stopping()
                 except BaseException:
-                    self._report_exception(_format_exc())
+                    self.report_exception(_format_exc())
             self._teardown()
             self.running = False
             self._fail_posted()
             signals.notify(signals.SIPEngineDidEnd, self.engine)
-            if _pj.exception_sink == self._report_exception:
-                _pj.exception_sink = None
-                _pj.on_enter = None
+            if signals._exception_reporter == self.report_exception:
                 signals._exception_reporter = None
 
     def _give_back_memory(self) -> None:
@@ -215,11 +218,11 @@ class UA:
         if renewed > 0:
             self.ua_renewals += 1
         elif renewed < 0:
-            self._report_exception("sipcore: loading PJSIP's UA layer again failed (out of "
-                                   "memory); tried again at the next idle moment\n")
+            self.report_exception("sipcore: loading PJSIP's UA layer again failed (out of "
+                                  "memory); tried again at the next idle moment\n")
         lib.sc_trim_heap()
 
-    def _report_exception(self, tb: str) -> None:
+    def report_exception(self, tb: str) -> None:
         signals.report_exception(self.engine, tb)
 
     def _init(self) -> None:
@@ -250,7 +253,8 @@ class UA:
         check(lib.pjsip_evsub_init_module(self.endpt), "pjsip_evsub_init_module")
         check(lib.pjsip_publishc_init_module(self.endpt), "pjsip_publishc_init_module")
         check(lib.sc_modules_register(self.endpt), "registering sipcore's modules")
-        _invitation.init(self)        # pjsip_inv, 100rel, mod-sipcore-inv
+        # pjsip_inv, 100rel and mod-sipcore-inv (glue_inv.c), for the Invitations
+        check(lib.sc_inv_init(self.endpt), "initialising INVITE sessions")
         check(lib.sc_wake_init(self.endpt), "creating the wake-up socket")
         med = ffi.new("pjmedia_endpt **")
         # For now the media endpoint serves the codec manager only, so it shares the SIP
@@ -280,7 +284,7 @@ class UA:
             try:
                 token_owner.abandon()
             except BaseException:
-                self._report_exception(_format_exc())
+                self.report_exception(_format_exc())
         for tid in list(self.timers):
             self.cancel(tid)
         if self.endpt != ffi.NULL:
@@ -334,7 +338,7 @@ class UA:
                             destination_port=ev.dst_port,
                             data=ffi.unpack(ev.text, ev.len).decode("utf-8", "replace"))
             except BaseException:
-                self._report_exception(_format_exc())
+                self.report_exception(_format_exc())
             finally:
                 lib.sc_event_free(ev)
 
@@ -352,6 +356,12 @@ class UA:
         check(lib.pjsip_endpt_schedule_timer(self.endpt, entry, tv), "scheduling a timer")
         self.timers[tid] = (fn, entry)
         return tid
+
+    def on_timer(self, tid: int) -> None:
+        """A timer of schedule() fired (sc_py_on_timer)."""
+        item = self.timers.pop(tid, None)
+        if item is not None:
+            item[0]()
 
     def cancel(self, tid: int | None) -> None:
         if tid is None:
@@ -494,7 +504,17 @@ class UA:
         lib.sc_set_user_agent(ua.encode())
         self.options["user_agent"] = ua
 
-    # ---- incoming requests and transactions (called by the trampolines) ----------------
+    # ---- PJSIP pools, incoming requests (called by the trampolines) --------------------
+
+    def in_pool(self, fn: Callable, args: tuple) -> Any:
+        """fn(pool, *args) with a temporary pool, released after (on the poll thread)."""
+        pool = lib.pjsip_endpt_create_pool(self.endpt, b"sc-tmp", 4096, 4096)
+        if pool == ffi.NULL:
+            raise SIPCoreError("out of memory")
+        try:
+            return fn(pool, *args)
+        finally:
+            lib.pjsip_endpt_release_pool(self.endpt, pool)
 
     def on_rx_request(self, rdata) -> bool:
         info = ffi.new("sc_rdata_info_t *")
@@ -524,39 +544,23 @@ def _format_exc() -> str:
     return traceback.format_exc()
 
 
-# ---- trampolines: the only entry points from C ---------------------------------------------
-
-#: the UA whose poll thread is running (set by Engine)
+#: the UA of the running Engine, None before the first start; the one place it is kept
 current: UA | None = None
 
 
-@_pj.trampoline("sc_py_on_rx_request", default=0)
-def _on_rx_request(rdata):
+def running(what: str) -> UA:
+    """The running UA; EngineNotRunningError naming ``what`` when the Engine is not running."""
     ua = current
     if ua is None or not ua.running:
-        return 0
-    return 1 if ua.on_rx_request(rdata) else 0
+        raise EngineNotRunningError(what)
+    return ua
 
 
-from .primitives import message as _message  # noqa: E402  (its trampolines; it imports this module)
-from .primitives import invitation as _invitation  # noqa: E402  (its trampolines)
+def with_pool(what: str, fn: Callable, *args: Any) -> Any:
+    """fn(pool, *args) on the poll thread of the running UA, with a temporary pool: how SDP
+    values reach PJMEDIA (sdp.with_pool)."""
+    ua = running(what)
+    return ua.call(ua.in_pool, fn, args)
 
 
-@_pj.trampoline("sc_py_on_client")
-def _on_client(token, kind, result):
-    owner = _pj.handles.get(token)
-    if owner is not None:
-        owner.on_client(kind, result)
-    return None
-
-
-@_pj.trampoline("sc_py_on_timer")
-def _on_timer(heap, entry):
-    ua = current
-    if ua is None:
-        return None
-    item = ua.timers.pop(lib.sc_timer_id(entry), None)
-    if item is not None:
-        item[0]()
-    return None
-
+sdp.with_pool = with_pool

@@ -20,9 +20,16 @@ import threading
 from typing import Any
 
 from . import _options, _ua, signals
-from .errors import EngineNotRunningError, InvalidStateError
+from .errors import InvalidStateError
+from .uri import parse_in_pool
 
 __all__ = ["Engine"]
+
+
+def _on_poll_thread(what: str, fn: Any, *args: Any) -> Any:
+    """fn(ua, *args) on the poll thread of the running UA; EngineNotRunningError naming what."""
+    ua = _ua.running(what)
+    return ua.call(fn, ua, *args)
 
 
 class _Option:
@@ -39,8 +46,7 @@ class _Option:
     def __get__(self, engine: Any, owner: type) -> Any:
         if engine is None:
             return self
-        ua = engine._running(self.name)
-        value = ua.options[self.name]
+        value = _ua.running(self.name).options[self.name]
         return copy.deepcopy(value) if isinstance(value, (list, dict)) else value
 
     def __set__(self, engine: Any, value: Any) -> None:
@@ -64,7 +70,6 @@ class Engine:
         with cls._instance_lock:
             if cls._instance is None:
                 inst = super().__new__(cls)
-                inst._ua = None
                 inst._lock = threading.RLock()
                 inst._atexit = False
                 cls._instance = inst
@@ -77,7 +82,7 @@ class Engine:
 
     @property
     def is_running(self) -> bool:
-        ua = self._ua
+        ua = _ua.current
         return ua is not None and ua.running and not ua._stopping
 
     def start(self, **options: Any) -> None:
@@ -87,17 +92,14 @@ class Engine:
         running, and ``PJSIPError`` if PJSIP fails to start (e.g. a port in use).
         """
         with self._lock:
-            if self._ua is not None and self._ua.running:
+            if _ua.current is not None and _ua.current.running:
                 raise InvalidStateError("Engine.start()", "running")
             opts = _options.validate_start(options)
             signals.notify(signals.SIPEngineWillStart, self)
-            ua = _ua.UA(self, opts)
-            _ua.current = ua
-            self._ua = ua
+            ua = _ua.current = _ua.UA(self, opts)
             try:
                 ua.start()
             except BaseException:
-                self._ua = None
                 _ua.current = None
                 raise
             if not self._atexit:
@@ -112,16 +114,14 @@ class Engine:
         which happens as soon as the receiver returns.
         """
         with self._lock:
-            ua = self._ua
+            ua = _ua.current
             if ua is None:
                 return
             ua.request_stop()
             if ua.on_poll_thread():
                 return
             ua.join()
-            if self._ua is ua:       # a DidEnd receiver may have started a new run
-                self._ua = None
-            if _ua.current is ua:
+            if _ua.current is ua:       # a DidEnd receiver may have started a new run
                 _ua.current = None
 
     def _stop_at_exit(self) -> None:
@@ -129,15 +129,6 @@ class Engine:
             self.stop()
         except Exception:
             pass
-
-    def _running(self, what: str) -> "_ua.UA":
-        ua = self._ua
-        if ua is None or not ua.running:
-            raise EngineNotRunningError(what)
-        return ua
-
-    def _call(self, what: str, fn: Any, *args: Any) -> Any:
-        return self._running(what).call(fn, *args)
 
     # ---- proxied attributes -------------------------------------------------------------
 
@@ -161,7 +152,7 @@ class Engine:
     @property
     def local_udp_port(self) -> int | None:
         """The port the UDP transport is bound to (None: UDP disabled)."""
-        return self._running("local_udp_port").ports["udp"]
+        return _ua.running("local_udp_port").ports["udp"]
 
     @local_udp_port.setter
     def local_udp_port(self, value: Any) -> None:
@@ -170,7 +161,7 @@ class Engine:
     @property
     def local_tcp_port(self) -> int | None:
         """The port the TCP transport listens on (None: TCP disabled)."""
-        return self._running("local_tcp_port").ports["tcp"]
+        return _ua.running("local_tcp_port").ports["tcp"]
 
     @local_tcp_port.setter
     def local_tcp_port(self, value: Any) -> None:
@@ -179,7 +170,7 @@ class Engine:
     @property
     def local_tls_port(self) -> int | None:
         """The port the TLS transport listens on (None: TLS disabled)."""
-        return self._running("local_tls_port").ports["tls"]
+        return _ua.running("local_tls_port").ports["tls"]
 
     @local_tls_port.setter
     def local_tls_port(self, value: Any) -> None:
@@ -188,72 +179,72 @@ class Engine:
     @property
     def events(self) -> dict[str, list[str]]:
         """Registered event packages and their content types (add more with add_event)."""
-        return copy.deepcopy(self._running("events").events)
+        return copy.deepcopy(_ua.running("events").events)
 
     @property
     def available_codecs(self) -> list[str]:
         """Every audio codec PJMEDIA has, whatever ``codecs`` selects."""
-        return list(self._running("available_codecs").available_codecs)
+        return list(_ua.running("available_codecs").available_codecs)
 
     def _set_user_agent(self, value: Any) -> None:
         value = _options.check_user_agent(value)
-        self._call("user_agent", lambda: self._ua.set_user_agent(value))
+        _on_poll_thread("user_agent", lambda ua: ua.set_user_agent(value))
 
     def _set_log_level(self, value: Any) -> None:
         value = _options.check_log_level(value)
 
-        def apply() -> None:
+        def apply(ua: _ua.UA) -> None:
             from ._pj import lib
             lib.pj_log_set_level(value)
-            self._ua.options["log_level"] = value
-        self._call("log_level", apply)
+            ua.options["log_level"] = value
+        _on_poll_thread("log_level", apply)
 
     def _set_poll_spin_us(self, value: Any) -> None:
         value = _options.check_poll_spin_us(value)
 
-        def apply() -> None:
-            self._ua.options["poll_spin_us"] = value
-        self._call("poll_spin_us", apply)
+        def apply(ua: _ua.UA) -> None:
+            ua.options["poll_spin_us"] = value
+        _on_poll_thread("poll_spin_us", apply)
 
     def _set_trace_sip(self, value: Any) -> None:
         value = _options.check_trace_sip(value)
 
-        def apply() -> None:
+        def apply(ua: _ua.UA) -> None:
             from ._pj import lib
             lib.sc_set_trace(1 if value else 0)
-            self._ua.options["trace_sip"] = value
-        self._call("trace_sip", apply)
+            ua.options["trace_sip"] = value
+        _on_poll_thread("trace_sip", apply)
 
     def _set_playback_dtmf(self, value: Any) -> None:
         value = _options.check_playback_dtmf(value)
-        self._call("playback_dtmf", lambda: self._ua.options.__setitem__("playback_dtmf", value))
+        _on_poll_thread("playback_dtmf", lambda ua: ua.options.__setitem__("playback_dtmf", value))
 
     def _set_rtp_port_range(self, value: Any) -> None:
         value = _options.check_rtp_port_range(value)
-        self._call("rtp_port_range", lambda: self._ua.options.__setitem__("rtp_port_range", value))
+        _on_poll_thread("rtp_port_range", lambda ua: ua.options.__setitem__("rtp_port_range", value))
 
     def _set_codecs(self, value: Any) -> None:
         value = _options.check_codecs(value)
         if value is None:
             raise TypeError("codecs must be a list of codec names")
-        self._call("codecs", lambda: self._ua.set_codecs(value))
+        _on_poll_thread("codecs", lambda ua: ua.set_codecs(value))
 
     # ---- proxied methods ----------------------------------------------------------------
 
     def add_event(self, event: str, accept_types: list[str]) -> None:
         """Couple an event package to its content types; cannot be undone or changed."""
         event, accept_types = _options.check_event(event, accept_types)
-        self._call("add_event", lambda: self._ua.add_event(event, accept_types))
+        _on_poll_thread("add_event", lambda ua: ua.add_event(event, accept_types))
 
     def set_local_udp_port(self, value: int | None) -> None:
         """Restart the UDP transport on port ``value`` (0: any), or stop it (None)."""
         value = _options.check_port("value", value)
-        self._call("set_local_udp_port", lambda: self._ua.start_transport("udp", value))
+        _on_poll_thread("set_local_udp_port", lambda ua: ua.start_transport("udp", value))
 
     def set_local_tcp_port(self, value: int | None) -> None:
         """Restart the TCP listener on port ``value`` (0: any), or stop it (None)."""
         value = _options.check_port("value", value)
-        self._call("set_local_tcp_port", lambda: self._ua.start_transport("tcp", value))
+        _on_poll_thread("set_local_tcp_port", lambda ua: ua.start_transport("tcp", value))
 
     def set_tls_options(self, local_port: int | None = None, protocol: str | None = "TLSv1.2",
                         verify_server: bool = True, ca_file: str | None = None,
@@ -267,17 +258,16 @@ class Engine:
         tls = _options.check_tls(protocol, verify_server, ca_file, cert_file, privkey_file,
                                  timeout, prefix="")
 
-        def apply() -> None:
-            self._ua.options.update(tls)
-            self._ua.start_transport("tls", port)
-        self._call("set_tls_options", apply)
+        def apply(ua: _ua.UA) -> None:
+            ua.options.update(tls)
+            ua.start_transport("tls", port)
+        _on_poll_thread("set_tls_options", apply)
 
     def parse_sip_uri(self, uri_string: str):
         """Parse ``uri_string`` with PJSIP's parser into a SIPURI; SIPCoreError if invalid."""
-        from .primitives.parse import parse_sip_uri
         if not isinstance(uri_string, str):
             raise TypeError(f"uri_string must be a str, not {type(uri_string).__name__}")
-        return self._call("parse_sip_uri", parse_sip_uri, self._ua, uri_string)
+        return _ua.with_pool("parse_sip_uri", parse_in_pool, uri_string)
 
     # ---- later features -----------------------------------------------------------------
 

@@ -5,8 +5,17 @@ raise the built-in ``TypeError``/``ValueError`` with a message naming the argume
 """
 from __future__ import annotations
 
+from ._pjsip import ffi as _ffi, lib as _lib   # (the compiled module: _pj imports this one)
+
 __all__ = ["SIPCoreError", "PJSIPError", "InvalidStateError", "EngineNotRunningError",
            "MessagePendingError"]
+
+
+def strerror(status: int) -> str:
+    """pjlib's text for a pj status."""
+    buf = _ffi.new("char[]", 256)
+    s = _lib.pj_strerror(status, buf, 256)
+    return "" if s.ptr == _ffi.NULL or s.slen <= 0 else _ffi.unpack(s.ptr, s.slen).decode("utf-8", "replace")
 
 
 class SIPCoreError(Exception):
@@ -22,7 +31,6 @@ class PJSIPError(SIPCoreError):
 
     def __init__(self, operation: str, status: int, message: str | None = None):
         if message is None:
-            from ._pj import strerror
             message = strerror(status)
         self.operation = operation
         self.status = status

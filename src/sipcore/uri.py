@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from ._pj import ffi, lib, pj2str
 from ._validate import check_bool, check_int, unchecked_twin
+from .errors import SIPCoreError
 
 __all__ = ["SIPURI"]
 
@@ -358,3 +359,27 @@ def _fields_of_struct(info, strict: bool = False) -> tuple:
     headers = _once(((k, v or "") for k, v in walk(info.header_param)), "header", strict)
     return (pj2str(info.host), pj2str(info.user), info.port, pj2str(info.display),
             bool(info.secure), params, headers)
+
+
+MAX_URI_LENGTH = 8192
+
+
+def parse_in_pool(pool, text: str) -> SIPURI:
+    """PJSIP's URI parser over ``text``, in ``pool`` (Engine.parse_sip_uri: the UA's
+    with_pool runs this on the poll thread)."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) > MAX_URI_LENGTH:
+        raise SIPCoreError(f"not a SIP URI: longer than {MAX_URI_LENGTH} bytes")
+    if b"\x00" in data:
+        raise SIPCoreError("not a SIP URI: contains a NUL character")
+    buf = ffi.new("char[]", data)  # NUL-terminated, as PJSIP's scanner requires
+    uri = lib.pjsip_parse_uri(pool, buf, len(data), lib.PJSIP_PARSE_URI_AS_NAMEADDR)
+    if uri == ffi.NULL:
+        raise SIPCoreError(f"not a SIP URI: {text!r}")
+    try:
+        result = from_pj(uri)
+    except (TypeError, ValueError) as exc:  # PJSIP accepts more than a SIPURI holds
+        raise SIPCoreError(f"unsupported SIP URI {text!r}: {exc}") from None
+    if result is None:
+        raise SIPCoreError(f"not a sip: or sips: URI: {text!r}")
+    return result

@@ -186,19 +186,8 @@ def test_parser_never_crashes(running_engine, recorder):
 
 def _with_pool(fn):
     """fn(pool) on the Engine's poll thread, with a temporary PJSIP pool."""
-    from sipcore import Engine
-    from sipcore._pj import lib
-    engine = Engine()
-
-    def run():
-        ua = engine._running("test")
-        pool = lib.pjsip_endpt_create_pool(ua.endpt, b"t", 4096, 4096)
-        try:
-            return fn(pool)
-        finally:
-            lib.pjsip_endpt_release_pool(ua.endpt, pool)
-
-    return engine._call("test", run)
+    from sipcore import sdp
+    return sdp.with_pool("test", fn)
 
 
 def _from_pj_and_from_snapshot(text: str):

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from sipcore import Credentials, Engine, Route, SIPURI, send_message
+from sipcore import Credentials, Engine, Route, SIPURI, _ua, send_message
 
 
 def _poll_thread_cpu(engine) -> float:
-    return time.clock_gettime(time.pthread_getcpuclockid(engine._ua.thread_id))
+    return time.clock_gettime(time.pthread_getcpuclockid(_ua.current.thread_id))
 
 
 def _cpu_after_round_trip(engine, recorder, window=0.4) -> float:
@@ -82,13 +82,13 @@ def test_back_to_back_traffic_stays_in_c_between_batches(engine_factory, recorde
     from sipcore import signals
     signals.SIPEngineGotMessageResponse.connect(on_response)
     try:
-        rounds = engine._ua.poll_rounds
+        rounds = _ua.current.poll_rounds
         send_message(me, SIPURI("127.0.0.1", user="kick", port=port), "text/plain", "x", route)
         deadline = time.monotonic() + 30
         while done[0] < total and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.3)                                  # the poll loop is idle again
         assert done[0] == total
-        assert engine._ua.poll_rounds - rounds <= 10, engine._ua.poll_rounds - rounds
+        assert _ua.current.poll_rounds - rounds <= 10, _ua.current.poll_rounds - rounds
     finally:
         signals.SIPEngineGotMessageResponse.disconnect(on_response)

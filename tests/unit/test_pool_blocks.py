@@ -5,7 +5,7 @@ import subprocess
 import sys
 import textwrap
 
-from sipcore import Credentials, Route, SIPURI, send_message
+from sipcore import Credentials, Route, SIPURI, _ua, send_message
 from sipcore._pj import ffi, lib
 
 
@@ -51,13 +51,13 @@ def test_trim_unmaps_empty_slabs_and_keeps_used_ones(engine_factory):
     assert base > 0 and not any(k > size - 1024 for k in before)   # no block that large yet
 
     def make_release_trim():   # on the poll thread: its own idle trim cannot run in between
-        pool = lib.pjsip_endpt_create_pool(e._ua.endpt, b"trim", size - 1024, 4096)
+        pool = lib.pjsip_endpt_create_pool(_ua.current.endpt, b"trim", size - 1024, 4096)
         during = (lib.sc_pool_slabs(), usage())
-        lib.pjsip_endpt_release_pool(e._ua.endpt, pool)
+        lib.pjsip_endpt_release_pool(_ua.current.endpt, pool)
         released = (lib.sc_pool_slabs(), usage())
         return during, released, lib.sc_pool_trim(), lib.sc_pool_slabs()
 
-    (slabs, during), (slabs_released, released), trimmed, after = e._call("t", make_release_trim)
+    (slabs, during), (slabs_released, released), trimmed, after = _ua.current.call(make_release_trim)
     big = {k: v for k, v in during.items() if k > size - 1024}
     assert slabs == base + 1 and list(big.values()) == [1]     # a new slab, one block live
     assert slabs_released == base + 1 and not any(k in released for k in big)  # empty, mapped
@@ -113,7 +113,6 @@ def test_trim_gives_back_the_pages_an_emptied_slab_used_before(engine_factory):
     """A slab whose blocks were all freed starts again from its bottom; one block taken from
     it before a trim must not keep the pages its earlier blocks dirtied resident."""
     import ctypes
-    from sipcore import _ua
     e = engine_factory()
     libc = ctypes.CDLL(None, use_errno=True)
     slab, page, block = 1 << 20, 4096, 61440     # a 60 KiB class: nothing else uses it
@@ -138,6 +137,6 @@ def test_trim_gives_back_the_pages_an_emptied_slab_used_before(engine_factory):
         lib.pjsip_endpt_release_pool(endpt, one)
         return full, after
 
-    full, after = e._call("test", run)
+    full, after = _ua.running("test").call(run)
     assert full > 150                            # the 16 blocks were really touched
     assert after <= (block + 8192) // page + 2   # the slab's header and its one block

@@ -3,6 +3,8 @@ import copy
 
 import pytest
 
+import sipcore.sdp
+
 from sipcore import Engine, EngineNotRunningError, SIPCoreError
 from sipcore.sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession, _print_with_pjmedia
 
@@ -347,18 +349,13 @@ def test_sdp_from_a_peer_is_taken_as_pjmedia_parsed_it(running_engine):
     with pytest.raises(SIPCoreError, match="unsupported SDP"):
         SDPSession.parse(text)
 
-    def convert():
-        ua = running_engine._running("test")
-        pool = lib.pjsip_endpt_create_pool(ua.endpt, b"t", 4096, 4096)
-        try:
-            out = ffi.new("pjmedia_sdp_session **")
-            buf = ffi.new("char[]", text)
-            assert lib.pjmedia_sdp_parse(pool, buf, len(text), out) == lib.PJ_SUCCESS
-            return SDPSession._from_pj(out[0])
-        finally:
-            lib.pjsip_endpt_release_pool(ua.endpt, pool)
+    def convert(pool):
+        out = ffi.new("pjmedia_sdp_session **")
+        buf = ffi.new("char[]", text)
+        assert lib.pjmedia_sdp_parse(pool, buf, len(text), out) == lib.PJ_SUCCESS
+        return SDPSession._from_pj(out[0])
 
-    sdp = running_engine._call("test", convert)
+    sdp = sipcore.sdp.with_pool("test", convert)
     assert sdp.name == "  odd name" and sdp.media[0].formats == ["0"]
     assert "s=  odd name\r\n" in str(sdp)
     twin = sdp.copy()

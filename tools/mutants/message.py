@@ -25,10 +25,10 @@ MUTANTS = [
     dict(name="message-transport-error-reported-as-408",
          why="a transport failure is reported as 408 instead of 503 (RFC 3261 8.1.3.1)",
          file=F,
-         old='    signals.notify(signals.SIPEngineGotMessageResponse, pm.ua.engine, to_uri=pm.to_uri, code=code,\n'
-             '                   reason=text)',
-         new='    signals.notify(signals.SIPEngineGotMessageResponse, pm.ua.engine, to_uri=pm.to_uri,\n'
-             '                   code=408 if transport_err else code, reason=text)',
+         old='        signals.notify(signals.SIPEngineGotMessageResponse, self.ua.engine, to_uri=self.to_uri,\n'
+             '                       code=code, reason=text)',
+         new='        signals.notify(signals.SIPEngineGotMessageResponse, self.ua.engine, to_uri=self.to_uri,\n'
+             '                       code=408 if transport_err else code, reason=text)',
          tests=[f"{T}::test_tcp_connection_refused_gives_503_with_reason"]),
     dict(name="message-pending-check-dropped",
          why="a second MESSAGE to a URI with one unanswered is sent instead of refused "

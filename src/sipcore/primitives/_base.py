@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .. import _ua as ua_mod  # (a cycle: _ua imports the primitives at its end)
+from .. import _ua as ua_mod
 from .._pj import check, ffi, handles, lib, pj2str, strerror
 from .._validate import (check_body, check_content_type, check_credentials,  # noqa: F401
                          check_expires, check_headers, check_route, check_sipuri)
@@ -26,8 +26,7 @@ class ClientPrimitive:
     _what = "primitive"
 
     def _bind(self) -> None:
-        from ..engine import Engine
-        self._ua = Engine()._running(type(self).__name__)
+        self._ua = ua_mod.running(type(self).__name__)
         self._token = None
         self._lock = threading.RLock()
 

@@ -20,9 +20,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .. import _pj, signals
-from .. import _ua as ua_mod  # (a cycle: _ua imports this module at its end)
-from .._pj import check, ffi, handles, lib, pj2str, strerror
+from .. import signals
+from .._pj import check, ffi, lib, pj2str, strerror
 from ..errors import InvalidStateError, PJSIPError, SIPCoreError
 from ..sdp import SDPSession
 from ..sdp import _flat as _sdp_flat, _from_flat as _sdp_from_flat
@@ -597,27 +596,12 @@ def _message_data(rdata) -> dict[str, Any]:
     return data
 
 
-# ---- set-up and trampolines ---------------------------------------------------------------
+# ---- incoming INVITE ---------------------------------------------------------------------
 
-def init(ua) -> None:
-    """Called by the UA's set-up: pjsip_inv, 100rel and mod-sipcore-inv."""
-    check(lib.sc_inv_init(ua.endpt), "initialising INVITE sessions")
-
-
-@_pj.trampoline("sc_py_inv_event")
-def _on_inv_event(token, inv, ev):
-    obj = handles.get(token)
-    if obj is not None:
-        obj._on_event(inv, ev)
-    return None
-
-
-@_pj.trampoline("sc_py_inv_incoming", default=0)
-def _on_inv_incoming(inv, rdata, transport):
-    ua = ua_mod.current
-    if ua is None or not ua.running or ua._stopping:
-        return 0
+def on_incoming(ua, inv, rdata, transport: str) -> bool:
+    """A new INVITE outside a dialog (sc_py_inv_incoming): True when an Invitation took it;
+    False (answered 480) when nobody listens to SIPInvitationChangedState."""
     if not signals.has_receivers(signals.SIPInvitationChangedState):
-        return 0
-    Invitation._new_incoming(ua, inv, rdata, ffi.string(transport).decode())
-    return 1
+        return False
+    Invitation._new_incoming(ua, inv, rdata, transport)
+    return True

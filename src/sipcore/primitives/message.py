@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import _pj, _ua, signals
+from .. import _ua, signals
 from .._pj import check, ffi, handles, lib, pj2str, strerror
 from ..credentials import Credentials
 from ..errors import MessagePendingError
 from ..route import Route
 from ..uri import SIPURI, from_flat, from_info
-from .. import engine as _engine
 from .._validate import HEADER_NAME, check_content_type, check_timeout
 
 __all__ = ["send_message"]
@@ -108,7 +107,8 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
     if ua is not None and ua.running and ua.on_poll_thread():
         pm.send(args, ua)       # in a receiver, on the poll thread: run at once
     else:
-        _engine.Engine()._call("send_message", pm.send, args)
+        ua = _ua.running("send_message")
+        ua.call(pm.send, args, ua)
 
 
 def _extra_headers(headers: dict[str, str]) -> bytes:
@@ -144,8 +144,8 @@ class _PendingMessage:
 
     # -- on the poll thread --
 
-    def send(self, args: tuple, ua: Any = None) -> None:
-        ua = self.ua = ua or _ua.current
+    def send(self, args: tuple, ua: Any) -> None:
+        self.ua = ua
         route = self.route
         ua.check_route(route)
         pending = ua.pending_messages
@@ -182,43 +182,33 @@ class _PendingMessage:
             self.token = None
 
 
-@_pj.trampoline("sc_py_on_message_final")
-def _on_final(token: int, code: int, reason: Any, reason_len: int, transport_err: int) -> None:
-    """The one report of a request (sc_msg_report): its final response, a timeout (408) or a
-    transport error (503).  The C side is gone; so is the token (this is its last use)."""
-    pm = _pop_handle(token, None)
-    if pm is None:
-        return
-    pm.msg = _NULL
-    pm.token = None                         # (taken back already: _forget has none to release)
-    if pm.done:
-        return
-    pm._forget()
-    text = ffi.unpack(reason, reason_len).decode("utf-8", "replace") if reason_len > 0 else ""
-    if transport_err and (code == 408 or code == 503):
-        error = strerror(transport_err)
-        if error not in text:               # (PJSIP may have put it there already)
-            text = f"{text} ({error})"
-    signals.notify(signals.SIPEngineGotMessageResponse, pm.ua.engine, to_uri=pm.to_uri, code=code,
-                   reason=text)
-
-
-_pop_handle = handles.pop
+    def finished(self, code: int, reason: Any, reason_len: int, transport_err: int) -> None:
+        """The one report of the request (sc_py_on_message_final): its final response, a
+        timeout (408) or a transport error (503).  The C side is gone; so is the token (the
+        trampoline took it back: this was its last use)."""
+        self.msg = _NULL
+        self.token = None                   # (taken back already: _forget has none to release)
+        if self.done:
+            return
+        self._forget()
+        text = ffi.unpack(reason, reason_len).decode("utf-8", "replace") if reason_len > 0 else ""
+        if transport_err and (code == 408 or code == 503):
+            error = strerror(transport_err)
+            if error not in text:           # (PJSIP may have put it there already)
+                text = f"{text} ({error})"
+        signals.notify(signals.SIPEngineGotMessageResponse, self.ua.engine, to_uri=self.to_uri,
+                       code=code, reason=text)
 
 
 # ---- incoming MESSAGE ------------------------------------------------------------------------
 
-@_pj.trampoline("sc_py_on_message")
-def on_incoming(rdata: Any, flat: Any, used: int, to_len: int, from_len: int, ctype_len: int,
-                body_len: int) -> None:
-    """A MESSAGE outside any dialog, already answered 200 by the glue (sc_on_rx_request),
-    which also flattened it (sc_message_flat: To, From, content type and body in one buffer,
-    ``used`` bytes, -1 when it could not; a URI length of -2: not a sip:/sips: URI).  The
-    buffer is the poll thread's and is copied first.  URIs seen before are not decoded again
-    (uri.from_flat)."""
-    ua = _ua.current
-    if ua is None or not ua.running:
-        return
+def on_incoming(ua: Any, rdata: Any, flat: Any, used: int, to_len: int, from_len: int,
+                ctype_len: int, body_len: int) -> None:
+    """A MESSAGE outside any dialog (sc_py_on_message, with the running UA), already answered
+    200 by the glue (sc_on_rx_request), which also flattened it (sc_message_flat: To, From,
+    content type and body in one buffer, ``used`` bytes, -1 when it could not; a URI length of
+    -2: not a sip:/sips: URI).  The buffer is the poll thread's and is copied first.  URIs
+    seen before are not decoded again (uri.from_flat)."""
     if not signals.has_receivers(signals.SIPEngineGotMessage):
         return
     if used < 0:

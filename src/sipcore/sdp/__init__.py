@@ -18,9 +18,20 @@ from typing import Any
 
 from .._pj import ffi, lib, strerror
 from .._validate import check_instance, check_int, unchecked_twin
-from ..errors import SIPCoreError
+from ..errors import EngineNotRunningError, SIPCoreError
 
 __all__ = ["SDPSession", "SDPMedia", "SDPConnection", "SDPAttribute"]
+
+
+def _no_engine(what: str, fn: Any, *args: Any) -> Any:
+    raise EngineNotRunningError(what)
+
+
+#: ``with_pool(what, fn, *args)``: ``fn(pool, *args)`` on the poll thread of the running
+#: Engine with a temporary PJSIP pool, or EngineNotRunningError naming ``what``.  The UA
+#: provides it (sipcore._ua sets it when imported), so that SDP values reach PJMEDIA without
+#: importing the Engine or the UA.
+with_pool = _no_engine
 
 #: PJMEDIA's fixed array sizes (from the installed headers, through the compiler)
 MAX_FORMATS = lib.PJMEDIA_MAX_SDP_FMT
@@ -497,9 +508,7 @@ class SDPSession(_Value):
             raise SIPCoreError(f"invalid SDP: longer than {MAX_SDP_LENGTH} bytes")
         if b"\x00" in data:
             raise SIPCoreError("invalid SDP: contains a NUL character")
-        from ..engine import Engine
-        engine = Engine()
-        return engine._call("SDPSession.parse", _parse_on_poll_thread, engine, data)
+        return with_pool("SDPSession.parse", _parse_in_pool, data)
 
     # -- PJMEDIA structs -------------------------------------------------------------------
 
@@ -743,51 +752,32 @@ def _scan_lines(data: bytes, buf, sdp) -> list[str | None]:
     return info
 
 
-def _parse_on_poll_thread(engine, data: bytes) -> SDPSession:
-    ua = engine._running("SDPSession.parse")
-    pool = lib.pjsip_endpt_create_pool(ua.endpt, b"sdp-parse", 4096, 4096)
-    if pool == ffi.NULL:
-        raise SIPCoreError("out of memory")
+def _parse_in_pool(pool, data: bytes) -> SDPSession:
+    buf = ffi.new("char[]", data)  # NUL-terminated, as PJMEDIA's scanner requires
+    out = ffi.new("pjmedia_sdp_session **")
+    status = lib.pjmedia_sdp_parse(pool, buf, len(data), out)
+    if status != lib.PJ_SUCCESS or out[0] == ffi.NULL:
+        raise SIPCoreError(f"invalid SDP: {strerror(status)} (PJMEDIA status {status})")
+    sdp = out[0]
+    info = _scan_lines(data, buf, sdp)
+    if not sdp.name.slen and sdp.name.ptr != ffi.NULL:
+        _set_str(pool, sdp.name, " ")   # "s= ": see _from_pj
+    # non-strict, as pjsip-ua checks received SDP: a disabled (port 0) stream needs no c=
+    status = lib.pjmedia_sdp_validate2(sdp, 0)
+    if status != lib.PJ_SUCCESS:
+        raise SIPCoreError(f"invalid SDP: {strerror(status)} (PJMEDIA status {status})")
     try:
-        buf = ffi.new("char[]", data)  # NUL-terminated, as PJMEDIA's scanner requires
-        out = ffi.new("pjmedia_sdp_session **")
-        status = lib.pjmedia_sdp_parse(pool, buf, len(data), out)
-        if status != lib.PJ_SUCCESS or out[0] == ffi.NULL:
-            raise SIPCoreError(f"invalid SDP: {strerror(status)} (PJMEDIA status {status})")
-        sdp = out[0]
-        info = _scan_lines(data, buf, sdp)
-        if not sdp.name.slen and sdp.name.ptr != ffi.NULL:
-            _set_str(pool, sdp.name, " ")   # "s= ": see _from_pj
-        # non-strict, as pjsip-ua checks received SDP: a disabled (port 0) stream needs no c=
-        status = lib.pjmedia_sdp_validate2(sdp, 0)
-        if status != lib.PJ_SUCCESS:
-            raise SIPCoreError(f"invalid SDP: {strerror(status)} (PJMEDIA status {status})")
-        try:
-            result = SDPSession._from_pj(sdp, info)
-            result._validate()       # parse() holds text to what these classes can build
-        except (TypeError, ValueError) as exc:  # PJMEDIA accepts more than these classes hold
-            raise SIPCoreError(f"unsupported SDP: {exc}") from None
-        # PJMEDIA moves only the first session-level sendonly/recvonly/inactive into the media;
-        # drop any further ones too, so that parsing what str() prints gives the same object
-        result.attributes = [a for a in result.attributes if a.name not in _DIRECTIONS[1:]]
-        return result
-    finally:
-        lib.pjsip_endpt_release_pool(ua.endpt, pool)
+        result = SDPSession._from_pj(sdp, info)
+        result._validate()       # parse() holds text to what these classes can build
+    except (TypeError, ValueError) as exc:  # PJMEDIA accepts more than these classes hold
+        raise SIPCoreError(f"unsupported SDP: {exc}") from None
+    # PJMEDIA moves only the first session-level sendonly/recvonly/inactive into the media;
+    # drop any further ones too, so that parsing what str() prints gives the same object
+    result.attributes = [a for a in result.attributes if a.name not in _DIRECTIONS[1:]]
+    return result
 
 
 def _print_with_pjmedia(session: SDPSession) -> str:
     """``pjmedia_sdp_print(session._to_pj(pool))`` on the poll thread (used by the tests)."""
-    from ..engine import Engine
-    engine = Engine()
-
-    def run() -> str:
-        ua = engine._running("SDPSession print")
-        pool = lib.pjsip_endpt_create_pool(ua.endpt, b"sdp-print", 4096, 4096)
-        if pool == ffi.NULL:
-            raise SIPCoreError("out of memory")
-        try:
-            return _print_pj(session._to_pj(pool)).decode("utf-8", "surrogateescape")
-        finally:
-            lib.pjsip_endpt_release_pool(ua.endpt, pool)
-
-    return engine._call("SDPSession print", run)
+    return with_pool("SDPSession print", lambda pool: _print_pj(session._to_pj(pool)).decode(
+        "utf-8", "surrogateescape"))
