@@ -5,10 +5,11 @@ that names the argument; tests match on these messages, so they are kept word fo
 Checks that only one module needs stay in that module (SIPURI's strings, the SDP grammar,
 the Engine options' strings).
 
-This module imports nothing from sipcore at load time: the value classes (``uri``,
-``route``, ``credentials``, ``sdp``) use its generic checks, so the checks that name one of
-those classes import it when first called (not on a per-message path: ``send_message``
-keeps its own inline checks, see there).
+This module imports nothing from sipcore: the value classes (``uri``, ``route``,
+``credentials``, ``sdp``) use its generic checks, so the checks that name one of those classes
+(``check_credentials``, ``check_route``, ``check_sipuri``: a private copy of a value of that
+class) live with the primitives that take them (``primitives/_base.py``), which import the
+classes; ``send_message`` keeps its own inline checks (see there).
 
 Unchecked values.  A value built from data that is already valid (a copy, or what PJSIP or
 PJMEDIA parsed) skips its class's checking ``__setattr__`` in one way only: an object of an
@@ -78,25 +79,6 @@ def check_timeout(value: Any, high: int, kinds: str = "an int, a float") -> floa
 
 
 # ---- request arguments --------------------------------------------------------------------
-
-def check_credentials(value: Any) -> Any:
-    """A private copy of value, a Credentials."""
-    from .credentials import Credentials
-    return check_instance("credentials", value, Credentials).copy()
-
-
-def check_route(value: Any) -> Any:
-    """A private copy of value, a Route."""
-    from .route import Route
-    return check_instance("route", value, Route).copy()
-
-
-def check_sipuri(name: str, value: Any, allow_none: bool = False) -> Any:
-    """A private copy of value, a SIPURI (or None when ``allow_none``)."""
-    from .uri import SIPURI
-    value = check_instance(name, value, SIPURI, allow_none=allow_none)
-    return None if value is None else value.copy()
-
 
 def check_expires(value: Any, name: str = "expires") -> int:
     return check_int(name, value, 1, 2**31 - 1, unit="seconds")

@@ -4,6 +4,7 @@ import pytest
 
 from sipcore import Credentials, Route, SIPURI, send_message
 from sipcore import _validate as v
+from sipcore.primitives import _base as b
 from sipcore.sdp import SDPAttribute, SDPConnection
 
 
@@ -21,10 +22,10 @@ def test_messages_name_the_argument_word_for_word():
         "port must be an int or None, not bool"
     assert _message(ValueError, v.check_int, "response_code", 99, 100, 699) == \
         "response_code must be in 100..699, not 99"
-    assert _message(TypeError, v.check_credentials, None) == \
+    assert _message(TypeError, b.check_credentials, None) == \
         "credentials must be a Credentials, not NoneType"
-    assert _message(TypeError, v.check_route, 1) == "route must be a Route, not int"
-    assert _message(TypeError, v.check_sipuri, "contact_uri", "x", allow_none=True) == \
+    assert _message(TypeError, b.check_route, 1) == "route must be a Route, not int"
+    assert _message(TypeError, b.check_sipuri, "contact_uri", "x", allow_none=True) == \
         "contact_uri must be a SIPURI or None, not str"
     assert _message(TypeError, v.check_timeout, "1", 86400) == \
         "timeout must be an int, a float or None, not str"
@@ -42,9 +43,9 @@ def test_send_message_inline_checks_say_what_validate_says():
     uri = SIPURI("example.com", user="a")
     cred, route = Credentials(uri), Route("127.0.0.1")
     assert _message(TypeError, send_message, None, uri, "text/plain", "x", route) == \
-        _message(TypeError, v.check_credentials, None)
+        _message(TypeError, b.check_credentials, None)
     assert _message(TypeError, send_message, cred, uri, "text/plain", "x", 5) == \
-        _message(TypeError, v.check_route, 5)
+        _message(TypeError, b.check_route, 5)
     assert _message(TypeError, send_message, cred, uri, "text/plain", 1, route) == \
         _message(TypeError, v.check_body, 1)
     assert _message(TypeError, send_message, cred, "x", "text/plain", "x", route) == \

@@ -1,5 +1,6 @@
 """What every client primitive shares: binding to the running UA, the token C holds, the
-Engine-stop hook, and request helpers; its argument checks are _validate's (re-exported)."""
+Engine-stop hook, request helpers, and the checks of the value arguments they take (the
+generic checks are _validate's, re-exported)."""
 from __future__ import annotations
 
 import threading
@@ -7,11 +8,28 @@ from typing import Any
 
 from .. import _ua as ua_mod
 from .._pj import check, ffi, handles, lib, pj2str, strerror
-from .._validate import (check_body, check_content_type, check_credentials,  # noqa: F401
-                         check_expires, check_headers, check_route, check_sipuri)
+from .._validate import (check_body, check_content_type, check_expires,  # noqa: F401
+                         check_headers, check_instance)
+from ..credentials import Credentials
 from ..errors import EngineNotRunningError, InvalidStateError
 from ..route import Route
-from ..uri import _USER_SAFE, _escape
+from ..uri import _USER_SAFE, SIPURI, _escape
+
+
+def check_credentials(value: Any) -> Credentials:
+    """A private copy of value, a Credentials."""
+    return check_instance("credentials", value, Credentials).copy()
+
+
+def check_route(value: Any) -> Route:
+    """A private copy of value, a Route."""
+    return check_instance("route", value, Route).copy()
+
+
+def check_sipuri(name: str, value: Any, allow_none: bool = False) -> SIPURI | None:
+    """A private copy of value, a SIPURI (or None when ``allow_none``)."""
+    value = check_instance(name, value, SIPURI, allow_none=allow_none)
+    return None if value is None else value.copy()
 
 
 class ClientPrimitive:
