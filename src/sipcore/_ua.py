@@ -312,7 +312,7 @@ class UA:
             self._pj_inited = False
         lib.sc_events_clear()
 
-    # ---- C events: log lines and SIP trace ----------------------------------------------
+    # ---- C events: log lines, SIP trace, media events ----------------------------------------------
 
     def drain_c_events(self) -> None:
         if not lib.sc_q_count:
@@ -337,6 +337,13 @@ class UA:
                             destination_ip=ffi.string(ev.dst_ip).decode(),
                             destination_port=ev.dst_port,
                             data=ffi.unpack(ev.text, ev.len).decode("utf-8", "replace"))
+                elif ev.kind == lib.SC_EV_MEDIA:
+                    # from a C media thread (DTMF, wave end, ICE/STUN, NAT type): to the object
+                    # registered under the token, if it still is
+                    owner = _pj.handles.get(ev.token)
+                    if owner is not None:
+                        owner.on_media_event(ev.what, ev.value, ev.status,
+                                             ffi.unpack(ev.text, ev.len).decode("utf-8", "replace"))
             except BaseException:
                 self.report_exception(_format_exc())
             finally:

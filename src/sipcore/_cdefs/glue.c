@@ -4,7 +4,8 @@
  * (pjmedia's worker and clock threads, sound-card threads) or because they sit on every
  * packet's path:
  *
- *   1. The event queue: a mutex-guarded list of log lines and SIP trace records.  The
+ *   1. The event queue: a mutex-guarded list of log lines, SIP trace records and media
+ *      events (sc_media_event, which also wakes the poll thread).  The
  *      pjlib log writer and the trace module only append to it; the poll thread drains it
  *      into signals.  Bounded: past SC_QUEUE_MAX entries new ones are counted and dropped.
  *   2. The modules: the application module whose callbacks are the extern "Python"
@@ -39,7 +40,7 @@ static sc_event *sc_q_head = NULL, *sc_q_tail = NULL;
 volatile int sc_q_count = 0;   /* read by Python without a call */
 static unsigned long sc_q_dropped = 0;
 
-static void sc_queue_push(sc_event *ev)
+static int sc_queue_push(sc_event *ev)
 {
     pthread_mutex_lock(&sc_q_lock);
     if (sc_q_count >= SC_QUEUE_MAX) {
@@ -47,13 +48,14 @@ static void sc_queue_push(sc_event *ev)
         pthread_mutex_unlock(&sc_q_lock);
         free(ev->text);
         free(ev);
-        return;
+        return -1;
     }
     ev->next = NULL;
     if (sc_q_tail) sc_q_tail->next = ev; else sc_q_head = ev;
     sc_q_tail = ev;
     sc_q_count++;
     pthread_mutex_unlock(&sc_q_lock);
+    return 0;
 }
 
 static sc_event *sc_event_new(int kind, const char *text, size_t len)
@@ -83,6 +85,19 @@ sc_event *sc_event_pop(void)
     }
     pthread_mutex_unlock(&sc_q_lock);
     return ev;
+}
+
+int sc_media_event(uintptr_t token, int what, int value, pj_status_t status, const char *text)
+{
+    sc_event *ev = sc_event_new(SC_EV_MEDIA, text ? text : "", text ? strlen(text) : 0);
+    if (!ev) return -1;
+    ev->token = token;
+    ev->what = what;
+    ev->value = value;
+    ev->status = status;
+    if (sc_queue_push(ev) != 0) return -1;
+    sc_wake();      /* unlike log lines, a media event is news: deliver it now */
+    return 0;
 }
 
 void sc_event_free(sc_event *ev)

@@ -12,6 +12,10 @@
  * keys the mod_data slot of sipcore's MESSAGE transactions and subscriptions. */
 extern pjsip_module sc_mod_app;
 
+/* Queue a media event (SC_EV_MEDIA) and wake the poll thread; any thread, no pjlib call.
+ * text may be NULL.  Returns 0, or -1 when it was dropped (out of memory, queue full). */
+int sc_media_event(uintptr_t token, int what, int value, pj_status_t status, const char *text);
+
 /* The UDP transport started last (NULL: none); see glue.c. */
 extern pjsip_transport *sc_udp_current;
 

@@ -89,7 +89,21 @@ typedef __typeof__(((pjmedia_sdp_media *) 0)->desc) sc_sdp_media_desc;
 /* The C event queue (any thread appends; the poll thread drains it into signals). */
 enum sc_event_kind {
     SC_EV_LOG = 1,              /* a pjlib log line: level, text */
-    SC_EV_TRACE = 2             /* a SIP packet: received, addresses, text (the packet) */
+    SC_EV_TRACE = 2,            /* a SIP packet: received, addresses, text (the packet) */
+    SC_EV_MEDIA = 3             /* a media event: token, what, value, status, text */
+};
+
+/* What an SC_EV_MEDIA event reports (sent from C threads: media worker, clock, sound, ICE).
+ * The poll thread hands it to the object registered under the token (its on_media_event);
+ * a token already released finds nothing and the event is dropped. */
+enum sc_media_what {
+    SC_MEDIA_WAVE_EOF = 1,      /* a WaveFile's player reached the end of the file */
+    SC_MEDIA_DTMF = 2,          /* a stream received an RFC 4733 digit: value is the char */
+    SC_MEDIA_ICE_INIT = 3,      /* ICE candidate gathering ended: status */
+    SC_MEDIA_ICE_NEG = 4,       /* ICE negotiation ended: status; text: the nominated pair */
+    SC_MEDIA_STUN = 5,          /* a STUN binding response (or its failure): status */
+    SC_MEDIA_NAT_TYPE = 6,      /* NAT type detection ended: value the type, text its name */
+    SC_MEDIA_ERROR = 7          /* a media thread failed: status; text what it was doing */
 };
 
 typedef struct sc_event {
@@ -102,6 +116,10 @@ typedef struct sc_event {
     int dst_port;
     char *text;                 /* len bytes and a NUL */
     size_t len;
+    uintptr_t token;            /* SC_EV_MEDIA: the object's token */
+    int what;                   /* SC_EV_MEDIA: enum sc_media_what */
+    int value;
+    pj_status_t status;
     struct sc_event *next;
 } sc_event;
 
