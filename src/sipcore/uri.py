@@ -202,10 +202,6 @@ class SIPURI:
             return NotImplemented
         return self._key() == other._key()
 
-    def __ne__(self, other: object) -> bool:
-        eq = self.__eq__(other)
-        return eq if eq is NotImplemented else not eq
-
     __hash__ = None  # mutable
 
     def copy(self) -> "SIPURI":

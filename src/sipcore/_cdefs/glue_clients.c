@@ -12,18 +12,25 @@
 
 /* ---------- REGISTER ------------------------------------------------------------------ */
 
+/* What every REGISTER/PUBLISH transaction reports; the rest of r zeroed. */
+static void sc_result_init(sc_client_result_t *r, pj_status_t status, int code,
+                           const pj_str_t *reason, unsigned expiration, pjsip_rx_data *rdata)
+{
+    pj_bzero(r, sizeof(*r));
+    r->status = status;
+    r->code = code;
+    r->reason = *reason;
+    r->expiration = expiration;
+    r->rdata = rdata;
+}
+
 static void sc_regc_cb(struct pjsip_regc_cbparam *p)
 {
     sc_client_result_t r;
-    pj_bzero(&r, sizeof(r));
-    r.status = p->status;
-    r.code = p->code;
-    r.reason = p->reason;
-    r.expiration = p->expiration;
+    sc_result_init(&r, p->status, p->code, &p->reason, p->expiration, p->rdata);
     r.contact_cnt = p->contact_cnt;
     r.contacts = p->contact;
     r.is_unreg = p->is_unreg;
-    r.rdata = p->rdata;
     sc_py_on_client((uintptr_t) p->token, SC_CLIENT_REGC, &r);
 }
 
@@ -77,12 +84,7 @@ int sc_contact_uri(pjsip_contact_hdr **contacts, int i, char *buf, int size)
 static void sc_publishc_cb(struct pjsip_publishc_cbparam *p)
 {
     sc_client_result_t r;
-    pj_bzero(&r, sizeof(r));
-    r.status = p->status;
-    r.code = p->code;
-    r.reason = p->reason;
-    r.expiration = p->expiration;
-    r.rdata = p->rdata;
+    sc_result_init(&r, p->status, p->code, &p->reason, p->expiration, p->rdata);
     /* PJSIP reads the 2xx's Expires only with its own auto-refresh, which sipcore does not
        use (it refreshes by itself): read the granted expiry here (RFC 3903 section 4.1) */
     if (p->expiration == PJSIP_PUBC_EXPIRATION_NOT_SPECIFIED && p->rdata && p->code / 100 == 2) {

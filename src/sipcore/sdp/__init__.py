@@ -194,10 +194,6 @@ class _Value:
             return NotImplemented
         return self._key() == other._key()
 
-    def __ne__(self, other: object) -> bool:
-        eq = self.__eq__(other)
-        return eq if eq is NotImplemented else not eq
-
     __hash__ = None  # mutable
 
     def __repr__(self) -> str:
