@@ -26,6 +26,7 @@ read ``current``; SDP values reach PJMEDIA through :func:`with_pool`, which this
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -35,6 +36,15 @@ from typing import Any, Callable
 from . import _pj, sdp, signals
 from ._pj import check, ffi, lib, pj2str
 from .errors import EngineNotRunningError, InvalidStateError, SIPCoreError
+
+#: PJSIP's log lines go to Python logging too, under this logger (pjlib level 1 -> ERROR,
+#: 2 -> WARNING, 3 -> INFO, 4 and more -> DEBUG); the SIP trace (``trace_sip``) goes to
+#: ``sipcore.trace`` at INFO.  ``logging.basicConfig(level=logging.DEBUG)`` or pytest's
+#: ``caplog``/``-o log_cli=true`` show them; the ``log_level`` start option still decides what
+#: PJSIP logs at all.
+PJSIP_LOGGER = logging.getLogger("sipcore.pjsip")
+TRACE_LOGGER = logging.getLogger("sipcore.trace")
+_PJ_LEVELS = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}
 
 POLL_TIMEOUT_MS = 100
 #: after this many seconds with a completely idle poll, freed heap memory is returned to the
@@ -323,20 +333,33 @@ class UA:
                 return
             try:
                 if ev.kind == lib.SC_EV_LOG:
-                    if signals.has_receivers(signals.SIPEngineLog):
+                    py_level = _PJ_LEVELS.get(ev.level, logging.DEBUG)
+                    to_log = PJSIP_LOGGER.isEnabledFor(py_level)
+                    if to_log or signals.has_receivers(signals.SIPEngineLog):
                         text = ffi.unpack(ev.text, ev.len).decode("utf-8", "replace")
                         # pjlib writes the sender right-aligned in a fixed-width field
                         w = lib.PJ_LOG_SENDER_WIDTH
-                        signals.notify(signals.SIPEngineLog, self.engine, log_sender=text[:w].strip(),
-                                       level=ev.level, message=text[w:].strip())
+                        module, message = text[:w].strip(), text[w:].strip()
+                        if to_log:
+                            PJSIP_LOGGER.log(py_level, "%s: %s", module, message)
+                        signals.notify(signals.SIPEngineLog, self.engine, log_sender=module,
+                                       level=ev.level, message=message)
                 elif ev.kind == lib.SC_EV_TRACE:
-                    if signals.has_receivers(signals.SIPEngineSIPTrace):
-                        signals.notify(
-                            signals.SIPEngineSIPTrace, self.engine, received=bool(ev.received),
-                            source_ip=ffi.string(ev.src_ip).decode(), source_port=ev.src_port,
-                            destination_ip=ffi.string(ev.dst_ip).decode(),
-                            destination_port=ev.dst_port,
-                            data=ffi.unpack(ev.text, ev.len).decode("utf-8", "replace"))
+                    to_log = TRACE_LOGGER.isEnabledFor(logging.INFO)
+                    if to_log or signals.has_receivers(signals.SIPEngineSIPTrace):
+                        data = dict(received=bool(ev.received),
+                                    source_ip=ffi.string(ev.src_ip).decode(),
+                                    source_port=ev.src_port,
+                                    destination_ip=ffi.string(ev.dst_ip).decode(),
+                                    destination_port=ev.dst_port,
+                                    data=ffi.unpack(ev.text, ev.len).decode("utf-8", "replace"))
+                        if to_log:
+                            TRACE_LOGGER.info("%s %s:%d -> %s:%d\n%s",
+                                              "received" if ev.received else "sent",
+                                              data["source_ip"], data["source_port"],
+                                              data["destination_ip"], data["destination_port"],
+                                              data["data"])
+                        signals.notify(signals.SIPEngineSIPTrace, self.engine, **data)
                 elif ev.kind == lib.SC_EV_MEDIA:
                     # from a C media thread (DTMF, wave end, ICE/STUN, NAT type): to the object
                     # registered under the token, if it still is

@@ -1,5 +1,8 @@
 """The Engine: lifecycle, options, proxied attributes, signals, errors (loopback only)."""
 
+import logging
+import time
+
 import pytest
 
 from conftest import in_threads
@@ -420,3 +423,36 @@ def test_fatal_error_on_the_poll_thread_sends_didfail_then_didend(signal, tmp_pa
     expected = ["SIPEngineWillStart", "SIPEngineDidStart", "SIPEngineWillEnd",
                 "SIPEngineGotException", "SIPEngineDidFail", "SIPEngineDidEnd"]
     assert names == expected[:expected.index(signal)] + expected[3:], names
+
+
+def test_pjsip_log_and_sip_trace_reach_python_logging(engine, recorder, caplog):
+    """Without any receiver connected, PJSIP's log lines reach the ``sipcore.pjsip`` logger
+    (pjlib level 4-5 as DEBUG) and, with trace_sip on, every SIP message on the wire the
+    ``sipcore.trace`` logger at INFO."""
+    from sipcore import Credentials, Route, send_message
+    caplog.set_level(logging.DEBUG, logger="sipcore")
+    engine.log_level = 5
+    engine.trace_sip = True
+    port = engine.local_udp_port
+    send_message(Credentials(SIPURI("127.0.0.1", user="alice")),
+                 SIPURI("127.0.0.1", user="bob", port=port), "text/plain", "logged",
+                 Route("127.0.0.1", port))
+    assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=5).data.code == 200
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and sum(
+            r.name == "sipcore.trace" for r in caplog.records) < 4:
+        time.sleep(0.02)
+    traces = [r for r in caplog.records if r.name == "sipcore.trace"]
+    sent = [r.getMessage() for r in traces if r.getMessage().startswith("sent ")]
+    received = [r.getMessage() for r in traces if r.getMessage().startswith("received ")]
+    assert any("\nMESSAGE sip:bob@127.0.0.1" in m and "logged" in m for m in sent)
+    assert any("\nMESSAGE sip:bob@127.0.0.1" in m for m in received)
+    assert any("\nSIP/2.0 200" in m for m in received)
+    assert all(r.levelno == logging.INFO for r in traces)
+    pj = [r for r in caplog.records if r.name == "sipcore.pjsip"]
+    assert pj and all(r.levelno in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR)
+                      for r in pj)
+    assert any(r.levelno == logging.DEBUG and ": " in r.getMessage() for r in pj)
+    caplog.clear()
+    caplog.set_level(logging.WARNING, logger="sipcore")
+    engine.trace_sip = False
