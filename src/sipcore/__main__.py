@@ -1,23 +1,50 @@
-"""``python -m sipcore demo``: MESSAGEs with a second sipcore process, shown as a ladder.
+"""The ``sipcore`` command (also ``python -m sipcore``).
 
-``python -m sipcore peer``: run that second endpoint (used by the demo and the tests).
+``sipcore demo``: MESSAGEs with a second sipcore process, shown as a ladder.
+``sipcore peer``: run that second endpoint (used by the demo and the tests).
+``sipcore --version``: sipcore's version and the pjproject it runs on.
 """
 from __future__ import annotations
 
+import argparse
 import sys
+
+COMMANDS = {
+    "demo": "MESSAGEs (UDP and TCP) with a second sipcore process, printed as a SIP ladder",
+    "peer": "run a second sipcore endpoint driven by JSON lines on stdin (used by the demo "
+            "and the tests)",
+}
+
+
+def _version() -> str:
+    from . import PJSIP_VERSION, __version__
+    return f"sipcore {__version__} on pjproject {PJSIP_VERSION}"
 
 
 def main(argv: list[str]) -> int:
-    cmd = argv[0] if argv else "demo"
-    if cmd == "demo":
+    ap = argparse.ArgumentParser(
+        prog="sipcore", description="The SIP core of a softphone for Python (PJSIP through "
+        "cffi). Run a command with --help for its options.")
+    ap.add_argument("--version", action="store_true", help="print the version and exit")
+    ap.add_argument("command", nargs="?", choices=sorted(COMMANDS), metavar="COMMAND",
+                    help="; ".join(f"{k}: {v}" for k, v in COMMANDS.items())
+                    + " (default: demo)")
+    args, rest = ap.parse_known_args(argv[:1] if argv and not argv[0].startswith("-") else argv)
+    if args.version:
+        print(_version())
+        return 0
+    rest = argv[1:] if args.command else rest
+    if args.command in (None, "demo"):
         from .demo import main as demo
-        return demo(argv[1:])
-    if cmd == "peer":
-        from .peer import main as peer
-        return peer(argv[1:])
-    print("usage: python -m sipcore [demo|peer --help]", file=sys.stderr)
-    return 2
+        return demo(rest)
+    from .peer import main as peer
+    return peer(rest)
+
+
+def console() -> None:
+    """The ``sipcore`` console script."""
+    sys.exit(main(sys.argv[1:]))
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    console()

@@ -15,7 +15,8 @@ from .peer import PeerProcess
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sipcore demo")
+    ap = argparse.ArgumentParser(prog="sipcore demo", description="MESSAGEs with a second "
+                                 "sipcore process, printed as a SIP ladder.")
     ap.add_argument("--ip", default="127.0.0.1", help="loopback address to use (127.0.0.1 or ::1)")
     ap.add_argument("--count", type=int, default=2, help="MESSAGEs per transport")
     args = ap.parse_args(argv)

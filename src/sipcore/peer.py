@@ -39,20 +39,25 @@ from typing import Any
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sipcore peer")
-    ap.add_argument("--ip", default="127.0.0.1")
-    ap.add_argument("--udp-port", type=int, default=0)
-    ap.add_argument("--tcp-port", type=int, default=0)
-    ap.add_argument("--tls-port", type=int, default=None)
-    ap.add_argument("--tls-cert", default=None)
-    ap.add_argument("--tls-key", default=None)
-    ap.add_argument("--tls-ca", default=None)
-    ap.add_argument("--no-verify", action="store_true")
-    ap.add_argument("--user", default="peer")
-    ap.add_argument("--echo", default=None, metavar="HOST:PORT:TRANSPORT")
-    ap.add_argument("--log-level", type=int, default=0)
-    ap.add_argument("--answer", choices=["auto", "ring", "busy", "manual"], default="manual")
-    ap.add_argument("--reinvite", choices=["auto", "manual"], default="auto")
+    ap = argparse.ArgumentParser(prog="sipcore peer", description="A second sipcore endpoint "
+                                 "driven by JSON lines on stdin (see sipcore.peer's docstring).")
+    ap.add_argument("--ip", default="127.0.0.1", help="local address (127.0.0.1 or ::1)")
+    ap.add_argument("--udp-port", type=int, default=0, help="UDP port (0: any free one)")
+    ap.add_argument("--tcp-port", type=int, default=0, help="TCP port (0: any free one)")
+    ap.add_argument("--tls-port", type=int, default=None, help="TLS port (default: no TLS)")
+    ap.add_argument("--tls-cert", default=None, help="TLS certificate file (PEM)")
+    ap.add_argument("--tls-key", default=None, help="TLS private key file (PEM)")
+    ap.add_argument("--tls-ca", default=None, help="CA file to verify TLS peers with")
+    ap.add_argument("--no-verify", action="store_true", help="do not verify TLS servers")
+    ap.add_argument("--user", default="peer", help="user part of this endpoint's URI")
+    ap.add_argument("--echo", default=None, metavar="HOST:PORT:TRANSPORT",
+                    help="answer every MESSAGE with one back to its sender through this route")
+    ap.add_argument("--log-level", type=int, default=0, help="PJSIP log level (0-6)")
+    ap.add_argument("--answer", choices=["auto", "ring", "busy", "manual"], default="manual",
+                    help="incoming calls: auto (180 then 200), ring (180 only), busy (486), "
+                         "manual (wait for commands)")
+    ap.add_argument("--reinvite", choices=["auto", "manual"], default="auto",
+                    help="re-INVITEs: answered 200 at once, or wait for respond_reinvite")
     args = ap.parse_args(argv)
 
     from . import Credentials, Engine, Route, SIPURI, send_message, signals

@@ -1,0 +1,42 @@
+"""The ``sipcore`` command: --help and --version answer on stdout and exit 0; a wrong command
+exits 2 naming it; every option of its subcommands is described."""
+import re
+import subprocess
+import sys
+
+import sipcore
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "sipcore", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_version():
+    r = _run("--version")
+    assert r.returncode == 0
+    assert r.stdout.strip() == f"sipcore {sipcore.__version__} on pjproject {sipcore.PJSIP_VERSION}"
+
+
+def test_help_lists_the_commands():
+    r = _run("--help")
+    assert r.returncode == 0 and r.stdout.startswith("usage: sipcore")
+    assert "demo:" in r.stdout and "peer:" in r.stdout
+
+
+def test_a_wrong_command_is_named():
+    r = _run("bogus")
+    assert r.returncode == 2 and "bogus" in r.stderr
+
+
+def test_every_option_of_the_subcommands_is_described():
+    for cmd in ("demo", "peer"):
+        r = _run(cmd, "--help")
+        assert r.returncode == 0, r.stderr
+        options = r.stdout.split("options:", 1)[1]
+        # each option line "  --name ..." is followed by its description on the same line
+        # or the next one; an option without help shows nothing after its metavar
+        entries = re.split(r"\n  (?=-)", "\n" + options.strip("\n"))
+        undescribed = [e.split()[0] for e in entries if e.strip() and len(
+            re.sub(r"^\s*(-[-\w]+(\s+[A-Z_:{},a-z]+)?,?\s*)+", "", e).strip()) == 0]
+        assert undescribed == [], f"{cmd}: {undescribed}"
