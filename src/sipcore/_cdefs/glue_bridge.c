@@ -337,12 +337,6 @@ pjmedia_port *sc_fileport_port(sc_fileport *fp)
     return fp->is_player ? &fp->base : fp->inner;
 }
 
-/* The clock rate of the file (players) in Hz, and its length in bytes of 16-bit samples. */
-unsigned sc_fileport_clock_rate(sc_fileport *fp)
-{
-    return PJMEDIA_PIA_SRATE(&fp->inner->info);
-}
-
 void sc_fileport_rewind(sc_fileport *fp)
 {
     if (!fp->is_player) return;

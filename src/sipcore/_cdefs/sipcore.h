@@ -384,7 +384,6 @@ int sc_aud_dev_info(int id, char *name, int size, int *inputs, int *outputs);
 pj_status_t sc_fileport_create(pj_pool_factory *pf, const char *path, int is_player,
                                unsigned clock_rate, uintptr_t token, sc_fileport **p_fp);
 pjmedia_port *sc_fileport_port(sc_fileport *fp);
-unsigned sc_fileport_clock_rate(sc_fileport *fp);
 void sc_fileport_rewind(sc_fileport *fp);
 void sc_fileport_destroy(sc_fileport *fp);
 
