@@ -38,7 +38,7 @@
 #define SC_PTIME_MS 20
 
 struct sc_bridge {
-    pj_pool_t *pool;
+    pj_pool_t *pool;                    /* first: see pool_object */
     pjmedia_conf *conf;
     unsigned clock_rate;
     unsigned spf;
@@ -50,11 +50,15 @@ struct sc_bridge {
     pjmedia_port *tones;
     unsigned tones_slot;
     int aud_inited;
+    /* a pool per added slot, for pjmedia_conf's per-port data: released with the slot, so
+     * ten thousand calls one after the other leave nothing behind */
+    pj_pool_factory *pf;
+    pj_pool_t *slot_pools[SC_BRIDGE_MAX_SLOTS];
 };
 
 struct sc_fileport {
+    pj_pool_t *pool;            /* first: see pool_object */
     pjmedia_port base;          /* players: the port the bridge reads (wraps inner) */
-    pj_pool_t *pool;
     pjmedia_port *inner;        /* the wav player or writer */
     pj_mutex_t *lock;
     uintptr_t token;
@@ -62,6 +66,17 @@ struct sc_fileport {
     int ended;                  /* clock thread: the end of the file was reached */
     int rewind;                 /* poll thread asks: start again from the beginning */
 };
+
+/* A zeroed object of size bytes at the start of a new pool of its own (NULL: no memory). */
+static void *pool_object(pj_pool_factory *pf, const char *name, pj_size_t size)
+{
+    pj_pool_t *pool = pj_pool_create(pf, name, size + 1024, 1024, NULL);
+    void *obj;
+    if (!pool) return NULL;
+    obj = pj_pool_zalloc(pool, size);
+    *(pj_pool_t **) obj = pool;         /* each object's first member is its pool */
+    return obj;
+}
 
 /* ---------- the clock: sound device or null clock ----------------------------------------- */
 
@@ -127,9 +142,12 @@ int sc_bridge_has_device(sc_bridge *b)
 
 void sc_bridge_destroy(sc_bridge *b)
 {
+    unsigned i;
     if (!b) return;
     bridge_stop_clock(b);
     if (b->conf) pjmedia_conf_destroy(b->conf);
+    for (i = 0; i < SC_BRIDGE_MAX_SLOTS; ++i)
+        if (b->slot_pools[i]) pj_pool_release(b->slot_pools[i]);
     if (b->tones) pjmedia_port_destroy(b->tones);
     if (b->silence) pjmedia_port_destroy(b->silence);
     if (b->null_clock_port) pjmedia_port_destroy(b->null_clock_port);
@@ -139,30 +157,28 @@ void sc_bridge_destroy(sc_bridge *b)
 
 pj_status_t sc_bridge_create(pj_pool_factory *pf, unsigned clock_rate, sc_bridge **p_bridge)
 {
-    pj_pool_t *pool = pj_pool_create(pf, "sc-bridge", 8192, 8192, NULL);
-    sc_bridge *b;
+    sc_bridge *b = pool_object(pf, "sc-bridge", sizeof(sc_bridge));
     pj_status_t st;
-    if (!pool) return PJ_ENOMEM;
-    b = PJ_POOL_ZALLOC_T(pool, sc_bridge);
-    b->pool = pool;
+    *p_bridge = NULL;
+    if (!b) return PJ_ENOMEM;
+    b->pf = pf;
     b->clock_rate = clock_rate;
     b->spf = clock_rate * SC_PTIME_MS / 1000;
-    *p_bridge = NULL;
     st = pjmedia_aud_subsys_init(pf);
     if (st != PJ_SUCCESS) goto fail;
     b->aud_inited = 1;
-    st = pjmedia_conf_create(pool, SC_BRIDGE_MAX_SLOTS, clock_rate, 1, b->spf, 16,
+    st = pjmedia_conf_create(b->pool, SC_BRIDGE_MAX_SLOTS, clock_rate, 1, b->spf, 16,
                              PJMEDIA_CONF_NO_DEVICE, &b->conf);
     if (st != PJ_SUCCESS) goto fail;
-    st = pjmedia_null_port_create(pool, clock_rate, 1, b->spf, 16, &b->null_clock_port);
+    st = pjmedia_null_port_create(b->pool, clock_rate, 1, b->spf, 16, &b->null_clock_port);
     if (st != PJ_SUCCESS) goto fail;
-    st = pjmedia_null_port_create(pool, clock_rate, 1, b->spf, 16, &b->silence);
+    st = pjmedia_null_port_create(b->pool, clock_rate, 1, b->spf, 16, &b->silence);
     if (st != PJ_SUCCESS) goto fail;
-    st = pjmedia_conf_add_port(b->conf, pool, b->silence, NULL, &b->silence_slot);
+    st = pjmedia_conf_add_port(b->conf, b->pool, b->silence, NULL, &b->silence_slot);
     if (st != PJ_SUCCESS) goto fail;
-    st = pjmedia_tonegen_create(pool, clock_rate, 1, b->spf, 16, 0, &b->tones);
+    st = pjmedia_tonegen_create(b->pool, clock_rate, 1, b->spf, 16, 0, &b->tones);
     if (st != PJ_SUCCESS) goto fail;
-    st = pjmedia_conf_add_port(b->conf, pool, b->tones, NULL, &b->tones_slot);
+    st = pjmedia_conf_add_port(b->conf, b->pool, b->tones, NULL, &b->tones_slot);
     if (st != PJ_SUCCESS) goto fail;
     st = pjmedia_conf_connect_port(b->conf, b->tones_slot, 0, 0);
     if (st != PJ_SUCCESS) goto fail;
@@ -182,15 +198,32 @@ pj_status_t sc_bridge_add(sc_bridge *b, pjmedia_port *port, int *slot)
 {
     unsigned s = 0;
     pj_status_t st;
+    pj_pool_t *pool;
+    *slot = -1;
     if (!port) return PJ_EINVAL;
-    st = pjmedia_conf_add_port(b->conf, b->pool, port, NULL, &s);
-    *slot = st == PJ_SUCCESS ? (int) s : -1;
-    return st;
+    pool = pj_pool_create(b->pf, "sc-slot", 4096, 4096, NULL);
+    if (!pool) return PJ_ENOMEM;
+    st = pjmedia_conf_add_port(b->conf, pool, port, NULL, &s);
+    if (st != PJ_SUCCESS || s >= SC_BRIDGE_MAX_SLOTS) {
+        if (st == PJ_SUCCESS) pjmedia_conf_remove_port(b->conf, s);
+        pj_pool_release(pool);
+        return st == PJ_SUCCESS ? PJ_ETOOMANY : st;
+    }
+    b->slot_pools[s] = pool;
+    *slot = (int) s;
+    return PJ_SUCCESS;
 }
 
+/* pjproject 2.12's pjmedia_conf_remove_port is synchronous (under the mutex the clock thread
+ * holds for a tick): after it the port is never called again and the slot's pool may go. */
 pj_status_t sc_bridge_remove(sc_bridge *b, int slot)
 {
-    return pjmedia_conf_remove_port(b->conf, (unsigned) slot);
+    pj_status_t st;
+    if (slot <= 0 || slot >= SC_BRIDGE_MAX_SLOTS || !b->slot_pools[slot]) return PJ_EINVAL;
+    st = pjmedia_conf_remove_port(b->conf, (unsigned) slot);
+    pj_pool_release(b->slot_pools[slot]);
+    b->slot_pools[slot] = NULL;
+    return st;
 }
 
 pj_status_t sc_bridge_connect(sc_bridge *b, int src, int dst, int connect)
@@ -245,7 +278,7 @@ int sc_aud_dev_info(int id, char *name, int size, int *inputs, int *outputs)
 
 static pj_status_t player_get_frame(pjmedia_port *this_port, pjmedia_frame *frame)
 {
-    sc_fileport *fp = (sc_fileport *) this_port;
+    sc_fileport *fp = (sc_fileport *) ((char *) this_port - offsetof(sc_fileport, base));
     pj_status_t st = PJ_SUCCESS;
     int eof = 0;
     pj_mutex_lock(fp->lock);
@@ -287,13 +320,12 @@ static pj_status_t player_on_destroy(pjmedia_port *this_port)
 pj_status_t sc_fileport_create(pj_pool_factory *pf, const char *path, int is_player,
                                unsigned clock_rate, uintptr_t token, sc_fileport **p_fp)
 {
-    pj_pool_t *pool = pj_pool_create(pf, "sc-wave", 1024, 1024, NULL);
-    sc_fileport *fp;
+    sc_fileport *fp = pool_object(pf, "sc-wave", sizeof(sc_fileport));
+    pj_pool_t *pool;
     pj_status_t st;
     *p_fp = NULL;
-    if (!pool) return PJ_ENOMEM;
-    fp = PJ_POOL_ZALLOC_T(pool, sc_fileport);
-    fp->pool = pool;
+    if (!fp) return PJ_ENOMEM;
+    pool = fp->pool;
     fp->token = token;
     fp->is_player = is_player;
     if (is_player) {

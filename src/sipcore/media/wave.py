@@ -79,6 +79,8 @@ class _Run:
         try:
             self.bridge.attach(self, lib.sc_fileport_port(self.fp), source=self.is_player,
                                sink=not self.is_player)
+            self._setup()
+            self._connect()
         except BaseException:
             self._free()
             raise
@@ -88,6 +90,9 @@ class _Run:
 
     def _open_failed(self, file_name: str, status: int) -> None:
         raise PJSIPError(f"opening {file_name!r}", status)
+
+    def _setup(self) -> None:
+        """Settings of the new slot, before it is connected."""
 
     def _connect(self) -> None:
         """Into the conference, or pairwise to/from the peer."""
@@ -135,16 +140,13 @@ class _Playback(_Run):
                  pause_time: float, destination: Any):
         self.loop_count = loop_count
         self.pause_time = pause_time
+        self.level = level
         self.played = 0
         self.timer = None
         super().__init__(ua, owner, destination)
-        try:
-            self.bridge.set_rx_level(self, level)
-            self._connect()
-        except BaseException:
-            self._free()
-            self.finalizer.detach()
-            raise
+
+    def _setup(self) -> None:
+        self.bridge.set_rx_level(self, self.level)
 
     def _open_failed(self, file_name: str, status: int) -> None:
         raise ValueError(f"file_name: {file_name!r} is not a WAV file WaveFile can play "
@@ -176,15 +178,6 @@ class _Playback(_Run):
 class _Recording(_Run):
     is_player = False
 
-    def __init__(self, ua: Any, owner: "RecordingWaveFile", source: Any):
-        super().__init__(ua, owner, source)
-        try:
-            self._connect()
-        except BaseException:
-            self._free()
-            self.finalizer.detach()
-            raise
-
     def _open_failed(self, file_name: str, status: int) -> None:
         folder = os.path.dirname(os.path.abspath(file_name))
         if not os.path.isdir(folder):
@@ -195,7 +188,26 @@ class _Recording(_Run):
         pass
 
 
-class WaveFile:
+class _FileObject:
+    """What WaveFile and RecordingWaveFile share: the file name, the run."""
+
+    def __init__(self, file_name: str):
+        self._file_name = _check_file_name(file_name)
+        self._run: _Run | None = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._file_name!r} {self._describe()}>"
+
+    def _describe(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def file_name(self) -> str:
+        """The file's name, as given to the constructor."""
+        return self._file_name
+
+
+class WaveFile(_FileObject):
     """Plays a .wav file (mono 16-bit PCM, A-law or u-law) into the audio bridge: to the sound
     device and every connected AudioTransport (the spec), or, with ``destination``, into one
     started AudioTransport only (sipcore's pairwise extension).
@@ -209,17 +221,8 @@ class WaveFile:
     WaveFile stops it without a notification (spec).
     """
 
-    def __init__(self, file_name: str):
-        self._file_name = _check_file_name(file_name)
-        self._run: _Playback | None = None
-
-    def __repr__(self) -> str:
-        return f"<WaveFile {self._file_name!r} {'playing' if self.is_active else 'stopped'}>"
-
-    @property
-    def file_name(self) -> str:
-        """The file's name, as given to the constructor."""
-        return self._file_name
+    def _describe(self) -> str:
+        return "playing" if self.is_active else "stopped"
 
     @property
     def is_active(self) -> bool:
@@ -272,7 +275,7 @@ class WaveFile:
             signals.notify(signals.WaveFileDidFinishPlaying, self)
 
 
-class RecordingWaveFile:
+class RecordingWaveFile(_FileObject):
     """Records the audio bridge to a 16-bit PCM mono .wav file at the Engine's sample rate:
     the conference mix (the sound device's input, every connected AudioTransport and every
     WaveFile playing into the conference), or, with ``start(source=transport)``, one started
@@ -288,17 +291,11 @@ class RecordingWaveFile:
     """
 
     def __init__(self, file_name: str):
-        self._file_name = _check_file_name(file_name)
-        self._run: _Recording | None = None
+        super().__init__(file_name)
         self._state = "new"
 
-    def __repr__(self) -> str:
-        return f"<RecordingWaveFile {self._file_name!r} {self._state}>"
-
-    @property
-    def file_name(self) -> str:
-        """The file's name, as given to the constructor."""
-        return self._file_name
+    def _describe(self) -> str:
+        return self._state
 
     @property
     def state(self) -> str:
