@@ -31,6 +31,7 @@
  */
 #include "glue.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <pjmedia_audiodev.h>
 
@@ -317,6 +318,74 @@ static pj_status_t player_on_destroy(pjmedia_port *this_port)
     return PJ_SUCCESS;
 }
 
+static unsigned le32(const unsigned char *p)
+{
+    return p[0] | p[1] << 8 | p[2] << 16 | (unsigned) p[3] << 24;
+}
+
+/* What a WaveFile plays, checked before PJMEDIA reads the file, because pjproject 2.12 asserts
+ * (aborts the process) on some files its wav player accepts or half-checks:
+ *   - a header with 0 channels or a 0 sample rate (pjmedia_port_info_init);
+ *   - a rate that is not a multiple of 50 Hz (11025): pjmedia_conf sizes a port's buffer as
+ *     clock_rate * 20 / 1000 samples, the frames do not add up and read_port asserts;
+ *   - A-law/u-law whose 16-bit frame does not fit the player's buffer, min(4000 bytes, the
+ *     data's length): creation checks one byte per sample, get_frame asserts on two.
+ * Accepted: mono 16-bit PCM or 8-bit A-law/u-law, 4000..96000 Hz in steps of 50 Hz, the
+ * "fmt " chunk first (where PJMEDIA reads it), a data chunk holding more than a frame of
+ * 16-bit samples (its declared length cut to what the file holds, as PJMEDIA does). */
+static pj_status_t check_wave_header(const char *path)
+{
+    unsigned char h[36];
+    FILE *f = fopen(path, "rb");
+    unsigned fmt_len, tag, nchan, rate, align, bits, data_len = 0, frame16;
+    long pos;
+    int found = 0, guard;
+    if (!f) return PJ_ENOTFOUND;
+    if (fread(h, 1, sizeof(h), f) != sizeof(h) || memcmp(h, "RIFF", 4)
+            || memcmp(h + 8, "WAVE", 4) || memcmp(h + 12, "fmt ", 4)) {
+        fclose(f);
+        return PJMEDIA_ENOTVALIDWAVE;
+    }
+    fmt_len = le32(h + 16);
+    tag = h[20] | h[21] << 8;
+    nchan = h[22] | h[23] << 8;
+    rate = le32(h + 24);
+    align = h[32] | h[33] << 8;
+    bits = h[34] | h[35] << 8;
+    /* the chunks after "fmt ", up to "data", as PJMEDIA walks them */
+    pos = 20 + (long) (fmt_len < 16 ? 16 : fmt_len > 4096 ? 4096 : fmt_len);
+    for (guard = 0; guard < 64 && fseek(f, pos, SEEK_SET) == 0; ++guard) {
+        unsigned char c[8];
+        if (fread(c, 1, 8, f) != 8) break;
+        if (!memcmp(c, "data", 4)) {
+            /* the length PJMEDIA uses: the declared one, at most what the file holds */
+            long end;
+            data_len = le32(c + 4);
+            if (fseek(f, 0, SEEK_END) == 0 && (end = ftell(f)) >= pos + 8
+                    && (unsigned long) (end - pos - 8) < data_len)
+                data_len = (unsigned) (end - pos - 8);
+            found = 1;
+            break;
+        }
+        pos += 8 + (long) le32(c + 4);
+    }
+    fclose(f);
+    if (fmt_len < 16 || fmt_len > 4096 || !found)
+        return PJMEDIA_ENOTVALIDWAVE;
+    if (nchan != 1)
+        return PJMEDIA_ENCCHANNEL;
+    if (!((tag == PJMEDIA_WAVE_FMT_TAG_PCM && bits == 16) ||
+          ((tag == PJMEDIA_WAVE_FMT_TAG_ALAW || tag == PJMEDIA_WAVE_FMT_TAG_ULAW) && bits == 8))
+            || align != bits / 8)
+        return PJMEDIA_EWAVEUNSUPP;
+    if (rate % (1000 / SC_PTIME_MS) != 0 || rate < 4000 || rate > 96000)
+        return PJMEDIA_ENCCLOCKRATE;
+    frame16 = rate * SC_PTIME_MS / 1000 * 2;
+    if (data_len <= frame16)
+        return PJMEDIA_EWAVETOOSHORT;
+    return PJ_SUCCESS;
+}
+
 pj_status_t sc_fileport_create(pj_pool_factory *pf, const char *path, int is_player,
                                unsigned clock_rate, uintptr_t token, sc_fileport **p_fp)
 {
@@ -329,13 +398,10 @@ pj_status_t sc_fileport_create(pj_pool_factory *pf, const char *path, int is_pla
     fp->token = token;
     fp->is_player = is_player;
     if (is_player) {
-        st = pjmedia_wav_player_port_create(pool, path, SC_PTIME_MS, PJMEDIA_FILE_NO_LOOP, 0,
-                                            &fp->inner);
-        if (st == PJ_SUCCESS && PJMEDIA_PIA_CCNT(&fp->inner->info) != 1) {
-            pjmedia_port_destroy(fp->inner);
-            fp->inner = NULL;
-            st = PJMEDIA_ENCCHANNEL;
-        }
+        st = check_wave_header(path);
+        if (st == PJ_SUCCESS)
+            st = pjmedia_wav_player_port_create(pool, path, SC_PTIME_MS, PJMEDIA_FILE_NO_LOOP,
+                                                0, &fp->inner);
         if (st == PJ_SUCCESS)
             st = pj_mutex_create_simple(pool, "sc-wave", &fp->lock);
         if (st == PJ_SUCCESS) {

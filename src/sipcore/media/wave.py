@@ -150,7 +150,8 @@ class _Playback(_Run):
 
     def _open_failed(self, file_name: str, status: int) -> None:
         raise ValueError(f"file_name: {file_name!r} is not a WAV file WaveFile can play "
-                         f"(mono 16-bit PCM, A-law or u-law): {strerror(status)}")
+                         f"(mono 16-bit PCM, A-law or u-law, at 4000..96000 Hz in steps "
+                         f"of 50 Hz): {strerror(status)}")
 
     def on_media_event(self, what: int, value: int, status: int, text: str) -> None:
         if what != lib.SC_MEDIA_WAVE_EOF or self.fp is None:
