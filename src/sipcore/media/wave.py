@@ -209,7 +209,8 @@ class _FileObject:
 
 
 class WaveFile(_FileObject):
-    """Plays a .wav file (mono 16-bit PCM, A-law or u-law) into the audio bridge: to the sound
+    """Plays a .wav file (mono 16-bit PCM, A-law or u-law, 4000..96000 Hz in steps of 50 Hz:
+    docs/media.md says why) into the audio bridge: to the sound
     device and every connected AudioTransport (the spec), or, with ``destination``, into one
     started AudioTransport only (sipcore's pairwise extension).
 
