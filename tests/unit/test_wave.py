@@ -565,3 +565,48 @@ def write_g711(path: str, samples, rate: int, law: str) -> None:
     body += b"fact" + struct.pack("<II", 4, len(data)) + b"data" + struct.pack("<I", len(data)) + data
     with open(path, "wb") as fh:
         fh.write(b"RIFF" + struct.pack("<I", len(body)) + body)
+
+
+# ---- more of the contract ------------------------------------------------------------------
+
+@pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000])
+def test_files_at_other_rates_are_resampled_by_the_bridge(engine, tmp_path, finished, rate):
+    rec = RecordingWaveFile(str(tmp_path / "rec.wav"))
+    rec.start()
+    w = WaveFile(tone(tmp_path, "a.wav", 1200, seconds=0.5, rate=rate))
+    w.start()
+    assert wait_until(lambda: finished, 3)
+    rec.stop()
+    margin, lv = above_others(rec.file_name, 1200, others=[440, 2000, 3000])
+    assert margin >= 20 and lv[1200] > -12, lv
+
+
+def test_a_receiver_may_start_the_file_again(engine, tmp_path, finished):
+    w = WaveFile(tone(tmp_path, "a.wav", 440, seconds=0.2))
+    runs = []
+
+    def again(sender, **data):
+        if sender is w and len(runs) < 2:
+            runs.append(1)
+            w.start()                     # on the poll thread, inside the notification
+    signals.WaveFileDidFinishPlaying.connect(again, weak=False)
+    try:
+        w.start()
+        assert wait_until(lambda: len(finished) == 3, 3)
+        time.sleep(0.3)
+        assert len(finished) == 3 and not w.is_active
+    finally:
+        signals.WaveFileDidFinishPlaying.disconnect(again)
+
+
+def test_detach_is_idempotent_and_attach_returns_the_same_slot(engine, tmp_path):
+    ua = _ua.current
+    t = StandIn(str(tmp_path / "t.wav"), player=False)
+    slot = ua.call(ua.bridge.attach, t, t._port)
+    assert ua.call(ua.bridge.attach, t, t._port) == slot
+    ua.call(ua.bridge.detach, t)
+    ua.call(ua.bridge.detach, t)
+    ua.call(ua.bridge.detach, NotStarted())          # never attached: nothing
+    assert ua.bridge.slot(t) is None and all(slot not in e for e in ua.bridge.connections)
+    engine.disconnect_audio_transport(t)             # not connected: nothing
+    ua.call(lib.sc_fileport_destroy, t._fp)
