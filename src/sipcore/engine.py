@@ -20,7 +20,7 @@ import threading
 from typing import Any
 
 from . import _options, _ua, signals
-from .errors import InvalidStateError
+from .errors import EngineNotRunningError, InvalidStateError
 from .uri import parse_in_pool
 
 __all__ = ["Engine"]
@@ -271,6 +271,13 @@ class Engine:
 
     # ---- m-bridge: sound devices and the audio bridge ----------------------------------------
 
+    @staticmethod
+    def _bridge(ua: _ua.UA, what: str) -> Any:
+        """The running UA's audio bridge; EngineNotRunningError while the Engine stops."""
+        if ua.bridge is None or ua.bridge.closed or ua._stopping:
+            raise EngineNotRunningError(what, "stopping")
+        return ua.bridge
+
     @property
     def playback_devices(self) -> list[str]:
         """Names of the playback devices PJMEDIA found (empty without a sound card)."""
@@ -299,8 +306,9 @@ class Engine:
         tail = check_int("tail_length", tail_length, 0, 1000, allow_none=True, unit="ms")
 
         def apply(ua: _ua.UA) -> None:
-            ua.bridge.set_sound_devices(playback_device, recording_device,
-                                        ua.options["ec_tail_length"] if tail is None else tail)
+            self._bridge(ua, "set_sound_devices()").set_sound_devices(
+                playback_device, recording_device,
+                ua.options["ec_tail_length"] if tail is None else tail)
         _on_poll_thread("set_sound_devices", apply)
 
     def connect_audio_transport(self, transport: Any) -> None:
@@ -314,9 +322,9 @@ class Engine:
             if not transport.is_started or transport._port is None:
                 raise InvalidStateError("connect_audio_transport()",
                                         getattr(transport, "state", "not started"))
-            ua.bridge._check_open("connect_audio_transport()")
-            ua.bridge.attach(transport, transport._port)
-            ua.bridge.join(transport)
+            bridge = self._bridge(ua, "connect_audio_transport()")
+            bridge.attach(transport, transport._port)
+            bridge.join(transport)
         _on_poll_thread("connect_audio_transport", apply)
 
     def disconnect_audio_transport(self, transport: Any) -> None:

@@ -32,7 +32,7 @@ from collections import Counter
 from typing import Any
 
 from .._pj import check, ffi, lib
-from ..errors import InvalidStateError, SIPCoreError
+from ..errors import EngineNotRunningError, InvalidStateError, SIPCoreError
 
 #: the sound device's owner key (slot 0)
 SOUND = "sound device"
@@ -104,28 +104,38 @@ class Bridge:
         rec_id = self._device_id(recording, False, "recording_device")
         if use_device and not (self.devices(True) and self.devices(False)):
             use_device = False
-        check(lib.sc_bridge_set_device(self._b, 1 if use_device else 0, rec_id, play_id,
-                                       tail_length), "opening the sound devices")
+        check(lib.sc_bridge_set_device(self._c("set_sound_devices()"), 1 if use_device else 0,
+                                       rec_id, play_id, tail_length),
+              "opening the sound devices")
         self.playback_device, self.recording_device = playback, recording
         self.ua.options["ec_tail_length"] = tail_length
 
     @property
     def has_device(self) -> bool:
         """True when a sound device clocks the bridge, False on the null clock."""
-        return lib.sc_bridge_has_device(self._b) == 1
+        return self._b is not None and lib.sc_bridge_has_device(self._b) == 1
 
     def play_dtmf(self, digit: str) -> None:
         """The tone of a DTMF digit on the sound device (when the Engine's playback_dtmf is on)."""
-        if digit not in DTMF_DIGITS or len(digit) != 1:
+        if not isinstance(digit, str):
+            raise TypeError(f"digit must be a str, not {type(digit).__name__}")
+        if len(digit) != 1 or digit not in DTMF_DIGITS:
             raise ValueError(f"digit must be one of {DTMF_DIGITS!r}, not {digit!r}")
         if self.ua.options["playback_dtmf"]:
-            check(lib.sc_bridge_play_dtmf(self._b, digit.encode()), "playing a DTMF tone")
+            check(lib.sc_bridge_play_dtmf(self._c("play_dtmf()"), digit.encode()),
+                  "playing a DTMF tone")
 
     # ---- members ------------------------------------------------------------------------------
 
     def _check_open(self, what: str) -> None:
         if self.closed or self.ua._stopping:
-            raise InvalidStateError(what, "stopping")
+            raise EngineNotRunningError(what, "stopping" if not self.closed else "stopped")
+
+    def _c(self, what: str) -> Any:
+        """The C bridge, or EngineNotRunningError once destroyed (never a NULL to C)."""
+        if self._b is None:
+            raise EngineNotRunningError(what, "stopped")
+        return self._b
 
     def attach(self, owner: Any, port: Any, source: bool = True, sink: bool = True) -> int:
         """Add owner's ``pjmedia_port *`` to the bridge (idempotent) and return its slot."""
@@ -145,6 +155,12 @@ class Bridge:
     def slot(self, owner: Any) -> int | None:
         m = self._members.get(id(owner))
         return None if m is None else m[1]
+
+    def _slot_of(self, owner: Any) -> int:
+        slot = self.slot(owner)
+        if slot is None:
+            raise InvalidStateError("a setting of a port on the audio bridge", "not attached")
+        return slot
 
     def detach(self, owner: Any) -> None:
         """Drop owner's connections and slot (idempotent; AudioTransport.stop() calls it before
@@ -214,11 +230,12 @@ class Bridge:
     def set_rx_level(self, owner: Any, percent: int) -> None:
         """Scale what owner's port sends into the bridge: 100 unchanged, 50 half, 200 double."""
         adj = max(-128, min(128, round((percent - 100) * 128 / 100)))
-        check(lib.sc_bridge_rx_level(self._b, self.slot(owner), adj), "setting a level")
+        check(lib.sc_bridge_rx_level(self._c("setting a level"), self._slot_of(owner), adj),
+              "setting a level")
 
     def mute_tx(self, owner: Any, mute: bool) -> None:
         """Stop (or resume) giving owner's port frames (a paused recording writes nothing)."""
-        check(lib.sc_bridge_mute_tx(self._b, self.slot(owner), 1 if mute else 0),
+        check(lib.sc_bridge_mute_tx(self._c("pausing"), self._slot_of(owner), 1 if mute else 0),
               "pausing a port on the audio bridge")
 
     @property
