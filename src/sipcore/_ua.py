@@ -93,6 +93,10 @@ class UA:
         self.timers: dict[int, Callable[[], None]] = {}
         self._next_timer = 1
         self.primitives: set = set()          # live Registration/Publication/Subscription...
+        # m-bridge: the audio bridge (media/_bridge.py) and the media objects (WaveFile, ...
+        # runs) that the teardown stops before destroying it
+        self.bridge: Any = None
+        self.media_objects: set = set()
         self.ua_renewals = 0                  # times _give_back_memory renewed the UA layer
         self.poll_rounds = 0                  # rounds of the Python poll loop (diagnostics) ...
         self.poll_events = 0                  # ... and events sc_poll handled in them
@@ -119,6 +123,16 @@ class UA:
         if pc.error is not None:
             raise pc.error
         return pc.result
+
+    def post(self, fn: Callable, *args: Any) -> bool:
+        """Have the poll thread run fn(*args) soon, without waiting (any thread, also the poll
+        thread itself, e.g. from a finalizer); False when the UA no longer runs calls."""
+        with self._posted_lock:
+            if not self.running or self._closed:
+                return False
+            self._posted.append(_PostedCall(fn, args))
+        lib.sc_wake()
+        return True
 
     def _run_posted(self) -> None:
         while self._posted:
@@ -277,6 +291,9 @@ class UA:
         check(lib.pjmedia_codec_register_audio_codecs(self.med_endpt, ffi.NULL),
               "registering audio codecs")
         self._load_codecs()
+        # m-bridge: the conference bridge and its C clock (sound device or null clock)
+        from .media._bridge import Bridge
+        self.bridge = Bridge(self)
         self.set_codecs(o["codecs"] if o["codecs"] is not None else
                         [c for c in DEFAULT_CODECS if c.lower() in {a.lower() for a in self.available_codecs}])
         for event, types in o["events"].items():
@@ -304,6 +321,17 @@ class UA:
                 if f is not None:
                     lib.sc_factory_destroy(f)
             lib.sc_wake_destroy(self.endpt)
+        # m-bridge: every media object first (players, recorders, streams: their ports leave
+        # the bridge and are destroyed), then the bridge and its clock, then the endpoint
+        while self.media_objects:
+            obj = self.media_objects.pop()
+            try:
+                obj._engine_stopping()
+            except BaseException:
+                self.report_exception(_format_exc())
+        if self.bridge is not None:
+            self.bridge.destroy()
+            self.bridge = None
         if self.med_endpt != ffi.NULL:
             lib.pjmedia_endpt_destroy2(self.med_endpt)
             self.med_endpt = ffi.NULL

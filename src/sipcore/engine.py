@@ -20,7 +20,7 @@ import threading
 from typing import Any
 
 from . import _options, _ua, signals
-from .errors import InvalidStateError
+from .errors import EngineNotRunningError, InvalidStateError
 from .uri import parse_in_pool
 
 __all__ = ["Engine"]
@@ -269,25 +269,74 @@ class Engine:
             raise TypeError(f"uri_string must be a str, not {type(uri_string).__name__}")
         return _ua.with_pool("parse_sip_uri", parse_in_pool, uri_string)
 
-    # ---- later features -----------------------------------------------------------------
+    # ---- m-bridge: sound devices and the audio bridge ----------------------------------------
+
+    @staticmethod
+    def _bridge(ua: _ua.UA, what: str) -> Any:
+        """The running UA's audio bridge; EngineNotRunningError while the Engine stops."""
+        if ua.bridge is None or ua.bridge.closed or ua._stopping:
+            raise EngineNotRunningError(what, "stopping")
+        return ua.bridge
 
     @property
     def playback_devices(self) -> list[str]:
-        raise NotImplementedError("sound devices come with the media work (roadmap: media)")
+        """Names of the playback devices PJMEDIA found (empty without a sound card)."""
+        from .media._bridge import Bridge
+        return _on_poll_thread("playback_devices", lambda ua: Bridge.devices(output=True))
 
     @property
     def recording_devices(self) -> list[str]:
-        raise NotImplementedError("sound devices come with the media work (roadmap: media)")
+        """Names of the recording devices PJMEDIA found (empty without a sound card)."""
+        from .media._bridge import Bridge
+        return _on_poll_thread("recording_devices", lambda ua: Bridge.devices(output=False))
 
     def set_sound_devices(self, playback_device: str | None = None,
-                          recording_device: str | None = None, tail_length: int | None = None) -> None:
-        raise NotImplementedError("sound devices come with the media work (roadmap: media)")
+                          recording_device: str | None = None,
+                          tail_length: int | None = None) -> None:
+        """(Re)open the sound devices by name (None: the system's default), with an echo
+        canceller of ``tail_length`` ms (None: ``ec_tail_length``; 0: off), which becomes the
+        new ``ec_tail_length``.  An unknown name raises ValueError naming it.  Without any
+        sound device the audio bridge keeps running on its null clock (nothing is heard, all
+        else works), as it does with ``auto_sound=False`` until this is called."""
+        from ._validate import check_int
+        for name, value in (("playback_device", playback_device),
+                            ("recording_device", recording_device)):
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
+        tail = check_int("tail_length", tail_length, 0, 1000, allow_none=True, unit="ms")
+
+        def apply(ua: _ua.UA) -> None:
+            self._bridge(ua, "set_sound_devices()").set_sound_devices(
+                playback_device, recording_device,
+                ua.options["ec_tail_length"] if tail is None else tail)
+        _on_poll_thread("set_sound_devices", apply)
 
     def connect_audio_transport(self, transport: Any) -> None:
-        raise NotImplementedError("audio transports come with the media work (roadmap: media)")
+        """Connect a started AudioTransport to the conference: the sound device and every
+        other connected transport hear it, and it hears them.  InvalidStateError naming its
+        state when it is not started."""
+        if not hasattr(transport, "_port") or not hasattr(transport, "is_started"):
+            raise TypeError(f"transport must be an AudioTransport, not {type(transport).__name__}")
+
+        def apply(ua: _ua.UA) -> None:
+            if not transport.is_started or transport._port is None:
+                raise InvalidStateError("connect_audio_transport()",
+                                        getattr(transport, "state", "not started"))
+            bridge = self._bridge(ua, "connect_audio_transport()")
+            bridge.attach(transport, transport._port)
+            bridge.join(transport)
+        _on_poll_thread("connect_audio_transport", apply)
 
     def disconnect_audio_transport(self, transport: Any) -> None:
-        raise NotImplementedError("audio transports come with the media work (roadmap: media)")
+        """Take one transport out of the conference (nothing when it is not in it); its
+        pairwise connections (WaveFile destination, RecordingWaveFile source) stay.  A stopped
+        transport leaves the bridge by itself."""
+        if not hasattr(transport, "_port") or not hasattr(transport, "is_started"):
+            raise TypeError(f"transport must be an AudioTransport, not {type(transport).__name__}")
+        _on_poll_thread("disconnect_audio_transport",
+                        lambda ua: ua.bridge.leave(transport) if ua.bridge is not None else None)
+
+    # ---- later features -----------------------------------------------------------------
 
     def detect_nat_type(self, stun_server_address: str, stun_server_port: int = 3478,
                         user_data: Any = None) -> None:

@@ -99,6 +99,11 @@ SIPInvitationGotSDPUpdate = _signal("SIPInvitationGotSDPUpdate", """An Invitatio
     SDP offer/answer: ``succeeded`` (bool); ``local_sdp``, ``remote_sdp`` (SDPSession) on
     success, ``error`` (str) on failure.""")
 # (SIPEngineDetectedNATType comes with NAT detection, a later feature.)
+# ---- m-bridge: wave files ----
+WaveFileDidFinishPlaying = _signal("WaveFileDidFinishPlaying", """A WaveFile finished a run
+    started by start(): it played loop_count times, stop() was called, or the Engine stopped.
+    Exactly one per run; no data besides ``timestamp``.  Not sent when the WaveFile was
+    garbage-collected while playing (spec).""")
 
 #: name -> documentation of its data, from the list above
 NOTIFICATIONS: dict[str, str] = {name: sig.__doc__ for name, sig in _signals.items()}

@@ -274,8 +274,7 @@ def test_stop_from_a_receiver(engine, recorder):
 
 
 def test_later_features_raise_not_implemented(engine):
-    with pytest.raises(NotImplementedError):
-        engine.set_sound_devices()
+    # (set_sound_devices: the audio bridge, tests/unit/test_wave.py)
     with pytest.raises(NotImplementedError):
         engine.detect_nat_type("127.0.0.1")
 

@@ -360,6 +360,34 @@ size_t sc_pool_usage(size_t *live, size_t n);
 void sc_trim_heap(void);
 
 
+/* -- glue_bridge.c: the audio bridge, sound devices, wave file ports (m-bridge) --
+ * The bridge: a conference clocked by a sound device or by a C null clock (see the file's
+ * top comment); slots are ints.  sc_bridge_slot: 1 the silence source, 2 the DTMF tones. */
+typedef struct sc_bridge sc_bridge;
+typedef struct sc_fileport sc_fileport;
+pj_status_t sc_bridge_create(pj_pool_factory *pf, unsigned clock_rate, sc_bridge **p_bridge);
+pj_status_t sc_bridge_set_device(sc_bridge *b, int use_device, int rec_id, int play_id,
+                                 unsigned ec_tail_ms);
+int sc_bridge_has_device(sc_bridge *b);
+void sc_bridge_destroy(sc_bridge *b);
+int sc_bridge_slot(sc_bridge *b, int which);
+pj_status_t sc_bridge_add(sc_bridge *b, pjmedia_port *port, int *slot);
+pj_status_t sc_bridge_remove(sc_bridge *b, int slot);
+pj_status_t sc_bridge_connect(sc_bridge *b, int src, int dst, int connect);
+pj_status_t sc_bridge_rx_level(sc_bridge *b, int slot, int adj);
+pj_status_t sc_bridge_mute_tx(sc_bridge *b, int slot, int mute);
+pj_status_t sc_bridge_play_dtmf(sc_bridge *b, char digit);
+int sc_aud_dev_count(void);
+int sc_aud_dev_info(int id, char *name, int size, int *inputs, int *outputs);
+/* A WaveFile's player (is_player: reports SC_MEDIA_WAVE_EOF under token on the clock thread)
+ * or a RecordingWaveFile's 16-bit PCM mono writer at clock_rate. */
+pj_status_t sc_fileport_create(pj_pool_factory *pf, const char *path, int is_player,
+                               unsigned clock_rate, uintptr_t token, sc_fileport **p_fp);
+pjmedia_port *sc_fileport_port(sc_fileport *fp);
+void sc_fileport_rewind(sc_fileport *fp);
+void sc_fileport_destroy(sc_fileport *fp);
+
+
 /* ==== callbacks into Python ===============================================================
  *
  * Defined by the cffi module (extern "Python+C"), by the trampolines the Python side

@@ -95,3 +95,6 @@ pj_status_t pjmedia_sdp_parse(pj_pool_t *pool, char *buf, pj_size_t len,
                               pjmedia_sdp_session **p_sdp);
 int pjmedia_sdp_print(const pjmedia_sdp_session *sdp, char *buf, pj_size_t size);
 pj_status_t pjmedia_sdp_validate2(const pjmedia_sdp_session *sdp, pj_bool_t strict);
+
+/* ---- m-bridge: the audio bridge (glue_bridge.c) ---- */
+typedef struct pjmedia_port pjmedia_port;
