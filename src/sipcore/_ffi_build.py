@@ -32,6 +32,9 @@ CDEFS = os.path.join(HERE, "_cdefs")
 #: cdef order: each file uses only types of the files before it
 DECLS = ["pjlib.h", "pjsip.h", "pjsip_ua.h", "pjsip_simple.h", "pjmedia.h"]
 GLUE = ["glue.c", "glue_clients.c", "glue_inv.c", "glue_sdp.c", "glue_pool.c"]
+# NAT type detection (m-peers)
+DECLS += ["pjnath.h"]
+GLUE += ["glue_nat.c"]
 #: the glue's warnings fail the build (pjproject's are not ours: -isystem)
 WARNINGS = ["-Wall", "-Wextra", "-Werror"]
 

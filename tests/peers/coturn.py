@@ -147,6 +147,8 @@ class Coturn(ManagedPeer):
                      removed on close)
       start_timeout  seconds to wait until it answers a Binding request
       verbose        pass ``-V`` (log every STUN message)
+      change_request False: listen on 127.0.0.1 only, without an alternate port -- a
+                     server that refuses CHANGE-REQUEST (NAT-type detection then fails)
     Attributes:
       host, port          primary STUN address (what clients are given)
       alt_host, alt_port  the other address and port (CHANGE-REQUEST answers come from them)
@@ -157,10 +159,12 @@ class Coturn(ManagedPeer):
     host = "127.0.0.1"
     alt_host = "127.0.0.2"
 
-    def __init__(self, *, workdir=None, start_timeout: float = 10.0, verbose: bool = False):
+    def __init__(self, *, workdir=None, start_timeout: float = 10.0, verbose: bool = False,
+                 change_request: bool = True):
         self.binary = shutil.which("turnserver") or "/usr/bin/turnserver"
         self.start_timeout = start_timeout
         self.verbose = verbose
+        self.change_request = change_request
         self._own_tmp = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="coturn-")).resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -174,9 +178,13 @@ class Coturn(ManagedPeer):
         return f"{self.host}:{self.port}"
 
     def command(self) -> list[str]:
-        cmd = [self.binary, "-n",
-               "--listening-ip", self.host, "--listening-ip", self.alt_host,
-               "--listening-port", str(self.port), "--alt-listening-port", str(self.alt_port),
+        cmd = [self.binary, "-n", "--listening-ip", self.host]
+        if self.change_request:
+            cmd += ["--listening-ip", self.alt_host,
+                    "--alt-listening-port", str(self.alt_port)]
+        else:
+            cmd += ["--no-rfc5780"]
+        cmd += ["--listening-port", str(self.port),
                "--stun-only", "--no-cli", "--no-tls", "--no-dtls", "--no-tcp",
                "--no-software-attribute",
                "--log-file", "stdout", "--simple-log",
@@ -205,7 +213,9 @@ class Coturn(ManagedPeer):
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout
-        targets = [(self.host, self.port), (self.alt_host, self.alt_port)]
+        targets = [(self.host, self.port)]
+        if self.change_request:
+            targets.append((self.alt_host, self.alt_port))
         while True:
             if self.proc.poll() is not None:
                 raise CoturnError(f"turnserver exited ({self.proc.returncode}):\n"

@@ -273,8 +273,6 @@ def test_stop_from_a_receiver(engine, recorder):
 def test_later_features_raise_not_implemented(engine):
     with pytest.raises(NotImplementedError):
         engine.set_sound_devices()
-    with pytest.raises(NotImplementedError):
-        engine.detect_nat_type("127.0.0.1")
 
 
 # ---- spec behaviours (issue #10, item 4) ------------------------------------------------
