@@ -50,11 +50,10 @@ import re
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
-from .procs import ManagedPeer, stop_process_group
+from .procs import ManagedPeer
 from .ports import _can_bind, free_port
 
 __all__ = ["Baresip", "BaresipError"]
@@ -140,10 +139,7 @@ class Baresip(ManagedPeer):
         self.auto_answer = auto_answer
         self.sip_trace = sip_trace
         self.start_timeout = start_timeout
-        self._own_tmp = workdir is None
-        self.confdir = Path(workdir or tempfile.mkdtemp(prefix="baresip-")).resolve()
-        self.confdir.mkdir(parents=True, exist_ok=True)
-        self.log = self.confdir / "baresip.log"
+        self.confdir = self.make_workdir(workdir, "baresip-", "baresip.log")
         self.sip_port = _free_sip_port()
         self.ctrl_port = free_port("tcp")
         self.contact_uri = f"sip:{user}@{self.host}:{self.sip_port}"
@@ -265,23 +261,18 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
     def start(self) -> "Baresip":
         if self.running:
             return self
-        self._logfh = open(self.log, "ab")
         cmd = [self.binary, "-f", str(self.confdir)]
         if self.sip_trace:
             cmd.append("-s")
         if shutil.which("stdbuf"):
             cmd = ["stdbuf", "-oL", "-eL"] + cmd
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=self._logfh,
-            stderr=subprocess.STDOUT, cwd=self.confdir,
-            start_new_session=True, env={**os.environ, "TERM": "dumb"})
-        try:
-            self.wait_for_output(r"baresip is ready\.", self.start_timeout)
-            self._connect_ctrl()
-        except BaseException:
-            self.stop()
-            raise
+        self.spawn(cmd, self.confdir, stdin=subprocess.PIPE,
+                   env={**os.environ, "TERM": "dumb"})
         return self
+
+    def _wait_ready(self) -> None:
+        self.wait_for_output(r"baresip is ready\.", self.start_timeout)
+        self._connect_ctrl()
 
     def _connect_ctrl(self):
         deadline = time.monotonic() + 5
@@ -296,10 +287,6 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
                                        + self.output()[-3000:])
                 time.sleep(0.1)
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def stop(self, timeout: float = 5.0) -> None:
         if self._ctrl is not None:
             try:
@@ -307,17 +294,13 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
             except OSError:
                 pass
             self._ctrl = None
-        p, self.proc = self.proc, None
-        if p is not None:
-            stop_process_group(p, timeout)   # SIGTERM: graceful un-REGISTER and quit
-            if p.stdin:
-                try:
-                    p.stdin.close()
-                except OSError:
-                    pass
-        if self._logfh is not None:
-            self._logfh.close()
-            self._logfh = None
+        stdin = self.proc.stdin if self.proc is not None else None
+        self.stop_process(timeout)           # SIGTERM: graceful un-REGISTER and quit
+        if stdin:
+            try:
+                stdin.close()
+            except OSError:
+                pass
 
     def close(self) -> None:
         self.stop()
@@ -325,13 +308,6 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
             shutil.rmtree(self.confdir, ignore_errors=True)
 
     # ------------------------------------------------------------ output
-    def output(self) -> str:
-        """Everything baresip printed so far (stdout+stderr, SIP trace)."""
-        try:
-            return self.log.read_bytes().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
     def mark(self) -> int:
         """Current output offset; pass as ``since`` to only see newer lines."""
         return len(self.output())

@@ -30,12 +30,10 @@ import shutil
 import socket
 import struct
 import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-from .procs import ManagedPeer, stop_process_group
+from .procs import ManagedPeer
 from .ports import _handed_out, _lock
 
 __all__ = ["Coturn", "CoturnError", "BlackHole", "stun_binding", "free_udp_port_on"]
@@ -165,10 +163,7 @@ class Coturn(ManagedPeer):
         self.start_timeout = start_timeout
         self.verbose = verbose
         self.change_request = change_request
-        self._own_tmp = workdir is None
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="coturn-")).resolve()
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.log = self.workdir / "turnserver.log"
+        self.workdir = self.make_workdir(workdir, "coturn-", "turnserver.log")
         self.port, self.alt_port = free_udp_port_on((self.host, self.alt_host), 2)
         self.proc: subprocess.Popen | None = None
         self._logfh = None
@@ -200,15 +195,7 @@ class Coturn(ManagedPeer):
         if not os.access(self.binary, os.X_OK):
             raise CoturnError(f"{self.binary} not found: coturn is not installed "
                               "(tools/system-deps.sh installs it)")
-        self._logfh = open(self.log, "ab")
-        self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                     stdout=self._logfh, stderr=subprocess.STDOUT,
-                                     cwd=self.workdir, start_new_session=True)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self.spawn(self.command(), self.workdir)
         return self
 
     def _wait_ready(self) -> None:
@@ -226,23 +213,8 @@ class Coturn(ManagedPeer):
                 raise CoturnError(f"turnserver does not answer STUN on {targets} within "
                                   f"{self.start_timeout}s:\n" + self.output()[-3000:])
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def output(self) -> str:
-        try:
-            return self.log.read_bytes().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
     def stop(self, timeout: float = 5.0) -> None:
-        p, self.proc = self.proc, None
-        if p is not None:
-            stop_process_group(p, timeout)
-        if self._logfh is not None:
-            self._logfh.close()
-            self._logfh = None
+        self.stop_process(timeout)
 
     def close(self) -> None:
         self.stop()
