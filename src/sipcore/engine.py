@@ -22,7 +22,7 @@ from typing import Any
 
 from . import _options, _pj, _ua, signals
 from ._validate import check_int
-from .errors import InvalidStateError, PJSIPError
+from .errors import EngineNotRunningError, InvalidStateError, PJSIPError
 from .uri import parse_in_pool
 
 __all__ = ["Engine"]
@@ -305,8 +305,9 @@ class Engine:
         "Symmetric"), or ``succeeded=False`` and ``error`` -- also when the server never
         answers (after PJNATH's STUN timeout, about 8 s; PJNATH calls that "Blocked") and
         when the Engine stops first (sent during the stop, before ``SIPEngineDidEnd``).  A
-        call that raises (bad argument: TypeError/ValueError naming it; Engine not running:
-        EngineNotRunningError; PJNATH could not start: PJSIPError) sends nothing.  The
+        call that raises (bad argument: TypeError/ValueError naming it; Engine not running
+        or stopping, e.g. from a receiver of SIPEngineWillEnd: EngineNotRunningError; PJNATH
+        could not start: PJSIPError) sends nothing.  The
         server must answer CHANGE-REQUEST from a second address and port (RFC 3489
         CHANGED-ADDRESS), or the result is an error such as "Unknown Attribute".
         """
@@ -346,6 +347,8 @@ class _NATDetection:
 
     def start(self, ip: str, port: int) -> None:        # poll thread
         ua = self.ua
+        if ua._stopping:    # a receiver during the stop: no result could be sent any more
+            raise EngineNotRunningError("detect_nat_type", "stopping")
         self.token = _pj.handles.new(self)
         status = _pj.lib.sc_nat_detect(ua.endpt, _pj.ffi.addressof(ua.cp, "factory"),
                                        self.token, ip.encode(), port)

@@ -76,3 +76,25 @@ def test_stop_cuts_detections_short_with_one_failure_each(engine_factory, record
     engine_factory()
     engine.stop()
     assert len(recorder.all(NAME)) == 3
+
+
+def test_called_while_the_engine_stops_raises_and_sends_nothing(engine_factory, recorder):
+    """From a receiver of SIPEngineWillEnd (the poll thread, during the stop) no detection
+    could report any more: the call raises EngineNotRunningError naming "stopping"."""
+    from sipcore import signals
+    engine = engine_factory()
+    raised = []
+
+    def on_will_end(sender, **data):
+        try:
+            engine.detect_nat_type("127.0.0.1", _closed_udp_port(), user_data="late")
+        except EngineNotRunningError as exc:
+            raised.append(str(exc))
+
+    signals.SIPEngineWillEnd.connect(on_will_end, weak=False)
+    try:
+        engine.stop()
+    finally:
+        signals.SIPEngineWillEnd.disconnect(on_will_end)
+    assert len(raised) == 1 and "stopping" in raised[0]
+    assert recorder.all(NAME) == []
