@@ -112,6 +112,9 @@ def _call_and_measure(tmp_path, codec, rate, expect_decoder, **media):
     ("PCMU", 8000, "PCMU/8000/1", None),
     ("G722", 16000, "G722/16000/1", None),
     ("PCMU", 8000, "PCMU/8000/1", "srtp-mand"),
+    ("PCMA", 8000, "PCMA/8000/1", None),
+    ("GSM", 8000, "GSM/8000/1", None),
+    ("opus", 48000, "opus/48000/2", None),
 ])
 def test_baresip_to_baresip_audio_and_dtmf(tmp_path, codec, rate, decoder, mediaenc):
     rec, digits = _call_and_measure(tmp_path, codec, rate, decoder, mediaenc=mediaenc)
