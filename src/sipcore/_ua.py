@@ -261,6 +261,9 @@ class UA:
         # sequence.  Seed it from the OS at every start.
         lib.pj_srand(int.from_bytes(os.urandom(4), "little"))
         check(lib.pjlib_util_init(), "pjlib_util_init")
+        # pjnath's error texts (STUN/ICE: "Unknown Attribute", "STUN transaction has timed
+        # out"); once per pj_init (pj_shutdown forgets them; a second call asserts) (m-peers)
+        check(lib.pjnath_init(), "pjnath_init")
         self.cp = ffi.new("pj_caching_pool *")
         # Pool blocks come from sipcore's slabs, not malloc (why: glue_pool.c).  The caching
         # pool keeps no released pools (capacity 0): the slabs already re-use a freed block at

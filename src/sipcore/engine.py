@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import atexit
 import copy
+import ipaddress
 import threading
 from typing import Any
 
-from . import _options, _ua, signals
-from .errors import EngineNotRunningError, InvalidStateError
+from . import _options, _pj, _ua, signals
+from ._validate import check_int
+from .errors import EngineNotRunningError, InvalidStateError, PJSIPError
 from .uri import parse_in_pool
 
 __all__ = ["Engine"]
@@ -338,6 +340,92 @@ class Engine:
 
     # ---- later features -----------------------------------------------------------------
 
+    # ---- NAT type detection (m-peers) ------------------------------------------------------
+
     def detect_nat_type(self, stun_server_address: str, stun_server_port: int = 3478,
                         user_data: Any = None) -> None:
-        raise NotImplementedError("NAT detection comes with the media work (roadmap: ICE/STUN)")
+        """Detect the type of NAT this host is behind with the STUN server at
+        ``stun_server_address`` (an IPv4 or IPv6 address; host names come with DNS, issue
+        #14) and UDP ``stun_server_port`` (RFC 3489 tests, PJNATH's
+        ``pj_stun_detect_nat_type``).
+
+        Every call that returns sends exactly one ``SIPEngineDetectedNATType`` later, with
+        ``user_data``: ``succeeded=True`` and ``nat_type`` (e.g. "Open", "Full Cone",
+        "Symmetric"), or ``succeeded=False`` and ``error`` -- also when the server never
+        answers (after PJNATH's STUN timeout, about 8 s; PJNATH calls that "Blocked") and
+        when the Engine stops first (sent during the stop, before ``SIPEngineDidEnd``).  A
+        call that raises (bad argument: TypeError/ValueError naming it; Engine not running
+        or stopping, e.g. from a receiver of SIPEngineWillEnd: EngineNotRunningError; PJNATH
+        could not start: PJSIPError) sends nothing.  The
+        server must answer CHANGE-REQUEST from a second address and port (RFC 3489
+        CHANGED-ADDRESS), or the result is an error such as "Unknown Attribute".
+        """
+        if not isinstance(stun_server_address, str):
+            raise TypeError(f"stun_server_address must be a str, not "
+                            f"{type(stun_server_address).__name__}")
+        try:
+            ip = str(ipaddress.ip_address(stun_server_address.strip("[]")))
+        except ValueError:
+            raise ValueError(f"stun_server_address must be an IPv4 or IPv6 address (host names "
+                             f"are not resolved yet), not {stun_server_address!r}") from None
+        port = check_int("stun_server_port", stun_server_port, 1, 65535)
+        _on_poll_thread("detect_nat_type",
+                        lambda ua: _NATDetection(self, ua, user_data).start(ip, port))
+
+
+class _NATDetection:
+    """One detect_nat_type() call, from its start until its one SIPEngineDetectedNATType.
+
+    Registered under a token while PJNATH runs it (the result comes as an SC_MEDIA_NAT_TYPE
+    C event, on the poll thread) and in the UA's live objects, so that Engine.stop() reports
+    it as failed when it is still running (PJNATH cannot cancel a detection; once the
+    endpoint is gone it can never call back)."""
+
+    __slots__ = ("engine", "ua", "user_data", "token", "__weakref__")
+
+    #: PJNATH's "Blocked": no answer to test I at all -- the server did not answer (dead,
+    #: unreachable or UDP blocked), which is no NAT type: reported as a failure
+    NO_ANSWER = ("no answer from the STUN server (PJNATH: Blocked -- UDP is blocked or the "
+                 "server is unreachable)")
+
+    def __init__(self, engine: Engine, ua: _ua.UA, user_data: Any):
+        self.engine = engine
+        self.ua = ua
+        self.user_data = user_data
+        self.token = None
+
+    def start(self, ip: str, port: int) -> None:        # poll thread
+        ua = self.ua
+        if ua._stopping:    # a receiver during the stop: no result could be sent any more
+            raise EngineNotRunningError("detect_nat_type", "stopping")
+        self.token = _pj.handles.new(self)
+        status = _pj.lib.sc_nat_detect(ua.endpt, _pj.ffi.addressof(ua.cp, "factory"),
+                                       self.token, ip.encode(), port)
+        if status != _pj.lib.PJ_SUCCESS:
+            _pj.handles.release(self.token)
+            raise PJSIPError(f"starting NAT type detection with {ip} port {port}", status)
+        ua.primitives.add(self)
+
+    def on_media_event(self, what: int, value: int, status: int, text: str) -> None:
+        lib = _pj.lib
+        if what != lib.SC_MEDIA_NAT_TYPE:
+            return
+        if status != lib.PJ_SUCCESS:
+            self._finish(succeeded=False, error=text)
+        elif value == lib.PJ_STUN_NAT_TYPE_BLOCKED:
+            self._finish(succeeded=False, error=self.NO_ANSWER)
+        else:
+            self._finish(succeeded=True, nat_type=text)
+
+    def _engine_stopping(self) -> None:
+        self._finish(succeeded=False, error="the Engine stopped before NAT type detection "
+                                            "ended")
+
+    def _finish(self, **data: Any) -> None:
+        if self.token is None:          # already reported
+            return
+        _pj.handles.release(self.token)
+        self.token = None
+        self.ua.primitives.discard(self)
+        signals.notify(signals.SIPEngineDetectedNATType, self.engine, user_data=self.user_data,
+                       **data)

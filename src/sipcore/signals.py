@@ -98,12 +98,17 @@ SIPInvitationChangedState = _signal("SIPInvitationChangedState", """An Invitatio
 SIPInvitationGotSDPUpdate = _signal("SIPInvitationGotSDPUpdate", """An Invitation completed an
     SDP offer/answer: ``succeeded`` (bool); ``local_sdp``, ``remote_sdp`` (SDPSession) on
     success, ``error`` (str) on failure.""")
-# (SIPEngineDetectedNATType comes with NAT detection, a later feature.)
 # ---- m-bridge: wave files ----
 WaveFileDidFinishPlaying = _signal("WaveFileDidFinishPlaying", """A WaveFile finished a run
     started by start(): it played loop_count times, stop() was called, or the Engine stopped.
     Exactly one per run; no data besides ``timestamp``.  Not sent when the WaveFile was
     garbage-collected while playing (spec).""")
+# -- NAT type detection (m-peers) --
+SIPEngineDetectedNATType = _signal("SIPEngineDetectedNATType", """The one result of a
+    detect_nat_type() call: ``succeeded`` (bool), ``user_data`` (what the call was given);
+    ``nat_type`` (str, PJNATH's name: "Open", "Full Cone", "Restricted", "Port Restricted",
+    "Symmetric", "Symmetric UDP") on success, ``error`` (str) on failure -- also when the
+    server never answered and when the Engine stopped first.""")
 
 #: name -> documentation of its data, from the list above
 NOTIFICATIONS: dict[str, str] = {name: sig.__doc__ for name, sig in _signals.items()}

@@ -5,7 +5,7 @@ import contextlib
 
 import pytest
 
-from sipcore import signals
+from sipcore import Credentials, Invitation, Route, SIPURI, signals
 from sipcore.sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession
 
 
@@ -16,6 +16,21 @@ def make_sdp(ip: str = "127.0.0.1", dir: str = "sendrecv", port: int = 40000) ->
         SDPMedia("audio", port, "RTP/AVP", formats=["0", "8"],
                  attributes=[SDPAttribute("rtpmap", "0 PCMU/8000"),
                              SDPAttribute("rtpmap", "8 PCMA/8000"), SDPAttribute(dir, "")])])
+
+
+def call(port: int, sdp: bool = True, ip: str = "127.0.0.1", **kw) -> Invitation:
+    """alice calls bob at ip:port (that route), with make_sdp()'s offer unless ``sdp`` is
+    False; ``kw`` go to Invitation."""
+    inv = Invitation(Credentials(SIPURI(ip, user="alice")), SIPURI(ip, user="bob", port=port),
+                     Route(ip, port), **kw)
+    if sdp:
+        inv.set_offered_local_sdp(make_sdp())
+    inv.send_invite()
+    return inv
+
+
+def no_exceptions(rec) -> None:
+    assert not rec.all("SIPEngineGotException"), [n.data for n in rec.all("SIPEngineGotException")]
 
 
 def direction(sdp: SDPSession) -> str:

@@ -7,106 +7,37 @@ Expected values: sip-core-api.txt (SIPInvitationGotSDPUpdate: 'succeeded', 'erro
 negotiation failed, 'local_sdp'/'remote_sdp' only if it succeeded; get_active_*_sdp()) and
 RFC 3264 (5, 6: the answer's formats are a subset of the offer's; an offer in a 2xx is
 answered in the ACK, RFC 3261 13.2.1)."""
-import shutil
-import subprocess
-import time
-
-from peers.ports import free_port
-from test_invitation_helpers import (body, changes, check_transitions, header, make_sdp,
-                                     sdp_updates, seq, sip_trace, wait_state)
+from peers import sipp
+from test_invitation_helpers import (body, call, changes, check_transitions, header, make_sdp,
+                                     no_exceptions, sdp_updates, seq, sip_trace, wait_state)
 from test_invitation_helpers import spec_checked  # noqa: F401 (autouse: spec transitions, no exceptions)
 from sipcore import Credentials, Invitation, Route, SIPURI, signals
 from sipcore.peer import PeerProcess
 
-SIPP = shutil.which("sipp") or "/usr/bin/sipp"
-IP = "127.0.0.1"
+IP = sipp.IP
 
-_INVITE_200_OK = """
-  <recv request="INVITE" crlf="true"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Type: application/sdp
-      Content-Length: [len]
 
-      v=0
-      o=user1 53655765 {version} IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio {port} RTP/AVP {fmt}
-      a=rtpmap:{fmt} {codec}/8000
-    ]]>
-  </send>
-  <recv request="ACK" crlf="true"/>
-"""
-_BYE_200 = """
-  <recv request="BYE"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-"""
+
+def invite_answered_200(version: int, port: int, fmt: int, codec: str, new_tag: bool = True):
+    """An INVITE (or re-INVITE) received, answered 200 with one codec, its ACK received."""
+    return (sipp.recv(request="INVITE", crlf=True)
+            + sipp.respond(200, "OK", new_tag=new_tag,
+                           body=sipp.sdp(f"{port} RTP/AVP {fmt}", f"a=rtpmap:{fmt} {codec}/8000",
+                                         version=version))
+            + sipp.recv(request="ACK", crlf=True))
+
+
 # the answer to the INVITE has only G.729, which the offer (PCMU, PCMA) does not have
-NO_COMMON_CODEC_UAS = ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="answer '
-                       'without a common codec">' + _INVITE_200_OK.format(
-                           version=1, port=6000, fmt=18, codec="G729") + _BYE_200 + "</scenario>\n")
+NO_COMMON_CODEC_UAS = sipp.scenario(
+    "answer without a common codec",
+    invite_answered_200(version=1, port=6000, fmt=18, codec="G729"),
+    sipp.recv_bye_send_200())
 # the INVITE answered with PCMU; the re-INVITE answered with G.729 only
-BAD_REINVITE_ANSWER_UAS = (
-    '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="re-INVITE answered without '
-    'a common codec">'
-    + _INVITE_200_OK.format(version=1, port=6000, fmt=0, codec="PCMU")
-    + _INVITE_200_OK.format(version=2, port=6002, fmt=18, codec="G729").replace(
-        ";tag=[pid]SIPpTag01[call_number]", "")
-    + _BYE_200 + "</scenario>\n")
-
-
-def sipp_uas(tmp_path, scenario, name):
-    (tmp_path / f"{name}.xml").write_text(scenario)
-    port = free_port("udp")
-    proc = subprocess.Popen([SIPP, "-sf", f"{name}.xml", "-i", IP, "-p", str(port), "-m", "1",
-                             "-timeout", "15", "-trace_err", "-nostdin"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.3)
-    return proc, port
-
-
-def finish(proc, failed):
-    """sipp's verdict; when the test already failed, sipp is only stopped."""
-    try:
-        if not failed:
-            out, err = proc.communicate(timeout=20)
-            assert proc.returncode == 0, out[-2000:] + err[-2000:]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def call(port, sdp=True):
-    inv = Invitation(Credentials(SIPURI(IP, user="alice")), SIPURI(IP, user="bob", port=port),
-                     Route(IP, port))
-    if sdp:
-        inv.set_offered_local_sdp(make_sdp())
-    inv.send_invite()
-    return inv
-
-
-def no_exceptions(rec):
-    assert not rec.all("SIPEngineGotException"), [n.data for n in rec.all("SIPEngineGotException")]
+BAD_REINVITE_ANSWER_UAS = sipp.scenario(
+    "re-INVITE answered without a common codec",
+    invite_answered_200(version=1, port=6000, fmt=0, codec="PCMU"),
+    invite_answered_200(version=2, port=6002, fmt=18, codec="G729", new_tag=False),
+    sipp.recv_bye_send_200())
 
 
 def assert_failed(update):
@@ -121,9 +52,8 @@ def test_answer_without_a_common_codec_fails_the_negotiation(engine, recorder, t
     """RFC 3264 6: an answer may only use formats of the offer.  sipp answers PCMU/PCMA with
     G.729 only: SIPInvitationGotSDPUpdate(succeeded=False, error=...); nothing becomes active;
     the call itself is set up (the application decides) and ends with our BYE."""
-    proc, port = sipp_uas(tmp_path, NO_COMMON_CODEC_UAS, "nocodec")
-    try:
-        inv = call(port)
+    with sipp.uas(tmp_path, NO_COMMON_CODEC_UAS, timeout=15) as peer:
+        inv = call(peer.port)
         wait_state(recorder, inv, "CONFIRMED")
         upd = sdp_updates(recorder, inv)
         assert len(upd) == 1
@@ -133,10 +63,7 @@ def test_answer_without_a_common_codec_fails_the_negotiation(engine, recorder, t
         wait_state(recorder, inv, "DISCONNECTED")
         assert seq(recorder, inv) == ["CALLING", "CONNECTING", "CONFIRMED", "DISCONNECTING",
                                       "DISCONNECTED"]
-    except BaseException:
-        finish(proc, failed=True)
-        raise
-    finish(proc, failed=False)
+        sipp.finish(peer, tmp_path)
     check_transitions(recorder)
     no_exceptions(recorder)
 
@@ -145,9 +72,8 @@ def test_reinvite_answered_without_a_common_codec_keeps_the_active_sdp(engine, r
     """Our re-INVITE (port 41000) answered 200 with G.729 only: REINVITING -> CONFIRMED with
     code 200, SIPInvitationGotSDPUpdate(succeeded=False), and the SDPs negotiated before stay
     the active ones."""
-    proc, port = sipp_uas(tmp_path, BAD_REINVITE_ANSWER_UAS, "badre")
-    try:
-        inv = call(port)
+    with sipp.uas(tmp_path, BAD_REINVITE_ANSWER_UAS, timeout=15) as peer:
+        inv = call(peer.port)
         wait_state(recorder, inv, "CONFIRMED")
         first = sdp_updates(recorder, inv)
         assert [u.data.succeeded for u in first] == [True]
@@ -167,10 +93,7 @@ def test_reinvite_answered_without_a_common_codec_keeps_the_active_sdp(engine, r
         wait_state(recorder, inv, "DISCONNECTED")
         assert seq(recorder, inv) == ["CALLING", "CONNECTING", "CONFIRMED", "REINVITING",
                                       "CONFIRMED", "DISCONNECTING", "DISCONNECTED"]
-    except BaseException:
-        finish(proc, failed=True)
-        raise
-    finish(proc, failed=False)
+        sipp.finish(peer, tmp_path)
     check_transitions(recorder)
     no_exceptions(recorder)
 
@@ -217,73 +140,20 @@ def test_caller_without_sdp_answers_the_offer_of_the_200_in_the_ack(engine_facto
     no_exceptions(recorder)
 
 
-NO_SDP_UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="INVITE without SDP; the offer in the 200, the answer in the ACK">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:alice@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:alice@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="200" rrs="true">
-    <action>
-      <ereg regexp="m=audio 42000 RTP/AVP 0 8" search_in="body" check_it="true" assign_to="m"/>
-    </action>
-  </recv>
-  <Reference variables="m"/>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio 6010 RTP/AVP 8
-      a=rtpmap:8 PCMA/8000
-    ]]>
-  </send>
-  <pause milliseconds="300"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200"/>
-</scenario>
-"""
+NO_SDP_UAC = sipp.scenario(
+    "INVITE without SDP; the offer in the 200, the answer in the ACK",
+    sipp.request("INVITE", 1, initial=True),
+    sipp.recv(response=100, optional=True),
+    sipp.recv(response=200, rrs=True, body_has="m=audio 42000 RTP/AVP 0 8"),
+    sipp.request("ACK", 1, retrans=None, body=sipp.sdp("6010 RTP/AVP 8", "a=rtpmap:8 PCMA/8000")),
+    sipp.pause(300),
+    sipp.request("BYE", 2),
+    sipp.recv(response=200))
 
 
 def test_callee_of_an_invite_without_sdp_offers_in_the_200(engine, recorder, tmp_path):
     """sipp sends an INVITE without SDP: accept_invite() puts our offer in the 200 (sipp checks
     it), sipp answers PCMA in the ACK; one successful negotiation with sipp's answer."""
-    (tmp_path / "nosdp.xml").write_text(NO_SDP_UAC)
     got = []
 
     def on_state(sender, **d):
@@ -295,12 +165,8 @@ def test_callee_of_an_invite_without_sdp_offers_in_the_200(engine, recorder, tmp
 
     signals.SIPInvitationChangedState.connect(on_state)
     try:
-        r = subprocess.run([SIPP, "-sf", "nosdp.xml", f"{IP}:{engine.local_udp_port}", "-m", "1",
-                            "-i", IP, "-p", str(free_port("udp")), "-timeout", "15",
-                            "-trace_err", "-nostdin"], cwd=tmp_path, capture_output=True,
-                           text=True, timeout=30)
-        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:] + "".join(
-            p.read_text() for p in tmp_path.glob("*errors.log"))
+        r = sipp.run_uac(tmp_path, NO_SDP_UAC, engine.local_udp_port, timeout=15)
+        sipp.assert_ok(r, tmp_path)
     finally:
         signals.SIPInvitationChangedState.disconnect(on_state)
     inv = got[0]

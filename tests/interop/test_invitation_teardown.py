@@ -5,20 +5,17 @@ timeout, and contact_uri.  Peers: a second sipcore process, sipp, this process c
 Expected values come from sip-core-api.txt ("Invitation": triggers 4-16, disconnect(),
 respond_to_reinvite()) and RFC 3261 (15.1.2: a pending re-INVITE answered 487 when the session
 ends; 9.1: no CANCEL before a provisional response)."""
-import shutil
-import subprocess
 import time
 
-from peers.ports import free_port
-from test_invitation_helpers import (changes, check_transitions, first_line, header,
-                                     incoming_calls, make_sdp, sdp_updates, seq, sip_trace,
-                                     wait_state)
+from peers import sipp
+from test_invitation_helpers import (call, changes, check_transitions, first_line, header,
+                                     incoming_calls, make_sdp, no_exceptions, sdp_updates, seq,
+                                     sip_trace, wait_state)
 from test_invitation_helpers import spec_checked  # noqa: F401 (autouse: spec transitions, no exceptions)
-from sipcore import Credentials, Invitation, Route, SIPURI
+from sipcore import SIPURI
 from sipcore.peer import PeerProcess
 
-SIPP = shutil.which("sipp") or "/usr/bin/sipp"
-IP = "127.0.0.1"
+IP = sipp.IP
 
 
 def peer_process(*extra):
@@ -33,19 +30,6 @@ def peer_states(peer, cid, until, timeout=10):
         out.append((ev["state"], ev["code"], ev["method"]))
         if ev["state"] == until:
             return out
-
-
-def call(port, sdp=True, **kw):
-    inv = Invitation(Credentials(SIPURI(IP, user="alice")), SIPURI(IP, user="bob", port=port),
-                     Route(IP, port), **kw)
-    if sdp:
-        inv.set_offered_local_sdp(make_sdp())
-    inv.send_invite()
-    return inv
-
-
-def no_exceptions(rec):
-    assert not rec.all("SIPEngineGotException"), [n.data for n in rec.all("SIPEngineGotException")]
 
 
 def cseq_method(msg):
@@ -108,60 +92,14 @@ def test_disconnect_while_reinviting_byes(engine_factory, recorder):
     no_exceptions(recorder)
 
 
-LATE_ACK_UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="INVITE, the 200 ACKed late, BYE from the callee answered">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:alice@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:alice@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="200" rrs="true"/>
-  <pause milliseconds="700"/>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv request="BYE"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-</scenario>
-"""
+LATE_ACK_UAC = sipp.scenario(
+    "INVITE, the 200 ACKed late, BYE from the callee answered",
+    sipp.request("INVITE", 1, initial=True, body=sipp.sdp()),
+    sipp.recv(response=100, optional=True),
+    sipp.recv(response=200, rrs=True),
+    sipp.pause(700),
+    sipp.request("ACK", 1, retrans=None),
+    sipp.recv_bye_send_200())
 
 
 def test_disconnect_while_connecting_byes_after_the_ack(engine_factory, recorder, tmp_path):
@@ -170,7 +108,6 @@ def test_disconnect_while_connecting_byes_after_the_ack(engine_factory, recorder
     200 to the BYE.  Wire: the BYE only after the ACK (RFC 3261 15: the callee 'MUST NOT send
     a BYE on a confirmed dialog until it has received an ACK for its 2xx response')."""
     e = engine_factory(trace_sip=True)
-    (tmp_path / "lateack.xml").write_text(LATE_ACK_UAC)
 
     def accept_and_hang_up(i):
         i.set_offered_local_sdp(make_sdp())
@@ -179,11 +116,8 @@ def test_disconnect_while_connecting_byes_after_the_ack(engine_factory, recorder
         i.disconnect()
 
     with incoming_calls(accept_and_hang_up) as got:
-        r = subprocess.run([SIPP, "-sf", "lateack.xml", f"{IP}:{e.local_udp_port}", "-m", "1",
-                            "-i", IP, "-p", str(free_port("udp")), "-timeout", "15",
-                            "-trace_err", "-nostdin"], cwd=tmp_path, capture_output=True,
-                           text=True, timeout=30)
-        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        r = sipp.run_uac(tmp_path, LATE_ACK_UAC, e.local_udp_port, timeout=15)
+        sipp.assert_ok(r, tmp_path)
         inv = got[0]
         d = wait_state(recorder, inv, "DISCONNECTED")
         assert d.data.prev_state == "DISCONNECTING" and d.data.code == 200
@@ -324,25 +258,12 @@ def test_two_provisional_responses_early_to_early_both_ways(engine_factory, reco
 
 # ---- an INVITE that is never answered --------------------------------------------------------
 
-RING_FOREVER_UAS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="180, then nothing: no final response, no answer to the CANCEL">
-  <recv request="INVITE"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv request="CANCEL"/>
-  <pause milliseconds="3000"/>
-</scenario>
-"""
+RING_FOREVER_UAS = sipp.scenario(
+    "180, then nothing: no final response, no answer to the CANCEL",
+    sipp.recv(request="INVITE"),
+    sipp.respond(180, "Ringing"),
+    sipp.recv(request="CANCEL"),
+    sipp.pause(3000))
 
 
 def test_unanswered_invite_ends_408_at_the_disconnect_timeout(engine_factory, recorder, tmp_path):
@@ -350,14 +271,8 @@ def test_unanswered_invite_ends_408_at_the_disconnect_timeout(engine_factory, re
     ends it with code 408 after about 1 s (spec, disconnect(): 'how many seconds to wait for
     the remote party to reply before changing the state to DISCONNECTED')."""
     engine_factory(trace_sip=True)
-    (tmp_path / "ring.xml").write_text(RING_FOREVER_UAS)
-    port = free_port("udp")
-    proc = subprocess.Popen([SIPP, "-sf", "ring.xml", "-i", IP, "-p", str(port), "-m", "1",
-                             "-timeout", "15", "-trace_err", "-nostdin"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        time.sleep(0.3)
-        inv = call(port)
+    with sipp.uas(tmp_path, RING_FOREVER_UAS, timeout=15) as peer:
+        inv = call(peer.port)
         n = wait_state(recorder, inv, "EARLY")
         assert n.data.code == 180
         t0 = time.monotonic()
@@ -370,12 +285,7 @@ def test_unanswered_invite_ends_408_at_the_disconnect_timeout(engine_factory, re
         assert seq(recorder, inv) == ["CALLING", "EARLY", "DISCONNECTING", "DISCONNECTED"]
         assert "CANCEL" in [first_line(m).split()[0] for m in sip_trace(recorder, sent=True)]
         assert inv.call_id is None
-        proc.communicate(timeout=20)
-        assert proc.returncode == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        sipp.finish(peer, tmp_path)
     check_transitions(recorder)
     no_exceptions(recorder)
 

@@ -11,19 +11,14 @@ Contact) and RFC 6665 / RFC 3261 (Timer F = 64*T1 = 32 s for an unanswered SUBSC
 """
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 import time
-from contextlib import contextmanager
 
 import pytest
 
-from peers.ports import free_port
-from peers.procs import stop_process_group
+from peers import sipp
 from sipcore import Credentials, InvalidStateError, Route, SIPURI, Subscription
 
-SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 PIDF = ('<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:alice@127.0.0.1">'
         '<tuple id="t1"><status><basic>open</basic></status></tuple></presence>')
 # sipp ends every line of a message it sends with CRLF, the body's last line too (and
@@ -35,10 +30,6 @@ PIDF_ON_WIRE = (PIDF + "\r\n").encode()
 CONTACT = "Contact: <sip:notifier@[local_ip]:[local_port];transport=[transport]>"
 
 
-def _cdata(lines: list[str]) -> str:
-    return "<![CDATA[\n" + "\n".join(lines) + "\n\n]]>"
-
-
 def recv_subscribe(first: bool = False) -> str:
     """The first SUBSCRIBE of the dialog keeps the route set/Contact ([next_url]) and the
     subscriber's From (the To of our NOTIFYs)."""
@@ -46,20 +37,14 @@ def recv_subscribe(first: bool = False) -> str:
         return ('<recv request="SUBSCRIBE" rrs="true"><action>'
                 '<ereg regexp=".*" search_in="hdr" header="From:" assign_to="subscriber"/>'
                 '</action></recv>')
-    return '<recv request="SUBSCRIBE"/>'
+    return sipp.recv(request="SUBSCRIBE")
 
 
 def respond(code: int, reason: str, expires: int | None = None, new_tag: bool = True) -> str:
     """A response to the last SUBSCRIBE; ``new_tag``: the initial one (it creates our tag)."""
-    lines = [f"SIP/2.0 {code} {reason}", "[last_Via:]", "[last_From:]",
-             "[last_To:];tag=[pid]SIPpTag01[call_number]" if new_tag else "[last_To:]",
-             "[last_Call-ID:]", "[last_CSeq:]"]
-    if 200 <= code < 300:
-        lines.append(CONTACT)
-    if expires is not None:
-        lines.append(f"Expires: {expires}")
-    lines.append("Content-Length: 0")
-    return f"<send>{_cdata(lines)}</send>"
+    return sipp.respond(code, reason, new_tag=new_tag,
+                        contact=CONTACT if 200 <= code < 300 else None,
+                        headers=(f"Expires: {expires}",) if expires is not None else ())
 
 
 def notify(cseq: int, state: str, body: str | None = None,
@@ -74,60 +59,17 @@ def notify(cseq: int, state: str, body: str | None = None,
     if content_type:
         lines.append(f"Content-Type: {content_type}")
     if body is None:
-        lines.append("Content-Length: 0")
-        text = _cdata(lines)
+        text = sipp.cdata(lines + ["Content-Length: 0"])
     else:
-        lines += ["Content-Length: [len]", "", body]
-        text = "<![CDATA[\n" + "\n".join(lines) + "\n]]>"
-    return f'<send retrans="500">{text}</send><recv response="200"/>'
+        text = sipp.cdata(lines + ["Content-Length: [len]"], [body])
+    return f'<send retrans="500">{text}</send>' + sipp.recv(response=200)
 
 
-def pause(ms: int) -> str:
-    return f'<pause milliseconds="{ms}"/>'
-
-
-def scenario(*steps: str) -> str:
-    return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="notifier">\n'
-            + "\n".join(steps) + "\n</scenario>\n")
-
-
-@contextmanager
 def notifier(tmp_path, *steps: str, calls: int = 1, transport: str = "udp"):
     """sipp running ``steps`` as UAS on a free loopback port (``calls`` dialogs), over UDP
-    or TCP (one connection, ``-t t1``)."""
-    port = free_port(transport)
-    path = tmp_path / f"notifier-{port}.xml"
-    path.write_text(scenario(*steps))
-    proc = subprocess.Popen([SIPP, "-sf", str(path), "-i", "127.0.0.1", "-p", str(port),
-                             "-m", str(calls), "-timeout", "30", "-trace_err", "-nostdin",
-                             "-t", "u1" if transport == "udp" else "t1"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
-    proc.port = port
-    try:
-        deadline = time.monotonic() + 5          # up once it holds the port
-        while time.monotonic() < deadline:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if transport == "udp"
-                              else socket.SOCK_STREAM)
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                break
-            finally:
-                s.close()
-            assert proc.poll() is None, proc.communicate()[1][-2000:]
-            time.sleep(0.02)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            stop_process_group(proc)
-
-
-def sipp_ok(proc, tmp_path, timeout: float = 20) -> None:
-    """sipp ended and every message of its scenario came as scripted."""
-    out, err = proc.communicate(timeout=timeout)
-    logs = "".join(p.read_text() for p in tmp_path.glob("*errors.log"))
-    assert proc.returncode == 0, out[-1500:] + err[-1500:] + logs[-1500:]
+    or TCP (one connection); ``sipp.finish`` gives its verdict."""
+    return sipp.uas(tmp_path, sipp.scenario("notifier", *steps), calls=calls,
+                    transport=transport)
 
 
 # ---------------------------------------------------------------- what sipcore reported
@@ -196,6 +138,18 @@ def subscription(port: int, transport: str | None = None, **kw) -> Subscription:
                         Route("127.0.0.1", port, transport), **kw)
 
 
+def subscribe_through(recorder, tmp_path, *steps: str, state: str = "TERMINATED",
+                      transport: str | None = None) -> Subscription:
+    """A Subscription to a notifier running ``steps``: subscribed, until ``state``; then
+    sipp's verdict (every message as scripted)."""
+    with notifier(tmp_path, *steps, transport=transport or "udp") as peer:
+        sub = subscription(peer.port, transport)
+        sub.subscribe()
+        wait_state(recorder, sub, state)
+        sipp.finish(peer, tmp_path)
+    return sub
+
+
 # ---------------------------------------------------------------- tests
 
 def test_states_sent_accepted_pending_active_then_notifier_terminates(engine_factory, recorder,
@@ -205,13 +159,11 @@ def test_states_sent_accepted_pending_active_then_notifier_terminates(engine_fac
     TERMINATED; one SIPSubscriptionGotNotify, for the body; a call the state forbids
     raises InvalidStateError naming that state."""
     engine_factory(trace_sip=True)
-    trying = ("<send>" + _cdata(["SIP/2.0 100 Trying", "[last_Via:]", "[last_From:]",
-                                 "[last_To:]", "[last_Call-ID:]", "[last_CSeq:]",
-                                 "Content-Length: 0"]) + "</send>")
-    with notifier(tmp_path, recv_subscribe(first=True), trying, pause(800),
-                  respond(202, "Accepted", expires=60), pause(800),
-                  notify(1, "pending;expires=60"), pause(800),
-                  notify(2, "active;expires=60", body=PIDF), pause(200),
+    trying = respond(100, "Trying", new_tag=False)
+    with notifier(tmp_path, recv_subscribe(first=True), trying, sipp.pause(800),
+                  respond(202, "Accepted", expires=60), sipp.pause(800),
+                  notify(1, "pending;expires=60"), sipp.pause(800),
+                  notify(2, "active;expires=60", body=PIDF), sipp.pause(200),
                   notify(3, "terminated;reason=noresource")) as peer:
         sub = subscription(peer.port)
         sub.subscribe()
@@ -224,7 +176,7 @@ def test_states_sent_accepted_pending_active_then_notifier_terminates(engine_fac
             with pytest.raises(InvalidStateError, match=state):
                 sub.subscribe()
         wait_state(recorder, sub, "TERMINATED")
-        sipp_ok(peer, tmp_path)
+        sipp.finish(peer, tmp_path)
     assert reported(recorder, sub) == [
         {"state": "SENT"},
         {"state": "ACCEPTED", "code": 202, "reason": "Accepted"},
@@ -266,13 +218,10 @@ def test_notifier_terminates_active_subscription(engine, recorder, tmp_path, rea
     TERMINATED, the change caused by a request (no code/reason); the terminating NOTIFY
     carries a body here, and gives its SIPSubscriptionGotNotify."""
     final_body = PIDF.replace("open", "closed")
-    with notifier(tmp_path, recv_subscribe(first=True), respond(200, "OK", expires=60),
-                  notify(1, "active;expires=60", body=PIDF), pause(300),
-                  notify(2, f"terminated;reason={reason}", body=final_body)) as peer:
-        sub = subscription(peer.port)
-        sub.subscribe()
-        wait_state(recorder, sub, "TERMINATED")
-        sipp_ok(peer, tmp_path)
+    sub = subscribe_through(recorder, tmp_path, recv_subscribe(first=True),
+                            respond(200, "OK", expires=60),
+                            notify(1, "active;expires=60", body=PIDF), sipp.pause(300),
+                            notify(2, f"terminated;reason={reason}", body=final_body))
     assert reported(recorder, sub) == [
         {"state": "SENT"},
         {"state": "ACCEPTED", "code": 200, "reason": "OK"},
@@ -291,14 +240,11 @@ def test_notifier_terminates_active_subscription(engine, recorder, tmp_path, rea
 def test_unknown_subscription_state_is_reported_as_its_text(engine, recorder, tmp_path):
     """Spec: the state is an arbitrary string when Subscription-State is not one of
     pending/active/terminated.  A NOTIFY without Content-Type nor body: no GotNotify."""
-    with notifier(tmp_path, recv_subscribe(first=True), respond(202, "Accepted", expires=60),
-                  notify(1, "x-Waiting;expires=60", content_type=None), pause(300),
-                  notify(2, "active;expires=60", body=PIDF), pause(300),
-                  notify(3, "terminated;reason=noresource", content_type=None)) as peer:
-        sub = subscription(peer.port)
-        sub.subscribe()
-        wait_state(recorder, sub, "TERMINATED")
-        sipp_ok(peer, tmp_path)
+    sub = subscribe_through(recorder, tmp_path, recv_subscribe(first=True),
+                            respond(202, "Accepted", expires=60),
+                            notify(1, "x-Waiting;expires=60", content_type=None), sipp.pause(300),
+                            notify(2, "active;expires=60", body=PIDF), sipp.pause(300),
+                            notify(3, "terminated;reason=noresource", content_type=None))
     assert reported(recorder, sub) == [
         {"state": "SENT"},
         {"state": "ACCEPTED", "code": 202, "reason": "Accepted"},
@@ -327,7 +273,7 @@ def test_rejected_subscribe_terminates_with_exact_code(engine_factory, recorder,
             sub.unsubscribe()
         sub.subscribe()
         wait_state(recorder, sub, "TERMINATED")
-        sipp_ok(peer, tmp_path)
+        sipp.finish(peer, tmp_path)
     once = [{"state": "SENT"}, {"state": "TERMINATED", "code": code, "reason": reason}]
     assert reported(recorder, sub) == once + once
     assert_chained(recorder, sub)
@@ -367,7 +313,7 @@ def test_extra_headers_and_contact_uri_on_every_subscribe(engine_factory, record
         recorder.wait_for("SIPEngineSIPTrace", timeout=8, where=refresh_answered)
         sub.unsubscribe()
         wait_state(recorder, sub, "TERMINATED")
-        sipp_ok(peer, tmp_path)
+        sipp.finish(peer, tmp_path)
     assert reported(recorder, sub) == [
         {"state": "SENT"},
         {"state": "ACCEPTED", "code": 202, "reason": "Accepted"},
@@ -401,7 +347,7 @@ def test_contact_generated_without_contact_uri(engine_factory, recorder, tmp_pat
         assert sub.extra_headers == {}
         sub.subscribe()
         wait_state(recorder, sub, "TERMINATED")
-        sipp_ok(peer, tmp_path)
+        sipp.finish(peer, tmp_path)
     (m,) = traced(recorder, sent=True, start="SUBSCRIBE ")
     assert header(m, "Contact") == f"<sip:bob@127.0.0.1:{e.local_udp_port};transport=udp>"
     assert header(m, "Event") == "presence" and header(m, "Expires") == "300"
@@ -413,12 +359,9 @@ def test_engine_stop_notifies_terminated(engine_factory, recorder, tmp_path):
     """Engine.stop() ends an ACTIVE subscription with one SIPSubscriptionChangedState
     (TERMINATED, not response-caused: no code), sent while the Engine stops."""
     e = engine_factory()
-    with notifier(tmp_path, recv_subscribe(first=True), respond(202, "Accepted", expires=60),
-                  notify(1, "active;expires=60", body=PIDF)) as peer:
-        sub = subscription(peer.port)
-        sub.subscribe()
-        wait_state(recorder, sub, "ACTIVE")
-        sipp_ok(peer, tmp_path)
+    sub = subscribe_through(recorder, tmp_path, recv_subscribe(first=True),
+                            respond(202, "Accepted", expires=60),
+                            notify(1, "active;expires=60", body=PIDF), state="ACTIVE")
     assert sub.state == "ACTIVE"
     e.stop()
     assert sub.state == "TERMINATED"
@@ -481,7 +424,7 @@ def test_refresh_rejected_with_481_terminates_with_code(engine, recorder, tmp_pa
         sub.subscribe()
         wait_state(recorder, sub, "ACTIVE")
         wait_state(recorder, sub, "TERMINATED", timeout=8)
-        sipp_ok(peer, tmp_path)
+        sipp.finish(peer, tmp_path)
     assert reported(recorder, sub) == [
         {"state": "SENT"},
         {"state": "ACCEPTED", "code": 202, "reason": "Accepted"},
@@ -508,7 +451,7 @@ def test_unsubscribe_in_pending_ends_without_final_notify(engine_factory, record
         sub.unsubscribe()
         wait_state(recorder, sub, "TERMINATED", timeout=15)
         elapsed = time.monotonic() - t0
-        sipp_ok(peer, tmp_path)
+        sipp.finish(peer, tmp_path)
     assert elapsed < 10, elapsed
     assert reported(recorder, sub) == [
         {"state": "SENT"},
@@ -526,13 +469,10 @@ def test_subscription_over_tcp(engine_factory, recorder, tmp_path):
     """Route over TCP: the SUBSCRIBE leaves over TCP with a ;transport=tcp Contact at the
     Engine's TCP port, and the notifier's NOTIFYs come back over TCP (RFC 3261 18)."""
     e = engine_factory(trace_sip=True)
-    with notifier(tmp_path, recv_subscribe(first=True), respond(200, "OK", expires=60),
-                  notify(1, "active;expires=60", body=PIDF), pause(200),
-                  notify(2, "terminated;reason=noresource"), transport="tcp") as peer:
-        sub = subscription(peer.port, transport="tcp")
-        sub.subscribe()
-        wait_state(recorder, sub, "TERMINATED")
-        sipp_ok(peer, tmp_path)
+    sub = subscribe_through(recorder, tmp_path, recv_subscribe(first=True),
+                            respond(200, "OK", expires=60),
+                            notify(1, "active;expires=60", body=PIDF), sipp.pause(200),
+                            notify(2, "terminated;reason=noresource"), transport="tcp")
     assert reported(recorder, sub) == [
         {"state": "SENT"},
         {"state": "ACCEPTED", "code": 200, "reason": "OK"},

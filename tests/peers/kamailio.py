@@ -44,12 +44,11 @@ import shutil
 import socket
 import sqlite3
 import subprocess
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from .procs import ManagedPeer, stop_process_group
+from .procs import ManagedPeer
 from .ports import free_port, ipv6_available
 
 __all__ = ["Kamailio", "KamailioError", "make_tls_cert", "sip_options_ping"]
@@ -519,9 +518,7 @@ class Kamailio(ManagedPeer):
         if ipv6 and not ipv6_available():
             raise KamailioError("ipv6 requested but ::1 is not bindable")
         self.binary = _find_binary("kamailio")
-        self._own_tmp = workdir is None
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="kamailio-")).resolve()
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = self.make_workdir(workdir, "kamailio-", "kamailio.log")
         self.keep_workdir = keep_workdir
         self.ipv6 = ipv6
         self.auth_messages = auth_messages
@@ -545,7 +542,6 @@ class Kamailio(ManagedPeer):
 
         self.cfg = self.workdir / "kamailio.cfg"
         self.db = self.workdir / "kamailio.sqlite"
-        self.log = self.workdir / "kamailio.log"
         self.rundir = self.workdir / "run"
         self.rundir.mkdir(exist_ok=True)
         tls = make_tls_cert(self.workdir / "tls")
@@ -705,14 +701,7 @@ class Kamailio(ManagedPeer):
                "-f", str(self.cfg), "-Y", str(self.rundir),
                "-w", str(self.workdir), "-P", str(self.rundir / "kamailio.pid"),
                "-m", "64", "-M", "8"]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                     stdout=self._logfh, stderr=self._logfh,
-                                     cwd=self.workdir, start_new_session=True)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self.spawn(cmd, self.workdir)
         return self
 
     def _wait_ready(self):
@@ -742,18 +731,9 @@ class Kamailio(ManagedPeer):
         except OSError:
             return False
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the process group, then SIGKILL; never leaves processes."""
-        p, self.proc = self.proc, None
-        if p is not None:
-            stop_process_group(p, timeout)
-        if self._logfh is not None:
-            self._logfh.close()
-            self._logfh = None
+        self.stop_process(timeout)
 
     def restart(self) -> None:
         """Stop and start again on the same ports with the same DB."""

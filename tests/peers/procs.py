@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 
 def _leader_exited(pid: int) -> bool:
@@ -48,7 +50,59 @@ def stop_process_group(p: subprocess.Popen, timeout: float = 10.0,
 
 class ManagedPeer:
     """Context-manager and finaliser behaviour of a peer with ``start()`` (returns self),
-    ``stop()`` and ``close()`` (stop, then remove its temporary files)."""
+    ``stop()`` and ``close()`` (stop, then remove its temporary files).
+
+    A peer runs one process ``proc`` (its own process group) whose output goes to the file
+    ``log``, opened as ``_logfh``: ``running``, ``output()`` and ``stop_process()`` are
+    shared."""
+
+    proc: subprocess.Popen | None = None
+    _logfh = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def output(self) -> str:
+        """Everything the process wrote to its log so far."""
+        try:
+            return self.log.read_bytes().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def make_workdir(self, workdir, prefix: str, log_name: str) -> Path:
+        """``workdir`` (created), or a new temporary folder (``_own_tmp``: close() removes
+        it); sets ``log`` to the file ``log_name`` in it."""
+        self._own_tmp = workdir is None
+        folder = Path(workdir or tempfile.mkdtemp(prefix=prefix)).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.log = folder / log_name
+        return folder
+
+    def spawn(self, cmd: list[str], cwd, **popen) -> None:
+        """Run ``cmd`` in its own process group with stdout and stderr to the log (opened
+        here unless already open), then wait for ``self._wait_ready()``; stopped if that
+        fails."""
+        if self._logfh is None:
+            self._logfh = open(self.log, "ab")
+        popen.setdefault("stdin", subprocess.DEVNULL)
+        self.proc = subprocess.Popen(cmd, stdout=self._logfh, stderr=subprocess.STDOUT,
+                                     cwd=cwd, start_new_session=True, **popen)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop_process(self, timeout: float) -> None:
+        """Stop the process group (SIGTERM, then SIGKILL: never leaves processes) and close
+        the log."""
+        p, self.proc = self.proc, None
+        if p is not None:
+            stop_process_group(p, timeout)
+        if self._logfh is not None:
+            self._logfh.close()
+            self._logfh = None
 
     def __enter__(self):
         try:

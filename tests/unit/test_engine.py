@@ -273,12 +273,6 @@ def test_stop_from_a_receiver(engine, recorder):
     assert not Engine().is_running
 
 
-def test_later_features_raise_not_implemented(engine):
-    # (set_sound_devices: the audio bridge, tests/unit/test_wave.py)
-    with pytest.raises(NotImplementedError):
-        engine.detect_nat_type("127.0.0.1")
-
-
 # ---- spec behaviours (issue #10, item 4) ------------------------------------------------
 
 def _poll_turns(engine, n=3):

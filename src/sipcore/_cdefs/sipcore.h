@@ -30,6 +30,7 @@
 #include <pjmedia.h>
 #include <pjmedia-codec.h>
 #include <pjmedia/sdp_neg.h>
+#include <pjnath.h>                 /* glue_nat.c: NAT type detection */
 
 #define SC_PYTHON_CALLBACKS_BEGIN
 #define SC_PYTHON_CALLBACKS_END
@@ -351,6 +352,15 @@ int sc_msg_headers(pjsip_rx_data *rdata, char *buf, int size);
 /* -- glue_sdp.c: SDP -- */
 int sc_sdp_plain(const pjmedia_sdp_session *sdp);
 pjmedia_sdp_session *sc_sdp_from_flat(pj_pool_t *pool, const char *flat, int len);
+
+/* -- glue_nat.c: NAT type detection (Engine.detect_nat_type) -- */
+/* Start detecting the NAT type with the STUN server ip (an IPv4 or IPv6 literal) and port,
+ * on endpt's ioqueue and timer heap (pf: the pools).  When it returns PJ_SUCCESS, exactly
+ * one SC_MEDIA_NAT_TYPE event for token follows (on the poll thread, inside sc_poll):
+ * value the pj_stun_nat_type, status PJ_SUCCESS or the error, text the type's name (success)
+ * or the error's text.  Any other return: nothing was started, no event comes. */
+pj_status_t sc_nat_detect(pjsip_endpoint *endpt, pj_pool_factory *pf, uintptr_t token,
+                          const char *ip, int port);
 
 /* -- glue_pool.c: pool blocks (any thread) -- */
 const pj_pool_factory_policy *sc_pool_policy(void);
