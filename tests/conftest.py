@@ -13,6 +13,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from sipcore import Engine  # noqa: E402
 
+pytest_plugins = ["pytester"]      # tests/plugin: pytest's own fixture for testing plugins
+
 LOOPBACKS = ["127.0.0.1", "::1"]
 
 

@@ -79,14 +79,16 @@ class Account:
     def register(self, recorder: NotificationRecorder | None = None, expires: int = 60,
                  timeout: float = 10.0, **kw: Any) -> Registration:
         """A Registration of this account, registered: waits for the ``registered`` state and
-        fails fast (NotificationFailed) on SIPRegistrationDidFail."""
+        fails fast (NotificationFailed) when it falls back to ``unregistered`` (a final
+        error response, or no answer)."""
         reg = Registration(self.credentials, self.route, expires=expires, **kw)
         with contextlib.ExitStack() as stack:
             rec = recorder or stack.enter_context(NotificationRecorder(
-                ["SIPRegistrationChangedState", "SIPRegistrationDidFail"], sender=reg))
+                ["SIPRegistrationChangedState"], sender=reg))
             reg.register()
             rec.wait_for("SIPRegistrationChangedState", sender=reg, timeout=timeout,
-                         where={"state": "registered"}, fail_on="SIPRegistrationDidFail")
+                         where={"state": "registered"},
+                         fail_on={"SIPRegistrationChangedState": {"state": "unregistered"}})
         return reg
 
     def message(self, to: str | Any, body: str | bytes, content_type: str = "text/plain",

@@ -86,6 +86,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         report.sections.append(("SIP ladder", _render(ladder)))
 
 
+def _name_column(request: pytest.FixtureRequest, host: str, port: Any, name: str) -> None:
+    """Name the column of ``host:port`` in the ladder of the test being set up."""
+    ladder = request.node.stash.get(_LADDER, None)
+    if ladder is not None and port:
+        ladder.names[f"[{host}]:{port}" if ":" in host else f"{host}:{port}"] = name
+
+
 def _render(ladder: Any) -> str:
     if not ladder.messages:
         return "(no SIP messages traced: was the Engine started with trace_sip=True?)"
@@ -152,7 +159,8 @@ def recorder() -> Iterator[Any]:
 # ---- the peers ---------------------------------------------------------------------------
 
 @pytest.fixture
-def kamailio_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Any]]:
+def kamailio_factory(tmp_path_factory: pytest.TempPathFactory,
+                     request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
     """``kamailio_factory(users={"alice": "apw"}, **options)``: a started Kamailio (options:
     sipcore.testing.kamailio.Kamailio's) with those users; all stopped after the test."""
     from .kamailio import Kamailio
@@ -165,6 +173,8 @@ def kamailio_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calla
         k.start()
         for user, password in (users or {}).items():
             k.add_user(user, password)
+        _name_column(request, k.host, k.port, "kamailio" if len(started) == 1
+                     else f"kamailio{len(started)}")
         return k
 
     try:
@@ -183,7 +193,8 @@ def kamailio(kamailio_factory: Callable[..., Any], request: pytest.FixtureReques
 
 
 @pytest.fixture
-def baresip_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Any]]:
+def baresip_factory(tmp_path_factory: pytest.TempPathFactory,
+                    request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
     """``baresip_factory(user, password=None, registrar=None, **options)``: a started
     Baresip (options: sipcore.testing.baresip.Baresip's; ``auto_answer`` defaults to True).
     With a Kamailio as ``registrar`` the user is added to it (password: as
@@ -199,6 +210,7 @@ def baresip_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callab
             password = registrar.account(user, password).password
         b = Baresip(user, password, registrar=registrar, **options)
         started.append(b)
+        _name_column(request, b.host, b.sip_port, f"baresip {user}")
         b.start()
         if registrar is not None:
             b.wait_registered(timeout=15)
@@ -227,7 +239,7 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture
-def sipcore_peer_factory() -> Iterator[Callable[..., Any]]:
+def sipcore_peer_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
     """``sipcore_peer_factory(*options)``: a started ``python -m sipcore peer`` child
     (sipcore.peer.PeerProcess; options as ``python -m sipcore peer --help``)."""
     from ..peer import PeerProcess
@@ -236,7 +248,11 @@ def sipcore_peer_factory() -> Iterator[Callable[..., Any]]:
     def start(*options: str) -> Any:
         p = PeerProcess(*options)
         started.append(p)
-        return p.start()
+        p.start()
+        ip = options[options.index("--ip") + 1] if "--ip" in options else "127.0.0.1"
+        for transport in ("udp", "tcp"):
+            _name_column(request, ip, p.ready.get(transport), "sipcore peer")
+        return p
 
     try:
         yield start
