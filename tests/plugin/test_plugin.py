@@ -146,3 +146,81 @@ def test_session_engine(pytester):
     pytester.runpytest_subprocess("-q", "-p", "no:randomly").assert_outcomes(passed=4)
 
 
+
+
+# ---- the plugin's fixtures used directly (this suite loads the plugin too) ----------------
+
+from sipcore import NotificationFailed, SIPURI  # noqa: E402
+from sipcore.testing.helpers import audio_sdp, auto_answer  # noqa: E402
+
+STATE = "SIPInvitationChangedState"
+
+
+def test_fail_on_ends_a_call_wait_at_the_404_not_the_timeout(engine, kamailio, recorder):
+    """A call to a user nobody registered: kamailio answers 404, the Invitation goes
+    DISCONNECTED and a wait for CONFIRMED with fail_on raises at once, naming the 404."""
+    import time
+    alice = kamailio.account("alice")
+    alice.register(recorder)
+    call = alice.call("nobody")
+    t0 = time.monotonic()
+    try:
+        recorder.wait_for(STATE, sender=call, where={"state": "CONFIRMED"}, timeout=60,
+                          fail_on={STATE: {"state": "DISCONNECTED"}})
+    except NotificationFailed as exc:
+        failure = exc
+    assert time.monotonic() - t0 < 30                       # not the 60 s timeout
+    assert failure.notification.data.code == 404
+    assert "DISCONNECTED, 404 Not Found" in str(failure) and "-> CALLING" in str(failure)
+
+
+def test_account_register_fails_fast_on_a_wrong_password(engine, kamailio, recorder):
+    from sipcore.testing.helpers import Account
+    kamailio.account("carol", "right")
+    wrong = Account(kamailio, "carol", "wrong")
+    try:
+        wrong.register(recorder, timeout=60)
+    except NotificationFailed as exc:
+        failure = exc
+    assert failure.notification.data.state == "unregistered"
+    assert failure.notification.data.code in (401, 403)
+
+
+def test_baresip_fixture_answers_and_dials(engine, kamailio, baresip, recorder):
+    alice = kamailio.account("alice")
+    reg = alice.register(recorder)
+    call = alice.call("bob")                                  # baresip answers by itself
+    recorder.wait_for(STATE, sender=call, where={"state": "CONFIRMED"}, timeout=20,
+                      fail_on={STATE: {"state": "DISCONNECTED"}})
+    call.disconnect()
+    recorder.wait_for(STATE, sender=call, where={"state": "DISCONNECTED"})
+    with auto_answer(audio_sdp()) as answered:
+        baresip.dial("sip:alice@127.0.0.1")
+        recorder.wait_for(STATE, where=lambda n: n.sender in answered
+                          and n.data.state == "CONFIRMED", timeout=20)
+    assert answered[0].caller_uri.user == "bob"
+    baresip.hangup()
+    recorder.wait_for(STATE, sender=answered[0], where={"state": "DISCONNECTED"}, timeout=10)
+    reg.unregister()
+
+
+def test_sipcore_peer_fixture_answers_a_call(engine, sipcore_peer, recorder):
+    from sipcore import Credentials, Invitation, Route
+    port = sipcore_peer.ready["udp"]
+    call = Invitation(Credentials(SIPURI("127.0.0.1", user="alice")),
+                      SIPURI("127.0.0.1", user="bob", port=port), Route("127.0.0.1", port))
+    call.set_offered_local_sdp(audio_sdp())
+    call.send_invite()
+    recorder.wait_for(STATE, sender=call, where={"state": "CONFIRMED"}, timeout=10,
+                      fail_on={STATE: {"state": "DISCONNECTED"}})
+    sipcore_peer.expect("call_state", state="CONFIRMED")
+    call.disconnect()
+    recorder.wait_for(STATE, sender=call, where={"state": "DISCONNECTED"})
+    assert sipcore_peer.exceptions == []
+
+
+def test_coturn_fixture_is_a_stun_server(coturn):
+    from sipcore.testing.coturn import stun_binding
+    mapped = stun_binding(coturn.host, coturn.port)
+    assert mapped is not None
+    assert mapped[0][0] == "127.0.0.1" and mapped[1] == (coturn.host, coturn.port)
