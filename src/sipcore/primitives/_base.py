@@ -42,6 +42,22 @@ class ClientPrimitive:
     """
 
     _what = "primitive"
+    _end_method = ""        # what leaving a ``with`` block calls (the subclass's end)
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        """Leaving ``with Registration(...) as reg:`` unregisters (Publication: unpublishes,
+        Subscription: unsubscribes, Invitation: disconnects); nothing when the object has
+        ended already or its Engine run is over (the Engine ended everything then).  It does
+        not wait for the answer: the notifications follow as usual."""
+        try:
+            getattr(self, self._end_method)()
+        except InvalidStateError:
+            ua = self._ua
+            if ua_mod.current is ua and ua.running:
+                raise
 
     def _bind(self) -> None:
         self._ua = ua_mod.running(type(self).__name__)

@@ -39,6 +39,8 @@ class Publication(RefreshingPrimitive):
     Notifications: ``SIPPublicationChangedState`` (see sipcore.signals).
     """
 
+    _end_method = "unpublish"
+
     _table = PUBLICATION
     _states = (UNPUBLISHED, PUBLISHING, PUBLISHED, UNPUBLISHING)
 

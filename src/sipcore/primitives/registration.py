@@ -39,6 +39,8 @@ class Registration(RefreshingPrimitive):
     Notifications: ``SIPRegistrationChangedState`` (see sipcore.signals).
     """
 
+    _end_method = "unregister"
+
     _table = REGISTRATION
     _states = (UNREGISTERED, REGISTERING, REGISTERED, UNREGISTERING)
 

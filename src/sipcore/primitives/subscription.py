@@ -3,8 +3,8 @@ RFC 3856 for presence).
 
 The state mirrors PJSIP's ``pjsip_evsub``: ``NULL``, ``SENT``, ``ACCEPTED``, ``PENDING``,
 ``ACTIVE``, ``TERMINATED``, or the server's own Subscription-State text.  A new object is
-``TERMINATED``.  Not queued: ``subscribe()`` is allowed only in ``TERMINATED`` and
-``unsubscribe()`` only outside it; otherwise ``InvalidStateError`` names the state.  PJSIP
+``TERMINATED``.  Not queued: ``subscribe()`` is allowed only in ``TERMINATED`` (otherwise
+``InvalidStateError`` names the state); ``unsubscribe()`` in ``TERMINATED`` does nothing.  PJSIP
 refreshes an active subscription before it expires.  The rows: ``_states.SUBSCRIPTION`` (PJSIP's
 evsub reports become events, :data:`_EVSUB_EVENTS`).
 """
@@ -45,6 +45,8 @@ class Subscription(ClientPrimitive):
     and ``SIPSubscriptionGotNotify`` (one per NOTIFY with a body; none for an empty body).
     """
 
+    _end_method = "unsubscribe"
+
     def __init__(self, credentials, to_uri: SIPURI, event: str, route, expires: int = 300,
                  contact_uri: SIPURI | None = None, extra_headers: dict[str, str] | None = None):
         self._credentials = check_credentials(credentials)
@@ -77,7 +79,9 @@ class Subscription(ClientPrimitive):
         self._call("subscribe", self._subscribe)
 
     def unsubscribe(self) -> None:
-        """Send SUBSCRIBE with Expires: 0 (only outside state TERMINATED)."""
+        """Send SUBSCRIBE with Expires: 0; in state TERMINATED it does nothing (the spec says
+        it "can be used when the object is not in the TERMINATED state" and no more: sipcore
+        makes the other case a no-op, so that a racy teardown does not fail)."""
         self._call("unsubscribe", self._unsubscribe)
 
     # -- poll thread --
@@ -128,7 +132,9 @@ class Subscription(ClientPrimitive):
         self._fire("send_subscribe")
 
     def _unsubscribe(self) -> None:
-        if self._state == TERMINATED or self._sub == ffi.NULL:
+        if self._state == TERMINATED:
+            return      # ended already: nothing to do (the documented deviation, see above)
+        if self._sub == ffi.NULL:
             raise InvalidStateError("Subscription.unsubscribe()", self._state)
         self._send(0)
 
