@@ -9,12 +9,18 @@ for is dropped (unregister() while unregistered: the spec sends it only "if the 
 registered").  After a 2xx that makes the object active the refresh timer is armed from the
 expiry the server granted.  The subclasses say how a request is made and sent, what a response
 carries, and what is dropped when the object is idle again.
+
+``timeout`` (an extension, like send_message's): seconds each request may wait for its final
+response; when none came by then, the request ends as if a ``408 Request Timeout`` had come (the
+failure state: unregistered/unpublished), and a late answer is ignored.  None: PJSIP's
+transaction timeout (Timer F, 32 s).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from .._pj import lib, strerror
+from .._validate import check_timeout
 from ._base import ClientPrimitive, check_expires
 from ._states import Table
 
@@ -34,6 +40,21 @@ class RefreshingPrimitive(ClientPrimitive):
     _wanted: tuple[str, Any] | None = None   # (event, payload) queued: the last call wins
     _attempt = 0                 # requests sent
     _answered = 0                # of them, answered (a late or duplicate answer is ignored)
+    _timeout: float | None = None   # seconds a request may wait for its final response
+    _deadline: Any = None        # the timer of that wait
+
+    #: the final response's reason when ``timeout`` ended a request
+    TIMEOUT_REASON = "Request Timeout (no final response within the timeout)"
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds a request may wait for its final response (then: 408); None: PJSIP's."""
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._timeout = None if value is None else check_timeout(value, 3600,
+                                                                  "a number of seconds")
 
     @property
     def expires(self) -> int:
@@ -90,6 +111,7 @@ class RefreshingPrimitive(ClientPrimitive):
         """Make and send the request; ``transition=False``: a re-send within the transaction."""
         self._cancel_timer()
         self._cancel_kick()
+        self._cancel_deadline()
         tdata = self._create_request(event, payload)
         self._attempt += 1
         attempt = self._attempt
@@ -100,12 +122,27 @@ class RefreshingPrimitive(ClientPrimitive):
             # PJSIP may not call back when sending fails at once
             self._answered = attempt
             self._finished(503, f"Service Unavailable ({strerror(status)})")
+        elif self._timeout is not None and self._answered < attempt:
+            self._deadline = self._ua.schedule(self._timeout, self._on_deadline)
+
+    def _cancel_deadline(self) -> None:
+        self._ua.cancel(self._deadline)
+        self._deadline = None
+
+    def _on_deadline(self) -> None:
+        """``timeout`` passed without a final response: the request ends with 408."""
+        self._deadline = None
+        _, sending, _, ending = self._states
+        if self._state in (sending, ending) and self._answered < self._attempt:
+            self._answered = self._attempt
+            self._finished(408, self.TIMEOUT_REASON)
 
     def on_client(self, kind: int, result) -> None:
         _, sending, _, ending = self._states
         if self._state not in (sending, ending) or self._answered >= self._attempt:
             return  # late or duplicate
         self._answered = self._attempt
+        self._cancel_deadline()
         self._in_callback = True
         try:
             self._on_response(result)
@@ -136,6 +173,7 @@ class RefreshingPrimitive(ClientPrimitive):
     def _engine_stopping(self) -> None:
         self._cancel_timer()
         self._cancel_kick()
+        self._cancel_deadline()
         self._ended()
         if self._state != self._table.initial:
             self._fire("engine_stop")
