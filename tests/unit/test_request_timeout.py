@@ -73,3 +73,42 @@ def test_timeout_argument_checked(engine):
     assert reg.timeout == 2.0
     reg.timeout = None
     assert reg.timeout is None
+
+
+def test_subscribe_without_answer_ends_terminated_408(engine, recorder):
+    from sipcore import Subscription
+    with BlackHole() as hole:
+        sub = Subscription(creds(), SIPURI("127.0.0.1", user="bob"), "presence",
+                           Route(hole.host, hole.port), timeout=0.5)
+        t0 = time.monotonic()
+        sub.subscribe()
+        n = recorder.wait_for("SIPSubscriptionChangedState", sender=sub,
+                              where={"state": "TERMINATED"}, timeout=10)
+        assert time.monotonic() - t0 < 5
+        assert (n.data.code, n.data.reason) == (408, REASON)
+        assert hole.received() >= 1
+        time.sleep(1.0)
+        assert [m.data.state for m in recorder.all("SIPSubscriptionChangedState")
+                if m.sender is sub] == ["SENT", "TERMINATED"]
+        sub.subscribe()                           # usable again: a new SUBSCRIBE
+        recorder.wait_for("SIPSubscriptionChangedState", sender=sub, where={"state": "SENT"})
+    with pytest.raises(ValueError, match="timeout"):
+        Subscription(creds(), SIPURI("127.0.0.1", user="bob"), "presence",
+                     Route("127.0.0.1", 5999), timeout=0)
+
+
+def test_subscription_answered_in_time_is_not_ended_by_the_timeout(kamailio, engine,
+                                                                    recorder):
+    from sipcore import Subscription
+    bob = kamailio.account("bob")
+    sub = Subscription(bob.credentials, SIPURI(kamailio.domain, user="alice"), "presence",
+                       bob.route, timeout=0.5)
+    sub.subscribe()
+    recorder.wait_for("SIPSubscriptionChangedState", sender=sub, where={"state": "ACTIVE"},
+                      timeout=10)
+    time.sleep(1.0)
+    assert sub.state == "ACTIVE"
+    sub.unsubscribe()
+    n = recorder.wait_for("SIPSubscriptionChangedState", sender=sub,
+                          where={"state": "TERMINATED"}, timeout=10)
+    assert getattr(n.data, "code", None) != 408       # ended by the server, not the timeout

@@ -9,7 +9,7 @@ from typing import Any
 from .. import _ua as ua_mod
 from .._pj import check, ffi, handles, lib, pj2str, strerror
 from .._validate import (check_body, check_content_type, check_expires,  # noqa: F401
-                         check_headers, check_instance)
+                         check_headers, check_instance, check_timeout)
 from ..credentials import Credentials
 from ..errors import EngineNotRunningError, InvalidStateError
 from ..route import Route
@@ -30,6 +30,21 @@ def check_sipuri(name: str, value: Any, allow_none: bool = False) -> SIPURI | No
     """A private copy of value, a SIPURI (or None when ``allow_none``)."""
     value = check_instance(name, value, SIPURI, allow_none=allow_none)
     return None if value is None else value.copy()
+
+
+#: the reason of the 408 a request's ``timeout`` ends it with (as send_message's)
+TIMEOUT_REASON = "Request Timeout (no final response within the timeout)"
+
+
+def timeout_property(doc: str) -> property:
+    """A settable ``timeout``: seconds in (0, 3600] as send_message's, or None."""
+    def get(self: Any) -> float | None:
+        return self._timeout
+
+    def set_(self: Any, value: float | None) -> None:
+        self._timeout = None if value is None else check_timeout(value, 3600,
+                                                                 "a number of seconds")
+    return property(get, set_, doc=doc)
 
 
 class ClientPrimitive:

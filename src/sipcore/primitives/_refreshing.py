@@ -20,8 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._pj import lib, strerror
-from .._validate import check_timeout
-from ._base import ClientPrimitive, check_expires
+from ._base import TIMEOUT_REASON, ClientPrimitive, check_expires, timeout_property
 from ._states import Table
 
 
@@ -43,18 +42,8 @@ class RefreshingPrimitive(ClientPrimitive):
     _timeout: float | None = None   # seconds a request may wait for its final response
     _deadline: Any = None        # the timer of that wait
 
-    #: the final response's reason when ``timeout`` ended a request
-    TIMEOUT_REASON = "Request Timeout (no final response within the timeout)"
-
-    @property
-    def timeout(self) -> float | None:
-        """Seconds a request may wait for its final response (then: 408); None: PJSIP's."""
-        return self._timeout
-
-    @timeout.setter
-    def timeout(self, value: float | None) -> None:
-        self._timeout = None if value is None else check_timeout(value, 3600,
-                                                                  "a number of seconds")
+    timeout = timeout_property("Seconds a request may wait for its final response (then: "
+                               "408); None: PJSIP's")
 
     @property
     def expires(self) -> int:
@@ -135,7 +124,7 @@ class RefreshingPrimitive(ClientPrimitive):
         _, sending, _, ending = self._states
         if self._state in (sending, ending) and self._answered < self._attempt:
             self._answered = self._attempt
-            self._finished(408, self.TIMEOUT_REASON)
+            self._finished(408, TIMEOUT_REASON)
 
     def on_client(self, kind: int, result) -> None:
         _, sending, _, ending = self._states

@@ -16,8 +16,8 @@ from .. import signals
 from .._pj import check, ffi, lib, pj2str
 from ..errors import InvalidStateError
 from ..uri import SIPURI
-from ._base import (ClientPrimitive, check_credentials, check_expires,
-                    check_headers, check_route, check_sipuri)
+from ._base import (TIMEOUT_REASON, ClientPrimitive, check_credentials, check_expires,
+                    check_headers, check_route, check_sipuri, timeout_property)
 from ._states import OTHER, SUBSCRIPTION
 
 __all__ = ["Subscription"]
@@ -38,7 +38,11 @@ _EVSUB_EVENTS = {
 
 class Subscription(ClientPrimitive):
     """``Subscription(credentials, to_uri, event, route, expires=300, contact_uri=None,
-    extra_headers=None)``.
+    extra_headers=None, timeout=None)``.
+
+    ``timeout`` (seconds, an extension like send_message's; settable): the SUBSCRIBE of
+    subscribe() or unsubscribe() without a final response by then ends the subscription
+    (TERMINATED, 408).  PJSIP's own refreshes keep PJSIP's timeout.
 
     Needs a running Engine, and ``event`` registered with it (``events`` start option or
     ``Engine.add_event``), else ValueError.  Notifications: ``SIPSubscriptionChangedState``
@@ -46,9 +50,16 @@ class Subscription(ClientPrimitive):
     """
 
     _end_method = "unsubscribe"
+    _timeout: float | None = None
+    _deadline: Any = None        # the timer of the SUBSCRIBE in progress (``timeout``)
+    timeout = timeout_property("Seconds the SUBSCRIBE of subscribe()/unsubscribe() may wait "
+                               "for its final response (then: 408 and TERMINATED); None: "
+                               "PJSIP's")
 
     def __init__(self, credentials, to_uri: SIPURI, event: str, route, expires: int = 300,
-                 contact_uri: SIPURI | None = None, extra_headers: dict[str, str] | None = None):
+                 contact_uri: SIPURI | None = None, extra_headers: dict[str, str] | None = None,
+                 timeout: float | None = None):
+        self.timeout = timeout
         self._credentials = check_credentials(credentials)
         self._to_uri = check_sipuri("to_uri", to_uri)
         if not isinstance(event, str):
@@ -142,6 +153,20 @@ class Subscription(ClientPrimitive):
         tdata = ffi.new("pjsip_tx_data **")
         check(lib.pjsip_evsub_initiate(self._sub, ffi.NULL, expires, tdata), "creating the SUBSCRIBE")
         check(lib.pjsip_evsub_send_request(self._sub, tdata[0]), "sending the SUBSCRIBE")
+        self._cancel_deadline()
+        if self._timeout is not None:
+            self._deadline = self._ua.schedule(self._timeout, self._on_deadline)
+
+    def _cancel_deadline(self) -> None:
+        self._ua.cancel(self._deadline)
+        self._deadline = None
+
+    def _on_deadline(self) -> None:
+        """``timeout`` passed without a final response: the subscription ends, 408."""
+        self._deadline = None
+        if self._state != TERMINATED:
+            self._abandon()
+            self._fire("ended", code=408, reason=TIMEOUT_REASON)
 
     def on_client(self, kind: int, result) -> None:
         if kind == lib.SC_CLIENT_EVSUB_NOTIFY:
@@ -151,7 +176,9 @@ class Subscription(ClientPrimitive):
         data: dict[str, Any] = {}
         if result.code >= 200:
             data = {"code": result.code, "reason": pj2str(result.reason)}
+            self._cancel_deadline()      # the final response came
         if result.state == lib.PJSIP_EVSUB_STATE_TERMINATED:
+            self._cancel_deadline()
             self._sub = ffi.NULL         # PJSIP destroys it after this callback
             self._release_token()
         self._fire(_EVSUB_EVENTS.get(result.state, "evsub_null"), state, **data)
@@ -165,6 +192,7 @@ class Subscription(ClientPrimitive):
                            body=ffi.unpack(info.body, info.body_len))
 
     def _abandon(self) -> None:
+        self._cancel_deadline()
         if self._sub != ffi.NULL:
             sub, self._sub = self._sub, ffi.NULL
             lib.sc_evsub_abandon(sub)
