@@ -51,11 +51,14 @@ def pjmedia_print(pool, sdp) -> str:
 
 
 def pjmedia_parse(pool, text: str | bytes):
-    """pjmedia_sdp_parse of ``text`` in ``pool``: the ``pjmedia_sdp_session *``."""
+    """pjmedia_sdp_parse of ``text`` in ``pool``: the ``pjmedia_sdp_session *`` (its strings
+    point into a copy of the text in the pool)."""
     from sipcore._pj import ffi, lib
     data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    buf = ffi.cast("char *", lib.pj_pool_alloc(pool, len(data) + 1))
+    ffi.memmove(buf, data + b"\0", len(data) + 1)
     out = ffi.new("pjmedia_sdp_session **")
-    assert lib.pjmedia_sdp_parse(pool, ffi.new("char[]", data), len(data), out) == lib.PJ_SUCCESS
+    assert lib.pjmedia_sdp_parse(pool, buf, len(data), out) == lib.PJ_SUCCESS
     return out[0]
 
 

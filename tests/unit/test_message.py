@@ -80,6 +80,27 @@ def test_uris_with_nul_and_the_mark_cross_in_the_flat_buffer(engine, recorder):
     assert got.data.body == body and got.data.content_type == "text/plain"
 
 
+def test_a_message_larger_than_the_uas_buffer_is_read_again_into_one_that_big(engine, recorder):
+    """The glue writes an incoming MESSAGE into the UA's buffer (scratch); one that does not
+    fit arrives with no buffer and the size it needs, and is written again into a buffer that
+    big -- delivered whole, however small the buffer was (here 16 bytes: everything is larger;
+    the packet limit, 4000 bytes, keeps a real one below the usual 16 KB)."""
+    from sipcore import _ua
+    ua = _ua.running("test")
+    port = engine.local_udp_port
+    body = bytes(range(256)) * 11                        # 2816 bytes
+    to = SIPURI("127.0.0.1", user="big", port=port, parameters={"p": "v" * 200})
+    for size, grown in ((16, True), (4096, False)):
+        ua.call(ua.scratch.grow, size)
+        send_message(_me(engine), to, "application/octet-stream", body, Route("127.0.0.1", port))
+        got = recorder.wait_for("SIPEngineGotMessage", timeout=5)
+        assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=5).data.code == 200
+        assert got.data.body == body and got.data.to_uri.parameters == {"p": "v" * 200}
+        assert got.data.from_uri.user == "alice"
+        assert (ua.scratch.size != size) == grown and ua.scratch.size > len(body)
+    assert recorder.all("SIPEngineGotException") == []
+
+
 def test_a_message_over_pjsips_packet_limit_ends_with_one_503(engine, recorder):
     for kind, port in (("udp", engine.local_udp_port), ("tcp", engine.local_tcp_port)):
         send_message(_me(engine), SIPURI("127.0.0.1", user=f"big-{kind}", port=port),
