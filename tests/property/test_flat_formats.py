@@ -18,7 +18,7 @@ from sipcore import (Credentials, Invitation, NotificationRecorder, Route, SIPUR
 from sipcore import sdp as sdp_module
 from sipcore import uri as uri_module
 from sipcore.primitives import message
-from sipcore.sdp import SDPAttribute, SDPSession
+from sipcore.sdp import SDPAttribute, SDPMedia, SDPSession
 from test_sdp_properties import sessions
 from test_uri_properties import SPECIAL, sipuris
 
@@ -271,6 +271,20 @@ def test_sdp_flat_form_through_c(running_engine):
     check()
     _share(seen, "SDP flat form, C")
     assert seen["parsed again"] >= seen["examples"] // 4
+
+
+def test_sdp_flat_form_reader_refuses_a_truncated_or_overlong_buffer(running_engine):
+    """sc_sdp_from_flat reads exactly one whole SDP flat form: anything else (cut short, more
+    after it, a count that does not match, a broken escape) is refused (NULL)."""
+    from sipcore._pj import ffi, lib
+    flat = sdp_module._flat(SDPSession("192.0.2.1", media=[
+        SDPMedia("audio", 4000, "RTP/AVP", formats=["0"])]))
+    bad = (flat[:-1], flat[:len(flat) // 2], flat + b"x\0",
+           flat.replace(b"\x001\x00", b"\x009999\x00"), b"", b"\0",
+           flat.replace(b"RTP/AVP", b"RTP\x01AVP"), flat.replace(b"RTP/AVP", b"RTP/AVP\x01"))
+    results = sdp_module.with_pool("test", lambda pool: [
+        lib.sc_sdp_from_flat(pool, data, len(data)) == ffi.NULL for data in (flat,) + bad])
+    assert results == [False] + [True] * len(bad)
 
 
 PEERS_SDP = (

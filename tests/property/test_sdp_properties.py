@@ -182,21 +182,3 @@ def test_parser_never_crashes(running_engine, recorder):
     assert recorder.all("SIPEngineGotException") == []
     print(f"\nSDP parser: {seen['round trip']} of {seen['examples']} reached the round trip")
     assert seen["round trip"] >= seen["examples"] // 2, seen
-
-
-def _with_pool(fn):
-    """fn(pool) on the Engine's poll thread, with a temporary PJSIP pool."""
-    from sipcore import sdp
-    return sdp.with_pool("test", fn)
-
-
-def test_flat_form_rejects_a_truncated_or_overlong_buffer(running_engine):
-    from sipcore._pj import ffi, lib
-    from sipcore.sdp import _flat
-    flat = _flat(SDPSession("192.0.2.1", media=[SDPMedia("audio", 4000, "RTP/AVP", formats=["0"])]))
-    bad = (flat[:-1], flat[:len(flat) // 2], flat + b"x\0",
-           flat.replace(b"\x001\x00", b"\x009999\x00"), b"", b"\0",
-           flat.replace(b"RTP/AVP", b"RTP\x01AVP"), flat.replace(b"RTP/AVP", b"RTP/AVP\x01"))
-    results = _with_pool(lambda pool: [lib.sc_sdp_from_flat(pool, data, len(data)) == ffi.NULL
-                                       for data in (flat,) + bad])
-    assert results == [False] + [True] * len(bad)
