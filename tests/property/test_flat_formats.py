@@ -7,6 +7,7 @@ and sc_msg_headers).  Every text may hold the bytes the formats escape (NUL, 0x0
 writers start from buffers smaller than their forms (they are grown as C asks).  Each test
 counts the examples that reach the property and asserts they are most of them (>= 50%)."""
 import collections
+import re
 import socket
 
 from hypothesis import HealthCheck, event, given, settings
@@ -46,6 +47,31 @@ def _ua_call(fn, *args):
     return ua.call(fn, *args)
 
 
+def _python_round_trip(what: str, values, encode, decode, odd=None,
+                       examples: int = 300) -> collections.Counter:
+    """decode(encode(value)) == value over ``values``' examples (every other one through
+    ``odd(value, n)`` first); counts the forms holding an escape, and the URI flat form's
+    "no value" mark (0x01 alone in a field)."""
+    seen = collections.Counter()
+
+    @settings(max_examples=examples, deadline=None)
+    @given(value=values)
+    def check(value):
+        seen["examples"] += 1
+        if odd is not None and seen["examples"] % 2:
+            value = odd(value, seen["examples"] // 2)
+        data = encode(value)
+        assert decode(data) == value
+        seen["round trip"] += 1
+        seen["escaped byte"] += re.search(rb"\x01[01]", data) is not None
+        seen["no-value mark"] += b"\x01\x00" in data
+        event("escaped byte" if re.search(rb"\x01[01]", data) else "plain")
+
+    check()
+    _share(seen, what)
+    return seen
+
+
 # ---- URI flat form ---------------------------------------------------------------------------
 
 @st.composite
@@ -59,25 +85,11 @@ def uri_fields(draw):
 
 
 def test_uri_flat_form_python_round_trip():
-    seen = collections.Counter()
-
-    @settings(max_examples=400, deadline=None)
-    @given(fields=uri_fields())
-    def check(fields):
-        seen["examples"] += 1
-        flat = uri_module._flat_of(*fields)
-        assert uri_module._fields_of_flat(flat, strict=True) == fields
-        seen["round trip"] += 1
-        host, user, port, display, secure, params, headers = fields
-        odd = any(_odd(x) for x in (user, display, *params, *headers, *headers.values())) or any(
-            _odd(v) for v in params.values() if v is not None)
-        seen["escaped byte"] += odd
-        seen["no-value parameter"] += None in params.values()
-        event("escaped byte" if odd else "plain")
-
-    check()
-    _share(seen, "URI flat form, Python")
-    assert seen["escaped byte"] >= seen["examples"] // 4 and seen["no-value parameter"] > 50
+    seen = _python_round_trip("URI flat form, Python", uri_fields(),
+                              lambda fields: uri_module._flat_of(*fields),
+                              lambda data: uri_module._fields_of_flat(data, strict=True),
+                              examples=400)
+    assert seen["escaped byte"] >= seen["examples"] // 4 and seen["no-value mark"] > 50
 
 
 def _odd_uri(u: SIPURI, n: int) -> SIPURI:
@@ -226,20 +238,8 @@ def _without_info(s: SDPSession) -> SDPSession:
 
 
 def test_sdp_flat_form_python_round_trip():
-    seen = collections.Counter()
-
-    @settings(max_examples=300, deadline=None)
-    @given(s=sessions())
-    def check(s):
-        seen["examples"] += 1
-        if seen["examples"] % 2:
-            s = _odd_session(s, seen["examples"] // 2)
-        assert sdp_module._from_flat(sdp_module._flat(s)) == s
-        seen["round trip"] += 1
-        seen["escaped byte"] += b"\x01" in sdp_module._flat(s)
-
-    check()
-    _share(seen, "SDP flat form, Python")
+    seen = _python_round_trip("SDP flat form, Python", sessions(), sdp_module._flat,
+                              sdp_module._from_flat, odd=_odd_session)
     assert seen["escaped byte"] >= seen["examples"] // 4
 
 
@@ -325,18 +325,8 @@ def test_sdp_flat_form_of_peers_sdp(running_engine):
 # ---- headers list ----------------------------------------------------------------------------
 
 def test_headers_list_python_round_trip():
-    seen = collections.Counter()
-
-    @settings(max_examples=300, deadline=None)
-    @given(headers=st.dictionaries(words, odd_texts, max_size=5))
-    def check(headers):
-        seen["examples"] += 1
-        assert _flat.headers_of(_flat.headers_list(headers)) == headers
-        seen["round trip"] += 1
-        seen["escaped byte"] += any(_odd(k + v) for k, v in headers.items())
-
-    check()
-    _share(seen, "headers list, Python")
+    seen = _python_round_trip("headers list, Python", st.dictionaries(words, odd_texts, max_size=5),
+                              _flat.headers_list, _flat.headers_of)
     assert seen["escaped byte"] >= seen["examples"] // 5
 
 
