@@ -75,7 +75,9 @@ SIPEngineSIPTrace = _signal("SIPEngineSIPTrace", """A SIP message on the wire: `
     ``destination_port`` (int), ``data`` (str: the message as on the wire).""")
 SIPEngineGotMessage = _signal("SIPEngineGotMessage", """An incoming MESSAGE (answered 200):
     ``to_uri``, ``from_uri`` (SIPURI), ``content_type`` (str "type/subtype"), ``body``
-    (bytes).""")
+    (bytes).  With the Engine option ``message_answer="receiver"`` it is not answered yet and
+    ``respond`` (a callable) is added: ``respond(code)`` (200-699) in a receiver chooses the
+    final response (none: 200), sent when every receiver has returned.""")
 SIPEngineGotMessageResponse = _signal("SIPEngineGotMessageResponse", """The final response to
     send_message(): ``to_uri`` (the SIPURI given to send_message), ``code`` (int), ``reason``
     (str).""")
