@@ -524,9 +524,9 @@ def test_wait_for_fail_on_fails_fast_naming_the_failure_and_what_arrived():
         later.start()
         t0 = time.monotonic()
         with pytest.raises(signals.NotificationFailed) as info:
-            rec.wait_for(inv.name, sender=a, where={"state": "CONFIRMED"}, timeout=30,
+            rec.wait_for(inv.name, sender=a, where={"state": "CONFIRMED"}, timeout=15,
                          fail_on={inv.name: {"state": "DISCONNECTED"}})
-        assert time.monotonic() - t0 < 10                    # not the 30 s timeout
+        assert time.monotonic() - t0 < 10                    # not the 15 s timeout
         later.join()
     assert isinstance(info.value, AssertionError)
     assert info.value.notification.sender is a and info.value.notification.data.code == 404

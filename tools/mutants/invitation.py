@@ -161,4 +161,12 @@ MUTANTS = [
          old='    ("REINVITING", "rx_reinvite_final"): "CONFIRMED",       # 11 the final response to it\n',
          new='    ("REINVITING", "rx_reinvite_final"): "REINVITED",       # 11 the final response to it\n',
          tests=[f"{TD}::test_our_reinvite_rejected_488_returns_to_confirmed"]),
+    dict(name="invitation-disconnect-of-an-ended-session-raises",
+         why="disconnect() of a session that has ended raises InvalidStateError (a racy "
+             "teardown fails the test)",
+         file=F,
+         old="        if self._state in (DISCONNECTING, DISCONNECTED):\n"
+             "            return      # ending or ended already: nothing to do (docs/invitation.md, deviations)\n",
+         new="",
+         tests=[f"{UNIT}::test_wrong_state_names_the_state"]),
 ]

@@ -62,4 +62,11 @@ MUTANTS = [
          old="(target, from_, to, route_hdr, type_, subtype, user)]",
          new="(target, from_, to, route_hdr, subtype, type_, user)]",
          tests=[f"{T}::test_message_to_itself"]),
+    dict(name="message-answer-code-not-passed",
+         why="message_answer='receiver': the code a receiver chose never reaches the glue "
+             "(every MESSAGE is answered 200)",
+         file=F,
+         old="    lib.sc_message_answer_code(answer.code)\n",
+         new="",
+         tests=["tests/interop/test_message_answer.py::test_receiver_chooses_the_code"]),
 ]

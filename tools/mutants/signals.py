@@ -22,8 +22,8 @@ MUTANTS = [
          why="NotificationRecorder.wait_for returns the same notification again (a wait proves "
              "nothing)",
          file=F,
-         old="                    self._taken.add(i)\n",
-         new="",
+         old="                        self._taken.add(i)\n                        return n\n",
+         new="                        return n\n",
          tests=[f"{T}::test_recorder_wait_for_returns_each_notification_once_in_order"]),
     dict(name="signals-has-receivers-ignores-any-notification",
          why="has_receivers() forgets any_notification receivers: the Engine skips notifications "
@@ -103,4 +103,21 @@ MUTANTS = [
          old='        if notification.name == "SIPEngineGotException":\n',
          new='        if notification.name == "SIPEngineGotException" and self.names is None:\n',
          tests=[f"{T}::test_wait_for_timeout_names_what_it_saw_and_the_exceptions"]),
+    dict(name="signals-fail-on-ignored",
+         why="wait_for(fail_on=...) never looks at the failing notifications: a failed call "
+             "waits out the whole timeout",
+         file=F,
+         old="                    if any(n.name == fname and fmatch(n) for fname, fmatch in failing):\n",
+         new="                    if False:\n",
+         tests=[f"{T}::test_wait_for_fail_on_fails_fast_naming_the_failure_and_what_arrived"]),
+    dict(name="signals-fail-on-other-senders",
+         why="fail_on also fails on notifications of other senders than the awaited one",
+         file=F,
+         old="                    if i in self._taken or (sender is not None and n.sender is not sender):\n"
+             "                        continue\n"
+             "                    if n.name == name and match(n):\n",
+         new="                    if i in self._taken:\n"
+             "                        continue\n"
+             "                    if n.name == name and match(n) and (sender is None or n.sender is sender):\n",
+         tests=[f"{T}::test_wait_for_fail_on_fails_fast_naming_the_failure_and_what_arrived"]),
 ]

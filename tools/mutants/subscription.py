@@ -122,4 +122,17 @@ MUTANTS = [
          old='    lib.PJSIP_EVSUB_STATE_ACCEPTED: "rx_2xx",\n',
          new='    lib.PJSIP_EVSUB_STATE_ACCEPTED: "rx_notify_active",\n',
          tests=[STATES]),
+    dict(name="subscription-unsubscribe-terminated-raises",
+         why="unsubscribe() of a TERMINATED subscription raises instead of doing nothing",
+         file=F,
+         old="        if self._state == TERMINATED:\n            return      # ended already",
+         new="        if self._state == TERMINATED:\n            raise InvalidStateError(\"Subscription.unsubscribe()\", self._state)\n            return      # ended already",
+         tests=[STATES]),
+    dict(name="subscription-timeout-never-armed",
+         why="Subscription(timeout=...) arms no timer: an unanswered SUBSCRIBE waits for PJSIP's 32 s",
+         file=F,
+         old="        check(lib.pjsip_evsub_send_request(self._sub, tdata[0]), \"sending the SUBSCRIBE\")\n"
+             "        self._arm_deadline()\n",
+         new="        check(lib.pjsip_evsub_send_request(self._sub, tdata[0]), \"sending the SUBSCRIBE\")\n",
+         tests=["tests/unit/test_request_timeout.py::test_subscribe_without_answer_ends_terminated_408"]),
 ]

@@ -58,6 +58,8 @@ class ClientPrimitive:
 
     _what = "primitive"
     _end_method = ""        # what leaving a ``with`` block calls (the subclass's end)
+    _timeout: float | None = None   # seconds a request may wait for its final response
+    _deadline: Any = None   # the timer of that wait (fires the subclass's _on_deadline)
 
     def __enter__(self) -> Any:
         return self
@@ -104,6 +106,19 @@ class ClientPrimitive:
 
     def _engine_stopping(self) -> None:  # overridden
         self._release_token()
+
+    def _arm_deadline(self) -> None:
+        """A request was sent: with a ``timeout``, ``_on_deadline`` runs when it passes."""
+        self._cancel_deadline()
+        if self._timeout is not None:
+            self._deadline = self._ua.schedule(self._timeout, self._on_deadline)
+
+    def _cancel_deadline(self) -> None:
+        self._ua.cancel(self._deadline)
+        self._deadline = None
+
+    def _on_deadline(self) -> None:  # overridden by the primitives with a timeout
+        self._deadline = None
 
     def _local_contact(self, user: str | None, transport: str | None) -> str:
         ua = self._ua

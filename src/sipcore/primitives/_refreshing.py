@@ -39,8 +39,6 @@ class RefreshingPrimitive(ClientPrimitive):
     _wanted: tuple[str, Any] | None = None   # (event, payload) queued: the last call wins
     _attempt = 0                 # requests sent
     _answered = 0                # of them, answered (a late or duplicate answer is ignored)
-    _timeout: float | None = None   # seconds a request may wait for its final response
-    _deadline: Any = None        # the timer of that wait
 
     timeout = timeout_property("Seconds a request may wait for its final response (then: "
                                "408); None: PJSIP's")
@@ -111,12 +109,8 @@ class RefreshingPrimitive(ClientPrimitive):
             # PJSIP may not call back when sending fails at once
             self._answered = attempt
             self._finished(503, f"Service Unavailable ({strerror(status)})")
-        elif self._timeout is not None and self._answered < attempt:
-            self._deadline = self._ua.schedule(self._timeout, self._on_deadline)
-
-    def _cancel_deadline(self) -> None:
-        self._ua.cancel(self._deadline)
-        self._deadline = None
+        elif self._answered < attempt:
+            self._arm_deadline()
 
     def _on_deadline(self) -> None:
         """``timeout`` passed without a final response: the request ends with 408."""

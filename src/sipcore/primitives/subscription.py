@@ -50,8 +50,6 @@ class Subscription(ClientPrimitive):
     """
 
     _end_method = "unsubscribe"
-    _timeout: float | None = None
-    _deadline: Any = None        # the timer of the SUBSCRIBE in progress (``timeout``)
     timeout = timeout_property("Seconds the SUBSCRIBE of subscribe()/unsubscribe() may wait "
                                "for its final response (then: 408 and TERMINATED); None: "
                                "PJSIP's")
@@ -153,13 +151,7 @@ class Subscription(ClientPrimitive):
         tdata = ffi.new("pjsip_tx_data **")
         check(lib.pjsip_evsub_initiate(self._sub, ffi.NULL, expires, tdata), "creating the SUBSCRIBE")
         check(lib.pjsip_evsub_send_request(self._sub, tdata[0]), "sending the SUBSCRIBE")
-        self._cancel_deadline()
-        if self._timeout is not None:
-            self._deadline = self._ua.schedule(self._timeout, self._on_deadline)
-
-    def _cancel_deadline(self) -> None:
-        self._ua.cancel(self._deadline)
-        self._deadline = None
+        self._arm_deadline()
 
     def _on_deadline(self) -> None:
         """``timeout`` passed without a final response: the subscription ends, 408."""

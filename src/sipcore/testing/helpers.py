@@ -16,6 +16,8 @@ from ..signals import NotificationRecorder
 
 __all__ = ["Account", "audio_sdp", "auto_answer"]
 
+_DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+
 
 def audio_sdp(ip: str = "127.0.0.1", direction: str = "sendrecv", port: int = 40000) -> SDPSession:
     """An audio offer or answer: PCMU and PCMA on ``port`` of ``ip``, with ``direction``."""
@@ -29,8 +31,9 @@ def audio_sdp(ip: str = "127.0.0.1", direction: str = "sendrecv", port: int = 40
 @contextlib.contextmanager
 def auto_answer(sdp: SDPSession | None = None, ring: bool = True) -> Iterator[list]:
     """While inside, every new incoming Invitation is answered (180 unless ``ring`` is False,
-    then 200 with ``sdp``, default :func:`audio_sdp`) on the poll thread; yields the list of
-    them."""
+    then 200 with ``sdp``, default :func:`audio_sdp`) and every re-INVITE 200 (with ``sdp`` in
+    the mirror of the offered direction: sendonly -> recvonly ...), on the poll thread;
+    yields the list of the incoming Invitations."""
     answer = sdp if sdp is not None else audio_sdp()
     got: list = []
 
@@ -41,6 +44,15 @@ def auto_answer(sdp: SDPSession | None = None, ring: bool = True) -> Iterator[li
                 sender.respond_to_invite_provisionally(180)
             sender.set_offered_local_sdp(answer)
             sender.accept_invite()
+        elif d["state"] == "REINVITED":
+            offer = sender.get_offered_remote_sdp()
+            offered = offer.media[0].get_direction() if offer is not None else "sendrecv"
+            mirror = {"sendonly": "recvonly", "recvonly": "sendonly"}.get(offered, offered)
+            again = answer.copy()
+            again.media[0].attributes = [a for a in again.media[0].attributes if a.name not in
+                                         _DIRECTIONS] + [SDPAttribute(mirror, "")]
+            sender.set_offered_local_sdp(again)
+            sender.respond_to_reinvite(200)
 
     signals.SIPInvitationChangedState.connect(on_state, weak=False)
     try:
