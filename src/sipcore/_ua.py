@@ -329,7 +329,8 @@ class UA:
 
     def _dns_transports(self) -> None:
         lib.sc_dns_set_transports(sum(bit for kind, bit in (("udp", 1), ("tcp", 2), ("tls", 4))
-                                      if kind in self.transports))
+                                      if kind in self.transports),
+                                  self.transports.get("tls", ffi.NULL))
 
     def _teardown(self) -> None:
         for token_owner in list(self.pending_messages.values()):

@@ -32,6 +32,7 @@
 static pjsip_resolver_t *sc_inner;          /* PJSIP's own resolution, without the hook */
 static pj_pool_t *sc_dns_pool;
 static unsigned sc_dns_transports;          /* bit 0: UDP, 1: TCP, 2: TLS (sc_dns_set_transports) */
+static pjsip_tpfactory *sc_dns_tls;         /* the TLS listener, or NULL */
 
 typedef struct sc_naptr_rec {
     unsigned order, pref;
@@ -49,9 +50,10 @@ typedef struct sc_naptr_job {
     pjsip_transport_type_e type;            /* of the record being tried */
 } sc_naptr_job;
 
-void sc_dns_set_transports(unsigned mask)
+void sc_dns_set_transports(unsigned mask, pjsip_tpfactory *tls)
 {
     sc_dns_transports = mask;
+    sc_dns_tls = tls;
 }
 
 /* One length-prefixed <character-string>; NULL at a malformed one. */
@@ -156,6 +158,19 @@ static void sc_naptr_srv_cb(void *user_data, pj_status_t status, const pj_dns_sr
     if (out.count == 0) {
         sc_naptr_try_next(job, PJLIB_UTIL_EDNSNOANSWERREC);
         return;
+    }
+    /* PJSIP makes a new TLS connection for a sip: URI only through a listener named in the
+     * request's transport selector (without one: PJSIP_ETPNOTSUITABLE; see the quirks in
+     * docs/architecture.md).  A request's resolution comes from its stateless sender, whose
+     * token is its pjsip_send_state: name the TLS listener there when the records chose TLS
+     * and the request has no selector of its own. */
+    if (job->type == PJSIP_TRANSPORT_TLS && sc_dns_tls) {
+        pjsip_tx_data *tdata = ((pjsip_send_state *) job->token)->tdata;
+        if (tdata && tdata->tp_sel.type == PJSIP_TPSELECTOR_NONE) {
+            pjsip_tpselector sel;
+            sc_listener_sel(&sel, sc_dns_tls);
+            pjsip_tx_data_set_transport(tdata, &sel);
+        }
     }
     (*job->cb)(PJ_SUCCESS, job->token, &out);
 }

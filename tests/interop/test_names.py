@@ -1,0 +1,319 @@
+"""Names (RFC 3263) against a real DNS server: dnsmasq on a free loopback port, started here.
+
+The SIP servers the names lead to are this Engine itself (it answers a MESSAGE 200), a tiny
+UDP responder answering with a chosen code (``Responder``), kamailio, or nothing (a port no
+one listens on).  Which server a request went to is read from the SIP trace."""
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+
+import pytest
+
+from peers.dnsmasq import Dnsmasq
+from peers.kamailio import Kamailio, make_tls_cert
+from peers.ports import free_port
+from sipcore import (Credentials, Engine, Registration, Route, SIPURI, send_message)
+
+ALICE = Credentials(SIPURI("127.0.0.1", user="alice"))
+
+
+class Responder:
+    """A UDP 'server' answering every request with ``code`` and counting what it got."""
+
+    def __init__(self, code: int):
+        self.code = code
+        self.port = free_port("udp")
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.settimeout(0.1)
+        self.received = 0
+        self._stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self._stop:
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except OSError:
+                continue
+            text = data.decode("utf-8", "replace")
+            if not text or text.startswith("SIP/2.0") or text.startswith("ACK "):
+                continue
+            self.received += 1
+            head = text.split("\r\n\r\n", 1)[0].split("\r\n")
+            keep = [h for h in head[1:] if re.match(r"(?i)(via|from|to|call-id|cseq)\s*:", h)]
+            reply = "\r\n".join([f"SIP/2.0 {self.code} Test", *keep, "Content-Length: 0", "", ""])
+            self.sock.sendto(reply.encode(), addr)
+
+    def close(self):
+        self._stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture
+def responders():
+    made = []
+
+    def make(code):
+        made.append(Responder(code))
+        return made[-1]
+    yield make
+    for r in made:
+        r.close()
+
+
+_since: dict[int, int] = {}
+
+
+def forget_sent(rec):
+    """sent_to(rec) starts after what was traced so far."""
+    _since[id(rec)] = len(rec.all("SIPEngineSIPTrace"))
+
+
+def sent_to(rec, method="MESSAGE"):
+    """(transport from the Via, destination port) of every request sent (since forget_sent),
+    in order."""
+    out = []
+    for n in rec.all("SIPEngineSIPTrace")[_since.get(id(rec), 0):]:
+        d = n.data
+        if not d.received and d.data.startswith(method + " "):
+            via = re.search(r"Via: SIP/2.0/(\w+)", d.data).group(1)
+            out.append((via, d.destination_port))
+    return out
+
+
+def message(rec, domain, route=None, timeout=10):
+    start = len(rec.all("SIPEngineGotMessageResponse"))
+    send_message(ALICE, SIPURI(domain, user="bob"), "text/plain", "hi",
+                 route or Route(domain), timeout=timeout)
+    deadline = time.monotonic() + timeout + 5
+    while time.monotonic() < deadline:
+        got = rec.all("SIPEngineGotMessageResponse")
+        if len(got) > start:
+            return got[start].data
+        time.sleep(0.01)
+    raise AssertionError("no SIPEngineGotMessageResponse: the request hung")
+
+
+# ---- values -------------------------------------------------------------------------------
+
+def test_route_accepts_host_names():
+    r = Route("sip.example.com")
+    assert (r.address, r.port, r.transport) == ("sip.example.com", None, None)
+    assert r.uri() == "<sip:sip.example.com;lr>"                 # RFC 3263: NAPTR chooses
+    assert Route("example.com", transport="TCP").uri() == "<sip:example.com;transport=tcp;lr>"
+    assert Route("example.com", 5070).uri() == "<sip:example.com:5070;transport=udp;lr>"
+    assert Route("127.0.0.1").port == 5060 and Route("::1", transport="tls").port == 5061
+    for bad in ("-bad.example", "a..b", "exa mple.com", "", "x" * 300, "1.2.3.256"):
+        with pytest.raises(ValueError, match="address"):
+            Route(bad)
+    with pytest.raises(TypeError, match="address"):
+        Route(5)
+
+
+@pytest.mark.parametrize("value, exc", [
+    ("127.0.0.1", TypeError), ([1], TypeError), ([], ValueError), (["10.0.0.1"] * 9, ValueError),
+    (["dns.example"], ValueError), (["127.0.0.1:0"], ValueError), (["127.0.0.1:x"], ValueError),
+    (["[::1"], ValueError), (["127.0.0.1:70000"], ValueError)])
+def test_nameservers_option_checked(value, exc):
+    with pytest.raises(exc, match="nameservers"):
+        Engine().start(local_ip="127.0.0.1", nameservers=value)
+    assert not Engine().is_running
+
+
+def test_nameservers_default_is_resolv_conf(tmp_path):
+    from sipcore._options import check_nameservers, system_nameservers
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("# x\nnameserver 192.0.2.7\nsearch example\nnameserver ::1\nnameserver bogus\n")
+    assert system_nameservers(str(conf)) == ["192.0.2.7", "[::1]"]
+    assert system_nameservers(str(tmp_path / "none")) == ["127.0.0.1"]
+    assert check_nameservers(["192.0.2.1", "192.0.2.2:5353", "[::1]:53", "::1"]) == [
+        ("192.0.2.1", 53), ("192.0.2.2", 5353), ("::1", 53), ("::1", 53)]
+
+
+# ---- selection ----------------------------------------------------------------------------
+
+def test_naptr_order_chooses_the_transport(engine_factory, recorder):
+    p = free_port("both")
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._udp.tcpfirst.test", "a.test", p, 10, 10),
+                      ("_sip._tcp.tcpfirst.test", "a.test", p, 10, 10),
+                      ("_sip._udp.udpfirst.test", "a.test", p, 10, 10),
+                      ("_sip._tcp.udpfirst.test", "a.test", p, 10, 10)],
+                 naptr=[("tcpfirst.test", 20, 10, "s", "SIP+D2U", "_sip._udp.tcpfirst.test"),
+                        ("tcpfirst.test", 10, 90, "s", "SIP+D2T", "_sip._tcp.tcpfirst.test"),
+                        ("udpfirst.test", 10, 20, "s", "SIP+D2T", "_sip._tcp.udpfirst.test"),
+                        ("udpfirst.test", 10, 10, "s", "SIP+D2U", "_sip._udp.udpfirst.test")]) as dns:
+        engine_factory(local_udp_port=p, local_tcp_port=p, nameservers=[dns.nameserver],
+                       trace_sip=True)
+        assert message(recorder, "tcpfirst.test").code == 200     # order 10 < 20: TCP
+        assert sent_to(recorder) == [("TCP", p)]
+        forget_sent(recorder)
+        assert message(recorder, "udpfirst.test").code == 200     # same order, preference 10
+        assert sent_to(recorder) == [("UDP", p)]
+
+
+def test_naptr_skips_a_transport_the_engine_lacks(engine_factory, recorder):
+    p = free_port("both")
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sips._tcp.x.test", "a.test", p, 10, 10),
+                      ("_sip._udp.x.test", "a.test", p, 10, 10)],
+                 naptr=[("x.test", 10, 10, "s", "SIP+D2S", "_sips._tcp.x.test"),
+                        ("x.test", 20, 10, "s", "SIP+D2U", "_sip._udp.x.test")]) as dns:
+        engine_factory(local_udp_port=p, nameservers=[dns.nameserver], trace_sip=True)
+        assert message(recorder, "x.test").code == 200             # no TLS transport: UDP
+        assert sent_to(recorder) == [("UDP", p)]
+
+
+def test_no_naptr_means_udp_srv_then_a(engine_factory, recorder):
+    p = free_port("both")
+    with Dnsmasq(hosts={"a.test": "127.0.0.1", "plain.test": "127.0.0.1"},
+                 srv=[("_sip._udp.srv.test", "a.test", p, 10, 10),
+                      ("_sip._tcp.srv.test", "a.test", p + 0, 5, 10)]) as dns:
+        engine_factory(local_udp_port=p, local_tcp_port=p, nameservers=[dns.nameserver],
+                       trace_sip=True)
+        assert message(recorder, "srv.test").code == 200
+        assert sent_to(recorder) == [("UDP", p)]
+        forget_sent(recorder)
+        # no NAPTR, no SRV: the A record and port 5060 over UDP (RFC 3263 4.2) -- nothing
+        # listens there, so only where it went is checked
+        message(recorder, "plain.test", timeout=0.5)
+        assert sent_to(recorder)[:1] == [("UDP", 5060)]
+        forget_sent(recorder)
+        # a transport given: SRV for that transport; a port given: A only
+        assert message(recorder, "srv.test", Route("srv.test", transport="tcp")).code == 200
+        assert sent_to(recorder) == [("TCP", p)]
+        forget_sent(recorder)
+        assert message(recorder, "plain.test", Route("plain.test", p)).code == 200
+        assert sent_to(recorder) == [("UDP", p)]
+
+
+def test_srv_priority_then_weight(engine_factory, recorder, responders):
+    """Lower priority first (RFC 2782); within a priority, picked in proportion to weight."""
+    p = free_port("both")
+    heavy, light, backup = responders(200), responders(200), responders(200)
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._udp.w.test", "a.test", heavy.port, 10, 30),
+                      ("_sip._udp.w.test", "a.test", light.port, 10, 10),
+                      ("_sip._udp.w.test", "a.test", backup.port, 20, 1000)]) as dns:
+        engine_factory(local_udp_port=p, nameservers=[dns.nameserver], trace_sip=True)
+        for _ in range(60):
+            assert message(recorder, "w.test").code == 200
+    assert backup.received == 0                  # priority 20 never while 10 answers
+    assert heavy.received + light.received == 60
+    assert 30 <= heavy.received <= 57, (heavy.received, light.received)    # expected 45
+
+
+# ---- failover -----------------------------------------------------------------------------
+
+def test_failover_on_503_and_on_refused_connection(engine_factory, recorder, responders):
+    p = free_port("both")
+    dead = free_port("both")                     # nothing listens here
+    busy = responders(503)
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._udp.busy.test", "a.test", busy.port, 10, 10),
+                      ("_sip._udp.busy.test", "a.test", p, 20, 10),
+                      ("_sip._tcp.down.test", "a.test", dead, 10, 10),
+                      ("_sip._tcp.down.test", "a.test", p, 20, 10)]) as dns:
+        engine_factory(local_udp_port=p, local_tcp_port=p, nameservers=[dns.nameserver],
+                       trace_sip=True)
+        r = message(recorder, "busy.test")
+        assert r.code == 200, r
+        assert busy.received == 1
+        assert sent_to(recorder) == [("UDP", busy.port), ("UDP", p)]
+        forget_sent(recorder)
+        r = message(recorder, "down.test", Route("down.test", transport="tcp"))
+        assert r.code == 200, r
+        assert sent_to(recorder)[-1] == ("TCP", p)
+
+
+def test_every_target_failing_ends_in_one_final_response(engine_factory, recorder, responders):
+    a, b = responders(503), responders(503)
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._udp.busy.test", "a.test", a.port, 10, 10),
+                      ("_sip._udp.busy.test", "a.test", b.port, 20, 10)]) as dns:
+        engine_factory(nameservers=[dns.nameserver], trace_sip=True)
+        r = message(recorder, "busy.test")
+        assert r.code == 503
+        time.sleep(0.3)
+        assert len(recorder.all("SIPEngineGotMessageResponse")) == 1
+        assert (a.received, b.received) == (1, 1)
+
+
+def test_registration_fails_over_to_kamailio(engine_factory, recorder, tmp_path):
+    """Kamailio on the second target, nothing on the first (TCP: refused at once)."""
+    dead = free_port("both")
+    with Kamailio(workdir=tmp_path / "kam", children=1, aliases=["reg.test"]) as k:
+        k.add_user("alice", "apw")
+        with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                     srv=[("_sip._tcp.reg.test", "a.test", dead, 10, 10),
+                          ("_sip._tcp.reg.test", "a.test", k.port, 20, 10)],
+                     naptr=[("reg.test", 10, 10, "s", "SIP+D2T", "_sip._tcp.reg.test")]) as dns:
+            engine_factory(nameservers=[dns.nameserver], trace_sip=True)
+            reg = Registration(Credentials(SIPURI("reg.test", user="alice"), "apw"),
+                               Route("reg.test"), expires=60)
+            reg.register()
+            n = recorder.wait_for("SIPRegistrationChangedState", timeout=10, sender=reg,
+                                  where=lambda n: n.data.state != "registering")
+            assert n.data.state == "registered", n.data
+            assert k.contacts("alice")
+            assert sent_to(recorder, "REGISTER")[-1] == ("TCP", k.port)
+            reg.unregister()
+            recorder.wait_for("SIPRegistrationChangedState", timeout=10, sender=reg,
+                              where=lambda n: n.data.state == "unregistered")
+
+
+# ---- DNS failures end in a notification ------------------------------------------------
+
+def test_dns_timeout_ends_in_a_final_response(engine_factory, recorder):
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)   # bound, never answers
+    silent.bind(("127.0.0.1", 0))
+    try:
+        engine_factory(nameservers=[f"127.0.0.1:{silent.getsockname()[1]}"])
+        t0 = time.monotonic()
+        r = message(recorder, "nowhere.test", timeout=30)
+        took = time.monotonic() - t0
+        assert r.code in (502, 503, 408), r
+        assert "DNS" in r.reason or "timed out" in r.reason.lower(), r.reason
+        assert took < 10, took                   # the resolver's retries, not Timer F (32 s)
+        reg = Registration(Credentials(SIPURI("nowhere.test", user="alice"), "apw"),
+                           Route("nowhere.test"), expires=60)
+        reg.register()
+        n = recorder.wait_for("SIPRegistrationChangedState", timeout=15, sender=reg,
+                              where=lambda n: n.data.state == "unregistered")
+        assert n.data.code >= 500 and n.data.reason, n.data
+    finally:
+        silent.close()
+
+
+def test_unknown_name_ends_in_a_final_response(engine_factory, recorder):
+    with Dnsmasq() as dns:
+        engine_factory(nameservers=[dns.nameserver])
+        r = message(recorder, "nothere.test")
+        assert r.code == 502 and "NXDOMAIN" in r.reason, r
+
+
+# ---- TLS: the certificate is checked against the name ------------------------------------
+
+def test_tls_certificate_checked_against_the_name(engine_factory, recorder, tmp_path):
+    tls = make_tls_cert(tmp_path / "tls", cn="sip.test", san="DNS:sip.test")
+    p = free_port("tcp")
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sips._tcp.sip.test", "a.test", p, 10, 10),
+                      ("_sips._tcp.other.test", "a.test", p, 10, 10)],
+                 naptr=[("sip.test", 10, 10, "s", "SIP+D2S", "_sips._tcp.sip.test")]) as dns:
+        engine_factory(local_tls_port=p, tls_ca_file=tls["ca_file"], tls_cert_file=tls["cert_file"],
+                       tls_privkey_file=tls["key_file"], nameservers=[dns.nameserver],
+                       trace_sip=True)
+        r = message(recorder, "sip.test")                           # NAPTR: TLS; name matches
+        assert r.code == 200, r
+        assert sent_to(recorder) == [("TLS", p)]
+        forget_sent(recorder)
+        r = message(recorder, "other.test", Route("other.test", transport="tls"))
+        assert r.code == 503, r                                      # same server, wrong name
+        assert re.search(r"(?i)identity|certificate|verif", r.reason), r.reason
