@@ -316,9 +316,10 @@ class UA:
         self.start_transport("tls", o["local_tls_port"])
 
     def _start_dns(self, servers: list[tuple[str, int]]) -> None:
-        """Names (RFC 3263) through these name servers; a query is sent again after 1 s,
-        twice, so a name server that never answers fails a request after 3 s (glibc waits
-        5 s per try; a SIP request's own timer is 32 s)."""
+        """Names (RFC 3263) through these name servers; a query is sent again after 1 s, at
+        most twice, so name servers that never answer fail a request with 503 "Operation
+        timed out" after about 2 s (glibc waits 5 s per try; a SIP request's own timer is
+        32 s)."""
         ips = [ffi.new("char[]", ip.encode()) for ip, _ in servers]
         keep = ffi.new("const char *[]", ips)
         ports = ffi.new("int[]", [port for _, port in servers])

@@ -278,8 +278,7 @@ def test_dns_timeout_ends_in_a_final_response(engine_factory, recorder):
         t0 = time.monotonic()
         r = message(recorder, "nowhere.test", timeout=30)
         took = time.monotonic() - t0
-        assert r.code in (502, 503, 408), r
-        assert "DNS" in r.reason or "timed out" in r.reason.lower(), r.reason
+        assert r.code == 503 and "timed out" in r.reason, r      # like a transport error
         assert took < 10, took                   # the resolver's retries, not Timer F (32 s)
         reg = Registration(Credentials(SIPURI("nowhere.test", user="alice"), "apw"),
                            Route("nowhere.test"), expires=60)
