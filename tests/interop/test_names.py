@@ -1,13 +1,12 @@
 """Names (RFC 3263) against a real DNS server: dnsmasq on a free loopback port, started here.
 
 The SIP servers the names lead to are this Engine itself (it answers a MESSAGE 200), a tiny
-UDP responder answering with a chosen code (``Responder``), kamailio, or nothing (a port no
+UDP server answering with a chosen code (test_publication's ``ScriptedServer``), kamailio, or nothing (a port no
 one listens on).  Which server a request went to is read from the SIP trace."""
 from __future__ import annotations
 
 import re
 import socket
-import threading
 import time
 
 import pytest
@@ -15,52 +14,19 @@ import pytest
 from peers.dnsmasq import Dnsmasq
 from peers.kamailio import Kamailio, make_tls_cert
 from peers.ports import free_port
+from test_publication import ScriptedServer
 from sipcore import (Credentials, Engine, Registration, Route, SIPURI, send_message)
 
 ALICE = Credentials(SIPURI("127.0.0.1", user="alice"))
 
 
-class Responder:
-    """A UDP 'server' answering every request with ``code`` and counting what it got."""
-
-    def __init__(self, code: int):
-        self.code = code
-        self.port = free_port("udp")
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", self.port))
-        self.sock.settimeout(0.1)
-        self.received = 0
-        self._stop = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self._stop:
-            try:
-                data, addr = self.sock.recvfrom(65536)
-            except OSError:
-                continue
-            text = data.decode("utf-8", "replace")
-            if not text or text.startswith("SIP/2.0") or text.startswith("ACK "):
-                continue
-            self.received += 1
-            head = text.split("\r\n\r\n", 1)[0].split("\r\n")
-            keep = [h for h in head[1:] if re.match(r"(?i)(via|from|to|call-id|cseq)\s*:", h)]
-            reply = "\r\n".join([f"SIP/2.0 {self.code} Test", *keep, "Content-Length: 0", "", ""])
-            self.sock.sendto(reply.encode(), addr)
-
-    def close(self):
-        self._stop = True
-        self.thread.join(2)
-        self.sock.close()
-
-
 @pytest.fixture
 def responders():
+    """UDP 'servers' answering every request with one code (test_publication's)."""
     made = []
 
     def make(code):
-        made.append(Responder(code))
+        made.append(ScriptedServer(lambda req, i: (code, "Test", {})))
         return made[-1]
     yield make
     for r in made:
@@ -204,9 +170,9 @@ def test_srv_priority_then_weight(engine_factory, recorder, responders):
         engine_factory(local_udp_port=p, nameservers=[dns.nameserver], trace_sip=True)
         for _ in range(60):
             assert message(recorder, "w.test").code == 200
-    assert backup.received == 0                  # priority 20 never while 10 answers
-    assert heavy.received + light.received == 60
-    assert 30 <= heavy.received <= 57, (heavy.received, light.received)    # expected 45
+    assert len(backup.requests) == 0                  # priority 20 never while 10 answers
+    assert len(heavy.requests) + len(light.requests) == 60
+    assert 30 <= len(heavy.requests) <= 57, (len(heavy.requests), len(light.requests))    # expected 45
 
 
 # ---- failover -----------------------------------------------------------------------------
@@ -224,7 +190,7 @@ def test_failover_on_503_and_on_refused_connection(engine_factory, recorder, res
                        trace_sip=True)
         r = message(recorder, "busy.test")
         assert r.code == 200, r
-        assert busy.received == 1
+        assert len(busy.requests) == 1
         assert sent_to(recorder) == [("UDP", busy.port), ("UDP", p)]
         forget_sent(recorder)
         r = message(recorder, "down.test", Route("down.test", transport="tcp"))
@@ -242,7 +208,7 @@ def test_every_target_failing_ends_in_one_final_response(engine_factory, recorde
         assert r.code == 503
         time.sleep(0.3)
         assert len(recorder.all("SIPEngineGotMessageResponse")) == 1
-        assert (a.received, b.received) == (1, 1)
+        assert (len(a.requests), len(b.requests)) == (1, 1)
 
 
 def test_registration_fails_over_to_kamailio(engine_factory, recorder, tmp_path):
