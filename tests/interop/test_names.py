@@ -15,7 +15,9 @@ from peers.dnsmasq import Dnsmasq
 from peers.kamailio import Kamailio, make_tls_cert
 from peers.ports import free_port
 from test_publication import ScriptedServer
-from sipcore import (Credentials, Engine, Registration, Route, SIPURI, send_message)
+from sipcore import (Credentials, Engine, Invitation, Publication, Registration, Route, SIPURI,
+                     Subscription, send_message)
+from test_invitation_helpers import incoming_calls, make_sdp, seq
 
 ALICE = Credentials(SIPURI("127.0.0.1", user="alice"))
 
@@ -211,47 +213,118 @@ def test_every_target_failing_ends_in_one_final_response(engine_factory, recorde
         assert (len(a.requests), len(b.requests)) == (1, 1)
 
 
-def test_registration_fails_over_to_kamailio(engine_factory, recorder, tmp_path):
-    """Kamailio on the second target, nothing on the first (TCP: refused at once)."""
+PIDF = ('<?xml version="1.0" encoding="UTF-8"?><presence xmlns="urn:ietf:params:xml:ns:pidf" '
+        'entity="sip:alice@127.0.0.1"><tuple id="t1"><status><basic>open</basic></status>'
+        '</tuple></presence>')
+
+
+def state_after(rec, obj, signal, leaving, timeout=15):
+    """The first state notification of obj whose state is not in ``leaving``."""
+    return rec.wait_for(signal, timeout=timeout, sender=obj,
+                        where=lambda n: n.data.state not in leaving)
+
+
+def test_every_primitive_fails_over_to_kamailio(engine_factory, recorder, tmp_path):
+    """kamailio on the second target of kam.test, nothing on the first (NAPTR: TCP; the
+    refused connection moves each request on to kamailio): bob registers, alice sends him a
+    MESSAGE (kamailio relays it to this Engine: 200), publishes and subscribes to her presence,
+    and calls bob, who answers 486 -- every request through Route("kam.test")."""
     dead = free_port("both")
-    with Kamailio(workdir=tmp_path / "kam", children=1, aliases=["reg.test"]) as k:
+    with Kamailio(workdir=tmp_path / "kam", children=1) as k:
         k.add_user("alice", "apw")
+        k.add_user("bob", "bpw")
         with Dnsmasq(hosts={"a.test": "127.0.0.1"},
-                     srv=[("_sip._tcp.reg.test", "a.test", dead, 10, 10),
-                          ("_sip._tcp.reg.test", "a.test", k.port, 20, 10)],
-                     naptr=[("reg.test", 10, 10, "s", "SIP+D2T", "_sip._tcp.reg.test")]) as dns:
+                     srv=[("_sip._tcp.kam.test", "a.test", dead, 10, 10),
+                          ("_sip._tcp.kam.test", "a.test", k.port, 20, 10)],
+                     naptr=[("kam.test", 10, 10, "s", "SIP+D2T", "_sip._tcp.kam.test")]) as dns, \
+                incoming_calls(lambda inv: inv.disconnect(486)) as calls:
             engine_factory(nameservers=[dns.nameserver], trace_sip=True)
-            reg = Registration(Credentials(SIPURI("reg.test", user="alice"), "apw"),
-                               Route("reg.test"), expires=60)
+            route = Route("kam.test")
+            alice = Credentials(SIPURI("127.0.0.1", user="alice"), "apw")
+            bob = Credentials(SIPURI("127.0.0.1", user="bob"), "bpw")
+
+            reg = Registration(bob, route, expires=60)
             reg.register()
-            n = recorder.wait_for("SIPRegistrationChangedState", timeout=10, sender=reg,
-                                  where=lambda n: n.data.state != "registering")
+            n = state_after(recorder, reg, "SIPRegistrationChangedState", ("registering",))
             assert n.data.state == "registered", n.data
-            assert k.contacts("alice")
-            assert sent_to(recorder, "REGISTER")[-1] == ("TCP", k.port)
+            assert k.contacts("bob")
+
+            send_message(alice, SIPURI("127.0.0.1", user="bob"), "text/plain", "via a name",
+                         route, timeout=10)
+            r = recorder.wait_for("SIPEngineGotMessageResponse", timeout=15).data
+            assert r.code == 200, r
+            got = recorder.wait_for("SIPEngineGotMessage", timeout=5).data
+            assert got.body == b"via a name"
+
+            pub = Publication(alice, "presence", route, expires=60)
+            pub.publish("application/pidf+xml", PIDF)
+            n = state_after(recorder, pub, "SIPPublicationChangedState", ("publishing",))
+            assert n.data.state == "published", n.data
+
+            sub = Subscription(bob, SIPURI("127.0.0.1", user="alice"), "presence", route)
+            sub.subscribe()
+            n = state_after(recorder, sub, "SIPSubscriptionChangedState",
+                            ("NULL", "SENT", "TERMINATED"))
+            assert n.data.state in ("ACCEPTED", "PENDING", "ACTIVE"), n.data
+
+            inv = Invitation(alice, SIPURI("127.0.0.1", user="bob"), route)
+            inv.set_offered_local_sdp(make_sdp())
+            inv.send_invite()
+            n = recorder.wait_for("SIPInvitationChangedState", timeout=15, sender=inv,
+                                  where=lambda n: n.data.state == "DISCONNECTED")
+            assert n.data.code == 486, n.data
+            assert len(calls) == 1 and seq(recorder, calls[0])[0] == "INCOMING"
+
+            # each went to the dead first target first (priority 10), then to kamailio
+            for method in ("REGISTER", "MESSAGE", "PUBLISH", "SUBSCRIBE", "INVITE"):
+                sent = sent_to(recorder, method)
+                assert sent[:2] == [("TCP", dead), ("TCP", k.port)], (method, sent)
+            sub.unsubscribe()
+            pub.unpublish()
             reg.unregister()
-            recorder.wait_for("SIPRegistrationChangedState", timeout=10, sender=reg,
-                              where=lambda n: n.data.state == "unregistered")
+            state_after(recorder, reg, "SIPRegistrationChangedState",
+                        ("registered", "unregistering"))
 
 
 # ---- DNS failures end in a notification ------------------------------------------------
 
-def test_dns_timeout_ends_in_a_final_response(engine_factory, recorder):
+def test_dns_timeout_ends_in_a_notification_for_every_primitive(engine_factory, recorder):
+    """A name server that never answers: each request ends, after the resolver's retries
+    (about 2 s, not Timer F's 32 s), in its primitive's final notification with the reason."""
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)   # bound, never answers
     silent.bind(("127.0.0.1", 0))
     try:
         engine_factory(nameservers=[f"127.0.0.1:{silent.getsockname()[1]}"])
+        route = Route("nowhere.test")
+        alice = Credentials(SIPURI("127.0.0.1", user="alice"), "apw")
         t0 = time.monotonic()
-        r = message(recorder, "nowhere.test", timeout=30)
-        took = time.monotonic() - t0
-        assert r.code == 503 and "timed out" in r.reason, r      # like a transport error
-        assert took < 10, took                   # the resolver's retries, not Timer F (32 s)
-        reg = Registration(Credentials(SIPURI("nowhere.test", user="alice"), "apw"),
-                           Route("nowhere.test"), expires=60)
+        send_message(alice, SIPURI("127.0.0.1", user="bob"), "text/plain", "x", route, timeout=30)
+        reg = Registration(alice, route, expires=60)
         reg.register()
-        n = recorder.wait_for("SIPRegistrationChangedState", timeout=15, sender=reg,
-                              where=lambda n: n.data.state == "unregistered")
-        assert n.data.code >= 500 and n.data.reason, n.data
+        pub = Publication(alice, "presence", route, expires=60)
+        pub.publish("application/pidf+xml", PIDF)
+        sub = Subscription(alice, SIPURI("127.0.0.1", user="bob"), "presence", route)
+        sub.subscribe()
+        inv = Invitation(alice, SIPURI("127.0.0.1", user="bob"), route)
+        inv.set_offered_local_sdp(make_sdp())
+        inv.send_invite()
+        ends = [
+            recorder.wait_for("SIPEngineGotMessageResponse", timeout=15),
+            state_after(recorder, reg, "SIPRegistrationChangedState", ("registering",)),
+            state_after(recorder, pub, "SIPPublicationChangedState", ("publishing",)),
+            recorder.wait_for("SIPSubscriptionChangedState", timeout=15, sender=sub,
+                              where=lambda n: n.data.state == "TERMINATED"),
+            recorder.wait_for("SIPInvitationChangedState", timeout=15, sender=inv,
+                              where=lambda n: n.data.state == "DISCONNECTED"),
+        ]
+        took = time.monotonic() - t0
+        assert [n.data.state for n in ends[1:3]] == ["unregistered", "unpublished"]
+        for n in ends:
+            assert n.data.code == 503, (n.name, n.data)
+            # pjsip_publishc hands its callback the generic "Service Unavailable" only
+            if n.name != "SIPPublicationChangedState":
+                assert "timed out" in n.data.reason, (n.name, n.data)
+        assert took < 10, took
     finally:
         silent.close()
 
