@@ -286,6 +286,38 @@ def test_every_primitive_fails_over_to_kamailio(engine_factory, recorder, tmp_pa
                         ("registered", "unregistering"))
 
 
+@pytest.mark.parametrize("first_code", [503, 408])
+def test_registration_and_publication_fail_over_on_503_and_408(engine_factory, recorder,
+                                                               responders, tmp_path, first_code):
+    """The first server answers 503 (or 408); the request goes to the next one, kamailio,
+    and only its answer is notified (RFC 3263 4.3)."""
+    busy = responders(first_code)
+    with Kamailio(workdir=tmp_path / "kam", children=1) as k:
+        k.add_user("alice", "apw")
+        with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                     srv=[("_sip._udp.kam.test", "a.test", busy.port, 10, 10),
+                          ("_sip._udp.kam.test", "a.test", k.port, 20, 10)]) as dns:
+            engine_factory(nameservers=[dns.nameserver], trace_sip=True)
+            alice = Credentials(SIPURI("127.0.0.1", user="alice"), "apw")
+            reg = Registration(alice, Route("kam.test"), expires=60)
+            reg.register()
+            n = state_after(recorder, reg, "SIPRegistrationChangedState", ("registering",))
+            assert n.data.state == "registered" and n.data.code == 200, n.data
+            pub = Publication(alice, "presence", Route("kam.test"), expires=60)
+            pub.publish("application/pidf+xml", PIDF)
+            n = state_after(recorder, pub, "SIPPublicationChangedState", ("publishing",))
+            assert n.data.state == "published" and n.data.code == 200, n.data
+            assert [n.data.state for n in recorder.all("SIPRegistrationChangedState")] == [
+                "registering", "registered"]
+            assert len(busy.requests) == 2            # one REGISTER, one PUBLISH
+            for method in ("REGISTER", "PUBLISH"):
+                assert sent_to(recorder, method)[:2] == [("UDP", busy.port), ("UDP", k.port)]
+            pub.unpublish()
+            reg.unregister()
+            state_after(recorder, reg, "SIPRegistrationChangedState",
+                        ("registered", "unregistering"))
+
+
 # ---- DNS failures end in a notification ------------------------------------------------
 
 def test_dns_timeout_ends_in_a_notification_for_every_primitive(engine_factory, recorder):

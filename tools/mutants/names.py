@@ -41,4 +41,18 @@ MUTANTS = [
          old='self.transports.get("tls", ffi.NULL))',
          new="ffi.NULL)",
          tests=[f"{T}::test_tls_certificate_checked_against_the_name"]),
+    dict(name="names-refreshing-no-failover-on-408",
+         why="a Registration/Publication answered 408 by one server of a name gives up "
+             "instead of trying the next (RFC 3263 4.3: a timeout moves on)",
+         file="src/sipcore/primitives/_refreshing.py",
+         old="not (result.code in (408, 503) or result.code <= 0)",
+         new="not (result.code in (503,) or result.code <= 0)",
+         tests=[f"{T}::test_registration_and_publication_fail_over_on_503_and_408"]),
+    dict(name="names-refreshing-failover-skipped",
+         why="a Registration/Publication answered 503 by one server of a name notifies the "
+             "failure instead of trying the next server",
+         file="src/sipcore/primitives/_refreshing.py",
+         old="            if not self._failover(result):\n",
+         new="            if True:\n",
+         tests=[f"{T}::test_registration_and_publication_fail_over_on_503_and_408"]),
 ]

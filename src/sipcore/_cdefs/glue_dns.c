@@ -247,6 +247,23 @@ static void sc_dns_resolve(pjsip_resolver_t *resolver, pj_pool_t *pool,
     if (st != PJ_SUCCESS) (*cb)(st, token, NULL);
 }
 
+int sc_tdata_can_failover(const pjsip_tx_data *tdata)
+{
+    return tdata && tdata->dest_info.addr.count > 0 &&
+           tdata->dest_info.cur_addr + 1 < tdata->dest_info.addr.count;
+}
+
+int sc_tdata_failover(pjsip_tx_data *old, pjsip_tx_data *req)
+{
+    if (!req || !sc_tdata_can_failover(old)) return 0;
+    pj_strdup(req->pool, &req->dest_info.name, &old->dest_info.name);
+    req->dest_info.addr = old->dest_info.addr;
+    req->dest_info.cur_addr = old->dest_info.cur_addr + 1;
+    if (req->tp_sel.type == PJSIP_TPSELECTOR_NONE && old->tp_sel.type != PJSIP_TPSELECTOR_NONE)
+        pjsip_tx_data_set_transport(req, &old->tp_sel);     /* (a TLS listener, see above) */
+    return 1;
+}
+
 static pjsip_ext_resolver sc_ext_resolver = { &sc_dns_resolve };
 
 pj_status_t sc_dns_init(pjsip_endpoint *endpt, pj_pool_factory *pf, unsigned count,

@@ -363,6 +363,12 @@ pj_status_t sc_dns_init(pjsip_endpoint *endpt, pj_pool_factory *pf, unsigned cou
 void sc_dns_set_transports(unsigned mask, pjsip_tpfactory *tls);
 /* Before pjsip_endpt_destroy: the resolver goes (pending queries end without callbacks). */
 void sc_dns_shutdown(pjsip_endpoint *endpt);
+/* RFC 3263 4.3 failover: give req (a new request, not sent yet) the addresses old (sent and
+ * failed with 503 or a timeout) was resolved to, pointing at the one after old's; 0 (req
+ * unchanged) when old was not resolved to several addresses or none is left. */
+int sc_tdata_failover(pjsip_tx_data *old, pjsip_tx_data *req);
+/* 1 when a request was resolved to an address after the one it went to last. */
+int sc_tdata_can_failover(const pjsip_tx_data *tdata);
 
 /* -- glue_pool.c: pool blocks (any thread) -- */
 const pj_pool_factory_policy *sc_pool_policy(void);
