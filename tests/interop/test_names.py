@@ -361,6 +361,36 @@ def test_dns_timeout_ends_in_a_notification_for_every_primitive(engine_factory, 
         silent.close()
 
 
+def test_engine_stop_while_names_resolve(engine_factory, recorder):
+    """Stopping while every primitive waits for a name server that never answers: the stop
+    is prompt, each primitive ends with its final notification, and the Engine starts again
+    (the resolver and its pending queries went with the endpoint)."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        for _ in range(2):
+            e = engine_factory(nameservers=[f"127.0.0.1:{silent.getsockname()[1]}"])
+            a = Credentials(SIPURI("127.0.0.1", user="alice"), "apw")
+            r = Route("nowhere.test")
+            send_message(a, SIPURI("127.0.0.1", user="bob"), "text/plain", "x", r)
+            reg = Registration(a, r)
+            reg.register()
+            sub = Subscription(a, SIPURI("127.0.0.1", user="bob"), "presence", r)
+            sub.subscribe()
+            inv = Invitation(a, SIPURI("127.0.0.1", user="bob"), r)
+            inv.set_offered_local_sdp(make_sdp())
+            inv.send_invite()
+            time.sleep(0.2)
+            t0 = time.monotonic()
+            e.stop()
+            assert time.monotonic() - t0 < 2
+            assert recorder.all("SIPEngineGotMessageResponse")[-1].data.code == 408
+            assert reg.state == "unregistered" and sub.state == "TERMINATED"
+            assert inv.state == "DISCONNECTED"
+    finally:
+        silent.close()
+
+
 def test_unknown_name_ends_in_a_final_response(engine_factory, recorder):
     with Dnsmasq() as dns:
         engine_factory(nameservers=[dns.nameserver])
