@@ -47,6 +47,9 @@ TRACE_LOGGER = logging.getLogger("sipcore.trace")
 _PJ_LEVELS = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}
 
 POLL_TIMEOUT_MS = 100
+#: DNS (RFC 3263 names): a query is sent again after this long, this many times, then fails
+DNS_RETRANSMIT_MS = 1000
+DNS_RETRANSMITS = 2
 #: after this many seconds with a completely idle poll, freed heap memory is returned to the
 #: system once (sc_trim_heap), so RSS follows the load instead of staying at its peak
 TRIM_IDLE_SECONDS = 2.0
@@ -306,10 +309,29 @@ class UA:
         if o["local_ip"] is None:
             o["local_ip"] = self._default_ip()
         self.set_user_agent(o["user_agent"])
+        self._start_dns(o["nameservers"])
         lib.sc_set_trace(1 if o["trace_sip"] else 0)
         self.start_transport("udp", o["local_udp_port"])
         self.start_transport("tcp", o["local_tcp_port"])
         self.start_transport("tls", o["local_tls_port"])
+
+    def _start_dns(self, servers: list[tuple[str, int]]) -> None:
+        """Names (RFC 3263) through these name servers; a query is sent again after 1 s, at
+        most twice, so name servers that never answer fail a request with 503 "Operation
+        timed out" after about 2 s (glibc waits 5 s per try; a SIP request's own timer is
+        32 s)."""
+        ips = [ffi.new("char[]", ip.encode()) for ip, _ in servers]
+        keep = ffi.new("const char *[]", ips)
+        ports = ffi.new("int[]", [port for _, port in servers])
+        check(lib.sc_dns_init(self.endpt, ffi.addressof(self.cp, "factory"), len(servers),
+                              keep, ports, DNS_RETRANSMIT_MS, DNS_RETRANSMITS),
+              "creating the DNS resolver")
+        self._dns_on = True
+
+    def _dns_transports(self) -> None:
+        lib.sc_dns_set_transports(sum(bit for kind, bit in (("udp", 1), ("tcp", 2), ("tls", 4))
+                                      if kind in self.transports),
+                                  self.transports.get("tls", ffi.NULL))
 
     def _teardown(self) -> None:
         for token_owner in list(self.pending_messages.values()):
@@ -341,6 +363,9 @@ class UA:
             lib.pjmedia_endpt_destroy2(self.med_endpt)
             self.med_endpt = ffi.NULL
         if self.endpt != ffi.NULL:
+            if getattr(self, "_dns_on", False):
+                lib.sc_dns_shutdown(self.endpt)
+                self._dns_on = False
             lib.pjsip_endpt_destroy(self.endpt)
             self.endpt = ffi.NULL
         self.transports.clear()
@@ -456,6 +481,7 @@ class UA:
             check(lib.sc_start_udp(self.endpt, ip, port, tp), f"starting the UDP transport on port {port}")
             self.transports[kind] = tp[0]
             self.ports[kind] = lib.sc_transport_port(tp[0])
+            self._dns_transports()
             return
         f = ffi.new("pjsip_tpfactory **")
         if kind == "tcp":
@@ -482,6 +508,7 @@ class UA:
             check(lib.sc_start_tls(self.endpt, ip, port, tls, f), f"starting the TLS transport on port {port}")
         self.transports[kind] = f[0]
         self.ports[kind] = lib.sc_factory_port(f[0])
+        self._dns_transports()
 
     def check_route(self, route: Any) -> None:
         """SIPCoreError unless a transport of this Engine can reach the route.
@@ -496,7 +523,7 @@ class UA:
         if kind not in self.transports:
             raise InvalidStateError(f"sending over {kind.upper()}",
                                     f"{kind.upper()} transport disabled")
-        if route.is_ipv6 != (":" in self.options["local_ip"]):
+        if not route.is_name and route.is_ipv6 != (":" in self.options["local_ip"]):
             raise SIPCoreError(f"route {route.address} is IPv{6 if route.is_ipv6 else 4} but the "
                                f"Engine's transports are bound to {self.options['local_ip']}")
         if len(self.checked_routes) >= 256:
@@ -509,6 +536,7 @@ class UA:
         self.ports[kind] = None
         if t is None:
             return
+        self._dns_transports()
         if kind == "udp":
             lib.sc_udp_stop(t)
         else:

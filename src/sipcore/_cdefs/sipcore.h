@@ -192,6 +192,8 @@ typedef struct sc_msg_request_t {
     const char *type;           /* the body's content type */
     const char *subtype;
     const char *user;           /* digest user name */
+    int any_transport;          /* 1: the destination is a name without port or transport, so
+                                 * resolving it (RFC 3263: NAPTR) chooses the transport */
 } sc_msg_request_t;
 
 typedef struct sc_msg_s sc_msg_t;   /* a MESSAGE in flight (opaque) */
@@ -348,6 +350,25 @@ pjmedia_sdp_session *sc_sdp_from_flat(pj_pool_t *pool, const char *flat, int len
  * or the error's text.  Any other return: nothing was started, no event comes. */
 pj_status_t sc_nat_detect(pjsip_endpoint *endpt, pj_pool_factory *pf, uintptr_t token,
                           const char *ip, int port);
+
+/* -- glue_dns.c: names, RFC 3263 (NAPTR, SRV, A) with PJSIP's resolver -- */
+/* Resolve names through the count (1..8) name servers ips[i] (IP literals), ports[i], on
+ * endpt's ioqueue and timer heap: a query is sent again after retransmit_ms, retransmits
+ * times, then fails.  Installs sipcore's NAPTR step in front of PJSIP's SRV/A resolution. */
+pj_status_t sc_dns_init(pjsip_endpoint *endpt, pj_pool_factory *pf, unsigned count,
+                        const char *const *ips, const int *ports, unsigned retransmit_ms,
+                        unsigned retransmits);
+/* Which transports NAPTR records may choose: bit 0 UDP, 1 TCP, 2 TLS (the running ones);
+ * tls: the TLS listener (NULL: none). */
+void sc_dns_set_transports(unsigned mask, pjsip_tpfactory *tls);
+/* Before pjsip_endpt_destroy: the resolver goes (pending queries end without callbacks). */
+void sc_dns_shutdown(pjsip_endpoint *endpt);
+/* RFC 3263 4.3 failover: give req (a new request, not sent yet) the addresses old (sent and
+ * failed with 503 or a timeout) was resolved to, pointing at the one after old's; 0 (req
+ * unchanged) when old was not resolved to several addresses or none is left. */
+int sc_tdata_failover(pjsip_tx_data *old, pjsip_tx_data *req);
+/* 1 when a request was resolved to an address after the one it went to last. */
+int sc_tdata_can_failover(const pjsip_tx_data *tdata);
 
 /* -- glue_pool.c: pool blocks (any thread) -- */
 const pj_pool_factory_policy *sc_pool_policy(void);
