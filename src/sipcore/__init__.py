@@ -18,6 +18,7 @@ from .primitives.publication import Publication  # noqa: E402
 from .primitives.subscription import Subscription  # noqa: E402
 from .primitives.invitation import Invitation  # noqa: E402
 from .sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession  # noqa: E402
+from .media import AudioTransport, RTPTransport  # noqa: E402  (media: m-stream)
 from .signals import Notification, NotificationRecorder, wait_for  # noqa: E402
 from . import signals  # noqa: E402
 from ._pj import PJSIP_VERSION  # noqa: E402
@@ -27,6 +28,7 @@ __all__ = [
     "Engine", "send_message", "SIPURI", "Credentials", "Route",
     "Registration", "Publication", "Subscription", "Invitation",
     "SDPSession", "SDPMedia", "SDPConnection", "SDPAttribute",
+    "RTPTransport", "AudioTransport",
     "SIPCoreError", "PJSIPError", "InvalidStateError", "EngineNotRunningError",
     "MessagePendingError",
     "signals", "Notification", "NotificationRecorder", "wait_for",

@@ -35,4 +35,9 @@ pj_status_t sc_dlg_setup(pjsip_dialog *dlg, const char *route, pjsip_tpfactory *
  * final response; rdata is that response when one was received. */
 void sc_msg_on_final(sc_msg_t *m, pjsip_transaction *tsx, pjsip_rx_data *rdata);
 
+/* ---- glue_rtp.c ---- */
+
+/* The pjmedia transport of an RTPTransport (its streams are created on it). */
+pjmedia_transport *sc_rtp_transport(sc_rtp_t *r);
+
 #endif /* SIPCORE_GLUE_H */
