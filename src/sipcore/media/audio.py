@@ -34,7 +34,7 @@ from .. import _ua as ua_mod
 from .. import signals
 from .._pj import check, ffi, handles, lib
 from .._validate import check_bool, check_instance
-from ..errors import InvalidStateError, SIPCoreError
+from ..errors import InvalidStateError, PJSIPError, SIPCoreError
 from ..sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession
 from ..sdp import _pj_from_flat
 from .rtp import ESTABLISHED, INIT, INVALID, LOCAL, RTPTransport, check_sdp_index
@@ -317,6 +317,11 @@ class AudioTransport:
         self._core = _StreamCore(self._ua, self, rtp_core)
         if remote_sdp is None:
             return
+        offered = remote_sdp.media[index]
+        if self._transport._srtp_forced and not any(a.name == "crypto" for a in offered.attributes):
+            self._core.destroy()
+            raise SIPCoreError("the offer has no SRTP (no a=crypto in its audio line) and the "
+                               "RTPTransport has srtp_forced")
         try:
             # an SRTP transport answers in the offer's profile (RTP/AVP or RTP/SAVP; its
             # set_ESTABLISHED checks the crypto); a plain one only RTP/AVP
@@ -367,10 +372,11 @@ class AudioTransport:
         def run(pool: Any) -> Any:
             active_local = ffi.new("pjmedia_sdp_session **")
             active_remote = ffi.new("pjmedia_sdp_session **")
-            check(self._with_codecs(lib.sc_sdp_negotiate, pool, _pj_from_flat(pool, local),
-                                    _pj_from_flat(pool, remote), 1 if local_is_offer else 0,
-                                    active_local, active_remote),
-                  "negotiating the audio stream")
+            status = self._with_codecs(lib.sc_sdp_negotiate, pool, _pj_from_flat(pool, local),
+                                       _pj_from_flat(pool, remote), 1 if local_is_offer else 0,
+                                       active_local, active_remote)
+            if status != lib.PJ_SUCCESS:   # nothing in common (codec, profile), or port 0
+                raise PJSIPError("the audio stream was rejected: negotiating it", status)
             for s in (active_local[0], active_remote[0]):
                 if s.media[0].desc.port == 0:
                     raise SIPCoreError("the audio stream was rejected (port 0 in the SDP)")
