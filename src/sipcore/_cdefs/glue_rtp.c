@@ -282,6 +282,8 @@ pj_status_t sc_rtp_set_established(sc_rtp_t *r, pjmedia_sdp_session *local,
         status = pjmedia_transport_encode_sdp(r->tp, sc_rtp_pool(r), local, remote, idx);
         if (status != PJ_SUCCESS)
             goto fail;
+    } else if (!r->media_created) {
+        return PJ_EINVALIDOP;   /* a failed start reset it: set_INIT and negotiate again */
     }
     status = pjmedia_transport_media_start(r->tp, sc_rtp_pool(r), local, remote, idx);
     if (status == PJ_SUCCESS)

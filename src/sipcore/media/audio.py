@@ -122,6 +122,7 @@ class _StreamCore:
                 bridge.detach(owner)
             if owner is not None:
                 owner._port = None
+                owner._stopped = owner._started or owner._stopped
         if self.clock != ffi.NULL:
             lib.sc_clock_destroy(self.clock)
             self.clock = ffi.NULL
