@@ -58,6 +58,9 @@ pj_status_t sc_media_worker_start(pj_pool_factory *pf)
     if (worker_thread != NULL)
         return PJ_SUCCESS;
     worker_pf = pf;
+    status = pjnath_init();     /* its error texts (STUN/ICE failures name them) */
+    if (status != PJ_SUCCESS)
+        return status;
     status = pjmedia_endpt_create2(pf, NULL, 0, &worker_endpt);
     if (status != PJ_SUCCESS)
         return status;
@@ -165,6 +168,7 @@ static pj_status_t create_ice(const sc_rtp_opts_t *o, pjmedia_transport **tp)
 {
     pj_ice_strans_cfg cfg;
     pjmedia_ice_cb cb;
+    pj_status_t status;
     int af = strchr(o->address, ':') ? pj_AF_INET6() : pj_AF_INET();
     pj_ice_strans_cfg_default(&cfg);
     pj_stun_config_init(&cfg.stun_cfg, worker_pf, 0, pjmedia_endpt_get_ioqueue(worker_endpt),
@@ -186,8 +190,37 @@ static pj_status_t create_ice(const sc_rtp_opts_t *o, pjmedia_transport **tp)
         cfg.stun_tp[0].port = (pj_uint16_t) o->stun_port;
     }
     pj_bzero(&cb, sizeof(cb));
+    status = pjmedia_ice_create3(worker_endpt, "sc-ice", 2, &cfg, &cb, 0, NULL, tp);
+    if (status != PJ_SUCCESS)
+        return status;
+    /* pjmedia 2.12 reports the end of candidate gathering to the listeners added with
+     * pjmedia_ice_add_ice_cb, not to create3's callback.  Gathering may end before the
+     * listener is added (host candidates only: at once), so the state is checked after:
+     * an event may then come twice, and RTPTransport takes the first. */
     cb.on_ice_complete2 = &on_ice_complete2;
-    return pjmedia_ice_create3(worker_endpt, "sc-ice", 2, &cfg, &cb, 0, (void *) o->token, tp);
+    status = pjmedia_ice_add_ice_cb(*tp, &cb, (void *) o->token);
+    if (status != PJ_SUCCESS) {
+        pjmedia_transport_close(*tp);
+        return status;
+    }
+    {
+        pjmedia_transport_info info;
+        unsigned i;
+        pjmedia_transport_info_init(&info);
+        if (pjmedia_transport_get_info(*tp, &info) == PJ_SUCCESS) {
+            for (i = 0; i < info.specific_info_cnt; i++) {
+                pjmedia_ice_transport_info *ice;
+                if (info.spc_info[i].type != PJMEDIA_TRANSPORT_TYPE_ICE)
+                    continue;
+                ice = (pjmedia_ice_transport_info *) info.spc_info[i].buffer;
+                if (ice->sess_state == PJ_ICE_STRANS_STATE_FAILED)
+                    sc_media_event(o->token, SC_MEDIA_ICE_INIT, 0, PJNATH_ESTUNTIMEDOUT, NULL);
+                else if (ice->sess_state >= PJ_ICE_STRANS_STATE_READY)
+                    sc_media_event(o->token, SC_MEDIA_ICE_INIT, 0, PJ_SUCCESS, NULL);
+            }
+        }
+    }
+    return PJ_SUCCESS;
 }
 
 pj_status_t sc_rtp_create(const sc_rtp_opts_t *o, sc_rtp_t **out, int *port)
