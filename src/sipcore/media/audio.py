@@ -116,13 +116,18 @@ class _StreamCore:
     def destroy(self) -> None:
         """Detach from the bridge, stop the clock, destroy the stream; once; poll thread."""
         owner = self.owner()
-        if self.stream != ffi.NULL:
-            bridge = _bridge(self.ua)
-            if bridge is not None and owner is not None:
-                bridge.detach(owner)
-            if owner is not None:
+        try:
+            if self.stream != ffi.NULL:
+                bridge = _bridge(self.ua)
+                if bridge is not None and owner is not None:
+                    bridge.detach(owner)
+        finally:        # whatever the bridge did, the stream goes (before its transport)
+            if owner is not None and self.stream != ffi.NULL:
                 owner._port = None
                 owner._stopped = owner._started or owner._stopped
+            self._free()
+
+    def _free(self) -> None:
         if self.clock != ffi.NULL:
             lib.sc_clock_destroy(self.clock)
             self.clock = ffi.NULL
@@ -250,10 +255,10 @@ class AudioTransport:
 
     def stop(self) -> None:
         """Stop and destroy the stream (detached from the bridge first); the RTPTransport may
-        be re-used.  Stopping twice, or an object never started, is allowed (nothing to do)."""
+        be re-used, this object not (started or not).  Stopping twice is allowed."""
         ua = self._ua
         if ua_mod.current is not ua or not ua.running:
-            self._stopped = self._started or self._stopped
+            self._stopped = True
             return
         try:
             ua.call(self._stop)
@@ -403,7 +408,7 @@ class AudioTransport:
     def _stop(self) -> None:
         if self._core is not None:
             self._core.destroy()
-        self._stopped = self._started or self._stopped
+        self._stopped = True            # stopped for good, started or not (the spec)
 
     def _send_dtmf(self, digit: str) -> None:
         if not self._started:
