@@ -110,22 +110,17 @@ class UA:
             raise pc.error
         return pc.result
 
-    # -- media (m-stream): fire-and-forget posting, the media worker --
-
     def post(self, fn: Callable, *args: Any) -> bool:
-        """Run fn(*args) on the poll thread soon, without waiting (a garbage-collected media
-        object's clean-up); at once on the poll thread.  False when the UA is not running
-        (its teardown cleans up instead)."""
-        if self.on_poll_thread():
-            fn(*args)
-            return True
+        """Have the poll thread run fn(*args) soon, without waiting (any thread, also the poll
+        thread itself, e.g. from a finalizer); False when the UA no longer runs calls."""
         with self._posted_lock:
-            if not self.running or self._stopping:
+            if not self.running or self._closed:
                 return False
             self._posted.append(_PostedCall(fn, args))
         lib.sc_wake()
         return True
 
+    # m-stream: the media worker
     def media_worker(self) -> None:
         """Start the media worker (its ioqueue, timer heap and C thread; glue_rtp.c) if it is
         not running: the first RTPTransport does, so an Engine without media has none."""
