@@ -13,18 +13,26 @@ struct sc_stream_s {
     uintptr_t token;
 };
 
-/* The local m= line for an RTP transport, with the codecs the codec manager has enabled now
- * (the caller sets their priorities around the call). */
+/* A session holding the local audio m= line for an RTP transport (its address in o= and c=),
+ * with the codecs the codec manager has enabled now (the caller sets their priorities around
+ * the call). */
 pj_status_t sc_audio_local_media(pjmedia_endpt *endpt, pj_pool_t *pool, sc_rtp_t *rtp,
-                                 pjmedia_sdp_media **p_m)
+                                 pjmedia_sdp_session **p_sdp)
 {
     pjmedia_transport_info info;
+    pjmedia_sdp_media *m;
     pj_status_t status;
     pjmedia_transport_info_init(&info);
     status = pjmedia_transport_get_info(sc_rtp_transport(rtp), &info);
+    if (status == PJ_SUCCESS)
+        status = pjmedia_endpt_create_base_sdp(endpt, pool, NULL,
+                                               &info.sock_info.rtp_addr_name, p_sdp);
+    if (status == PJ_SUCCESS)
+        status = pjmedia_endpt_create_audio_sdp(endpt, pool, &info.sock_info, NULL, &m);
     if (status != PJ_SUCCESS)
         return status;
-    return pjmedia_endpt_create_audio_sdp(endpt, pool, &info.sock_info, NULL, p_m);
+    (*p_sdp)->media[(*p_sdp)->media_count++] = m;
+    return PJ_SUCCESS;
 }
 
 /* Offer/answer of a one-media session pair through pjmedia's negotiator: the active SDPs

@@ -435,7 +435,7 @@ void sc_rtp_destroy(sc_rtp_t *r);
 
 /* -- glue_stream.c: audio streams, the local audio m= line, one-media negotiation -- */
 pj_status_t sc_audio_local_media(pjmedia_endpt *endpt, pj_pool_t *pool, sc_rtp_t *rtp,
-                                 pjmedia_sdp_media **p_m);
+                                 pjmedia_sdp_session **p_sdp);
 pj_status_t sc_sdp_negotiate(pj_pool_t *pool, const pjmedia_sdp_session *local,
                              const pjmedia_sdp_session *remote, int local_is_offer,
                              const pjmedia_sdp_session **active_local,

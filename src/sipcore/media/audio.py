@@ -36,7 +36,7 @@ from .._pj import check, ffi, handles, lib
 from .._validate import check_bool, check_instance
 from ..errors import InvalidStateError, PJSIPError, SIPCoreError
 from ..sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession
-from ..sdp import _pj_from_flat
+from ._sdp import from_pj, to_pj
 from .rtp import ESTABLISHED, INIT, INVALID, LOCAL, RTPTransport, check_sdp_index
 
 __all__ = ["AudioTransport"]
@@ -341,10 +341,10 @@ class AudioTransport:
     def _offer_media(self, direction: str) -> SDPMedia:
         rtp = self._transport._core.rtp
         def build(pool: Any) -> SDPMedia:
-            m = ffi.new("pjmedia_sdp_media **")
-            check(self._with_codecs(lib.sc_audio_local_media, self._ua.med_endpt, pool, rtp, m),
+            sdp = ffi.new("pjmedia_sdp_session **")
+            check(self._with_codecs(lib.sc_audio_local_media, self._ua.med_endpt, pool, rtp, sdp),
                   "creating the audio media line")
-            return SDPMedia._from_pj(m[0])
+            return from_pj(self._ua, sdp[0]).media[0]
         return _with_direction(self._ua.in_pool(build, ()), direction)
 
     def _one_session(self, m: SDPMedia, proto: str | None = None) -> SDPSession:
@@ -378,8 +378,8 @@ class AudioTransport:
         def run(pool: Any) -> Any:
             active_local = ffi.new("pjmedia_sdp_session **")
             active_remote = ffi.new("pjmedia_sdp_session **")
-            status = self._with_codecs(lib.sc_sdp_negotiate, pool, _pj_from_flat(pool, local),
-                                       _pj_from_flat(pool, remote), 1 if local_is_offer else 0,
+            status = self._with_codecs(lib.sc_sdp_negotiate, pool, to_pj(ua, pool, local),
+                                       to_pj(ua, pool, remote), 1 if local_is_offer else 0,
                                        active_local, active_remote)
             if status != lib.PJ_SUCCESS:   # nothing in common (codec, profile), or port 0
                 raise PJSIPError("the audio stream was rejected: negotiating it", status)
@@ -392,7 +392,7 @@ class AudioTransport:
                                     core.token, active_local[0], active_remote[0],
                                     1 if self._vad else 0, out, about),
                   "creating the audio stream")
-            answer = None if local_is_offer else SDPMedia._from_pj(active_local[0].media[0])
+            answer = None if local_is_offer else from_pj(ua, active_local[0]).media[0]
             return out[0], about, answer
 
         stream, about, answer = ua.in_pool(run, ())

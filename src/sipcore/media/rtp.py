@@ -36,7 +36,7 @@ from .._validate import check_bool, check_instance, check_int
 from ..errors import InvalidStateError, SIPCoreError
 from ..primitives._states import RTP_TRANSPORT, STAY
 from ..sdp import SDPSession
-from ..sdp import _pj_from_flat
+from ._sdp import from_pj, to_pj
 
 __all__ = ["RTPTransport"]
 
@@ -362,9 +362,9 @@ class RTPTransport:
     def _set_local(self, local_sdp: SDPSession, index: int) -> None:
         self._check_ice("set_LOCAL")
         rtp = self._core.rtp
-        pj = _pj_from_flat(lib.sc_rtp_pool(rtp), local_sdp)
+        pj = to_pj(self._ua, lib.sc_rtp_pool(rtp), local_sdp)
         check(lib.sc_rtp_set_local(rtp, pj, index), "RTPTransport.set_LOCAL()")
-        copy_into(local_sdp, SDPSession._from_pj(pj))
+        copy_into(local_sdp, from_pj(self._ua, pj))
         self._move("set_LOCAL")
 
     def _set_established(self, local_sdp: SDPSession, remote_sdp: SDPSession, index: int) -> None:
@@ -372,12 +372,12 @@ class RTPTransport:
         rtp = self._core.rtp
         answering = self._state == INIT
         pool = lib.sc_rtp_pool(rtp)
-        local = _pj_from_flat(pool, local_sdp)
-        remote = _pj_from_flat(pool, remote_sdp)
+        local = to_pj(self._ua, pool, local_sdp)
+        remote = to_pj(self._ua, pool, remote_sdp)
         check(lib.sc_rtp_set_established(rtp, local, remote, index, 1 if answering else 0),
               "RTPTransport.set_ESTABLISHED()")
         if answering:
-            copy_into(local_sdp, SDPSession._from_pj(local))
+            copy_into(local_sdp, from_pj(self._ua, local))
         m = remote_sdp.media[index]
         conn = m.connection or remote_sdp.connection
         self._remote_sdp = (conn.address if conn is not None else None, m.port)
