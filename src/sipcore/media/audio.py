@@ -417,9 +417,14 @@ class AudioTransport:
         self._play_dtmf(digit)
 
     def _play_dtmf(self, digit: str) -> None:
+        """The digit's tone on the sound device (playback_dtmf): a local courtesy, so its
+        failure (e.g. the tone queue full) neither fails send_dtmf nor loses a notification."""
         bridge = _bridge(self._ua)
         if bridge is not None and self._ua.options.get("playback_dtmf"):
-            bridge.play_dtmf(digit)
+            try:
+                bridge.play_dtmf(digit)
+            except SIPCoreError:
+                pass
 
     def _update_direction(self, direction: str) -> None:
         if not self._started:
@@ -438,8 +443,8 @@ class AudioTransport:
 
     def _got_dtmf(self, digit: str) -> None:
         """A digit from the stream (media worker -> C queue -> poll thread)."""
-        self._play_dtmf(digit)
         signals.notify(signals.RTPAudioTransportGotDTMF, self, digit=digit)
+        self._play_dtmf(digit)
 
     # -- until the bridge lands: a C clock for this stream alone (tests) --
 
