@@ -68,13 +68,6 @@ def test_stun_answer_initializes(engine, stun_server):
         t = RTPTransport(use_ice=True, ice_stun_address="127.0.0.1", ice_stun_port=stun_server)
         assert t.state == "WAIT_STUN"
         assert (t.use_ice, t.ice_stun_address, t.ice_stun_port) == (True, "127.0.0.1", stun_server)
-        offer = SDPSession("127.0.0.1",
-                           media=[AudioTransport(RTPTransport()).get_local_media(True)])
-        with pytest.raises(InvalidStateError, match="WAIT_STUN"):
-            t.set_LOCAL(offer, 0)
-        with pytest.raises(InvalidStateError, match="WAIT_STUN"):
-            AudioTransport(t)
-        t.set_INIT()                    # trigger 2: nothing happens yet
         rec.wait_for("RTPTransportDidInitialize", timeout=10, sender=t)
         assert t.state == "INIT"
         time.sleep(0.3)
@@ -86,6 +79,14 @@ def test_stun_answer_initializes(engine, stun_server):
 def test_stun_black_hole_fails_with_a_reason(engine, black_hole):
     with NotificationRecorder(["RTPTransportDidInitialize", "RTPTransportDidFail"]) as rec:
         t = RTPTransport(use_ice=True, ice_stun_address="127.0.0.1", ice_stun_port=black_hole)
+        assert t.state == "WAIT_STUN"   # for about 9.5 s: no answer comes
+        offer = SDPSession("127.0.0.1",
+                           media=[AudioTransport(RTPTransport()).get_local_media(True)])
+        with pytest.raises(InvalidStateError, match="WAIT_STUN"):
+            t.set_LOCAL(offer, 0)
+        with pytest.raises(InvalidStateError, match="WAIT_STUN"):
+            AudioTransport(t)
+        t.set_INIT()                    # trigger 2: nothing happens yet
         assert t.state == "WAIT_STUN"
         n = rec.wait_for("RTPTransportDidFail", timeout=20, sender=t)
         assert t.state == "STUN_FAILED"
