@@ -128,12 +128,12 @@ class _StreamCore:
             self._free()
 
     def _free(self) -> None:
-        if self.clock != ffi.NULL:
-            lib.sc_clock_destroy(self.clock)
-            self.clock = ffi.NULL
-        if self.stream != ffi.NULL:
-            lib.sc_stream_destroy(self.stream)
-            self.stream = ffi.NULL
+        # the clock first: it calls the stream's port until it is destroyed
+        for name, free in (("clock", lib.sc_clock_destroy), ("stream", lib.sc_stream_destroy)):
+            c_object = getattr(self, name)
+            if c_object != ffi.NULL:
+                setattr(self, name, ffi.NULL)
+                free(c_object)
         if self.token is not None:
             handles.release(self.token)
             self.token = None
