@@ -109,6 +109,15 @@ SIPEngineDetectedNATType = _signal("SIPEngineDetectedNATType", """The one result
     ``nat_type`` (str, PJNATH's name: "Open", "Full Cone", "Restricted", "Port Restricted",
     "Symmetric", "Symmetric UDP") on success, ``error`` (str) on failure -- also when the
     server never answered and when the Engine stopped first.""")
+# -- media: RTPTransport, AudioTransport (m-stream) --
+RTPTransportDidInitialize = _signal("RTPTransportDidInitialize", """An RTPTransport is
+    initialized: sent by set_INIT() when ICE with a STUN server is not used, else when the
+    STUN server has answered and ICE has its candidates (state WAIT_STUN -> INIT).  No data.""")
+RTPTransportDidFail = _signal("RTPTransportDidFail", """An RTPTransport could not get its ICE
+    candidates from the STUN server (state WAIT_STUN -> STUN_FAILED): ``reason`` (str).""")
+RTPAudioTransportGotDTMF = _signal("RTPAudioTransportGotDTMF", """An AudioTransport received
+    an RFC 4733 DTMF digit from the remote party: ``digit`` (str of length one: 0-9, *, #,
+    A-D), once per digit, in the order received.""")
 
 #: name -> documentation of its data, from the list above
 NOTIFICATIONS: dict[str, str] = {name: sig.__doc__ for name, sig in _signals.items()}
