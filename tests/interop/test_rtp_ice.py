@@ -66,7 +66,9 @@ def engine(engine_factory):
 def test_stun_answer_initializes(engine, stun_server):
     with NotificationRecorder(["RTPTransportDidInitialize", "RTPTransportDidFail"]) as rec:
         t = RTPTransport(use_ice=True, ice_stun_address="127.0.0.1", ice_stun_port=stun_server)
-        assert t.state == "WAIT_STUN"
+        # WAIT_STUN until the answer, which on loopback may already be in (the black-hole test
+        # below shows WAIT_STUN held while no answer comes)
+        assert t.state in ("WAIT_STUN", "INIT")
         assert (t.use_ice, t.ice_stun_address, t.ice_stun_port) == (True, "127.0.0.1", stun_server)
         rec.wait_for("RTPTransportDidInitialize", timeout=10, sender=t)
         assert t.state == "INIT"
