@@ -20,6 +20,7 @@ from .primitives.invitation import Invitation  # noqa: E402
 from .sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession  # noqa: E402
 from .media.wave import RecordingWaveFile, WaveFile  # noqa: E402  (m-bridge)
 from .signals import Notification, NotificationRecorder, wait_for  # noqa: E402
+from . import aio  # noqa: E402,F401  (asyncio: await notifications and operations)
 from . import signals  # noqa: E402
 from ._pj import PJSIP_VERSION  # noqa: E402
 from . import _callbacks  # noqa: E402,F401  (every trampoline: defined before an Engine starts)
@@ -31,6 +32,6 @@ __all__ = [
     "WaveFile", "RecordingWaveFile",
     "SIPCoreError", "PJSIPError", "InvalidStateError", "EngineNotRunningError",
     "MessagePendingError",
-    "signals", "Notification", "NotificationRecorder", "wait_for",
+    "signals", "Notification", "NotificationRecorder", "wait_for", "aio",
     "PJSIP_VERSION", "__version__",
 ]
