@@ -190,7 +190,7 @@ class Ladder:
         heads = [self._title(c) for c in cols]
         gap = max(170.0, max(len(s) for s in labels) * cw + 40,
                   max(len(s) for s in heads + cols) * cw + 20)
-        left, top, row = 80.0, 54.0, 30.0
+        left, top, row = 96.0, 54.0, 30.0
         width = left + gap * len(cols)
         height = top + row * (len(self.messages) + 1)
         x = [left + gap * (k + 0.5) for k in range(len(cols))]
@@ -218,7 +218,9 @@ class Ladder:
             color = _color(m.first_line)
             tip = html.escape(f"{m.source} -> {m.destination} ({m.transport.upper()})\n{m.data}")
             out.append(f'<g><title>{tip}</title>')
-            out.append(f'<text x="6" y="{y + 4:.1f}" fill="#555">+{self._ms(m):.1f} ms</text>')
+            ms = self._ms(m)
+            when = f"+{ms:.1f} ms" if ms < 10000 else f"+{ms / 1000:.3f} s"
+            out.append(f'<text x="6" y="{y + 4:.1f}" fill="#555">{when}</text>')
             if i == j:
                 path = (f"M {x[i]:.1f} {y - 8:.1f} h 30 v 14 h -30")
                 out.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="1.5" '
@@ -228,7 +230,11 @@ class Ladder:
             else:
                 out.append(f'<line x1="{x[i]:.1f}" y1="{y:.1f}" x2="{x[j]:.1f}" y2="{y:.1f}" '
                            f'stroke="{color}" stroke-width="1.5" marker-end="url(#arrow{color[1:]})"/>')
-                out.append(f'<text x="{(x[i] + x[j]) / 2:.1f}" y="{y - 5:.1f}" '
+                # on a white box, so that a lifeline it crosses does not cut the text
+                mid, half = (x[i] + x[j]) / 2, len(label) * cw / 2 + 3
+                out.append(f'<rect x="{mid - half:.1f}" y="{y - 17:.1f}" width="{2 * half:.1f}" '
+                           f'height="15" fill="white"/>')
+                out.append(f'<text x="{mid:.1f}" y="{y - 5:.1f}" '
                            f'text-anchor="middle" fill="{color}">{html.escape(label)}</text>')
             out.append('</g>')
         out.append('</svg>')
