@@ -1,4 +1,4 @@
-"""SIP traces saved as pcap files that tshark reads as SIP with the real addresses, ports and
+"""SIP traces saved as pcap files that tshark and sngrep read as SIP with the real addresses, ports and
 times (UDP and TCP, IPv4 and IPv6), read back into a Ladder; and real loopback captures
 (dumpcap) read by sipcore.pcap.read_pcap as the same messages the trace saw."""
 from __future__ import annotations
@@ -105,6 +105,21 @@ def test_trace_as_pcap_read_by_tshark(ip, peer, recorder, tmp_path):
     assert [m.timestamp for m in back.messages] == [t.timestamp for t in traces]
     arrows = lambda lad: [ln for ln in lad.render().splitlines() if " ms" in ln]  # noqa: E731
     assert arrows(back) == arrows(ladder) and len(arrows(back)) == 6
+
+
+def test_sngrep_reads_the_pcap_as_sip(ip, peer, recorder, tmp_path):
+    """sngrep (no interface) reads the file and saves the SIP dialogs it found: every message,
+    UDP and TCP, with its addresses and text."""
+    exchange(ip, peer, recorder)
+    path, out = tmp_path / "trace.pcap", tmp_path / "sngrep.pcap"
+    assert write_pcap(path, recorder.all("SIPEngineSIPTrace")) == 6
+    subprocess.run(["sngrep", "-N", "-q", "-I", str(path), "-O", str(out)], check=True,
+                   capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert [(r.source_ip, r.source_port, r.destination_port, r.transport, r.data)
+            for r in read_pcap(out)] == [
+        (r.source_ip, r.source_port, r.destination_port, r.transport, r.data)
+        for r in read_pcap(path)]
+    assert len(tshark(out)) == 6
 
 
 def test_message_to_itself_written_once(engine_factory, recorder, tmp_path):
