@@ -78,7 +78,7 @@ def test_failures_raise_at_once_with_the_code(kam, peer, engine_factory):
         reg = Registration(Credentials(SIPURI(IP, user="alice"), "wrong"), Route(IP, kam.port))
         t0 = time.monotonic()
         with pytest.raises(aio.OperationFailed) as err:
-            await aio.register(reg, timeout=30)
+            await aio.register(reg, timeout=15)
         assert time.monotonic() - t0 < 10
         assert err.value.notification.data.code == 401 and "401" in str(err.value)
 
@@ -90,7 +90,7 @@ def test_failures_raise_at_once_with_the_code(kam, peer, engine_factory):
             inv.set_offered_local_sdp(make_sdp())
             t0 = time.monotonic()
             with pytest.raises(aio.OperationFailed) as err:
-                await aio.call(inv, timeout=30)
+                await aio.call(inv, timeout=15)
             assert time.monotonic() - t0 < 10
             assert err.value.notification.data.code == 486
             assert inv.state == "DISCONNECTED"
