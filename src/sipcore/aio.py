@@ -230,6 +230,15 @@ async def state(obj: Any, wanted: str | Iterable[str], *, fail_on: Iterable[str]
                           what=what or f"{type(obj).__name__} to {'/'.join(sorted(wanted))}")
 
 
+async def _end(obj: Any, idle: str, method: Callable[[], Any], timeout: float | None,
+               what: str | None = None) -> Notification | None:
+    """Call ``method`` and wait for the ``idle`` state; None at once when ``obj`` is idle."""
+    if obj.state == idle:
+        return None
+    return await state(obj, idle, timeout=timeout, action=method,
+                       what=what or f"{getattr(method, '__name__', 'ending')}()")
+
+
 async def register(registration: Any, *, timeout: float | None = None) -> Notification | None:
     """``registration.register()``, then wait for ``registered`` (its notification: ``code``,
     ``expires``, ``contact_uri_list``); ``unregistered`` raises :class:`OperationFailed`."""
@@ -239,10 +248,7 @@ async def register(registration: Any, *, timeout: float | None = None) -> Notifi
 
 async def unregister(registration: Any, *, timeout: float | None = None) -> Notification | None:
     """``registration.unregister()``, then wait for ``unregistered``."""
-    if registration.state == "unregistered":
-        return None
-    return await state(registration, "unregistered", timeout=timeout,
-                       action=registration.unregister, what="unregister()")
+    return await _end(registration, "unregistered", registration.unregister, timeout)
 
 
 async def publish(publication: Any, content_type: str, body: str | bytes, *,
@@ -256,10 +262,7 @@ async def publish(publication: Any, content_type: str, body: str | bytes, *,
 
 async def unpublish(publication: Any, *, timeout: float | None = None) -> Notification | None:
     """``publication.unpublish()``, then wait for ``unpublished``."""
-    if publication.state == "unpublished":
-        return None
-    return await state(publication, "unpublished", timeout=timeout,
-                       action=publication.unpublish, what="unpublish()")
+    return await _end(publication, "unpublished", publication.unpublish, timeout)
 
 
 async def subscribe(subscription: Any, *, timeout: float | None = None) -> Notification | None:
@@ -272,10 +275,7 @@ async def subscribe(subscription: Any, *, timeout: float | None = None) -> Notif
 
 async def unsubscribe(subscription: Any, *, timeout: float | None = None) -> Notification | None:
     """``subscription.unsubscribe()``, then wait for ``TERMINATED``."""
-    if subscription.state == "TERMINATED":
-        return None
-    return await state(subscription, "TERMINATED", timeout=timeout,
-                       action=subscription.unsubscribe, what="unsubscribe()")
+    return await _end(subscription, "TERMINATED", subscription.unsubscribe, timeout)
 
 
 async def call(invitation: Any, *, timeout: float | None = None,
@@ -300,10 +300,8 @@ async def hang_up(invitation: Any, *, timeout: float | None = None,
                   **kwargs: Any) -> Notification | None:
     """``invitation.disconnect(...)``, then wait for ``DISCONNECTED``; returns at once when
     the call has ended already."""
-    if invitation.state == "DISCONNECTED":
-        return None
-    return await state(invitation, "DISCONNECTED", timeout=timeout,
-                       action=lambda: invitation.disconnect(**kwargs), what="disconnect()")
+    return await _end(invitation, "DISCONNECTED", lambda: invitation.disconnect(**kwargs),
+                      timeout, "disconnect()")
 
 
 async def send_message(credentials: Any, to_uri: Any, content_type: str, body: str | bytes,

@@ -149,8 +149,8 @@ def test_stream_in_order_and_poll_thread_never_waits_for_the_loop(peer):
     try:
         async def main():
             async with aio.notifications("SIPEngineGotMessage") as stream:
-                for k in range(3):
-                    peer.send(f"sip:alice@{IP}:{me}", f"m{k}", (IP, me, "udp"))
+                for k in range(3):      # (three URIs: one MESSAGE pending per URI)
+                    peer.send(f"sip:alice{k}@{IP}:{me}", f"m{k}", (IP, me, "udp"))
                 blocked_until = time.monotonic() + 1.5
                 time.sleep(1.5)                 # the loop's thread is busy
                 bodies = [(await stream.next(timeout=10)).data.body for _ in range(3)]
