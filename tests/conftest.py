@@ -41,6 +41,43 @@ def in_threads(worker, count: int = 8, timeout: float = 30.0) -> list[BaseExcept
     return errors
 
 
+def pjmedia_print(pool, sdp) -> str:
+    """pjmedia_sdp_print of a ``pjmedia_sdp_session *`` (in the poll thread's ``pool``)."""
+    from sipcore._pj import ffi, lib
+    buf = ffi.new("char[]", 1 << 17)
+    n = lib.pjmedia_sdp_print(sdp, buf, 1 << 17)
+    assert n >= 0
+    return ffi.unpack(buf, n).decode("utf-8", "surrogateescape")
+
+
+def pjmedia_parse(pool, text: str | bytes):
+    """pjmedia_sdp_parse of ``text`` in ``pool``: the ``pjmedia_sdp_session *`` (its strings
+    point into a copy of the text in the pool)."""
+    from sipcore._pj import ffi, lib
+    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    buf = ffi.cast("char *", lib.pj_pool_alloc(pool, len(data) + 1))
+    ffi.memmove(buf, data + b"\0", len(data) + 1)
+    out = ffi.new("pjmedia_sdp_session **")
+    assert lib.pjmedia_sdp_parse(pool, buf, len(data), out) == lib.PJ_SUCCESS
+    return out[0]
+
+
+def sdp_from_pjmedia(sdp, size: int = 64):
+    """An SDPSession from a ``pjmedia_sdp_session *`` as sipcore reads one (sc_sdp_flat, in a
+    buffer of ``size`` bytes first, grown as the glue asks)."""
+    from sipcore import _flat
+    from sipcore.sdp import _flat_of_pj, _from_flat
+    return _from_flat(_flat_of_pj(sdp, _flat.Buffer(size)))
+
+
+def print_with_pjmedia(session) -> str:
+    """pjmedia_sdp_print of ``session`` as PJMEDIA gets it (sc_sdp_from_flat of its flat form),
+    on the Engine's poll thread."""
+    from sipcore import sdp
+    return sdp.with_pool("test", lambda pool: pjmedia_print(pool, sdp._pj_from_flat(
+        pool, sdp._flat(session))))
+
+
 @contextlib.contextmanager
 def calls_on_state(signal, obj, state, *calls):
     """While inside, the first ``signal`` notification from ``obj`` with ``state`` runs

@@ -33,7 +33,7 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from . import _pj, sdp, signals
+from . import _flat, _pj, sdp, signals
 from ._pj import check, ffi, lib, pj2str
 from .errors import EngineNotRunningError, InvalidStateError, SIPCoreError
 
@@ -93,6 +93,7 @@ class UA:
         self.timers: dict[int, Callable[[], None]] = {}
         self._next_timer = 1
         self.primitives: set = set()          # live Registration/Publication/Subscription...
+        self.scratch = _flat.Scratch()        # the poll thread's buffer and caches (_flat)
         # m-bridge: the audio bridge (media/_bridge.py) and the media objects (WaveFile, ...
         # runs) that the teardown stops before destroying it
         self.bridge: Any = None
@@ -283,6 +284,7 @@ class UA:
         # pjsip_inv, 100rel and mod-sipcore-inv (glue_inv.c), for the Invitations
         check(lib.sc_inv_init(self.endpt), "initialising INVITE sessions")
         check(lib.sc_wake_init(self.endpt), "creating the wake-up socket")
+        self.scratch.lend()                   # (incoming MESSAGEs are written into it)
         med = ffi.new("pjmedia_endpt **")
         # For now the media endpoint serves the codec manager only, so it shares the SIP
         # ioqueue and has no worker thread (2.3 MB less idle RSS).  RTP (the media roadmap)
@@ -342,6 +344,7 @@ class UA:
             lib.pjsip_endpt_destroy(self.endpt)
             self.endpt = ffi.NULL
         self.transports.clear()
+        self.scratch.release()
         self.drain_c_events()
         _pj.handles.clear()
         if self.cp is not None:

@@ -10,7 +10,8 @@ import ipaddress
 import re
 from typing import Any, Mapping
 
-from ._pj import ffi, lib, pj2str
+from . import _flat
+from ._pj import ffi, lib
 from ._validate import check_bool, check_int, unchecked_twin
 from .errors import SIPCoreError
 
@@ -242,60 +243,32 @@ def _make(host: str, user: str | None, port: int | None, display: str | None, se
     return obj
 
 
-def from_pj(uri_ptr, trusted: bool = False) -> SIPURI | None:
-    """A SIPURI from a ``pjsip_uri *`` (sip:/sips:, plain or name-addr), else None.
+def from_pj(uri_ptr, buf: _flat.Buffer, uris: dict | None = None) -> SIPURI | None:
+    """A SIPURI from a ``pjsip_uri *`` (sip:/sips:, plain or name-addr), else None, read
+    through its URI flat form (``sc_uri_pj_flat``, in ``buf``).
 
-    ``trusted``: take PJSIP's values as they are (fast; for URIs of received messages)
-    instead of validating them like user input (``parse_sip_uri``).  Poll thread only."""
-    n = lib.sc_uri_pj_flat(uri_ptr, _URI_BUF, _URI_BUF_SIZE)
-    if n >= 0:
-        return from_flat(ffi.unpack(_URI_BUF, n), trusted)
-    if n == -2:
+    With ``uris`` (the UA's ``scratch.uris``: the URIs of received messages) PJSIP's values
+    are taken as they are, and each flat form is decoded once; without, they are validated
+    like user input (``parse_sip_uri``)."""
+    flat = buf.read(_pj_flat, uri_ptr)
+    if flat is None:
         return None
-    info = ffi.new("sc_uri_info_t *")      # what sc_uri_flat cannot carry: from_info reads
-    lib.sc_uri_info(uri_ptr, info)         # it field by field
-    return from_info(info, trusted)
+    if uris is None:
+        return _checked(_fields_of_flat(flat, strict=True))
+    return _make(*(uris.get(flat) or fields_of_flat(flat, uris)))
 
 
-_URI_BUF_SIZE = 2048
-_URI_BUF = ffi.new("char[]", _URI_BUF_SIZE)
+_pj_flat = lib.sc_uri_pj_flat
 
 
-def from_info(info, trusted: bool = False) -> SIPURI:
-    """A SIPURI from a filled ``sc_uri_info_t *`` (poll thread: a shared buffer)."""
-    buf = _URI_BUF
-    n = lib.sc_uri_flat(info, buf, _URI_BUF_SIZE)
-    # one C call and one decode instead of a cffi access per field (glue.c, sc_uri_flat); the
-    # struct is read field by field only for what it cannot flatten (a NUL byte or "\1")
-    if n >= 0:
-        return from_flat(ffi.unpack(buf, n), trusted)
-    return _build(_unquote(_fields_of_struct(info, strict=not trusted)), trusted)
-
-
-#: sc_uri_flat() bytes -> fields, normalized for _make(): the URIs of received messages
-#: repeat (the same peers), so each is decoded once.  Bounded; values are never handed out
-#: (dicts are copied).
-_FLAT_CACHE: dict[bytes, tuple] = {}
-
-
-def from_flat(flat: bytes, trusted: bool = False) -> SIPURI:
-    """A SIPURI from the bytes sc_uri_flat() wrote (its length includes the last NUL)."""
-    if not trusted:                        # user input (parse_sip_uri): strict, not cached
-        return _build(_unquote(_fields_of_flat(flat[:-1], strict=True)), False)
-    fields = _FLAT_CACHE.get(flat)
-    if fields is None:
-        fields = _normalized(_unquote(_fields_of_flat(flat[:-1])))
-        if len(_FLAT_CACHE) >= 512:
-            _FLAT_CACHE.clear()
-        _FLAT_CACHE[flat] = fields
-    return _make(*fields)
-
-
-def _unquote(fields: tuple) -> tuple:
-    # PJSIP drops the quotes of a quoted display name but keeps its quoted-pairs (\")
-    display = fields[3]
-    if "\\" in display:
-        return fields[:3] + (re.sub(r"\\(.)", r"\1", display),) + fields[4:]
+def fields_of_flat(flat: bytes, uris: dict) -> tuple:
+    """The fields of a URI flat form as _make() takes them (PJSIP's values, normalized),
+    remembered in ``uris`` (bounded; the tuples are never handed out: _make copies the
+    dicts)."""
+    fields = _normalized(_fields_of_flat(flat))
+    if len(uris) >= 512:
+        uris.clear()
+    uris[flat] = fields
     return fields
 
 
@@ -305,9 +278,8 @@ def _normalized(fields: tuple) -> tuple:
     return host, user or None, port or None, display or None, secure, params, headers
 
 
-def _build(fields: tuple, trusted: bool) -> SIPURI:
-    if trusted:
-        return _make(*_normalized(fields))
+def _checked(fields: tuple) -> SIPURI:
+    """A SIPURI from fields, validated as user input is."""
     host, user, port, display, secure, params, headers = fields
     return SIPURI(host=host, user=user or None, port=port or None, display=display or None,
                   secure=secure, parameters=params, headers=headers)
@@ -328,39 +300,28 @@ def _once(pairs, what: str, strict: bool) -> dict:
 
 
 def _fields_of_flat(data: bytes, strict: bool = False) -> tuple:
-    """host, user, port, display, secure, parameters, headers of sc_uri_flat's buffer."""
-    f = data.decode("utf-8", "replace").split("\0")
+    """The URI flat form's decoder (sipcore.h): host, user, port, display, secure,
+    parameters, headers."""
+    f = _flat.fields(data, "replace")
+    u = _flat.unescape
     end = 6 + 2 * int(f[5])
-    params = _once(((f[i], None if f[i + 1] == "\1" else f[i + 1]) for i in range(6, end, 2)),
-                   "parameter", strict)
-    headers = _once(((f[i], f[i + 1]) for i in range(end, len(f) - 1, 2)), "header", strict)
-    return f[2], f[1], int(f[3]), f[0], f[4] == "1", params, headers
+    params = _once(((u(f[i]), None if f[i + 1] == _flat.MARK else u(f[i + 1]))
+                    for i in range(6, end, 2)), "parameter", strict)
+    headers = _once(((u(f[i]), u(f[i + 1])) for i in range(end, len(f), 2)), "header", strict)
+    return u(f[2]), u(f[1]), int(f[3]), u(f[0]), f[4] == "1", params, headers
 
 
-def _fields_of_struct(info, strict: bool = False) -> tuple:
-    """The same as _fields_of_flat, read from the ``sc_uri_info_t`` itself."""
-    named: list[tuple[str, str | None]] = []
-    for attr in ("user", "method", "transport", "maddr"):
-        v = getattr(info, f"{attr}_param")
-        if v.slen > 0:
-            named.append((attr, pj2str(v)))
-    if info.ttl_param >= 0:
-        named.append(("ttl", str(info.ttl_param)))
-    if info.lr_param:
-        named.append(("lr", None))
-
-    def walk(head) -> list[tuple[str, str | None]]:
-        out = []
-        p = head.next
-        while p != head:
-            out.append((pj2str(p.name), pj2str(p.value) if p.value.slen > 0 else None))
-            p = p.next
-        return out
-
-    params = _once(named + walk(info.other_param), "parameter", strict)
-    headers = _once(((k, v or "") for k, v in walk(info.header_param)), "header", strict)
-    return (pj2str(info.host), pj2str(info.user), info.port, pj2str(info.display),
-            bool(info.secure), params, headers)
+def _flat_of(host: str, user: str | None, port: int | None, display: str | None,
+             secure: bool, parameters: dict, headers: dict) -> bytes:
+    """The URI flat form's encoder (what sc_uri_pj_flat writes; for the tests)."""
+    e = _flat.escape
+    values = [e(display or ""), e(user or ""), e(host), str(port or 0), "1" if secure else "0",
+              str(len(parameters))]
+    for name, value in parameters.items():
+        values += (e(name), _flat.MARK if value is None else e(value))
+    for name, value in headers.items():
+        values += (e(name), e(value))
+    return ("\0".join(values) + "\0").encode()
 
 
 MAX_URI_LENGTH = 8192
@@ -379,7 +340,7 @@ def parse_in_pool(pool, text: str) -> SIPURI:
     if uri == ffi.NULL:
         raise SIPCoreError(f"not a SIP URI: {text!r}")
     try:
-        result = from_pj(uri)
+        result = from_pj(uri, _flat.Buffer(len(data) + 64))
     except (TypeError, ValueError) as exc:  # PJSIP accepts more than a SIPURI holds
         raise SIPCoreError(f"unsupported SIP URI {text!r}: {exc}") from None
     if result is None:

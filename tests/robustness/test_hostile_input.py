@@ -2,9 +2,8 @@
 endpoint (a child process, so a crash is a test failure, not a dead test run); afterwards
 a valid MESSAGE still gets its 200 and the process is alive.  The child forwards every
 SIPEngineGotException it sees (PeerProcess.exceptions): there must be none.  A second test
-aims at what random bytes rarely hit: the slow incoming-MESSAGE path (URIs with escaped NUL
-or \x01, which the glue's flat NUL-separated buffer cannot carry) and Content-Type headers
-with non-UTF-8 bytes."""
+aims at what random bytes rarely hit: URIs with escaped NUL or \x01 (which the flat formats
+carry escaped) and Content-Type headers with non-UTF-8 bytes."""
 import random
 import socket
 import time
@@ -103,7 +102,7 @@ CONTENT_TYPES = [  # (sent, what the receiver reports: type/subtype only, parame
 ]
 
 
-def test_slow_incoming_path_and_non_utf8_content_types_reach_the_peer(engine, recorder):
+def test_escaped_uris_and_non_utf8_content_types_reach_the_peer(engine, recorder):
     """Odd but well-formed MESSAGEs over UDP and TCP, each answered 200 and delivered to the
     peer's application with the URIs (escapes undone, NUL kept), content type and body it
     was sent, and no exception in either process."""

@@ -211,7 +211,7 @@ def test_parse_sip_uri_refuses_a_parameter_or_header_given_twice(engine):
 
 
 def test_parse_sip_uri_every_field_and_the_rare_forms(engine):
-    # every field the flat C copy (sc_uri_flat) carries, in PJSIP's parameter order
+    # every field of the URI flat form (sc_uri_pj_flat), in PJSIP's parameter order
     u = engine.parse_sip_uri('"A \\"q\\" B" <sip:u@h:5;lr;ttl=3;maddr=1.2.3.4;user=phone;'
                              'method=INVITE;foo;bar=baz?Subject=hi&X=>')
     assert (u.display, u.user, u.host, u.port, u.secure) == ('A "q" B', "u", "h", 5, False)
@@ -219,11 +219,13 @@ def test_parse_sip_uri_every_field_and_the_rare_forms(engine):
                                           ("maddr", "1.2.3.4"), ("ttl", "3"), ("lr", None),
                                           ("foo", None), ("bar", "baz")]
     assert u.headers == {"Subject": "hi", "X": ""}
-    # a value of "\x01" (the flat form's mark for "no value") takes the field-by-field path
+    # a value of "\x01" (the flat form's mark for "no value") is escaped like any other
     assert engine.parse_sip_uri("sip:u@h;x=%01;transport=%01").parameters == {
         "transport": "\x01", "x": "\x01"}
-    long_user = "u" * 3000                    # longer than the flat buffer: the same
+    long_user = "u" * 3000                    # longer than the buffer it is read into first
     assert engine.parse_sip_uri(f"sip:{long_user}@h").user == long_user
+    big = "v" * 8000                          # a header parameter of MAX_URI_LENGTH's size
+    assert engine.parse_sip_uri(f"sip:h?X={big}").headers == {"X": big}
 
 
 def test_methods_from_other_threads(engine):

@@ -6,7 +6,9 @@ import pytest
 import sipcore.sdp
 
 from sipcore import Engine, EngineNotRunningError, SIPCoreError
-from sipcore.sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession, _print_with_pjmedia
+from sipcore.sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession
+
+from conftest import pjmedia_parse, print_with_pjmedia, sdp_from_pjmedia
 
 # what pjsua 2.12 sends (IPv6, opus with fmtp, telephone-event, rtcp, sendonly on hold)
 PJSUA_SDP = (
@@ -237,11 +239,11 @@ def test_str_works_without_engine(stopped_engine):
 
 def test_python_printer_matches_pjmedia_printer(running_engine):
     s = SDPSession.parse(PJSUA_SDP)
-    assert _print_with_pjmedia(s) == str(s)
+    assert print_with_pjmedia(s) == str(s)
     s = small_session()
     s.info = None
     s.media.append(SDPMedia("video", 0, "RTP/AVP", port_count=3, formats=["97"]))
-    assert _print_with_pjmedia(s) == str(s)
+    assert print_with_pjmedia(s) == str(s)
 
 
 # ---- parse --------------------------------------------------------------------------------
@@ -343,19 +345,12 @@ def test_sdp_from_a_peer_is_taken_as_pjmedia_parsed_it(running_engine):
     """An SDP that PJMEDIA accepts but these classes would not build (here a session name with
     leading blanks) is still converted for the Invitation (it is what the peer sent), while
     SDPSession.parse() keeps refusing it as user input."""
-    from sipcore._pj import ffi, lib
     text = (b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=  odd name\r\nc=IN IP4 127.0.0.1\r\n"
             b"t=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
     with pytest.raises(SIPCoreError, match="unsupported SDP"):
         SDPSession.parse(text)
 
-    def convert(pool):
-        out = ffi.new("pjmedia_sdp_session **")
-        buf = ffi.new("char[]", text)
-        assert lib.pjmedia_sdp_parse(pool, buf, len(text), out) == lib.PJ_SUCCESS
-        return SDPSession._from_pj(out[0])
-
-    sdp = sipcore.sdp.with_pool("test", convert)
+    sdp = sipcore.sdp.with_pool("test", lambda pool: sdp_from_pjmedia(pjmedia_parse(pool, text)))
     assert sdp.name == "  odd name" and sdp.media[0].formats == ["0"]
     assert "s=  odd name\r\n" in str(sdp)
     twin = sdp.copy()

@@ -87,3 +87,13 @@ def test_sipuri_escapes_what_its_part_does_not_allow():
                headers={"Subject": "a&b=c?d"})
     assert str(u) == ("sip:a%40b%3Ac%20d;e@h.example;p=x%3By%3Dz;q=[]/:&+$"
                       "?Subject=a%26b%3Dc?d")
+
+
+def test_headers_list_joins_a_repeated_header():
+    """The headers list (sipcore.h) of a message naming a header twice: one entry, the values
+    joined with ", " in their order (RFC 3261 7.3.1); the codec's escapes are undone."""
+    from sipcore import _flat
+    data = b"Via\0a\0X-Y\0\x010\0Via\0b\0"
+    assert _flat.headers_of(data) == {"Via": "a, b", "X-Y": "\0"}
+    assert _flat.headers_of(b"") == {}
+    assert _flat.headers_of(_flat.headers_list({"A": "1", "B": "\x01\x00"})) == {"A": "1", "B": "\x01\x00"}

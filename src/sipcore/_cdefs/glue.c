@@ -223,11 +223,18 @@ static void sc_on_tsx_state(pjsip_transaction *tsx, pjsip_event *e)
 }
 
 /* Incoming requests outside dialogs.  MESSAGE is answered 200 here, in C (statefully, so
- * retransmissions are absorbed), before Python hears of it, with the message flattened
- * (sc_message_flat) into a buffer of the poll thread's that Python copies at once. */
+ * retransmissions are absorbed), before Python hears of it, with the message in the incoming
+ * MESSAGE flat buffer (sipcore.h) in the buffer the UA lent (sc_message_buffer). */
 static const pj_str_t sc_message_name = { "MESSAGE", 7 };
-static int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens);
-static char sc_message_buf[8192];
+static char *sc_msg_buf = NULL;
+static int sc_msg_buf_size = 0;
+
+void sc_message_buffer(char *buf, int size)
+{
+    sc_msg_buf = buf;
+    sc_msg_buf_size = buf ? size : 0;
+}
+
 static pj_bool_t sc_on_rx_request(pjsip_rx_data *rdata)
 {
     pjsip_msg *msg = rdata->msg_info.msg;
@@ -236,9 +243,9 @@ static pj_bool_t sc_on_rx_request(pjsip_rx_data *rdata)
         int lens[4];
         int used;
         pjsip_endpt_respond(sc_endpt, NULL, rdata, 200, NULL, NULL, NULL, NULL);
-        used = sc_message_flat(rdata, sc_message_buf, (int) sizeof(sc_message_buf), lens);
-        if (used < 0) lens[0] = lens[1] = lens[2] = lens[3] = -1;
-        sc_py_on_message(rdata, sc_message_buf, used, lens[0], lens[1], lens[2], lens[3]);
+        used = sc_message_flat(rdata, sc_msg_buf, sc_msg_buf_size, lens);
+        sc_py_on_message(rdata, used <= sc_msg_buf_size ? sc_msg_buf : NULL, used, lens[0],
+                         lens[1], lens[2], lens[3]);
         return PJ_TRUE;
     }
     return sc_py_on_rx_request(rdata);
@@ -477,186 +484,19 @@ void sc_rdata_info(pjsip_rx_data *rdata, sc_rdata_info_t *out)
     out->src_port = rdata->pkt_info.src_port;
 }
 
-/* Flatten a (name-)address URI.  Returns 0 when it is not a sip:/sips: URI. */
-int sc_uri_info(pjsip_uri *uri, sc_uri_info_t *out)
-{
-    pjsip_uri *inner = (pjsip_uri*) pjsip_uri_get_uri(uri);
-    pjsip_sip_uri *su;
-    pj_bzero(out, sizeof(*out));
-    if (!inner || (!PJSIP_URI_SCHEME_IS_SIP(inner) && !PJSIP_URI_SCHEME_IS_SIPS(inner)))
-        return 0;
-    if (inner != uri) out->display = ((pjsip_name_addr*) uri)->display;
-    su = (pjsip_sip_uri*) inner;
-    out->secure = PJSIP_URI_SCHEME_IS_SIPS(su) ? 1 : 0;
-    out->user = su->user;
-    out->passwd = su->passwd;
-    out->host = su->host;
-    out->port = su->port;
-    out->user_param = su->user_param;
-    out->method_param = su->method_param;
-    out->transport_param = su->transport_param;
-    out->ttl_param = su->ttl_param;
-    out->lr_param = su->lr_param;
-    out->maddr_param = su->maddr_param;
-    out->other_param = &su->other_param;
-    out->header_param = &su->header_param;
-    return 1;
-}
-
-/* Append one field and its '\0' to a flat buffer; 0 when it does not fit or holds a '\0'. */
-static int sc_flat_put(char **cur, char *end, const char *p, pj_ssize_t len)
-{
-    if (len < 0) len = 0;
-    if (len > 0 && memchr(p, 0, (size_t) len)) return 0;
-    if (*cur + len + 1 > end) return 0;
-    if (len) memcpy(*cur, p, (size_t) len);
-    *cur += len;
-    *(*cur)++ = 0;
-    return 1;
-}
-
-/* "%d" of a non-negative int (ports, counts) into num; its length.  snprintf cost more than
- * the rest of sc_uri_flat together, twice per URI of every received message. */
-static int sc_utoa(char *num, int v)
-{
-    char tmp[16];
-    int n = 0, i;
-    unsigned u = v < 0 ? 0u : (unsigned) v;
-    do { tmp[n++] = (char) ('0' + u % 10); u /= 10; } while (u && n < (int) sizeof(tmp));
-    for (i = 0; i < n; i++) num[i] = tmp[n - 1 - i];
-    return n;
-}
-
-/* A URI in the URI flat form (sipcore.h).  Returns the length used, or -1 when it does not
- * fit or a field holds a '\0' or is "\1" itself (the caller then reads the struct). */
-int sc_uri_flat(const sc_uri_info_t *u, char *buf, int size)
-{
-    char *cur = buf, *end = buf + size, num[32];
-    const pjsip_param *p;
-    int n = 0, i, ok = 1;
-    const pj_str_t *named[4];
-    static const char *names[4] = {"user", "method", "transport", "maddr"};
-    named[0] = &u->user_param; named[1] = &u->method_param;
-    named[2] = &u->transport_param; named[3] = &u->maddr_param;
-    for (i = 0; i < 4; i++) if (named[i]->slen > 0) n++;
-    if (u->ttl_param >= 0) n++;
-    if (u->lr_param) n++;
-    for (p = u->other_param->next; p != u->other_param; p = p->next) n++;
-    ok &= sc_flat_put(&cur, end, u->display.ptr, u->display.slen);
-    ok &= sc_flat_put(&cur, end, u->user.ptr, u->user.slen);
-    ok &= sc_flat_put(&cur, end, u->host.ptr, u->host.slen);
-    ok &= sc_flat_put(&cur, end, num, sc_utoa(num, u->port));
-    ok &= sc_flat_put(&cur, end, u->secure ? "1" : "0", 1);
-    ok &= sc_flat_put(&cur, end, num, sc_utoa(num, n));
-    for (i = 0; i < 4 && ok; i++) {
-        if (named[i]->slen <= 0) continue;
-        if (named[i]->slen == 1 && named[i]->ptr[0] == 1) return -1;
-        ok &= sc_flat_put(&cur, end, names[i], (pj_ssize_t) strlen(names[i]));
-        ok &= sc_flat_put(&cur, end, named[i]->ptr, named[i]->slen);
-    }
-    if (ok && u->ttl_param >= 0) {
-        ok &= sc_flat_put(&cur, end, "ttl", 3);
-        ok &= sc_flat_put(&cur, end, num, sc_utoa(num, u->ttl_param));
-    }
-    if (ok && u->lr_param) {
-        ok &= sc_flat_put(&cur, end, "lr", 2);
-        ok &= sc_flat_put(&cur, end, "\1", 1);
-    }
-    for (p = u->other_param->next; ok && p != u->other_param; p = p->next) {
-        if (p->value.slen == 1 && p->value.ptr[0] == 1) return -1;
-        ok &= sc_flat_put(&cur, end, p->name.ptr, p->name.slen);
-        ok &= p->value.slen > 0 ? sc_flat_put(&cur, end, p->value.ptr, p->value.slen)
-                                : sc_flat_put(&cur, end, "\1", 1);
-    }
-    for (p = u->header_param->next; ok && p != u->header_param; p = p->next) {
-        ok &= sc_flat_put(&cur, end, p->name.ptr, p->name.slen);
-        ok &= sc_flat_put(&cur, end, p->value.ptr, p->value.slen);
-    }
-    return ok ? (int) (cur - buf) : -1;
-}
-
-/* sc_uri_info then sc_uri_flat: a pjsip_uri (sip:/sips:, plain or name-addr) into buf in one
- * call.  -2 when uri is NULL or not a SIP URI, -1 when it cannot be flattened (sc_uri_flat). */
-int sc_uri_pj_flat(pjsip_uri *uri, char *buf, int size)
-{
-    sc_uri_info_t u;
-    if (!uri || !sc_uri_info(uri, &u)) return -2;
-    return sc_uri_flat(&u, buf, size);
-}
-
-/* sc_msg_body for an incoming MESSAGE: a request with a Content-Type header and an empty
- * body (Content-Length: 0) has no msg->body in PJSIP, but its content type is still the one
- * the header names (spec: SIPEngineGotMessage's content_type is the Content-Type header). */
-static int sc_message_body(pjsip_msg *msg, pj_str_t *type, pj_str_t *subtype,
-                           const char **data, unsigned *len)
-{
-    const pjsip_ctype_hdr *ct;
-    if (sc_msg_body(msg, type, subtype, data, len)) return 1;
-    ct = (const pjsip_ctype_hdr*) pjsip_msg_find_hdr(msg, PJSIP_H_CONTENT_TYPE, NULL);
-    if (!ct) return 0;
-    *type = ct->media.type;
-    *subtype = ct->media.subtype;
-    *data = "";
-    *len = 0;
-    return 1;
-}
-
-/* Everything the SIPEngineGotMessage notification needs, in one call. */
-void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out)
-{
-    pjsip_msg *msg = rdata->msg_info.msg;
-    pj_bzero(out, sizeof(*out));
-    out->from_ok = rdata->msg_info.from ? sc_uri_info(rdata->msg_info.from->uri, &out->from_uri) : 0;
-    out->to_ok = rdata->msg_info.to ? sc_uri_info(rdata->msg_info.to->uri, &out->to_uri) : 0;
-    out->has_body = sc_message_body(msg, &out->content_type, &out->content_subtype, &out->body,
-                                    &out->body_len);
-}
-
-/* The same for the common case: the incoming MESSAGE flat buffer (sipcore.h).  lens[0..3]:
- * to_len, from_len, ctype_len, body_len.  Returns the bytes used, or -1 when the caller must
- * use sc_message_info (a URI that cannot be flattened, or too large). */
-static int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens)
-{
-    char *cur = buf, *end = buf + size;
-    pjsip_msg *msg = rdata->msg_info.msg;
-    pj_str_t type, subtype;
-    const char *body;
-    unsigned body_len;
-    int i, n;
-    pjsip_fromto_hdr *hdrs[2];
-    hdrs[0] = rdata->msg_info.to;
-    hdrs[1] = rdata->msg_info.from;
-    for (i = 0; i < 2; i++) {
-        n = hdrs[i] ? sc_uri_pj_flat(hdrs[i]->uri, cur, (int) (end - cur)) : -2;
-        if (n == -1) return -1;
-        lens[i] = n;
-        if (n > 0) cur += n;
-    }
-    lens[2] = lens[3] = -1;
-    if (sc_message_body(msg, &type, &subtype, &body, &body_len)) {
-        if ((pj_ssize_t) (type.slen + subtype.slen + 1) + (pj_ssize_t) body_len > end - cur)
-            return -1;
-        memcpy(cur, type.ptr, (size_t) type.slen);
-        cur[type.slen] = '/';
-        memcpy(cur + type.slen + 1, subtype.ptr, (size_t) subtype.slen);
-        lens[2] = (int) (type.slen + subtype.slen + 1);
-        cur += lens[2];
-        if (body_len) memcpy(cur, body, body_len);
-        lens[3] = (int) body_len;
-        cur += body_len;
-    }
-    return (int) (cur - buf);
-}
-
 /* Parse "Name: value" and add it to a request; typed headers (Route, Contact ...) come
  * out typed, others generic.  The text is copied into the message's pool. */
 pj_status_t sc_tdata_add_header(pjsip_tx_data *tdata, const char *name, const char *value)
 {
     pj_str_t hname, hvalue;
-    void *hdr;
     pj_strdup2_with_null(tdata->pool, &hname, name);
     pj_strdup2_with_null(tdata->pool, &hvalue, value);
-    hdr = pjsip_parse_hdr(tdata->pool, &hname, hvalue.ptr, (pj_size_t) hvalue.slen, NULL);
+    return sc_tdata_add_hdr(tdata, &hname, &hvalue);
+}
+
+pj_status_t sc_tdata_add_hdr(pjsip_tx_data *tdata, const pj_str_t *name, pj_str_t *value)
+{
+    void *hdr = pjsip_parse_hdr(tdata->pool, name, value->ptr, (pj_size_t) value->slen, NULL);
     if (!hdr) return PJSIP_EINVALIDHDR;
     /* pjsip_parse_hdr returns a list (one header line may hold several values). */
     {

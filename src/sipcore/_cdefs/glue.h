@@ -19,6 +19,9 @@ int sc_media_event(uintptr_t token, int what, int value, pj_status_t status, con
 /* The UDP transport started last (NULL: none); see glue.c. */
 extern pjsip_transport *sc_udp_current;
 
+/* Add header name: value to a request; both strings in its pool, value NUL-terminated.
+ * Typed headers (Route, Contact ...) come out typed, others generic. */
+pj_status_t sc_tdata_add_hdr(pjsip_tx_data *tdata, const pj_str_t *name, pj_str_t *value);
 /* Parse a Route header value into a one-element route set (a list head in pool). */
 pj_status_t sc_route_set(pj_pool_t *pool, const char *route, pjsip_route_hdr *head);
 /* Digest credentials for any realm, copied into pool. */
@@ -28,6 +31,23 @@ void sc_listener_sel(pjsip_tpselector *sel, pjsip_tpfactory *listener);
 /* A new UAC dialog's route set, credentials and listener (INVITE, SUBSCRIBE). */
 pj_status_t sc_dlg_setup(pjsip_dialog *dlg, const char *route, pjsip_tpfactory *listener,
                          const char *user, const char *password);
+
+/* ---- glue_flat.c: the flat formats (sipcore.h) ---- */
+
+/* Writing one: bytes go into buf while they fit and pos counts them all, so that one pass
+ * writes and measures (pos > size: call again with a buffer of pos bytes). */
+typedef struct sc_flat_wr { char *buf; int size; int pos; } sc_flat_wr;
+void sc_flat_raw(sc_flat_wr *w, const char *p, pj_ssize_t len);      /* bytes as they are */
+void sc_flat_field(sc_flat_wr *w, const char *p, pj_ssize_t len);    /* a field */
+void sc_flat_num(sc_flat_wr *w, unsigned long v);                    /* a number field */
+/* Reading one, in place (escapes undone): ok is cleared at the end or at a malformed field. */
+typedef struct sc_flat_rd { char *cur, *end; int ok; } sc_flat_rd;
+pj_str_t sc_flat_next(sc_flat_rd *r);
+unsigned long sc_flat_next_num(sc_flat_rd *r);
+/* A URI in the URI flat form; 0 (nothing written) when it is not a sip:/sips: URI. */
+int sc_uri_write(pjsip_uri *uri, sc_flat_wr *w);
+/* The headers of a headers list (sc_msg_send's headers) added to a request. */
+pj_status_t sc_tdata_add_headers(pjsip_tx_data *tdata, const char *list);
 
 /* ---- glue_clients.c ---- */
 

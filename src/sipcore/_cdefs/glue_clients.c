@@ -420,20 +420,22 @@ static void sc_msg_on_timeout(pj_timer_heap_t *heap, pj_timer_entry *e)
     sc_msg_report(m, 408, reason, sizeof(reason) - 1, PJ_SUCCESS);
 }
 
-/* Build the MESSAGE req describes (sipcore.h, sc_msg_request_t) and send it in a client
- * transaction, through listener if given.  With a password, a 401/407 is answered with
- * digest credentials (twice at most: a stale nonce).  req->timeout_ms > 0 ends it with 408
- * after that time.  On PJ_SUCCESS exactly one sc_py_on_message_final(token, ...) follows
- * (possibly before this returns: a transport error found while sending) and *p_msg is the
- * handle for sc_msg_cancel(), or NULL when that report was already made.  On an error
+/* Build a MESSAGE from req (its destination and sender, sipcore.h: sc_msg_request_t) and
+ * the request's own parts, and send it in a client transaction, through listener if given.
+ * headers: a headers list (sipcore.h, flat formats) or NULL.  With a password, a 401/407 is
+ * answered with digest credentials (twice at most: a stale nonce).  timeout_ms > 0 ends it
+ * with 408 after that time.  On PJ_SUCCESS exactly one sc_py_on_message_final(token, ...)
+ * follows (possibly before this returns: a transport error found while sending) and *p_msg
+ * is the handle for sc_msg_cancel(), or NULL when that report was already made.  On an error
  * nothing is reported and nothing is left behind. */
 pj_status_t sc_msg_send(pjsip_endpoint *endpt, uintptr_t token, pjsip_tpfactory *listener,
-                        const sc_msg_request_t *req, sc_msg_t **p_msg)
+                        const sc_msg_request_t *req, const char *body, unsigned body_len,
+                        const char *headers, const char *password, unsigned timeout_ms,
+                        sc_msg_t **p_msg)
 {
     static const pj_str_t method_name = { "MESSAGE", 7 };
     pjsip_method method;
     pj_str_t t, f, o;
-    const char *headers = req->headers;
     pj_status_t st;
     sc_msg_t *m = (sc_msg_t*) calloc(1, sizeof(*m));
     *p_msg = NULL;
@@ -448,26 +450,23 @@ pj_status_t sc_msg_send(pjsip_endpoint *endpt, uintptr_t token, pjsip_tpfactory 
     st = pjsip_endpt_create_request(endpt, &method, &t, &f, &o, NULL, NULL, -1, NULL, &m->tdata);
     if (st == PJ_SUCCESS && req->route_hdr && *req->route_hdr)
         st = sc_tdata_add_header(m->tdata, "Route", req->route_hdr);
-    while (st == PJ_SUCCESS && headers && *headers) {
-        const char *value = headers + strlen(headers) + 1;
-        st = sc_tdata_add_header(m->tdata, headers, value);
-        headers = value + strlen(value) + 1;
-    }
+    if (st == PJ_SUCCESS && headers)
+        st = sc_tdata_add_headers(m->tdata, headers);
     if (st == PJ_SUCCESS)
-        st = sc_tdata_set_body(m->tdata, req->type, req->subtype, req->body, req->body_len);
-    if (st == PJ_SUCCESS && req->password) {
+        st = sc_tdata_set_body(m->tdata, req->type, req->subtype, body, body_len);
+    if (st == PJ_SUCCESS && password) {
         pjsip_cred_info cred;
         m->pool = pjsip_endpt_create_pool(endpt, "message", 512, 512);
         st = m->pool ? pjsip_auth_clt_init(&m->auth, endpt, m->pool, 0) : PJ_ENOMEM;
         if (st == PJ_SUCCESS) {
-            sc_cred(m->pool, &cred, req->user, req->password);
+            sc_cred(m->pool, &cred, req->user, password);
             st = pjsip_auth_clt_set_credentials(&m->auth, 1, &cred);
         }
     }
-    if (st == PJ_SUCCESS && req->timeout_ms) {
+    if (st == PJ_SUCCESS && timeout_ms) {
         pj_time_val delay;
-        delay.sec = (long) (req->timeout_ms / 1000);
-        delay.msec = (long) (req->timeout_ms % 1000);
+        delay.sec = (long) (timeout_ms / 1000);
+        delay.msec = (long) (timeout_ms % 1000);
         pj_timer_entry_init(&m->timer, 0, m, &sc_msg_on_timeout);
         st = pjsip_endpt_schedule_timer(endpt, &m->timer, &delay);
         m->timer_on = st == PJ_SUCCESS;

@@ -452,29 +452,3 @@ const pjmedia_sdp_session *sc_inv_sdp(pjsip_inv_session *inv, int which)
     }
     return st == PJ_SUCCESS ? s : NULL;
 }
-
-/* Every header of a received message as PJSIP prints it, as a headers list (sipcore.h).
- * Returns the length, or -1 when buf is too small. */
-int sc_msg_headers(pjsip_rx_data *rdata, char *buf, int size)
-{
-    pjsip_msg *msg = rdata->msg_info.msg;
-    pjsip_hdr *h;
-    int pos = 0, n, i, v, end;
-    for (h = msg->hdr.next; h != &msg->hdr; h = h->next) {
-        if (size - pos < 3) return -1;
-        n = pjsip_hdr_print_on(h, buf + pos, (pj_size_t) (size - pos - 2));
-        if (n < 0) return -1;
-        for (i = 0; i < n && buf[pos + i] != ':'; i++) {}
-        if (i == n) continue;                       /* no "name:": not reported */
-        end = i;                                    /* the name, without blanks after it */
-        while (end > 0 && (buf[pos + end - 1] == ' ' || buf[pos + end - 1] == '\t')) end--;
-        v = i + 1;
-        while (v < n && (buf[pos + v] == ' ' || buf[pos + v] == '\t')) v++;
-        while (n > v && (buf[pos + n - 1] == ' ' || buf[pos + n - 1] == '\t')) n--;
-        buf[pos + end] = '\0';
-        memmove(buf + pos + end + 1, buf + pos + v, (size_t) (n - v));
-        pos += end + 1 + (n - v);
-        buf[pos++] = '\0';
-    }
-    return pos;
-}

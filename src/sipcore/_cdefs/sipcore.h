@@ -43,45 +43,60 @@ typedef __typeof__(((pjmedia_sdp_media *) 0)->desc) sc_sdp_media_desc;
 
 /* ==== flat formats ==========================================================================
  *
- * Byte strings that cross the boundary in one piece instead of a cffi access per field.  A
- * "field" below is its bytes followed by one NUL; numbers are decimal ASCII fields.
+ * Byte strings that cross the boundary in one piece instead of a cffi access per field.  Each
+ * is written and read by one codec per side, named below.
  *
- * URI flat form (written by sc_uri_flat and sc_uri_pj_flat; read by uri.from_flat):
- *     display, user, host, port ("0": none), secure ("1" sips:, "0" sip:), N,
+ * A "field" is its bytes followed by one NUL.  Inside a field the bytes 0x00 and 0x01 are
+ * written as two bytes each, 0x01 '0' and 0x01 '1', so a field can hold any bytes and a NUL
+ * always ends one; no other byte changes.  A number is a field of decimal digits.
+ *
+ * The C writers return the size of the whole form and write it only when that is at most the
+ * size of the buffer they are given; otherwise the caller calls again, once, with a buffer
+ * that big (the Python side: _flat.Buffer.read).  No form is ever cut short.
+ *
+ * URI flat form (written by sc_uri_pj_flat; read by uri.from_pj/uri._fields_of_flat; the
+ * Python writer uri._flat_of serves the tests):
+ *     display (the name PJSIP keeps, its quoted-pairs undone: the text of a quoted-string),
+ *     user, host, port ("0": none), secure ("1" sips:, "0" sip:), N,
  *     then N parameters, each a name field and a value field, in this order: user, method,
  *     transport, maddr (each only when not empty), ttl (only when set), lr (only when set),
- *     then the other parameters as they appear in the URI; a parameter without a value has
- *     the value field "\1" (one byte 0x01);
+ *     then the other parameters as they appear in the URI; a parameter without a value (or
+ *     with an empty one) has as value field the single byte 0x01 (which no field with its
+ *     escapes can be: the "no value" mark);
  *     then the headers (?name=value) up to the end, each a name field and a value field.
- *   Not written (the functions return -1) when a field would hold a NUL, when a parameter's
- *   value is "\1" itself, or when it does not fit: the reader then uses sc_uri_info.
+ *   sc_uri_pj_flat returns -1 for a URI that is not sip:/sips: (or NULL).
  *
- * Incoming MESSAGE flat buffer (written by the glue for sc_py_on_message, in a buffer of the
- * poll thread's that Python copies before it returns):
+ * Incoming MESSAGE flat buffer (written by sc_message_flat; read by primitives.message.decode,
+ * written there by encode for the tests):
  *     the To URI in URI flat form (to_len bytes), the From URI in URI flat form (from_len
- *     bytes), the content type "type/subtype" (ctype_len bytes, no NUL), the body (body_len
- *     bytes, no NUL), one after the other, `used` bytes in all.
- *   A URI length of -2: not a sip:/sips: URI (no bytes).  ctype_len and body_len -1: the
- *   request has no body and no Content-Type.  used -1 (every length -1): the message could
- *   not be flattened (a URI as above, or more than the buffer holds); the reader then uses
- *   sc_message_info.
+ *     bytes), the content type "type/subtype" (ctype_len bytes), the body (body_len bytes),
+ *     one after the other, `used` bytes in all.  The content type and the body are bytes as
+ *     they are, not fields (their lengths delimit them).
+ *   A URI length of -1: not a sip:/sips: URI (no bytes).  ctype_len and body_len -1: the
+ *   request has no body and no Content-Type.  The glue writes the buffer into the one the UA
+ *   lends (sc_message_buffer) before sc_py_on_message; when it does not fit there, flat is
+ *   NULL and the Python side calls sc_message_flat with a buffer of `used` bytes.
  *
- * SDP flat form (written by sdp._flat; read by sc_sdp_from_flat):
+ * SDP flat form (written by sdp._flat and sc_sdp_flat; read by sdp._from_flat and
+ * sc_sdp_from_flat):
  *     origin: user, id, version, net type, address type, address; session name; session
- *     i= text (skipped by C); connection; start time, stop time; attributes; M, then M media,
- *     each: media type, port, port count, transport, i= text (skipped by C), F, F format
- *     fields, connection, attributes.
+ *     i= text (skipped by C, written empty by C: PJMEDIA keeps none); connection; start time,
+ *     stop time; attributes; M, then M media, each: media type, port, port count (sc_sdp_flat
+ *     writes 0 as 1), transport, i= text (as the session's), F, F format fields, connection,
+ *     attributes.
  *   A connection is one empty field for none, or a non-empty field ("c") followed by net
  *   type, address type and address.  Attributes are a count A then A name/value field pairs
  *   (an empty value: an attribute without value).  The buffer ends right after the last
- *   field; counts above PJMEDIA_MAX_SDP_FMT/_ATTR/_MEDIA are refused (NULL).
+ *   field; sc_sdp_from_flat refuses (NULL) any other buffer and counts above
+ *   PJMEDIA_MAX_SDP_FMT/_ATTR/_MEDIA.
  *
- * Headers list ("Name\0value\0...", both directions):
+ * Headers list ("Name\0value\0...", both directions; read and written in Python by
+ * _flat.headers_of/_flat.headers_list):
  *     each header a name field and a value field (the value without the blanks around it).
  *   sc_msg_headers writes every header of a received message so, in the message's order,
- *   leaving out what PJSIP prints without a "Name:" (read by primitives/invitation.py);
- *   sc_msg_request_t.headers is read so up to a name field that is empty, i.e. one more NUL
- *   (written by primitives/message.py, whose bytes object's own final NUL is that one).
+ *   leaving out what PJSIP prints without a "Name:" (-1: no memory for a header's text).
+ *   sc_msg_send reads its `headers` so up to a name field that is empty, i.e. one more NUL
+ *   (a bytes object's own final NUL is that one).
  */
 
 
@@ -144,24 +159,6 @@ typedef struct sc_rdata_info_t {
     int src_port;
 } sc_rdata_info_t;
 
-/* A sip:/sips: URI field by field (pointers into the URI). */
-typedef struct sc_uri_info_t {
-    pj_str_t display;
-    int secure;
-    pj_str_t user;
-    pj_str_t passwd;
-    pj_str_t host;
-    int port;
-    pj_str_t user_param;
-    pj_str_t method_param;
-    pj_str_t transport_param;
-    int ttl_param;
-    int lr_param;
-    pj_str_t maddr_param;
-    pjsip_param *other_param;   /* list heads */
-    pjsip_param *header_param;
-} sc_uri_info_t;
-
 /* What sc_py_on_client reports. */
 enum sc_client_kind {
     SC_CLIENT_REGC = 1,         /* a REGISTER transaction ended */
@@ -185,33 +182,16 @@ typedef struct sc_client_result_t {
     pj_str_t termination_reason;
 } sc_client_result_t;
 
-/* An incoming MESSAGE field by field (when the flat buffer cannot carry it). */
-typedef struct sc_message_info_t {
-    sc_uri_info_t from_uri;
-    sc_uri_info_t to_uri;
-    int from_ok;
-    int to_ok;
-    int has_body;
-    pj_str_t content_type;
-    pj_str_t content_subtype;
-    const char *body;
-    unsigned body_len;
-} sc_message_info_t;
-
-/* One outgoing MESSAGE for sc_msg_send. */
+/* Who a MESSAGE goes to and comes from, for sc_msg_send: the same for every request to one
+ * destination from one sender, so the Python side makes one per destination and keeps it. */
 typedef struct sc_msg_request_t {
     const char *target;         /* the Request-URI */
     const char *from_hdr;       /* the From name-addr */
     const char *to_hdr;         /* the To name-addr */
-    const char *route_hdr;      /* a Route header value; NULL or "": none */
-    const char *headers;        /* more headers, a headers list (flat formats); NULL: none */
+    const char *route_hdr;      /* a Route header value; "": none */
     const char *type;           /* the body's content type */
     const char *subtype;
-    const char *body;           /* body_len bytes */
-    unsigned body_len;
     const char *user;           /* digest user name */
-    const char *password;       /* NULL: no credentials */
-    unsigned timeout_ms;        /* > 0: end with 408 after that long */
 } sc_msg_request_t;
 
 typedef struct sc_msg_s sc_msg_t;   /* a MESSAGE in flight (opaque) */
@@ -293,10 +273,9 @@ void sc_factory_destroy(pjsip_tpfactory *f);
 void sc_udp_stop(pjsip_transport *tp);
 
 void sc_rdata_info(pjsip_rx_data *rdata, sc_rdata_info_t *out);
-int sc_uri_info(pjsip_uri *uri, sc_uri_info_t *out);
-int sc_uri_flat(const sc_uri_info_t *u, char *buf, int size);
-int sc_uri_pj_flat(pjsip_uri *uri, char *buf, int size);
-void sc_message_info(pjsip_rx_data *rdata, sc_message_info_t *out);
+/* The buffer (the UA's, alive until it lends another or NULL) into which sc_on_rx_request
+ * writes an incoming MESSAGE's flat buffer before sc_py_on_message. */
+void sc_message_buffer(char *buf, int size);
 
 pj_status_t sc_tdata_add_header(pjsip_tx_data *tdata, const char *name, const char *value);
 pj_status_t sc_tdata_set_body(pjsip_tx_data *tdata, const char *type, const char *subtype,
@@ -323,8 +302,12 @@ pj_status_t sc_evsub_create(pjsip_endpoint *endpt, uintptr_t token, const char *
 pj_status_t sc_evsub_add_header(pjsip_endpoint *endpt, pjsip_evsub *sub, const char *name,
                                 const char *value);
 void sc_evsub_abandon(pjsip_evsub *sub);
+/* body: body_len bytes; headers: a headers list (flat formats) or NULL; password: NULL for
+ * no credentials; timeout_ms > 0: end with 408 after that long. */
 pj_status_t sc_msg_send(pjsip_endpoint *endpt, uintptr_t token, pjsip_tpfactory *listener,
-                        const sc_msg_request_t *req, sc_msg_t **p_msg);
+                        const sc_msg_request_t *req, const char *body, unsigned body_len,
+                        const char *headers, const char *password, unsigned timeout_ms,
+                        sc_msg_t **p_msg);
 void sc_msg_cancel(sc_msg_t *m);
 
 /* -- glue_inv.c: INVITE sessions -- */
@@ -347,10 +330,14 @@ pj_status_t sc_inv_set_answer(pjsip_inv_session *inv, const pjmedia_sdp_session 
 pj_status_t sc_inv_terminate(pjsip_inv_session *inv, int code, int notify);
 void sc_inv_abandon(pjsip_inv_session *inv);
 const pjmedia_sdp_session *sc_inv_sdp(pjsip_inv_session *inv, int which);
+
+/* -- glue_flat.c: the writers of the flat formats (each returns the form's size) -- */
+int sc_uri_pj_flat(pjsip_uri *uri, char *buf, int size);
+int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens);   /* lens[4] */
 int sc_msg_headers(pjsip_rx_data *rdata, char *buf, int size);
 
 /* -- glue_sdp.c: SDP -- */
-int sc_sdp_plain(const pjmedia_sdp_session *sdp);
+int sc_sdp_flat(const pjmedia_sdp_session *sdp, char *buf, int size);
 pjmedia_sdp_session *sc_sdp_from_flat(pj_pool_t *pool, const char *flat, int len);
 
 /* -- glue_nat.c: NAT type detection (Engine.detect_nat_type) -- */
@@ -410,7 +397,8 @@ pj_bool_t sc_py_on_rx_request(pjsip_rx_data *rdata);
  * error (transport_err != 0); reason is reason_len bytes, not NUL-terminated. */
 void sc_py_on_message_final(uintptr_t token, int code, const char *reason, int reason_len,
                             pj_status_t transport_err);
-/* An incoming MESSAGE, answered 200 already: flat is the incoming MESSAGE flat buffer. */
+/* An incoming MESSAGE, answered 200 already: flat is the incoming MESSAGE flat buffer, or
+ * NULL when it did not fit the lent buffer (see flat formats). */
 void sc_py_on_message(pjsip_rx_data *rdata, const char *flat, int used, int to_len,
                       int from_len, int ctype_len, int body_len);
 /* A timer of sc_timer_init fired. */

@@ -20,13 +20,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .. import _reprs, signals
+from .. import _flat, _reprs, signals
 from .._pj import check, ffi, lib, pj2str, strerror
 from ..errors import InvalidStateError, PJSIPError, SIPCoreError
 from ..sdp import SDPSession
-from ..sdp import _flat as _sdp_flat, _from_flat as _sdp_from_flat
-from ..sdp import _from_snapshot as _sdp_from_snapshot, _snapshot as _sdp_snapshot
-from ..sdp import _pj_from_flat as _sdp_pj_from_flat
+from ..sdp import _flat as _sdp_flat, _flat_of_pj as _sdp_flat_of_pj
+from ..sdp import _from_flat as _sdp_from_flat, _pj_from_flat as _sdp_pj_from_flat
 from .._validate import check_instance, check_int, check_timeout
 from ..uri import SIPURI, from_pj
 from ._base import (ClientPrimitive, add_headers, check_credentials, check_headers,
@@ -102,9 +101,9 @@ class Invitation(ClientPrimitive):
         self._inv = ffi.NULL
         self._call_id: str | None = None
         self._local_contact_uri: SIPURI | None = None
-        self._offered_local: bytes | SDPSession | None = None   # set_offered_local_sdp's
-        # the active SDPs (local, remote) as sdp._snapshot keeps them (mostly their text),
-        # made into SDPSession objects only when asked for
+        self._offered_local: bytes | None = None   # set_offered_local_sdp's, in SDP flat form
+        # the active SDPs (local, remote) in SDP flat form, made into SDPSession objects only
+        # when asked for
         self._active_sdp: tuple | None = None
         self._timer = None
         self._timed_out = False
@@ -122,7 +121,9 @@ class Invitation(ClientPrimitive):
         self._credentials = None
         self._route = None
         self._contact_arg = None
-        self._setup(False, from_pj(info.from_uri, True), from_pj(info.to_uri, True), transport)
+        scratch = ua.scratch
+        self._setup(False, from_pj(info.from_uri, scratch, scratch.uris),
+                    from_pj(info.to_uri, scratch, scratch.uris), transport)
         self._ua = ua
         self._token = None
         self._lock = threading.RLock()
@@ -130,7 +131,7 @@ class Invitation(ClientPrimitive):
         lib.sc_inv_set_token(inv, self._hold())
         try:
             self._read_dialog()
-            data = _message_data(rdata)
+            data = _message_data(rdata, scratch)
         except BaseException:
             lib.sc_inv_set_token(inv, 0)
             self._inv = ffi.NULL
@@ -178,12 +179,16 @@ class Invitation(ClientPrimitive):
     @property
     def _active_local(self) -> SDPSession | None:
         active = self._active_sdp
-        return None if active is None else _sdp_from_snapshot(active[0])
+        return None if active is None else _sdp_from_flat(active[0])
 
     @property
     def _active_remote(self) -> SDPSession | None:
         active = self._active_sdp
-        return None if active is None else _sdp_from_snapshot(active[1])
+        return None if active is None else _sdp_from_flat(active[1])
+
+    @property
+    def _active_local_flat(self) -> bytes | None:
+        return None if self._active_sdp is None else self._active_sdp[0]
 
     def get_offered_local_sdp(self) -> SDPSession | None:
         """The local SDP proposed now (set with set_offered_local_sdp(), or sent as an offer or
@@ -198,8 +203,7 @@ class Invitation(ClientPrimitive):
         """The SDP to send next: the offer of send_invite()/send_reinvite(), or the answer of
         accept_invite()/respond_to_reinvite()."""
         check_instance("local_sdp", local_sdp, SDPSession, "an")
-        sdp = _sdp_flat(local_sdp) or local_sdp.copy()   # its flat form, or a copy if none
-        self._call("set_offered_local_sdp", self._set_offered, sdp)
+        self._call("set_offered_local_sdp", self._set_offered, _sdp_flat(local_sdp))
 
     # -- methods --
 
@@ -255,22 +259,21 @@ class Invitation(ClientPrimitive):
             raise InvalidStateError(f"Invitation.{method}()",
                                     f"{self._state} ({'outgoing' if self._outgoing else 'incoming'} session)")
 
-    def _set_offered(self, sdp: SDPSession) -> None:
+    def _set_offered(self, sdp: bytes) -> None:
         self._require("set_offered_local_sdp")
         self._offered_local = sdp
 
     def _get_sdp(self, which: int) -> SDPSession | None:
         if which == _SDP_OFFERED_LOCAL and self._offered_local is not None:
-            kept = self._offered_local
-            return _sdp_from_flat(kept) if type(kept) is bytes else kept.copy()
+            return _sdp_from_flat(self._offered_local)
         if self._inv == ffi.NULL:
             return None
         p = lib.sc_inv_sdp(self._inv, which)
-        return None if p == ffi.NULL else SDPSession._from_pj(p)
+        return None if p == ffi.NULL else _sdp_from_flat(_sdp_flat_of_pj(p, self._ua.scratch))
 
-    def _with_pj_sdp(self, sdp: "bytes | SDPSession | None", fn) -> Any:
-        """Call fn(pjmedia_sdp_session * or NULL) with sdp (an SDPSession, or its flat form)
-        built in a temporary pool (PJSIP copies what it keeps)."""
+    def _with_pj_sdp(self, sdp: bytes | None, fn) -> Any:
+        """Call fn(pjmedia_sdp_session * or NULL) with sdp (an SDP flat form) built in a
+        temporary pool (PJSIP copies what it keeps)."""
         if sdp is None:
             return fn(ffi.NULL)
         pool = lib.pjsip_endpt_create_pool(self._ua.endpt, b"sc-sdp", 4096, 4096)
@@ -389,7 +392,7 @@ class Invitation(ClientPrimitive):
 
     def _send_reinvite(self, headers: dict[str, str]) -> None:
         self._require("send_reinvite")
-        sdp = self._offered_local or self._active_local
+        sdp = self._offered_local or self._active_local_flat
         tdata = ffi.new("pjsip_tx_data **")
         self._with_pj_sdp(sdp, lambda p: check(lib.sc_inv_reinvite(self._inv, p, tdata),
                                                "creating the re-INVITE"))
@@ -406,7 +409,7 @@ class Invitation(ClientPrimitive):
         self._require("respond_to_reinvite")
         sdp = None
         if 200 <= code < 300:
-            sdp = self._offered_local or self._active_local
+            sdp = self._offered_local or self._active_local_flat
         tdata = ffi.new("pjsip_tx_data **")
         self._with_pj_sdp(sdp, lambda p: check(lib.sc_inv_answer(self._inv, code, p, tdata),
                                                f"creating the {code} response"))
@@ -430,7 +433,7 @@ class Invitation(ClientPrimitive):
             self._on_media_update(ev.status)
         elif kind == lib.SC_INV_EV_TSX:
             if ev.role == lib.PJSIP_ROLE_UAC and self._state == REINVITING:
-                data = (_message_data(ev.rdata) if ev.rdata != ffi.NULL
+                data = (_message_data(ev.rdata, self._ua.scratch) if ev.rdata != ffi.NULL
                         else {"code": ev.code, "reason": pj2str(ev.reason)})
                 self._fire("rx_reinvite_final", **data)
             elif ev.role == lib.PJSIP_ROLE_UAS and self._state == REINVITED and not self._answering:
@@ -439,7 +442,7 @@ class Invitation(ClientPrimitive):
                 self._fire("reinvite_tsx_ended", **data)
         elif kind == lib.SC_INV_EV_REINVITE:
             if (self._state, "rx_reinvite") in _ROWS:
-                self._fire("rx_reinvite", **_message_data(ev.rdata))
+                self._fire("rx_reinvite", **_message_data(ev.rdata, self._ua.scratch))
             else:                                    # e.g. while DISCONNECTING
                 tdata = ffi.new("pjsip_tx_data **")
                 if lib.sc_inv_answer(inv, 491, ffi.NULL, tdata) == lib.PJ_SUCCESS:
@@ -447,7 +450,7 @@ class Invitation(ClientPrimitive):
         elif kind == lib.SC_INV_EV_OFFER:
             self._answer_offer_now(inv)
         elif kind == lib.SC_INV_EV_CANCEL:
-            self._cancel_data = _message_data(ev.rdata)
+            self._cancel_data = _message_data(ev.rdata, self._ua.scratch)
 
     def _on_pj_state(self, ev) -> None:
         if self._state == DISCONNECTED:
@@ -457,7 +460,7 @@ class Invitation(ClientPrimitive):
             if self._timed_out:
                 data = {"code": 408, "reason": "Request Timeout (no answer to end the session)"}
             elif rdata != ffi.NULL:
-                data = _message_data(rdata)
+                data = _message_data(rdata, self._ua.scratch)
             elif self._cancel_data is not None:
                 data = self._cancel_data
             else:
@@ -468,14 +471,16 @@ class Invitation(ClientPrimitive):
         event = _PJ_EVENTS[self._outgoing].get(ev.state)
         if event is None or _ROWS.get((self._state, event)) == STAY:
             return                   # e.g. PJSIP's INCOMING (made before this object)
-        self._fire(event, **(_message_data(rdata) if rdata != ffi.NULL else {}))
+        self._fire(event, **(_message_data(rdata, self._ua.scratch) if rdata != ffi.NULL else {}))
 
     def _on_media_update(self, status: int) -> None:
         if status == lib.PJ_SUCCESS and self._inv != ffi.NULL:
             local = lib.sc_inv_sdp(self._inv, _SDP_ACTIVE_LOCAL)
             remote = lib.sc_inv_sdp(self._inv, _SDP_ACTIVE_REMOTE)
             if local != ffi.NULL and remote != ffi.NULL:
-                self._active_sdp = (_sdp_snapshot(local), _sdp_snapshot(remote))
+                scratch = self._ua.scratch
+                self._active_sdp = (_sdp_flat_of_pj(local, scratch),
+                                    _sdp_flat_of_pj(remote, scratch))
                 if not signals.has_receivers(signals.SIPInvitationGotSDPUpdate):
                     return            # nobody listens: build no objects for nothing
                 signals.notify(signals.SIPInvitationGotSDPUpdate, self, succeeded=True,
@@ -487,7 +492,7 @@ class Invitation(ClientPrimitive):
     def _answer_offer_now(self, inv) -> None:
         """An offer outside a re-INVITE (an UPDATE, or an offer in a response): answer with
         the current local SDP (during set-up, the offered one if set)."""
-        sdp = self._active_local
+        sdp = self._active_local_flat
         if self._state in (CALLING, EARLY, CONNECTING) and self._offered_local is not None:
             sdp = self._offered_local
             self._offered_local = None
@@ -519,7 +524,8 @@ class Invitation(ClientPrimitive):
         info = self._info()
         self._call_id = pj2str(info.call_id) or None
         if info.local_contact != ffi.NULL:
-            self._local_contact_uri = from_pj(info.local_contact, True)
+            scratch = self._ua.scratch
+            self._local_contact_uri = from_pj(info.local_contact, scratch, scratch.uris)
 
     def _local_contact_for(self, user: str | None, transport: str | None) -> str:
         return ClientPrimitive._local_contact(self, user, transport)
@@ -558,40 +564,23 @@ def _copy(value):
     return None if value is None else value.copy()
 
 
-_HDR_SIZE = 16384
-_HDR_BUF = ffi.new("char[]", _HDR_SIZE)   # poll thread only (allocating and zeroing 16 KB per
-                                          # message cost more than reading the headers)
+def _headers(rdata, scratch: _flat.Scratch) -> dict[str, str]:
+    """A received message's headers (sc_msg_headers: a headers list, in the UA's buffer)."""
+    return _flat.headers_of(scratch.read(lib.sc_msg_headers, rdata) or b"")
 
 
-def _headers(rdata) -> dict[str, str]:
-    buf, size = _HDR_BUF, _HDR_SIZE
-    n = lib.sc_msg_headers(rdata, buf, size)
-    while n < 0 and size < 1 << 20:
-        size *= 4
-        buf = ffi.new("char[]", size)
-        n = lib.sc_msg_headers(rdata, buf, size)
-    parts = ffi.unpack(buf, max(n, 0)).decode("utf-8", "replace").split("\0")
-    names, values = parts[0:-1:2], parts[1::2]     # "Name\0value\0" pairs, then ""
-    out = dict(zip(names, values))
-    if len(out) < len(names):                     # a repeated header: values joined
-        out = {}
-        for name, value in zip(names, values):
-            out[name] = f"{out[name]}, {value}" if name in out else value
-    return out
-
-
-def _message_data(rdata) -> dict[str, Any]:
+def _message_data(rdata, scratch: _flat.Scratch) -> dict[str, Any]:
     """The spec's data of a notification caused by a received message."""
     info = ffi.new("sc_rdata_info_t *")
     lib.sc_rdata_info(rdata, info)
     data: dict[str, Any] = {}
     if info.is_request:
         data["method"] = pj2str(info.method)
-        data["request_uri"] = from_pj(info.request_uri, True)
+        data["request_uri"] = from_pj(info.request_uri, scratch, scratch.uris)
     else:
         data["code"] = info.status_code
         data["reason"] = pj2str(info.reason)
-    data["headers"] = _headers(rdata)
+    data["headers"] = _headers(rdata, scratch)
     data["body"] = (ffi.unpack(info.body, info.body_len).decode("utf-8", "replace")
                     if info.has_body and info.body != ffi.NULL else None)
     return data

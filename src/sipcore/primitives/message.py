@@ -13,47 +13,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import _ua, signals
-from .._pj import check, ffi, handles, lib, pj2str, strerror
+from .. import _flat, _ua, signals
+from .._pj import check, ffi, handles, lib, strerror
 from ..credentials import Credentials
 from ..errors import MessagePendingError
 from ..route import Route
-from ..uri import SIPURI, from_flat, from_info
+from ..uri import SIPURI, _make, fields_of_flat
 from .._validate import HEADER_NAME, check_content_type, check_timeout
 
 __all__ = ["send_message"]
 
-#: "type/subtype" -> (type, subtype) as C strings, for content types already checked
-_CONTENT_TYPES: dict[str, tuple[Any, Any]] = {}
-
-
-def _content_type(content_type: Any) -> tuple[Any, Any]:
-    """check_content_type(), as C strings, remembered for the next request with the same type."""
-    parts = _CONTENT_TYPES.get(content_type) if type(content_type) is str else None
-    if parts is None:
-        ctype, subtype = check_content_type(content_type)
-        parts = (_cstr(ctype.encode()), _cstr(subtype.encode()))
-        if len(_CONTENT_TYPES) < 256:
-            _CONTENT_TYPES[content_type] = parts
-    return parts
-
-
-#: bytes -> a ``char *`` cdata pointing into them, for sc_msg_request_t's fields: a struct
-#: field takes no bytes, and ffi.from_buffer for every field cost a request more than the
-#: rest of its Python side.  A request's strings mostly recur (a SIPURI, a Credentials and a
-#: Route keep their encoded forms while unchanged), so they are converted once; not the body,
-#: nor a password (not kept beyond its Credentials).  A bytes object ends with a NUL in
-#: memory (CPython's bytes guarantee, which cffi itself relies on for ``char *`` arguments),
-#: so C reads each one as a C string.  Emptied when full.
-_CSTRS: dict[bytes, Any] = {}
-
-
-def _cstr(value: bytes) -> Any:
-    """The cdata for value, made and remembered on a miss of ``_CSTRS.get``."""
-    if len(_CSTRS) >= 1024:
-        _CSTRS.clear()
-    c = _CSTRS[value] = ffi.from_buffer(value)
-    return c
+#: content types already checked (check_content_type is a pure function of the text)
+_CONTENT_TYPES: set[str] = set()
 
 
 def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
@@ -76,7 +47,10 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
         raise TypeError(f"credentials must be a Credentials, not {type(credentials).__name__}")
     if not isinstance(to_uri, SIPURI):
         raise TypeError(f"to_uri must be a SIPURI, not {type(to_uri).__name__}")
-    ctype = _content_type(content_type)
+    if type(content_type) is not str or content_type not in _CONTENT_TYPES:
+        check_content_type(content_type)
+        if len(_CONTENT_TYPES) < 256:
+            _CONTENT_TYPES.add(content_type)
     if type(body) is str:
         body = body.encode()
     elif not isinstance(body, (bytes, bytearray, memoryview)):
@@ -91,41 +65,42 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
     # changes to them do not affect it (SIPURI, Credentials and Route keep their encoded forms
     # while unchanged, so sending to one URI again and again encodes nothing).
     target, to, key = to_uri._wire()
-    headers = _extra_headers(to_uri.headers) if to_uri.headers else ffi.NULL
+    headers = _extra_headers(to_uri.headers) if to_uri.headers else _NULL
     from_, user, password = credentials._wire()
     route_hdr, route_snapshot = route._wire()
-    # an sc_msg_request_t, in the order of its fields (sipcore.h); the tuple keeps every
-    # cdata it points to alive until the request is sent
-    c = _CSTRS.get
-    args = (c(target) or _cstr(target), c(from_) or _cstr(from_), c(to) or _cstr(to),
-            c(route_hdr) or _cstr(route_hdr),
-            headers if headers is _NULL else _from_buffer(headers), ctype[0], ctype[1],
-            _from_buffer(body), len(body), c(user) or _cstr(user),
-            _NULL if password is None else _from_buffer(password), timeout_ms)
+    dest = (target, from_, to, route_hdr, content_type, user)    # an sc_msg_request_t's
     pm = _PendingMessage(to_uri, key, route_snapshot)
     ua = _ua.current
     if ua is not None and ua.running and ua.on_poll_thread():
-        pm.send(args, ua)       # in a receiver, on the poll thread: run at once
+        pm.send(ua, dest, body, headers, password, timeout_ms)   # in a receiver: at once
     else:
         ua = _ua.running("send_message")
-        ua.call(pm.send, args, ua)
+        ua.call(pm.send, ua, dest, body, headers, password, timeout_ms)
 
 
 def _extra_headers(headers: dict[str, str]) -> bytes:
-    """A URI's ?headers as a headers list (sipcore.h) for sc_msg_request_t.headers."""
+    """A URI's ?headers as a headers list (sipcore.h) for sc_msg_send."""
     for name in headers:
         if not HEADER_NAME.match(name):
             raise ValueError(f"to_uri.headers: {name!r} is not a header name")
-    return b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in headers.items())
+    return _flat.headers_list(headers)
 
 
-#: sc_msg_send's request and out-parameter (the C handle of the new request): one for all,
-#: since every request is sent on the poll thread, which fills the one and reads the other
-#: right around the call
-_REQ = ffi.new("sc_msg_request_t *")
-_OUT = ffi.new("sc_msg_t **")
+def _request(dest: tuple, requests: dict) -> Any:
+    """The ``sc_msg_request_t *`` for ``dest`` (send_message's), made on a miss of
+    ``requests`` (the UA's scratch): the same struct serves every request to one destination
+    from one sender, so its C strings are converted once.  The entry keeps what it points to."""
+    target, from_, to, route_hdr, content_type, user = dest
+    type_, subtype = content_type.encode().split(b"/")
+    strings = [ffi.from_buffer(b) for b in (target, from_, to, route_hdr, type_, subtype, user)]
+    entry = (ffi.new("sc_msg_request_t *", strings), strings)   # (in its fields' order)
+    if len(requests) >= 256:
+        requests.clear()
+    requests[dest] = entry
+    return entry
+
+
 _sc_msg_send = lib.sc_msg_send      # (looked up once: the hot paths below run per message)
-_from_buffer = ffi.from_buffer
 _NULL = ffi.NULL
 
 
@@ -144,7 +119,8 @@ class _PendingMessage:
 
     # -- on the poll thread --
 
-    def send(self, args: tuple, ua: Any) -> None:
+    def send(self, ua: Any, dest: tuple, body: bytes, headers: Any, password: bytes | None,
+             timeout_ms: int) -> None:
         self.ua = ua
         route = self.route
         ua.check_route(route)
@@ -153,15 +129,18 @@ class _PendingMessage:
             raise MessagePendingError(self.to_uri)
         kind = route.transport
         listener = ua.transports[kind] if kind == "tcp" or kind == "tls" else _NULL
+        scratch = ua.scratch
+        req = (scratch.requests.get(dest) or _request(dest, scratch.requests))[0]
         self.token = token = handles.new(self)
         pending[self.key] = self
-        _REQ[0] = args
-        status = _sc_msg_send(ua.endpt, token, listener, _REQ, _OUT)
+        out = scratch.msg_out
+        status = _sc_msg_send(ua.endpt, token, listener, req, body, len(body), headers,
+                              _NULL if password is None else password, timeout_ms, out)
         if status:                  # not PJ_SUCCESS: nothing was sent, nothing will be reported
             self._forget()
             check(status, "sending the MESSAGE request")
         if not self.done:           # (a transport error may have been reported already)
-            self.msg = _OUT[0]
+            self.msg = out[0]
 
     def abandon(self) -> None:
         """The Engine is stopping: end the request and tell the application."""
@@ -205,48 +184,54 @@ class _PendingMessage:
 def on_incoming(ua: Any, rdata: Any, flat: Any, used: int, to_len: int, from_len: int,
                 ctype_len: int, body_len: int) -> None:
     """A MESSAGE outside any dialog (sc_py_on_message, with the running UA), already answered
-    200 by the glue (sc_on_rx_request), which also flattened it (sc_message_flat: To, From,
-    content type and body in one buffer, ``used`` bytes, -1 when it could not; a URI length of
-    -2: not a sip:/sips: URI).  The buffer is the poll thread's and is copied first.  URIs
-    seen before are not decoded again (uri.from_flat)."""
+    200 by the glue (sc_on_rx_request), which wrote it in the incoming MESSAGE flat buffer
+    (sipcore.h) into the UA's scratch buffer: ``used`` bytes at ``flat``, copied first.  NULL
+    when it did not fit: then again, into a buffer that big."""
     if not signals.has_receivers(signals.SIPEngineGotMessage):
         return
-    if used < 0:
-        _on_incoming_slow(ua, rdata)
-        return
-    data = ffi.unpack(flat, used)
-    to_uri = from_flat(data[:to_len], True) if to_len >= 0 else None
-    pos = max(to_len, 0)
-    from_uri = from_flat(data[pos:pos + from_len], True) if from_len >= 0 else None
-    pos += max(from_len, 0)
-    if ctype_len >= 0:
-        raw = data[pos:pos + ctype_len]
-        content_type = _CONTENT_TYPE_TEXT.get(raw) or raw.decode("utf-8", "replace")
-        body = data[pos + ctype_len:pos + ctype_len + body_len]
-    else:
-        content_type, body = None, b""
+    scratch = ua.scratch
+    if not flat:
+        lens = scratch.lens
+        flat = scratch.grow(used)
+        used = lib.sc_message_flat(rdata, flat, used, lens)
+        to_len, from_len, ctype_len, body_len = lens
+    to_uri, from_uri, content_type, body = decode(ffi.unpack(flat, used), to_len, from_len,
+                                                  ctype_len, body_len, scratch.uris)
     signals.notify(signals.SIPEngineGotMessage, ua.engine, to_uri=to_uri, from_uri=from_uri,
                    content_type=content_type, body=body)
+
+
+def decode(data: bytes, to_len: int, from_len: int, ctype_len: int, body_len: int,
+           uris: dict) -> tuple:
+    """The incoming MESSAGE flat buffer's decoder (sipcore.h): (to_uri, from_uri,
+    content_type, body) as SIPEngineGotMessage gives them.  ``uris``: the UA's cache of
+    decoded URIs (uri.fields_of_flat)."""
+    pos = max(to_len, 0)
+    flat = data[:pos]
+    to_uri = None if to_len < 0 else _make(*(uris.get(flat) or fields_of_flat(flat, uris)))
+    end = pos + max(from_len, 0)
+    flat = data[pos:end]
+    from_uri = None if from_len < 0 else _make(*(uris.get(flat) or fields_of_flat(flat, uris)))
+    if ctype_len < 0:
+        return to_uri, from_uri, None, b""
+    raw = data[end:end + ctype_len]
+    return (to_uri, from_uri, _CONTENT_TYPE_TEXT.get(raw) or raw.decode("utf-8", "replace"),
+            data[end + ctype_len:end + ctype_len + body_len])
+
+
+def encode(to: bytes | None, from_: bytes | None, content_type: str | None,
+           body: bytes) -> tuple:
+    """The incoming MESSAGE flat buffer's encoder (what sc_message_flat writes; for the
+    tests): (data, to_len, from_len, ctype_len, body_len).  ``to``/``from_``: URI flat forms,
+    None for a URI that is not sip:/sips:; ``content_type`` None: no body."""
+    ctype = b"" if content_type is None else content_type.encode()
+    data = (to or b"") + (from_ or b"") + ctype + (body if content_type is not None else b"")
+    return (data, -1 if to is None else len(to), -1 if from_ is None else len(from_),
+            -1 if content_type is None else len(ctype),
+            -1 if content_type is None else len(body))
 
 
 #: the usual content types' text, so that they are not decoded again for every message
 _CONTENT_TYPE_TEXT = {t.encode(): t for t in (
     "text/plain", "text/html", "application/im-iscomposing+xml", "message/cpim",
     "application/json", "application/xml")}
-
-
-def _on_incoming_slow(ua, rdata) -> None:
-    """on_incoming when sc_message_flat cannot serve: URIs it cannot flatten (a NUL byte),
-    or URIs, content type and body together larger than its buffer."""
-    info = ffi.new("sc_message_info_t *")
-    lib.sc_message_info(rdata, info)
-    if info.has_body:
-        content_type = f"{pj2str(info.content_type)}/{pj2str(info.content_subtype)}"
-        body = ffi.unpack(info.body, info.body_len) if info.body != ffi.NULL else b""
-    else:
-        content_type, body = None, b""
-    signals.notify(signals.SIPEngineGotMessage, ua.engine,
-                   to_uri=from_info(ffi.addressof(info, "to_uri"), True) if info.to_ok else None,
-                   from_uri=(from_info(ffi.addressof(info, "from_uri"), True) if info.from_ok
-                             else None),
-                   content_type=content_type, body=body)

@@ -6,8 +6,9 @@ as ``pjmedia_sdp_print`` plus the ``i=`` lines PJMEDIA has no field for).  Every
 read and changed, and is validated when set (``TypeError``/``ValueError`` naming it) so that
 ``str()`` always gives SDP that PJMEDIA's parser reads back as an equal object.
 
-``_to_pj(pool)`` / ``_from_pj(ptr)`` convert to and from PJMEDIA's structs; they run on the
-poll thread (see docs/sdp.md).
+They cross to and from PJMEDIA in one form only, the SDP flat form of ``sipcore.h`` (its codec:
+``_flat`` / ``_from_flat``; ``sc_sdp_from_flat`` and ``sc_sdp_flat`` in C), on the poll thread
+(see docs/sdp.md).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import re
 import time
 from typing import Any
 
+from .. import _flat as _fields
 from .._pj import ffi, lib, strerror
 from .._validate import check_instance, check_int, unchecked_twin
 from ..errors import EngineNotRunningError, SIPCoreError
@@ -145,19 +147,6 @@ def _b(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-def _s(pjs) -> str:
-    if pjs.ptr == ffi.NULL or pjs.slen <= 0:
-        return ""
-    return ffi.unpack(pjs.ptr, pjs.slen).decode("utf-8", "surrogateescape")
-
-
-def _alloc(pool, ctype: str):
-    p = lib.pj_pool_zalloc(pool, ffi.sizeof(ctype))
-    if p == ffi.NULL:
-        raise MemoryError(f"cannot allocate a {ctype}")
-    return ffi.cast(ctype + " *", p)
-
-
 def _set_str(pool, dest, text: str) -> None:
     """Point the pj_str_t ``dest`` at a copy of ``text`` allocated in ``pool``."""
     data = _b(text)
@@ -246,18 +235,6 @@ class SDPAttribute(_Value):
     def __str__(self) -> str:
         return f"a={self.name}:{self.value}\r\n" if self.value else f"a={self.name}\r\n"
 
-    def _to_pj(self, pool):
-        a = _alloc(pool, "pjmedia_sdp_attr")
-        _set_str(pool, a.name, self.name)
-        if self.value:
-            _set_str(pool, a.value, self.value)
-        return a
-
-    @classmethod
-    def _from_pj(cls, a) -> "SDPAttribute":
-        return cls._trusted(_s(a.name), _s(a.value))
-
-
 # ---- SDPConnection ------------------------------------------------------------------------
 
 def _conn_address(name: str, value: Any) -> str:
@@ -286,18 +263,6 @@ class SDPConnection(_Value):
 
     def __str__(self) -> str:
         return f"c={self.net_type} {self.address_type} {self.address}\r\n"
-
-    def _to_pj(self, pool):
-        c = _alloc(pool, "pjmedia_sdp_conn")
-        _set_str(pool, c.net_type, self.net_type)
-        _set_str(pool, c.addr_type, self.address_type)
-        _set_str(pool, c.addr, self.address)
-        return c
-
-    @classmethod
-    def _from_pj(cls, c) -> "SDPConnection":
-        return cls._trusted(_s(c.addr), _s(c.net_type), _s(c.addr_type))
-
 
 # ---- SDPMedia -----------------------------------------------------------------------------
 
@@ -362,32 +327,6 @@ class SDPMedia(_Value):
             lines.append(str(self.connection))
         lines.extend(str(a) for a in self.attributes)
         return "".join(lines)
-
-    def _to_pj(self, pool):
-        """A ``pjmedia_sdp_media *`` in ``pool`` (``info`` has no place in it)."""
-        self._check()
-        m = _alloc(pool, "pjmedia_sdp_media")
-        _set_str(pool, m.desc.media, self.media)
-        m.desc.port = self.port
-        m.desc.port_count = self.port_count
-        _set_str(pool, m.desc.transport, self.transport)
-        m.desc.fmt_count = len(self.formats)
-        for i, f in enumerate(self.formats):
-            _set_str(pool, m.desc.fmt[i], f)
-        m.conn = ffi.NULL if self.connection is None else self.connection._to_pj(pool)
-        m.attr_count = len(self.attributes)
-        for i, a in enumerate(self.attributes):
-            m.attr[i] = a._to_pj(pool)
-        return m
-
-    @classmethod
-    def _from_pj(cls, m, info: str | None = None) -> "SDPMedia":
-        d = m.desc
-        return cls._trusted(_s(d.media), int(d.port), _s(d.transport), max(1, int(d.port_count)),
-                            [_s(d.fmt[i]) for i in range(d.fmt_count)], info or None,
-                            None if m.conn == ffi.NULL else SDPConnection._from_pj(m.conn),
-                            [SDPAttribute._from_pj(m.attr[i]) for i in range(m.attr_count)])
-
 
 # ---- SDPSession ---------------------------------------------------------------------------
 
@@ -517,59 +456,12 @@ class SDPSession(_Value):
             raise SIPCoreError("invalid SDP: contains a NUL character")
         return with_pool("SDPSession.parse", _parse_in_pool, data)
 
-    # -- PJMEDIA structs -------------------------------------------------------------------
-
-    def _to_pj(self, pool):
-        """A ``pjmedia_sdp_session *`` allocated in ``pool`` (``info`` lines have no place)."""
-        self._check()
-        s = _alloc(pool, "pjmedia_sdp_session")
-        _set_str(pool, s.origin.user, self.user)
-        s.origin.id = self.id
-        s.origin.version = self.version
-        _set_str(pool, s.origin.net_type, self.net_type)
-        _set_str(pool, s.origin.addr_type, self.address_type)
-        _set_str(pool, s.origin.addr, self.address)
-        _set_str(pool, s.name, self.name)
-        s.conn = ffi.NULL if self.connection is None else self.connection._to_pj(pool)
-        s.time.start = self.start_time
-        s.time.stop = self.stop_time
-        s.attr_count = len(self.attributes)
-        for i, a in enumerate(self.attributes):
-            s.attr[i] = a._to_pj(pool)
-        s.media_count = len(self.media)
-        for i, m in enumerate(self.media):
-            s.media[i] = m._to_pj(pool)
-        return s
-
-    @classmethod
-    def _from_pj(cls, s, info: list[str | None] | None = None) -> "SDPSession":
-        """Copy a ``pjmedia_sdp_session *`` out (the pool may be released afterwards).
-
-        ``info``: the session's and each media's i= text, which PJMEDIA does not keep.
-        The values are taken as PJMEDIA parsed them, without this module's validators: an
-        SDP a peer sent that PJMEDIA accepts is reported, not lost to a ValueError.
-        """
-        info = info or [None] * (1 + s.media_count)
-        o = s.origin
-        # PJMEDIA's parser strips the space of RFC 4566's "s= " (no name): give it back
-        name = _s(s.name) or " "
-        return cls._trusted(_s(o.addr), int(o.id), int(o.version), _s(o.user), _s(o.net_type),
-                            _s(o.addr_type), name, info[0] or None,
-                            None if s.conn == ffi.NULL else SDPConnection._from_pj(s.conn),
-                            int(s.time.start), int(s.time.stop),
-                            [SDPAttribute._from_pj(s.attr[i]) for i in range(s.attr_count)],
-                            [SDPMedia._from_pj(s.media[i], info[1 + i])
-                             for i in range(s.media_count)])
-
-
-# ---- a flat form for C: SDPSession -> pjmedia_sdp_session in one call ----------------------
+# ---- the SDP flat form (sipcore.h): how SDP crosses to and from PJMEDIA ----------------------
 
 def _flat(session: SDPSession) -> bytes:
-    """``session`` validated (``_check``) and flattened for ``sc_sdp_from_flat``: its fields in
-    a fixed order, each ended by a NUL, counts before lists, "" or "c" before an optional c=.
-    The i= texts are included (C skips them) so that _from_flat gives back an equal object.
-    Building the struct from this in C replaces _to_pj's one cffi call per field.
-    """
+    """The SDP flat form's encoder: ``session`` validated (``_check``) and written for
+    ``sc_sdp_from_flat`` (which builds PJMEDIA's struct in one call).  The i= texts are
+    included (C skips them) so that _from_flat gives back an equal object."""
     session._check()
     p = [session.user, str(session.id), str(session.version), session.net_type,
          session.address_type, session.address, session.name, session.info or ""]
@@ -586,11 +478,7 @@ def _flat(session: SDPSession) -> bytes:
         p.append(str(len(m.attributes)))
         for a in m.attributes:
             p += (a.name, a.value)
-    p.append("")
-    flat = _b("\0".join(p))
-    if flat.count(b"\0") != len(p) - 1:   # a NUL inside a field: _pj_from_flat uses _to_pj
-        return b""
-    return flat
+    return _fields.join(p, "surrogateescape")
 
 
 def _flat_conn(p: list, c: SDPConnection | None) -> None:
@@ -600,24 +488,34 @@ def _flat_conn(p: list, c: SDPConnection | None) -> None:
         p += ("c", c.net_type, c.address_type, c.address)
 
 
-def _from_flat(flat: bytes) -> SDPSession:
-    """The SDPSession _flat() was made from (a new object)."""
-    f = iter(flat.decode("utf-8", "surrogateescape").split("\0"))
+def _from_flat(flat: bytes, info: list[str | None] | None = None) -> SDPSession:
+    """The SDP flat form's decoder: a new SDPSession, its values taken as they are (from
+    _flat: they were valid; from sc_sdp_flat: PJMEDIA's, which an SDP a peer sent may have
+    beyond what the validators allow -- reported, not lost to a ValueError).
+
+    ``info``: the session's and each media's i= text instead of the form's (PJMEDIA keeps
+    none: _parse_in_pool finds them in the text)."""
+    f = iter(_fields.split(flat, "surrogateescape"))
     nx = f.__next__
-    user, oid, version, net_type, addr_type, addr, name, info = (nx() for _ in range(8))
+    user, oid, version, net_type, addr_type, addr, name, sinfo = (nx() for _ in range(8))
     conn = _conn_from_flat(nx)
     start, stop = int(nx()), int(nx())
     attrs = [SDPAttribute._trusted(nx(), nx()) for _ in range(int(nx()))]
     media = []
-    for _ in range(int(nx())):
+    for i in range(int(nx())):
         mtype, port, count, transport, minfo = nx(), int(nx()), int(nx()), nx(), nx()
         formats = [nx() for _ in range(int(nx()))]
         mconn = _conn_from_flat(nx)
         mattrs = [SDPAttribute._trusted(nx(), nx()) for _ in range(int(nx()))]
+        if info is not None:
+            minfo = info[1 + i]
         media.append(SDPMedia._trusted(mtype, port, transport, count, formats, minfo or None,
                                        mconn, mattrs))
-    return SDPSession._trusted(addr, int(oid), int(version), user, net_type, addr_type, name,
-                               info or None, conn, start, stop, attrs, media)
+    if info is not None:
+        sinfo = info[0]
+    # PJMEDIA's parser strips the space of RFC 4566's "s= " (no name): give it back
+    return SDPSession._trusted(addr, int(oid), int(version), user, net_type, addr_type,
+                               name or " ", sinfo or None, conn, start, stop, attrs, media)
 
 
 def _conn_from_flat(nx) -> SDPConnection | None:
@@ -627,97 +525,21 @@ def _conn_from_flat(nx) -> SDPConnection | None:
     return SDPConnection._trusted(addr, net_type, addr_type)
 
 
-def _pj_from_flat(pool, sdp: "bytes | SDPSession"):
-    """A ``pjmedia_sdp_session *`` in ``pool`` from a session or its _flat() bytes: built by
-    ``sc_sdp_from_flat`` in one call, or field by field (_to_pj) when the flat form cannot
-    carry it."""
-    flat = sdp if type(sdp) is bytes else _flat(sdp)
-    p = lib.sc_sdp_from_flat(pool, flat, len(flat)) if flat else ffi.NULL
-    if p == ffi.NULL:
-        p = (_from_flat(flat) if type(sdp) is bytes else sdp)._to_pj(pool)
+def _pj_from_flat(pool, flat: bytes):
+    """A ``pjmedia_sdp_session *`` in ``pool`` from an SDP flat form (sc_sdp_from_flat)."""
+    p = lib.sc_sdp_from_flat(pool, flat, len(flat))
+    if p == ffi.NULL:            # (_flat writes no form it refuses: out of memory)
+        raise SIPCoreError("building PJMEDIA's SDP from its flat form failed")
     return p
 
 
-# ---- the text pjmedia_sdp_print wrote, back into objects ------------------------------------
-
-def _from_printed(data: bytes) -> SDPSession:
-    """``SDPSession._from_pj(s)`` for the text ``pjmedia_sdp_print(s)`` wrote: the same object,
-    built from the text in Python, so on any thread and without PJSIP.
-
-    An Invitation keeps its active SDPs in this form and builds objects only when asked (most
-    applications never ask, and building them was a large part of a call's Python work).
-    pjmedia_sdp_print writes every field _from_pj reads, in a fixed order; fields that are
-    one word in the struct are one word in the text (PJMEDIA's parser split them at blanks,
-    this module's validators allow none); b= lines are not part of these classes.
-    """
-    lines = data.decode("utf-8", "surrogateescape").split("\r\n")   # (sc_sdp_plain: no other)
-    user, oid, version, net_type, addr_type, addr = lines[1][2:].split(" ")
-    name = lines[2][2:] or " "          # as _from_pj: PJMEDIA's "s= " is " "
-    i = 3
-    conn = None
-    if lines[i].startswith("c="):
-        conn = _conn_from_printed(lines[i])
-        i += 1
-    while lines[i].startswith("b="):
-        i += 1
-    start, stop = lines[i][2:].split(" ")
-    i += 1
-    attrs: list = []
-    media: list = []
-    target = attrs
-    for line in lines[i:]:
-        kind = line[:2]
-        if kind == "a=":
-            aname, _, value = line[2:].partition(":")
-            target.append(SDPAttribute._trusted(aname, value))
-        elif kind == "m=":
-            mtype, port, transport, *formats = line[2:].split(" ")
-            port, _, count = port.partition("/")
-            target = []
-            media.append([mtype, int(port), transport, int(count) if count else 1, formats,
-                          None, None, target])
-        elif kind == "c=" and media:
-            media[-1][6] = _conn_from_printed(line)
-    return SDPSession._trusted(addr, int(oid), int(version), user, net_type, addr_type, name,
-                               None, conn, int(start), int(stop), attrs,
-                               [SDPMedia._trusted(*m) for m in media])
+def _flat_of_pj(sdp, buf) -> bytes:
+    """The SDP flat form of a ``pjmedia_sdp_session *`` (sc_sdp_flat, in ``buf``, a
+    _flat.Buffer): what an Invitation keeps of an SDP, made into an object when asked for."""
+    return buf.read(_sdp_flat, sdp)
 
 
-def _conn_from_printed(line: str) -> SDPConnection:
-    net_type, addr_type, addr = line[2:].split(" ")
-    return SDPConnection._trusted(addr, net_type, addr_type)
-
-
-def _snapshot(sdp) -> "bytes | SDPSession":
-    """What to keep of a ``pjmedia_sdp_session *`` (poll thread): its printed text when that
-    gives every field back (``sc_sdp_plain``), else the object itself."""
-    if lib.sc_sdp_plain(sdp):
-        return _print_pj(sdp)
-    return SDPSession._from_pj(sdp)
-
-
-def _from_snapshot(snap: "bytes | SDPSession") -> SDPSession:
-    """A new SDPSession from what _snapshot kept (any thread)."""
-    return _from_printed(snap) if type(snap) is bytes else snap.copy()
-
-
-_PRINT_BUF_SIZE = 8192
-_print_buf = ffi.new("char[]", _PRINT_BUF_SIZE)
-
-
-def _print_pj(sdp) -> bytes:
-    """pjmedia_sdp_print of a ``pjmedia_sdp_session *`` (poll thread: a shared buffer)."""
-    n = lib.pjmedia_sdp_print(sdp, _print_buf, _PRINT_BUF_SIZE)
-    if n >= 0:
-        return ffi.unpack(_print_buf, n)
-    size = _PRINT_BUF_SIZE * 4
-    while size <= 1 << 22:
-        buf = ffi.new("char[]", size)
-        n = lib.pjmedia_sdp_print(sdp, buf, size)
-        if n >= 0:
-            return ffi.unpack(buf, n)
-        size *= 4
-    raise SIPCoreError("pjmedia_sdp_print failed")
+_sdp_flat = lib.sc_sdp_flat
 
 
 # ---- parsing on the poll thread -----------------------------------------------------------
@@ -768,13 +590,13 @@ def _parse_in_pool(pool, data: bytes) -> SDPSession:
     sdp = out[0]
     info = _scan_lines(data, buf, sdp)
     if not sdp.name.slen and sdp.name.ptr != ffi.NULL:
-        _set_str(pool, sdp.name, " ")   # "s= ": see _from_pj
+        _set_str(pool, sdp.name, " ")   # "s= ": see _from_flat
     # non-strict, as pjsip-ua checks received SDP: a disabled (port 0) stream needs no c=
     status = lib.pjmedia_sdp_validate2(sdp, 0)
     if status != lib.PJ_SUCCESS:
         raise SIPCoreError(f"invalid SDP: {strerror(status)} (PJMEDIA status {status})")
     try:
-        result = SDPSession._from_pj(sdp, info)
+        result = _from_flat(_flat_of_pj(sdp, _fields.Buffer(len(data) + 256)), info)
         result._validate()       # parse() holds text to what these classes can build
     except (TypeError, ValueError) as exc:  # PJMEDIA accepts more than these classes hold
         raise SIPCoreError(f"unsupported SDP: {exc}") from None
@@ -782,9 +604,3 @@ def _parse_in_pool(pool, data: bytes) -> SDPSession:
     # drop any further ones too, so that parsing what str() prints gives the same object
     result.attributes = [a for a in result.attributes if a.name not in _DIRECTIONS[1:]]
     return result
-
-
-def _print_with_pjmedia(session: SDPSession) -> str:
-    """``pjmedia_sdp_print(session._to_pj(pool))`` on the poll thread (used by the tests)."""
-    return with_pool("SDPSession print", lambda pool: _print_pj(session._to_pj(pool)).decode(
-        "utf-8", "surrogateescape"))

@@ -45,7 +45,6 @@ void pj_caching_pool_init(pj_caching_pool *ch_pool, const pj_pool_factory_policy
                           pj_size_t max_capacity);
 void pj_caching_pool_destroy(pj_caching_pool *ch_pool);
 void *pj_pool_alloc(pj_pool_t *pool, pj_size_t size);
-void *pj_pool_zalloc(pj_pool_t *pool, pj_size_t size);
 
 void pj_log_set_level(int level);
 
