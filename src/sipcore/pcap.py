@@ -263,6 +263,8 @@ def _frames(blob: bytes) -> Iterator[tuple[datetime.datetime, int, bytes]]:
 def _ip_packet(linktype: int, frame: bytes) -> bytes | None:
     """The IP packet inside a frame of that link type (None: not IP)."""
     if linktype == LINKTYPE_ETHERNET:
+        if len(frame) < 14:
+            return None
         ethertype, at = struct.unpack("!H", frame[12:14])[0], 14
         while ethertype in (0x8100, 0x88A8) and len(frame) >= at + 4:   # VLAN tags
             ethertype, at = struct.unpack("!H", frame[at + 2:at + 4])[0], at + 4
