@@ -51,8 +51,7 @@ class Ladder:
         self.width = width
         self.messages: list[TracedMessage] = []
         self.local: set[str] = set()   # addresses of this process (from the trace direction)
-        # a message seen in one direction (sent/received) and not yet in the other
-        self._unmatched: dict[tuple[str, str, str], list[int]] = {}
+        self._pairs = pcap.Pairs()     # a message sent and received by this process: once
 
     # ---- recording ------------------------------------------------------------------------
 
@@ -69,12 +68,8 @@ class Ladder:
         received = d.get("received")
         if received is not None:
             self.local.add(dst if received else src)
-            counts = self._unmatched.setdefault((src, dst, text), [0, 0])
-            mine, other = (1, 0) if received else (0, 1)
-            if counts[other]:                   # the other side of a message shown already
-                counts[other] -= 1
-                return
-            counts[mine] += 1
+        if not self._pairs.first((src, dst, text), received):
+            return                              # the other copy of a message shown already
         self.messages.append(TracedMessage(
             d.get("timestamp"), src, dst, text.split("\r\n", 1)[0], text,
             d["source_ip"], int(d["source_port"]), d["destination_ip"],

@@ -18,7 +18,8 @@ and sngrep then show the call as SIP::
 gets, :class:`~sipcore.signals.Notification` objects (``NotificationRecorder.all(
 "SIPEngineSIPTrace")``), or a :class:`~sipcore.ladder.Ladder`.  A message seen twice in this
 process (sent by one of its transports and received by another, as on loopback between two
-accounts) is written once, as it was sent.
+accounts) is written once (its first copy: the sent one).  :class:`TraceWriter` writes the
+trace to a file while it happens.
 
 **Transport.**  The trace does not say it; it is read from the message's top ``Via``
 (``SIP/2.0/UDP`` -> UDP; ``TCP``, ``TLS``, ``WS``... -> TCP).  A TCP flow gets consecutive
@@ -45,7 +46,7 @@ import struct
 from dataclasses import dataclass
 from typing import IO, Any, Iterable, Iterator
 
-__all__ = ["PacketRecord", "read_pcap", "records", "write_pcap"]
+__all__ = ["PacketRecord", "Pairs", "TraceWriter", "read_pcap", "records", "write_pcap"]
 
 _UTC = datetime.timezone.utc
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=_UTC)
@@ -105,40 +106,54 @@ def _fields(item: Any) -> dict:
     return vars(item)
 
 
+class Pairs:
+    """Of a message traced both as sent and as received in this process (two of its
+    transports talking on loopback), only the first copy: ``first(key, received)`` is False
+    for the second.  A message traced twice in one direction (a retransmission) counts twice."""
+
+    def __init__(self) -> None:
+        # key -> [sent, received] copies not yet matched by one in the other direction
+        self.unmatched: dict[Any, list[int]] = {}
+
+    def first(self, key: Any, received: bool | None) -> bool:
+        if received is None:                # (a capture: no direction known)
+            return True
+        counts = self.unmatched.setdefault(key, [0, 0])
+        mine, other = (1, 0) if received else (0, 1)
+        if counts[other]:
+            counts[other] -= 1
+            return False
+        counts[mine] += 1
+        return True
+
+
+def _record(item: Any, pairs: Pairs) -> PacketRecord | None:
+    """The PacketRecord of one trace item; None for the second copy of a message."""
+    if isinstance(item, PacketRecord):
+        return item
+    d = _fields(item)
+    if "source_ip" not in d or "data" not in d:
+        raise ValueError(f"traces: not SIPEngineSIPTrace data: {item!r}")
+    text = d["data"] if isinstance(d["data"], str) else bytes(d["data"]).decode("utf-8", "replace")
+    key = (d["source_ip"], int(d["source_port"]), d["destination_ip"],
+           int(d["destination_port"]), text)
+    if not pairs.first(key, d.get("received")):
+        return None
+    ts = d.get("timestamp")
+    if ts is None:
+        ts = datetime.datetime.now(_UTC)
+    elif ts.tzinfo is None:
+        ts = ts.astimezone(_UTC)
+    return PacketRecord(ts, *key[:4], text, d.get("transport") or transport_of(text))
+
+
 def records(traces: Iterable[Any]) -> list[PacketRecord]:
     """:class:`PacketRecord` objects from trace data (see the module documentation), in
-    order; of a message traced both as sent and as received in this process, the sent one."""
+    order; of a message traced both as sent and as received in this process, the first."""
     if hasattr(traces, "packet_records"):                  # a Ladder
         return list(traces.packet_records())
-    out: list[PacketRecord] = []
-    # a received copy of a message this process sent (or the other way round) is dropped:
-    # key -> how many copies seen in the other direction are still unmatched
-    unmatched: dict[tuple, list[int]] = {}
-    for item in traces:
-        if isinstance(item, PacketRecord):
-            out.append(item)
-            continue
-        d = _fields(item)
-        if "source_ip" not in d or "data" not in d:
-            raise ValueError(f"traces: not SIPEngineSIPTrace data: {item!r}")
-        text = d["data"] if isinstance(d["data"], str) else bytes(d["data"]).decode("utf-8", "replace")
-        key = (d["source_ip"], int(d["source_port"]), d["destination_ip"],
-               int(d["destination_port"]), text)
-        received = d.get("received")
-        if received is not None:
-            counts = unmatched.setdefault(key, [0, 0])      # [sent, received] unmatched
-            mine, other = (1, 0) if received else (0, 1)
-            if counts[other]:
-                counts[other] -= 1
-                continue
-            counts[mine] += 1
-        ts = d.get("timestamp")
-        if ts is None:
-            ts = datetime.datetime.now(_UTC)
-        elif ts.tzinfo is None:
-            ts = ts.astimezone(_UTC)
-        out.append(PacketRecord(ts, *key[:4], text, d.get("transport") or transport_of(text)))
-    return out
+    pairs = Pairs()
+    return [r for r in (_record(item, pairs) for item in traces) if r is not None]
 
 
 # ---- writing -----------------------------------------------------------------------------------
@@ -214,25 +229,72 @@ def _packet(r: PacketRecord, flows: _Flows, ip_id: int) -> bytes:
     return _mac(dst) + _mac(src) + struct.pack("!H", ethertype) + header + segment
 
 
+_HEADER = struct.pack("<IHHiIII", _MAGIC_US, 2, 4, 0, 0, _SNAPLEN, LINKTYPE_ETHERNET)
+
+
+def _frame_record(r: PacketRecord, flows: _Flows, number: int) -> bytes:
+    """A pcap record: its header (time, lengths), then the frame."""
+    frame = _packet(r, flows, number)
+    delta = r.timestamp - _EPOCH
+    secs = delta.days * 86400 + delta.seconds
+    return struct.pack("<IIII", secs, delta.microseconds, len(frame), len(frame)) + frame
+
+
+def _is_path(file: Any) -> bool:
+    return isinstance(file, (str, bytes)) or hasattr(file, "__fspath__")
+
+
 def write_pcap(file: str | IO[bytes], traces: Iterable[Any]) -> int:
     """Write ``traces`` (see the module documentation) to ``file`` (a path or a binary file)
     as a pcap file (Ethernet link, microsecond times); returns the number of packets."""
     recs = records(traces)
     flows = _Flows()
-    chunks = [struct.pack("<IHHiIII", _MAGIC_US, 2, 4, 0, 0, _SNAPLEN, LINKTYPE_ETHERNET)]
-    for i, r in enumerate(recs):
-        frame = _packet(r, flows, i + 1)
-        delta = r.timestamp - _EPOCH
-        secs = delta.days * 86400 + delta.seconds
-        chunks.append(struct.pack("<IIII", secs, delta.microseconds, len(frame), len(frame)))
-        chunks.append(frame)
-    blob = b"".join(chunks)
-    if isinstance(file, (str, bytes)) or hasattr(file, "__fspath__"):
+    blob = _HEADER + b"".join(_frame_record(r, flows, i + 1) for i, r in enumerate(recs))
+    if _is_path(file):
         with open(file, "wb") as f:
             f.write(blob)
     else:
         file.write(blob)
     return len(recs)
+
+
+class TraceWriter:
+    """Write every ``SIPEngineSIPTrace`` to a pcap file as it happens, while inside ``with``::
+
+        with pcap.TraceWriter("live.pcap"):        # Engine started with trace_sip=True
+            ...
+
+    Each packet is written and flushed by the receiver on the poll thread (a few
+    microseconds of file I/O per message, only while a writer is active), so the file is
+    complete up to the last message at any moment: ``tail -c +1 -f live.pcap | tshark -r -``
+    follows it.  ``count`` is the number of packets written."""
+
+    def __init__(self, file: str | IO[bytes]):
+        self._own = _is_path(file)
+        self._file: IO[bytes] = open(file, "wb") if self._own else file   # type: ignore[arg-type]
+        self._flows = _Flows()
+        self._pairs = Pairs()
+        self.count = 0
+        self._file.write(_HEADER)
+        self._file.flush()
+
+    def _on_trace(self, sender: Any, **data: Any) -> None:
+        r = _record(data, self._pairs)
+        if r is not None:
+            self.count += 1
+            self._file.write(_frame_record(r, self._flows, self.count))
+            self._file.flush()
+
+    def __enter__(self) -> "TraceWriter":
+        from . import signals
+        signals.SIPEngineSIPTrace.connect(self._on_trace, weak=False)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from . import signals
+        signals.SIPEngineSIPTrace.disconnect(self._on_trace)
+        if self._own:
+            self._file.close()
 
 
 # ---- reading -----------------------------------------------------------------------------------

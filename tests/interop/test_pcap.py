@@ -12,7 +12,7 @@ import pytest
 from conftest import host
 from sipcore import Credentials, Route, SIPURI, send_message
 from sipcore.ladder import Ladder
-from sipcore.pcap import read_pcap, write_pcap
+from sipcore.pcap import TraceWriter, read_pcap, write_pcap
 from sipcore.peer import PeerProcess
 
 FIELDS = ["frame.time_epoch", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "udp.srcport",
@@ -59,8 +59,11 @@ def exchange(ip, peer, recorder) -> None:
 
 def test_trace_as_pcap_read_by_tshark(ip, peer, recorder, tmp_path):
     ladder = Ladder()
-    with ladder:
+    live = tmp_path / "live.pcap"
+    with ladder, TraceWriter(live) as writer:
         exchange(ip, peer, recorder)
+        # written as it happens: the file is complete while the writer is still open
+        assert writer.count == 6 and len(read_pcap(live)) == 6
     traces = [n.data for n in recorder.all("SIPEngineSIPTrace")]
     assert len(traces) == 6
     path = tmp_path / "trace.pcap"
@@ -93,6 +96,7 @@ def test_trace_as_pcap_read_by_tshark(ip, peer, recorder, tmp_path):
         # when: the trace's time, to the microsecond
         stamp = t.timestamp.timestamp()
         assert abs(float(p["frame.time_epoch"]) - stamp) < 2e-6, (p, t.timestamp)
+    assert tshark(live) == packets          # the live file holds the same packets
     # the Ladder writes the same packets
     ladder_path = tmp_path / "ladder.pcap"
     assert ladder.save_pcap(ladder_path) == 6

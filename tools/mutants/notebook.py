@@ -19,8 +19,8 @@ ROWS = [
      "src/sipcore/pcap.py", 'struct.pack("!HHHH", sport, dport,', 'struct.pack("!HHHH", dport, sport,',
      [TSHARK]),
     ("pcap-received-copy-kept", "a message traced as sent and as received is written twice",
-     "src/sipcore/pcap.py", "            if counts[other]:\n                counts[other] -= 1\n"
-     "                continue\n", "",
+     "src/sipcore/pcap.py", "        if counts[other]:\n            counts[other] -= 1\n"
+     "            return False\n", "",
      [PCAP + "test_message_to_itself_written_once"]),
     ("pcap-tcp-cut-without-body", "a TCP stream is cut at the end of the headers (bodies lost)",
      "src/sipcore/pcap.py", "total = end + 4 + (int(m.group(1)) if m else 0)", "total = end + 4",
