@@ -54,7 +54,7 @@ engine = Engine()
 engine.start(local_ip="127.0.0.1", trace_sip=True, log_level=0)
 engine.start(local_ip="127.0.0.1", trace_sip=True, log_level=0)    # again: a no-op
 ladder = Ladder(names={f"127.0.0.1:{REGISTRAR[1]}": "kamailio",
-                       f"127.0.0.1:{bob.ready['udp']}": "bob"}).__enter__()
+                       f"127.0.0.1:{bob.ready['udp']}": "bob"}).start()
 recorder = NotificationRecorder().start()
 engine"""),
     ("md", "## Register"),
@@ -95,7 +95,7 @@ call"""),
 
 The ladder draws itself (SVG); hover an arrow for the whole message. `print(ladder)` gives
 the same as text."""),
-    ("code", """ladder.__exit__()
+    ("code", """ladder.stop()
 ladder"""),
     ("md", """Saved as a pcap file, Wireshark, tshark and sngrep open it as SIP, with the real
 addresses, ports and times; and a capture reads back into a ladder."""),

@@ -75,12 +75,20 @@ class Ladder:
             d["source_ip"], int(d["source_port"]), d["destination_ip"],
             int(d["destination_port"]), d.get("transport") or pcap.transport_of(text)))
 
-    def __enter__(self) -> "Ladder":
+    def start(self) -> "Ladder":
+        """Record SIP traces from now on (``with ladder:`` does it too; a notebook, whose
+        cells cannot share a ``with``, calls start() and stop())."""
         signals.SIPEngineSIPTrace.connect(self._on_trace, weak=False)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def stop(self) -> None:
         signals.SIPEngineSIPTrace.disconnect(self._on_trace)
+
+    def __enter__(self) -> "Ladder":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
 
     # ---- pcap -----------------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ def test_explore_notebook_runs_headless(tmp_path):
                 '"Hello bob",')[0]
     assert "bob answered 200 OK" in text and "Hello alice" in text
     assert "DISCONNECTED" in cell("await aio.hang_up(call, timeout=10)")[1]["text/plain"]
-    ladder = cell("ladder.__exit__()")[1]
+    ladder = cell("ladder.stop()")[1]
     assert "image/svg+xml" in ladder
     svg = ladder["image/svg+xml"]
     for label in ("REGISTER sip:127.0.0.1 SIP/2.0", "INVITE sip:bob@", "MESSAGE sip:bob@",

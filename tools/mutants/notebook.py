@@ -13,7 +13,7 @@ ROWS = [
      "src/sipcore/pcap.py", "csum = _checksum(pseudo + segment) or 0xFFFF",
      "csum = _checksum(segment) or 0xFFFF", [TSHARK]),
     ("pcap-every-message-as-udp", "messages traced over TCP are written as UDP datagrams",
-     "src/sipcore/pcap.py", '''d.get("transport") or transport_of(text)))''', '"udp"))',
+     "src/sipcore/pcap.py", '''text, d.get("transport") or transport_of(text))''', 'text, "udp")',
      [TSHARK]),
     ("pcap-udp-ports-swapped", "a datagram's source and destination ports are swapped",
      "src/sipcore/pcap.py", 'struct.pack("!HHHH", sport, dport,', 'struct.pack("!HHHH", dport, sport,',
