@@ -161,3 +161,34 @@ def test_stream_in_order_and_poll_thread_never_waits_for_the_loop(peer):
         signals.SIPEngineGotMessage.disconnect(plain)
     assert bodies == [b"m0", b"m1", b"m2"]
     assert len(on_poll) == 3 and all(t < blocked_until for t in on_poll)
+
+
+def test_presence_publish_subscribe_stream_of_notifies(kam, engine):
+    """aio.publish/subscribe against kamailio's presence server; each NOTIFY body reaches the
+    loop through a stream; unpublish/unsubscribe end in their idle states."""
+    from sipcore import Publication, Subscription
+    from test_presence import PIDF, creds
+    route = Route(IP, kam.port)
+
+    async def main():
+        pub = Publication(creds("alice", "apw"), "presence", route, expires=60)
+        n = await aio.publish(pub, "application/pidf+xml", PIDF.format(basic="open", note="one"),
+                              timeout=15)
+        assert (n.data.state, n.data.code) == ("published", 200)
+        sub = Subscription(creds("bob", "bpw"), SIPURI(IP, user="alice"), "presence", route)
+        async with aio.notifications("SIPSubscriptionGotNotify", sender=sub) as notifies:
+            n = await aio.subscribe(sub, timeout=15)
+            assert n.data.state in ("ACCEPTED", "PENDING", "ACTIVE")
+            while b"one" not in (await notifies.next(timeout=15)).data.body:
+                pass
+            await aio.publish(pub, "application/pidf+xml",
+                              PIDF.format(basic="open", note="two"), timeout=15)
+            while b"two" not in (await notifies.next(timeout=15)).data.body:
+                pass
+        assert (await aio.unpublish(pub, timeout=15)).data.state == "unpublished"
+        assert (await aio.unsubscribe(sub, timeout=15)).data.state == "TERMINATED"
+        assert await aio.unsubscribe(sub) is None                   # ended already
+
+    before = receivers()
+    asyncio.run(main())
+    assert receivers() == before
