@@ -20,7 +20,7 @@ _BOX = ('style="border-collapse:collapse; font-family:monospace; font-size:12px;
 _CELL = 'style="padding:1px 8px; border-bottom:1px solid #ddd; text-align:left"'
 
 
-def note(obj: Any, prev: Any, state: Any, data: dict) -> None:
+def note(obj: Any, prev: Any, state: Any, data: dict[str, Any]) -> None:
     """Keep a transition of ``obj`` (poll thread): when, from, to, and the code/reason or
     method that caused it."""
     history = obj.__dict__.get("_history")
@@ -34,7 +34,7 @@ def note(obj: Any, prev: Any, state: Any, data: dict) -> None:
     history.append((datetime.datetime.now(datetime.timezone.utc), prev, state, cause))
 
 
-def transitions(obj: Any) -> list[tuple]:
+def transitions(obj: Any) -> list[tuple[Any, ...]]:
     return list(obj.__dict__.get("_history") or ())
 
 

@@ -134,7 +134,7 @@ async def wait_for(name: str, *, sender: Any = None,
     operation in its message).  ``TimeoutError`` after ``timeout`` seconds (None: no limit).
     """
     _check_name(name)
-    future: asyncio.Future = asyncio.get_running_loop().create_future()
+    future: asyncio.Future[Notification] = asyncio.get_running_loop().create_future()
 
     def deliver(n: Notification) -> None:
         if future.done():
@@ -161,7 +161,7 @@ class _Stream:
         self.names = None if names is None else [_check_name(n) for n in names]
         self.sender = sender
         self.where = where
-        self.queue: asyncio.Queue = asyncio.Queue()
+        self.queue: asyncio.Queue[Notification] = asyncio.Queue()
         self.waiter: _Waiter | None = None
 
     async def __aenter__(self) -> "_Stream":
@@ -183,7 +183,8 @@ class _Stream:
             raise RuntimeError("use the stream inside 'async with notifications(...)'")
         if self.waiter.closed and self.queue.empty():
             raise StopAsyncIteration
-        return await self.queue.get()
+        n: Notification = await self.queue.get()
+        return n
 
     async def next(self, timeout: float | None = None) -> Notification:
         """The next notification, ``timeout`` seconds at most (``TimeoutError``)."""

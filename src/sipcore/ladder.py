@@ -134,7 +134,7 @@ class Ladder:
         t0 = self.messages[0].timestamp
         if t0 is None or m.timestamp is None:
             return 0.0
-        return (m.timestamp - t0).total_seconds() * 1000
+        return float((m.timestamp - t0).total_seconds()) * 1000
 
     def render(self) -> str:
         """The ladder as text (one column of ``width`` or more characters per endpoint)."""

@@ -41,10 +41,11 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import re
 import struct
 from dataclasses import dataclass
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator, Union
 
 __all__ = ["PacketRecord", "Pairs", "TraceWriter", "read_pcap", "records", "write_pcap"]
 
@@ -93,17 +94,17 @@ def transport_of(text: str) -> str:
     return "udp" if m is None or m.group(1).upper() in ("UDP", "DTLS") else "tcp"
 
 
-def _fields(item: Any) -> dict:
+def _fields(item: Any) -> dict[str, Any]:
     """The SIPEngineSIPTrace data of ``item`` (a dict, a Notification, a namespace, a
     PacketRecord or a Ladder's TracedMessage) as a dict."""
     if isinstance(item, dict):
         return item
     data = getattr(item, "data", None)
     if getattr(item, "name", None) == "SIPEngineSIPTrace" and data is not None:
-        return vars(data)                                   # a Notification
+        return dict(vars(data))                             # a Notification
     if hasattr(item, "__dataclass_fields__"):
         return {k: getattr(item, k) for k in item.__dataclass_fields__}
-    return vars(item)
+    return dict(vars(item))
 
 
 class Pairs:
@@ -161,7 +162,7 @@ def records(traces: Iterable[Any]) -> list[PacketRecord]:
 def _checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    s: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while s >> 16:
         s = (s & 0xFFFF) + (s >> 16)
     return ~s & 0xFFFF
@@ -171,7 +172,7 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
 
 
-def _mac(ip: Any) -> bytes:
+def _mac(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bytes:
     """A locally administered unicast MAC address made from the IP address (stable per host)."""
     return b"\x02" + ip.packed[-5:].rjust(5, b"\0")
 
@@ -180,9 +181,10 @@ class _Flows:
     """TCP sequence numbers: the next one of each direction of each flow."""
 
     def __init__(self) -> None:
-        self.next: dict[tuple, int] = {}
+        self.next: dict[tuple[Any, ...], int] = {}
 
-    def seq_ack(self, src: tuple, dst: tuple, length: int) -> tuple[int, int]:
+    def seq_ack(self, src: tuple[Any, ...], dst: tuple[Any, ...],
+                length: int) -> tuple[int, int]:
         key, back = (src, dst), (dst, src)
         seq = self.next.setdefault(key, 1000 + 1000 * len(self.next))
         ack = self.next.setdefault(back, 1000 + 1000 * len(self.next))
@@ -240,17 +242,16 @@ def _frame_record(r: PacketRecord, flows: _Flows, number: int) -> bytes:
     return struct.pack("<IIII", secs, delta.microseconds, len(frame), len(frame)) + frame
 
 
-def _is_path(file: Any) -> bool:
-    return isinstance(file, (str, bytes)) or hasattr(file, "__fspath__")
+PathOrFile = Union[str, "os.PathLike[str]", IO[bytes]]
 
 
-def write_pcap(file: str | IO[bytes], traces: Iterable[Any]) -> int:
+def write_pcap(file: PathOrFile, traces: Iterable[Any]) -> int:
     """Write ``traces`` (see the module documentation) to ``file`` (a path or a binary file)
     as a pcap file (Ethernet link, microsecond times); returns the number of packets."""
     recs = records(traces)
     flows = _Flows()
     blob = _HEADER + b"".join(_frame_record(r, flows, i + 1) for i, r in enumerate(recs))
-    if _is_path(file):
+    if isinstance(file, (str, os.PathLike)):
         with open(file, "wb") as f:
             f.write(blob)
     else:
@@ -266,12 +267,14 @@ class TraceWriter:
 
     Each packet is written and flushed by the receiver on the poll thread (a few
     microseconds of file I/O per message, only while a writer is active), so the file is
-    complete up to the last message at any moment: ``tail -c +1 -f live.pcap | tshark -r -``
-    follows it.  ``count`` is the number of packets written."""
+    complete up to the last message at any moment (``tshark -r live.pcap`` or
+    :func:`read_pcap` read every message so far).  ``count`` is the number of packets written.
+    """
 
-    def __init__(self, file: str | IO[bytes]):
-        self._own = _is_path(file)
-        self._file: IO[bytes] = open(file, "wb") if self._own else file   # type: ignore[arg-type]
+    def __init__(self, file: PathOrFile):
+        self._own = isinstance(file, (str, os.PathLike))
+        self._file: IO[bytes] = (open(file, "wb") if isinstance(file, (str, os.PathLike))
+                                 else file)
         self._flows = _Flows()
         self._pairs = Pairs()
         self.count = 0
@@ -372,7 +375,7 @@ _CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*(\d+)", re.IGN
 
 def _split_stream(buf: bytes) -> tuple[list[bytes], bytes]:
     """Complete SIP messages at the start of a TCP byte stream, and what is left."""
-    out = []
+    out: list[bytes] = []
     while True:
         buf = buf.lstrip(b"\r\n")                   # keep-alive CRLFs
         end = buf.find(b"\r\n\r\n")
@@ -386,15 +389,15 @@ def _split_stream(buf: bytes) -> tuple[list[bytes], bytes]:
         buf = buf[total:]
 
 
-def read_pcap(file: str | IO[bytes]) -> list[PacketRecord]:
+def read_pcap(file: PathOrFile) -> list[PacketRecord]:
     """The SIP messages of a pcap file (a path or a binary file), in capture order."""
-    if isinstance(file, (str, bytes)) or hasattr(file, "__fspath__"):
+    if isinstance(file, (str, os.PathLike)):
         with open(file, "rb") as f:
             blob = f.read()
     else:
         blob = file.read()
     out: list[PacketRecord] = []
-    streams: dict[tuple, bytearray] = {}
+    streams: dict[tuple[str, int, str, int], bytearray] = {}
     for ts, linktype, frame in _frames(blob):
         packet = _ip_packet(linktype, frame)
         seg = _transport_segment(packet) if packet is not None else None
