@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _reprs
 from .._pj import lib, strerror
 from ._base import ClientPrimitive, check_expires
 from ._states import Table
@@ -48,7 +49,8 @@ class RefreshingPrimitive(ClientPrimitive):
     # -- the machine --
 
     def _fire(self, event: str, **data: Any) -> None:
-        self._state = self._table.next(self._state, event)
+        prev, self._state = self._state, self._table.next(self._state, event)
+        _reprs.note(self, prev, self._state, data)
         self._changed(**data)
 
     def _request(self, event: str, payload: Any = None) -> None:
