@@ -55,4 +55,9 @@ pj_status_t sc_tdata_add_headers(pjsip_tx_data *tdata, const char *list);
  * final response; rdata is that response when one was received. */
 void sc_msg_on_final(sc_msg_t *m, pjsip_transaction *tsx, pjsip_rx_data *rdata);
 
+/* ---- glue_rtp.c ---- */
+
+/* The pjmedia transport of an RTPTransport (its streams are created on it). */
+pjmedia_transport *sc_rtp_transport(sc_rtp_t *r);
+
 #endif /* SIPCORE_GLUE_H */

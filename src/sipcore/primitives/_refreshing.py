@@ -12,13 +12,15 @@ carries, and what is dropped when the object is idle again.
 
 ``timeout`` (an extension, like send_message's): seconds each request may wait for its final
 response; when none came by then, the request ends as if a ``408 Request Timeout`` had come (the
-failure state: unregistered/unpublished), and a late answer is ignored.  None: PJSIP's
+failure state: unregistered/unpublished), and a late answer is ignored (a failover to the next
+address of the server's name is a request of its own, with its own timeout).  None: PJSIP's
 transaction timeout (Timer F, 32 s).
 """
 from __future__ import annotations
 
 from typing import Any
 
+from .. import _reprs
 from .._pj import lib, strerror
 from ._base import TIMEOUT_REASON, ClientPrimitive, check_expires, timeout_property
 from ._states import Table
@@ -39,6 +41,7 @@ class RefreshingPrimitive(ClientPrimitive):
     _wanted: tuple[str, Any] | None = None   # (event, payload) queued: the last call wins
     _attempt = 0                 # requests sent
     _answered = 0                # of them, answered (a late or duplicate answer is ignored)
+    _sent: Any = None            # (event, payload, pjsip_tx_data * we hold) of the last request
 
     timeout = timeout_property("Seconds a request may wait for its final response (then: "
                                "408); None: PJSIP's")
@@ -55,7 +58,8 @@ class RefreshingPrimitive(ClientPrimitive):
     # -- the machine --
 
     def _fire(self, event: str, **data: Any) -> None:
-        self._state = self._table.next(self._state, event)
+        prev, self._state = self._state, self._table.next(self._state, event)
+        _reprs.note(self, prev, self._state, data)
         self._changed(**data)
 
     def _request(self, event: str, payload: Any = None) -> None:
@@ -94,12 +98,19 @@ class RefreshingPrimitive(ClientPrimitive):
             self._ua.cancel(self._timer)
             self._timer = None
 
-    def _send(self, event: str, payload: Any, transition: bool = True) -> None:
-        """Make and send the request; ``transition=False``: a re-send within the transaction."""
+    def _send(self, event: str, payload: Any, transition: bool = True,
+              failover_from: Any = None) -> None:
+        """Make and send the request; ``transition=False``: a re-send within the transaction;
+        ``failover_from``: the request it replaces, whose next resolved address it goes to."""
         self._cancel_timer()
         self._cancel_kick()
         self._cancel_deadline()
         tdata = self._create_request(event, payload)
+        if failover_from is not None:
+            lib.sc_tdata_failover(failover_from, tdata)
+        self._drop_sent()
+        lib.pjsip_tx_data_add_ref(tdata)          # kept for a failover (RFC 3263 4.3)
+        self._sent = (event, payload, tdata)
         self._attempt += 1
         attempt = self._attempt
         if transition:
@@ -128,9 +139,37 @@ class RefreshingPrimitive(ClientPrimitive):
         self._cancel_deadline()
         self._in_callback = True
         try:
-            self._on_response(result)
+            if not self._failover(result):
+                self._on_response(result)
         finally:
             self._in_callback = False
+
+    def _failover(self, result) -> bool:
+        """RFC 3263 4.3: a 503 or a timeout (or a transport error: no response) from one of the
+        servers a name resolved to sends the same request to the next one (from the poll loop:
+        PJSIP counts the client busy until this callback returns); nothing is notified until
+        the last server tried answers."""
+        sent = self._sent
+        if sent is None or not (result.code in (408, 503) or result.code <= 0):
+            return False
+        if not lib.sc_tdata_can_failover(sent[2]):
+            return False
+        self._kick = self._ua.schedule(0, self._on_failover)
+        return True
+
+    def _on_failover(self) -> None:
+        self._kick = None
+        event, payload, old = self._sent
+        lib.pjsip_tx_data_add_ref(old)            # (_send lets self._sent go)
+        try:
+            self._send(event, payload, transition=False, failover_from=old)
+        finally:
+            lib.pjsip_tx_data_dec_ref(old)
+
+    def _drop_sent(self) -> None:
+        if self._sent is not None:
+            lib.pjsip_tx_data_dec_ref(self._sent[2])
+            self._sent = None
 
     def _finished(self, code: int, reason: str, granted: int | None = None,
                   **data: Any) -> None:
@@ -145,6 +184,7 @@ class RefreshingPrimitive(ClientPrimitive):
         else:
             self._fire("fail", code=code, reason=reason)
         if self._state == idle:
+            self._drop_sent()
             self._ended()
         self._advance()
 
@@ -157,6 +197,7 @@ class RefreshingPrimitive(ClientPrimitive):
         self._cancel_timer()
         self._cancel_kick()
         self._cancel_deadline()
+        self._drop_sent()
         self._ended()
         if self._state != self._table.initial:
             self._fire("engine_stop")

@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import signals
 from .._pj import check, ffi, lib
-from ._base import (add_headers, check_body, check_content_type, check_credentials,
+from ._base import (recent, add_headers, check_body, check_content_type, check_credentials,
                     check_expires, check_headers, check_route, result_code_reason)
 from ._refreshing import RefreshingPrimitive
 from ._states import PUBLICATION
@@ -69,7 +69,7 @@ class Publication(RefreshingPrimitive):
     extra_headers = property(lambda self: dict(self._extra_headers), doc="read-only")
 
     def __repr__(self) -> str:
-        return f"<Publication {self._event} {self._credentials.uri._addr_spec()} {self._state}>"
+        return f"<Publication {self._event} {self._credentials.uri._addr_spec()} {self._state}{recent(self)}>"
 
     def publish(self, content_type: str, body: str | bytes) -> None:
         """Publish (or replace) the content; queued behind a PUBLISH in progress."""
