@@ -7,7 +7,7 @@ from typing import Any
 
 from ._version import __version__
 from ._pj import PJSIP_VERSION
-from ._validate import check_bool, check_int
+from ._validate import check_bool, check_choice, check_int
 
 DEFAULT_EVENTS = {
     "presence": ["application/pidf+xml"],
@@ -103,11 +103,7 @@ MESSAGE_ANSWERS = ("auto", "receiver")
 
 
 def check_message_answer(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"message_answer must be a str, not {type(value).__name__}")
-    if value not in MESSAGE_ANSWERS:
-        raise ValueError(f"message_answer must be one of {MESSAGE_ANSWERS}, not {value!r}")
-    return value
+    return check_choice("message_answer", value, MESSAGE_ANSWERS)
 
 
 def check_poll_spin_us(value: Any) -> int:
