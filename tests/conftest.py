@@ -11,8 +11,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from peers.kamailio import Kamailio  # noqa: E402
-from sipcore import Engine, NotificationRecorder  # noqa: E402
+from sipcore import Engine  # noqa: E402
+
+pytest_plugins = ["pytester"]      # tests/plugin: pytest's own fixture for testing plugins
 
 LOOPBACKS = ["127.0.0.1", "::1"]
 
@@ -99,23 +100,6 @@ def calls_on_state(signal, obj, state, *calls):
         signal.disconnect(receiver)
 
 
-@pytest.fixture
-def engine_factory():
-    """Start the Engine with loopback defaults plus the given options; stopped at the end."""
-    e = Engine()
-
-    def start(**options):
-        if e.is_running:
-            e.stop()
-        opts = dict(local_ip="127.0.0.1", log_level=0, local_tls_port=None)
-        opts.update(options)
-        e.start(**opts)
-        return e
-
-    yield start
-    e.stop()
-
-
 @pytest.fixture(scope="module")
 def running_engine():
     """One Engine run for a whole module (property tests, parsers): loopback, quiet."""
@@ -127,28 +111,16 @@ def running_engine():
     e.stop()
 
 
-@pytest.fixture
-def engine(engine_factory):
-    return engine_factory()
-
+# engine, engine_factory, recorder, kamailio, baresip, coturn, sipcore_peer: the sipcore
+# pytest plugin's fixtures (src/sipcore/testing/plugin.py, docs/testing.md)
 
 @pytest.fixture
-def kam(tmp_path):
-    """kamailio as registrar/proxy/presence server, with users alice/apw and bob/bpw.
-
-    One worker per transport: kamailio 5.6's db_sqlite sets no busy timeout, so two workers
-    writing the presentity table at once fail with "database is locked" and the PUBLISH gets
-    a 500 (seen in about 1 of 10 publish/unpublish cycles with two workers)."""
-    with Kamailio(workdir=tmp_path / "kam", children=1) as k:
-        k.add_user("alice", "apw")
-        k.add_user("bob", "bpw")
-        yield k
-
-
-@pytest.fixture
-def recorder():
-    with NotificationRecorder() as rec:
-        yield rec
+def kam(kamailio_factory):
+    """kamailio (the plugin's) as registrar/proxy/presence server, with users alice/apw and
+    bob/bpw; one worker per transport (the plugin's default: kamailio 5.6's db_sqlite sets no
+    busy timeout, so two workers writing the presentity table at once fail with "database is
+    locked" and the PUBLISH gets a 500, in about 1 of 10 publish/unpublish cycles)."""
+    return kamailio_factory(users={"alice": "apw", "bob": "bpw"})
 
 
 @pytest.fixture(scope="session")

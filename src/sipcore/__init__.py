@@ -20,7 +20,7 @@ from .primitives.invitation import Invitation  # noqa: E402
 from .sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession  # noqa: E402
 from .media.wave import RecordingWaveFile, WaveFile  # noqa: E402  (m-bridge)
 from .media import AudioTransport, RTPTransport  # noqa: E402  (media: m-stream)
-from .signals import Notification, NotificationRecorder, wait_for  # noqa: E402
+from .signals import Notification, NotificationFailed, NotificationRecorder, wait_for  # noqa: E402
 from . import aio  # noqa: E402,F401  (asyncio: await notifications and operations)
 from . import signals  # noqa: E402
 from ._pj import PJSIP_VERSION  # noqa: E402
@@ -34,6 +34,6 @@ __all__ = [
     "RTPTransport", "AudioTransport",
     "SIPCoreError", "PJSIPError", "InvalidStateError", "EngineNotRunningError",
     "MessagePendingError",
-    "signals", "Notification", "NotificationRecorder", "wait_for", "aio",
+    "signals", "Notification", "NotificationFailed", "NotificationRecorder", "wait_for", "aio",
     "PJSIP_VERSION", "__version__",
 ]

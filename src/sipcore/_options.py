@@ -7,7 +7,7 @@ from typing import Any
 
 from ._version import __version__
 from ._pj import PJSIP_VERSION
-from ._validate import check_bool, check_int
+from ._validate import check_bool, check_choice, check_int
 
 DEFAULT_EVENTS = {
     "presence": ["application/pidf+xml"],
@@ -33,6 +33,9 @@ DEFAULT_START_OPTIONS: dict[str, Any] = {
     "user_agent": f"sipcore-{__version__}-pjsip-{PJSIP_VERSION}",
     "log_level": 5,
     "trace_sip": False,
+    # extension: "auto" answers every incoming MESSAGE 200 before Python sees it (the fast
+    # path); "receiver" lets a SIPEngineGotMessage receiver choose the code (data ``respond``)
+    "message_answer": "auto",
     "sample_rate": 32,
     "playback_dtmf": True,
     "rtp_port_range": (40000, 40100),
@@ -94,6 +97,13 @@ def check_log_level(value: Any) -> int:
 
 def check_trace_sip(value: Any) -> bool:
     return check_bool("trace_sip", value)
+
+
+MESSAGE_ANSWERS = ("auto", "receiver")
+
+
+def check_message_answer(value: Any) -> str:
+    return check_choice("message_answer", value, MESSAGE_ANSWERS)
 
 
 def check_poll_spin_us(value: Any) -> int:
@@ -229,6 +239,7 @@ def validate_start(kwargs: dict[str, Any]) -> dict[str, Any]:
     o["user_agent"] = check_user_agent(o["user_agent"])
     o["log_level"] = check_log_level(o["log_level"])
     o["trace_sip"] = check_trace_sip(o["trace_sip"])
+    o["message_answer"] = check_message_answer(o["message_answer"])
     if o["sample_rate"] not in (8, 16, 32) or isinstance(o["sample_rate"], bool):
         if not isinstance(o["sample_rate"], int):
             raise TypeError("sample_rate must be an int (8, 16 or 32 kHz)")

@@ -320,6 +320,7 @@ class UA:
         self.set_user_agent(o["user_agent"])
         self._start_dns(o["nameservers"])
         lib.sc_set_trace(1 if o["trace_sip"] else 0)
+        lib.sc_set_message_answer(1 if o["message_answer"] == "receiver" else 0)
         self.start_transport("udp", o["local_udp_port"])
         self.start_transport("tcp", o["local_tcp_port"])
         self.start_transport("tls", o["local_tls_port"])

@@ -69,6 +69,15 @@ def check_instance(name: str, value: Any, kind: type, article: str = "a",
     return value
 
 
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """``value``, one of the strings ``choices``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
 def check_timeout(value: Any, high: int, kinds: str = "an int, a float") -> float:
     """A number of seconds in (0, high]; ``kinds`` names the accepted types in the message."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):

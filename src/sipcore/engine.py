@@ -5,8 +5,8 @@ poll thread; ``stop()`` (also run at interpreter exit) takes it down.  Unlike th
 Engine, a stopped Engine can be started again in the same process (test suites need it).
 
 Once started, the options are readable as attributes; ``user_agent``, ``log_level``,
-``trace_sip``, ``codecs``, ``rtp_port_range`` and ``playback_dtmf`` can be set, the
-transports are changed with ``set_local_udp_port``, ``set_local_tcp_port`` and
+``trace_sip``, ``message_answer``, ``codecs``, ``rtp_port_range`` and ``playback_dtmf`` can be
+set, the transports are changed with ``set_local_udp_port``, ``set_local_tcp_port`` and
 ``set_tls_options``.  Reading or calling any of them on an Engine that is not running
 raises :class:`~sipcore.errors.EngineNotRunningError` (a ``SIPCoreError``).
 
@@ -174,6 +174,7 @@ class Engine:
     user_agent = _Option("user_agent", "_set_user_agent")
     log_level = _Option("log_level", "_set_log_level")
     trace_sip = _Option("trace_sip", "_set_trace_sip")
+    message_answer = _Option("message_answer", "_set_message_answer")
     playback_dtmf = _Option("playback_dtmf", "_set_playback_dtmf")
     rtp_port_range = _Option("rtp_port_range", "_set_rtp_port_range")
     codecs = _Option("codecs", "_set_codecs")
@@ -221,6 +222,15 @@ class Engine:
             lib.sc_set_trace(1 if value else 0)
             ua.options["trace_sip"] = value
         _on_poll_thread("trace_sip", apply)
+
+    def _set_message_answer(self, value: Any) -> None:
+        value = _options.check_message_answer(value)
+
+        def apply(ua: _ua.UA) -> None:
+            from ._pj import lib
+            lib.sc_set_message_answer(1 if value == "receiver" else 0)
+            ua.options["message_answer"] = value
+        _on_poll_thread("message_answer", apply)
 
     def _set_playback_dtmf(self, value: Any) -> None:
         value = _options.check_playback_dtmf(value)

@@ -225,12 +225,23 @@ class _Calls:
                   error=d.get("error"))
 
 
+def _child_env(env: dict | None) -> dict:
+    """``env`` (default: this process's) with the folder this sipcore was imported from first
+    on ``PYTHONPATH``: the child runs ``python -m sipcore`` and must find the same package also
+    when it is on ``sys.path`` without being installed (a checkout, a notebook's sys.path)."""
+    out = dict(os.environ if env is None else env)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    rest = [p for p in out.get("PYTHONPATH", "").split(os.pathsep) if p and p != here]
+    out["PYTHONPATH"] = os.pathsep.join([here, *rest])
+    return out
+
+
 class PeerProcess:
     """Parent side of ``python -m sipcore peer``: ``with PeerProcess(...) as peer: ...``."""
 
     def __init__(self, *args: str, python: str | None = None, env: dict | None = None):
         self.cmd = [python or sys.executable, "-m", "sipcore", "peer", *args]
-        self.env = env
+        self.env = _child_env(env)
         self.proc: subprocess.Popen | None = None
         self.events: queue.Queue = queue.Queue()
         self.ready: dict[str, Any] = {}

@@ -46,11 +46,12 @@ import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from types import MethodType, SimpleNamespace
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Dict, Iterable, Tuple, Union
 
 from blinker import ANY, NamedSignal, Namespace
 
-__all__ = ["NOTIFICATIONS", "Notification", "NotificationRecorder", "any_notification",
+__all__ = ["NOTIFICATIONS", "Notification", "NotificationFailed", "NotificationRecorder",
+           "any_notification",
            "has_receivers", "notify", "report_exception", "wait_for"]
 
 _signals = Namespace()
@@ -74,7 +75,9 @@ SIPEngineSIPTrace = _signal("SIPEngineSIPTrace", """A SIP message on the wire: `
     ``destination_port`` (int), ``data`` (str: the message as on the wire).""")
 SIPEngineGotMessage = _signal("SIPEngineGotMessage", """An incoming MESSAGE (answered 200):
     ``to_uri``, ``from_uri`` (SIPURI), ``content_type`` (str "type/subtype"), ``body``
-    (bytes).""")
+    (bytes).  With the Engine option ``message_answer="receiver"`` it is not answered yet and
+    ``respond`` (a callable) is added: ``respond(code)`` (200-699) in a receiver chooses the
+    final response (none: 200), sent when every receiver has returned.""")
 SIPEngineGotMessageResponse = _signal("SIPEngineGotMessageResponse", """The final response to
     send_message(): ``to_uri`` (the SIPURI given to send_message), ``code`` (int), ``reason``
     (str).""")
@@ -350,6 +353,12 @@ def _receiver_failed(signal: NamedSignal, data: dict) -> None:
 
 # ---- recording and waiting --------------------------------------------------------------------
 
+#: a ``where``/``fail_on`` condition: a predicate, or data fields and the values they equal
+Condition = Union[Callable[[Notification], bool], Dict[str, Any]]
+#: ``fail_on``: a name, a (name, condition) pair, {name: condition or None}, or a list of those
+FailOn = Union[str, Tuple[str, Any], Dict[str, Any], Iterable[Union[str, Tuple[str, Any]]]]
+
+
 class NotificationRecorder:
     """Record notifications (all, or only ``names``) and wait for them.
 
@@ -365,6 +374,21 @@ class NotificationRecorder:
     ``wait_for`` (each is returned once), or raises ``TimeoutError`` naming what was
     recorded (states and codes too) and the exceptions reported meanwhile
     (``SIPEngineGotException``, recorded or not).
+
+    ``fail_on`` makes it fail fast on a terminal state instead of waiting out the timeout::
+
+        rec.wait_for("SIPInvitationChangedState", sender=inv, where={"state": "CONNECTED"},
+                     fail_on={"SIPInvitationChangedState": {"state": "DISCONNECTED"}})
+
+    raises :class:`NotificationFailed` (an ``AssertionError``) as soon as ``inv`` reports
+    DISCONNECTED, with the same account of what arrived.  ``where`` and each ``fail_on``
+    condition are a callable taking the :class:`Notification`, or a dict of data fields
+    and the values they must equal (``{"state": "DISCONNECTED"}``, ``{"code": 486}``);
+    ``fail_on`` is a name (any notification of that name), a ``(name, condition)`` pair, a
+    dict ``{name: condition or None}``, or a list of names and pairs.  ``sender`` applies to
+    both.  The notifications are looked at in the order they arrived, so a wanted one that
+    came before a failing one is returned; a notification that failed a wait is not looked at
+    again.
     """
 
     def __init__(self, names: Iterable[str] | None = None, sender: Any = None):
@@ -457,37 +481,81 @@ class NotificationRecorder:
             return [n for n in self.notifications if name is None or n.name == name]
 
     def wait_for(self, name: str, timeout: float = 10.0, sender: Any = None,
-                 where: Callable[[Notification], bool] | None = None) -> Notification:
+                 where: Condition | None = None, fail_on: FailOn | None = None) -> Notification:
+        match = _condition(where)
+        failing = _fail_on(fail_on)
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
                 for i, n in enumerate(self.notifications):
-                    if i in self._taken or n.name != name:
+                    if i in self._taken or (sender is not None and n.sender is not sender):
                         continue
-                    if sender is not None and n.sender is not sender:
-                        continue
-                    if where is not None and not where(n):
-                        continue
-                    self._taken.add(i)
-                    return n
+                    if n.name == name and match(n):
+                        self._taken.add(i)
+                        return n
+                    if any(n.name == fname and fmatch(n) for fname, fmatch in failing):
+                        self._taken.add(i)
+                        raise NotificationFailed(n, self._seen_text(
+                            f"waiting for {name}, got {_summary(n)} (fail_on)"))
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(self._timeout_text(name, timeout))
+                    raise TimeoutError(self._seen_text(
+                        f"no {name} notification within {timeout} s"))
                 self._cond.wait(left)
 
-    def _timeout_text(self, name: str, timeout: float) -> str:
-        """What a wait_for that timed out saw: the last notifications recorded, with their
-        state and code, and the last line of each exception reported meanwhile."""
+    def _seen_text(self, head: str) -> str:
+        """``head``, then what was recorded: the last notifications with their state and
+        code, and the last line of each exception reported meanwhile."""
         seen = [_summary(n) for n in self.notifications[-_SHOWN:]]
         more = len(self.notifications) - len(seen)
-        text = (f"no {name} notification within {timeout} s; recorded "
-                f"{len(self.notifications)}: " + (f"... {more} more, " if more else "")
-                + (", ".join(seen) or "none"))
+        text = (f"{head}; recorded {len(self.notifications)}: "
+                + (f"... {more} more, " if more else "") + (", ".join(seen) or "none"))
         if self.exceptions:
             last = [tb.strip().splitlines()[-1] if tb.strip() else "?" for tb in self.exceptions]
             text += (f"; {len(last)} exception(s) reported (SIPEngineGotException): "
                      + "; ".join(last[-_SHOWN:]))
         return text
+
+
+class NotificationFailed(AssertionError):
+    """A :meth:`NotificationRecorder.wait_for` saw a notification it was told to fail on
+    (``fail_on``): ``notification`` is that one; the message lists what was recorded."""
+
+    def __init__(self, notification: Notification, text: str):
+        super().__init__(text)
+        self.notification = notification
+
+
+def _condition(cond: Any) -> Callable[[Notification], bool]:
+    """A ``where``/``fail_on`` condition as a predicate: None (always), a callable, or a dict
+    of data fields and the values they must equal."""
+    if cond is None:
+        return lambda n: True
+    if isinstance(cond, dict):
+        items = tuple(cond.items())
+        missing = object()
+        return lambda n: all(getattr(n.data, k, missing) == v for k, v in items)
+    if callable(cond):
+        return cond
+    raise TypeError(f"a condition must be a callable or a dict of data fields, not {cond!r}")
+
+
+def _fail_on(spec: Any) -> list[tuple[str, Callable[[Notification], bool]]]:
+    if spec is None:
+        return []
+    if isinstance(spec, str):
+        spec = [spec]
+    elif isinstance(spec, tuple):
+        spec = [spec]
+    elif isinstance(spec, dict):
+        spec = list(spec.items())
+    out = []
+    for item in spec:
+        fname, cond = (item, None) if isinstance(item, str) else item
+        if not isinstance(fname, str) or fname not in NOTIFICATIONS:
+            raise ValueError(f"fail_on: {fname!r} is not a notification name")
+        out.append((fname, _condition(cond)))
+    return out
 
 
 _SHOWN = 20     # notifications and exceptions a timeout names (the last ones)
@@ -505,9 +573,12 @@ def _summary(n: Notification) -> str:
 
 
 def wait_for(name: str, action: Callable[[], Any] | None = None, timeout: float = 10.0,
-             sender: Any = None, where: Callable[[Notification], bool] | None = None) -> Notification:
-    """Run ``action`` (if given) and wait for the next notification ``name`` matching."""
-    with NotificationRecorder([name]) as rec:
+             sender: Any = None, where: Condition | None = None,
+             fail_on: FailOn | None = None) -> Notification:
+    """Run ``action`` (if given) and wait for the next notification ``name`` matching
+    (``fail_on`` as in :meth:`NotificationRecorder.wait_for`)."""
+    names = [name] + [fname for fname, _ in _fail_on(fail_on)]
+    with NotificationRecorder(names) as rec:
         if action is not None:
             action()
-        return rec.wait_for(name, timeout=timeout, sender=sender, where=where)
+        return rec.wait_for(name, timeout=timeout, sender=sender, where=where, fail_on=fail_on)

@@ -6,16 +6,13 @@ import contextlib
 import pytest
 
 from sipcore import Credentials, Invitation, Route, SIPURI, signals
-from sipcore.sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession
+from sipcore.sdp import SDPSession
+from sipcore.testing.helpers import audio_sdp, auto_answer  # noqa: F401 (for the tests)
 
 
 def make_sdp(ip: str = "127.0.0.1", dir: str = "sendrecv", port: int = 40000) -> SDPSession:
     """An audio offer with PCMU/PCMA on some port (no RTP flows in these tests)."""
-    kind = "IP6" if ":" in ip else "IP4"
-    return SDPSession(ip, connection=SDPConnection(ip, address_type=kind), media=[
-        SDPMedia("audio", port, "RTP/AVP", formats=["0", "8"],
-                 attributes=[SDPAttribute("rtpmap", "0 PCMU/8000"),
-                             SDPAttribute("rtpmap", "8 PCMA/8000"), SDPAttribute(dir, "")])])
+    return audio_sdp(ip, dir, port)
 
 
 def call(port: int, sdp: bool = True, ip: str = "127.0.0.1", **kw) -> Invitation:
@@ -69,35 +66,8 @@ def incoming_calls(action):
         signals.SIPInvitationChangedState.disconnect(on_state)
 
 
-@contextlib.contextmanager
-def auto_answer(sdp: SDPSession, ring: bool = True):
-    """Answer every incoming INVITE (180, then 200 with sdp) and every re-INVITE (200 with
-    the mirror of the offered direction); yields the list of incoming Invitations."""
-    got = []
-
-    def on_state(sender, **d):
-        if d["state"] == "INCOMING":
-            got.append(sender)
-            if ring:
-                sender.respond_to_invite_provisionally(180)
-            sender.set_offered_local_sdp(sdp)
-            sender.accept_invite()
-        elif d["state"] == "REINVITED":
-            offer = sender.get_offered_remote_sdp()
-            answer = sdp.copy()
-            d2 = direction(offer) if offer is not None else "sendrecv"
-            d2 = {"sendonly": "recvonly", "recvonly": "sendonly"}.get(d2, d2)
-            answer.media[0].attributes = [a for a in answer.media[0].attributes
-                                          if a.name not in ("sendrecv", "sendonly", "recvonly",
-                                                            "inactive")] + [SDPAttribute(d2, "")]
-            sender.set_offered_local_sdp(answer)
-            sender.respond_to_reinvite(200)
-
-    signals.SIPInvitationChangedState.connect(on_state)
-    try:
-        yield got
-    finally:
-        signals.SIPInvitationChangedState.disconnect(on_state)
+# auto_answer(sdp, ring=True): sipcore.testing.helpers's (imported above): 180 then 200 to
+# every incoming INVITE, 200 with the mirrored direction to every re-INVITE
 
 
 # ---- the spec's state machine, written out from its text (not taken from sipcore) ----------

@@ -17,10 +17,7 @@ STUN_TIMEOUT = 7.9
 NAME = "SIPEngineDetectedNATType"
 
 
-@pytest.fixture
-def coturn(tmp_path):
-    with Coturn(workdir=tmp_path / "coturn") as c:
-        yield c
+# coturn: the sipcore pytest plugin's fixture (a started Coturn in the test's own folder)
 
 
 def _results(recorder):

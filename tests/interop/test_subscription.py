@@ -122,6 +122,14 @@ def headers(msg: str, name: str) -> list[str]:
             if line.split(":", 1)[0].strip().lower() == name.lower()]
 
 
+def unsubscribe_does_nothing(rec, sub) -> None:
+    """unsubscribe() in TERMINATED: nothing sent, nothing notified (a documented deviation:
+    the spec allows it outside TERMINATED and says no more)."""
+    before = len(rec.all())
+    sub.unsubscribe()
+    assert sub.state == "TERMINATED" and len(rec.all()) == before
+
+
 def header(msg: str, name: str) -> str:
     values = headers(msg, name)
     assert len(values) == 1, (name, msg)
@@ -207,8 +215,10 @@ def test_states_sent_accepted_pending_active_then_notifier_terminates(engine_fac
     oks = [m for m in traced(recorder, sent=True, start="SIP/2.0 200 ")
            if header(m, "CSeq").endswith("NOTIFY")]
     assert sorted(header(m, "CSeq") for m in oks) == ["1 NOTIFY", "2 NOTIFY", "3 NOTIFY"]
-    with pytest.raises(InvalidStateError, match="TERMINATED"):
-        sub.unsubscribe()
+    sub.unsubscribe()       # ended by the notifier already: nothing (documented deviation)
+    assert sub.state == "TERMINATED" and len(reported(recorder, sub)) == 5
+    assert not [m for m in traced(recorder, sent=True, start="SUBSCRIBE ")
+                if header(m, "Expires") == "0"]
     no_exceptions(recorder)
 
 
@@ -232,8 +242,7 @@ def test_notifier_terminates_active_subscription(engine, recorder, tmp_path, rea
     assert [(n.data.content_type, n.data.body) for n in got_notify(recorder, sub)] == [
         ("application/pidf+xml", PIDF_ON_WIRE),
         ("application/pidf+xml", (final_body + "\r\n").encode())]
-    with pytest.raises(InvalidStateError, match="TERMINATED"):
-        sub.unsubscribe()
+    unsubscribe_does_nothing(recorder, sub)
     no_exceptions(recorder)
 
 
@@ -269,8 +278,7 @@ def test_rejected_subscribe_terminates_with_exact_code(engine_factory, recorder,
         sub.subscribe()
         wait_state(recorder, sub, "TERMINATED")
         assert sub.state == "TERMINATED"
-        with pytest.raises(InvalidStateError, match="TERMINATED"):
-            sub.unsubscribe()
+        unsubscribe_does_nothing(recorder, sub)
         sub.subscribe()
         wait_state(recorder, sub, "TERMINATED")
         sipp.finish(peer, tmp_path)

@@ -16,10 +16,7 @@ import pytest
 from .coturn import BlackHole, Coturn, stun_binding
 
 
-@pytest.fixture
-def coturn(tmp_path):
-    with Coturn(workdir=tmp_path / "coturn") as c:
-        yield c
+# coturn: the sipcore pytest plugin's fixture (a started Coturn in the test's own folder)
 
 
 def test_coturn_answers_binding_and_change_request(coturn):

@@ -114,9 +114,15 @@ def test_wrong_state_names_the_state(engine, recorder):
     inv.disconnect()                           # nothing was sent: straight to DISCONNECTED
     assert inv.state == "DISCONNECTED"
     assert states(recorder, inv) == ["DISCONNECTED"]
-    for call in (inv.send_invite, inv.disconnect, lambda: inv.set_offered_local_sdp(sdp())):
+    for call in (inv.send_invite, lambda: inv.set_offered_local_sdp(sdp())):
         with pytest.raises(InvalidStateError, match="DISCONNECTED"):
             call()
+    inv.disconnect()                           # ended already: nothing (documented deviation)
+    with inv:                                  # leaving the block disconnects: nothing either
+        pass
+    assert inv.state == "DISCONNECTED" and states(recorder, inv) == ["DISCONNECTED"]
+    with pytest.raises(ValueError, match="response_code"):
+        inv.disconnect(200)                    # the arguments are still checked
 
 
 def test_an_invite_that_cannot_be_built_fails_cleanly(engine, recorder, silent):

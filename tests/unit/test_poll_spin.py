@@ -3,7 +3,8 @@
 What it buys (no scheduler wake-up delay on back-to-back traffic) is a timing matter and is
 shown by benchmarks/message_rate.py; here: that the option is validated, settable at run
 time, and that it really decides how long the poll thread stays on the CPU after traffic --
-and never while idle.
+and never while idle.  The Engine runs without ``trace_sip`` here (the pytest plugin's
+engines trace by default): a trace is a C event that brings the poll loop back to Python.
 """
 import time
 
@@ -33,7 +34,7 @@ def test_option_is_validated_and_settable(engine_factory):
         engine_factory(poll_spin_us="100")
     with pytest.raises(ValueError, match="poll_spin_us"):
         engine_factory(poll_spin_us=-1)
-    engine = engine_factory(poll_spin_us=7)
+    engine = engine_factory(poll_spin_us=7, trace_sip=False)
     assert engine.poll_spin_us == 7
     engine.poll_spin_us = 0
     assert engine.poll_spin_us == 0
@@ -42,7 +43,7 @@ def test_option_is_validated_and_settable(engine_factory):
 
 
 def test_spin_is_what_keeps_the_poll_thread_busy_after_traffic(engine_factory, recorder):
-    engine = engine_factory(poll_spin_us=0)
+    engine = engine_factory(poll_spin_us=0, trace_sip=False)
     _cpu_after_round_trip(engine, recorder)            # warm up (first use allocates)
     without = _cpu_after_round_trip(engine, recorder)
     engine.poll_spin_us = 10000                         # 10 ms after each turn with work
@@ -61,7 +62,7 @@ def test_back_to_back_traffic_stays_in_c_between_batches(engine_factory, recorde
     the Python poll loop after each batch (UA.poll_rounds counts that loop's rounds): 1,000
     MESSAGEs to itself, 20 outstanding, all sent from the response receiver on the poll
     thread, take a handful of rounds (one per 64 turns at most), not one per batch."""
-    engine = engine_factory()
+    engine = engine_factory(trace_sip=False)     # (the plugin's default traces: C events)
     port = engine.local_udp_port
     me, route = Credentials(SIPURI("127.0.0.1", user="a")), Route("127.0.0.1", port)
     uris = [SIPURI("127.0.0.1", user=f"u{i}", port=port) for i in range(20)]

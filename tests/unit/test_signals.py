@@ -9,6 +9,7 @@ and what NotificationRecorder.wait_for says when it times out.
 import gc
 import logging
 import threading
+import time
 from importlib.metadata import version
 
 import pytest
@@ -500,3 +501,74 @@ def test_with_the_engine_running_a_receivers_exception_comes_from_the_engine(eng
     assert "NameError: name 'undefined_name' is not defined" in str(info.value)
     [text] = [r.getMessage() for r in caplog.records if r.name == "sipcore"]
     assert "in on_start" in text and "NameError" in text
+
+
+def test_wait_for_fail_on_fails_fast_naming_the_failure_and_what_arrived():
+    """fail_on: a notification it names (with its condition, from the awaited sender) ends the
+    wait at once with NotificationFailed (an AssertionError), not a TimeoutError after the
+    timeout; the message names it, what was recorded and the receivers' exceptions."""
+    import threading
+    inv = signals.SIPInvitationChangedState
+    a, b = Sender(), Sender()
+    with signals.NotificationRecorder() as rec:
+        signals.notify(inv, b, state="DISCONNECTED", prev_state="CALLING", code=486,
+                       reason="Busy Here")                   # another sender: ignored
+        signals.notify(inv, a, state="CALLING", prev_state="NULL")
+        SIG.connect(_raise, weak=False)
+        try:
+            _notify(a)
+        finally:
+            SIG.disconnect(_raise)
+        later = threading.Timer(0.2, signals.notify, (inv, a), dict(
+            state="DISCONNECTED", prev_state="CALLING", code=404, reason="Not Found"))
+        later.start()
+        t0 = time.monotonic()
+        with pytest.raises(signals.NotificationFailed) as info:
+            rec.wait_for(inv.name, sender=a, where={"state": "CONFIRMED"}, timeout=15,
+                         fail_on={inv.name: {"state": "DISCONNECTED"}})
+        assert time.monotonic() - t0 < 10                    # not the 15 s timeout
+        later.join()
+    assert isinstance(info.value, AssertionError)
+    assert info.value.notification.sender is a and info.value.notification.data.code == 404
+    text = str(info.value)
+    assert text.startswith("waiting for SIPInvitationChangedState, got SIPInvitationChangedState"
+                           "(CALLING -> DISCONNECTED, 404 Not Found) (fail_on)")
+    assert "SIPInvitationChangedState(NULL -> CALLING)" in text
+    assert "SIPInvitationChangedState(CALLING -> DISCONNECTED, 486 Busy Here)" in text
+    assert "1 exception(s) reported" in text and "RuntimeError: receiver bug" in text
+
+
+def test_wait_for_fail_on_forms_and_order():
+    """A wanted notification that came before a failing one is returned; the failing one then
+    fails the next wait once (it is not looked at again); fail_on as a name, a pair with a
+    callable, a list; an unknown name is a ValueError, a bad condition a TypeError."""
+    a = Sender()
+    reg = signals.SIPRegistrationChangedState
+    with signals.NotificationRecorder() as rec:
+        signals.notify(reg, a, state="registered", code=200, reason="OK")
+        signals.notify(signals.SIPEngineDidFail, a, reason="Forbidden")
+        ok = rec.wait_for(reg.name, sender=a, where={"state": "registered"}, timeout=1,
+                          fail_on="SIPEngineDidFail")
+        assert ok.data.code == 200
+        with pytest.raises(signals.NotificationFailed, match="got SIPEngineDidFail"):
+            rec.wait_for(reg.name, sender=a, timeout=1, fail_on=["SIPEngineDidFail"])
+        with pytest.raises(TimeoutError):
+            rec.wait_for(reg.name, sender=a, timeout=0.05, fail_on="SIPEngineDidFail")
+        signals.notify(reg, a, state="unregistered", code=500, reason="Server Error")
+        with pytest.raises(signals.NotificationFailed, match="unregistered, 500 Server Error"):
+            rec.wait_for(reg.name, sender=a, where={"state": "registered"}, timeout=1,
+                         fail_on=(reg.name, lambda n: n.data.code >= 300))
+        with pytest.raises(ValueError, match="SIPNoSuchThing"):
+            rec.wait_for(reg.name, timeout=0.01, fail_on="SIPNoSuchThing")
+        with pytest.raises(TypeError, match="condition"):
+            rec.wait_for(reg.name, timeout=0.01, where=42)
+
+
+def test_module_wait_for_records_the_fail_on_names_too():
+    """signals.wait_for(name, action, fail_on=...) records the fail_on notifications as well
+    (its recorder is limited to the names it needs)."""
+    a = Sender()
+    with pytest.raises(signals.NotificationFailed):
+        signals.wait_for("SIPRegistrationChangedState", timeout=5, fail_on="SIPEngineDidFail",
+                         action=lambda: signals.notify(signals.SIPEngineDidFail, a,
+                                                       reason="no transport"))

@@ -162,3 +162,14 @@ MUTANTS = [
          new='    ("REINVITING", "rx_reinvite_final"): "REINVITED",       # 11 the final response to it\n',
          tests=[f"{TD}::test_our_reinvite_rejected_488_returns_to_confirmed"]),
 ]
+
+# issue #13 (the testing tools): rows of name, why, file, old, new, tests
+ISSUE13 = [
+    ('invitation-disconnect-of-an-ended-session-raises',
+     'disconnect() of a session that has ended raises InvalidStateError (a racy teardown fails the test)',
+     'src/sipcore/primitives/invitation.py',
+     '        if self._state in (DISCONNECTING, DISCONNECTED):\n            return      # ending or ended already: nothing to do (docs/invitation.md, deviations)\n',
+     '',
+     ['tests/unit/test_invitation.py::test_wrong_state_names_the_state']),
+]
+MUTANTS += [dict(name=n, why=w, file=f, old=o, new=x, tests=t) for n, w, f, o, x, t in ISSUE13]

@@ -63,3 +63,14 @@ MUTANTS = [
          new="(target, from_, to, route_hdr, subtype, type_, user)]",
          tests=[f"{T}::test_message_to_itself"]),
 ]
+
+# issue #13 (the testing tools): rows of name, why, file, old, new, tests
+ISSUE13 = [
+    ('message-answer-code-not-passed',
+     "message_answer='receiver': the code a receiver chose never reaches the glue (every MESSAGE is answered 200)",
+     'src/sipcore/primitives/message.py',
+     '    lib.sc_message_answer_code(answer.code)\n',
+     '',
+     ['tests/interop/test_message_answer.py::test_receiver_chooses_the_code']),
+]
+MUTANTS += [dict(name=n, why=w, file=f, old=o, new=x, tests=t) for n, w, f, o, x, t in ISSUE13]

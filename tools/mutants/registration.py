@@ -100,3 +100,20 @@ MUTANTS = [
          new='        (active, "refresh"): active,      # 4 the refresh timer\n',
          tests=[f"{T}::test_register_refresh_unregister[udp]"]),
 ]
+
+# issue #13 (the testing tools): rows of name, why, file, old, new, tests
+ISSUE13 = [
+    ('refreshing-timeout-never-armed',
+     "Registration/Publication(timeout=...) arm no timer: an unanswered REGISTER waits for PJSIP's 32 s",
+     'src/sipcore/primitives/_refreshing.py',
+     '        elif self._answered < attempt:\n            self._arm_deadline()\n',
+     '',
+     ['tests/unit/test_request_timeout.py::test_no_answer_ends_with_408_at_the_timeout']),
+    ('refreshing-timeout-ends-with-success',
+     'the timeout ends the request as a 2xx: registered without an answer',
+     'src/sipcore/primitives/_refreshing.py',
+     '            self._finished(408, TIMEOUT_REASON)\n',
+     '            self._finished(200, TIMEOUT_REASON)\n',
+     ['tests/unit/test_request_timeout.py::test_no_answer_ends_with_408_at_the_timeout']),
+]
+MUTANTS += [dict(name=n, why=w, file=f, old=o, new=x, tests=t) for n, w, f, o, x, t in ISSUE13]

@@ -22,8 +22,8 @@ MUTANTS = [
          why="NotificationRecorder.wait_for returns the same notification again (a wait proves "
              "nothing)",
          file=F,
-         old="                    self._taken.add(i)\n",
-         new="",
+         old="                        self._taken.add(i)\n                        return n\n",
+         new="                        return n\n",
          tests=[f"{T}::test_recorder_wait_for_returns_each_notification_once_in_order"]),
     dict(name="signals-has-receivers-ignores-any-notification",
          why="has_receivers() forgets any_notification receivers: the Engine skips notifications "
@@ -94,7 +94,8 @@ MUTANTS = [
     dict(name="signals-timeout-names-nothing",
          why="wait_for's TimeoutError says only what was missing, not what came instead",
          file=F,
-         old="                    raise TimeoutError(self._timeout_text(name, timeout))\n",
+         old="                    raise TimeoutError(self._seen_text(\n"
+             "                        f\"no {name} notification within {timeout} s\"))\n",
          new="                    raise TimeoutError(f\"no {name} notification within {timeout} s\")\n",
          tests=[f"{T}::test_wait_for_timeout_names_what_it_saw_and_the_exceptions"]),
     dict(name="signals-recorder-misses-exceptions-of-other-names",
@@ -104,3 +105,20 @@ MUTANTS = [
          new='        if notification.name == "SIPEngineGotException" and self.names is None:\n',
          tests=[f"{T}::test_wait_for_timeout_names_what_it_saw_and_the_exceptions"]),
 ]
+
+# issue #13 (the testing tools): rows of name, why, file, old, new, tests
+ISSUE13 = [
+    ('signals-fail-on-ignored',
+     'wait_for(fail_on=...) never looks at the failing notifications: a failed call waits out the whole timeout',
+     'src/sipcore/signals.py',
+     '                    if any(n.name == fname and fmatch(n) for fname, fmatch in failing):\n',
+     '                    if False:\n',
+     ['tests/unit/test_signals.py::test_wait_for_fail_on_fails_fast_naming_the_failure_and_what_arrived']),
+    ('signals-fail-on-other-senders',
+     'fail_on also fails on notifications of other senders than the awaited one',
+     'src/sipcore/signals.py',
+     '                    if i in self._taken or (sender is not None and n.sender is not sender):\n                        continue\n                    if n.name == name and match(n):\n',
+     '                    if i in self._taken:\n                        continue\n                    if n.name == name and match(n) and (sender is None or n.sender is sender):\n',
+     ['tests/unit/test_signals.py::test_wait_for_fail_on_fails_fast_naming_the_failure_and_what_arrived']),
+]
+MUTANTS += [dict(name=n, why=w, file=f, old=o, new=x, tests=t) for n, w, f, o, x, t in ISSUE13]

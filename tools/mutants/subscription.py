@@ -30,12 +30,15 @@ MUTANTS = [
          new="        if self._state == \"ACTIVE\":\n"
              "            raise InvalidStateError(\"Subscription.subscribe()\", self._state)\n",
          tests=[STATES]),
+    # issue #13 made unsubscribe() in TERMINATED a no-op on purpose (README deviations); the
+    # same bug in today's code: the no-op taken by a live subscription too
     dict(name="subscription-unsubscribe-terminated-ignored",
-         why="unsubscribe() in TERMINATED silently does nothing instead of InvalidStateError",
+         why="unsubscribe() silently does nothing in every state, not only in TERMINATED (a "
+             "live subscription is never ended)",
          file=F,
-         old="            raise InvalidStateError(\"Subscription.unsubscribe()\", self._state)\n",
-         new="            return\n",
-         tests=[REJECTED]),
+         old="        if self._state == TERMINATED:\n            return      # ended already",
+         new="        if True:\n            return      # ended already",
+         tests=[f"{T}::test_unsubscribe_in_pending_ends_without_final_notify"]),
     dict(name="subscription-code-only-on-failure",
          why="code/reason given only for failures (>= 300): ACCEPTED (2xx) loses them",
          file=F,
@@ -123,3 +126,20 @@ MUTANTS = [
          new='    lib.PJSIP_EVSUB_STATE_ACCEPTED: "rx_notify_active",\n',
          tests=[STATES]),
 ]
+
+# issue #13 (the testing tools): rows of name, why, file, old, new, tests
+ISSUE13 = [
+    ('subscription-unsubscribe-terminated-raises',
+     'unsubscribe() of a TERMINATED subscription raises instead of doing nothing',
+     'src/sipcore/primitives/subscription.py',
+     '        if self._state == TERMINATED:\n            return      # ended already',
+     '        if self._state == TERMINATED:\n            raise InvalidStateError("Subscription.unsubscribe()", self._state)\n            return      # ended already',
+     ['tests/interop/test_subscription.py::test_states_sent_accepted_pending_active_then_notifier_terminates']),
+    ('subscription-timeout-never-armed',
+     "Subscription(timeout=...) arms no timer: an unanswered SUBSCRIBE waits for PJSIP's 32 s",
+     'src/sipcore/primitives/subscription.py',
+     '        check(lib.pjsip_evsub_send_request(self._sub, tdata[0]), "sending the SUBSCRIBE")\n        self._arm_deadline()\n',
+     '        check(lib.pjsip_evsub_send_request(self._sub, tdata[0]), "sending the SUBSCRIBE")\n',
+     ['tests/unit/test_request_timeout.py::test_subscribe_without_answer_ends_terminated_408']),
+]
+MUTANTS += [dict(name=n, why=w, file=f, old=o, new=x, tests=t) for n, w, f, o, x, t in ISSUE13]

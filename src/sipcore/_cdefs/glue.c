@@ -224,10 +224,18 @@ static void sc_on_tsx_state(pjsip_transaction *tsx, pjsip_event *e)
 
 /* Incoming requests outside dialogs.  MESSAGE is answered 200 here, in C (statefully, so
  * retransmissions are absorbed), before Python hears of it, with the message in the incoming
- * MESSAGE flat buffer (sipcore.h) in the buffer the UA lent (sc_message_buffer). */
+ * MESSAGE flat buffer (sipcore.h) in the buffer the UA lent (sc_message_buffer).  With the
+ * message_answer option "receiver" (sc_set_message_answer(1)) the answer comes after
+ * Python's callback instead, with the code Python chose during it (sc_message_answer_code),
+ * 200 when it chose none. */
 static const pj_str_t sc_message_name = { "MESSAGE", 7 };
 static char *sc_msg_buf = NULL;
 static int sc_msg_buf_size = 0;
+static volatile int sc_msg_answer_late = 0;
+static int sc_msg_code = 200;
+
+void sc_set_message_answer(int late) { sc_msg_answer_late = late; }
+void sc_message_answer_code(int code) { sc_msg_code = code; }
 
 void sc_message_buffer(char *buf, int size)
 {
@@ -242,10 +250,15 @@ static pj_bool_t sc_on_rx_request(pjsip_rx_data *rdata)
         msg->line.req.method.id == PJSIP_OTHER_METHOD) {
         int lens[4];
         int used;
-        pjsip_endpt_respond(sc_endpt, NULL, rdata, 200, NULL, NULL, NULL, NULL);
+        int late = sc_msg_answer_late;
+        if (!late)
+            pjsip_endpt_respond(sc_endpt, NULL, rdata, 200, NULL, NULL, NULL, NULL);
+        sc_msg_code = 200;
         used = sc_message_flat(rdata, sc_msg_buf, sc_msg_buf_size, lens);
         sc_py_on_message(rdata, used <= sc_msg_buf_size ? sc_msg_buf : NULL, used, lens[0],
                          lens[1], lens[2], lens[3]);
+        if (late)
+            pjsip_endpt_respond(sc_endpt, NULL, rdata, sc_msg_code, NULL, NULL, NULL, NULL);
         return PJ_TRUE;
     }
     return sc_py_on_rx_request(rdata);

@@ -311,6 +311,8 @@ void sc_events_clear(void);
 void sc_install_log_writer(void);
 void sc_set_trace(int on);
 void sc_set_user_agent(const char *ua);
+void sc_set_message_answer(int late);   /* 1: answer incoming MESSAGEs after sc_py_on_message */
+void sc_message_answer_code(int code);  /* during sc_py_on_message: the code of that answer */
 
 pjsip_module *sc_app_module(void);
 pj_status_t sc_modules_register(pjsip_endpoint *endpt);

@@ -33,7 +33,7 @@ from typing import Any
 from .. import _ua as ua_mod
 from .. import signals
 from .._pj import check, ffi, handles, lib
-from .._validate import check_bool, check_instance
+from .._validate import check_bool, check_choice, check_instance
 from ..errors import InvalidStateError, PJSIPError, SIPCoreError
 from ..sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession
 from ._sdp import from_pj, to_pj
@@ -52,11 +52,7 @@ def _bridge(ua: Any) -> Any:
 
 
 def check_direction(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"direction must be a str, not {type(value).__name__}")
-    if value not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {value!r}")
-    return value
+    return check_choice("direction", value, DIRECTIONS)
 
 
 def check_codec_list(ua: Any, value: Any) -> list[str] | None:

@@ -9,7 +9,7 @@ from typing import Any
 from .. import _reprs, _ua as ua_mod
 from .._pj import check, ffi, handles, lib, pj2str, strerror
 from .._validate import (check_body, check_content_type, check_expires,  # noqa: F401
-                         check_headers, check_instance)
+                         check_headers, check_instance, check_timeout)
 from ..credentials import Credentials
 from ..errors import EngineNotRunningError, InvalidStateError
 from ..route import Route
@@ -32,6 +32,21 @@ def check_sipuri(name: str, value: Any, allow_none: bool = False) -> SIPURI | No
     return None if value is None else value.copy()
 
 
+#: the reason of the 408 a request's ``timeout`` ends it with (as send_message's)
+TIMEOUT_REASON = "Request Timeout (no final response within the timeout)"
+
+
+def timeout_property(doc: str) -> property:
+    """A settable ``timeout``: seconds in (0, 3600] as send_message's, or None."""
+    def get(self: Any) -> float | None:
+        return self._timeout
+
+    def set_(self: Any, value: float | None) -> None:
+        self._timeout = None if value is None else check_timeout(value, 3600,
+                                                                 "a number of seconds")
+    return property(get, set_, doc=doc)
+
+
 def recent(obj: Any) -> str:
     """`` (A -> B -> C)``: the recent transitions of a primitive, for its repr."""
     p = _reprs.path(obj)
@@ -48,6 +63,24 @@ class ClientPrimitive:
     """
 
     _what = "primitive"
+    _end_method = ""        # what leaving a ``with`` block calls (the subclass's end)
+    _timeout: float | None = None   # seconds a request may wait for its final response
+    _deadline: Any = None   # the timer of that wait (fires the subclass's _on_deadline)
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        """Leaving ``with Registration(...) as reg:`` unregisters (Publication: unpublishes,
+        Subscription: unsubscribes, Invitation: disconnects); nothing when the object has
+        ended already or its Engine run is over (the Engine ended everything then).  It does
+        not wait for the answer: the notifications follow as usual."""
+        try:
+            getattr(self, self._end_method)()
+        except InvalidStateError:
+            ua = self._ua
+            if ua_mod.current is ua and ua.running:
+                raise
 
     def _bind(self) -> None:
         self._ua = ua_mod.running(type(self).__name__)
@@ -95,6 +128,19 @@ class ClientPrimitive:
 
     def _engine_stopping(self) -> None:  # overridden
         self._release_token()
+
+    def _arm_deadline(self) -> None:
+        """A request was sent: with a ``timeout``, ``_on_deadline`` runs when it passes."""
+        self._cancel_deadline()
+        if self._timeout is not None:
+            self._deadline = self._ua.schedule(self._timeout, self._on_deadline)
+
+    def _cancel_deadline(self) -> None:
+        self._ua.cancel(self._deadline)
+        self._deadline = None
+
+    def _on_deadline(self) -> None:  # overridden by the primitives with a timeout
+        self._deadline = None
 
     def _local_contact(self, user: str | None, transport: str | None) -> str:
         ua = self._ua

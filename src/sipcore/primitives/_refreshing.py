@@ -9,6 +9,12 @@ for is dropped (unregister() while unregistered: the spec sends it only "if the 
 registered").  After a 2xx that makes the object active the refresh timer is armed from the
 expiry the server granted.  The subclasses say how a request is made and sent, what a response
 carries, and what is dropped when the object is idle again.
+
+``timeout`` (an extension, like send_message's): seconds each request may wait for its final
+response; when none came by then, the request ends as if a ``408 Request Timeout`` had come (the
+failure state: unregistered/unpublished), and a late answer is ignored (a failover to the next
+address of the server's name is a request of its own, with its own timeout).  None: PJSIP's
+transaction timeout (Timer F, 32 s).
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from typing import Any
 
 from .. import _reprs
 from .._pj import lib, strerror
-from ._base import ClientPrimitive, check_expires
+from ._base import TIMEOUT_REASON, ClientPrimitive, check_expires, timeout_property
 from ._states import Table
 
 
@@ -36,6 +42,9 @@ class RefreshingPrimitive(ClientPrimitive):
     _attempt = 0                 # requests sent
     _answered = 0                # of them, answered (a late or duplicate answer is ignored)
     _sent: Any = None            # (event, payload, pjsip_tx_data * we hold) of the last request
+
+    timeout = timeout_property("Seconds a request may wait for its final response (then: "
+                               "408); None: PJSIP's")
 
     @property
     def expires(self) -> int:
@@ -95,6 +104,7 @@ class RefreshingPrimitive(ClientPrimitive):
         ``failover_from``: the request it replaces, whose next resolved address it goes to."""
         self._cancel_timer()
         self._cancel_kick()
+        self._cancel_deadline()
         tdata = self._create_request(event, payload)
         if failover_from is not None:
             lib.sc_tdata_failover(failover_from, tdata)
@@ -110,12 +120,23 @@ class RefreshingPrimitive(ClientPrimitive):
             # PJSIP may not call back when sending fails at once
             self._answered = attempt
             self._finished(503, f"Service Unavailable ({strerror(status)})")
+        elif self._answered < attempt:
+            self._arm_deadline()
+
+    def _on_deadline(self) -> None:
+        """``timeout`` passed without a final response: the request ends with 408."""
+        self._deadline = None
+        _, sending, _, ending = self._states
+        if self._state in (sending, ending) and self._answered < self._attempt:
+            self._answered = self._attempt
+            self._finished(408, TIMEOUT_REASON)
 
     def on_client(self, kind: int, result) -> None:
         _, sending, _, ending = self._states
         if self._state not in (sending, ending) or self._answered >= self._attempt:
             return  # late or duplicate
         self._answered = self._attempt
+        self._cancel_deadline()
         self._in_callback = True
         try:
             if not self._failover(result):
@@ -175,6 +196,7 @@ class RefreshingPrimitive(ClientPrimitive):
     def _engine_stopping(self) -> None:
         self._cancel_timer()
         self._cancel_kick()
+        self._cancel_deadline()
         self._drop_sent()
         self._ended()
         if self._state != self._table.initial:

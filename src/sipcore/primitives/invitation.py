@@ -82,6 +82,8 @@ class Invitation(ClientPrimitive):
     (see sipcore.signals).
     """
 
+    _end_method = "disconnect"
+
     def __init__(self, credentials, callee_uri: SIPURI, route, contact_uri: SIPURI | None = None):
         self._credentials = check_credentials(credentials)
         callee = check_sipuri("callee_uri", callee_uri)
@@ -229,7 +231,8 @@ class Invitation(ClientPrimitive):
         """End the session -> DISCONNECTING (then DISCONNECTED): CANCEL an unanswered outgoing
         INVITE, answer an unanswered incoming one with ``response_code`` (300-699), else BYE.
         ``timeout``: seconds to wait for the answer before DISCONNECTED anyway (None: PJSIP's
-        transaction timeout)."""
+        transaction timeout).  In DISCONNECTING or DISCONNECTED it does nothing (a session
+        the peer ended a moment ago is no error: a racy teardown does not fail)."""
         code = check_int("response_code", response_code, 300, 699)
         headers = check_headers(extra_headers)
         t = None if timeout is None else check_timeout(timeout, 86400)
@@ -351,6 +354,8 @@ class Invitation(ClientPrimitive):
             self._fire("send_2xx")
 
     def _disconnect(self, code: int, headers: dict[str, str], timeout: float | None) -> None:
+        if self._state in (DISCONNECTING, DISCONNECTED):
+            return      # ending or ended already: nothing to do (docs/invitation.md, deviations)
         self._require("disconnect")
         state = self._state
         if state == NULL:

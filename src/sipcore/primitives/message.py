@@ -7,7 +7,9 @@ once, through the ``sc_py_on_message_final`` trampoline, and turns that into the
 ``SIPEngineGotMessageResponse`` of each accepted ``send_message`` call: for the final
 response, a transaction timeout (408), a transport error (503, with the transport's error in
 ``reason``), the optional ``timeout`` (408) or the Engine stopping (408, reason "Engine
-stopped").  Incoming MESSAGEs are answered 200 in C (glue.c) before ``on_incoming`` runs.
+stopped").  Incoming MESSAGEs are answered 200 in C (glue.c) before ``on_incoming`` runs;
+with the Engine option ``message_answer="receiver"`` after it, with the code a receiver chose
+(``respond`` in the notification's data, see :class:`_Answer`).
 """
 from __future__ import annotations
 
@@ -16,10 +18,10 @@ from typing import Any
 from .. import _flat, _ua, signals
 from .._pj import check, ffi, handles, lib, strerror
 from ..credentials import Credentials
-from ..errors import MessagePendingError
+from ..errors import InvalidStateError, MessagePendingError
 from ..route import Route
 from ..uri import SIPURI, _make, fields_of_flat
-from .._validate import HEADER_NAME, check_content_type, check_timeout
+from .._validate import HEADER_NAME, check_content_type, check_int, check_timeout
 
 __all__ = ["send_message"]
 
@@ -187,7 +189,7 @@ class _PendingMessage:
 def on_incoming(ua: Any, rdata: Any, flat: Any, used: int, to_len: int, from_len: int,
                 ctype_len: int, body_len: int) -> None:
     """A MESSAGE outside any dialog (sc_py_on_message, with the running UA), already answered
-    200 by the glue (sc_on_rx_request), which wrote it in the incoming MESSAGE flat buffer
+    200 by the glue (sc_on_rx_request) unless ``message_answer`` is "receiver", which wrote it in the incoming MESSAGE flat buffer
     (sipcore.h) into the UA's scratch buffer: ``used`` bytes at ``flat``, copied first.  NULL
     when it did not fit: then again, into a buffer that big."""
     if not signals.has_receivers(signals.SIPEngineGotMessage):
@@ -200,8 +202,37 @@ def on_incoming(ua: Any, rdata: Any, flat: Any, used: int, to_len: int, from_len
         to_len, from_len, ctype_len, body_len = lens
     to_uri, from_uri, content_type, body = decode(ffi.unpack(flat, used), to_len, from_len,
                                                   ctype_len, body_len, scratch.uris)
-    signals.notify(signals.SIPEngineGotMessage, ua.engine, to_uri=to_uri, from_uri=from_uri,
-                   content_type=content_type, body=body)
+    if ua.options["message_answer"] != "receiver":
+        signals.notify(signals.SIPEngineGotMessage, ua.engine, to_uri=to_uri, from_uri=from_uri,
+                       content_type=content_type, body=body)
+        return
+    answer = _Answer()
+    try:
+        signals.notify(signals.SIPEngineGotMessage, ua.engine, to_uri=to_uri, from_uri=from_uri,
+                       content_type=content_type, body=body, respond=answer.respond)
+    finally:
+        answer.open = False
+    lib.sc_message_answer_code(answer.code)
+
+
+class _Answer:
+    """The answer to one incoming MESSAGE with ``message_answer="receiver"``: its
+    SIPEngineGotMessage carries ``respond(code)``, which a receiver calls (during its call, on
+    the poll thread) to choose the final response's code (200-699; the last call wins; none:
+    200).  The glue sends it once every receiver has returned."""
+
+    __slots__ = ("code", "open")
+
+    def __init__(self) -> None:
+        self.code = 200
+        self.open = True
+
+    def respond(self, code: int) -> None:
+        code = check_int("code", code, 200, 699)
+        if not self.open:
+            raise InvalidStateError("respond() of an incoming MESSAGE", "answered already "
+                                    "(call it from the SIPEngineGotMessage receiver)")
+        self.code = code
 
 
 def decode(data: bytes, to_len: int, from_len: int, ctype_len: int, body_len: int,

@@ -31,21 +31,25 @@ UNPUBLISHED, PUBLISHING, PUBLISHED, UNPUBLISHING = (
 
 
 class Publication(RefreshingPrimitive):
-    """``Publication(credentials, event, route, expires=300, extra_headers=None)``.
+    """``Publication(credentials, event, route, expires=300, extra_headers=None, timeout=None)``.
 
     Needs a running Engine.  ``publish(content_type, body)`` with content type as one
     "type/subtype" string (the spec's two arguments, joined as its note asks) and body as
     str (UTF-8) or bytes; ``unpublish()``.  ``expires`` may be changed at any time.
-    Notifications: ``SIPPublicationChangedState`` (see sipcore.signals).
+    ``timeout`` (seconds, an extension like send_message's; settable): a PUBLISH without a
+    final response by then ends with 408 and ``unpublished``.  Notifications: ``SIPPublicationChangedState`` (see sipcore.signals).
     """
+
+    _end_method = "unpublish"
 
     _table = PUBLICATION
     _states = (UNPUBLISHED, PUBLISHING, PUBLISHED, UNPUBLISHING)
 
     def __init__(self, credentials, event: str, route, expires: int = 300,
-                 extra_headers: dict[str, str] | None = None):
+                 extra_headers: dict[str, str] | None = None, timeout: float | None = None):
         from .._options import check_event
         self._credentials = check_credentials(credentials)
+        self.timeout = timeout
         self._event, _ = check_event(event, ["x/x"])
         self._route = check_route(route)
         self._expires = check_expires(expires)

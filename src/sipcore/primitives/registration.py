@@ -31,20 +31,26 @@ UNREGISTERED, REGISTERING, REGISTERED, UNREGISTERING = (
 
 
 class Registration(RefreshingPrimitive):
-    """``Registration(credentials, route, expires=300, contact_uri=None, extra_headers=None)``.
+    """``Registration(credentials, route, expires=300, contact_uri=None, extra_headers=None,
+    timeout=None)``.
 
     Needs a running Engine.  ``credentials.uri`` is the account (From/To); the registrar
     is its host.  ``contact_uri`` (a SIPURI) defaults to this endpoint's address on the
     route's transport.  ``expires`` may be changed at any time: the next REGISTER uses it.
+    ``timeout`` (seconds, an extension like send_message's; settable): a REGISTER without a
+    final response by then ends with 408 and ``unregistered``.
     Notifications: ``SIPRegistrationChangedState`` (see sipcore.signals).
     """
+
+    _end_method = "unregister"
 
     _table = REGISTRATION
     _states = (UNREGISTERED, REGISTERING, REGISTERED, UNREGISTERING)
 
     def __init__(self, credentials, route, expires: int = 300, contact_uri: SIPURI | None = None,
-                 extra_headers: dict[str, str] | None = None):
+                 extra_headers: dict[str, str] | None = None, timeout: float | None = None):
         self._credentials = check_credentials(credentials)
+        self.timeout = timeout
         self._route = check_route(route)
         self._expires = check_expires(expires)
         contact = check_sipuri("contact_uri", contact_uri, allow_none=True)

@@ -3,8 +3,8 @@ RFC 3856 for presence).
 
 The state mirrors PJSIP's ``pjsip_evsub``: ``NULL``, ``SENT``, ``ACCEPTED``, ``PENDING``,
 ``ACTIVE``, ``TERMINATED``, or the server's own Subscription-State text.  A new object is
-``TERMINATED``.  Not queued: ``subscribe()`` is allowed only in ``TERMINATED`` and
-``unsubscribe()`` only outside it; otherwise ``InvalidStateError`` names the state.  PJSIP
+``TERMINATED``.  Not queued: ``subscribe()`` is allowed only in ``TERMINATED`` (otherwise
+``InvalidStateError`` names the state); ``unsubscribe()`` in ``TERMINATED`` does nothing.  PJSIP
 refreshes an active subscription before it expires.  The rows: ``_states.SUBSCRIPTION`` (PJSIP's
 evsub reports become events, :data:`_EVSUB_EVENTS`).
 """
@@ -16,8 +16,8 @@ from .. import _reprs, signals
 from .._pj import check, ffi, lib, pj2str
 from ..errors import InvalidStateError
 from ..uri import SIPURI
-from ._base import (ClientPrimitive, recent, check_credentials, check_expires,
-                    check_headers, check_route, check_sipuri)
+from ._base import (TIMEOUT_REASON, ClientPrimitive, recent, check_credentials, check_expires,
+                    check_headers, check_route, check_sipuri, timeout_property)
 from ._states import OTHER, SUBSCRIPTION
 
 __all__ = ["Subscription"]
@@ -38,15 +38,26 @@ _EVSUB_EVENTS = {
 
 class Subscription(ClientPrimitive):
     """``Subscription(credentials, to_uri, event, route, expires=300, contact_uri=None,
-    extra_headers=None)``.
+    extra_headers=None, timeout=None)``.
+
+    ``timeout`` (seconds, an extension like send_message's; settable): the SUBSCRIBE of
+    subscribe() or unsubscribe() without a final response by then ends the subscription
+    (TERMINATED, 408).  PJSIP's own refreshes keep PJSIP's timeout.
 
     Needs a running Engine, and ``event`` registered with it (``events`` start option or
     ``Engine.add_event``), else ValueError.  Notifications: ``SIPSubscriptionChangedState``
     and ``SIPSubscriptionGotNotify`` (one per NOTIFY with a body; none for an empty body).
     """
 
+    _end_method = "unsubscribe"
+    timeout = timeout_property("Seconds the SUBSCRIBE of subscribe()/unsubscribe() may wait "
+                               "for its final response (then: 408 and TERMINATED); None: "
+                               "PJSIP's")
+
     def __init__(self, credentials, to_uri: SIPURI, event: str, route, expires: int = 300,
-                 contact_uri: SIPURI | None = None, extra_headers: dict[str, str] | None = None):
+                 contact_uri: SIPURI | None = None, extra_headers: dict[str, str] | None = None,
+                 timeout: float | None = None):
+        self.timeout = timeout
         self._credentials = check_credentials(credentials)
         self._to_uri = check_sipuri("to_uri", to_uri)
         if not isinstance(event, str):
@@ -77,7 +88,9 @@ class Subscription(ClientPrimitive):
         self._call("subscribe", self._subscribe)
 
     def unsubscribe(self) -> None:
-        """Send SUBSCRIBE with Expires: 0 (only outside state TERMINATED)."""
+        """Send SUBSCRIBE with Expires: 0; in state TERMINATED it does nothing (the spec says
+        it "can be used when the object is not in the TERMINATED state" and no more: sipcore
+        makes the other case a no-op, so that a racy teardown does not fail)."""
         self._call("unsubscribe", self._unsubscribe)
 
     # -- poll thread --
@@ -129,7 +142,9 @@ class Subscription(ClientPrimitive):
         self._fire("send_subscribe")
 
     def _unsubscribe(self) -> None:
-        if self._state == TERMINATED or self._sub == ffi.NULL:
+        if self._state == TERMINATED:
+            return      # ended already: nothing to do (the documented deviation, see above)
+        if self._sub == ffi.NULL:
             raise InvalidStateError("Subscription.unsubscribe()", self._state)
         self._send(0)
 
@@ -137,6 +152,14 @@ class Subscription(ClientPrimitive):
         tdata = ffi.new("pjsip_tx_data **")
         check(lib.pjsip_evsub_initiate(self._sub, ffi.NULL, expires, tdata), "creating the SUBSCRIBE")
         check(lib.pjsip_evsub_send_request(self._sub, tdata[0]), "sending the SUBSCRIBE")
+        self._arm_deadline()
+
+    def _on_deadline(self) -> None:
+        """``timeout`` passed without a final response: the subscription ends, 408."""
+        self._deadline = None
+        if self._state != TERMINATED:
+            self._abandon()
+            self._fire("ended", code=408, reason=TIMEOUT_REASON)
 
     def on_client(self, kind: int, result) -> None:
         if kind == lib.SC_CLIENT_EVSUB_NOTIFY:
@@ -146,7 +169,9 @@ class Subscription(ClientPrimitive):
         data: dict[str, Any] = {}
         if result.code >= 200:
             data = {"code": result.code, "reason": pj2str(result.reason)}
+            self._cancel_deadline()      # the final response came
         if result.state == lib.PJSIP_EVSUB_STATE_TERMINATED:
+            self._cancel_deadline()
             self._sub = ffi.NULL         # PJSIP destroys it after this callback
             self._release_token()
         self._fire(_EVSUB_EVENTS.get(result.state, "evsub_null"), state, **data)
@@ -160,6 +185,7 @@ class Subscription(ClientPrimitive):
                            body=ffi.unpack(info.body, info.body_len))
 
     def _abandon(self) -> None:
+        self._cancel_deadline()
         if self._sub != ffi.NULL:
             sub, self._sub = self._sub, ffi.NULL
             lib.sc_evsub_abandon(sub)
