@@ -610,3 +610,18 @@ def test_detach_is_idempotent_and_attach_returns_the_same_slot(engine, tmp_path)
     assert ua.bridge.slot(t) is None and all(slot not in e for e in ua.bridge.connections)
     engine.disconnect_audio_transport(t)             # not connected: nothing
     ua.call(lib.sc_fileport_destroy, t._fp)
+
+
+def test_the_bridge_is_made_at_its_first_use_only(engine_factory, tmp_path):
+    """An Engine that plays no audio has no bridge (no clock thread, less idle memory); the
+    first WaveFile makes it, from any thread, and the Engine's stop destroys it."""
+    engine_factory()
+    ua = _ua.current
+    threads = len(os.listdir("/proc/self/task"))
+    assert ua._bridge is None
+    path = tones.write_tone(str(tmp_path / "t.wav"), 440, seconds=0.2, sample_rate=8000)
+    w = WaveFile(path)
+    w.start()
+    assert ua._bridge is not None and len(os.listdir("/proc/self/task")) == threads + 1
+    assert ua.bridge is ua._bridge
+    w.stop()

@@ -1,4 +1,5 @@
-"""The audio bridge: one PJMEDIA conference per running Engine (``ua.bridge``), clocked in C.
+"""The audio bridge: one PJMEDIA conference per running Engine (``ua.bridge``, made at its first
+use), clocked in C.
 
 Created by the UA at Engine start (clock rate: the ``sample_rate`` option, 20 ms frames, mono)
 and destroyed in the UA's teardown after every media object and before the media endpoint.
