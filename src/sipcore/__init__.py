@@ -21,10 +21,21 @@ from .sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession  # noqa: E402
 from .media.wave import RecordingWaveFile, WaveFile  # noqa: E402  (m-bridge)
 from .media import AudioTransport, RTPTransport  # noqa: E402  (media: m-stream)
 from .signals import Notification, NotificationFailed, NotificationRecorder, wait_for  # noqa: E402
-from . import aio  # noqa: E402,F401  (asyncio: await notifications and operations)
 from . import signals  # noqa: E402
 from ._pj import PJSIP_VERSION  # noqa: E402
 from . import _callbacks  # noqa: E402,F401  (every trampoline: defined before an Engine starts)
+
+
+
+def __getattr__(name: str):
+    """``sipcore.aio`` (asyncio: await notifications and operations) is imported on first use:
+    importing asyncio (and ssl, socket...) costs every process 5-6 MB of RSS, which an
+    application without asyncio should not pay."""
+    if name == "aio":
+        import importlib
+        return importlib.import_module(".aio", __name__)
+    raise AttributeError(f"module 'sipcore' has no attribute {name!r}")
+
 
 __all__ = [
     "Engine", "send_message", "SIPURI", "Credentials", "Route",

@@ -141,3 +141,16 @@ def test_every_callback_is_a_trampoline_of_the_callbacks_module():
     assert declared and set(defined) == declared
     assert {name: where for name, where in defined.items() if where != ["sipcore._callbacks"]} == {}
     assert ("sipcore", "sipcore._callbacks") in edges()     # defined before an Engine can start
+
+
+def test_import_sipcore_leaves_asyncio_out_until_aio_is_used():
+    """``sipcore.aio`` is loaded on first use: asyncio (with ssl, socket...) costs a process
+    5-6 MB of RSS, which the idle-RSS benchmark counts and a non-asyncio application should not
+    pay."""
+    import subprocess
+    import sys
+    code = ("import sys, sipcore; assert 'asyncio' not in sys.modules, 'asyncio imported'; "
+            "from sipcore import aio; assert aio.__name__ == 'sipcore.aio'; "
+            "assert sipcore.aio is aio and 'asyncio' in sys.modules; print('ok')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
