@@ -89,7 +89,6 @@ class UA:
         self.available_codecs: list[str] = []
         self.events: dict[str, list[str]] = {}
         self.pending_messages: dict[str, Any] = {}
-        self.request_handlers: dict[str, Callable] = {}
         self.timers: dict[int, Callable[[], None]] = {}
         self._next_timer = 1
         self.primitives: set = set()          # live Registration/Publication/Subscription...
@@ -568,7 +567,7 @@ class UA:
         lib.sc_set_user_agent(ua.encode())
         self.options["user_agent"] = ua
 
-    # ---- PJSIP pools, incoming requests (called by the trampolines) --------------------
+    # ---- PJSIP pools ---------------------------------------------------------------------
 
     def in_pool(self, fn: Callable, args: tuple) -> Any:
         """fn(pool, *args) with a temporary pool, released after (on the poll thread)."""
@@ -579,14 +578,6 @@ class UA:
             return fn(pool, *args)
         finally:
             lib.pjsip_endpt_release_pool(self.endpt, pool)
-
-    def on_rx_request(self, rdata) -> bool:
-        info = ffi.new("sc_rdata_info_t *")
-        lib.sc_rdata_info(rdata, info)
-        handler = self.request_handlers.get(pj2str(info.method))
-        if handler is None:
-            return False
-        return bool(handler(rdata, info))
 
 
 DEFAULT_CODECS = ["opus", "speex", "G722", "PCMU", "PCMA", "GSM"]

@@ -224,7 +224,9 @@ static void sc_on_tsx_state(pjsip_transaction *tsx, pjsip_event *e)
 
 /* Incoming requests outside dialogs.  MESSAGE is answered 200 here, in C (statefully, so
  * retransmissions are absorbed), before Python hears of it, with the message in the incoming
- * MESSAGE flat buffer (sipcore.h) in the buffer the UA lent (sc_message_buffer). */
+ * MESSAGE flat buffer (sipcore.h) in the buffer the UA lent (sc_message_buffer).  Any other
+ * request that reaches this module (INVITE is taken by mod-sipcore-inv, in-dialog requests
+ * by PJSIP's UA layer) gets the answer RFC 3261 gives it (sc_uas_unhandled, glue_uas.c). */
 static const pj_str_t sc_message_name = { "MESSAGE", 7 };
 static char *sc_msg_buf = NULL;
 static int sc_msg_buf_size = 0;
@@ -248,7 +250,7 @@ static pj_bool_t sc_on_rx_request(pjsip_rx_data *rdata)
                          lens[1], lens[2], lens[3]);
         return PJ_TRUE;
     }
-    return sc_py_on_rx_request(rdata);
+    return sc_uas_unhandled(rdata);      /* (glue_uas.c) */
 }
 
 pjsip_module sc_mod_app = {
@@ -277,7 +279,9 @@ pj_status_t sc_modules_register(pjsip_endpoint *endpt)
     if (st != PJ_SUCCESS) return st;
     st = pjsip_endpt_register_module(endpt, &sc_mod_ua);
     if (st != PJ_SUCCESS) return st;
-    return pjsip_endpt_register_module(endpt, &sc_mod_app);
+    st = pjsip_endpt_register_module(endpt, &sc_mod_app);
+    if (st != PJ_SUCCESS) return st;
+    return sc_uas_init(endpt);          /* mod-sipcore-check, capabilities (glue_uas.c) */
 }
 
 /* ---------- 3. wake-up socket --------------------------------------------------------- */

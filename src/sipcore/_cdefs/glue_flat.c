@@ -199,32 +199,36 @@ int sc_uri_pj_flat(pjsip_uri *uri, char *buf, int size)
 
 /* The body of an incoming MESSAGE: a request with a Content-Type header and an empty body
  * (Content-Length: 0) has no msg->body in PJSIP, but its content type is still the one the
- * header names (spec: SIPEngineGotMessage's content_type is the Content-Type header). */
-static int sc_message_body(pjsip_msg *msg, pj_str_t *type, pj_str_t *subtype,
-                           const char **data, unsigned *len)
+ * header names (spec: SIPEngineGotMessage's content_type is the Content-Type header).  A
+ * multipart body PJSIP parses into its parts (msg->body->data is then no text): its bytes
+ * are taken from the packet as they came (sc_rdata_raw_body). */
+static const pjsip_media_type *sc_message_body(pjsip_rx_data *rdata, const char **data,
+                                               unsigned *len)
 {
+    pjsip_msg *msg = rdata->msg_info.msg;
     const pjsip_ctype_hdr *ct;
     if (msg->body) {
-        *type = msg->body->content_type.type;
-        *subtype = msg->body->content_type.subtype;
-        *data = (const char*) msg->body->data;
-        *len = msg->body->len;
-        return 1;
+        if (msg->body->print_body == &pjsip_print_text_body) {
+            *data = (const char*) msg->body->data;
+            *len = msg->body->len;
+        } else {
+            sc_rdata_raw_body(rdata, data, len);
+        }
+        return &msg->body->content_type;
     }
     ct = (const pjsip_ctype_hdr*) pjsip_msg_find_hdr(msg, PJSIP_H_CONTENT_TYPE, NULL);
-    if (!ct) return 0;
-    *type = ct->media.type;
-    *subtype = ct->media.subtype;
+    if (!ct) return NULL;
     *data = "";
     *len = 0;
-    return 1;
+    return &ct->media;
 }
 
 int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens)
 {
     sc_flat_wr w = { buf, size, 0 };
     pjsip_fromto_hdr *hdrs[2];
-    pj_str_t type, subtype;
+    const pjsip_media_type *mt;
+    const pjsip_param *p;
     const char *body;
     unsigned body_len;
     int i, start;
@@ -235,11 +239,18 @@ int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens)
         lens[i] = hdrs[i] && sc_uri_write(hdrs[i]->uri, &w) ? w.pos - start : -1;
     }
     lens[2] = lens[3] = -1;
-    if (sc_message_body(rdata->msg_info.msg, &type, &subtype, &body, &body_len)) {
+    if ((mt = sc_message_body(rdata, &body, &body_len)) != NULL) {
         start = w.pos;
-        sc_flat_raw(&w, type.ptr, type.slen);
+        sc_flat_raw(&w, mt->type.ptr, mt->type.slen);
         sc_flat_raw(&w, "/", 1);
-        sc_flat_raw(&w, subtype.ptr, subtype.slen);
+        sc_flat_raw(&w, mt->subtype.ptr, mt->subtype.slen);
+        for (p = mt->param.next; p != &mt->param; p = p->next) {   /* ;name[=value] as sent */
+            sc_flat_raw(&w, ";", 1);
+            sc_flat_raw(&w, p->name.ptr, p->name.slen);
+            if (p->value.slen <= 0) continue;
+            sc_flat_raw(&w, "=", 1);
+            sc_flat_raw(&w, p->value.ptr, p->value.slen);
+        }
         lens[2] = w.pos - start;
         sc_flat_raw(&w, body, (pj_ssize_t) body_len);
         lens[3] = (int) body_len;

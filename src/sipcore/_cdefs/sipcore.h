@@ -69,7 +69,9 @@ typedef __typeof__(((pjmedia_sdp_media *) 0)->desc) sc_sdp_media_desc;
  * Incoming MESSAGE flat buffer (written by sc_message_flat; read by primitives.message.decode,
  * written there by encode for the tests):
  *     the To URI in URI flat form (to_len bytes), the From URI in URI flat form (from_len
- *     bytes), the content type "type/subtype" (ctype_len bytes), the body (body_len bytes),
+ *     bytes), the content type "type/subtype" followed by its parameters as the header has
+ *     them (";name=value" or ";name" each; ctype_len bytes), the body (body_len bytes: for a
+ *     multipart body, its bytes as the packet carried them),
  *     one after the other, `used` bytes in all.  The content type and the body are bytes as
  *     they are, not fields (their lengths delimit them).
  *   A URI length of -1: not a sip:/sips: URI (no bytes).  ctype_len and body_len -1: the
@@ -391,8 +393,6 @@ void sc_fileport_destroy(sc_fileport *fp);
  * registers with @ffi.def_extern; called by the glue on the poll thread.  A token is the
  * integer the Python object was registered under (its registry ignores unknown ones). */
 SC_PYTHON_CALLBACKS_BEGIN
-/* A request outside any dialog that the glue did not take (MESSAGE is taken: below). */
-pj_bool_t sc_py_on_rx_request(pjsip_rx_data *rdata);
 /* The one report of an sc_msg_send request: final response, timeout (408) or transport
  * error (transport_err != 0); reason is reason_len bytes, not NUL-terminated. */
 void sc_py_on_message_final(uintptr_t token, int code, const char *reason, int reason_len,
