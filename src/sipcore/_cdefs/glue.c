@@ -454,15 +454,21 @@ void sc_wake_destroy(pjsip_endpoint *endpt)
 
 /* ---------- 4. accessors -------------------------------------------------------------- */
 
-/* A message's body: content type, subtype, data; 0 when it has none. */
-static int sc_msg_body(pjsip_msg *msg, pj_str_t *type, pj_str_t *subtype, const char **data,
-                       unsigned *len)
+/* A message's body: content type, subtype, data (a multipart body as the packet carried it:
+ * PJSIP parsed it into parts); 0 when it has none. */
+static int sc_msg_body(pjsip_rx_data *rdata, pj_str_t *type, pj_str_t *subtype,
+                       const char **data, unsigned *len)
 {
+    pjsip_msg *msg = rdata->msg_info.msg;
     if (!msg->body) return 0;
     *type = msg->body->content_type.type;
     *subtype = msg->body->content_type.subtype;
-    *data = (const char*) msg->body->data;
-    *len = msg->body->len;
+    if (msg->body->print_body != &pjsip_print_text_body) {
+        sc_rdata_raw_body(rdata, data, len);
+    } else {
+        *data = (const char*) msg->body->data;
+        *len = msg->body->len;
+    }
     return 1;
 }
 
@@ -482,7 +488,7 @@ void sc_rdata_info(pjsip_rx_data *rdata, sc_rdata_info_t *out)
     out->from_uri = rdata->msg_info.from ? rdata->msg_info.from->uri : NULL;
     out->to_uri = rdata->msg_info.to ? rdata->msg_info.to->uri : NULL;
     if (rdata->msg_info.cid) out->call_id = rdata->msg_info.cid->id;
-    out->has_body = sc_msg_body(msg, &out->content_type, &out->content_subtype, &out->body,
+    out->has_body = sc_msg_body(rdata, &out->content_type, &out->content_subtype, &out->body,
                                 &out->body_len);
     out->src_ip = rdata->pkt_info.src_name;
     out->src_port = rdata->pkt_info.src_port;
