@@ -444,43 +444,71 @@ class UA:
             return ffi.string(buf).decode()
         return "127.0.0.1"
 
-    def start_transport(self, kind: str, port: int | None) -> None:
-        """(Re)start the UDP, TCP or TLS transport on port (0: any), or stop it (None)."""
-        self.stop_transport(kind)
+    def start_transport(self, kind: str, port: int | None,
+                        restore: Callable[[], None] | None = None) -> None:
+        """(Re)start the UDP, TCP or TLS transport on port (0: any), or stop it (None).
+
+        The transport that works stays until the new one is up: a new one that fails (a port
+        in use, a certificate that does not load) raises and leaves it as it was.  On the port
+        the old one holds, the old one must go first; when the new one then fails,
+        ``restore`` (which puts the old settings back) runs and the old one starts again."""
         if port is None:
+            self.stop_transport(kind)
             return
+        old = self.transports.get(kind)
+        old_port = self.ports[kind]
+        if old is not None and port != 0 and port == old_port:
+            self.stop_transport(kind)
+            try:
+                self._open_transport(kind, port)
+            except SIPCoreError:
+                if restore is not None:
+                    restore()
+                try:
+                    self._open_transport(kind, port)
+                except SIPCoreError:
+                    pass        # (the port was taken meanwhile: reported by the first error)
+                raise
+            return
+        self._open_transport(kind, port)           # raises: the old one untouched
+        if old is not None:
+            self._close_transport(kind, old)
+
+    def _open_transport(self, kind: str, port: int) -> None:
+        """Start a transport of this kind and make it the one used (transports, ports)."""
         ip = self.options["local_ip"].encode()
         if kind == "udp":
             tp = ffi.new("pjsip_transport **")
             check(lib.sc_start_udp(self.endpt, ip, port, tp), f"starting the UDP transport on port {port}")
-            self.transports[kind] = tp[0]
-            self.ports[kind] = lib.sc_transport_port(tp[0])
-            return
-        f = ffi.new("pjsip_tpfactory **")
-        if kind == "tcp":
-            check(lib.sc_start_tcp(self.endpt, ip, port, f), f"starting the TCP transport on port {port}")
+            handle, bound = tp[0], lib.sc_transport_port(tp[0])
         else:
-            o = self.options
-            keep = []
+            f = ffi.new("pjsip_tpfactory **")
+            if kind == "tcp":
+                check(lib.sc_start_tcp(self.endpt, ip, port, f), f"starting the TCP transport on port {port}")
+            else:
+                o = self.options
+                keep = []
 
-            def cstr(v):
-                if v is None:
-                    return ffi.NULL
-                b = ffi.new("char[]", v.encode())
-                keep.append(b)
-                return b
+                def cstr(v):
+                    if v is None:
+                        return ffi.NULL
+                    b = ffi.new("char[]", v.encode())
+                    keep.append(b)
+                    return b
 
-            tls = ffi.new("sc_tls_opts_t *")
-            tls.ca_file = cstr(o["tls_ca_file"])
-            tls.ca_path = cstr(SYSTEM_CA_PATH if o["tls_ca_file"] is None else None)
-            tls.cert_file = cstr(o["tls_cert_file"])
-            tls.privkey_file = cstr(o["tls_privkey_file"])
-            tls.proto = TLS_PROTOCOLS[o["tls_protocol"]]
-            tls.verify_server = 1 if o["tls_verify_server"] else 0
-            tls.timeout_ms = o["tls_timeout"]
-            check(lib.sc_start_tls(self.endpt, ip, port, tls, f), f"starting the TLS transport on port {port}")
-        self.transports[kind] = f[0]
-        self.ports[kind] = lib.sc_factory_port(f[0])
+                tls = ffi.new("sc_tls_opts_t *")
+                tls.ca_file = cstr(o["tls_ca_file"])
+                tls.ca_path = cstr(SYSTEM_CA_PATH if o["tls_ca_file"] is None else None)
+                tls.cert_file = cstr(o["tls_cert_file"])
+                tls.privkey_file = cstr(o["tls_privkey_file"])
+                tls.proto = TLS_PROTOCOLS[o["tls_protocol"]]
+                tls.verify_server = 1 if o["tls_verify_server"] else 0
+                tls.timeout_ms = o["tls_timeout"]
+                check(lib.sc_start_tls(self.endpt, ip, port, tls, f), f"starting the TLS transport on port {port}")
+            handle, bound = f[0], lib.sc_factory_port(f[0])
+        self.checked_routes.clear()
+        self.transports[kind] = handle
+        self.ports[kind] = bound
 
     def check_route(self, route: Any) -> None:
         """SIPCoreError unless a transport of this Engine can reach the route.
@@ -506,8 +534,11 @@ class UA:
         self.checked_routes.clear()
         t = self.transports.pop(kind, None)
         self.ports[kind] = None
-        if t is None:
-            return
+        if t is not None:
+            self._close_transport(kind, t)
+
+    @staticmethod
+    def _close_transport(kind: str, t: Any) -> None:
         if kind == "udp":
             lib.sc_udp_stop(t)
         else:

@@ -434,12 +434,22 @@ int sc_ua_renew(pjsip_endpoint *endpt)
     return sc_ua_load(endpt);                       /* once more */
 }
 
-/* The UDP transport started last (NULL: none).  A MESSAGE sent over UDP names it in its
- * transport selector (sc_msg_tsx_send): after set_local_udp_port() the old transport stays
+/* The UDP transport started last (NULL: none).  Every request sent over UDP names it in its
+ * transport selector (sc_udp_sel: the MESSAGE client's transactions, a registration's and a
+ * publication's requests, the dialogs of Invitations and Subscriptions): after set_local_udp_port() the old transport stays
  * registered, shut down, while finished transactions hold it (Timer J/K), and pjproject
  * 2.12's lookup for datagram transports takes the first transport of the zero-address key
  * without skipping shut-down ones -- the old one -- and fails with PJSIP_EUNSUPTRANSPORT. */
 pjsip_transport *sc_udp_current = NULL;
+
+int sc_udp_sel(pjsip_tpselector *sel)
+{
+    if (!sc_udp_current) return 0;
+    pj_bzero(sel, sizeof(*sel));
+    sel->type = PJSIP_TPSELECTOR_TRANSPORT;
+    sel->u.transport = sc_udp_current;
+    return 1;
+}
 
 void sc_wake_destroy(pjsip_endpoint *endpt)
 {
@@ -553,7 +563,7 @@ void sc_listener_sel(pjsip_tpselector *sel, pjsip_tpfactory *listener)
 }
 
 /* A new UAC dialog (INVITE, SUBSCRIBE): its route set, digest credentials and the TCP/TLS
- * listener its requests go through. */
+ * listener its requests go through (without one: the current UDP transport). */
 pj_status_t sc_dlg_setup(pjsip_dialog *dlg, const char *route, pjsip_tpfactory *listener,
                          const char *user, const char *password)
 {
@@ -565,10 +575,10 @@ pj_status_t sc_dlg_setup(pjsip_dialog *dlg, const char *route, pjsip_tpfactory *
         sc_cred(dlg->pool, &cred, user, password);
         st = pjsip_auth_clt_set_credentials(&dlg->auth_sess, 1, &cred);
     }
-    if (st == PJ_SUCCESS && listener) {
+    if (st == PJ_SUCCESS) {
         pjsip_tpselector sel;
-        sc_listener_sel(&sel, listener);
-        st = pjsip_dlg_set_transport(dlg, &sel);
+        if (listener) sc_listener_sel(&sel, listener);
+        if (listener || sc_udp_sel(&sel)) st = pjsip_dlg_set_transport(dlg, &sel);
     }
     return st;
 }

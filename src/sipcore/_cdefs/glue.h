@@ -16,8 +16,10 @@ extern pjsip_module sc_mod_app;
  * text may be NULL.  Returns 0, or -1 when it was dropped (out of memory, queue full). */
 int sc_media_event(uintptr_t token, int what, int value, pj_status_t status, const char *text);
 
-/* The UDP transport started last (NULL: none); see glue.c. */
+/* The UDP transport started last (NULL: none); see glue.c.  sc_udp_sel: a selector for it
+ * (0: there is none). */
 extern pjsip_transport *sc_udp_current;
+int sc_udp_sel(pjsip_tpselector *sel);
 
 /* Add header name: value to a request; both strings in its pool, value NUL-terminated.
  * Typed headers (Route, Contact ...) come out typed, others generic. */
