@@ -50,6 +50,9 @@ POLL_TIMEOUT_MS = 100
 #: after this many seconds with a completely idle poll, freed heap memory is returned to the
 #: system once (sc_trim_heap), so RSS follows the load instead of staying at its peak
 TRIM_IDLE_SECONDS = 2.0
+#: Engine.stop() waits at most this long for the servers' answers to the requests that end
+#: registrations, publications and subscriptions (sent all at once)
+STOP_ENDING_SECONDS = 2.0
 
 
 class _PostedCall:
@@ -217,6 +220,7 @@ class UA:
                         busy = False
             signals.notify(signals.SIPEngineWillEnd, self.engine)
             self._run_posted()
+            self._end_on_wire()
         except BaseException:
             self.report_exception(_format_exc())
             signals.notify(signals.SIPEngineDidFail, self.engine)
@@ -233,6 +237,37 @@ class UA:
             signals.notify(signals.SIPEngineDidEnd, self.engine)
             if signals._exception_reporter == self.report_exception:
                 signals._exception_reporter = None
+
+    def _end_on_wire(self) -> None:
+        """Engine.stop(), before the teardown: end what the primitives hold on servers
+        (registrations, publications, subscriptions: the request with Expires: 0), all at
+        once, polling for their answers at most STOP_ENDING_SECONDS in all; then one
+        SIPEngineCouldNotEnd names those that were not ended (no answer in time, or a
+        failure).  Invitations say goodbye (BYE, CANCEL) in their own _engine_stopping."""
+        ending = []
+        for primitive in list(self.primitives):
+            try:
+                if primitive._end_on_wire():
+                    ending.append(primitive)
+            except BaseException:
+                self.report_exception(_format_exc())
+        if not ending:
+            return
+        count = ffi.new("unsigned *")
+        deadline = time.monotonic() + STOP_ENDING_SECONDS
+        while any(p._end_pending() for p in ending):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            lib.sc_wake_ack()
+            self._run_posted()
+            lib.sc_poll(self.endpt, max(1, min(50, int(left * 1000))), 0, count)
+            self.drain_c_events()
+        failed = [(p, p._end_failure()) for p in ending]
+        failed = [(p, why) for p, why in failed if why is not None]
+        if failed:
+            signals.notify(signals.SIPEngineCouldNotEnd, self.engine,
+                           objects=[p for p, _ in failed], reasons=[why for _, why in failed])
 
     def _give_back_memory(self) -> None:
         """After TRIM_IDLE_SECONDS of a completely idle poll, once: renew PJSIP's UA layer if

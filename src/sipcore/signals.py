@@ -65,6 +65,14 @@ SIPEngineDidFail = _signal(
 SIPEngineWillEnd = _signal(
     "SIPEngineWillEnd", "The Engine is about to stop because stop() was called.")
 SIPEngineDidEnd = _signal("SIPEngineDidEnd", "The Engine was running and has stopped.")
+SIPEngineCouldNotEnd = _signal("SIPEngineCouldNotEnd", """Engine.stop() (or the interpreter's
+    exit) sent the request that ends every registration, publication and subscription on its
+    server (Expires: 0, all at once) and waited at most 2 s for the answers: these were not
+    ended.  ``objects`` (list of the Registration, Publication and Subscription objects),
+    ``reasons`` (list of str, in the same order: the failure's code and reason, or "no final
+    response in time").  Sent after SIPEngineWillEnd and the objects' own state changes,
+    before their final "engine stopped" states and SIPEngineDidEnd; not sent when all were
+    ended.""")
 SIPEngineLog = _signal("SIPEngineLog", """A PJSIP log line: ``log_sender`` (str: the PJSIP
     module that logged), ``level`` (int 1..5, 1 most critical), ``message`` (str).  The spec
     calls the module ``sender``, but blinker passes the notification's sender (the Engine) as
@@ -73,8 +81,9 @@ SIPEngineSIPTrace = _signal("SIPEngineSIPTrace", """A SIP message on the wire: `
     (bool), ``source_ip`` (str), ``source_port`` (int), ``destination_ip`` (str),
     ``destination_port`` (int), ``data`` (str: the message as on the wire).""")
 SIPEngineGotMessage = _signal("SIPEngineGotMessage", """An incoming MESSAGE (answered 200):
-    ``to_uri``, ``from_uri`` (SIPURI), ``content_type`` (str "type/subtype"), ``body``
-    (bytes).""")
+    ``to_uri``, ``from_uri`` (SIPURI), ``content_type`` (str "type/subtype"),
+    ``content_type_parameters`` (dict: the Content-Type's parameters, e.g. a multipart
+    body's ``boundary``; names lower-cased, quotes removed), ``body`` (bytes, as sent).""")
 SIPEngineGotMessageResponse = _signal("SIPEngineGotMessageResponse", """The final response to
     send_message(): ``to_uri`` (the SIPURI given to send_message), ``code`` (int), ``reason``
     (str).""")

@@ -74,6 +74,21 @@ class ClientPrimitive:
     def _engine_stopping(self) -> None:  # overridden
         self._release_token()
 
+    # Engine.stop() ends on the server what a primitive holds there before it tears down:
+    # _end_on_wire() sends the request that ends it (True: one was sent or queued), the UA
+    # polls while _end_pending() and at most STOP_ENDING_SECONDS, then asks
+    # _end_failure() why it was not ended (None: it was).  A primitive that holds nothing on
+    # a server keeps these defaults.
+
+    def _end_on_wire(self) -> bool:
+        return False
+
+    def _end_pending(self) -> bool:
+        return False
+
+    def _end_failure(self) -> str | None:
+        return None
+
     def _local_contact(self, user: str | None, transport: str | None) -> str:
         ua = self._ua
         kind = transport or "udp"

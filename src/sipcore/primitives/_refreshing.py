@@ -34,6 +34,8 @@ class RefreshingPrimitive(ClientPrimitive):
     _wanted: tuple[str, Any] | None = None   # (event, payload) queued: the last call wins
     _attempt = 0                 # requests sent
     _answered = 0                # of them, answered (a late or duplicate answer is ignored)
+    _sent_event: str | None = None      # the event of the request in progress
+    _end_result: tuple[int, str] | None = None   # Engine.stop(): the removal's final answer
 
     @property
     def expires(self) -> int:
@@ -91,6 +93,7 @@ class RefreshingPrimitive(ClientPrimitive):
         self._cancel_timer()
         self._cancel_kick()
         tdata = self._create_request(event, payload)
+        self._sent_event = event
         self._attempt += 1
         attempt = self._attempt
         if transition:
@@ -117,6 +120,8 @@ class RefreshingPrimitive(ClientPrimitive):
         """The final response (or a failure to send): ``granted`` is the expiry the server
         granted, ``data`` what a success notifies besides code and reason."""
         idle, _, active, _ = self._states
+        if self._sent_event == "send_end":
+            self._end_result = (code, reason)
         if 200 <= code < 300:
             self._fire("ok", code=code, reason=reason, **data)
             if self._state == active:
@@ -132,6 +137,25 @@ class RefreshingPrimitive(ClientPrimitive):
         self._timer = None
         if self._state == self._states[2] and self._wanted is None:
             self._request("refresh")
+
+    def _end_on_wire(self) -> bool:
+        """Engine.stop(): unregister()/unpublish() (queued behind a request in progress)."""
+        if self._state == self._states[0]:
+            return False
+        self._cancel_timer()
+        self._end_result = None
+        self._request("send_end")
+        return True
+
+    def _end_pending(self) -> bool:
+        return self._state != self._states[0]
+
+    def _end_failure(self) -> str | None:
+        if self._state != self._states[0]:
+            return "no final response in time"
+        if self._end_result is not None and not 200 <= self._end_result[0] < 300:
+            return f"{self._end_result[0]} {self._end_result[1]}"
+        return None
 
     def _engine_stopping(self) -> None:
         self._cancel_timer()
