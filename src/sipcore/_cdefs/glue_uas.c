@@ -9,8 +9,11 @@
  *        - over a datagram transport, a Content-Length larger than the body the datagram
  *          carries (RFC 3261 §18.3, RFC 4475 §3.1.2.11); bytes past a smaller Content-Length
  *          are discarded, as §18.3 says (PJSIP kept them);
+ *        - a CSeq whose method is not the request's (§8.1.1.5; RFC 4475 §3.1.2.x);
  *        - a Require naming an extension PJSIP's endpoint does not support: 420 with
  *          Unsupported (§8.2.2.3; not for ACK and CANCEL);
+ *        - a body with a Content-Encoding other than identity: 415 with Accept-Encoding
+ *          (§8.2.3);
  *        - an SDP offer (INVITE, UPDATE) that PJMEDIA would cut down to fit its compile-time
  *          limits (more m-lines, formats, attributes or bandwidths than it holds, a port above
  *          65535, an o= session id or version above 2^32-1): 488 with a Warning saying which.
@@ -83,11 +86,15 @@ int sc_rdata_raw_body(pjsip_rx_data *rdata, const char **data, unsigned *len)
 
 /* ---------- 1. mod-sipcore-check ------------------------------------------------------------ */
 
-/* The first header that appears twice among those RFC 3261 allows once; NULL: none. */
-static const char *sc_duplicate_header(pjsip_msg *msg)
+static const pj_str_t sc_str_content_encoding = { "Content-Encoding", 16 }, sc_str_e = { "e", 1 };
+
+/* The first header that appears twice among those RFC 3261 allows once (NULL: none), and
+ * the Content-Encoding header in *enc (NULL: none). */
+static const char *sc_scan_headers(pjsip_msg *msg, pjsip_generic_string_hdr **enc)
 {
     unsigned seen = 0, bit;
     pjsip_hdr *h;
+    *enc = NULL;
     for (h = msg->hdr.next; h != &msg->hdr; h = h->next) {
         switch (h->type) {
         case PJSIP_H_CALL_ID: bit = 1; break;
@@ -97,6 +104,11 @@ static const char *sc_duplicate_header(pjsip_msg *msg)
         case PJSIP_H_MAX_FORWARDS: bit = 16; break;
         case PJSIP_H_CONTENT_LENGTH: bit = 32; break;
         case PJSIP_H_CONTENT_TYPE: bit = 64; break;
+        case PJSIP_H_OTHER:
+            if ((h->name.slen == 16 && pj_stricmp(&h->name, &sc_str_content_encoding) == 0) ||
+                (h->name.slen == 1 && pj_stricmp(&h->name, &sc_str_e) == 0))
+                *enc = (pjsip_generic_string_hdr*) h;
+            continue;
         default: continue;
         }
         if (seen & bit) return h->name.ptr ? h->name.ptr : "a header";
@@ -107,10 +119,15 @@ static const char *sc_duplicate_header(pjsip_msg *msg)
 
 /* What is wrong with the message's framing or headers (a 400's reason), NULL: nothing.
  * Also discards the bytes of a datagram past its Content-Length (RFC 3261 §18.3). */
-static const char *sc_invalid(pjsip_rx_data *rdata, char *why, size_t cap)
+static const char *sc_invalid(pjsip_rx_data *rdata, char *why, size_t cap,
+                              pjsip_generic_string_hdr **enc)
 {
-    const char *dup = sc_duplicate_header(rdata->msg_info.msg);
+    pjsip_msg *msg = rdata->msg_info.msg;
+    const char *dup = sc_scan_headers(msg, enc);
     pjsip_clen_hdr *clen = rdata->msg_info.clen;
+    if (msg->type == PJSIP_REQUEST_MSG && rdata->msg_info.cseq &&
+        pjsip_method_cmp(&rdata->msg_info.cseq->method, &msg->line.req.method) != 0)
+        return "CSeq method does not match the request's";     /* RFC 3261 §8.1.1.5 */
     if (dup) {
         const char *end = dup;
         while (*end && *end != ':' && *end != ' ' && *end != '\t' && end - dup < 40) end++;
@@ -280,11 +297,14 @@ static int sc_has_tsx(pjsip_rx_data *rdata)
     return tsx != NULL;
 }
 
+static const pj_str_t sc_str_identity = { "identity", 8 };
+
 static pj_bool_t sc_check_rx_request(pjsip_rx_data *rdata)
 {
     char buf[96];
     pj_str_t tag;
-    const char *why = sc_invalid(rdata, buf, sizeof(buf));
+    pjsip_generic_string_hdr *enc;
+    const char *why = sc_invalid(rdata, buf, sizeof(buf), &enc);
     pjsip_msg *msg = rdata->msg_info.msg;
     int is_ack = msg->line.req.method.id == PJSIP_ACK_METHOD;
     if (why) {
@@ -307,6 +327,18 @@ static pj_bool_t sc_check_rx_request(pjsip_rx_data *rdata)
         }
         return PJ_TRUE;
     }
+    if (enc && msg->body && pj_stricmp(&enc->hvalue, &sc_str_identity) != 0 && !is_ack) {
+        /* RFC 3261 §8.2.3: a body in an encoding we do not understand: 415, saying which */
+        pjsip_generic_string_hdr *h;
+        pj_str_t name = { "Accept-Encoding", 15 };
+        pjsip_hdr list;
+        if (sc_has_tsx(rdata)) return PJ_FALSE;
+        h = pjsip_generic_string_hdr_create(rdata->tp_info.pool, &name, &sc_str_identity);
+        pj_list_init(&list);
+        pj_list_push_back(&list, h);
+        sc_uas_respond(rdata, 415, NULL, &list);
+        return PJ_TRUE;
+    }
     if ((why = sc_sdp_check(rdata, buf, sizeof(buf))) != NULL) {
         pjsip_warning_hdr *w;
         pj_str_t host, text;
@@ -326,7 +358,8 @@ static pj_bool_t sc_check_rx_request(pjsip_rx_data *rdata)
 static pj_bool_t sc_check_rx_response(pjsip_rx_data *rdata)
 {
     char buf[96];
-    return sc_invalid(rdata, buf, sizeof(buf)) != NULL;   /* PJ_TRUE: dropped */
+    pjsip_generic_string_hdr *enc;
+    return sc_invalid(rdata, buf, sizeof(buf), &enc) != NULL;   /* PJ_TRUE: dropped */
 }
 
 static pjsip_module sc_mod_check = {
