@@ -102,8 +102,8 @@ SIPInvitationChangedState = _signal("SIPInvitationChangedState", """An Invitatio
     state: ``prev_state``, ``state``; when a received request caused it: ``method`` (str),
     ``request_uri`` (SIPURI or None); when a received response, a timeout or an error caused
     it: ``code`` (int), ``reason`` (str); when a received message caused it: ``headers``
-    (dict name -> value as printed by PJSIP, repeated headers joined with ", "), ``body``
-    (str, or None without a body).""")
+    (dict name -> value as received: folding undone, a compact name given in full, repeated
+    headers joined with ", "), ``body`` (str, or None without a body).""")
 SIPInvitationGotSDPUpdate = _signal("SIPInvitationGotSDPUpdate", """An Invitation completed an
     SDP offer/answer: ``succeeded`` (bool); ``local_sdp``, ``remote_sdp`` (SDPSession) on
     success, ``error`` (str) on failure.""")

@@ -30,6 +30,7 @@ class Endpoint:
         self.engine = engine
         self.messages: list[dict] = []
         self.invitations: list = []
+        self.headers: dict[str, dict] = {}
         self.lock = threading.Lock()
         signals.SIPEngineGotMessage.connect(self.on_message, weak=False)
         signals.SIPInvitationChangedState.connect(self.on_invitation, weak=False)
@@ -46,6 +47,7 @@ class Endpoint:
         if data.get("state") == "INCOMING":
             with self.lock:
                 self.invitations.append((sender.call_id, sender.get_offered_remote_sdp()))
+                self.headers[sender.call_id] = data.get("headers")
             sender.disconnect(488)      # (not the point here: ends it)
 
     def port(self, transport: str) -> int:
@@ -485,6 +487,22 @@ def test_invite_with_escaped_request_uri_user_gets_a_session(ep, peer, user):
     contact = header(final(responses) or responses[-1], "Contact")
     if contact is not None:
         assert f"sip:{user}@" in contact
+
+
+def test_contact_parameters_and_escapes_reach_the_application(ep, peer):
+    """The application reads a received Contact with all its parameters and escapes (RFC 3261
+    §19.1.1/§19.1.2: ``lr`` and an escaped value are part of the URI), a compact header
+    under its full name (§7.3.3) and a folded one as one line (§7.3.1)."""
+    contact = "<sip:eve@127.0.0.1:9;lr;name=value%41>;p=v%41;q=0.5"
+    data, call_id = build("INVITE", transport=peer.transport, port=peer.port, me=peer.me,
+                          extra=f"m: {contact}\nSubject: first\n  second",
+                          ctype="application/sdp", body=SDP_BASE.encode())
+    peer.exchange(data, wait=3)
+    assert ep.invitation_for(call_id) is not None
+    headers = ep.headers[call_id]
+    assert headers["Contact"] == contact
+    assert headers["Subject"] == "first second"
+    assert headers["Call-ID"] == call_id
 
 
 # ---- SDP edge cases (INVITE offers) -------------------------------------------------------------

@@ -260,33 +260,68 @@ int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens)
 
 /* ---------- headers list ------------------------------------------------------------------ */
 
-/* Every header of a received message as PJSIP prints it.  Each is printed into a scratch
- * buffer first (on the stack; larger ones in the heap), then written as a name field and a
- * value field.  -1 only when the heap has no room for a header's text. */
+/* RFC 3261 §7.3.3's compact forms, and the full names they stand for. */
+static const char *const sc_compact[26] = {
+    /* a */ "Accept-Contact", /* b */ "Referred-By", /* c */ "Content-Type",
+    /* d */ "Request-Disposition", /* e */ "Content-Encoding", /* f */ "From", /* g */ NULL,
+    /* h */ NULL, /* i */ "Call-ID", /* j */ "Reject-Contact", /* k */ "Supported",
+    /* l */ "Content-Length", /* m */ "Contact", /* n */ "Identity-Info", /* o */ "Event",
+    /* p */ NULL, /* q */ NULL, /* r */ "Refer-To", /* s */ "Subject", /* t */ "To",
+    /* u */ "Allow-Events", /* v */ "Via", /* w */ NULL, /* x */ "Session-Expires",
+    /* y */ "Identity", /* z */ NULL
+};
+
+/* Every header of a received message as the packet carries it: the name (a compact form
+ * given as its full name) and the value with its folding undone (each line break and the
+ * blanks around it become one space, RFC 3261 §7.3.1) -- not as PJSIP would print it again,
+ * which loses what its parser dropped or decoded (a URI's escapes, parameters it does not
+ * print in a Contact).  Headers before the empty line, in the packet's order. */
 int sc_msg_headers(pjsip_rx_data *rdata, char *buf, int size)
 {
     sc_flat_wr w = { buf, size, 0 };
-    pjsip_msg *msg = rdata->msg_info.msg;
-    pjsip_hdr *h;
+    const char *p = rdata->msg_info.msg_buf, *end = p + rdata->msg_info.len, *eol;
     char stack[2048], *text = stack, *bigger;
-    int cap = (int) sizeof(stack), n, i, v, end;
-    for (h = msg->hdr.next; h != &msg->hdr; h = h->next) {
-        while ((n = pjsip_hdr_print_on(h, text, (pj_size_t) cap - 1)) < 0 && cap < (1 << 26)) {
-            cap *= 4;
-            bigger = (char*) malloc((size_t) cap);
-            if (text != stack) free(text);
-            text = bigger;
-            if (!text) return -1;
+    int cap = (int) sizeof(stack), n, i, v, vend;
+    eol = memchr(p, '\n', (size_t) (end - p));          /* past the start line */
+    p = eol ? eol + 1 : end;
+    while (p < end && *p != '\r' && *p != '\n') {
+        n = 0;                                          /* one header, unfolded, into text */
+        for (;;) {
+            const char *line_end;
+            eol = memchr(p, '\n', (size_t) (end - p));
+            line_end = eol ? eol : end;
+            if (line_end > p && line_end[-1] == '\r') line_end--;
+            while (n > 0 && p < line_end && (*p == ' ' || *p == '\t')) p++;
+            if (n + (line_end - p) + 1 > cap) {
+                while (n + (line_end - p) + 1 > cap) cap *= 2;
+                bigger = (char*) malloc((size_t) cap);
+                if (!bigger) { if (text != stack) free(text); return -1; }
+                memcpy(bigger, text, (size_t) n);
+                if (text != stack) free(text);
+                text = bigger;
+            }
+            if (n > 0) {                                /* the fold: one space */
+                while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t')) n--;
+                text[n++] = ' ';
+            }
+            memcpy(text + n, p, (size_t) (line_end - p));
+            n += (int) (line_end - p);
+            p = eol ? eol + 1 : end;
+            if (p >= end || (*p != ' ' && *p != '\t')) break;
         }
-        if (n < 0) continue;                        /* (not seen: 64 MB of one header) */
         for (i = 0; i < n && text[i] != ':'; i++) {}
-        if (i == n) continue;                       /* no "name:": not reported */
-        end = i;                                    /* the name, without blanks after it */
-        while (end > 0 && (text[end - 1] == ' ' || text[end - 1] == '\t')) end--;
+        if (i == n) continue;                           /* no "name:": not reported */
+        vend = i;
+        while (vend > 0 && (text[vend - 1] == ' ' || text[vend - 1] == '\t')) vend--;
         v = i + 1;
         while (v < n && (text[v] == ' ' || text[v] == '\t')) v++;
         while (n > v && (text[n - 1] == ' ' || text[n - 1] == '\t')) n--;
-        sc_flat_field(&w, text, end);
+        if (vend == 1 && ((text[0] | 0x20) >= 'a' && (text[0] | 0x20) <= 'z') &&
+            sc_compact[(text[0] | 0x20) - 'a'])
+            sc_flat_field(&w, sc_compact[(text[0] | 0x20) - 'a'],
+                          (pj_ssize_t) strlen(sc_compact[(text[0] | 0x20) - 'a']));
+        else
+            sc_flat_field(&w, text, vend);
         sc_flat_field(&w, text + v, n - v);
     }
     if (text != stack) free(text);

@@ -96,7 +96,8 @@ typedef __typeof__(((pjmedia_sdp_media *) 0)->desc) sc_sdp_media_desc;
  * _flat.headers_of/_flat.headers_list):
  *     each header a name field and a value field (the value without the blanks around it).
  *   sc_msg_headers writes every header of a received message so, in the message's order,
- *   leaving out what PJSIP prints without a "Name:" (-1: no memory for a header's text).
+ *   as the packet carries it (folding undone, a compact name as its full name; a line
+ *   without "Name:" left out; -1: no memory for a header's text).
  *   sc_msg_send reads its `headers` so up to a name field that is empty, i.e. one more NUL
  *   (a bytes object's own final NUL is that one).
  */
