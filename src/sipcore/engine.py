@@ -57,6 +57,28 @@ class _Option:
         getattr(engine, self.setter)(value)
 
 
+class _Port:
+    """A read-only Engine attribute: the port the ``kind`` transport is bound to (None: that
+    transport is disabled); ``how`` names the method that changes it."""
+
+    def __init__(self, kind: str, how: str):
+        self.kind = kind
+        self.how = how
+        self.__doc__ = (f"The port the {kind.upper()} transport is bound to (None: "
+                        f"{kind.upper()} disabled); read-only, changed by {how}.")
+
+    def __set_name__(self, owner: type, attr: str) -> None:
+        self.attr = attr
+
+    def __get__(self, engine: Any, owner: type) -> Any:
+        if engine is None:
+            return self
+        return _ua.running(self.attr).ports[self.kind]
+
+    def __set__(self, engine: Any, value: Any) -> None:
+        raise AttributeError(f"{self.attr} is read-only; use {self.how}")
+
+
 class Engine:
     """The SIP core (a singleton).  See the module documentation."""
 
@@ -151,32 +173,9 @@ class Engine:
     codecs = _Option("codecs", "_set_codecs")
     poll_spin_us = _Option("poll_spin_us", "_set_poll_spin_us")
 
-    @property
-    def local_udp_port(self) -> int | None:
-        """The port the UDP transport is bound to (None: UDP disabled)."""
-        return _ua.running("local_udp_port").ports["udp"]
-
-    @local_udp_port.setter
-    def local_udp_port(self, value: Any) -> None:
-        raise AttributeError("local_udp_port is read-only; use set_local_udp_port()")
-
-    @property
-    def local_tcp_port(self) -> int | None:
-        """The port the TCP transport listens on (None: TCP disabled)."""
-        return _ua.running("local_tcp_port").ports["tcp"]
-
-    @local_tcp_port.setter
-    def local_tcp_port(self, value: Any) -> None:
-        raise AttributeError("local_tcp_port is read-only; use set_local_tcp_port()")
-
-    @property
-    def local_tls_port(self) -> int | None:
-        """The port the TLS transport listens on (None: TLS disabled)."""
-        return _ua.running("local_tls_port").ports["tls"]
-
-    @local_tls_port.setter
-    def local_tls_port(self, value: Any) -> None:
-        raise AttributeError("local_tls_port is read-only; use set_tls_options()")
+    local_udp_port = _Port("udp", "set_local_udp_port()")
+    local_tcp_port = _Port("tcp", "set_local_tcp_port()")
+    local_tls_port = _Port("tls", "set_tls_options()")
 
     @property
     def events(self) -> dict[str, list[str]]:
