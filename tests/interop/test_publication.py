@@ -263,7 +263,10 @@ def test_engine_stop_notifies_unpublished(kam, engine_factory, recorder):
     in_flight = Publication(creds("bob", "bpw"), "presence", route)
     in_flight.publish(CT, PIDF.format(note="y"))     # stopped mid-transaction
     e.stop()
-    assert states(recorder, published) == ["publishing", "published", "unpublished"]
+    # ended on the server first (issue #14): the un-PUBLISH, answered
+    assert states(recorder, published) == ["publishing", "published", "unpublishing",
+                                           "unpublished"]
+    assert kam.sql("SELECT count(*) FROM presentity")[0][0] == 0
     assert states(recorder, in_flight)[0] == "publishing"
     assert states(recorder, in_flight)[-1] == "unpublished"
     assert published.state == in_flight.state == "unpublished"
