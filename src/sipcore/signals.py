@@ -81,9 +81,10 @@ SIPEngineSIPTrace = _signal("SIPEngineSIPTrace", """A SIP message on the wire: `
     (bool), ``source_ip`` (str), ``source_port`` (int), ``destination_ip`` (str),
     ``destination_port`` (int), ``data`` (str: the message as on the wire).""")
 SIPEngineGotMessage = _signal("SIPEngineGotMessage", """An incoming MESSAGE (answered 200):
-    ``to_uri``, ``from_uri`` (SIPURI), ``content_type`` (str "type/subtype"),
-    ``content_type_parameters`` (dict: the Content-Type's parameters, e.g. a multipart
-    body's ``boundary``; names lower-cased, quotes removed), ``body`` (bytes, as sent).""")
+    ``to_uri``, ``from_uri`` (SIPURI), ``content_type`` (str "type/subtype"), ``body``
+    (bytes, as sent); when the Content-Type has parameters (a multipart body's
+    ``boundary``, a ``charset``) also ``content_type_parameters`` (dict: names lower-cased,
+    quotes removed).""")
 SIPEngineGotMessageResponse = _signal("SIPEngineGotMessageResponse", """The final response to
     send_message(): ``to_uri`` (the SIPURI given to send_message), ``code`` (int), ``reason``
     (str).""")

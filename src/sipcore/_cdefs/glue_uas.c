@@ -88,13 +88,16 @@ int sc_rdata_raw_body(pjsip_rx_data *rdata, const char **data, unsigned *len)
 
 static const pj_str_t sc_str_content_encoding = { "Content-Encoding", 16 }, sc_str_e = { "e", 1 };
 
-/* The first header that appears twice among those RFC 3261 allows once (NULL: none), and
- * the Content-Encoding header in *enc (NULL: none). */
+/* The first header that appears twice among those RFC 3261 allows once (NULL: none), the
+ * Content-Encoding header in *enc (NULL: none) and whether a Require header is there. */
+static int sc_has_require;
+
 static const char *sc_scan_headers(pjsip_msg *msg, pjsip_generic_string_hdr **enc)
 {
     unsigned seen = 0, bit;
     pjsip_hdr *h;
     *enc = NULL;
+    sc_has_require = 0;
     for (h = msg->hdr.next; h != &msg->hdr; h = h->next) {
         switch (h->type) {
         case PJSIP_H_CALL_ID: bit = 1; break;
@@ -104,6 +107,7 @@ static const char *sc_scan_headers(pjsip_msg *msg, pjsip_generic_string_hdr **en
         case PJSIP_H_MAX_FORWARDS: bit = 16; break;
         case PJSIP_H_CONTENT_LENGTH: bit = 32; break;
         case PJSIP_H_CONTENT_TYPE: bit = 64; break;
+        case PJSIP_H_REQUIRE: sc_has_require = 1; continue;
         case PJSIP_H_OTHER:
             if ((h->name.slen == 16 && pj_stricmp(&h->name, &sc_str_content_encoding) == 0) ||
                 (h->name.slen == 1 && pj_stricmp(&h->name, &sc_str_e) == 0))
@@ -313,7 +317,7 @@ static pj_bool_t sc_check_rx_request(pjsip_rx_data *rdata)
         sc_uas_respond(rdata, 400, why, NULL);
         return PJ_TRUE;
     }
-    if (!is_ack && msg->line.req.method.id != PJSIP_CANCEL_METHOD &&
+    if (sc_has_require && !is_ack && msg->line.req.method.id != PJSIP_CANCEL_METHOD &&
         sc_unsupported(msg, &tag)) {
         pjsip_generic_string_hdr *h;
         pj_str_t name = { "Unsupported", 11 };
