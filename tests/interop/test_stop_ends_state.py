@@ -80,3 +80,7 @@ def test_what_could_not_be_ended_is_named_within_the_bound(kam, engine_factory, 
     assert 1.9 < took < 3.0, took
     names = [m.name for m in recorder.all()]
     assert names.index("SIPEngineCouldNotEnd") < names.index("SIPEngineDidEnd")
+    # and its final state is still announced: the un-REGISTER sent, then the stop's end
+    assert [n.data.state for n in recorder.all("SIPRegistrationChangedState")
+            if n.sender is reg][-2:] == ["unregistering", "unregistered"]
+    assert reg.state == "unregistered"

@@ -58,14 +58,15 @@ def test_a_busy_port_leaves_the_old_tls_listener(engine_factory, busy, tls_files
     e = engine_factory(local_udp_port=0, local_tcp_port=None, local_tls_port=0,
                        tls_cert_file=tls_files["cert"], tls_privkey_file=tls_files["key"],
                        tls_ca_file=tls_files["ca"])
-    old = e.local_tls_port
+    old, old_timeout = e.local_tls_port, e.tls_timeout
     with pytest.raises(SIPCoreError, match="in use"):
         e.set_tls_options(local_port=busy, cert_file=tls_files["cert"],
-                          privkey_file=tls_files["key"], ca_file=tls_files["ca"])
+                          privkey_file=tls_files["key"], ca_file=tls_files["ca"],
+                          timeout=old_timeout + 1234)
     assert e.local_tls_port == old
     with socket.create_connection(("127.0.0.1", old), timeout=5):
         pass                                   # still listening
-    assert e.tls_cert_file == tls_files["cert"]    # the settings of the one that works
+    assert e.tls_timeout == old_timeout        # the settings of the one that works
 
 
 def test_registration_right_after_a_udp_port_change(engine_factory, kam, recorder):

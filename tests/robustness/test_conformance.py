@@ -265,22 +265,23 @@ def test_a_retransmitted_invalid_request_gets_the_same_400(ep):
 
 # ---- requests with what the UAS does not support ------------------------------------------------
 
-def test_unsupported_require_gets_420_with_unsupported(ep, peer):
-    """RFC 3261 §8.2.2.3: 420 (Bad Extension) listing the extensions in Unsupported."""
-    responses, _ = send(peer, extra="Require: nosuchextension", body=b"needs-ext")
-    f = final(responses)
-    assert code(f) == 420
-    assert header(f, "Unsupported") == "nosuchextension"
-    assert ep.delivered("needs-ext", timeout=0.3) == []
+UNSUPPORTED = {   # (extra header, the answer, the header it must carry and its value)
+    # RFC 3261 §8.2.2.3: 420 (Bad Extension) listing the extensions in Unsupported
+    "Require": ("Require: nosuchextension", 420, "Unsupported", "nosuchextension"),
+    # RFC 3261 §8.2.3: a body in an encoding not understood: 415 with Accept-Encoding
+    "Content-Encoding": ("Content-Encoding: x-nosuch", 415, "Accept-Encoding", "identity"),
+}
 
 
-def test_unknown_content_encoding_gets_415(ep, peer):
-    """RFC 3261 §8.2.3: a body in an encoding not understood: 415 with Accept-Encoding."""
-    responses, _ = send(peer, extra="Content-Encoding: x-nosuch", body=b"encoded-body")
+@pytest.mark.parametrize("case", list(UNSUPPORTED))
+def test_what_the_uas_does_not_support_gets_its_answer(ep, peer, case):
+    extra, expected, name, value = UNSUPPORTED[case]
+    marker = f"unsupported-{case}-{peer.transport}"
+    responses, _ = send(peer, extra=extra, body=marker.encode())
     f = final(responses)
-    assert code(f) == 415
-    assert header(f, "Accept-Encoding") == "identity"
-    assert ep.delivered("encoded-body", timeout=0.3) == []
+    assert code(f) == expected
+    assert header(f, name) == value
+    assert ep.delivered(marker, timeout=0.3) == []
 
 
 # ---- silence never: the answers for methods nobody handles -----------------------------------
@@ -395,6 +396,18 @@ def test_multipart_message_delivered_as_sent(ep, peer):
     assert got[0]["body"] == body
     assert got[0]["content_type"] == "multipart/mixed"
     assert got[0]["content_type_parameters"] == {"boundary": "b0und", "x-extra": "Yes"}
+
+
+def test_quoted_content_type_parameters_are_delivered_as_values(ep, peer):
+    """RFC 3261 §25.1 / RFC 2045 §5.1: a parameter value may be a quoted-string (holding
+    ";", spaces, escaped quotes); the application gets the value it stands for."""
+    marker = f"quoted-params-{peer.transport}"
+    responses, _ = send(peer, ctype='text/plain;CharSet="utf-8";x="a;b \\"c\\"";flag',
+                        body=marker.encode())
+    assert code(final(responses)) == 200
+    got = ep.delivered(marker)
+    assert [m["content_type"] for m in got] == ["text/plain"]
+    assert got[0]["content_type_parameters"] == {"charset": "utf-8", "x": 'a;b "c"', "flag": ""}
 
 
 def test_compact_forms_odd_whitespace_and_case_are_valid(ep, peer):

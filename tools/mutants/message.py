@@ -74,5 +74,6 @@ MUTANTS = [
          file=F,
          old="        if value.startswith('\"'):\n",
          new="        if False:\n",
-         tests=["tests/robustness/test_conformance.py::test_multipart_message_delivered_as_sent"]),
+         tests=["tests/robustness/test_conformance.py::"
+                "test_quoted_content_type_parameters_are_delivered_as_values"]),
 ]

@@ -69,7 +69,9 @@ MUTANTS = [
          file=RF,
          old='            self._fire("engine_stop")\n',
          new='            self._state = self._table.next(self._state, "engine_stop")\n',
-         tests=[f"{T}::test_engine_stop_while_registered_and_object_dropped_mid_transaction"]),
+         tests=[f"{T}::test_engine_stop_while_registered_and_object_dropped_mid_transaction",
+                "tests/interop/test_stop_ends_state.py::"
+                "test_what_could_not_be_ended_is_named_within_the_bound"]),
     dict(name="registration-refresh-timer-wrong-state",
          why="the refresh timer checks for registering instead of registered: never refreshes",
          file=RF,
