@@ -199,10 +199,20 @@ static const char *sc_skip_fields(const char *p, const char *end, int n)
     return p;
 }
 
+/* One more of something PJMEDIA holds at most limit of: "more than <limit> <what>" in why
+ * when that is too many, NULL otherwise. */
+static const char *sc_past(unsigned *count, unsigned limit, const char *what, char *why,
+                           size_t cap)
+{
+    if (++*count <= limit) return NULL;
+    pj_ansi_snprintf(why, cap, "more than %u %s", limit, what);
+    return why;
+}
+
 /* Why PJMEDIA's parser would not carry this SDP as it is (a Warning's text), NULL: it would. */
 static const char *sc_sdp_beyond_limits(const char *p, pj_ssize_t len, char *why, size_t cap)
 {
-    const char *end = p + len, *line, *eol;
+    const char *end = p + len, *line, *eol, *r;
     unsigned media = 0, attrs = 0, bandw = 0;
     for (line = p; line < end; line = eol + 1) {
         eol = memchr(line, '\n', (size_t) (end - line));
@@ -212,37 +222,24 @@ static const char *sc_sdp_beyond_limits(const char *p, pj_ssize_t len, char *why
         case 'm': {
             const char *q = sc_skip_fields(line + 2, eol, 1);    /* the port[/count] */
             unsigned fmts = 0;
-            if (++media > PJMEDIA_MAX_SDP_MEDIA) {
-                pj_ansi_snprintf(why, cap, "more than %d m-lines", PJMEDIA_MAX_SDP_MEDIA);
-                return why;
-            }
+            if ((r = sc_past(&media, PJMEDIA_MAX_SDP_MEDIA, "m-lines", why, cap))) return r;
             if (sc_num_above(q, eol, 65535)) return "a port above 65535";
             q = sc_skip_fields(q, eol, 2);                       /* the formats */
             while (q < eol && *q != '\r') {
-                fmts++;
+                if ((r = sc_past(&fmts, PJMEDIA_MAX_SDP_FMT, "formats in an m-line", why, cap)))
+                    return r;
                 q = sc_skip_fields(q, eol, 1);
-            }
-            if (fmts > PJMEDIA_MAX_SDP_FMT) {
-                pj_ansi_snprintf(why, cap, "more than %d formats in an m-line",
-                                 PJMEDIA_MAX_SDP_FMT);
-                return why;
             }
             attrs = bandw = 0;
             break;
         }
         case 'a':
-            if (++attrs > PJMEDIA_MAX_SDP_ATTR) {
-                pj_ansi_snprintf(why, cap, "more than %d attributes in a section",
-                                 PJMEDIA_MAX_SDP_ATTR);
-                return why;
-            }
+            if ((r = sc_past(&attrs, PJMEDIA_MAX_SDP_ATTR, "attributes in a section", why, cap)))
+                return r;
             break;
         case 'b':
-            if (++bandw > PJMEDIA_MAX_SDP_BANDW) {
-                pj_ansi_snprintf(why, cap, "more than %d b= lines in a section",
-                                 PJMEDIA_MAX_SDP_BANDW);
-                return why;
-            }
+            if ((r = sc_past(&bandw, PJMEDIA_MAX_SDP_BANDW, "b= lines in a section", why, cap)))
+                return r;
             break;
         case 'o': {
             const char *q = sc_skip_fields(line + 2, eol, 1);    /* sess-id, sess-version */
@@ -302,59 +299,49 @@ static int sc_has_tsx(pjsip_rx_data *rdata)
 }
 
 static const pj_str_t sc_str_identity = { "identity", 8 };
+static const pj_str_t sc_str_unsupported = { "Unsupported", 11 };
+static const pj_str_t sc_str_accept_encoding = { "Accept-Encoding", 15 };
+
+/* Answer the request with code and one header (hdr may be NULL: none) -- unless it is a
+ * retransmission of one answered already, which the transaction layer re-answers.  PJ_TRUE
+ * when answered here. */
+static pj_bool_t sc_refuse(pjsip_rx_data *rdata, int code, const char *reason, pjsip_hdr *hdr)
+{
+    pjsip_hdr list;
+    if (sc_has_tsx(rdata)) return PJ_FALSE;
+    pj_list_init(&list);
+    if (hdr) pj_list_push_back(&list, hdr);
+    sc_uas_respond(rdata, code, reason, &list);
+    return PJ_TRUE;
+}
+
+static pjsip_hdr *sc_string_hdr(pjsip_rx_data *rdata, const pj_str_t *name, const pj_str_t *value)
+{
+    return (pjsip_hdr*) pjsip_generic_string_hdr_create(rdata->tp_info.pool, name, value);
+}
 
 static pj_bool_t sc_check_rx_request(pjsip_rx_data *rdata)
 {
     char buf[96];
-    pj_str_t tag;
+    pj_str_t tag, host, text;
     pjsip_generic_string_hdr *enc;
     const char *why = sc_invalid(rdata, buf, sizeof(buf), &enc);
     pjsip_msg *msg = rdata->msg_info.msg;
     int is_ack = msg->line.req.method.id == PJSIP_ACK_METHOD;
-    if (why) {
-        if (is_ack) return PJ_TRUE;                 /* (an ACK is never answered) */
-        if (sc_has_tsx(rdata)) return PJ_FALSE;
-        sc_uas_respond(rdata, 400, why, NULL);
-        return PJ_TRUE;
-    }
+    if (why)                                        /* (an ACK is never answered) */
+        return is_ack ? PJ_TRUE : sc_refuse(rdata, 400, why, NULL);
     if (sc_has_require && !is_ack && msg->line.req.method.id != PJSIP_CANCEL_METHOD &&
-        sc_unsupported(msg, &tag)) {
-        pjsip_generic_string_hdr *h;
-        pj_str_t name = { "Unsupported", 11 };
-        if (sc_has_tsx(rdata)) return PJ_FALSE;
-        h = pjsip_generic_string_hdr_create(rdata->tp_info.pool, &name, &tag);
-        {
-            pjsip_hdr list;
-            pj_list_init(&list);
-            pj_list_push_back(&list, h);
-            sc_uas_respond(rdata, 420, NULL, &list);
-        }
-        return PJ_TRUE;
-    }
-    if (enc && msg->body && pj_stricmp(&enc->hvalue, &sc_str_identity) != 0 && !is_ack) {
-        /* RFC 3261 §8.2.3: a body in an encoding we do not understand: 415, saying which */
-        pjsip_generic_string_hdr *h;
-        pj_str_t name = { "Accept-Encoding", 15 };
-        pjsip_hdr list;
-        if (sc_has_tsx(rdata)) return PJ_FALSE;
-        h = pjsip_generic_string_hdr_create(rdata->tp_info.pool, &name, &sc_str_identity);
-        pj_list_init(&list);
-        pj_list_push_back(&list, h);
-        sc_uas_respond(rdata, 415, NULL, &list);
-        return PJ_TRUE;
-    }
+        sc_unsupported(msg, &tag))
+        return sc_refuse(rdata, 420, NULL, sc_string_hdr(rdata, &sc_str_unsupported, &tag));
+    /* RFC 3261 §8.2.3: a body in an encoding we do not understand: 415, saying which */
+    if (enc && msg->body && pj_stricmp(&enc->hvalue, &sc_str_identity) != 0 && !is_ack)
+        return sc_refuse(rdata, 415, NULL,
+                         sc_string_hdr(rdata, &sc_str_accept_encoding, &sc_str_identity));
     if ((why = sc_sdp_check(rdata, buf, sizeof(buf))) != NULL) {
-        pjsip_warning_hdr *w;
-        pj_str_t host, text;
-        pjsip_hdr list;
-        if (sc_has_tsx(rdata)) return PJ_FALSE;
         host = pj_str("sipcore");
         text = pj_str((char*) why);
-        w = pjsip_warning_hdr_create(rdata->tp_info.pool, 399, &host, &text);
-        pj_list_init(&list);
-        if (w) pj_list_push_back(&list, w);
-        sc_uas_respond(rdata, 488, NULL, &list);
-        return PJ_TRUE;
+        return sc_refuse(rdata, 488, NULL, (pjsip_hdr*) pjsip_warning_hdr_create(
+                             rdata->tp_info.pool, 399, &host, &text));
     }
     return PJ_FALSE;
 }
