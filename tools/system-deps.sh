@@ -8,7 +8,7 @@ set -eu
 BUILD="build-essential pkg-config python3-venv python3-dev libspeex-dev libspeexdsp-dev libgsm1-dev
        libsrtp2-dev libopus-dev libssl-dev libasound2-dev"
 PEERS="kamailio kamailio-presence-modules kamailio-sqlite-modules kamailio-tls-modules sqlite3
-       baresip-core coturn sip-tester sipsak openssl procps"
+       baresip-core coturn sip-tester sipsak openssl procps dnsmasq-base tshark sngrep"
 
 missing=""
 for p in $BUILD $PEERS; do

@@ -19,7 +19,9 @@ from .primitives.subscription import Subscription  # noqa: E402
 from .primitives.invitation import Invitation  # noqa: E402
 from .sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession  # noqa: E402
 from .media.wave import RecordingWaveFile, WaveFile  # noqa: E402  (m-bridge)
+from .media import AudioTransport, RTPTransport  # noqa: E402  (media: m-stream)
 from .signals import Notification, NotificationRecorder, wait_for  # noqa: E402
+from . import aio  # noqa: E402,F401  (asyncio: await notifications and operations)
 from . import signals  # noqa: E402
 from ._pj import PJSIP_VERSION  # noqa: E402
 from . import _callbacks  # noqa: E402,F401  (every trampoline: defined before an Engine starts)
@@ -29,8 +31,9 @@ __all__ = [
     "Registration", "Publication", "Subscription", "Invitation",
     "SDPSession", "SDPMedia", "SDPConnection", "SDPAttribute",
     "WaveFile", "RecordingWaveFile",
+    "RTPTransport", "AudioTransport",
     "SIPCoreError", "PJSIPError", "InvalidStateError", "EngineNotRunningError",
     "MessagePendingError",
-    "signals", "Notification", "NotificationRecorder", "wait_for",
+    "signals", "Notification", "NotificationRecorder", "wait_for", "aio",
     "PJSIP_VERSION", "__version__",
 ]

@@ -42,7 +42,12 @@ DEFAULT_START_OPTIONS: dict[str, Any] = {
     # sleeping; saves the scheduler's wake-up delay on back-to-back traffic (0 = off; off on
     # a single CPU, where spinning would only delay the peer we wait for)
     "poll_spin_us": 100 if (os.cpu_count() or 1) > 1 else 0,
+    # extension: the DNS servers names are resolved through (RFC 3263), "ip" or "ip:port"
+    # ("[v6]:port"); None: the nameserver lines of /etc/resolv.conf
+    "nameservers": None,
 }
+
+RESOLV_CONF = "/etc/resolv.conf"
 
 TLS_PROTOCOL_NAMES = (None, "SSLv23", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
@@ -155,6 +160,59 @@ def check_tls(protocol: Any, verify_server: Any, ca_file: Any, cert_file: Any,
     return out
 
 
+def _nameserver(item: Any) -> tuple[str, int]:
+    if not isinstance(item, str):
+        raise TypeError(f"nameservers must contain str (\"ip\" or \"ip:port\"), not {type(item).__name__}")
+    host, port = item, 53
+    if item.startswith("["):                      # [v6] or [v6]:port
+        host, sep, rest = item[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"nameservers: {item!r} is not \"ip\", \"ip:port\" or \"[ipv6]:port\"")
+        port = rest[1:] if rest else 53
+    elif item.count(":") == 1:                    # v4:port
+        host, port = item.split(":")
+    if isinstance(port, str):
+        if not port.isdigit():
+            raise ValueError(f"nameservers: {item!r} has no valid port")
+        port = int(port)
+    try:
+        host = str(ipaddress.ip_address(host))
+    except ValueError:
+        raise ValueError(f"nameservers: {item!r} is not an IP address (\"ip\" or \"ip:port\")") from None
+    if not 1 <= port <= 65535:
+        raise ValueError(f"nameservers: the port of {item!r} must be 1..65535")
+    return host, port
+
+
+def system_nameservers(path: str = RESOLV_CONF) -> list[str]:
+    """The ``nameserver`` lines of resolv.conf (at most 8); none: ["127.0.0.1"], as glibc."""
+    out = []
+    try:
+        with open(path) as fh:
+            for line in fh:
+                f = line.split()
+                if len(f) >= 2 and f[0] == "nameserver":
+                    try:
+                        a = ipaddress.ip_address(f[1].split("%")[0])
+                    except ValueError:
+                        continue
+                    out.append(f"[{a}]" if a.version == 6 else str(a))
+    except OSError:
+        pass
+    return out[:8] or ["127.0.0.1"]
+
+
+def check_nameservers(value: Any) -> list[tuple[str, int]]:
+    """[(ip, port)] from a list of "ip" / "ip:port" / "[v6]:port" (1..8 of them)."""
+    if value is None:
+        value = system_nameservers()
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise TypeError("nameservers must be a list of \"ip\" or \"ip:port\" strings, or None")
+    if not 1 <= len(value) <= 8:
+        raise ValueError(f"nameservers must list 1 to 8 servers, not {len(value)}")
+    return [_nameserver(v) for v in value]
+
+
 def validate_start(kwargs: dict[str, Any]) -> dict[str, Any]:
     unknown = set(kwargs) - set(DEFAULT_START_OPTIONS)
     if unknown:
@@ -179,6 +237,7 @@ def validate_start(kwargs: dict[str, Any]) -> dict[str, Any]:
     o["poll_spin_us"] = check_poll_spin_us(o["poll_spin_us"])
     o["rtp_port_range"] = check_rtp_port_range(o["rtp_port_range"])
     o["codecs"] = check_codecs(o["codecs"])
+    o["nameservers"] = check_nameservers(o["nameservers"])
     events = o["events"]
     if not isinstance(events, dict):
         raise TypeError("events must be a dict of event package -> list of content types")

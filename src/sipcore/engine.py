@@ -112,14 +112,20 @@ class Engine:
     def start(self, **options: Any) -> None:
         """Start the SIP core with the given options (see ``default_start_options``).
 
-        Raises TypeError/ValueError for a bad option, ``InvalidStateError`` if already
-        running, and ``PJSIPError`` if PJSIP fails to start (e.g. a port in use).
+        Raises TypeError/ValueError for a bad option and ``PJSIPError`` if PJSIP fails to
+        start (e.g. a port in use).  On a running Engine (a notebook cell run again) it does
+        nothing when the options are those it was started with, and raises
+        ``InvalidStateError`` naming the options that differ otherwise (a deviation: the
+        spec's start() on a running Engine is an error whatever the options).
         """
         with self._lock:
-            if _ua.current is not None and _ua.current.running:
-                raise InvalidStateError("Engine.start()", "running")
             opts = _options.validate_start(options)
+            if _ua.current is not None and _ua.current.running:
+                if opts == getattr(self, "_start_options", None):
+                    return
+                raise _already_running(self._start_options, opts)
             signals.notify(signals.SIPEngineWillStart, self)
+            self._start_options = dict(opts)    # (before the UA fills in what it resolves)
             ua = _ua.current = _ua.UA(self, opts)
             try:
                 ua.start()
@@ -380,6 +386,17 @@ class Engine:
         port = check_int("stun_server_port", stun_server_port, 1, 65535)
         _on_poll_thread("detect_nat_type",
                         lambda ua: _NATDetection(self, ua, user_data).start(ip, port))
+
+
+def _already_running(running: dict[str, Any], asked: dict[str, Any]) -> InvalidStateError:
+    """start() on an Engine running with other options: which, and what to do."""
+    diff = [f"{k}={asked[k]!r} (running: {running.get(k)!r})" for k in asked
+            if asked[k] != running.get(k)]
+    err = InvalidStateError("Engine.start()", "running")
+    err.args = (f"Engine.start() is not allowed in state 'running' with other options than "
+                f"the running Engine's: {', '.join(diff)}; call Engine().stop() first to "
+                "restart with these (start() with the same options does nothing)",)
+    return err
 
 
 class _NATDetection:

@@ -119,6 +119,15 @@ SIPEngineDetectedNATType = _signal("SIPEngineDetectedNATType", """The one result
     ``nat_type`` (str, PJNATH's name: "Open", "Full Cone", "Restricted", "Port Restricted",
     "Symmetric", "Symmetric UDP") on success, ``error`` (str) on failure -- also when the
     server never answered and when the Engine stopped first.""")
+# -- media: RTPTransport, AudioTransport (m-stream) --
+RTPTransportDidInitialize = _signal("RTPTransportDidInitialize", """An RTPTransport is
+    initialized: sent by set_INIT() when ICE with a STUN server is not used, else when the
+    STUN server has answered and ICE has its candidates (state WAIT_STUN -> INIT).  No data.""")
+RTPTransportDidFail = _signal("RTPTransportDidFail", """An RTPTransport could not get its ICE
+    candidates from the STUN server (state WAIT_STUN -> STUN_FAILED): ``reason`` (str).""")
+RTPAudioTransportGotDTMF = _signal("RTPAudioTransportGotDTMF", """An AudioTransport received
+    an RFC 4733 DTMF digit from the remote party: ``digit`` (str of length one: 0-9, *, #,
+    A-D), once per digit, in the order received.""")
 
 #: name -> documentation of its data, from the list above
 NOTIFICATIONS: dict[str, str] = {name: sig.__doc__ for name, sig in _signals.items()}
@@ -405,6 +414,49 @@ class NotificationRecorder:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+    # -- reprs (notebooks): how many, and the last ones with their state and code --
+
+    _SHOWN_HTML = 200   # notifications the HTML shows (the last ones)
+
+    @staticmethod
+    def _sender_text(sender: Any) -> str:
+        text = repr(sender)
+        return text if len(text) <= 60 else text[:59] + "\u2026"
+
+    def __repr__(self) -> str:
+        with self._cond:
+            notes = list(self.notifications)
+        state = "recording" if self._connected else "stopped"
+        last = ", ".join(_summary(n) for n in notes[-5:])
+        return (f"<NotificationRecorder {state}, {len(notes)} notification(s)"
+                + (f", {len(self.exceptions)} exception(s)" if self.exceptions else "")
+                + (f"; last: {'... ' if len(notes) > 5 else ''}{last}" if notes else "") + ">")
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the last notifications as a table (time since the first, name, sender,
+        state and code), then the last line of each exception reported."""
+        import html
+        with self._cond:
+            notes = list(self.notifications)
+            exceptions = list(self.exceptions)
+        shown = notes[-self._SHOWN_HTML:]
+        t0 = notes[0].data.timestamp if notes else None
+        rows = "".join(
+            "<tr>" + "".join(f"<td style='padding:1px 8px;text-align:left'>{html.escape(str(c))}"
+                             "</td>" for c in (
+                f"+{(n.data.timestamp - t0).total_seconds() * 1000:.1f} ms"
+                if t0 is not None and hasattr(n.data, "timestamp") else "",
+                n.name, self._sender_text(n.sender), _summary(n)[len(n.name):].strip("()")))
+            + "</tr>" for n in shown)
+        more = (f"<div>... {len(notes) - len(shown)} earlier not shown</div>"
+                if len(notes) > len(shown) else "")
+        errs = "".join(f"<div style='color:#c0392b'>exception: "
+                       f"{html.escape(tb.strip().splitlines()[-1] if tb.strip() else '?')}</div>"
+                       for tb in exceptions[-_SHOWN:])
+        return (f"<div style='font-family:monospace;font-size:12px'><b>"
+                f"{html.escape(repr(self).split(';')[0].rstrip('>') + '>')}</b>{more}"
+                f"<table style='border-collapse:collapse'>{rows}</table>{errs}</div>")
 
     def names_seen(self, *names: str) -> list[str]:
         with self._cond:

@@ -191,6 +191,12 @@ class SIPURI:
                 if getattr(self, a) not in (None, False, {})]
         return f"SIPURI({', '.join(args)})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the URI as sent, and its parts."""
+        from . import _reprs
+        return _reprs.titled(str(self), _reprs.table(
+            (a, getattr(self, a)) for a in self._FIELDS if getattr(self, a) not in (None, {})))
+
     # -- comparison and copies ------------------------------------------------------------
 
     def _key(self) -> tuple:

@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from .baresip import Baresip
+from .dnsmasq import Dnsmasq, dns_query
 from .kamailio import Kamailio, sip_options_ping
 from . import sipsak
 from .ports import free_port, ipv6_available
@@ -154,3 +155,16 @@ def test_auth_messages_off_and_call(tmp_path):
             c.hangup()
             # callee got the BYE through the proxy (loose_route)
             b.wait_for_output(r"terminated|closed", 10, since=mb)
+
+
+def test_dnsmasq_answers_what_it_was_given():
+    """NOERROR (rcode 0) for the records given, NXDOMAIN (3) for other names of the domain."""
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._udp.x.test", "a.test", 5070, 10, 10)],
+                 naptr=[("x.test", 10, 10, "s", "SIP+D2U", "_sip._udp.x.test")]) as dns:
+        assert dns_query(dns.host, dns.port, "a.test", 1) == 0            # A
+        assert dns_query(dns.host, dns.port, "_sip._udp.x.test", 33) == 0  # SRV
+        assert dns_query(dns.host, dns.port, "x.test", 35) == 0            # NAPTR
+        assert dns_query(dns.host, dns.port, "none.test", 1) == 3
+        assert "query[NAPTR] x.test" in dns.output()
+    assert not dns.running

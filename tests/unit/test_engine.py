@@ -451,3 +451,22 @@ def test_pjsip_log_and_sip_trace_reach_python_logging(engine, recorder, caplog):
     caplog.clear()
     caplog.set_level(logging.WARNING, logger="sipcore")
     engine.trace_sip = False
+
+
+def test_start_again_same_options_is_a_no_op_other_options_say_what_to_do(engine_factory, recorder):
+    """A notebook's start cell run again: the same options do nothing (no new run, no
+    notification); other options raise InvalidStateError naming them and the way out."""
+    e = engine_factory(local_udp_port=0, trace_sip=True)
+    port = e.local_udp_port
+    e.start(local_ip="127.0.0.1", log_level=0, local_tls_port=None, local_udp_port=0,
+            trace_sip=True)
+    assert e.is_running and e.local_udp_port == port
+    assert recorder.names_seen("SIPEngineWillStart", "SIPEngineDidStart") == [
+        "SIPEngineWillStart", "SIPEngineDidStart"]     # the first start only
+    with pytest.raises(InvalidStateError, match="running") as err:
+        e.start(local_ip="127.0.0.1", log_level=0, local_tls_port=None, trace_sip=False)
+    assert "trace_sip=False (running: True)" in str(err.value)
+    assert "stop() first" in str(err.value) and err.value.state == "running"
+    with pytest.raises(TypeError, match="bogus"):      # checked first, as when stopped
+        e.start(bogus=1)
+    assert e.is_running and e.local_udp_port == port

@@ -276,7 +276,7 @@ def test_the_dispatch_shortcut_was_measured_on_this_blinker():
 def test_every_signal_is_in_the_one_list_and_in_the_docs():
     from pathlib import Path
     docs = (Path(__file__).resolve().parents[2] / "docs" / "notifications.md").read_text()
-    names = {n for n in dir(signals) if n.startswith(("SIP", "WaveFile"))}   # m-bridge: WaveFile
+    names = {n for n in dir(signals) if n.startswith(("SIP", "WaveFile", "RTP"))}   # + media
     assert names == set(signals.NOTIFICATIONS)
     for name in names:
         sig = getattr(signals, name)

@@ -71,7 +71,7 @@ def test_route_defaults_and_validation():
     assert r.transport == "tcp" and r.uri() == "<sip:[::1]:5070;transport=tcp;lr>"
     assert r.copy() == r
     with pytest.raises(ValueError, match="address"):
-        Route("example.com")
+        Route("not a host")
     with pytest.raises(ValueError, match="transport"):
         Route("127.0.0.1", 5060, "sctp")
     with pytest.raises(ValueError, match="port"):

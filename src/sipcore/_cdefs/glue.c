@@ -578,7 +578,10 @@ pj_status_t sc_dlg_setup(pjsip_dialog *dlg, const char *route, pjsip_tpfactory *
     if (st == PJ_SUCCESS) {
         pjsip_tpselector sel;
         if (listener) sc_listener_sel(&sel, listener);
-        if (listener || sc_udp_sel(&sel)) st = pjsip_dlg_set_transport(dlg, &sel);
+        /* without a listener, UDP when the route says so (a host name alone: resolving it
+           chooses the transport, RFC 3263) */
+        if (listener || (route && strstr(route, ";transport=udp") && sc_udp_sel(&sel)))
+            st = pjsip_dlg_set_transport(dlg, &sel);
     }
     return st;
 }

@@ -67,4 +67,9 @@ int sc_rdata_raw_body(pjsip_rx_data *rdata, const char **data, unsigned *len);
  * final response; rdata is that response when one was received. */
 void sc_msg_on_final(sc_msg_t *m, pjsip_transaction *tsx, pjsip_rx_data *rdata);
 
+/* ---- glue_rtp.c ---- */
+
+/* The pjmedia transport of an RTPTransport (its streams are created on it). */
+pjmedia_transport *sc_rtp_transport(sc_rtp_t *r);
+
 #endif /* SIPCORE_GLUE_H */

@@ -50,6 +50,7 @@ struct sc_bridge {
     unsigned silence_slot;
     pjmedia_port *tones;
     unsigned tones_slot;
+    unsigned tones_queued;              /* digits given to the tone generator since it was idle */
     int aud_inited;
     /* a pool per added slot, for pjmedia_conf's per-port data: released with the slot, so
      * ten thousand calls one after the other leave nothing behind */
@@ -249,12 +250,19 @@ pj_status_t sc_bridge_mute_tx(sc_bridge *b, int slot, int mute)
 pj_status_t sc_bridge_play_dtmf(sc_bridge *b, char digit)
 {
     pjmedia_tone_digit d;
+    pj_status_t st;
     pj_bzero(&d, sizeof(d));
     d.digit = digit;
     d.on_msec = 100;
     d.off_msec = 50;
     d.volume = 0;
-    return pjmedia_tonegen_play_digits(b->tones, 1, &d, 0);
+    /* The tone generator holds PJMEDIA_TONEGEN_MAX_DIGITS digits until its queue has played out
+     * (it asserts past that): count what was given since it was last idle, refuse beyond. */
+    if (!pjmedia_tonegen_is_busy(b->tones)) b->tones_queued = 0;
+    if (b->tones_queued >= PJMEDIA_TONEGEN_MAX_DIGITS) return PJ_ETOOMANY;
+    st = pjmedia_tonegen_play_digits(b->tones, 1, &d, 0);
+    if (st == PJ_SUCCESS) b->tones_queued++;
+    return st;
 }
 
 /* ---------- sound devices ------------------------------------------------------------------ */

@@ -301,6 +301,8 @@ struct sc_msg_s {
     pjsip_tx_data *tdata;          /* our reference to the request */
     pjsip_transaction *tsx;        /* the current transaction (NULL once it is final) */
     pjsip_tpfactory *listener;     /* TCP/TLS listener to send through, or NULL */
+    int any_transport;             /* no transport selector: resolving the name chooses it */
+    int failovers;                 /* re-sends to the next resolved address so far */
     pj_pool_t *pool;               /* for the digest session, only with a password */
     pjsip_auth_clt_sess auth;
     int tries;                     /* re-sends with credentials so far (at most 2) */
@@ -359,7 +361,7 @@ static pj_status_t sc_msg_tsx_send(sc_msg_t *m)
         pjsip_tpselector sel;
         sc_listener_sel(&sel, m->listener);
         pjsip_tsx_set_transport(tsx, &sel);
-    } else {                                   /* UDP: the current transport (see glue.c) */
+    } else if (!m->any_transport) {            /* UDP: the current one (see glue.c) */
         pjsip_tpselector sel;
         if (sc_udp_sel(&sel)) pjsip_tsx_set_transport(tsx, &sel);
     }
@@ -376,6 +378,23 @@ static pj_status_t sc_msg_tsx_send(sc_msg_t *m)
         }
     }
     return st;
+}
+
+/* Point the request at the next address its destination resolved to; 0 when none is left. */
+static int sc_msg_next_address(sc_msg_t *m)
+{
+    pjsip_tx_data *tdata = m->tdata;
+    pjsip_via_hdr *via;
+    if (tdata->dest_info.addr.count == 0 ||
+        tdata->dest_info.cur_addr + 1 >= tdata->dest_info.addr.count ||
+        m->failovers >= (int) PJSIP_MAX_RESOLVED_ADDRESSES)
+        return 0;
+    tdata->dest_info.cur_addr++;
+    m->failovers++;
+    via = (pjsip_via_hdr *) pjsip_msg_find_hdr(tdata->msg, PJSIP_H_VIA, NULL);
+    if (via) via->branch_param.slen = 0;      /* a new transaction: a new branch */
+    pjsip_tx_data_invalidate_msg(tdata);
+    return 1;
 }
 
 void sc_msg_on_final(sc_msg_t *m, pjsip_transaction *tsx, pjsip_rx_data *rdata)
@@ -409,6 +428,16 @@ void sc_msg_on_final(sc_msg_t *m, pjsip_transaction *tsx, pjsip_rx_data *rdata)
         m->tries++;
         pjsip_tx_data_dec_ref(m->tdata);
         m->tdata = tdata;
+        st = sc_msg_tsx_send(m);
+        if (m->noted_code) sc_msg_report_noted(m);
+        else if (st != PJ_SUCCESS) sc_msg_report(m, 503, "Service Unavailable", 19, st);
+        return;
+    }
+    /* RFC 3263 4.3: a 503 or a timeout (408 from the transaction: Timer F; a transport
+     * error is a 503 here) moves on to the next address the name resolved to.  PJSIP only
+     * does that by itself for a transport error while sending.  The same request goes again
+     * in a new transaction (a new branch), to dest_info's next address. */
+    if ((code == 503 || code == 408) && sc_msg_next_address(m)) {
         st = sc_msg_tsx_send(m);
         if (m->noted_code) sc_msg_report_noted(m);
         else if (st != PJ_SUCCESS) sc_msg_report(m, 503, "Service Unavailable", 19, st);
@@ -449,6 +478,7 @@ pj_status_t sc_msg_send(pjsip_endpoint *endpt, uintptr_t token, pjsip_tpfactory 
     m->token = token;
     m->endpt = endpt;
     m->listener = listener;
+    m->any_transport = req->any_transport;
     pjsip_method_init_np(&method, (pj_str_t*) &method_name);
     t = pj_str((char*) req->target);
     f = pj_str((char*) req->from_hdr);

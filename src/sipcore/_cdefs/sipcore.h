@@ -195,6 +195,8 @@ typedef struct sc_msg_request_t {
     const char *type;           /* the body's content type */
     const char *subtype;
     const char *user;           /* digest user name */
+    int any_transport;          /* 1: the destination is a name without port or transport, so
+                                 * resolving it (RFC 3263: NAPTR) chooses the transport */
 } sc_msg_request_t;
 
 typedef struct sc_msg_s sc_msg_t;   /* a MESSAGE in flight (opaque) */
@@ -241,6 +243,63 @@ typedef struct sc_inv_info_t {
     pj_str_t cause_text;
 } sc_inv_info_t;
 
+
+/* ---- media: RTP transports and audio streams (glue_rtp.c, glue_stream.c) ---------------- */
+
+typedef struct sc_rtp_s sc_rtp_t;           /* an RTPTransport's pjmedia transport (opaque) */
+typedef struct sc_stream_s sc_stream_t;     /* an AudioTransport's pjmedia_stream (opaque) */
+typedef struct sc_clock_s sc_clock_t;       /* a port clock (opaque) */
+
+typedef struct sc_rtp_opts_t {
+    const char *address;        /* the local IP to bind (an IP literal) */
+    int port_min;               /* the Engine's rtp_port_range */
+    int port_max;
+    int use_srtp;
+    int srtp_forced;
+    int use_ice;
+    const char *stun_address;   /* ICE's STUN server; NULL or "": no STUN candidate */
+    int stun_port;
+    uintptr_t token;            /* ICE events (SC_MEDIA_ICE_INIT/ICE_NEG) name it */
+} sc_rtp_opts_t;
+
+typedef struct sc_rtp_info_t {
+    char local_ip[64];
+    int local_port;
+    char rx_ip[64];             /* where RTP came from; "" none yet */
+    int rx_port;
+    int srtp_active;
+    int ice_active;
+    int ice_state;              /* pj_ice_strans_state */
+} sc_rtp_info_t;
+
+typedef struct sc_stream_info_t {
+    char codec[32];             /* the negotiated codec's encoding name */
+    int clock_rate;             /* its clock rate */
+    int dir;                    /* pjmedia_dir from the SDP: 1 send, 2 receive, 3 both */
+    int tx_event_pt;            /* telephone-event payload type to send, -1: none */
+    int port_rate;              /* the stream port's clock rate and samples per frame */
+    int port_spf;
+} sc_stream_info_t;
+
+typedef struct sc_stream_stat_t {       /* pjmedia_stream_get_stat, flattened */
+    unsigned tx_packets;
+    unsigned tx_bytes;
+    unsigned rx_packets;
+    unsigned rx_bytes;
+    unsigned rx_lost;
+    unsigned rx_discarded;
+    unsigned rx_reordered;
+    unsigned rx_duplicated;
+    unsigned rx_jitter_last_us;
+    unsigned rx_jitter_mean_us;
+    unsigned rx_jitter_max_us;
+    unsigned tx_lost;
+    unsigned tx_jitter_last_us;
+    unsigned rtt_last_us;
+    unsigned rtt_mean_us;
+    unsigned rtcp_rx_count;
+    unsigned rtcp_tx_count;
+} sc_stream_stat_t;
 
 /* ==== functions =========================================================================== */
 
@@ -353,6 +412,25 @@ pjmedia_sdp_session *sc_sdp_from_flat(pj_pool_t *pool, const char *flat, int len
 pj_status_t sc_nat_detect(pjsip_endpoint *endpt, pj_pool_factory *pf, uintptr_t token,
                           const char *ip, int port);
 
+/* -- glue_dns.c: names, RFC 3263 (NAPTR, SRV, A) with PJSIP's resolver -- */
+/* Resolve names through the count (1..8) name servers ips[i] (IP literals), ports[i], on
+ * endpt's ioqueue and timer heap: a query is sent again after retransmit_ms, retransmits
+ * times, then fails.  Installs sipcore's NAPTR step in front of PJSIP's SRV/A resolution. */
+pj_status_t sc_dns_init(pjsip_endpoint *endpt, pj_pool_factory *pf, unsigned count,
+                        const char *const *ips, const int *ports, unsigned retransmit_ms,
+                        unsigned retransmits);
+/* Which transports NAPTR records may choose: bit 0 UDP, 1 TCP, 2 TLS (the running ones);
+ * tls: the TLS listener (NULL: none). */
+void sc_dns_set_transports(unsigned mask, pjsip_tpfactory *tls);
+/* Before pjsip_endpt_destroy: the resolver goes (pending queries end without callbacks). */
+void sc_dns_shutdown(pjsip_endpoint *endpt);
+/* RFC 3263 4.3 failover: give req (a new request, not sent yet) the addresses old (sent and
+ * failed with 503 or a timeout) was resolved to, pointing at the one after old's; 0 (req
+ * unchanged) when old was not resolved to several addresses or none is left. */
+int sc_tdata_failover(pjsip_tx_data *old, pjsip_tx_data *req);
+/* 1 when a request was resolved to an address after the one it went to last. */
+int sc_tdata_can_failover(const pjsip_tx_data *tdata);
+
 /* -- glue_pool.c: pool blocks (any thread) -- */
 const pj_pool_factory_policy *sc_pool_policy(void);
 size_t sc_pool_trim(void);
@@ -388,6 +466,44 @@ pjmedia_port *sc_fileport_port(sc_fileport *fp);
 void sc_fileport_rewind(sc_fileport *fp);
 void sc_fileport_destroy(sc_fileport *fp);
 
+/* -- glue_rtp.c: the media worker thread (started with the first RTPTransport, stopped in the
+ *    UA's teardown after every transport is closed), RTPTransport's transports -- */
+pj_status_t sc_media_worker_start(pj_pool_factory *pf);
+void sc_media_worker_stop(void);
+int sc_media_worker_running(void);
+/* port: the RTP port bound (0 for ICE: see sc_rtp_info) */
+pj_status_t sc_rtp_create(const sc_rtp_opts_t *o, sc_rtp_t **out, int *port);
+pj_pool_t *sc_rtp_pool(sc_rtp_t *r);    /* where the SDPs of this negotiation go */
+pj_status_t sc_rtp_set_local(sc_rtp_t *r, pjmedia_sdp_session *local, unsigned idx);
+pj_status_t sc_rtp_set_established(sc_rtp_t *r, pjmedia_sdp_session *local,
+                                   const pjmedia_sdp_session *remote, unsigned idx,
+                                   int answering);
+void sc_rtp_reset(sc_rtp_t *r);         /* media_stop; a new pool for the next negotiation */
+void sc_rtp_info(sc_rtp_t *r, sc_rtp_info_t *out);
+void sc_rtp_destroy(sc_rtp_t *r);
+
+/* -- glue_stream.c: audio streams, the local audio m= line, one-media negotiation -- */
+pj_status_t sc_audio_local_media(pjmedia_endpt *endpt, pj_pool_t *pool, sc_rtp_t *rtp,
+                                 pjmedia_sdp_session **p_sdp);
+pj_status_t sc_sdp_negotiate(pj_pool_t *pool, const pjmedia_sdp_session *local,
+                             const pjmedia_sdp_session *remote, int local_is_offer,
+                             const pjmedia_sdp_session **active_local,
+                             const pjmedia_sdp_session **active_remote);
+pj_status_t sc_stream_create(pjmedia_endpt *endpt, sc_rtp_t *rtp, uintptr_t token,
+                             const pjmedia_sdp_session *local,
+                             const pjmedia_sdp_session *remote, int vad,
+                             sc_stream_t **out, sc_stream_info_t *about);
+pjmedia_port *sc_stream_port(sc_stream_t *s);
+pj_status_t sc_stream_set_dir(sc_stream_t *s, int send, int receive);
+pj_status_t sc_stream_dtmf(sc_stream_t *s, const char *digits);
+void sc_stream_stat(sc_stream_t *s, sc_stream_stat_t *out);
+void sc_stream_destroy(sc_stream_t *s);
+/* A C thread calling the port's put_frame (from the WAV file play, or silence) and get_frame
+ * (into the WAV file record, or nowhere) every frame; what clocks a stream that is not on the
+ * bridge (tests, until the bridge lands).  The file to play must have the port's rate. */
+pj_status_t sc_clock_create(pjmedia_endpt *endpt, pjmedia_port *port, const char *play,
+                            const char *record, sc_clock_t **out);
+void sc_clock_destroy(sc_clock_t *c);
 
 /* ==== callbacks into Python ===============================================================
  *

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .. import _ua as ua_mod
+from .. import _reprs, _ua as ua_mod
 from .._pj import check, ffi, handles, lib, pj2str, strerror
 from .._validate import (check_body, check_content_type, check_expires,  # noqa: F401
                          check_headers, check_instance)
@@ -32,6 +32,12 @@ def check_sipuri(name: str, value: Any, allow_none: bool = False) -> SIPURI | No
     return None if value is None else value.copy()
 
 
+def recent(obj: Any) -> str:
+    """`` (A -> B -> C)``: the recent transitions of a primitive, for its repr."""
+    p = _reprs.path(obj)
+    return f" ({p})" if p else ""
+
+
 class ClientPrimitive:
     """Base of Registration, Publication and Subscription.
 
@@ -47,6 +53,22 @@ class ClientPrimitive:
         self._ua = ua_mod.running(type(self).__name__)
         self._token = None
         self._lock = threading.RLock()
+
+    _html_fields = ("state", "credentials", "route", "expires", "contact_uri", "event",
+                    "to_uri", "caller_uri", "callee_uri", "transport", "call_id")
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the repr, the main attributes, and the recent transitions (time, from,
+        to, the code or method that caused each)."""
+        fields = []
+        for name in self._html_fields:
+            try:
+                value = getattr(self, name)
+            except Exception:
+                continue
+            if value is not None:
+                fields.append((name, value.uri if name == "credentials" else value))
+        return _reprs.primitive_html(self, fields)
 
     def _call(self, what: str, fn: Any, *args: Any) -> Any:
         ua = self._ua
@@ -96,6 +118,13 @@ class ClientPrimitive:
         host = f"[{ip}]" if ":" in ip else ip
         userpart = f"{_escape(user, _USER_SAFE)}@" if user else ""
         return f"<sip:{userpart}{host}:{ua.ports[kind]};transport={kind}>"
+
+    @staticmethod
+    def _pins_udp(route: Route) -> bool:
+        """The route says UDP (an address, or a name with a port or transport): its requests
+        leave through the current UDP transport.  Not for a name alone, whose NAPTR records
+        choose the transport (RFC 3263; the Route header then names none)."""
+        return ";transport=udp" in route.uri()
 
     def _listener(self, route: Route):
         kind = route.transport or "udp"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _reprs
 from .._pj import lib, strerror
 from ._base import ClientPrimitive, check_expires
 from ._states import Table
@@ -36,6 +37,7 @@ class RefreshingPrimitive(ClientPrimitive):
     _answered = 0                # of them, answered (a late or duplicate answer is ignored)
     _sent_event: str | None = None      # the event of the request in progress
     _end_result: tuple[int, str] | None = None   # Engine.stop(): the removal's final answer
+    _sent: Any = None            # (event, payload, pjsip_tx_data * we hold) of the last request
 
     @property
     def expires(self) -> int:
@@ -49,7 +51,8 @@ class RefreshingPrimitive(ClientPrimitive):
     # -- the machine --
 
     def _fire(self, event: str, **data: Any) -> None:
-        self._state = self._table.next(self._state, event)
+        prev, self._state = self._state, self._table.next(self._state, event)
+        _reprs.note(self, prev, self._state, data)
         self._changed(**data)
 
     def _request(self, event: str, payload: Any = None) -> None:
@@ -88,12 +91,19 @@ class RefreshingPrimitive(ClientPrimitive):
             self._ua.cancel(self._timer)
             self._timer = None
 
-    def _send(self, event: str, payload: Any, transition: bool = True) -> None:
-        """Make and send the request; ``transition=False``: a re-send within the transaction."""
+    def _send(self, event: str, payload: Any, transition: bool = True,
+              failover_from: Any = None) -> None:
+        """Make and send the request; ``transition=False``: a re-send within the transaction;
+        ``failover_from``: the request it replaces, whose next resolved address it goes to."""
         self._cancel_timer()
         self._cancel_kick()
         tdata = self._create_request(event, payload)
         self._sent_event = event
+        if failover_from is not None:
+            lib.sc_tdata_failover(failover_from, tdata)
+        self._drop_sent()
+        lib.pjsip_tx_data_add_ref(tdata)          # kept for a failover (RFC 3263 4.3)
+        self._sent = (event, payload, tdata)
         self._attempt += 1
         attempt = self._attempt
         if transition:
@@ -111,9 +121,37 @@ class RefreshingPrimitive(ClientPrimitive):
         self._answered = self._attempt
         self._in_callback = True
         try:
-            self._on_response(result)
+            if not self._failover(result):
+                self._on_response(result)
         finally:
             self._in_callback = False
+
+    def _failover(self, result) -> bool:
+        """RFC 3263 4.3: a 503 or a timeout (or a transport error: no response) from one of the
+        servers a name resolved to sends the same request to the next one (from the poll loop:
+        PJSIP counts the client busy until this callback returns); nothing is notified until
+        the last server tried answers."""
+        sent = self._sent
+        if sent is None or not (result.code in (408, 503) or result.code <= 0):
+            return False
+        if not lib.sc_tdata_can_failover(sent[2]):
+            return False
+        self._kick = self._ua.schedule(0, self._on_failover)
+        return True
+
+    def _on_failover(self) -> None:
+        self._kick = None
+        event, payload, old = self._sent
+        lib.pjsip_tx_data_add_ref(old)            # (_send lets self._sent go)
+        try:
+            self._send(event, payload, transition=False, failover_from=old)
+        finally:
+            lib.pjsip_tx_data_dec_ref(old)
+
+    def _drop_sent(self) -> None:
+        if self._sent is not None:
+            lib.pjsip_tx_data_dec_ref(self._sent[2])
+            self._sent = None
 
     def _finished(self, code: int, reason: str, granted: int | None = None,
                   **data: Any) -> None:
@@ -130,6 +168,7 @@ class RefreshingPrimitive(ClientPrimitive):
         else:
             self._fire("fail", code=code, reason=reason)
         if self._state == idle:
+            self._drop_sent()
             self._ended()
         self._advance()
 
@@ -160,6 +199,7 @@ class RefreshingPrimitive(ClientPrimitive):
     def _engine_stopping(self) -> None:
         self._cancel_timer()
         self._cancel_kick()
+        self._drop_sent()
         self._ended()
         if self._state != self._table.initial:
             self._fire("engine_stop")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..errors import SIPCoreError
 
 __all__ = ["TransitionError", "Table", "REGISTRATION", "PUBLICATION", "SUBSCRIPTION",
-           "INVITATION", "STAY", "OTHER"]
+           "INVITATION", "RTP_TRANSPORT", "STAY", "OTHER"]
 
 #: a row's target meaning "the event happened and changes nothing: nothing is notified"
 #: (Invitation: PJSIP reports its own state changes, some of which the spec's machine hides)
@@ -161,4 +161,27 @@ INVITATION = Table("Invitation", "NULL", {
     ("CONNECTING", "send_2xx"): STAY,
     ("CONFIRMED", "ack"): STAY,
     **{(s, e): STAY for s in ("NULL", "CONNECTING", "CONFIRMED") for e in ("rx_1xx", "send_1xx")},
+})
+
+
+# ---- RTPTransport: the spec's diagram (media; m-stream) ------------------------------------
+#
+# The spec numbers 8 triggers.  The sockets are opened by __init__, which leaves the object in
+# INIT, or in WAIT_STUN while ICE gathers its STUN candidate (the spec's __init__ text); then
+# set_INIT() in INIT is trigger 1 (RTPTransportDidInitialize is sent) and in WAIT_STUN trigger
+# 2 (nothing changes: the notification waits for the STUN answer).
+
+_RTP_LIVE = ("WAIT_STUN", "INIT", "LOCAL", "ESTABLISHED", "STUN_FAILED")
+
+RTP_TRANSPORT = Table("RTPTransport", "INIT", {
+    ("INIT", "set_INIT"): "INIT",                   # 1  set_INIT() without ICE+STUN
+    ("WAIT_STUN", "set_INIT"): STAY,                # 2  set_INIT() while STUN is asked
+    ("WAIT_STUN", "stun_ok"): "INIT",               # 3  the STUN server answered
+    ("INIT", "set_LOCAL"): "LOCAL",                 # 4  set_LOCAL() (offerer)
+    ("LOCAL", "set_ESTABLISHED"): "ESTABLISHED",    # 5  set_ESTABLISHED() (offerer)
+    ("INIT", "set_ESTABLISHED"): "ESTABLISHED",     # 5  set_ESTABLISHED() (answerer)
+    ("LOCAL", "set_INIT"): "INIT",                  # 6  reset for re-use
+    ("ESTABLISHED", "set_INIT"): "INIT",            # 6
+    **{(s, "engine_stop"): "INVALID" for s in _RTP_LIVE},   # 7  the Engine stopped
+    ("WAIT_STUN", "stun_fail"): "STUN_FAILED",      # 8  no STUN answer, or an error
 })

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .. import _flat, signals
+from .. import _flat, _reprs, signals
 from .._pj import check, ffi, lib, pj2str, strerror
 from ..errors import InvalidStateError, PJSIPError, SIPCoreError
 from ..sdp import SDPSession
@@ -29,7 +29,7 @@ from ..sdp import _from_flat as _sdp_from_flat, _pj_from_flat as _sdp_pj_from_fl
 from .._validate import check_instance, check_int, check_timeout
 from ..uri import SIPURI, from_pj
 from ._base import (ClientPrimitive, add_headers, check_credentials, check_headers,
-                    check_route, check_sipuri)
+                    check_route, check_sipuri, recent)
 from ._states import INVITATION, STAY
 
 __all__ = ["Invitation", "TRANSITIONS", "METHOD_STATES", "STATES"]
@@ -164,7 +164,7 @@ class Invitation(ClientPrimitive):
     def __repr__(self) -> str:
         way = "to" if self._outgoing else "from"
         peer = self.remote_uri
-        return f"<Invitation {way} {peer._addr_spec() if peer else '?'} {self._state}>"
+        return f"<Invitation {way} {peer._addr_spec() if peer else '?'} {self._state}{recent(self)}>"
 
     # -- SDP --
 
@@ -512,6 +512,7 @@ class Invitation(ClientPrimitive):
         if state == STAY:
             return
         self._state = state
+        _reprs.note(self, prev, state, data)
         signals.notify(signals.SIPInvitationChangedState, self, prev_state=prev, state=state, **data)
 
     def _info(self):

@@ -95,7 +95,10 @@ def _request(dest: tuple, requests: dict) -> Any:
     target, from_, to, route_hdr, content_type, user = dest
     type_, subtype = content_type.encode().split(b"/")
     strings = [ffi.from_buffer(b) for b in (target, from_, to, route_hdr, type_, subtype, user)]
-    entry = (ffi.new("sc_msg_request_t *", strings), strings)   # (in its fields' order)
+    # any_transport: a Route naming a host without port or transport (RFC 3263: its NAPTR
+    # records choose the transport); every other Route carries ";transport=" (Route.uri)
+    any_transport = int(b";transport=" not in route_hdr)
+    entry = (ffi.new("sc_msg_request_t *", strings + [any_transport]), strings)   # (fields' order)
     if len(requests) >= 256:
         requests.clear()
     requests[dest] = entry

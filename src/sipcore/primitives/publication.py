@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import signals
 from .._pj import check, ffi, lib
-from ._base import (add_headers, check_body, check_content_type, check_credentials,
+from ._base import (recent, add_headers, check_body, check_content_type, check_credentials,
                     check_expires, check_headers, check_route, result_code_reason)
 from ._refreshing import RefreshingPrimitive
 from ._states import PUBLICATION
@@ -65,7 +65,7 @@ class Publication(RefreshingPrimitive):
     extra_headers = property(lambda self: dict(self._extra_headers), doc="read-only")
 
     def __repr__(self) -> str:
-        return f"<Publication {self._event} {self._credentials.uri._addr_spec()} {self._state}>"
+        return f"<Publication {self._event} {self._credentials.uri._addr_spec()} {self._state}{recent(self)}>"
 
     def publish(self, content_type: str, body: str | bytes) -> None:
         """Publish (or replace) the content; queued behind a PUBLISH in progress."""
@@ -121,7 +121,9 @@ class Publication(RefreshingPrimitive):
                 check(lib.sc_tdata_set_body(tdata[0], ctype.encode(), subtype.encode(), body,
                                             len(body)), "setting the PUBLISH body")
             add_headers(tdata[0], self._extra_headers)
-            lib.sc_tdata_use_listener(tdata[0], self._listener(self._route))
+            listener = self._listener(self._route)
+            if listener != ffi.NULL or self._pins_udp(self._route):
+                lib.sc_tdata_use_listener(tdata[0], listener)   # (NULL: the UDP of now)
         except BaseException:
             lib.pjsip_tx_data_dec_ref(tdata[0])
             raise

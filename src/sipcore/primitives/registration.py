@@ -19,7 +19,7 @@ from typing import Any
 from .. import signals
 from .._pj import check, ffi, lib
 from ..uri import SIPURI
-from ._base import (add_headers, check_credentials, check_expires, check_headers, check_route,
+from ._base import (recent, add_headers, check_credentials, check_expires, check_headers, check_route,
                     check_sipuri, result_code_reason)
 from ._refreshing import RefreshingPrimitive
 from ._states import REGISTRATION
@@ -64,7 +64,7 @@ class Registration(RefreshingPrimitive):
     contact_uri = property(lambda self: self._contact, doc="the Contact registered (str)")
 
     def __repr__(self) -> str:
-        return f"<Registration {self._credentials.uri._addr_spec()} {self._state}>"
+        return f"<Registration {self._credentials.uri._addr_spec()} {self._state}{recent(self)}>"
 
     # -- methods --
 
@@ -106,7 +106,7 @@ class Registration(RefreshingPrimitive):
 
     def _create_request(self, event: str, payload: Any) -> Any:
         self._ensure_regc()
-        if self._listener(self._route) == ffi.NULL:
+        if self._pins_udp(self._route):
             lib.sc_regc_use_udp(self._regc)     # the UDP transport of now (a port may change)
         tdata = ffi.new("pjsip_tx_data **")
         if event == "send_end":

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import signals
+from .. import _reprs, signals
 from .._pj import check, ffi, lib, pj2str
 from ..errors import InvalidStateError, SIPCoreError
 from ..uri import SIPURI
-from ._base import (ClientPrimitive, check_credentials, check_expires,
+from ._base import (ClientPrimitive, recent, check_credentials, check_expires,
                     check_headers, check_route, check_sipuri)
 from ._states import OTHER, SUBSCRIPTION
 
@@ -70,7 +70,7 @@ class Subscription(ClientPrimitive):
     extra_headers = property(lambda self: dict(self._extra_headers), doc="read-only")
 
     def __repr__(self) -> str:
-        return f"<Subscription {self._event} {self._to_uri._addr_spec()} {self._state}>"
+        return f"<Subscription {self._event} {self._to_uri._addr_spec()} {self._state}{recent(self)}>"
 
     def subscribe(self) -> None:
         """Send the initial SUBSCRIBE (only in state TERMINATED)."""
@@ -96,6 +96,7 @@ class Subscription(ClientPrimitive):
             state = text
         if state == self._state and not data:
             return
+        _reprs.note(self, self._state, state, data)
         self._state = state
         signals.notify(signals.SIPSubscriptionChangedState, self, state=state, **data)
 

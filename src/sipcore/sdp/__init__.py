@@ -423,6 +423,17 @@ class SDPSession(_Value):
         lines.extend(str(m) for m in self.media)
         return "".join(lines)
 
+    def _repr_html_(self) -> str:
+        """Jupyter: one line per media stream, then the SDP text (or why it has none)."""
+        from .. import _reprs
+        streams = ", ".join(f"{m.media} {m.port} {m.transport} {' '.join(m.formats)}"
+                            for m in self.media) or "no media"
+        try:
+            text = str(self).replace("\r\n", "\n")
+        except (TypeError, ValueError) as exc:
+            text = f"(not valid SDP: {exc})"
+        return _reprs.pre(f"SDPSession {self.address}: {streams}", text)
+
     @classmethod
     def parse(cls, text: str | bytes) -> "SDPSession":
         """Parse SDP text with PJMEDIA's parser and validator (needs a running Engine).

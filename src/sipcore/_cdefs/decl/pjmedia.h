@@ -6,6 +6,8 @@
  * classes have no field for them (the spec has none). */
 
 typedef struct pjmedia_endpt pjmedia_endpt;
+/* media (RTPTransport, AudioTransport): only passed between sc_* functions */
+typedef struct pjmedia_port pjmedia_port;
 typedef struct pjmedia_codec_mgr pjmedia_codec_mgr;
 typedef struct pjmedia_codec_info {
     unsigned pt;

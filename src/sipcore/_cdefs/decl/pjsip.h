@@ -34,6 +34,7 @@ void pjsip_endpt_cancel_timer(pjsip_endpoint *endpt, pj_timer_entry *entry);
 pj_status_t pjsip_tsx_layer_init_module(pjsip_endpoint *endpt);
 pj_status_t pjsip_ua_init_module(pjsip_endpoint *endpt, const void *prm);
 
+void pjsip_tx_data_add_ref(pjsip_tx_data *tdata);
 pj_status_t pjsip_tx_data_dec_ref(pjsip_tx_data *tdata);
 
 pjsip_uri *pjsip_parse_uri(pj_pool_t *pool, char *buf, pj_size_t size, unsigned options);

@@ -1,0 +1,256 @@
+/* glue_stream.c -- AudioTransport's pjmedia_stream, the local audio m= line, SDP negotiation
+ * of one media line, and a port clock (what drives a stream until it is on the bridge).
+ *
+ * Threads: everything here runs on the poll thread, except the stream's DTMF callback (the
+ * media worker, glue_rtp.c), which only queues an event (sc_media_event), and the port
+ * clock's thread (pjmedia's master port), which only moves frames.
+ */
+#include "glue.h"
+
+struct sc_stream_s {
+    pjmedia_stream *stream;
+    pj_pool_t *pool;
+    uintptr_t token;
+};
+
+/* A session holding the local audio m= line for an RTP transport (its address in o= and c=),
+ * with the codecs the codec manager has enabled now (the caller sets their priorities around
+ * the call). */
+pj_status_t sc_audio_local_media(pjmedia_endpt *endpt, pj_pool_t *pool, sc_rtp_t *rtp,
+                                 pjmedia_sdp_session **p_sdp)
+{
+    pjmedia_transport_info info;
+    pjmedia_sdp_media *m;
+    pj_status_t status;
+    pjmedia_transport_info_init(&info);
+    status = pjmedia_transport_get_info(sc_rtp_transport(rtp), &info);
+    if (status == PJ_SUCCESS)
+        status = pjmedia_endpt_create_base_sdp(endpt, pool, NULL,
+                                               &info.sock_info.rtp_addr_name, p_sdp);
+    if (status == PJ_SUCCESS)
+        status = pjmedia_endpt_create_audio_sdp(endpt, pool, &info.sock_info, NULL, &m);
+    if (status != PJ_SUCCESS)
+        return status;
+    (*p_sdp)->media[(*p_sdp)->media_count++] = m;
+    return PJ_SUCCESS;
+}
+
+/* Offer/answer of a one-media session pair through pjmedia's negotiator: the active SDPs
+ * (local_is_offer: local is the offer and remote the answer; else remote is the offer and
+ * local our capabilities, from which the answer is made). */
+pj_status_t sc_sdp_negotiate(pj_pool_t *pool, const pjmedia_sdp_session *local,
+                             const pjmedia_sdp_session *remote, int local_is_offer,
+                             const pjmedia_sdp_session **active_local,
+                             const pjmedia_sdp_session **active_remote)
+{
+    pjmedia_sdp_neg *neg;
+    pj_status_t status;
+    if (local_is_offer) {
+        status = pjmedia_sdp_neg_create_w_local_offer(pool, local, &neg);
+        if (status == PJ_SUCCESS)
+            status = pjmedia_sdp_neg_set_remote_answer(pool, neg, remote);
+    } else {
+        status = pjmedia_sdp_neg_create_w_remote_offer(pool, local, remote, &neg);
+    }
+    if (status == PJ_SUCCESS)
+        status = pjmedia_sdp_neg_negotiate(pool, neg, 0);
+    if (status == PJ_SUCCESS)
+        status = pjmedia_sdp_neg_get_active_local(neg, active_local);
+    if (status == PJ_SUCCESS)
+        status = pjmedia_sdp_neg_get_active_remote(neg, active_remote);
+    return status;
+}
+
+static void on_dtmf(pjmedia_stream *stream, void *user_data, int digit)
+{
+    /* the media worker: queue it, nothing else */
+    (void) stream;
+    sc_media_event((uintptr_t) user_data, SC_MEDIA_DTMF, digit, PJ_SUCCESS, NULL);
+}
+
+pjmedia_port *sc_stream_port(sc_stream_t *s)
+{
+    pjmedia_port *port = NULL;
+    if (pjmedia_stream_get_port(s->stream, &port) != PJ_SUCCESS)
+        return NULL;
+    return port;
+}
+
+pj_status_t sc_stream_create(pjmedia_endpt *endpt, sc_rtp_t *rtp, uintptr_t token,
+                             const pjmedia_sdp_session *local,
+                             const pjmedia_sdp_session *remote, int vad,
+                             sc_stream_t **out, sc_stream_info_t *about)
+{
+    pjmedia_stream_info si;
+    pj_status_t status;
+    sc_stream_t *s = (sc_stream_t *) calloc(1, sizeof(*s));
+    if (s == NULL)
+        return PJ_ENOMEM;
+    s->token = token;
+    s->pool = pjmedia_endpt_create_pool(endpt, "sc-stream", 4096, 4096);
+    if (s->pool == NULL) {
+        free(s);
+        return PJ_ENOMEM;
+    }
+    status = pjmedia_stream_info_from_sdp(&si, s->pool, endpt, local, remote, 0);
+    if (status != PJ_SUCCESS)
+        goto fail;
+    if (si.param != NULL)
+        si.param->setting.vad = vad ? 1 : 0;
+    status = pjmedia_stream_create(endpt, s->pool, &si, sc_rtp_transport(rtp), NULL, &s->stream);
+    if (status != PJ_SUCCESS)
+        goto fail;
+    pjmedia_stream_set_dtmf_callback(s->stream, &on_dtmf, (void *) token);
+    status = pjmedia_stream_start(s->stream);
+    if (status != PJ_SUCCESS) {
+        pjmedia_stream_destroy(s->stream);
+        goto fail;
+    }
+    pj_bzero(about, sizeof(*about));
+    pj_ansi_snprintf(about->codec, sizeof(about->codec), "%.*s",
+                     (int) si.fmt.encoding_name.slen, si.fmt.encoding_name.ptr);
+    about->clock_rate = (int) si.fmt.clock_rate;
+    about->dir = (int) si.dir;
+    about->tx_event_pt = si.tx_event_pt;
+    {
+        pjmedia_port *port = sc_stream_port(s);
+        if (port != NULL) {
+            const pjmedia_audio_format_detail *afd =
+                pjmedia_format_get_audio_format_detail(&port->info.fmt, PJ_TRUE);
+            about->port_rate = (int) afd->clock_rate;
+            about->port_spf = (int) PJMEDIA_AFD_SPF(afd);
+        }
+    }
+    *out = s;
+    return PJ_SUCCESS;
+fail:
+    pj_pool_release(s->pool);
+    free(s);
+    return status;
+}
+
+
+pj_status_t sc_stream_set_dir(sc_stream_t *s, int send, int receive)
+{
+    pj_status_t status;
+    status = send ? pjmedia_stream_resume(s->stream, PJMEDIA_DIR_ENCODING)
+                  : pjmedia_stream_pause(s->stream, PJMEDIA_DIR_ENCODING);
+    if (status != PJ_SUCCESS)
+        return status;
+    return receive ? pjmedia_stream_resume(s->stream, PJMEDIA_DIR_DECODING)
+                   : pjmedia_stream_pause(s->stream, PJMEDIA_DIR_DECODING);
+}
+
+pj_status_t sc_stream_dtmf(sc_stream_t *s, const char *digits)
+{
+    pj_str_t d = pj_str((char *) digits);
+    return pjmedia_stream_dial_dtmf(s->stream, &d);
+}
+
+void sc_stream_stat(sc_stream_t *s, sc_stream_stat_t *out)
+{
+    pjmedia_rtcp_stat st;
+    pj_bzero(out, sizeof(*out));
+    if (pjmedia_stream_get_stat(s->stream, &st) != PJ_SUCCESS)
+        return;
+    out->tx_packets = st.tx.pkt;
+    out->tx_bytes = st.tx.bytes;
+    out->rx_packets = st.rx.pkt;
+    out->rx_bytes = st.rx.bytes;
+    out->rx_lost = st.rx.loss;
+    out->rx_discarded = st.rx.discard;
+    out->rx_reordered = st.rx.reorder;
+    out->rx_duplicated = st.rx.dup;
+    out->rx_jitter_last_us = st.rx.jitter.n ? st.rx.jitter.last : 0;
+    out->rx_jitter_mean_us = st.rx.jitter.n ? st.rx.jitter.mean : 0;
+    out->rx_jitter_max_us = st.rx.jitter.n ? st.rx.jitter.max : 0;
+    out->tx_lost = st.tx.loss;          /* as the remote's RTCP reports say */
+    out->tx_jitter_last_us = st.tx.jitter.n ? st.tx.jitter.last : 0;
+    out->rtt_last_us = st.rtt.n ? st.rtt.last : 0;
+    out->rtt_mean_us = st.rtt.n ? st.rtt.mean : 0;
+    out->rtcp_rx_count = st.rx.update_cnt;
+    out->rtcp_tx_count = st.tx.update_cnt;
+}
+
+void sc_stream_destroy(sc_stream_t *s)
+{
+    if (s == NULL)
+        return;
+    pjmedia_stream_destroy(s->stream);  /* detaches from its transport: no callback after */
+    pj_pool_release(s->pool);
+    free(s);
+}
+
+/* ---- a port clock: a C thread calling put_frame/get_frame of one port every ptime ------ */
+
+struct sc_clock_s {
+    pj_pool_t *pool;
+    pjmedia_master_port *master;
+    pjmedia_port *player, *writer, *bidir;
+};
+
+void sc_clock_destroy(sc_clock_t *c)
+{
+    if (c == NULL)
+        return;
+    if (c->master) {
+        pjmedia_master_port_stop(c->master);
+        pjmedia_master_port_destroy(c->master, PJ_FALSE);
+    }
+    if (c->bidir)
+        pjmedia_port_destroy(c->bidir);
+    if (c->player)
+        pjmedia_port_destroy(c->player);
+    if (c->writer)
+        pjmedia_port_destroy(c->writer);   /* writes the WAV header */
+    pj_pool_release(c->pool);
+    free(c);
+}
+
+pj_status_t sc_clock_create(pjmedia_endpt *endpt, pjmedia_port *port, const char *play,
+                            const char *record, sc_clock_t **out)
+{
+    pj_status_t status;
+    const pjmedia_audio_format_detail *afd;
+    unsigned rate, spf, ch, ptime;
+    sc_clock_t *c = (sc_clock_t *) calloc(1, sizeof(*c));
+    if (c == NULL)
+        return PJ_ENOMEM;
+    c->pool = pjmedia_endpt_create_pool(endpt, "sc-clock", 4096, 4096);
+    if (c->pool == NULL) {
+        free(c);
+        return PJ_ENOMEM;
+    }
+    afd = pjmedia_format_get_audio_format_detail(&port->info.fmt, PJ_TRUE);
+    rate = afd->clock_rate;
+    ch = afd->channel_count;
+    spf = PJMEDIA_AFD_SPF(afd);
+    ptime = spf * 1000 / rate / ch;
+    if (play != NULL && play[0])
+        status = pjmedia_wav_player_port_create(c->pool, play, ptime, 0, 0, &c->player);
+    else
+        status = pjmedia_null_port_create(c->pool, rate, ch, spf, 16, &c->player);
+    if (status != PJ_SUCCESS)
+        goto fail;
+    if (record != NULL && record[0])
+        status = pjmedia_wav_writer_port_create(c->pool, record, rate, ch, spf, 16, 0, 0,
+                                                &c->writer);
+    else
+        status = pjmedia_null_port_create(c->pool, rate, ch, spf, 16, &c->writer);
+    if (status != PJ_SUCCESS)
+        goto fail;
+    status = pjmedia_bidirectional_port_create(c->pool, c->player, c->writer, &c->bidir);
+    if (status != PJ_SUCCESS)
+        goto fail;
+    status = pjmedia_master_port_create(c->pool, port, c->bidir, 0, &c->master);
+    if (status != PJ_SUCCESS)
+        goto fail;
+    status = pjmedia_master_port_start(c->master);
+    if (status != PJ_SUCCESS)
+        goto fail;
+    *out = c;
+    return PJ_SUCCESS;
+fail:
+    sc_clock_destroy(c);
+    return status;
+}

@@ -1,0 +1,17 @@
+"""SDP between SDPSession and PJMEDIA for the media objects: the one place they convert, through
+the SDP flat form (sipcore.h, "flat formats") like the Invitation does."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..sdp import SDPSession, _flat, _flat_of_pj, _from_flat, _pj_from_flat
+
+
+def to_pj(ua: Any, pool: Any, session: SDPSession) -> Any:
+    """A ``pjmedia_sdp_session *`` in ``pool`` equal to ``session`` (poll thread)."""
+    return _pj_from_flat(pool, _flat(session))
+
+
+def from_pj(ua: Any, sdp: Any) -> SDPSession:
+    """A new SDPSession equal to the ``pjmedia_sdp_session *`` (poll thread)."""
+    return _from_flat(_flat_of_pj(sdp, ua.scratch))

@@ -1,0 +1,396 @@
+"""RTPTransport: a pair of UDP sockets for RTP and RTCP (optionally ICE, optionally SRTP), and
+the SDP offer/answer steps pjmedia's transports need (spec: RTPTransport).
+
+States: ``WAIT_STUN``, ``INIT``, ``LOCAL``, ``ESTABLISHED``, ``STUN_FAILED``, ``INVALID``; the
+rows are ``primitives._states.RTP_TRANSPORT``.  A method the state has no row for raises
+:class:`~sipcore.errors.InvalidStateError` naming the state.
+
+The two negotiation scenarios of the spec::
+
+    # offerer                                  # answerer (remote offer received)
+    rtp = RTPTransport(); rtp.set_INIT()       rtp = RTPTransport(); rtp.set_INIT()
+    sdp = SDPSession(..., media=[m])           sdp = SDPSession(..., media=[m])   # the answer
+    rtp.set_LOCAL(sdp, 0)    # may change sdp  rtp.set_ESTABLISHED(sdp, offer, 0) # may change sdp
+    ... send sdp, receive the answer ...       ... send sdp ...
+    rtp.set_ESTABLISHED(sdp, answer, 0)
+
+Threads: every method may be called from any thread (it runs on the poll thread).  The sockets
+are on the media worker's ioqueue (a C thread; see ``_cdefs/glue_rtp.c``), never the poll
+thread's.  ICE's results come from that thread through the C event queue.
+
+Lifetime: the C transport is closed on the poll thread, once: by ``Engine.stop()`` (the object
+becomes ``INVALID``), or after the object is garbage-collected.  An AudioTransport using it
+keeps it alive; a stream on it is always destroyed before it.
+"""
+from __future__ import annotations
+
+import ipaddress
+import threading
+import weakref
+from typing import Any
+
+from .. import _ua as ua_mod
+from .. import signals
+from .._pj import check, ffi, handles, lib, strerror
+from .._validate import check_bool, check_instance, check_int
+from ..errors import InvalidStateError, SIPCoreError
+from ..primitives._states import RTP_TRANSPORT, STAY
+from ..sdp import SDPSession
+from ._sdp import from_pj, to_pj
+
+__all__ = ["RTPTransport"]
+
+WAIT_STUN, INIT, LOCAL, ESTABLISHED, STUN_FAILED, INVALID = (
+    "WAIT_STUN", "INIT", "LOCAL", "ESTABLISHED", "STUN_FAILED", "INVALID")
+
+
+def check_ip(name: str, value: Any, allow_none: bool = True) -> str | None:
+    """An IPv4 or IPv6 literal (names need DNS: issue #14)."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str (an IP address), not {type(value).__name__}")
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"{name} must be an IPv4 or IPv6 address, not {value!r}") from None
+
+
+_ICE_BLOCKS: list[bool] = []
+
+
+def ice_blocks() -> bool:
+    """Whether pjnath's ICE would block this host forever (cached).
+
+    pjnath 2.12 (Debian's source) checks every local ICE candidate against the host's
+    deprecated IPv6 addresses with a netlink RTM_GETADDR dump.  On a kernel that sends the
+    NLMSG_DONE in the same datagram as the addresses (this test machine's does; seen with
+    strace and gdb), pjnath reads that datagram and then waits in recv() for another that
+    never comes -- on the poll thread, for ever.  Asked here the same way, with a timeout."""
+    if not _ICE_BLOCKS:
+        _ICE_BLOCKS.append(_probe_netlink())
+    return _ICE_BLOCKS[0]
+
+
+def _probe_netlink() -> bool:
+    import socket
+    import struct
+    try:
+        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    except (OSError, AttributeError):
+        return False                    # no netlink: pjnath skips its check
+    with s:
+        s.settimeout(1.0)
+        body = struct.pack("=BBBBI", socket.AF_INET6, 0, 0, 0, 0)
+        # RTM_GETADDR (22), NLM_F_REQUEST | NLM_F_DUMP (0x301), as pjnath sends it
+        s.send(struct.pack("=IHHII", 16 + len(body), 22, 0x301, 0, 0) + body)
+        try:
+            data = s.recv(65536)
+        except OSError:
+            return False
+    types, offset = [], 0
+    while offset + 16 <= len(data):
+        length, kind = struct.unpack_from("=IH", data, offset)
+        types.append(kind)
+        offset += max(16, (length + 3) & ~3)
+    return len(types) > 1 and 3 in types        # NLMSG_DONE (3) after addresses
+
+
+def check_sdp_index(name: str, sdp: SDPSession, index: Any) -> int:
+    index = check_int("sdp_index", index, 0, 63)
+    if index >= len(sdp.media):
+        raise ValueError(f"sdp_index {index} is out of range: {name} has {len(sdp.media)} "
+                         "media line(s)")
+    return index
+
+
+def copy_into(target: SDPSession, source: SDPSession) -> None:
+    """Make target equal to source, field by field (the spec changes the caller's object)."""
+    for name in SDPSession.__slots__:
+        object.__setattr__(target, name, getattr(source, name))
+
+
+class _Core:
+    """The C side of one RTPTransport, kept apart from it so that garbage collection of the
+    RTPTransport can close it: the token registry and ``ua.primitives`` hold this, not the
+    RTPTransport.  Poll thread only."""
+
+    def __init__(self, ua: Any, owner: "RTPTransport"):
+        self.ua = ua
+        self.owner = weakref.ref(owner)
+        self.rtp = ffi.NULL
+        self.token = handles.new(self)
+        self.streams: set = set()       # the audio cores streaming on it (at most one live)
+        ua.primitives.add(self)
+
+    def on_media_event(self, what: int, value: int, status: int, text: str) -> None:
+        owner = self.owner()
+        if owner is not None and self.rtp != ffi.NULL:
+            owner._on_media_event(what, status)
+
+    def destroy(self) -> None:
+        """Close the transport (its streams first); once; poll thread."""
+        for stream in list(self.streams):
+            stream.destroy()
+        if self.rtp != ffi.NULL:
+            lib.sc_rtp_destroy(self.rtp)
+            self.rtp = ffi.NULL
+        if self.token is not None:      # after the C object: no late event can reach us
+            handles.release(self.token)
+            self.token = None
+        self.ua.primitives.discard(self)
+
+    def _engine_stopping(self) -> None:
+        owner = self.owner()
+        if owner is not None:
+            owner._state = RTP_TRANSPORT.next(owner._state, "engine_stop") \
+                if owner._state != INVALID else INVALID
+        self.destroy()
+
+    def dispose(self) -> None:
+        """The RTPTransport was collected: close on the poll thread (any thread may call)."""
+        if self.ua.running:
+            self.ua.post(self.destroy)
+
+
+class RTPTransport:
+    """``RTPTransport(local_rtp_address=None, use_srtp=False, srtp_forced=False, use_ice=False,
+    ice_stun_address=None, ice_stun_port=3478)``; needs a running Engine.
+
+    ``local_rtp_address``: the IP to bind (default: the Engine's ``local_ip``).  The RTP port
+    is an even port of the Engine's ``rtp_port_range`` (RTCP the next one), picked at random;
+    a busy pair is skipped.  ``use_srtp``: SDES-SRTP (RFC 4568) crypto attributes in the SDP;
+    ``srtp_forced``: SRTP is mandatory (``RTP/SAVP``) and a peer without it fails the
+    negotiation.  ``use_ice``: ICE candidates in the SDP; ``ice_stun_address`` (an IP
+    address): a STUN server for a server-reflexive candidate (state ``WAIT_STUN`` until it
+    answers).  The spec's attribute list spells the SRTP flag ``force_srtp`` and its
+    ``__init__`` ``srtp_forced``: sipcore uses ``srtp_forced`` for both.
+    """
+
+    def __init__(self, local_rtp_address: str | None = None, use_srtp: bool = False,
+                 srtp_forced: bool = False, use_ice: bool = False,
+                 ice_stun_address: str | None = None, ice_stun_port: int = 3478):
+        address = check_ip("local_rtp_address", local_rtp_address)
+        self._use_srtp = check_bool("use_srtp", use_srtp)
+        self._srtp_forced = check_bool("srtp_forced", srtp_forced) and self._use_srtp
+        self._use_ice = check_bool("use_ice", use_ice)
+        self._ice_stun_address = check_ip("ice_stun_address", ice_stun_address)
+        self._ice_stun_port = check_int("ice_stun_port", ice_stun_port, 1, 65535)
+        self._lock = threading.RLock()
+        self._local_address: str | None = None
+        self._local_port: int | None = None
+        self._remote_sdp: tuple[str, int] | None = None
+        self._stun_reason: str | None = None
+        self._state = INIT
+        ua = self._ua = ua_mod.running("RTPTransport")
+        self._core = None
+        ua.call(self._create, address)
+        weakref.finalize(self, self._core.dispose).atexit = False
+
+    # -- attributes --
+
+    state = property(lambda self: self._state, doc="WAIT_STUN, INIT, LOCAL, ESTABLISHED, "
+                     "STUN_FAILED or INVALID (read-only)")
+    use_srtp = property(lambda self: self._use_srtp, doc="SRTP was requested (read-only)")
+    srtp_forced = property(lambda self: self._srtp_forced,
+                           doc="SRTP is mandatory (read-only; the spec's force_srtp)")
+    use_ice = property(lambda self: self._use_ice, doc="ICE was requested (read-only)")
+    ice_stun_address = property(lambda self: self._ice_stun_address,
+                                doc="the STUN server's address, or None (read-only)")
+    ice_stun_port = property(lambda self: self._ice_stun_port,
+                             doc="the STUN server's port (read-only)")
+
+    @property
+    def local_rtp_address(self) -> str | None:
+        """The address the RTP socket is bound to (and to put in the SDP); None when closed."""
+        return None if self._state == INVALID else self._info("local_ip")
+
+    @property
+    def local_rtp_port(self) -> int | None:
+        """The RTP port (RTCP is the next one); None when closed."""
+        return None if self._state == INVALID else self._info("local_port")
+
+    @property
+    def remote_rtp_address_sdp(self) -> str | None:
+        """The remote RTP address of the remote SDP; None unless ESTABLISHED."""
+        return self._remote_sdp[0] if self._state == ESTABLISHED and self._remote_sdp else None
+
+    @property
+    def remote_rtp_port_sdp(self) -> int | None:
+        """The remote RTP port of the remote SDP; None unless ESTABLISHED."""
+        return self._remote_sdp[1] if self._state == ESTABLISHED and self._remote_sdp else None
+
+    @property
+    def remote_rtp_address_received(self) -> str | None:
+        """The address RTP was received from; None until some was."""
+        return self._info("rx_ip")
+
+    @property
+    def remote_rtp_port_received(self) -> int | None:
+        """The port RTP was received from; None until some was."""
+        return self._info("rx_port")
+
+    @property
+    def srtp_active(self) -> bool:
+        """SRTP is encrypting and decrypting (meaningful once ESTABLISHED with use_srtp)."""
+        return bool(self._info("srtp_active"))
+
+    @property
+    def ice_active(self) -> bool:
+        """sipcore extension: ICE negotiation has completed and ICE carries the media."""
+        return bool(self._info("ice_active"))
+
+    def __repr__(self) -> str:
+        return f"<RTPTransport {self._local_address}:{self._local_port} {self._state}>"
+
+    # -- methods --
+
+    def set_INIT(self) -> None:
+        """To INIT: sends RTPTransportDidInitialize when ICE+STUN is not used; from LOCAL or
+        ESTABLISHED it resets the transport for re-use (no stream may be using it)."""
+        self._run("set_INIT", self._set_init)
+
+    def set_LOCAL(self, local_sdp: SDPSession, sdp_index: int) -> None:
+        """To LOCAL with the local SDP offer; SRTP/ICE attributes are added to ``local_sdp``."""
+        check_instance("local_sdp", local_sdp, SDPSession, "an")
+        index = check_sdp_index("local_sdp", local_sdp, sdp_index)
+        self._run("set_LOCAL", self._set_local, local_sdp, index)
+
+    def set_ESTABLISHED(self, local_sdp: SDPSession, remote_sdp: SDPSession,
+                        sdp_index: int) -> None:
+        """To ESTABLISHED with both SDPs.  From INIT (the answerer) the SRTP/ICE attributes of
+        the answer are added to ``local_sdp``; from LOCAL neither SDP is changed.  A forced
+        SRTP against a peer without it (or any failed negotiation) raises PJSIPError and
+        leaves the state as it was (reset: from LOCAL, set_INIT() before re-use)."""
+        check_instance("local_sdp", local_sdp, SDPSession, "an")
+        check_instance("remote_sdp", remote_sdp, SDPSession, "an")
+        index = check_sdp_index("local_sdp", local_sdp, sdp_index)
+        check_sdp_index("remote_sdp", remote_sdp, index)
+        self._run("set_ESTABLISHED", self._set_established, local_sdp, remote_sdp, index)
+
+    # -- poll thread --
+
+    def _run(self, what: str, fn: Any, *args: Any) -> Any:
+        ua = self._ua
+        if self._state == INVALID or ua_mod.current is not ua or not ua.running:
+            raise InvalidStateError(f"RTPTransport.{what}()", INVALID)
+        return ua.call(self._locked, what, fn, args)
+
+    def _locked(self, what: str, fn: Any, args: tuple) -> Any:
+        event = what
+        if self._core is None or self._core.rtp == ffi.NULL or self._state == INVALID:
+            raise InvalidStateError(f"RTPTransport.{what}()", INVALID)
+        if not RTP_TRANSPORT.allows(self._state, event):
+            raise InvalidStateError(f"RTPTransport.{what}()", self._state)
+        return fn(*args)
+
+    def _move(self, event: str) -> None:
+        target = RTP_TRANSPORT.next(self._state, event)
+        if target != STAY:
+            self._state = target
+
+    def _create(self, address: str | None) -> None:
+        ua = self._ua
+        ua.media_worker()
+        address = address or ua.options["local_ip"]
+        low, high = ua.options["rtp_port_range"]
+        self._core = core = _Core(ua, self)
+        o = ffi.new("sc_rtp_opts_t *")
+        keep = [ffi.new("char[]", address.encode()),
+                ffi.new("char[]", (self._ice_stun_address or "").encode())]
+        o.address, o.stun_address = keep
+        o.port_min, o.port_max = low, high
+        o.use_srtp, o.srtp_forced, o.use_ice = self._use_srtp, self._srtp_forced, self._use_ice
+        o.stun_port = self._ice_stun_port
+        o.token = core.token
+        out = ffi.new("sc_rtp_t **")
+        port = ffi.new("int *")
+        try:
+            check(lib.sc_rtp_create(o, out, port),
+                  f"opening RTP/RTCP sockets on {address} in {low}-{high}")
+        except BaseException:
+            core.destroy()
+            raise
+        core.rtp = out[0]
+        self._local_address = address
+        self._local_port = port[0] or None
+        if self._use_ice and self._ice_stun_address:
+            self._state = WAIT_STUN
+
+    def _info(self, field: str) -> Any:
+        core = self._core
+        if core is None or core.rtp == ffi.NULL:
+            return None
+        ua = self._ua
+        if not ua.running:
+            return None
+        info = ffi.new("sc_rtp_info_t *")
+        try:
+            ua.call(self._fill_info, info)
+        except InvalidStateError:
+            return None
+        value = getattr(info, field)
+        if isinstance(value, int):
+            return value or None if field in ("local_port", "rx_port") else value
+        text = ffi.string(value).decode()
+        return text or None
+
+    def _fill_info(self, info: Any) -> None:
+        if self._core is not None and self._core.rtp != ffi.NULL:
+            lib.sc_rtp_info(self._core.rtp, info)
+
+    def _set_init(self) -> None:
+        if self._state in (LOCAL, ESTABLISHED):
+            live = [s for s in self._core.streams if s.stream != ffi.NULL]
+            if live:
+                raise InvalidStateError("RTPTransport.set_INIT() (an AudioTransport is using "
+                                        "it: stop it first)", self._state)
+            lib.sc_rtp_reset(self._core.rtp)
+            self._remote_sdp = None
+        before = self._state
+        self._move("set_INIT")
+        if before == INIT:
+            signals.notify(signals.RTPTransportDidInitialize, self)
+
+    def _check_ice(self, what: str) -> None:
+        if self._use_ice and ice_blocks():
+            raise SIPCoreError(
+                f"RTPTransport.{what}(): ICE cannot negotiate on this host: pjnath 2.12 would "
+                "wait forever for a netlink message this kernel does not send (see "
+                "docs/media.md, RTPTransport); use an RTPTransport without ICE")
+
+    def _set_local(self, local_sdp: SDPSession, index: int) -> None:
+        self._check_ice("set_LOCAL")
+        rtp = self._core.rtp
+        pj = to_pj(self._ua, lib.sc_rtp_pool(rtp), local_sdp)
+        check(lib.sc_rtp_set_local(rtp, pj, index), "RTPTransport.set_LOCAL()")
+        copy_into(local_sdp, from_pj(self._ua, pj))
+        self._move("set_LOCAL")
+
+    def _set_established(self, local_sdp: SDPSession, remote_sdp: SDPSession, index: int) -> None:
+        self._check_ice("set_ESTABLISHED")
+        rtp = self._core.rtp
+        answering = self._state == INIT
+        pool = lib.sc_rtp_pool(rtp)
+        local = to_pj(self._ua, pool, local_sdp)
+        remote = to_pj(self._ua, pool, remote_sdp)
+        check(lib.sc_rtp_set_established(rtp, local, remote, index, 1 if answering else 0),
+              "RTPTransport.set_ESTABLISHED()")
+        if answering:
+            copy_into(local_sdp, from_pj(self._ua, local))
+        m = remote_sdp.media[index]
+        conn = m.connection or remote_sdp.connection
+        self._remote_sdp = (conn.address if conn is not None else None, m.port)
+        self._move("set_ESTABLISHED")
+
+    def _on_media_event(self, what: int, status: int) -> None:
+        """ICE gathering (with its STUN request) ended: from the media worker, via the queue."""
+        if what != lib.SC_MEDIA_ICE_INIT or self._state != WAIT_STUN:
+            return
+        if status == lib.PJ_SUCCESS:
+            self._move("stun_ok")
+            signals.notify(signals.RTPTransportDidInitialize, self)
+        else:
+            self._stun_reason = strerror(status) or f"PJSIP status {status}"
+            self._move("stun_fail")
+            signals.notify(signals.RTPTransportDidFail, self, reason=self._stun_reason)

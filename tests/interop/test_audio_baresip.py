@@ -1,0 +1,149 @@
+"""RTPTransport + AudioTransport against baresip 1.0.0 through a real INVITE (Invitation):
+SDES-SRTP forced against ``mediaenc=srtp-mand`` (srtp_active, audio both ways on the
+recordings), forced against a baresip without SRTP (the negotiation fails cleanly: baresip
+answers 488, no stream runs), DTMF both ways (16 digits each way, once, in order).
+
+baresip plays its ``ausine`` 440 Hz source and records what it decodes with ``sndfile``
+(``*-dec.wav``); sipcore plays 1000 Hz into its stream (clocked by the stream's own clock
+until the bridge lands) and records what it hears.  The peers helper grows these options on
+another branch; here a small subclass adds the two modules and the account parameter.
+"""
+from __future__ import annotations
+
+import glob
+import shutil
+import time
+
+import pytest
+
+from peers.baresip import Baresip
+from test_invitation_helpers import wait_state
+from sipcore import (AudioTransport, Credentials, Invitation, RTPTransport, Route, SDPSession,
+                     SIPURI, signals)
+from sipcore.media import tones
+
+SIPCORE_TONE, BARESIP_TONE = 1000, 440
+
+
+class MediaBaresip(Baresip):
+    """baresip with SRTP, the sndfile recorder (into ``confdir``) and G.711 only."""
+
+    def __init__(self, *args, mediaenc: str | None = None, **kw):
+        if mediaenc:
+            kw["extra_account_params"] = f"mediaenc={mediaenc}"
+        kw.setdefault("auto_answer", True)
+        super().__init__(*args, **kw)
+
+    def _write_config(self):
+        super()._write_config()
+        cfg = self.confdir / "config"
+        cfg.write_text(cfg.read_text() + "module\t\t\tsrtp.so\nmodule\t\t\tsndfile.so\n"
+                       f"snd_path\t\t{self.confdir}\naudio_codecs\t\tPCMU\n")
+
+    def recording(self) -> str:
+        found = glob.glob(str(self.confdir / "*-dec.wav"))
+        assert found, self.output()[-2000:]
+        return found[0]
+
+    def dtmf_received(self) -> str:
+        self.command("listcalls")       # reads the events queued meanwhile
+        return "".join(e.get("param", "") for e in self.events
+                       if e.get("type") == "CALL_DTMF_START")
+
+
+def call(bob: Baresip, rtp: RTPTransport, recorder):
+    """sipcore offers (the offerer's scenario of RTPTransport and AudioTransport) to bob."""
+    rtp.set_INIT()
+    audio = AudioTransport(rtp, codecs=["PCMU"], enable_silence_detection=False)
+    offer = SDPSession("127.0.0.1", media=[audio.get_local_media(is_offer=True)])
+    rtp.set_LOCAL(offer, 0)
+    inv = Invitation(Credentials(SIPURI("127.0.0.1", user="alice")),
+                     SIPURI("127.0.0.1", user=bob.user, port=bob.sip_port),
+                     Route("127.0.0.1", bob.sip_port))
+    inv.set_offered_local_sdp(offer)
+    inv.send_invite()
+    return inv, audio
+
+
+def test_srtp_forced_against_srtp_mand_audio_and_dtmf_both_ways(engine_factory, recorder,
+                                                                  tmp_path):
+    engine_factory()
+    with MediaBaresip("bob", mediaenc="srtp-mand") as bob:
+        rtp = RTPTransport(use_srtp=True, srtp_forced=True)
+        inv, audio = call(bob, rtp, recorder)
+        wait_state(recorder, inv, "CONFIRMED", timeout=15)
+        local, remote = inv.get_active_local_sdp(), inv.get_active_remote_sdp()
+        assert remote.media[0].transport == "RTP/SAVP"
+        audio.start(local, remote, 0)
+        assert rtp.state == "ESTABLISHED" and rtp.srtp_active
+        mine = str(tmp_path / "sipcore.wav")
+        tones.write_tone(mine, SIPCORE_TONE, seconds=10, sample_rate=audio._port_rate)
+        audio._start_clock(mine, str(tmp_path / "sipcore-heard.wav"))
+        time.sleep(2.5)
+
+        digits = "0123456789*#ABCD"
+        for d in digits:                        # sipcore -> baresip
+            audio.send_dtmf(d)
+        deadline = time.monotonic() + 15
+        while len(bob.dtmf_received()) < len(digits) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.5)
+        assert bob.dtmf_received() == digits
+
+        got = []
+        signals.RTPAudioTransportGotDTMF.connect(
+            lambda s, **d: got.append(d["digit"]) if s is audio else None, weak=False)
+        for d in digits:                        # baresip -> sipcore
+            bob.command("sndcode", d)
+            time.sleep(0.25)
+        deadline = time.monotonic() + 10
+        while len(got) < len(digits) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        assert "".join(got) == digits
+        stats = audio.statistics
+        assert rtp.remote_rtp_port_received == rtp.remote_rtp_port_sdp
+        inv.disconnect()
+        wait_state(recorder, inv, "DISCONNECTED")
+        audio.stop()
+        time.sleep(0.5)                         # baresip closes its recording
+        theirs = str(tmp_path / "baresip-heard.wav")
+        shutil.copy(bob.recording(), theirs)    # (its folder goes with it)
+    assert stats["rx_packets"] > 100 and stats["tx_packets"] > 100 and stats["rx_lost"] == 0
+    heard = tones.levels(str(tmp_path / "sipcore-heard.wav"), [BARESIP_TONE, SIPCORE_TONE],
+                         start=0.5, end=2.5)
+    assert heard[BARESIP_TONE] - heard[SIPCORE_TONE] >= 10 and heard[BARESIP_TONE] > -40, heard
+    theirs = tones.levels(theirs, [SIPCORE_TONE, BARESIP_TONE], start=0.5, end=2.5)
+    assert theirs[SIPCORE_TONE] - theirs[BARESIP_TONE] >= 10 and theirs[SIPCORE_TONE] > -40, theirs
+
+
+def test_srtp_forced_against_baresip_without_srtp_fails_cleanly(engine_factory, recorder):
+    engine_factory()
+    with MediaBaresip("bob") as bob:
+        rtp = RTPTransport(use_srtp=True, srtp_forced=True)
+        inv, audio = call(bob, rtp, recorder)
+        n = wait_state(recorder, inv, "DISCONNECTED", timeout=15)
+        assert n.data.code == 488, n.data
+        assert not audio.is_started and audio.statistics is None
+        assert rtp.state == "LOCAL" and not rtp.srtp_active
+        rtp.set_INIT()                          # re-usable
+        assert rtp.state == "INIT"
+
+
+def test_srtp_optional_against_baresip_without_srtp_is_plain_rtp(engine_factory, recorder,
+                                                                   tmp_path):
+    engine_factory()
+    with MediaBaresip("bob") as bob:
+        rtp = RTPTransport(use_srtp=True)
+        inv, audio = call(bob, rtp, recorder)
+        wait_state(recorder, inv, "CONFIRMED", timeout=15)
+        audio.start(inv.get_active_local_sdp(), inv.get_active_remote_sdp(), 0)
+        assert not rtp.srtp_active
+        audio._start_clock(None, str(tmp_path / "sipcore-heard.wav"))
+        time.sleep(2.0)
+        inv.disconnect()
+        wait_state(recorder, inv, "DISCONNECTED")
+        audio.stop()
+    heard = tones.levels(str(tmp_path / "sipcore-heard.wav"), [BARESIP_TONE, SIPCORE_TONE],
+                         start=0.5)
+    assert heard[BARESIP_TONE] - heard[SIPCORE_TONE] >= 10 and heard[BARESIP_TONE] > -40, heard

@@ -1,0 +1,419 @@
+"""Names (RFC 3263) against a real DNS server: dnsmasq on a free loopback port, started here.
+
+The SIP servers the names lead to are this Engine itself (it answers a MESSAGE 200), a tiny
+UDP server answering with a chosen code (test_publication's ``ScriptedServer``), kamailio, or nothing (a port no
+one listens on).  Which server a request went to is read from the SIP trace."""
+from __future__ import annotations
+
+import re
+import socket
+import time
+
+import pytest
+
+from peers.dnsmasq import Dnsmasq
+from peers.kamailio import Kamailio, make_tls_cert
+from peers.ports import free_port
+from test_publication import ScriptedServer
+from sipcore import (Credentials, Engine, Invitation, Publication, Registration, Route, SIPURI,
+                     Subscription, send_message)
+from test_invitation_helpers import incoming_calls, make_sdp, seq
+
+ALICE = Credentials(SIPURI("127.0.0.1", user="alice"))
+
+
+@pytest.fixture
+def responders():
+    """UDP 'servers' answering every request with one code (test_publication's)."""
+    made = []
+
+    def make(code):
+        made.append(ScriptedServer(lambda req, i: (code, "Test", {})))
+        return made[-1]
+    yield make
+    for r in made:
+        r.close()
+
+
+_since: dict[int, int] = {}
+
+
+def forget_sent(rec):
+    """sent_to(rec) starts after what was traced so far."""
+    _since[id(rec)] = len(rec.all("SIPEngineSIPTrace"))
+
+
+def sent_to(rec, method="MESSAGE"):
+    """(transport from the Via, destination port) of every request sent (since forget_sent),
+    in order."""
+    out = []
+    for n in rec.all("SIPEngineSIPTrace")[_since.get(id(rec), 0):]:
+        d = n.data
+        if not d.received and d.data.startswith(method + " "):
+            via = re.search(r"Via: SIP/2.0/(\w+)", d.data).group(1)
+            out.append((via, d.destination_port))
+    return out
+
+
+def message(rec, domain, route=None, timeout=10):
+    start = len(rec.all("SIPEngineGotMessageResponse"))
+    send_message(ALICE, SIPURI(domain, user="bob"), "text/plain", "hi",
+                 route or Route(domain), timeout=timeout)
+    deadline = time.monotonic() + timeout + 5
+    while time.monotonic() < deadline:
+        got = rec.all("SIPEngineGotMessageResponse")
+        if len(got) > start:
+            return got[start].data
+        time.sleep(0.01)
+    raise AssertionError("no SIPEngineGotMessageResponse: the request hung")
+
+
+# ---- values -------------------------------------------------------------------------------
+
+def test_route_accepts_host_names():
+    r = Route("sip.example.com")
+    assert (r.address, r.port, r.transport) == ("sip.example.com", None, None)
+    assert r.uri() == "<sip:sip.example.com;lr>"                 # RFC 3263: NAPTR chooses
+    assert Route("example.com", transport="TCP").uri() == "<sip:example.com;transport=tcp;lr>"
+    assert Route("example.com", 5070).uri() == "<sip:example.com:5070;transport=udp;lr>"
+    assert Route("127.0.0.1").port == 5060 and Route("::1", transport="tls").port == 5061
+    for bad in ("-bad.example", "a..b", "exa mple.com", "", "x" * 300, "1.2.3.256"):
+        with pytest.raises(ValueError, match="address"):
+            Route(bad)
+    with pytest.raises(TypeError, match="address"):
+        Route(5)
+
+
+@pytest.mark.parametrize("value, exc", [
+    ("127.0.0.1", TypeError), ([1], TypeError), ([], ValueError), (["10.0.0.1"] * 9, ValueError),
+    (["dns.example"], ValueError), (["127.0.0.1:0"], ValueError), (["127.0.0.1:x"], ValueError),
+    (["[::1"], ValueError), (["127.0.0.1:70000"], ValueError)])
+def test_nameservers_option_checked(value, exc):
+    with pytest.raises(exc, match="nameservers"):
+        Engine().start(local_ip="127.0.0.1", nameservers=value)
+    assert not Engine().is_running
+
+
+def test_nameservers_default_is_resolv_conf(tmp_path):
+    from sipcore._options import check_nameservers, system_nameservers
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("# x\nnameserver 192.0.2.7\nsearch example\nnameserver ::1\nnameserver bogus\n")
+    assert system_nameservers(str(conf)) == ["192.0.2.7", "[::1]"]
+    assert system_nameservers(str(tmp_path / "none")) == ["127.0.0.1"]
+    assert check_nameservers(["192.0.2.1", "192.0.2.2:5353", "[::1]:53", "::1"]) == [
+        ("192.0.2.1", 53), ("192.0.2.2", 5353), ("::1", 53), ("::1", 53)]
+
+
+# ---- selection ----------------------------------------------------------------------------
+
+def test_naptr_order_chooses_the_transport(engine_factory, recorder):
+    p = free_port("both")
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._udp.tcpfirst.test", "a.test", p, 10, 10),
+                      ("_sip._tcp.tcpfirst.test", "a.test", p, 10, 10),
+                      ("_sip._udp.udpfirst.test", "a.test", p, 10, 10),
+                      ("_sip._tcp.udpfirst.test", "a.test", p, 10, 10)],
+                 naptr=[("tcpfirst.test", 20, 10, "s", "SIP+D2U", "_sip._udp.tcpfirst.test"),
+                        ("tcpfirst.test", 10, 90, "s", "SIP+D2T", "_sip._tcp.tcpfirst.test"),
+                        ("udpfirst.test", 10, 20, "s", "SIP+D2T", "_sip._tcp.udpfirst.test"),
+                        ("udpfirst.test", 10, 10, "s", "SIP+D2U", "_sip._udp.udpfirst.test")]) as dns:
+        engine_factory(local_udp_port=p, local_tcp_port=p, nameservers=[dns.nameserver],
+                       trace_sip=True)
+        assert message(recorder, "tcpfirst.test").code == 200     # order 10 < 20: TCP
+        assert sent_to(recorder) == [("TCP", p)]
+        forget_sent(recorder)
+        assert message(recorder, "udpfirst.test").code == 200     # same order, preference 10
+        assert sent_to(recorder) == [("UDP", p)]
+
+
+def test_naptr_skips_a_transport_the_engine_lacks(engine_factory, recorder):
+    p = free_port("both")
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sips._tcp.x.test", "a.test", p, 10, 10),
+                      ("_sip._udp.x.test", "a.test", p, 10, 10)],
+                 naptr=[("x.test", 10, 10, "s", "SIP+D2S", "_sips._tcp.x.test"),
+                        ("x.test", 20, 10, "s", "SIP+D2U", "_sip._udp.x.test")]) as dns:
+        engine_factory(local_udp_port=p, nameservers=[dns.nameserver], trace_sip=True)
+        assert message(recorder, "x.test").code == 200             # no TLS transport: UDP
+        assert sent_to(recorder) == [("UDP", p)]
+
+
+def test_no_naptr_means_udp_srv_then_a(engine_factory, recorder):
+    p = free_port("both")
+    with Dnsmasq(hosts={"a.test": "127.0.0.1", "plain.test": "127.0.0.1"},
+                 srv=[("_sip._udp.srv.test", "a.test", p, 10, 10),
+                      ("_sip._tcp.srv.test", "a.test", p + 0, 5, 10)]) as dns:
+        engine_factory(local_udp_port=p, local_tcp_port=p, nameservers=[dns.nameserver],
+                       trace_sip=True)
+        assert message(recorder, "srv.test").code == 200
+        assert sent_to(recorder) == [("UDP", p)]
+        forget_sent(recorder)
+        # no NAPTR, no SRV: the A record and port 5060 over UDP (RFC 3263 4.2) -- nothing
+        # listens there, so only where it went is checked
+        message(recorder, "plain.test", timeout=0.5)
+        assert sent_to(recorder)[:1] == [("UDP", 5060)]
+        forget_sent(recorder)
+        # a transport given: SRV for that transport; a port given: A only
+        assert message(recorder, "srv.test", Route("srv.test", transport="tcp")).code == 200
+        assert sent_to(recorder) == [("TCP", p)]
+        forget_sent(recorder)
+        assert message(recorder, "plain.test", Route("plain.test", p)).code == 200
+        assert sent_to(recorder) == [("UDP", p)]
+
+
+def test_srv_priority_then_weight(engine_factory, recorder, responders):
+    """Lower priority first (RFC 2782); within a priority, picked in proportion to weight."""
+    p = free_port("both")
+    heavy, light, backup = responders(200), responders(200), responders(200)
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._udp.w.test", "a.test", heavy.port, 10, 30),
+                      ("_sip._udp.w.test", "a.test", light.port, 10, 10),
+                      ("_sip._udp.w.test", "a.test", backup.port, 20, 1000)]) as dns:
+        engine_factory(local_udp_port=p, nameservers=[dns.nameserver], trace_sip=True)
+        for _ in range(60):
+            assert message(recorder, "w.test").code == 200
+    assert len(backup.requests) == 0                  # priority 20 never while 10 answers
+    assert len(heavy.requests) + len(light.requests) == 60
+    assert 30 <= len(heavy.requests) <= 57, (len(heavy.requests), len(light.requests))    # expected 45
+
+
+# ---- failover -----------------------------------------------------------------------------
+
+def test_failover_on_503_and_on_refused_connection(engine_factory, recorder, responders):
+    p = free_port("both")
+    dead = free_port("both")                     # nothing listens here
+    busy = responders(503)
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._udp.busy.test", "a.test", busy.port, 10, 10),
+                      ("_sip._udp.busy.test", "a.test", p, 20, 10),
+                      ("_sip._tcp.down.test", "a.test", dead, 10, 10),
+                      ("_sip._tcp.down.test", "a.test", p, 20, 10)]) as dns:
+        engine_factory(local_udp_port=p, local_tcp_port=p, nameservers=[dns.nameserver],
+                       trace_sip=True)
+        r = message(recorder, "busy.test")
+        assert r.code == 200, r
+        assert len(busy.requests) == 1
+        assert sent_to(recorder) == [("UDP", busy.port), ("UDP", p)]
+        forget_sent(recorder)
+        r = message(recorder, "down.test", Route("down.test", transport="tcp"))
+        assert r.code == 200, r
+        assert sent_to(recorder)[-1] == ("TCP", p)
+
+
+def test_every_target_failing_ends_in_one_final_response(engine_factory, recorder, responders):
+    a, b = responders(503), responders(503)
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._udp.busy.test", "a.test", a.port, 10, 10),
+                      ("_sip._udp.busy.test", "a.test", b.port, 20, 10)]) as dns:
+        engine_factory(nameservers=[dns.nameserver], trace_sip=True)
+        r = message(recorder, "busy.test")
+        assert r.code == 503
+        time.sleep(0.3)
+        assert len(recorder.all("SIPEngineGotMessageResponse")) == 1
+        assert (len(a.requests), len(b.requests)) == (1, 1)
+
+
+PIDF = ('<?xml version="1.0" encoding="UTF-8"?><presence xmlns="urn:ietf:params:xml:ns:pidf" '
+        'entity="sip:alice@127.0.0.1"><tuple id="t1"><status><basic>open</basic></status>'
+        '</tuple></presence>')
+
+
+def state_after(rec, obj, signal, leaving, timeout=15):
+    """The first state notification of obj whose state is not in ``leaving``."""
+    return rec.wait_for(signal, timeout=timeout, sender=obj,
+                        where=lambda n: n.data.state not in leaving)
+
+
+def test_every_primitive_fails_over_to_kamailio(engine_factory, recorder, tmp_path):
+    """kamailio on the second target of kam.test, nothing on the first (NAPTR: TCP; the
+    refused connection moves each request on to kamailio): bob registers, alice sends him a
+    MESSAGE (kamailio relays it to this Engine: 200), publishes and subscribes to her presence,
+    and calls bob, who answers 486 -- every request through Route("kam.test")."""
+    dead = free_port("both")
+    with Kamailio(workdir=tmp_path / "kam", children=1) as k:
+        k.add_user("alice", "apw")
+        k.add_user("bob", "bpw")
+        with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                     srv=[("_sip._tcp.kam.test", "a.test", dead, 10, 10),
+                          ("_sip._tcp.kam.test", "a.test", k.port, 20, 10)],
+                     naptr=[("kam.test", 10, 10, "s", "SIP+D2T", "_sip._tcp.kam.test")]) as dns, \
+                incoming_calls(lambda inv: inv.disconnect(486)) as calls:
+            engine_factory(nameservers=[dns.nameserver], trace_sip=True)
+            route = Route("kam.test")
+            alice = Credentials(SIPURI("127.0.0.1", user="alice"), "apw")
+            bob = Credentials(SIPURI("127.0.0.1", user="bob"), "bpw")
+
+            reg = Registration(bob, route, expires=60)
+            reg.register()
+            n = state_after(recorder, reg, "SIPRegistrationChangedState", ("registering",))
+            assert n.data.state == "registered", n.data
+            assert k.contacts("bob")
+
+            send_message(alice, SIPURI("127.0.0.1", user="bob"), "text/plain", "via a name",
+                         route, timeout=10)
+            r = recorder.wait_for("SIPEngineGotMessageResponse", timeout=15).data
+            assert r.code == 200, r
+            got = recorder.wait_for("SIPEngineGotMessage", timeout=5).data
+            assert got.body == b"via a name"
+
+            pub = Publication(alice, "presence", route, expires=60)
+            pub.publish("application/pidf+xml", PIDF)
+            n = state_after(recorder, pub, "SIPPublicationChangedState", ("publishing",))
+            assert n.data.state == "published", n.data
+
+            sub = Subscription(bob, SIPURI("127.0.0.1", user="alice"), "presence", route)
+            sub.subscribe()
+            n = state_after(recorder, sub, "SIPSubscriptionChangedState",
+                            ("NULL", "SENT", "TERMINATED"))
+            assert n.data.state in ("ACCEPTED", "PENDING", "ACTIVE"), n.data
+
+            inv = Invitation(alice, SIPURI("127.0.0.1", user="bob"), route)
+            inv.set_offered_local_sdp(make_sdp())
+            inv.send_invite()
+            n = recorder.wait_for("SIPInvitationChangedState", timeout=15, sender=inv,
+                                  where=lambda n: n.data.state == "DISCONNECTED")
+            assert n.data.code == 486, n.data
+            assert len(calls) == 1 and seq(recorder, calls[0])[0] == "INCOMING"
+
+            # each went to the dead first target first (priority 10), then to kamailio
+            for method in ("REGISTER", "MESSAGE", "PUBLISH", "SUBSCRIBE", "INVITE"):
+                sent = sent_to(recorder, method)
+                assert sent[:2] == [("TCP", dead), ("TCP", k.port)], (method, sent)
+            sub.unsubscribe()
+            pub.unpublish()
+            reg.unregister()
+            state_after(recorder, reg, "SIPRegistrationChangedState",
+                        ("registered", "unregistering"))
+
+
+@pytest.mark.parametrize("first_code", [503, 408])
+def test_registration_and_publication_fail_over_on_503_and_408(engine_factory, recorder,
+                                                               responders, tmp_path, first_code):
+    """The first server answers 503 (or 408); the request goes to the next one, kamailio,
+    and only its answer is notified (RFC 3263 4.3)."""
+    busy = responders(first_code)
+    with Kamailio(workdir=tmp_path / "kam", children=1) as k:
+        k.add_user("alice", "apw")
+        with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                     srv=[("_sip._udp.kam.test", "a.test", busy.port, 10, 10),
+                          ("_sip._udp.kam.test", "a.test", k.port, 20, 10)]) as dns:
+            engine_factory(nameservers=[dns.nameserver], trace_sip=True)
+            alice = Credentials(SIPURI("127.0.0.1", user="alice"), "apw")
+            reg = Registration(alice, Route("kam.test"), expires=60)
+            reg.register()
+            n = state_after(recorder, reg, "SIPRegistrationChangedState", ("registering",))
+            assert n.data.state == "registered" and n.data.code == 200, n.data
+            pub = Publication(alice, "presence", Route("kam.test"), expires=60)
+            pub.publish("application/pidf+xml", PIDF)
+            n = state_after(recorder, pub, "SIPPublicationChangedState", ("publishing",))
+            assert n.data.state == "published" and n.data.code == 200, n.data
+            assert [n.data.state for n in recorder.all("SIPRegistrationChangedState")] == [
+                "registering", "registered"]
+            assert len(busy.requests) == 2            # one REGISTER, one PUBLISH
+            for method in ("REGISTER", "PUBLISH"):
+                assert sent_to(recorder, method)[:2] == [("UDP", busy.port), ("UDP", k.port)]
+            pub.unpublish()
+            reg.unregister()
+            state_after(recorder, reg, "SIPRegistrationChangedState",
+                        ("registered", "unregistering"))
+
+
+# ---- DNS failures end in a notification ------------------------------------------------
+
+def test_dns_timeout_ends_in_a_notification_for_every_primitive(engine_factory, recorder):
+    """A name server that never answers: each request ends, after the resolver's retries
+    (about 2 s, not Timer F's 32 s), in its primitive's final notification with the reason."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)   # bound, never answers
+    silent.bind(("127.0.0.1", 0))
+    try:
+        engine_factory(nameservers=[f"127.0.0.1:{silent.getsockname()[1]}"])
+        route = Route("nowhere.test")
+        alice = Credentials(SIPURI("127.0.0.1", user="alice"), "apw")
+        t0 = time.monotonic()
+        send_message(alice, SIPURI("127.0.0.1", user="bob"), "text/plain", "x", route, timeout=30)
+        reg = Registration(alice, route, expires=60)
+        reg.register()
+        pub = Publication(alice, "presence", route, expires=60)
+        pub.publish("application/pidf+xml", PIDF)
+        sub = Subscription(alice, SIPURI("127.0.0.1", user="bob"), "presence", route)
+        sub.subscribe()
+        inv = Invitation(alice, SIPURI("127.0.0.1", user="bob"), route)
+        inv.set_offered_local_sdp(make_sdp())
+        inv.send_invite()
+        ends = [
+            recorder.wait_for("SIPEngineGotMessageResponse", timeout=15),
+            state_after(recorder, reg, "SIPRegistrationChangedState", ("registering",)),
+            state_after(recorder, pub, "SIPPublicationChangedState", ("publishing",)),
+            recorder.wait_for("SIPSubscriptionChangedState", timeout=15, sender=sub,
+                              where=lambda n: n.data.state == "TERMINATED"),
+            recorder.wait_for("SIPInvitationChangedState", timeout=15, sender=inv,
+                              where=lambda n: n.data.state == "DISCONNECTED"),
+        ]
+        took = time.monotonic() - t0
+        assert [n.data.state for n in ends[1:3]] == ["unregistered", "unpublished"]
+        for n in ends:
+            assert n.data.code == 503, (n.name, n.data)
+            # pjsip_publishc hands its callback the generic "Service Unavailable" only
+            if n.name != "SIPPublicationChangedState":
+                assert "timed out" in n.data.reason, (n.name, n.data)
+        assert took < 10, took
+    finally:
+        silent.close()
+
+
+def test_engine_stop_while_names_resolve(engine_factory, recorder):
+    """Stopping while every primitive waits for a name server that never answers: the stop
+    is prompt, each primitive ends with its final notification, and the Engine starts again
+    (the resolver and its pending queries went with the endpoint)."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        for _ in range(2):
+            e = engine_factory(nameservers=[f"127.0.0.1:{silent.getsockname()[1]}"])
+            a = Credentials(SIPURI("127.0.0.1", user="alice"), "apw")
+            r = Route("nowhere.test")
+            send_message(a, SIPURI("127.0.0.1", user="bob"), "text/plain", "x", r)
+            reg = Registration(a, r)
+            reg.register()
+            sub = Subscription(a, SIPURI("127.0.0.1", user="bob"), "presence", r)
+            sub.subscribe()
+            inv = Invitation(a, SIPURI("127.0.0.1", user="bob"), r)
+            inv.set_offered_local_sdp(make_sdp())
+            inv.send_invite()
+            time.sleep(0.2)
+            t0 = time.monotonic()
+            e.stop()
+            assert time.monotonic() - t0 < 2
+            assert recorder.all("SIPEngineGotMessageResponse")[-1].data.code == 408
+            assert reg.state == "unregistered" and sub.state == "TERMINATED"
+            assert inv.state == "DISCONNECTED"
+    finally:
+        silent.close()
+
+
+def test_unknown_name_ends_in_a_final_response(engine_factory, recorder):
+    with Dnsmasq() as dns:
+        engine_factory(nameservers=[dns.nameserver])
+        r = message(recorder, "nothere.test")
+        assert r.code == 502 and "NXDOMAIN" in r.reason, r
+
+
+# ---- TLS: the certificate is checked against the name ------------------------------------
+
+def test_tls_certificate_checked_against_the_name(engine_factory, recorder, tmp_path):
+    tls = make_tls_cert(tmp_path / "tls", cn="sip.test", san="DNS:sip.test")
+    p = free_port("tcp")
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sips._tcp.sip.test", "a.test", p, 10, 10),
+                      ("_sips._tcp.other.test", "a.test", p, 10, 10)],
+                 naptr=[("sip.test", 10, 10, "s", "SIP+D2S", "_sips._tcp.sip.test")]) as dns:
+        engine_factory(local_tls_port=p, tls_ca_file=tls["ca_file"], tls_cert_file=tls["cert_file"],
+                       tls_privkey_file=tls["key_file"], nameservers=[dns.nameserver],
+                       trace_sip=True)
+        r = message(recorder, "sip.test")                           # NAPTR: TLS; name matches
+        assert r.code == 200, r
+        assert sent_to(recorder) == [("TLS", p)]
+        forget_sent(recorder)
+        r = message(recorder, "other.test", Route("other.test", transport="tls"))
+        assert r.code == 503, r                                      # same server, wrong name
+        assert re.search(r"(?i)identity|certificate|verif", r.reason), r.reason
