@@ -254,6 +254,13 @@ class UA:
         once, polling for their answers at most STOP_ENDING_SECONDS in all; then one
         SIPEngineCouldNotEnd names those that were not ended (no answer in time, or a
         failure).  Invitations say goodbye (BYE, CANCEL) in their own _engine_stopping."""
+        # MESSAGEs in flight hold nothing on a server: answered "Engine stopped" now, as
+        # before, rather than by whatever comes while the endings are waited for
+        for token_owner in list(self.pending_messages.values()):
+            try:
+                token_owner.abandon()
+            except BaseException:
+                self.report_exception(_format_exc())
         ending = []
         for primitive in list(self.primitives):
             try:

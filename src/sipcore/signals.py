@@ -70,7 +70,8 @@ SIPEngineCouldNotEnd = _signal("SIPEngineCouldNotEnd", """Engine.stop() (or the 
     server (Expires: 0, all at once) and waited at most 2 s for the answers: these were not
     ended.  ``objects`` (list of the Registration, Publication and Subscription objects),
     ``reasons`` (list of str, in the same order: the failure's code and reason, or "no final
-    response in time").  Sent after SIPEngineWillEnd and the objects' own state changes,
+    response in time").  Sent after SIPEngineWillEnd, the 408 "Engine stopped" of MESSAGEs in
+    flight and the objects' own state changes,
     before their final "engine stopped" states and SIPEngineDidEnd; not sent when all were
     ended.""")
 SIPEngineLog = _signal("SIPEngineLog", """A PJSIP log line: ``log_sender`` (str: the PJSIP

@@ -152,6 +152,14 @@ void sc_tdata_use_listener(pjsip_tx_data *tdata, pjsip_tpfactory *listener)
     pjsip_tx_data_set_transport(tdata, &sel);
 }
 
+/* Whether the request went to (or is going to) an address: its destination was resolved.
+ * 0 while a host name is still being resolved, or when it could not be: then nothing of it
+ * reached a server. */
+int sc_tdata_resolved(pjsip_tx_data *tdata)
+{
+    return tdata->dest_info.addr.count > 0;
+}
+
 /* A registration without a listener: its next requests leave through the current UDP
  * transport (called before each request is made; regc copies its selector into it). */
 void sc_regc_use_udp(pjsip_regc *regc)

@@ -357,6 +357,7 @@ pj_status_t sc_publishc_create(pjsip_endpoint *endpt, uintptr_t token, const cha
                                const char *password, pjsip_publishc **p_pubc);
 void sc_tdata_use_listener(pjsip_tx_data *tdata, pjsip_tpfactory *listener);
 void sc_regc_use_udp(pjsip_regc *regc);
+int sc_tdata_resolved(pjsip_tx_data *tdata);
 void sc_tdata_set_expires(pjsip_tx_data *tdata, unsigned expires);
 pj_status_t sc_evsub_create(pjsip_endpoint *endpt, uintptr_t token, const char *from,
                             const char *contact, const char *to, const char *event,

@@ -37,6 +37,7 @@ class RefreshingPrimitive(ClientPrimitive):
     _answered = 0                # of them, answered (a late or duplicate answer is ignored)
     _sent_event: str | None = None      # the event of the request in progress
     _end_result: tuple[int, str] | None = None   # Engine.stop(): the removal's final answer
+    _was_active = False          # a 2xx made it active since it was last idle
     _sent: Any = None            # (event, payload, pjsip_tx_data * we hold) of the last request
 
     @property
@@ -162,12 +163,14 @@ class RefreshingPrimitive(ClientPrimitive):
             self._end_result = (code, reason)
         if 200 <= code < 300:
             self._fire("ok", code=code, reason=reason, **data)
+            self._was_active = self._state == active
             if self._state == active:
                 self._timer = self._ua.schedule(refresh_delay(granted or self._expires),
                                                 self._on_refresh)
         else:
             self._fire("fail", code=code, reason=reason)
         if self._state == idle:
+            self._was_active = False
             self._drop_sent()
             self._ended()
         self._advance()
@@ -178,8 +181,14 @@ class RefreshingPrimitive(ClientPrimitive):
             self._request("refresh")
 
     def _end_on_wire(self) -> bool:
-        """Engine.stop(): unregister()/unpublish() (queued behind a request in progress)."""
-        if self._state == self._states[0]:
+        """Engine.stop(): unregister()/unpublish() (queued behind a request in progress).
+        Not when nothing can be on the server: idle, or the first request still waiting for
+        its name to resolve (it never left)."""
+        idle, sending, _, _ = self._states
+        if self._state == idle:
+            return False
+        if (self._state == sending and not self._was_active and self._sent is not None
+                and not lib.sc_tdata_resolved(self._sent[2])):
             return False
         self._cancel_timer()
         self._end_result = None

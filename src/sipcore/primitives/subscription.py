@@ -167,8 +167,8 @@ class Subscription(ClientPrimitive):
 
     def _end_on_wire(self) -> bool:
         """Engine.stop(): SUBSCRIBE with Expires: 0 (the server ends it with a NOTIFY)."""
-        if self._state == TERMINATED or self._sub == ffi.NULL:
-            return False
+        if self._state in (TERMINATED, "NULL", "SENT") or self._sub == ffi.NULL:
+            return False        # (not accepted yet: nothing held on the server)
         try:
             self._send(0)
         except SIPCoreError as exc:
