@@ -72,17 +72,7 @@ _get = handles.get
 _pop = handles.pop
 
 
-# ---- the core: requests the glue did not take, timers ----------------------------------------
-
-@trampoline("sc_py_on_rx_request", default=0)
-def _on_rx_request(rdata) -> int:
-    if lib.sc_q_count:
-        _drain()
-    ua = _ua.current
-    if ua is None or not ua.running:
-        return 0
-    return 1 if ua.on_rx_request(rdata) else 0
-
+# ---- the core: timers ------------------------------------------------------------------------
 
 @trampoline("sc_py_on_timer")
 def _on_timer(heap, entry) -> None:

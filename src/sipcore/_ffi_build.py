@@ -32,7 +32,8 @@ CDEFS = os.path.join(HERE, "_cdefs")
 #: cdef order: each file uses only types of the files before it
 DECLS = ["pjlib.h", "pjsip.h", "pjsip_ua.h", "pjsip_simple.h", "pjmedia.h", "pjnath.h"]
 GLUE = ["glue.c", "glue_clients.c", "glue_flat.c", "glue_inv.c", "glue_sdp.c", "glue_pool.c",
-        "glue_bridge.c", "glue_nat.c", "glue_dns.c", "glue_rtp.c", "glue_stream.c"]
+        "glue_bridge.c", "glue_nat.c", "glue_dns.c", "glue_rtp.c", "glue_stream.c",
+        "glue_uas.c"]
 #: the glue's warnings fail the build (pjproject's are not ours: -isystem)
 WARNINGS = ["-Wall", "-Wextra", "-Werror"]
 

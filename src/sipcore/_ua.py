@@ -53,6 +53,9 @@ DNS_RETRANSMITS = 2
 #: after this many seconds with a completely idle poll, freed heap memory is returned to the
 #: system once (sc_trim_heap), so RSS follows the load instead of staying at its peak
 TRIM_IDLE_SECONDS = 2.0
+#: Engine.stop() waits at most this long for the servers' answers to the requests that end
+#: registrations, publications and subscriptions (sent all at once)
+STOP_ENDING_SECONDS = 2.0
 
 
 class _PostedCall:
@@ -92,7 +95,6 @@ class UA:
         self.available_codecs: list[str] = []
         self.events: dict[str, list[str]] = {}
         self.pending_messages: dict[str, Any] = {}
-        self.request_handlers: dict[str, Callable] = {}
         self.timers: dict[int, Callable[[], None]] = {}
         self._next_timer = 1
         self.primitives: set = set()          # live Registration/Publication/Subscription...
@@ -246,6 +248,7 @@ class UA:
                         busy = False
             signals.notify(signals.SIPEngineWillEnd, self.engine)
             self._run_posted()
+            self._end_on_wire()
         except BaseException:
             self.report_exception(_format_exc())
             signals.notify(signals.SIPEngineDidFail, self.engine)
@@ -262,6 +265,44 @@ class UA:
             signals.notify(signals.SIPEngineDidEnd, self.engine)
             if signals._exception_reporter == self.report_exception:
                 signals._exception_reporter = None
+
+    def _end_on_wire(self) -> None:
+        """Engine.stop(), before the teardown: end what the primitives hold on servers
+        (registrations, publications, subscriptions: the request with Expires: 0), all at
+        once, polling for their answers at most STOP_ENDING_SECONDS in all; then one
+        SIPEngineCouldNotEnd names those that were not ended (no answer in time, or a
+        failure).  Invitations say goodbye (BYE, CANCEL) in their own _engine_stopping."""
+        # MESSAGEs in flight hold nothing on a server: answered "Engine stopped" now, as
+        # before, rather than by whatever comes while the endings are waited for
+        for token_owner in list(self.pending_messages.values()):
+            try:
+                token_owner.abandon()
+            except BaseException:
+                self.report_exception(_format_exc())
+        ending = []
+        for primitive in list(self.primitives):
+            try:
+                if primitive._end_on_wire():
+                    ending.append(primitive)
+            except BaseException:
+                self.report_exception(_format_exc())
+        if not ending:
+            return
+        count = ffi.new("unsigned *")
+        deadline = time.monotonic() + STOP_ENDING_SECONDS
+        while any(p._end_pending() for p in ending):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            lib.sc_wake_ack()
+            self._run_posted()
+            lib.sc_poll(self.endpt, max(1, min(50, int(left * 1000))), 0, count)
+            self.drain_c_events()
+        failed = [(p, p._end_failure()) for p in ending]
+        failed = [(p, why) for p, why in failed if why is not None]
+        if failed:
+            signals.notify(signals.SIPEngineCouldNotEnd, self.engine,
+                           objects=[p for p, _ in failed], reasons=[why for _, why in failed])
 
     def _give_back_memory(self) -> None:
         """After TRIM_IDLE_SECONDS of a completely idle poll, once: renew PJSIP's UA layer if
@@ -497,44 +538,71 @@ class UA:
             return ffi.string(buf).decode()
         return "127.0.0.1"
 
-    def start_transport(self, kind: str, port: int | None) -> None:
-        """(Re)start the UDP, TCP or TLS transport on port (0: any), or stop it (None)."""
-        self.stop_transport(kind)
+    def start_transport(self, kind: str, port: int | None,
+                        restore: Callable[[], None] | None = None) -> None:
+        """(Re)start the UDP, TCP or TLS transport on port (0: any), or stop it (None).
+
+        The transport that works stays until the new one is up: a new one that fails (a port
+        in use, a certificate that does not load) raises and leaves it as it was.  On the port
+        the old one holds, the old one must go first; when the new one then fails,
+        ``restore`` (which puts the old settings back) runs and the old one starts again."""
         if port is None:
+            self.stop_transport(kind)
             return
+        old = self.transports.get(kind)
+        old_port = self.ports[kind]
+        if old is not None and port != 0 and port == old_port:
+            self.stop_transport(kind)
+            try:
+                self._open_transport(kind, port)
+            except SIPCoreError:
+                if restore is not None:
+                    restore()
+                try:
+                    self._open_transport(kind, port)
+                except SIPCoreError:
+                    pass        # (the port was taken meanwhile: reported by the first error)
+                raise
+            return
+        self._open_transport(kind, port)           # raises: the old one untouched
+        if old is not None:
+            self._close_transport(kind, old)
+
+    def _open_transport(self, kind: str, port: int) -> None:
+        """Start a transport of this kind and make it the one used (transports, ports)."""
         ip = self.options["local_ip"].encode()
         if kind == "udp":
             tp = ffi.new("pjsip_transport **")
             check(lib.sc_start_udp(self.endpt, ip, port, tp), f"starting the UDP transport on port {port}")
-            self.transports[kind] = tp[0]
-            self.ports[kind] = lib.sc_transport_port(tp[0])
-            self._dns_transports()
-            return
-        f = ffi.new("pjsip_tpfactory **")
-        if kind == "tcp":
-            check(lib.sc_start_tcp(self.endpt, ip, port, f), f"starting the TCP transport on port {port}")
+            handle, bound = tp[0], lib.sc_transport_port(tp[0])
         else:
-            o = self.options
-            keep = []
+            f = ffi.new("pjsip_tpfactory **")
+            if kind == "tcp":
+                check(lib.sc_start_tcp(self.endpt, ip, port, f), f"starting the TCP transport on port {port}")
+            else:
+                o = self.options
+                keep = []
 
-            def cstr(v):
-                if v is None:
-                    return ffi.NULL
-                b = ffi.new("char[]", v.encode())
-                keep.append(b)
-                return b
+                def cstr(v):
+                    if v is None:
+                        return ffi.NULL
+                    b = ffi.new("char[]", v.encode())
+                    keep.append(b)
+                    return b
 
-            tls = ffi.new("sc_tls_opts_t *")
-            tls.ca_file = cstr(o["tls_ca_file"])
-            tls.ca_path = cstr(SYSTEM_CA_PATH if o["tls_ca_file"] is None else None)
-            tls.cert_file = cstr(o["tls_cert_file"])
-            tls.privkey_file = cstr(o["tls_privkey_file"])
-            tls.proto = TLS_PROTOCOLS[o["tls_protocol"]]
-            tls.verify_server = 1 if o["tls_verify_server"] else 0
-            tls.timeout_ms = o["tls_timeout"]
-            check(lib.sc_start_tls(self.endpt, ip, port, tls, f), f"starting the TLS transport on port {port}")
-        self.transports[kind] = f[0]
-        self.ports[kind] = lib.sc_factory_port(f[0])
+                tls = ffi.new("sc_tls_opts_t *")
+                tls.ca_file = cstr(o["tls_ca_file"])
+                tls.ca_path = cstr(SYSTEM_CA_PATH if o["tls_ca_file"] is None else None)
+                tls.cert_file = cstr(o["tls_cert_file"])
+                tls.privkey_file = cstr(o["tls_privkey_file"])
+                tls.proto = TLS_PROTOCOLS[o["tls_protocol"]]
+                tls.verify_server = 1 if o["tls_verify_server"] else 0
+                tls.timeout_ms = o["tls_timeout"]
+                check(lib.sc_start_tls(self.endpt, ip, port, tls, f), f"starting the TLS transport on port {port}")
+            handle, bound = f[0], lib.sc_factory_port(f[0])
+        self.checked_routes.clear()
+        self.transports[kind] = handle
+        self.ports[kind] = bound
         self._dns_transports()
 
     def check_route(self, route: Any) -> None:
@@ -561,9 +629,12 @@ class UA:
         self.checked_routes.clear()
         t = self.transports.pop(kind, None)
         self.ports[kind] = None
-        if t is None:
-            return
-        self._dns_transports()
+        if t is not None:
+            self._dns_transports()
+            self._close_transport(kind, t)
+
+    @staticmethod
+    def _close_transport(kind: str, t: Any) -> None:
         if kind == "udp":
             lib.sc_udp_stop(t)
         else:
@@ -623,7 +694,7 @@ class UA:
         lib.sc_set_user_agent(ua.encode())
         self.options["user_agent"] = ua
 
-    # ---- PJSIP pools, incoming requests (called by the trampolines) --------------------
+    # ---- PJSIP pools ---------------------------------------------------------------------
 
     def in_pool(self, fn: Callable, args: tuple) -> Any:
         """fn(pool, *args) with a temporary pool, released after (on the poll thread)."""
@@ -634,14 +705,6 @@ class UA:
             return fn(pool, *args)
         finally:
             lib.pjsip_endpt_release_pool(self.endpt, pool)
-
-    def on_rx_request(self, rdata) -> bool:
-        info = ffi.new("sc_rdata_info_t *")
-        lib.sc_rdata_info(rdata, info)
-        handler = self.request_handlers.get(pj2str(info.method))
-        if handler is None:
-            return False
-        return bool(handler(rdata, info))
 
 
 DEFAULT_CODECS = ["opus", "speex", "G722", "PCMU", "PCMA", "GSM"]

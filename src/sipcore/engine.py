@@ -254,12 +254,15 @@ class Engine:
         _on_poll_thread("add_event", lambda ua: ua.add_event(event, accept_types))
 
     def set_local_udp_port(self, value: int | None) -> None:
-        """Restart the UDP transport on port ``value`` (0: any), or stop it (None)."""
+        """Restart the UDP transport on port ``value`` (0: any), or stop it (None).  The old
+        transport works until the new one is up; when the new one cannot start (the port is
+        in use) this raises SIPCoreError and the old one stays."""
         value = _options.check_port("value", value)
         _on_poll_thread("set_local_udp_port", lambda ua: ua.start_transport("udp", value))
 
     def set_local_tcp_port(self, value: int | None) -> None:
-        """Restart the TCP listener on port ``value`` (0: any), or stop it (None)."""
+        """Restart the TCP listener on port ``value`` (0: any), or stop it (None); a failure
+        leaves the old listener (as set_local_udp_port)."""
         value = _options.check_port("value", value)
         _on_poll_thread("set_local_tcp_port", lambda ua: ua.start_transport("tcp", value))
 
@@ -270,14 +273,21 @@ class Engine:
         """(Re)start the TLS transport with these settings, or stop it (local_port None).
 
         Defaults follow the secure defaults of ``start()`` (spec: TLSv1, no verification).
+        When the new listener cannot start, this raises SIPCoreError and the old one (with
+        its settings) stays; on the port the old one holds it is started again.
         """
         port = _options.check_port("local_port", local_port)
         tls = _options.check_tls(protocol, verify_server, ca_file, cert_file, privkey_file,
                                  timeout, prefix="")
 
         def apply(ua: _ua.UA) -> None:
+            before = {k: ua.options[k] for k in tls}
             ua.options.update(tls)
-            ua.start_transport("tls", port)
+            try:
+                ua.start_transport("tls", port, restore=lambda: ua.options.update(before))
+            except BaseException:
+                ua.options.update(before)       # the settings of the listener that works
+                raise
         _on_poll_thread("set_tls_options", apply)
 
     def parse_sip_uri(self, uri_string: str):

@@ -66,6 +66,15 @@ SIPEngineDidFail = _signal(
 SIPEngineWillEnd = _signal(
     "SIPEngineWillEnd", "The Engine is about to stop because stop() was called.")
 SIPEngineDidEnd = _signal("SIPEngineDidEnd", "The Engine was running and has stopped.")
+SIPEngineCouldNotEnd = _signal("SIPEngineCouldNotEnd", """Engine.stop() (or the interpreter's
+    exit) sent the request that ends every registration, publication and subscription on its
+    server (Expires: 0, all at once) and waited at most 2 s for the answers: these were not
+    ended.  ``objects`` (list of the Registration, Publication and Subscription objects),
+    ``reasons`` (list of str, in the same order: the failure's code and reason, or "no final
+    response in time").  Sent after SIPEngineWillEnd, the 408 "Engine stopped" of MESSAGEs in
+    flight and the objects' own state changes,
+    before their final "engine stopped" states and SIPEngineDidEnd; not sent when all were
+    ended.""")
 SIPEngineLog = _signal("SIPEngineLog", """A PJSIP log line: ``log_sender`` (str: the PJSIP
     module that logged), ``level`` (int 1..5, 1 most critical), ``message`` (str).  The spec
     calls the module ``sender``, but blinker passes the notification's sender (the Engine) as
@@ -75,9 +84,11 @@ SIPEngineSIPTrace = _signal("SIPEngineSIPTrace", """A SIP message on the wire: `
     ``destination_port`` (int), ``data`` (str: the message as on the wire).""")
 SIPEngineGotMessage = _signal("SIPEngineGotMessage", """An incoming MESSAGE (answered 200):
     ``to_uri``, ``from_uri`` (SIPURI), ``content_type`` (str "type/subtype"), ``body``
-    (bytes).  With the Engine option ``message_answer="receiver"`` it is not answered yet and
-    ``respond`` (a callable) is added: ``respond(code)`` (200-699) in a receiver chooses the
-    final response (none: 200), sent when every receiver has returned.""")
+    (bytes, as sent); when the Content-Type has parameters (a multipart body's
+    ``boundary``, a ``charset``) also ``content_type_parameters`` (dict: names lower-cased,
+    quotes removed).  With the Engine option ``message_answer="receiver"`` it is not
+    answered yet and ``respond`` (a callable) is added: ``respond(code)`` (200-699) in a receiver
+    chooses the final response (none: 200), sent when every receiver has returned.""")
 SIPEngineGotMessageResponse = _signal("SIPEngineGotMessageResponse", """The final response to
     send_message(): ``to_uri`` (the SIPURI given to send_message), ``code`` (int), ``reason``
     (str).""")
@@ -96,8 +107,8 @@ SIPInvitationChangedState = _signal("SIPInvitationChangedState", """An Invitatio
     state: ``prev_state``, ``state``; when a received request caused it: ``method`` (str),
     ``request_uri`` (SIPURI or None); when a received response, a timeout or an error caused
     it: ``code`` (int), ``reason`` (str); when a received message caused it: ``headers``
-    (dict name -> value as printed by PJSIP, repeated headers joined with ", "), ``body``
-    (str, or None without a body).""")
+    (dict name -> value as received: folding undone, a compact name given in full, repeated
+    headers joined with ", "), ``body`` (str, or None without a body).""")
 SIPInvitationGotSDPUpdate = _signal("SIPInvitationGotSDPUpdate", """An Invitation completed an
     SDP offer/answer: ``succeeded`` (bool); ``local_sdp``, ``remote_sdp`` (SDPSession) on
     success, ``error`` (str) on failure.""")

@@ -81,7 +81,9 @@ def test_engine_stops_at_interpreter_exit(kam, tmp_path):
     """Spec (stop): 'This method is automatically called when the Python interpreter
     exits.'  A child registers with kamailio, sends a MESSAGE nobody answers and exits
     without stop(): it exits 0 and, after its last line, the stop is reported in order --
-    WillEnd, the Registration's unregistered, the MESSAGE's 408 'Engine stopped', DidEnd."""
+    WillEnd, the MESSAGE's 408 'Engine stopped', the Registration ended on the registrar
+    (unregistering, unregistered with the registrar's 200: issue #14, the binding must not
+    stay behind), DidEnd -- and kamailio holds no binding for it any more."""
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     silent.bind(("127.0.0.1", 0))
     silent.settimeout(10)
@@ -102,10 +104,12 @@ def test_engine_stops_at_interpreter_exit(kam, tmp_path):
     after = events[names.index("exiting") + 1:]
     assert [(ev["name"], ev["state"], ev["code"], ev["reason"]) for ev in after] == [
         ("SIPEngineWillEnd", None, None, None),
-        ("SIPRegistrationChangedState", "unregistered", None, None),
         ("SIPEngineGotMessageResponse", None, 408, "Engine stopped"),
+        ("SIPRegistrationChangedState", "unregistering", None, None),
+        ("SIPRegistrationChangedState", "unregistered", 200, "OK"),
         ("SIPEngineDidEnd", None, None, None),
     ]
     # and before it: registered with kamailio (the registrar holds the binding)
     assert ("SIPRegistrationChangedState", "registered") in [
         (ev["name"], ev["state"]) for ev in events[:names.index("exiting")]]
+    assert kam.contacts("alice") == []

@@ -260,10 +260,21 @@ def test_engine_stop_notifies_unpublished(kam, engine_factory, recorder):
     published = Publication(creds(), "presence", route)
     published.publish(CT, PIDF.format(note="x"))
     wait_seq(recorder, published, ["publishing", "published"])
-    in_flight = Publication(creds("bob", "bpw"), "presence", route)
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)   # a server that never answers
+    silent.bind(("127.0.0.1", 0))
+    in_flight = Publication(creds("bob", "bpw"), "presence",
+                            Route("127.0.0.1", silent.getsockname()[1]))
     in_flight.publish(CT, PIDF.format(note="y"))     # stopped mid-transaction
-    e.stop()
-    assert states(recorder, published) == ["publishing", "published", "unpublished"]
+    try:
+        e.stop()        # (waits 2 s for the silent one, then gives up on it)
+    finally:
+        silent.close()
+    n = recorder.wait_for("SIPEngineCouldNotEnd", timeout=1)
+    assert n.data.objects == [in_flight]
+    # ended on the server first (issue #14): the un-PUBLISH, answered
+    assert states(recorder, published) == ["publishing", "published", "unpublishing",
+                                           "unpublished"]
+    assert kam.sql("SELECT count(*) FROM presentity")[0][0] == 0
     assert states(recorder, in_flight)[0] == "publishing"
     assert states(recorder, in_flight)[-1] == "unpublished"
     assert published.state == in_flight.state == "unpublished"

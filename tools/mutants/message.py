@@ -62,6 +62,20 @@ MUTANTS = [
          old="(target, from_, to, route_hdr, type_, subtype, user)]",
          new="(target, from_, to, route_hdr, subtype, type_, user)]",
          tests=[f"{T}::test_message_to_itself"]),
+    # -- issue #14
+    dict(name="message-content-type-parameters-dropped",
+         why="an incoming MESSAGE's Content-Type parameters (a multipart boundary) are lost",
+         file=F,
+         old="        content_type, params = split_content_type(content_type)\n",
+         new="        content_type, params = split_content_type(content_type)[0], {}\n",
+         tests=["tests/robustness/test_conformance.py::test_multipart_message_delivered_as_sent"]),
+    dict(name="message-content-type-quotes-kept",
+         why="a quoted Content-Type parameter keeps its quotes",
+         file=F,
+         old="        if value.startswith('\"'):\n",
+         new="        if False:\n",
+         tests=["tests/robustness/test_conformance.py::"
+                "test_quoted_content_type_parameters_are_delivered_as_values"]),
 ]
 
 # issue #13 (the testing tools): rows of name, why, file, old, new, tests

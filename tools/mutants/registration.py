@@ -69,7 +69,9 @@ MUTANTS = [
          file=RF,
          old='            self._fire("engine_stop")\n',
          new='            self._state = self._table.next(self._state, "engine_stop")\n',
-         tests=[f"{T}::test_engine_stop_while_registered_and_object_dropped_mid_transaction"]),
+         tests=[f"{T}::test_engine_stop_while_registered_and_object_dropped_mid_transaction",
+                "tests/interop/test_stop_ends_state.py::"
+                "test_what_could_not_be_ended_is_named_within_the_bound"]),
     dict(name="registration-refresh-timer-wrong-state",
          why="the refresh timer checks for registering instead of registered: never refreshes",
          file=RF,
@@ -99,6 +101,20 @@ MUTANTS = [
          old='        (active, "refresh"): sending,     # 4 the refresh timer\n',
          new='        (active, "refresh"): active,      # 4 the refresh timer\n',
          tests=[f"{T}::test_register_refresh_unregister[udp]"]),
+    # -- issue #14
+    dict(name="registration-not-ended-at-stop",
+         why="Engine.stop() announces unregistered without a REGISTER Expires: 0 (the binding "
+             "stays on the registrar)",
+         file=RF,
+         old='        self._end_result = None\n        self._request("send_end")\n        return True\n',
+         new='        return False\n',
+         tests=["tests/interop/test_stop_ends_state.py::test_stop_unregisters_unpublishes_and_unsubscribes"]),
+    dict(name="registration-old-udp-transport",
+         why="a REGISTER after set_local_udp_port() picks the old, shut-down UDP transport",
+         file=F,
+         old="            lib.sc_regc_use_udp(self._regc)     # the UDP transport of now (a port may change)\n",
+         new="            pass\n",
+         tests=["tests/interop/test_transport_change.py::test_registration_right_after_a_udp_port_change"]),
 ]
 
 # issue #13 (the testing tools): rows of name, why, file, old, new, tests

@@ -103,8 +103,8 @@ MUTANTS = [
     dict(name="subscription-unsubscribe-refreshes",
          why="unsubscribe() sends the requested expires instead of Expires: 0",
          file=F,
-         old="        self._send(0)\n",
-         new="        self._send(self._expires)\n",
+         old="            raise InvalidStateError(\"Subscription.unsubscribe()\", self._state)\n        self._send(0)\n",
+         new="            raise InvalidStateError(\"Subscription.unsubscribe()\", self._state)\n        self._send(self._expires)\n",
          tests=[HEADERS]),
     # -- issue #11: the rows and the events
     dict(name="subscription-row-2xx-to-active",
@@ -125,6 +125,13 @@ MUTANTS = [
          old='    lib.PJSIP_EVSUB_STATE_ACCEPTED: "rx_2xx",\n',
          new='    lib.PJSIP_EVSUB_STATE_ACCEPTED: "rx_notify_active",\n',
          tests=[STATES]),
+    # -- issue #14
+    dict(name="subscription-not-ended-at-stop",
+         why="Engine.stop() leaves the subscription on the server (no SUBSCRIBE Expires: 0)",
+         file=F,
+         old="        try:\n            self._send(0)\n        except SIPCoreError as exc:\n",
+         new="        try:\n            return False\n        except SIPCoreError as exc:\n",
+         tests=["tests/interop/test_stop_ends_state.py::test_stop_unregisters_unpublishes_and_unsubscribes"]),
 ]
 
 # issue #13 (the testing tools): rows of name, why, file, old, new, tests

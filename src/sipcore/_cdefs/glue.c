@@ -227,7 +227,9 @@ static void sc_on_tsx_state(pjsip_transaction *tsx, pjsip_event *e)
  * MESSAGE flat buffer (sipcore.h) in the buffer the UA lent (sc_message_buffer).  With the
  * message_answer option "receiver" (sc_set_message_answer(1)) the answer comes after
  * Python's callback instead, with the code Python chose during it (sc_message_answer_code),
- * 200 when it chose none. */
+ * 200 when it chose none.  Any other
+ * request that reaches this module (INVITE is taken by mod-sipcore-inv, in-dialog requests
+ * by PJSIP's UA layer) gets the answer RFC 3261 gives it (sc_uas_unhandled, glue_uas.c). */
 static const pj_str_t sc_message_name = { "MESSAGE", 7 };
 static char *sc_msg_buf = NULL;
 static int sc_msg_buf_size = 0;
@@ -261,7 +263,7 @@ static pj_bool_t sc_on_rx_request(pjsip_rx_data *rdata)
             pjsip_endpt_respond(sc_endpt, NULL, rdata, sc_msg_code, NULL, NULL, NULL, NULL);
         return PJ_TRUE;
     }
-    return sc_py_on_rx_request(rdata);
+    return sc_uas_unhandled(rdata);      /* (glue_uas.c) */
 }
 
 pjsip_module sc_mod_app = {
@@ -290,7 +292,9 @@ pj_status_t sc_modules_register(pjsip_endpoint *endpt)
     if (st != PJ_SUCCESS) return st;
     st = pjsip_endpt_register_module(endpt, &sc_mod_ua);
     if (st != PJ_SUCCESS) return st;
-    return pjsip_endpt_register_module(endpt, &sc_mod_app);
+    st = pjsip_endpt_register_module(endpt, &sc_mod_app);
+    if (st != PJ_SUCCESS) return st;
+    return sc_uas_init(endpt);          /* mod-sipcore-check, capabilities (glue_uas.c) */
 }
 
 /* ---------- 3. wake-up socket --------------------------------------------------------- */
@@ -443,12 +447,22 @@ int sc_ua_renew(pjsip_endpoint *endpt)
     return sc_ua_load(endpt);                       /* once more */
 }
 
-/* The UDP transport started last (NULL: none).  A MESSAGE sent over UDP names it in its
- * transport selector (sc_msg_tsx_send): after set_local_udp_port() the old transport stays
+/* The UDP transport started last (NULL: none).  Every request sent over UDP names it in its
+ * transport selector (sc_udp_sel: the MESSAGE client's transactions, a registration's and a
+ * publication's requests, the dialogs of Invitations and Subscriptions): after set_local_udp_port() the old transport stays
  * registered, shut down, while finished transactions hold it (Timer J/K), and pjproject
  * 2.12's lookup for datagram transports takes the first transport of the zero-address key
  * without skipping shut-down ones -- the old one -- and fails with PJSIP_EUNSUPTRANSPORT. */
 pjsip_transport *sc_udp_current = NULL;
+
+int sc_udp_sel(pjsip_tpselector *sel)
+{
+    if (!sc_udp_current) return 0;
+    pj_bzero(sel, sizeof(*sel));
+    sel->type = PJSIP_TPSELECTOR_TRANSPORT;
+    sel->u.transport = sc_udp_current;
+    return 1;
+}
 
 void sc_wake_destroy(pjsip_endpoint *endpt)
 {
@@ -463,15 +477,21 @@ void sc_wake_destroy(pjsip_endpoint *endpt)
 
 /* ---------- 4. accessors -------------------------------------------------------------- */
 
-/* A message's body: content type, subtype, data; 0 when it has none. */
-static int sc_msg_body(pjsip_msg *msg, pj_str_t *type, pj_str_t *subtype, const char **data,
-                       unsigned *len)
+/* A message's body: content type, subtype, data (a multipart body as the packet carried it:
+ * PJSIP parsed it into parts); 0 when it has none. */
+static int sc_msg_body(pjsip_rx_data *rdata, pj_str_t *type, pj_str_t *subtype,
+                       const char **data, unsigned *len)
 {
+    pjsip_msg *msg = rdata->msg_info.msg;
     if (!msg->body) return 0;
     *type = msg->body->content_type.type;
     *subtype = msg->body->content_type.subtype;
-    *data = (const char*) msg->body->data;
-    *len = msg->body->len;
+    if (msg->body->print_body != &pjsip_print_text_body) {
+        sc_rdata_raw_body(rdata, data, len);
+    } else {
+        *data = (const char*) msg->body->data;
+        *len = msg->body->len;
+    }
     return 1;
 }
 
@@ -491,7 +511,7 @@ void sc_rdata_info(pjsip_rx_data *rdata, sc_rdata_info_t *out)
     out->from_uri = rdata->msg_info.from ? rdata->msg_info.from->uri : NULL;
     out->to_uri = rdata->msg_info.to ? rdata->msg_info.to->uri : NULL;
     if (rdata->msg_info.cid) out->call_id = rdata->msg_info.cid->id;
-    out->has_body = sc_msg_body(msg, &out->content_type, &out->content_subtype, &out->body,
+    out->has_body = sc_msg_body(rdata, &out->content_type, &out->content_subtype, &out->body,
                                 &out->body_len);
     out->src_ip = rdata->pkt_info.src_name;
     out->src_port = rdata->pkt_info.src_port;
@@ -556,7 +576,7 @@ void sc_listener_sel(pjsip_tpselector *sel, pjsip_tpfactory *listener)
 }
 
 /* A new UAC dialog (INVITE, SUBSCRIBE): its route set, digest credentials and the TCP/TLS
- * listener its requests go through. */
+ * listener its requests go through (without one: the current UDP transport). */
 pj_status_t sc_dlg_setup(pjsip_dialog *dlg, const char *route, pjsip_tpfactory *listener,
                          const char *user, const char *password)
 {
@@ -568,10 +588,13 @@ pj_status_t sc_dlg_setup(pjsip_dialog *dlg, const char *route, pjsip_tpfactory *
         sc_cred(dlg->pool, &cred, user, password);
         st = pjsip_auth_clt_set_credentials(&dlg->auth_sess, 1, &cred);
     }
-    if (st == PJ_SUCCESS && listener) {
+    if (st == PJ_SUCCESS) {
         pjsip_tpselector sel;
-        sc_listener_sel(&sel, listener);
-        st = pjsip_dlg_set_transport(dlg, &sel);
+        if (listener) sc_listener_sel(&sel, listener);
+        /* without a listener, UDP when the route says so (a host name alone: resolving it
+           chooses the transport, RFC 3263) */
+        if (listener || (route && strstr(route, ";transport=udp") && sc_udp_sel(&sel)))
+            st = pjsip_dlg_set_transport(dlg, &sel);
     }
     return st;
 }

@@ -8,7 +8,7 @@
 
 /* ---- glue.c ---- */
 
-/* mod-sipcore: its on_rx_request takes MESSAGE and hands other requests to Python; its id
+/* mod-sipcore: its on_rx_request takes MESSAGE and answers other requests (glue_uas.c); its id
  * keys the mod_data slot of sipcore's MESSAGE transactions and subscriptions. */
 extern pjsip_module sc_mod_app;
 
@@ -16,8 +16,10 @@ extern pjsip_module sc_mod_app;
  * text may be NULL.  Returns 0, or -1 when it was dropped (out of memory, queue full). */
 int sc_media_event(uintptr_t token, int what, int value, pj_status_t status, const char *text);
 
-/* The UDP transport started last (NULL: none); see glue.c. */
+/* The UDP transport started last (NULL: none); see glue.c.  sc_udp_sel: a selector for it
+ * (0: there is none). */
 extern pjsip_transport *sc_udp_current;
+int sc_udp_sel(pjsip_tpselector *sel);
 
 /* Add header name: value to a request; both strings in its pool, value NUL-terminated.
  * Typed headers (Route, Contact ...) come out typed, others generic. */
@@ -48,6 +50,16 @@ unsigned long sc_flat_next_num(sc_flat_rd *r);
 int sc_uri_write(pjsip_uri *uri, sc_flat_wr *w);
 /* The headers of a headers list (sc_msg_send's headers) added to a request. */
 pj_status_t sc_tdata_add_headers(pjsip_tx_data *tdata, const char *list);
+
+/* ---- glue_uas.c ---- */
+
+/* mod-sipcore-check and the endpoint's Allow/Accept capabilities; after sc_mod_app. */
+pj_status_t sc_uas_init(pjsip_endpoint *endpt);
+/* Answer a request outside dialogs that nobody took (OPTIONS 200, 481, 405, 501); PJ_TRUE. */
+pj_bool_t sc_uas_unhandled(pjsip_rx_data *rdata);
+/* The body of a received message as its packet carries it (Content-Length bounds it): for
+ * bodies PJSIP parsed into a structure (multipart).  0 (data "", len 0): no body. */
+int sc_rdata_raw_body(pjsip_rx_data *rdata, const char **data, unsigned *len);
 
 /* ---- glue_clients.c ---- */
 

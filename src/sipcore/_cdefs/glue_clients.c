@@ -142,13 +142,30 @@ void sc_tdata_set_expires(pjsip_tx_data *tdata, unsigned expires)
     }
 }
 
-/* Make a request leave through this listener (TCP/TLS). */
+/* Make a request leave through this listener (TCP/TLS), or without one through the current
+ * UDP transport (sc_udp_current: see glue.c). */
 void sc_tdata_use_listener(pjsip_tx_data *tdata, pjsip_tpfactory *listener)
 {
     pjsip_tpselector sel;
-    if (!listener) return;
-    sc_listener_sel(&sel, listener);
+    if (listener) sc_listener_sel(&sel, listener);
+    else if (!sc_udp_sel(&sel)) return;
     pjsip_tx_data_set_transport(tdata, &sel);
+}
+
+/* Whether the request went to (or is going to) an address: its destination was resolved.
+ * 0 while a host name is still being resolved, or when it could not be: then nothing of it
+ * reached a server. */
+int sc_tdata_resolved(pjsip_tx_data *tdata)
+{
+    return tdata->dest_info.addr.count > 0;
+}
+
+/* A registration without a listener: its next requests leave through the current UDP
+ * transport (called before each request is made; regc copies its selector into it). */
+void sc_regc_use_udp(pjsip_regc *regc)
+{
+    pjsip_tpselector sel;
+    if (sc_udp_sel(&sel)) pjsip_regc_set_transport(regc, &sel);
 }
 
 /* ---------- SUBSCRIBE ----------------------------------------------------------------- */
@@ -352,12 +369,9 @@ static pj_status_t sc_msg_tsx_send(sc_msg_t *m)
         pjsip_tpselector sel;
         sc_listener_sel(&sel, m->listener);
         pjsip_tsx_set_transport(tsx, &sel);
-    } else if (sc_udp_current && !m->any_transport) {   /* UDP: the current one (glue.c) */
+    } else if (!m->any_transport) {            /* UDP: the current one (see glue.c) */
         pjsip_tpselector sel;
-        pj_bzero(&sel, sizeof(sel));
-        sel.type = PJSIP_TPSELECTOR_TRANSPORT;
-        sel.u.transport = sc_udp_current;
-        pjsip_tsx_set_transport(tsx, &sel);
+        if (sc_udp_sel(&sel)) pjsip_tsx_set_transport(tsx, &sel);
     }
     pjsip_tx_data_add_ref(m->tdata);           /* consumed by a successful send */
     m->sending = 1;

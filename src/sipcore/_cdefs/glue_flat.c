@@ -199,32 +199,36 @@ int sc_uri_pj_flat(pjsip_uri *uri, char *buf, int size)
 
 /* The body of an incoming MESSAGE: a request with a Content-Type header and an empty body
  * (Content-Length: 0) has no msg->body in PJSIP, but its content type is still the one the
- * header names (spec: SIPEngineGotMessage's content_type is the Content-Type header). */
-static int sc_message_body(pjsip_msg *msg, pj_str_t *type, pj_str_t *subtype,
-                           const char **data, unsigned *len)
+ * header names (spec: SIPEngineGotMessage's content_type is the Content-Type header).  A
+ * multipart body PJSIP parses into its parts (msg->body->data is then no text): its bytes
+ * are taken from the packet as they came (sc_rdata_raw_body). */
+static const pjsip_media_type *sc_message_body(pjsip_rx_data *rdata, const char **data,
+                                               unsigned *len)
 {
+    pjsip_msg *msg = rdata->msg_info.msg;
     const pjsip_ctype_hdr *ct;
     if (msg->body) {
-        *type = msg->body->content_type.type;
-        *subtype = msg->body->content_type.subtype;
-        *data = (const char*) msg->body->data;
-        *len = msg->body->len;
-        return 1;
+        if (msg->body->print_body == &pjsip_print_text_body) {
+            *data = (const char*) msg->body->data;
+            *len = msg->body->len;
+        } else {
+            sc_rdata_raw_body(rdata, data, len);
+        }
+        return &msg->body->content_type;
     }
     ct = (const pjsip_ctype_hdr*) pjsip_msg_find_hdr(msg, PJSIP_H_CONTENT_TYPE, NULL);
-    if (!ct) return 0;
-    *type = ct->media.type;
-    *subtype = ct->media.subtype;
+    if (!ct) return NULL;
     *data = "";
     *len = 0;
-    return 1;
+    return &ct->media;
 }
 
 int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens)
 {
     sc_flat_wr w = { buf, size, 0 };
     pjsip_fromto_hdr *hdrs[2];
-    pj_str_t type, subtype;
+    const pjsip_media_type *mt;
+    const pjsip_param *p;
     const char *body;
     unsigned body_len;
     int i, start;
@@ -235,11 +239,18 @@ int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens)
         lens[i] = hdrs[i] && sc_uri_write(hdrs[i]->uri, &w) ? w.pos - start : -1;
     }
     lens[2] = lens[3] = -1;
-    if (sc_message_body(rdata->msg_info.msg, &type, &subtype, &body, &body_len)) {
+    if ((mt = sc_message_body(rdata, &body, &body_len)) != NULL) {
         start = w.pos;
-        sc_flat_raw(&w, type.ptr, type.slen);
+        sc_flat_raw(&w, mt->type.ptr, mt->type.slen);
         sc_flat_raw(&w, "/", 1);
-        sc_flat_raw(&w, subtype.ptr, subtype.slen);
+        sc_flat_raw(&w, mt->subtype.ptr, mt->subtype.slen);
+        for (p = mt->param.next; p != &mt->param; p = p->next) {   /* ;name[=value] as sent */
+            sc_flat_raw(&w, ";", 1);
+            sc_flat_raw(&w, p->name.ptr, p->name.slen);
+            if (p->value.slen <= 0) continue;
+            sc_flat_raw(&w, "=", 1);
+            sc_flat_raw(&w, p->value.ptr, p->value.slen);
+        }
         lens[2] = w.pos - start;
         sc_flat_raw(&w, body, (pj_ssize_t) body_len);
         lens[3] = (int) body_len;
@@ -249,33 +260,68 @@ int sc_message_flat(pjsip_rx_data *rdata, char *buf, int size, int *lens)
 
 /* ---------- headers list ------------------------------------------------------------------ */
 
-/* Every header of a received message as PJSIP prints it.  Each is printed into a scratch
- * buffer first (on the stack; larger ones in the heap), then written as a name field and a
- * value field.  -1 only when the heap has no room for a header's text. */
+/* RFC 3261 §7.3.3's compact forms, and the full names they stand for. */
+static const char *const sc_compact[26] = {
+    /* a */ "Accept-Contact", /* b */ "Referred-By", /* c */ "Content-Type",
+    /* d */ "Request-Disposition", /* e */ "Content-Encoding", /* f */ "From", /* g */ NULL,
+    /* h */ NULL, /* i */ "Call-ID", /* j */ "Reject-Contact", /* k */ "Supported",
+    /* l */ "Content-Length", /* m */ "Contact", /* n */ "Identity-Info", /* o */ "Event",
+    /* p */ NULL, /* q */ NULL, /* r */ "Refer-To", /* s */ "Subject", /* t */ "To",
+    /* u */ "Allow-Events", /* v */ "Via", /* w */ NULL, /* x */ "Session-Expires",
+    /* y */ "Identity", /* z */ NULL
+};
+
+/* Every header of a received message as the packet carries it: the name (a compact form
+ * given as its full name) and the value with its folding undone (each line break and the
+ * blanks around it become one space, RFC 3261 §7.3.1) -- not as PJSIP would print it again,
+ * which loses what its parser dropped or decoded (a URI's escapes, parameters it does not
+ * print in a Contact).  Headers before the empty line, in the packet's order. */
 int sc_msg_headers(pjsip_rx_data *rdata, char *buf, int size)
 {
     sc_flat_wr w = { buf, size, 0 };
-    pjsip_msg *msg = rdata->msg_info.msg;
-    pjsip_hdr *h;
+    const char *p = rdata->msg_info.msg_buf, *end = p + rdata->msg_info.len, *eol;
     char stack[2048], *text = stack, *bigger;
-    int cap = (int) sizeof(stack), n, i, v, end;
-    for (h = msg->hdr.next; h != &msg->hdr; h = h->next) {
-        while ((n = pjsip_hdr_print_on(h, text, (pj_size_t) cap - 1)) < 0 && cap < (1 << 26)) {
-            cap *= 4;
-            bigger = (char*) malloc((size_t) cap);
-            if (text != stack) free(text);
-            text = bigger;
-            if (!text) return -1;
+    int cap = (int) sizeof(stack), n, i, v, vend;
+    eol = memchr(p, '\n', (size_t) (end - p));          /* past the start line */
+    p = eol ? eol + 1 : end;
+    while (p < end && *p != '\r' && *p != '\n') {
+        n = 0;                                          /* one header, unfolded, into text */
+        for (;;) {
+            const char *line_end;
+            eol = memchr(p, '\n', (size_t) (end - p));
+            line_end = eol ? eol : end;
+            if (line_end > p && line_end[-1] == '\r') line_end--;
+            while (n > 0 && p < line_end && (*p == ' ' || *p == '\t')) p++;
+            if (n + (line_end - p) + 1 > cap) {
+                while (n + (line_end - p) + 1 > cap) cap *= 2;
+                bigger = (char*) malloc((size_t) cap);
+                if (!bigger) { if (text != stack) free(text); return -1; }
+                memcpy(bigger, text, (size_t) n);
+                if (text != stack) free(text);
+                text = bigger;
+            }
+            if (n > 0) {                                /* the fold: one space */
+                while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t')) n--;
+                text[n++] = ' ';
+            }
+            memcpy(text + n, p, (size_t) (line_end - p));
+            n += (int) (line_end - p);
+            p = eol ? eol + 1 : end;
+            if (p >= end || (*p != ' ' && *p != '\t')) break;
         }
-        if (n < 0) continue;                        /* (not seen: 64 MB of one header) */
         for (i = 0; i < n && text[i] != ':'; i++) {}
-        if (i == n) continue;                       /* no "name:": not reported */
-        end = i;                                    /* the name, without blanks after it */
-        while (end > 0 && (text[end - 1] == ' ' || text[end - 1] == '\t')) end--;
+        if (i == n) continue;                           /* no "name:": not reported */
+        vend = i;
+        while (vend > 0 && (text[vend - 1] == ' ' || text[vend - 1] == '\t')) vend--;
         v = i + 1;
         while (v < n && (text[v] == ' ' || text[v] == '\t')) v++;
         while (n > v && (text[n - 1] == ' ' || text[n - 1] == '\t')) n--;
-        sc_flat_field(&w, text, end);
+        if (vend == 1 && ((text[0] | 0x20) >= 'a' && (text[0] | 0x20) <= 'z') &&
+            sc_compact[(text[0] | 0x20) - 'a'])
+            sc_flat_field(&w, sc_compact[(text[0] | 0x20) - 'a'],
+                          (pj_ssize_t) strlen(sc_compact[(text[0] | 0x20) - 'a']));
+        else
+            sc_flat_field(&w, text, vend);
         sc_flat_field(&w, text + v, n - v);
     }
     if (text != stack) free(text);

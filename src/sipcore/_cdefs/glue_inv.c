@@ -193,11 +193,17 @@ static pj_bool_t sc_inv_on_rx_request(pjsip_rx_data *rdata)
     user[0] = 0;
     ruri = (pjsip_uri*) pjsip_uri_get_uri(msg->line.req.uri);
     if (ruri && (PJSIP_URI_SCHEME_IS_SIP(ruri) || PJSIP_URI_SCHEME_IS_SIPS(ruri))) {
+        /* PJSIP holds the user part unescaped ("sip:a@b" for sip%3Aa%40b): escaped again
+         * (RFC 3261 §19.1.2), as a URI carries it */
         pjsip_sip_uri *su = (pjsip_sip_uri*) ruri;
-        if (su->user.slen > 0 && su->user.slen < (pj_ssize_t) sizeof(user) - 1) {
-            memcpy(user, su->user.ptr, (size_t) su->user.slen);
-            user[su->user.slen] = '@';
-            user[su->user.slen + 1] = 0;
+        pj_ssize_t n = su->user.slen > 0 ? pj_strncpy2_escape(
+            user, &su->user, (pj_ssize_t) sizeof(user) - 2,
+            &pjsip_parser_const()->pjsip_USER_SPEC_ESC) : -1;
+        if (n > 0) {
+            user[n] = '@';
+            user[n + 1] = 0;
+        } else {
+            user[0] = 0;
         }
     }
     host[0] = 0;

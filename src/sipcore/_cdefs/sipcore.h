@@ -69,7 +69,9 @@ typedef __typeof__(((pjmedia_sdp_media *) 0)->desc) sc_sdp_media_desc;
  * Incoming MESSAGE flat buffer (written by sc_message_flat; read by primitives.message.decode,
  * written there by encode for the tests):
  *     the To URI in URI flat form (to_len bytes), the From URI in URI flat form (from_len
- *     bytes), the content type "type/subtype" (ctype_len bytes), the body (body_len bytes),
+ *     bytes), the content type "type/subtype" followed by its parameters as the header has
+ *     them (";name=value" or ";name" each; ctype_len bytes), the body (body_len bytes: for a
+ *     multipart body, its bytes as the packet carried them),
  *     one after the other, `used` bytes in all.  The content type and the body are bytes as
  *     they are, not fields (their lengths delimit them).
  *   A URI length of -1: not a sip:/sips: URI (no bytes).  ctype_len and body_len -1: the
@@ -94,7 +96,8 @@ typedef __typeof__(((pjmedia_sdp_media *) 0)->desc) sc_sdp_media_desc;
  * _flat.headers_of/_flat.headers_list):
  *     each header a name field and a value field (the value without the blanks around it).
  *   sc_msg_headers writes every header of a received message so, in the message's order,
- *   leaving out what PJSIP prints without a "Name:" (-1: no memory for a header's text).
+ *   as the packet carries it (folding undone, a compact name as its full name; a line
+ *   without "Name:" left out; -1: no memory for a header's text).
  *   sc_msg_send reads its `headers` so up to a name field that is empty, i.e. one more NUL
  *   (a bytes object's own final NUL is that one).
  */
@@ -355,6 +358,8 @@ pj_status_t sc_publishc_create(pjsip_endpoint *endpt, uintptr_t token, const cha
                                pjsip_tpfactory *listener, const char *user,
                                const char *password, pjsip_publishc **p_pubc);
 void sc_tdata_use_listener(pjsip_tx_data *tdata, pjsip_tpfactory *listener);
+void sc_regc_use_udp(pjsip_regc *regc);
+int sc_tdata_resolved(pjsip_tx_data *tdata);
 void sc_tdata_set_expires(pjsip_tx_data *tdata, unsigned expires);
 pj_status_t sc_evsub_create(pjsip_endpoint *endpt, uintptr_t token, const char *from,
                             const char *contact, const char *to, const char *event,
@@ -509,8 +514,6 @@ void sc_clock_destroy(sc_clock_t *c);
  * registers with @ffi.def_extern; called by the glue on the poll thread.  A token is the
  * integer the Python object was registered under (its registry ignores unknown ones). */
 SC_PYTHON_CALLBACKS_BEGIN
-/* A request outside any dialog that the glue did not take (MESSAGE is taken: below). */
-pj_bool_t sc_py_on_rx_request(pjsip_rx_data *rdata);
 /* The one report of an sc_msg_send request: final response, timeout (408) or transport
  * error (transport_err != 0); reason is reason_len bytes, not NUL-terminated. */
 void sc_py_on_message_final(uintptr_t token, int code, const char *reason, int reason_len,

@@ -142,6 +142,21 @@ class ClientPrimitive:
     def _on_deadline(self) -> None:  # overridden by the primitives with a timeout
         self._deadline = None
 
+    # Engine.stop() ends on the server what a primitive holds there before it tears down:
+    # _end_on_wire() sends the request that ends it (True: one was sent or queued), the UA
+    # polls while _end_pending() and at most STOP_ENDING_SECONDS, then asks
+    # _end_failure() why it was not ended (None: it was).  A primitive that holds nothing on
+    # a server keeps these defaults.
+
+    def _end_on_wire(self) -> bool:
+        return False
+
+    def _end_pending(self) -> bool:
+        return False
+
+    def _end_failure(self) -> str | None:
+        return None
+
     def _local_contact(self, user: str | None, transport: str | None) -> str:
         ua = self._ua
         kind = transport or "udp"
@@ -149,6 +164,13 @@ class ClientPrimitive:
         host = f"[{ip}]" if ":" in ip else ip
         userpart = f"{_escape(user, _USER_SAFE)}@" if user else ""
         return f"<sip:{userpart}{host}:{ua.ports[kind]};transport={kind}>"
+
+    @staticmethod
+    def _pins_udp(route: Route) -> bool:
+        """The route says UDP (an address, or a name with a port or transport): its requests
+        leave through the current UDP transport.  Not for a name alone, whose NAPTR records
+        choose the transport (RFC 3263; the Route header then names none)."""
+        return ";transport=udp" in route.uri()
 
     def _listener(self, route: Route):
         kind = route.transport or "udp"

@@ -41,6 +41,9 @@ class RefreshingPrimitive(ClientPrimitive):
     _wanted: tuple[str, Any] | None = None   # (event, payload) queued: the last call wins
     _attempt = 0                 # requests sent
     _answered = 0                # of them, answered (a late or duplicate answer is ignored)
+    _sent_event: str | None = None      # the event of the request in progress
+    _end_result: tuple[int, str] | None = None   # Engine.stop(): the removal's final answer
+    _was_active = False          # a 2xx made it active since it was last idle
     _sent: Any = None            # (event, payload, pjsip_tx_data * we hold) of the last request
 
     timeout = timeout_property("Seconds a request may wait for its final response (then: "
@@ -106,6 +109,7 @@ class RefreshingPrimitive(ClientPrimitive):
         self._cancel_kick()
         self._cancel_deadline()
         tdata = self._create_request(event, payload)
+        self._sent_event = event
         if failover_from is not None:
             lib.sc_tdata_failover(failover_from, tdata)
         self._drop_sent()
@@ -176,14 +180,18 @@ class RefreshingPrimitive(ClientPrimitive):
         """The final response (or a failure to send): ``granted`` is the expiry the server
         granted, ``data`` what a success notifies besides code and reason."""
         idle, _, active, _ = self._states
+        if self._sent_event == "send_end":
+            self._end_result = (code, reason)
         if 200 <= code < 300:
             self._fire("ok", code=code, reason=reason, **data)
+            self._was_active = self._state == active
             if self._state == active:
                 self._timer = self._ua.schedule(refresh_delay(granted or self._expires),
                                                 self._on_refresh)
         else:
             self._fire("fail", code=code, reason=reason)
         if self._state == idle:
+            self._was_active = False
             self._drop_sent()
             self._ended()
         self._advance()
@@ -192,6 +200,31 @@ class RefreshingPrimitive(ClientPrimitive):
         self._timer = None
         if self._state == self._states[2] and self._wanted is None:
             self._request("refresh")
+
+    def _end_on_wire(self) -> bool:
+        """Engine.stop(): unregister()/unpublish() (queued behind a request in progress).
+        Not when nothing can be on the server: idle, or the first request still waiting for
+        its name to resolve (it never left)."""
+        idle, sending, _, _ = self._states
+        if self._state == idle:
+            return False
+        if (self._state == sending and not self._was_active and self._sent is not None
+                and not lib.sc_tdata_resolved(self._sent[2])):
+            return False
+        self._cancel_timer()
+        self._end_result = None
+        self._request("send_end")
+        return True
+
+    def _end_pending(self) -> bool:
+        return self._state != self._states[0]
+
+    def _end_failure(self) -> str | None:
+        if self._state != self._states[0]:
+            return "no final response in time"
+        if self._end_result is not None and not 200 <= self._end_result[0] < 300:
+            return f"{self._end_result[0]} {self._end_result[1]}"
+        return None
 
     def _engine_stopping(self) -> None:
         self._cancel_timer()

@@ -125,7 +125,9 @@ class Publication(RefreshingPrimitive):
                 check(lib.sc_tdata_set_body(tdata[0], ctype.encode(), subtype.encode(), body,
                                             len(body)), "setting the PUBLISH body")
             add_headers(tdata[0], self._extra_headers)
-            lib.sc_tdata_use_listener(tdata[0], self._listener(self._route))
+            listener = self._listener(self._route)
+            if listener != ffi.NULL or self._pins_udp(self._route):
+                lib.sc_tdata_use_listener(tdata[0], listener)   # (NULL: the UDP of now)
         except BaseException:
             lib.pjsip_tx_data_dec_ref(tdata[0])
             raise

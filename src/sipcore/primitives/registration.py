@@ -112,6 +112,8 @@ class Registration(RefreshingPrimitive):
 
     def _create_request(self, event: str, payload: Any) -> Any:
         self._ensure_regc()
+        if self._pins_udp(self._route):
+            lib.sc_regc_use_udp(self._regc)     # the UDP transport of now (a port may change)
         tdata = ffi.new("pjsip_tx_data **")
         if event == "send_end":
             check(lib.pjsip_regc_unregister(self._regc, tdata), "creating the un-REGISTER")

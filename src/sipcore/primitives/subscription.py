@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import _reprs, signals
 from .._pj import check, ffi, lib, pj2str
-from ..errors import InvalidStateError
+from ..errors import InvalidStateError, SIPCoreError
 from ..uri import SIPURI
 from ._base import (TIMEOUT_REASON, ClientPrimitive, recent, check_credentials, check_expires,
                     check_headers, check_route, check_sipuri, timeout_property)
@@ -190,6 +190,25 @@ class Subscription(ClientPrimitive):
             sub, self._sub = self._sub, ffi.NULL
             lib.sc_evsub_abandon(sub)
         self._release_token()
+
+    def _end_on_wire(self) -> bool:
+        """Engine.stop(): SUBSCRIBE with Expires: 0 (the server ends it with a NOTIFY)."""
+        if self._state in (TERMINATED, "NULL", "SENT") or self._sub == ffi.NULL:
+            return False        # (not accepted yet: nothing held on the server)
+        try:
+            self._send(0)
+        except SIPCoreError as exc:
+            self._end_error = str(exc)
+            return True
+        return True
+
+    def _end_pending(self) -> bool:
+        return self._state != TERMINATED and not getattr(self, "_end_error", None)
+
+    def _end_failure(self) -> str | None:
+        if getattr(self, "_end_error", None):
+            return self._end_error
+        return None if self._state == TERMINATED else "no final response in time"
 
     def _engine_stopping(self) -> None:
         self._abandon()
