@@ -69,12 +69,15 @@ def check_instance(name: str, value: Any, kind: type, article: str = "a",
     return value
 
 
-def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    """``value``, one of the strings ``choices``."""
+def check_choice(name: str, value: Any, choices: tuple[str, ...], quote: bool = False,
+                 why: str = "") -> str:
+    """``value``, one of the strings ``choices`` (listed quoted when ``quote``; ``why`` is
+    said after them in the error)."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+        shown = ", ".join(map(repr, choices) if quote else choices)
+        raise ValueError(f"{name} must be one of {shown}{why}, not {value!r}")
     return value
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import _flat as _fields
 from .._pj import ffi, lib, strerror
-from .._validate import check_instance, check_int, unchecked_twin
+from .._validate import check_choice, check_instance, check_int, unchecked_twin
 from ..errors import EngineNotRunningError, SIPCoreError
 
 __all__ = ["SDPSession", "SDPMedia", "SDPConnection", "SDPAttribute"]
@@ -99,12 +99,7 @@ def _token(name: str, value: Any) -> str:
 
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))} (what PJMEDIA "
-                         f"supports), not {value!r}")
-    return value
+    return check_choice(name, value, choices, quote=True, why=" (what PJMEDIA supports)")
 
 
 def _list(name: str, value: Any, kind: type | None, maximum: int, const: str,
