@@ -1,5 +1,5 @@
-"""RTPTransport with ICE and a STUN candidate, against coturn's turnserver (started here on a
-free loopback port, STUN only) and a "black hole" (a bound UDP socket that never answers):
+"""RTPTransport with ICE and a STUN candidate, against coturn's turnserver (the plugin's
+``coturn`` fixture, STUN only) and a "black hole" (a bound UDP socket that never answers):
 WAIT_STUN -> INIT with RTPTransportDidInitialize, WAIT_STUN -> STUN_FAILED with
 RTPTransportDidFail(reason), misuse in those states.
 
@@ -9,53 +9,26 @@ test checks the clean refusal instead, elsewhere two ICE transports negotiate an
 """
 from __future__ import annotations
 
-import socket
-import subprocess
-import tempfile
 import time
 
 import pytest
 
-from peers.ports import free_port
-from peers.procs import stop_process_group
+from peers.coturn import BlackHole
 from sipcore import (AudioTransport, InvalidStateError, NotificationRecorder, RTPTransport,
                      SDPSession, SIPCoreError)
 from sipcore.media.rtp import ice_blocks
 
 
 @pytest.fixture
-def stun_server():
-    port = free_port("udp")
-    log = tempfile.NamedTemporaryFile(prefix="turnserver-", suffix=".log", delete=False)
-    p = subprocess.Popen(["turnserver", "-n", "--listening-ip", "127.0.0.1", "-p", str(port),
-                          "--no-auth", "--stun-only", "--no-tls", "--no-dtls", "--no-cli",
-                          "--simple-log", "-l", log.name],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
-    try:
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        probe.settimeout(0.2)
-        binding = bytes.fromhex("000100002112a442") + b"sipcore-test"   # a Binding request
-        deadline = time.monotonic() + 10
-        while True:
-            probe.sendto(binding, ("127.0.0.1", port))
-            try:
-                probe.recv(512)
-                break
-            except OSError:
-                assert p.poll() is None and time.monotonic() < deadline, "turnserver did not start"
-        probe.close()
-        yield port
-    finally:
-        stop_process_group(p)
+def stun_server(coturn):
+    """coturn's STUN port (the plugin's ``coturn`` fixture: sipcore.testing.coturn)."""
+    return coturn.port
 
 
 @pytest.fixture
 def black_hole():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    yield s.getsockname()[1]
-    s.close()
+    with BlackHole() as hole:
+        yield hole.port
 
 
 @pytest.fixture
