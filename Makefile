@@ -8,8 +8,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.sipcore-installed
 SOURCES := pyproject.toml setup.py build_pjsip.py $(shell find src -name '*.py' -o -name '*.c' -o -name '*.h' 2>/dev/null)
 PYTEST_ARGS ?=
+# the suite's short form; the long forms (@pytest.mark.long) run in `make test-long`
+PYTEST_SELECT ?= -m "not long"
 
-.PHONY: setup test mutants demo bench clean distclean
+.PHONY: setup test test-long mutants demo bench clean distclean
 
 setup: $(STAMP)
 
@@ -24,8 +26,12 @@ $(STAMP): $(SOURCES)
 
 # the suite, then the mutation check (tools/mutants.py: every listed mutant must be killed)
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_SELECT) $(PYTEST_ARGS)
 	$(PY) tools/mutants.py --jobs 2
+
+# the long forms: soaks, floods, fault matrices, the full codec matrix with every peer
+test-long: setup
+	$(PY) -m pytest -m long $(PYTEST_ARGS)
 
 mutants: setup
 	$(PY) tools/mutants.py --jobs 2
