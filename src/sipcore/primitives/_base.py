@@ -6,10 +6,17 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .. import _reprs, _ua as ua_mod
+from .. import _reprs
+from .. import _ua as ua_mod
 from .._pj import check, ffi, handles, lib, pj2str, strerror
-from .._validate import (check_body, check_content_type, check_expires,  # noqa: F401
-                         check_headers, check_instance, check_timeout)
+from .._validate import (  # noqa: F401
+    check_body,
+    check_content_type,
+    check_expires,
+    check_headers,
+    check_instance,
+    check_timeout,
+)
 from ..credentials import Credentials
 from ..errors import EngineNotRunningError, InvalidStateError
 from ..route import Route

@@ -22,14 +22,23 @@ from typing import Any
 
 from .. import _flat, _reprs, signals
 from .._pj import check, ffi, lib, pj2str, strerror
+from .._validate import check_instance, check_int, check_timeout
 from ..errors import InvalidStateError, PJSIPError, SIPCoreError
 from ..sdp import SDPSession
-from ..sdp import _flat as _sdp_flat, _flat_of_pj as _sdp_flat_of_pj
-from ..sdp import _from_flat as _sdp_from_flat, _pj_from_flat as _sdp_pj_from_flat
-from .._validate import check_instance, check_int, check_timeout
+from ..sdp import _flat as _sdp_flat
+from ..sdp import _flat_of_pj as _sdp_flat_of_pj
+from ..sdp import _from_flat as _sdp_from_flat
+from ..sdp import _pj_from_flat as _sdp_pj_from_flat
 from ..uri import SIPURI, from_pj
-from ._base import (ClientPrimitive, add_headers, check_credentials, check_headers,
-                    check_route, check_sipuri, recent)
+from ._base import (
+    ClientPrimitive,
+    add_headers,
+    check_credentials,
+    check_headers,
+    check_route,
+    check_sipuri,
+    recent,
+)
 from ._states import INVITATION, STAY
 
 __all__ = ["Invitation", "TRANSITIONS", "METHOD_STATES", "STATES"]
@@ -115,7 +124,7 @@ class Invitation(ClientPrimitive):
         self._answering = False
 
     @classmethod
-    def _new_incoming(cls, ua, inv, rdata, transport: str) -> "Invitation":
+    def _new_incoming(cls, ua, inv, rdata, transport: str) -> Invitation:
         """On the poll thread: a new incoming INVITE (already answered 100 by the glue)."""
         self = object.__new__(cls)
         info = ffi.new("sc_rdata_info_t *")
@@ -152,8 +161,10 @@ class Invitation(ClientPrimitive):
                      doc="None for an incoming session")
     caller_uri = property(lambda self: _copy(self._caller_uri), doc="read-only SIPURI")
     callee_uri = property(lambda self: _copy(self._callee_uri), doc="read-only SIPURI")
-    local_uri = property(lambda self: _copy(self._caller_uri if self._outgoing else self._callee_uri))
-    remote_uri = property(lambda self: _copy(self._callee_uri if self._outgoing else self._caller_uri))
+    local_uri = property(
+        lambda self: _copy(self._caller_uri if self._outgoing else self._callee_uri))
+    remote_uri = property(
+        lambda self: _copy(self._callee_uri if self._outgoing else self._caller_uri))
     transport = property(lambda self: self._transport, doc='"udp", "tcp" or "tls"')
     local_contact_uri = property(lambda self: _copy(self._local_contact_uri),
                                  doc="the Contact sent to the remote party (SIPURI), None in NULL")
@@ -166,7 +177,8 @@ class Invitation(ClientPrimitive):
     def __repr__(self) -> str:
         way = "to" if self._outgoing else "from"
         peer = self.remote_uri
-        return f"<Invitation {way} {peer._addr_spec() if peer else '?'} {self._state}{recent(self)}>"
+        return (f"<Invitation {way} {peer._addr_spec() if peer else '?'} "
+                f"{self._state}{recent(self)}>")
 
     # -- SDP --
 
@@ -260,7 +272,8 @@ class Invitation(ClientPrimitive):
     def _require_direction(self, method: str, outgoing: bool) -> None:
         if self._outgoing != outgoing:
             raise InvalidStateError(f"Invitation.{method}()",
-                                    f"{self._state} ({'outgoing' if self._outgoing else 'incoming'} session)")
+                                    f"{self._state} "
+                                    f"({'outgoing' if self._outgoing else 'incoming'} session)")
 
     def _set_offered(self, sdp: bytes) -> None:
         self._require("set_offered_local_sdp")
@@ -342,7 +355,8 @@ class Invitation(ClientPrimitive):
         self._require("accept_invite")
         self._require_direction("accept_invite", False)
         info = self._info()
-        if self._offered_local is None and info.neg_state in (-1, lib.PJMEDIA_SDP_NEG_STATE_REMOTE_OFFER):
+        if (self._offered_local is None
+                and info.neg_state in (-1, lib.PJMEDIA_SDP_NEG_STATE_REMOTE_OFFER)):
             raise SIPCoreError("Invitation.accept_invite(): no local SDP to answer with; call "
                                "set_offered_local_sdp() first")
         tdata = ffi.new("pjsip_tx_data **")
@@ -518,7 +532,8 @@ class Invitation(ClientPrimitive):
             return
         self._state = state
         _reprs.note(self, prev, state, data)
-        signals.notify(signals.SIPInvitationChangedState, self, prev_state=prev, state=state, **data)
+        signals.notify(signals.SIPInvitationChangedState, self, prev_state=prev, state=state,
+                       **data)
 
     def _info(self):
         info = ffi.new("sc_inv_info_t *")

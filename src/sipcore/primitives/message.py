@@ -14,16 +14,15 @@ with the Engine option ``message_answer="receiver"`` after it, with the code a r
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 from .. import _flat, _ua, signals
 from .._pj import check, ffi, handles, lib, strerror
+from .._validate import HEADER_NAME, check_content_type, check_int, check_timeout
 from ..credentials import Credentials
 from ..errors import InvalidStateError, MessagePendingError
 from ..route import Route
 from ..uri import SIPURI, _make, fields_of_flat
-from .._validate import HEADER_NAME, check_content_type, check_int, check_timeout
 
 __all__ = ["send_message"]
 
@@ -191,9 +190,10 @@ class _PendingMessage:
 def on_incoming(ua: Any, rdata: Any, flat: Any, used: int, to_len: int, from_len: int,
                 ctype_len: int, body_len: int) -> None:
     """A MESSAGE outside any dialog (sc_py_on_message, with the running UA), already answered
-    200 by the glue (sc_on_rx_request) unless ``message_answer`` is "receiver", which wrote it in the incoming MESSAGE flat buffer
-    (sipcore.h) into the UA's scratch buffer: ``used`` bytes at ``flat``, copied first.  NULL
-    when it did not fit: then again, into a buffer that big."""
+    200 by the glue (sc_on_rx_request) unless ``message_answer`` is "receiver".  The glue
+    wrote it in the incoming MESSAGE flat form (sipcore.h) into the UA's scratch buffer:
+    ``used`` bytes at ``flat``, copied first.  NULL when it did not fit: then again, into a
+    buffer that big."""
     if not signals.has_receivers(signals.SIPEngineGotMessage):
         return
     scratch = ua.scratch

@@ -16,8 +16,17 @@ from .. import _reprs, signals
 from .._pj import check, ffi, lib, pj2str
 from ..errors import InvalidStateError, SIPCoreError
 from ..uri import SIPURI
-from ._base import (TIMEOUT_REASON, ClientPrimitive, recent, check_credentials, check_expires,
-                    check_headers, check_route, check_sipuri, timeout_property)
+from ._base import (
+    TIMEOUT_REASON,
+    ClientPrimitive,
+    check_credentials,
+    check_expires,
+    check_headers,
+    check_route,
+    check_sipuri,
+    recent,
+    timeout_property,
+)
 from ._states import OTHER, SUBSCRIPTION
 
 __all__ = ["Subscription"]
@@ -81,7 +90,8 @@ class Subscription(ClientPrimitive):
     extra_headers = property(lambda self: dict(self._extra_headers), doc="read-only")
 
     def __repr__(self) -> str:
-        return f"<Subscription {self._event} {self._to_uri._addr_spec()} {self._state}{recent(self)}>"
+        return (f"<Subscription {self._event} {self._to_uri._addr_spec()} "
+                f"{self._state}{recent(self)}>")
 
     def subscribe(self) -> None:
         """Send the initial SUBSCRIBE (only in state TERMINATED)."""
@@ -150,7 +160,8 @@ class Subscription(ClientPrimitive):
 
     def _send(self, expires: int) -> None:
         tdata = ffi.new("pjsip_tx_data **")
-        check(lib.pjsip_evsub_initiate(self._sub, ffi.NULL, expires, tdata), "creating the SUBSCRIBE")
+        check(lib.pjsip_evsub_initiate(self._sub, ffi.NULL, expires, tdata),
+              "creating the SUBSCRIBE")
         check(lib.pjsip_evsub_send_request(self._sub, tdata[0]), "sending the SUBSCRIBE")
         self._arm_deadline()
 
