@@ -45,16 +45,16 @@ from __future__ import annotations
 
 import json
 import os
-import wave
 import re
 import shutil
 import socket
 import subprocess
 import time
+import wave
 from pathlib import Path
 
-from .procs import ManagedPeer
 from .ports import _can_bind, free_port
+from .procs import ManagedPeer
 
 __all__ = ["Baresip", "BaresipError"]
 
@@ -258,7 +258,7 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
             cur.unlink()
 
     # ------------------------------------------------------------ process
-    def start(self) -> "Baresip":
+    def start(self) -> Baresip:
         if self.running:
             return self
         cmd = [self.binary, "-f", str(self.confdir)]
@@ -281,10 +281,10 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
                 self._ctrl = socket.create_connection(
                     (self.host, self.ctrl_port), timeout=2)
                 return
-            except OSError:
+            except OSError as exc:
                 if time.monotonic() > deadline:
                     raise BaresipError("ctrl_tcp not reachable:\n"
-                                       + self.output()[-3000:])
+                                       + self.output()[-3000:]) from exc
                 time.sleep(0.1)
 
     def stop(self, timeout: float = 5.0) -> None:

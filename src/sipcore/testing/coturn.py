@@ -33,8 +33,8 @@ import subprocess
 import threading
 import time
 
-from .procs import ManagedPeer
 from .ports import _handed_out, _lock
+from .procs import ManagedPeer
 
 __all__ = ["Coturn", "CoturnError", "BlackHole", "stun_binding", "free_udp_port_on"]
 
@@ -189,7 +189,7 @@ class Coturn(ManagedPeer):
             cmd.append("-V")
         return cmd
 
-    def start(self) -> "Coturn":
+    def start(self) -> Coturn:
         if self.running:
             return self
         if not os.access(self.binary, os.X_OK):

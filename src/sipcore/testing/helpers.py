@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
-from .. import Credentials, Invitation, Registration, Route, SIPURI, send_message, signals
+from .. import SIPURI, Credentials, Invitation, Registration, Route, send_message, signals
 from ..sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession
 from ..signals import NotificationRecorder
 

@@ -44,8 +44,8 @@ import time
 import uuid
 from pathlib import Path
 
-from .procs import ManagedPeer
 from .ports import free_port, ipv6_available
+from .procs import ManagedPeer
 
 __all__ = ["Kamailio", "KamailioError", "make_tls_cert", "sip_options_ping"]
 
@@ -622,7 +622,7 @@ class Kamailio(ManagedPeer):
     def account(self, username: str, password: str | None = None, transport: str = "udp"):
         """A :class:`sipcore.testing.helpers.Account` of ``username`` on this server (added
         with ``password``, default ``username + "pw"``, unless added before with one)."""
-        from .helpers import Account      # sipcore objects: only this method needs sipcore
+        from .helpers import Account  # sipcore objects: only this method needs sipcore
         known = self.users.get(username)
         if password is None:
             password = known if known is not None else username + "pw"
@@ -703,7 +703,7 @@ class Kamailio(ManagedPeer):
         return r.stdout + r.stderr
 
     # ------------------------------------------------------------ process
-    def start(self) -> "Kamailio":
+    def start(self) -> Kamailio:
         if self.running:
             return self
         self._logfh = open(self.log, "ab")

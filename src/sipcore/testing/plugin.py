@@ -27,7 +27,8 @@ Nothing of sipcore is imported until a test uses a fixture of this plugin.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Iterator
+from typing import Any, Callable
 
 import pytest
 
