@@ -79,7 +79,8 @@ class Bridge:
         name = ffi.new("char[]", 256)
         ins, outs = ffi.new("int *"), ffi.new("int *")
         for i in range(lib.sc_aud_dev_count()):
-            if lib.sc_aud_dev_info(i, name, 256, ins, outs) == 0 and (outs[0] if output else ins[0]) > 0:
+            if (lib.sc_aud_dev_info(i, name, 256, ins, outs) == 0
+                    and (outs[0] if output else ins[0]) > 0):
                 names.append(ffi.string(name).decode("utf-8", "replace"))
         return names
 

@@ -94,7 +94,7 @@ class _StreamCore:
     """The C side of one AudioTransport (its stream and clock), apart from it so garbage
     collection can destroy it; in the token registry and ``ua.primitives``.  Poll thread."""
 
-    def __init__(self, ua: Any, owner: "AudioTransport", rtp_core: Any):
+    def __init__(self, ua: Any, owner: AudioTransport, rtp_core: Any):
         self.ua = ua
         self.owner = weakref.ref(owner)
         self.rtp_core = rtp_core
@@ -219,7 +219,8 @@ class AudioTransport:
         out = {name: getattr(st, name) for name in (
             "tx_packets", "tx_bytes", "rx_packets", "rx_bytes", "rx_lost", "rx_discarded",
             "rx_reordered", "rx_duplicated", "tx_lost", "rtcp_rx_count", "rtcp_tx_count")}
-        out.update(rx_jitter_ms=st.rx_jitter_last_us / 1000, rx_jitter_mean_ms=st.rx_jitter_mean_us / 1000,
+        out.update(rx_jitter_ms=st.rx_jitter_last_us / 1000,
+                   rx_jitter_mean_ms=st.rx_jitter_mean_us / 1000,
                    rx_jitter_max_ms=st.rx_jitter_max_us / 1000, rtt_ms=st.rtt_last_us / 1000,
                    rtt_mean_ms=st.rtt_mean_us / 1000)
         return out
@@ -346,13 +347,15 @@ class AudioTransport:
     def _one_session(self, m: SDPMedia, proto: str | None = None) -> SDPSession:
         if proto is not None:
             m.transport = proto
-        address = m.connection.address if m.connection is not None else self._transport._local_address
+        address = (m.connection.address if m.connection is not None
+                   else self._transport._local_address)
         kind = "IP6" if ":" in address else "IP4"
         return SDPSession(address, address_type=kind,
                           connection=SDPConnection(address, address_type=kind), media=[m])
 
     def _local_media(self, is_offer: bool, direction: str) -> SDPMedia:
-        if self._core is None or self._transport._core is None or self._transport._core.rtp == ffi.NULL:
+        if (self._core is None or self._transport._core is None
+                or self._transport._core.rtp == ffi.NULL):
             raise InvalidStateError("AudioTransport.get_local_media() (its RTPTransport)", INVALID)
         if not is_offer and self._answer is not None:
             return _with_direction(self._answer.copy(), direction)

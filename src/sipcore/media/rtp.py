@@ -115,7 +115,7 @@ class _Core:
     RTPTransport can close it: the token registry and ``ua.primitives`` hold this, not the
     RTPTransport.  Poll thread only."""
 
-    def __init__(self, ua: Any, owner: "RTPTransport"):
+    def __init__(self, ua: Any, owner: RTPTransport):
         self.ua = ua
         self.owner = weakref.ref(owner)
         self.rtp = ffi.NULL

@@ -34,7 +34,8 @@ def write_tone(path: str, frequency: float | Sequence[float], seconds: float = 1
     """Write a 16-bit mono PCM WAV holding a sine of ``frequency`` Hz (or the sum of several,
     each at ``amplitude / len``) for ``seconds``, after ``silence_before`` seconds of silence.
     ``amplitude`` is a fraction of full scale (0 < amplitude <= 1).  Returns ``path``."""
-    freqs = [float(frequency)] if isinstance(frequency, (int, float)) else [float(f) for f in frequency]
+    freqs = ([float(frequency)] if isinstance(frequency, (int, float))
+             else [float(f) for f in frequency])
     if not freqs or any(not 0 < f < sample_rate / 2 for f in freqs):
         raise ValueError(f"frequency must be between 0 and {sample_rate / 2} Hz, not {frequency}")
     if not 0 < amplitude <= 1:

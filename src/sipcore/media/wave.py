@@ -136,7 +136,7 @@ class _Run:
 
 
 class _Playback(_Run):
-    def __init__(self, ua: Any, owner: "WaveFile", level: int, loop_count: int,
+    def __init__(self, ua: Any, owner: WaveFile, level: int, loop_count: int,
                  pause_time: float, destination: Any):
         self.loop_count = loop_count
         self.pause_time = pause_time
