@@ -5,7 +5,8 @@ The child (``python -m sipcore peer [options]``) starts an Engine, prints
 every MESSAGE it receives (``"event": "message"``) and every response to a MESSAGE it sent
 (``"event": "response"``), and every ``SIPEngineGotException`` of its Engine
 (``"event": "exception", "traceback": ...``; the parent side keeps those in
-:attr:`PeerProcess.exceptions` too, so a test can assert there were none).  It reads commands on stdin::
+:attr:`PeerProcess.exceptions` too, so a test can assert there were none).  It reads commands
+on stdin::
 
     {"cmd": "send", "to": "sip:bob@127.0.0.1:5062", "route": ["127.0.0.1", 5062, "udp"],
      "content_type": "text/plain", "body": "hi"}
@@ -60,7 +61,7 @@ def main(argv: list[str]) -> int:
                     help="re-INVITEs: answered 200 at once, or wait for respond_reinvite")
     args = ap.parse_args(argv)
 
-    from . import Credentials, Engine, Route, SIPURI, send_message, signals
+    from . import SIPURI, Credentials, Engine, Route, send_message, signals
 
     out_lock = threading.Lock()
 
@@ -154,7 +155,7 @@ class _Calls:
                                  SDPAttribute(direction, "")])])
 
     def run(self, engine: Any, cmd: dict) -> None:
-        from . import Credentials, Invitation, Route, SIPURI
+        from . import SIPURI, Credentials, Invitation, Route
         what = cmd["cmd"]
         if what == "call":
             creds = Credentials(SIPURI(self.args.ip, user=cmd.get("user", self.args.user)),
@@ -250,7 +251,7 @@ class PeerProcess:
         self.exceptions: list[dict[str, Any]] = []
         self._reader: threading.Thread | None = None
 
-    def start(self, timeout: float = 20.0) -> "PeerProcess":
+    def start(self, timeout: float = 20.0) -> PeerProcess:
         import tempfile
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -324,7 +325,7 @@ class PeerProcess:
                 except OSError:
                     pass
 
-    def __enter__(self) -> "PeerProcess":
+    def __enter__(self) -> PeerProcess:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
