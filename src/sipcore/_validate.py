@@ -67,15 +67,22 @@ def check_bool(name: str, value: Any) -> bool:
     return value
 
 
-def check_instance(name: str, value: Any, kind: type, article: str = "a",
-                   allow_none: bool = False) -> Any:
+@overload
+def check_instance(name: str, value: Any, kind: type[_T], article: str = "a",
+                   allow_none: Literal[False] = False) -> _T: ...
+@overload
+def check_instance(name: str, value: Any, kind: type[_T], article: str = "a", *,
+                   allow_none: bool) -> _T | None: ...
+def check_instance(name: str, value: Any, kind: type[_T], article: str = "a",
+                   allow_none: bool = False) -> _T | None:
     """value itself, if it is a ``kind`` (or None when ``allow_none``)."""
     if value is None and allow_none:
         return None
     if not isinstance(value, kind):
         raise TypeError(f"{name} must be {article} {kind.__name__}"
                         f"{' or None' if allow_none else ''}, not {type(value).__name__}")
-    return value
+    instance: _T = value
+    return instance
 
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...], quote: bool = False,

@@ -5,8 +5,10 @@ raise the built-in ``TypeError``/``ValueError`` with a message naming the argume
 """
 from __future__ import annotations
 
-from ._pjsip import ffi as _ffi  # (the compiled module: _pj imports this one)
-from ._pjsip import lib as _lib
+from ._pjsip import (
+    ffi as _ffi,  # (the compiled module: _pj imports this one)
+    lib as _lib,
+)
 
 __all__ = ["SIPCoreError", "PJSIPError", "InvalidStateError", "EngineNotRunningError",
            "MessagePendingError"]

@@ -30,8 +30,7 @@ import threading
 import weakref
 from typing import Any
 
-from .. import _ua as ua_mod
-from .. import signals
+from .. import _ua as ua_mod, signals
 from .._pj import check, ffi, handles, lib
 from .._validate import check_bool, check_choice, check_instance
 from ..errors import InvalidStateError, PJSIPError, SIPCoreError

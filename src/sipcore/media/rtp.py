@@ -29,8 +29,7 @@ import threading
 import weakref
 from typing import Any
 
-from .. import _ua as ua_mod
-from .. import signals
+from .. import _ua as ua_mod, signals
 from .._pj import check, ffi, handles, lib, strerror
 from .._validate import check_bool, check_instance, check_int
 from ..errors import InvalidStateError, SIPCoreError

@@ -24,11 +24,13 @@ from .. import _flat, _reprs, signals
 from .._pj import check, ffi, lib, pj2str, strerror
 from .._validate import check_instance, check_int, check_timeout
 from ..errors import InvalidStateError, PJSIPError, SIPCoreError
-from ..sdp import SDPSession
-from ..sdp import _flat as _sdp_flat
-from ..sdp import _flat_of_pj as _sdp_flat_of_pj
-from ..sdp import _from_flat as _sdp_from_flat
-from ..sdp import _pj_from_flat as _sdp_pj_from_flat
+from ..sdp import (
+    SDPSession,
+    _flat as _sdp_flat,
+    _flat_of_pj as _sdp_flat_of_pj,
+    _from_flat as _sdp_from_flat,
+    _pj_from_flat as _sdp_pj_from_flat,
+)
 from ..uri import SIPURI, from_pj
 from ._base import (
     ClientPrimitive,

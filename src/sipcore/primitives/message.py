@@ -89,7 +89,7 @@ def _extra_headers(headers: dict[str, str]) -> bytes:
     return _flat.headers_list(headers)
 
 
-def _request(dest: tuple, requests: dict) -> Any:
+def _request(dest: tuple[Any, ...], requests: dict[tuple[Any, ...], tuple[Any, ...]]) -> Any:
     """The ``sc_msg_request_t *`` for ``dest`` (send_message's), made on a miss of
     ``requests`` (the UA's scratch): the same struct serves every request to one destination
     from one sender, so its C strings are converted once.  The entry keeps what it points to."""
@@ -119,14 +119,14 @@ class _PendingMessage:
         self.to_uri = to_uri
         self.key = key              # the Request-URI lower-cased: one pending MESSAGE per key
         self.route = route          # a snapshot (Route._wire)
-        self.token = None
+        self.token: int | None = None
         self.msg = ffi.NULL         # the C side (sc_msg_t *) while it runs
         self.done = False
 
     # -- on the poll thread --
 
-    def send(self, ua: Any, dest: tuple, body: bytes, headers: Any, password: bytes | None,
-             timeout_ms: int) -> None:
+    def send(self, ua: Any, dest: tuple[Any, ...], body: bytes, headers: Any,
+             password: bytes | None, timeout_ms: int) -> None:
         self.ua = ua
         route = self.route
         ua.check_route(route)
@@ -267,7 +267,8 @@ def split_content_type(text: str) -> tuple[str, dict[str, str]]:
 
 
 def decode(data: bytes, to_len: int, from_len: int, ctype_len: int, body_len: int,
-           uris: dict) -> tuple:
+           uris: dict[bytes, tuple[Any, ...]]
+           ) -> tuple[SIPURI | None, SIPURI | None, str | None, bytes]:
     """The incoming MESSAGE flat buffer's decoder (sipcore.h): (to_uri, from_uri,
     content_type, body) as SIPEngineGotMessage gives them.  ``uris``: the UA's cache of
     decoded URIs (uri.fields_of_flat)."""
@@ -285,7 +286,7 @@ def decode(data: bytes, to_len: int, from_len: int, ctype_len: int, body_len: in
 
 
 def encode(to: bytes | None, from_: bytes | None, content_type: str | None,
-           body: bytes) -> tuple:
+           body: bytes) -> tuple[bytes, int, int, int, int]:
     """The incoming MESSAGE flat buffer's encoder (what sc_message_flat writes; for the
     tests): (data, to_len, from_len, ctype_len, body_len).  ``to``/``from_``: URI flat forms,
     None for a URI that is not sip:/sips:; ``content_type`` None: no body."""

@@ -19,6 +19,8 @@ from typing import Any
 
 from .. import signals
 from .._pj import check, ffi, lib
+from ..credentials import Credentials
+from ..route import Route
 from ._base import (
     add_headers,
     check_body,
@@ -55,7 +57,7 @@ class Publication(RefreshingPrimitive):
     _table = PUBLICATION
     _states = (UNPUBLISHED, PUBLISHING, PUBLISHED, UNPUBLISHING)
 
-    def __init__(self, credentials, event: str, route, expires: int = 300,
+    def __init__(self, credentials: Credentials, event: str, route: Route, expires: int = 300,
                  extra_headers: dict[str, str] | None = None, timeout: float | None = None):
         from .._options import check_event
         self._credentials = check_credentials(credentials)
@@ -147,9 +149,10 @@ class Publication(RefreshingPrimitive):
         return tdata[0]
 
     def _send_request(self, tdata: Any) -> int:
-        return lib.pjsip_publishc_send(self._pubc, tdata)
+        status: int = lib.pjsip_publishc_send(self._pubc, tdata)
+        return status
 
-    def _on_response(self, result) -> None:
+    def _on_response(self, result: Any) -> None:
         code, reason = result_code_reason(result)
         if (code == 412 and self._state == PUBLISHING and self._conditional
                 and self._content is not None):

@@ -18,6 +18,8 @@ from typing import Any
 
 from .. import signals
 from .._pj import check, ffi, lib
+from ..credentials import Credentials
+from ..route import Route
 from ..uri import SIPURI
 from ._base import (
     add_headers,
@@ -55,7 +57,8 @@ class Registration(RefreshingPrimitive):
     _table = REGISTRATION
     _states = (UNREGISTERED, REGISTERING, REGISTERED, UNREGISTERING)
 
-    def __init__(self, credentials, route, expires: int = 300, contact_uri: SIPURI | None = None,
+    def __init__(self, credentials: Credentials, route: Route, expires: int = 300,
+                 contact_uri: SIPURI | None = None,
                  extra_headers: dict[str, str] | None = None, timeout: float | None = None):
         self._credentials = check_credentials(credentials)
         self.timeout = timeout
@@ -138,9 +141,10 @@ class Registration(RefreshingPrimitive):
         return tdata[0]
 
     def _send_request(self, tdata: Any) -> int:
-        return lib.pjsip_regc_send(self._regc, tdata)
+        status: int = lib.pjsip_regc_send(self._regc, tdata)
+        return status
 
-    def _on_response(self, result) -> None:
+    def _on_response(self, result: Any) -> None:
         code, reason = result_code_reason(result)
         if 200 <= code < 300 and self._state == REGISTERING:
             buf = ffi.new("char[]", 1024)

@@ -16,7 +16,7 @@ import bisect
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 
 from .. import _flat as _fields
 from .._pj import ffi, lib, strerror
@@ -129,8 +129,7 @@ def _list(name: str, value: Any, kind: type, maximum: int, const: str,
 
 
 def _connection(name: str, value: Any) -> SDPConnection | None:
-    return cast("SDPConnection | None",
-                check_instance(name, value, SDPConnection, "an", allow_none=True))
+    return check_instance(name, value, SDPConnection, "an", allow_none=True)
 
 
 def _attributes(name: str, value: Any) -> list[SDPAttribute]:
