@@ -36,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -154,7 +155,7 @@ class _Calls:
                                  SDPAttribute("rtpmap", "8 PCMA/8000"),
                                  SDPAttribute(direction, "")])])
 
-    def run(self, engine: Any, cmd: dict) -> None:
+    def run(self, engine: Any, cmd: dict[str, Any]) -> None:
         from . import SIPURI, Credentials, Invitation, Route
         what = cmd["cmd"]
         if what == "call":
@@ -226,7 +227,7 @@ class _Calls:
                   error=d.get("error"))
 
 
-def _child_env(env: dict | None) -> dict:
+def _child_env(env: Mapping[str, str] | None) -> dict[str, str]:
     """``env`` (default: this process's) with the folder this sipcore was imported from first
     on ``PYTHONPATH``: the child runs ``python -m sipcore`` and must find the same package also
     when it is on ``sys.path`` without being installed (a checkout, a notebook's sys.path)."""
@@ -240,11 +241,12 @@ def _child_env(env: dict | None) -> dict:
 class PeerProcess:
     """Parent side of ``python -m sipcore peer``: ``with PeerProcess(...) as peer: ...``."""
 
-    def __init__(self, *args: str, python: str | None = None, env: dict | None = None):
+    def __init__(self, *args: str, python: str | None = None,
+                 env: Mapping[str, str] | None = None):
         self.cmd = [python or sys.executable, "-m", "sipcore", "peer", *args]
         self.env = _child_env(env)
-        self.proc: subprocess.Popen | None = None
-        self.events: queue.Queue = queue.Queue()
+        self.proc: subprocess.Popen[str] | None = None
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.ready: dict[str, Any] = {}
         #: every "exception" event (SIPEngineGotException in the child), also when skipped
         #: by expect(): ``assert peer.exceptions == []``
@@ -291,7 +293,8 @@ class PeerProcess:
             if ev.get("event") == event and all(ev.get(k) == v for k, v in match.items()):
                 return ev
 
-    def send(self, to: str, body: str, route: tuple, content_type: str = "text/plain") -> None:
+    def send(self, to: str, body: str, route: tuple[str, int, str | None],
+             content_type: str = "text/plain") -> None:
         self._command({"cmd": "send", "to": to, "body": body, "route": list(route),
                        "content_type": content_type})
 
@@ -299,7 +302,7 @@ class PeerProcess:
         """Send any command, e.g. ``command("call", id="c1", to=..., route=[...])``."""
         self._command({"cmd": cmd, **fields})
 
-    def _command(self, obj: dict) -> None:
+    def _command(self, obj: dict[str, Any]) -> None:
         assert self.proc is not None and self.proc.stdin is not None
         self.proc.stdin.write(json.dumps(obj) + "\n")
         self.proc.stdin.flush()
@@ -310,6 +313,7 @@ class PeerProcess:
         try:
             if self.proc.poll() is None:
                 self._command({"cmd": "quit"})
+                assert self.proc.stdin is not None     # (made with stdin=PIPE)
                 self.proc.stdin.close()
                 self.proc.wait(timeout)
         except (OSError, subprocess.TimeoutExpired, ValueError):

@@ -57,7 +57,7 @@ def write_tone(path: str, frequency: float | Sequence[float], seconds: float = 1
     return path
 
 
-def read_wav(path: str) -> tuple[array, int]:
+def read_wav(path: str) -> tuple[array[int], int]:
     """The samples (16-bit, first channel) and sample rate of a 16-bit PCM WAV file."""
     with wave.open(path, "rb") as w:
         if w.getsampwidth() != 2:

@@ -332,6 +332,7 @@ class RecordingWaveFile(_FileObject):
     def _in_state(self, what: str, state: str, new_state: str, mute: bool) -> None:
         if self._state != state:
             raise InvalidStateError(what, self._state)
+        assert self._run is not None    # (running in ``state``)
         self._run.bridge.mute_tx(self._run, mute)
         self._state = new_state
 
