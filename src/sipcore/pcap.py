@@ -44,8 +44,9 @@ import ipaddress
 import os
 import re
 import struct
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Iterable, Iterator, Union
+from typing import IO, Any, Union
 
 __all__ = ["PacketRecord", "Pairs", "TraceWriter", "read_pcap", "records", "write_pcap"]
 
@@ -288,7 +289,7 @@ class TraceWriter:
             self._file.write(_frame_record(r, self._flows, self.count))
             self._file.flush()
 
-    def __enter__(self) -> "TraceWriter":
+    def __enter__(self) -> TraceWriter:
         from . import signals
         signals.SIPEngineSIPTrace.connect(self._on_trace, weak=False)
         return self
@@ -426,7 +427,8 @@ def _transport_segment(packet: bytes) -> tuple[str, str, int, bytes] | None:
 
 
 _SIP_START = re.compile(rb"^(?:SIP/2\.0 \d{3} |[A-Z]+ \S+ SIP/2\.0\r?\n)")
-_CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*(\d+)", re.IGNORECASE | re.MULTILINE)
+_CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*(\d+)",
+                             re.IGNORECASE | re.MULTILINE)
 
 
 def _split_stream(buf: bytes) -> tuple[list[bytes], bytes]:
