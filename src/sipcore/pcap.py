@@ -377,7 +377,7 @@ def _pcapng_tsresol(options: bytes, endian: str) -> int:
             break
         if code == 9 and size >= 1:
             v = options[at + 4]
-            return 2 ** (v & 0x7F) if v & 0x80 else 10 ** v
+            return 1 << (v & 0x7F) if v & 0x80 else int(10 ** v)
         at += 4 + ((size + 3) & ~3)
     return 1_000_000
 

@@ -6,8 +6,9 @@ shows it as a table).  A notification is ``signal.send(sender, **data)`` to its 
 ``sender`` is the object it is about (the :class:`~sipcore.Engine` for engine-wide ones) and
 ``data`` holds exactly the keyword data the spec lists, plus ``timestamp`` (a timezone-aware
 ``datetime`` in UTC, when it happened; for SIPEngineSIPTrace and SIPEngineLog taken in C as the
-message crossed or the line was written, not when the poll thread delivered it).  Receivers run on the Engine's poll thread (``SIPEngineWillStart`` alone runs
-on the thread that calls ``Engine.start()``, before the poll thread exists).
+message crossed or the line was written, not when the poll thread delivered it).  Receivers
+run on the Engine's poll thread (``SIPEngineWillStart`` alone runs on the thread that calls
+``Engine.start()``, before the poll thread exists).
 
 Connect to one notification::
 
