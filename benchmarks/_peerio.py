@@ -133,3 +133,35 @@ def print_verdict(verdicts: list[tuple[str, bool]], bad: list[str], bad_title: s
         print(f"\n{bad_title}:")
         for line in bad:
             print(f"  {line}")
+
+
+def thread_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds (user + system) used so far by each thread of this process:
+    ``{tid: (name, seconds)}``, from /proc/self/task/TID/stat (fields 14 and 15, in clock
+    ticks)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        out[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def thread_cpu_delta(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds per thread between two ``thread_cpu()`` readings, keyed ``name/tid``."""
+    return {f"{name}/{tid}": round(sec - before.get(tid, (name, 0.0))[1], 3)
+            for tid, (name, sec) in after.items()}
+
+
+def read_commands(handler) -> None:
+    """Read command lines from stdin until EOF and call ``handler(line)`` for each one."""
+    for line in sys.stdin:
+        line = line.strip()
+        if line:
+            handler(line)

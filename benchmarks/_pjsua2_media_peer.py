@@ -1,0 +1,240 @@
+"""One pjsua2 endpoint for the media-load benchmark (``media_load.py``).
+
+Run with the interpreter of ``_venv.pjsua2_python()``.  Same command line, stdin commands and
+JSON output as ``_sipcore_media_peer.py``; the same work per call: pjsua2's own RTP/RTCP
+sockets and stream (PCMU only, ``noVad``), an ``AudioMediaPlayer`` looping ``--tone`` with
+``player.startTransmit(call_media)`` and an ``AudioMediaRecorder`` on ``--sink`` (a ``.wav``
+name linked to /dev/null) with ``call_media.startTransmit(recorder)``: pairwise connections
+on pjsua's bridge (8 kHz clock, 20 ms frames, the null sound device kept open).
+``threadCnt = 0``: the main thread polls ``libHandleEvents(10)`` and reads the commands a
+stdin thread queues; one media thread (``medConfig.threadCnt = 1``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import threading
+import time
+
+from _peerio import emit, rss_kb, cpu_s, stdout_silenced, thread_cpu, thread_cpu_delta  # noqa: E402
+import pjsua2 as pj
+
+
+class MediaCall(pj.Call):
+    def __init__(self, peer: "Peer", acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID):
+        super().__init__(acc, call_id)
+        self.peer = peer
+        self.state = pj.PJSIP_INV_STATE_NULL
+        self.media_up = False
+        self.player = self.sink = self.probe = self.am = None
+        self.t_play = self.t_rec = None
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        self.state = self.getInfo().state
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        if self.media_up:
+            return
+        try:
+            am = self.am = self.getAudioMedia(-1)
+            self.player = pj.AudioMediaPlayer()
+            self.player.createPlayer(self.peer.args.tone, 0)       # looped
+            self.player.startTransmit(am)
+            self.t_play = time.time()
+            self.sink = pj.AudioMediaRecorder()
+            self.sink.createRecorder(self.peer.args.sink)
+            am.startTransmit(self.sink)
+            self.media_up = True
+        except pj.Error as exc:
+            self.peer.failures.append(f"media: {exc.info()}")
+
+
+class Callee(pj.Account):
+    def __init__(self, peer: "Peer"):
+        super().__init__()
+        self.peer = peer
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        call = MediaCall(self.peer, self, prm.callId)
+        self.peer.calls.append(call)
+        op = pj.CallOpParam(True)
+        op.statusCode = 200
+        try:
+            call.answer(op)
+        except pj.Error as exc:
+            self.peer.failures.append(f"answer: {exc.info()}")
+
+
+class Peer:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.calls: list[MediaCall] = []
+        self.failures: list[str] = []
+        self.mark: dict = {}
+        ep = self.ep = pj.Endpoint()
+        with stdout_silenced():
+            ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.logConfig.level = 0
+        cfg.logConfig.consoleLevel = 0
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = False
+        cfg.uaConfig.maxCalls = 32
+        cfg.medConfig.threadCnt = 1
+        cfg.medConfig.noVad = True
+        cfg.medConfig.clockRate = args.sample_rate * 1000
+        cfg.medConfig.sndClockRate = args.sample_rate * 1000
+        cfg.medConfig.sndAutoCloseTime = -1
+        ep.libInit(cfg)
+        tcfg = pj.TransportConfig()
+        tcfg.port = args.port
+        tcfg.boundAddress = args.ip
+        tcfg.publicAddress = args.ip
+        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        ep.audDevManager().setNullDev()
+        ep.libStart()
+        for codec in ep.codecEnum2():
+            ep.codecSetPriority(codec.codecId, 255 if codec.codecId.startswith("PCMU/8000") else 0)
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:{args.role}@{args.ip}:{args.port}"
+        acfg.regConfig.registerOnAdd = False
+        acfg.natConfig.sdpNatRewriteUse = 0
+        acfg.natConfig.contactRewriteUse = 0
+        acfg.natConfig.viaRewriteUse = 0
+        acfg.mediaConfig.transportConfig.boundAddress = args.ip
+        acfg.mediaConfig.transportConfig.port = args.rtp_port
+        acfg.mediaConfig.transportConfig.portRange = 8 * args.calls + 200
+        acfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_INACTIVE
+        self.acc = Callee(self) if args.role == "callee" else pj.Account()
+        self.acc.create(acfg)
+        self.commands: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self.read_stdin, daemon=True).start()
+
+    def read_stdin(self) -> None:
+        for line in iter(os.sys.stdin.readline, ""):
+            if line.strip():
+                self.commands.put(line.strip())
+        self.commands.put("EOF")
+
+    def poll_until(self, cond, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > deadline:
+                return False
+            self.ep.libHandleEvents(10)
+        return True
+
+    def place_calls(self) -> float:
+        a = self.args
+        t0 = time.perf_counter()
+        for i in range(a.calls):
+            call = MediaCall(self, self.acc)
+            self.calls.append(call)
+            call.makeCall(f"sip:callee@{a.ip}:{a.peer_port}", pj.CallOpParam(True))
+            if not self.poll_until(lambda: call.media_up
+                                   and call.state == pj.PJSIP_INV_STATE_CONFIRMED, 30):
+                raise RuntimeError(f"call {i + 1}: state {call.state}, media {call.media_up}")
+        return time.perf_counter() - t0
+
+    @staticmethod
+    def stat(call: MediaCall) -> dict | None:
+        try:
+            st = call.getStreamStat(0)
+        except pj.Error:
+            return None
+        rx, tx = st.rtcp.rxStat, st.rtcp.txStat
+        return {"rx_packets": rx.pkt, "rx_lost": rx.loss, "rx_discarded": rx.discard,
+                "rx_reordered": rx.reorder, "rx_duplicated": rx.dup, "tx_packets": tx.pkt,
+                "jbuf_lost": st.jbuf.lost, "jbuf_discard": st.jbuf.discard,
+                "jbuf_avg_delay_ms": st.jbuf.avgDelayMsec}
+
+    def command(self, line: str) -> None:
+        a = self.args
+        if line == "MARK":
+            self.mark = {"cpu": cpu_s(), "threads": thread_cpu(), "wall": time.perf_counter(),
+                         "rss_kb": rss_kb(),
+                         "rx": [(self.stat(c) or {}).get("rx_packets", 0) for c in self.calls]}
+            for i, call in enumerate(self.calls[:a.probes]):
+                call.probe = pj.AudioMediaRecorder()
+                call.probe.createRecorder(f"{a.dir}/{a.role}-probe-{i}.wav")
+                call.am.startTransmit(call.probe)
+                call.t_rec = time.time()
+            emit("MARKED {}")
+        elif line == "END":
+            wall = time.perf_counter() - self.mark["wall"]
+            cpu = cpu_s() - self.mark["cpu"]
+            per_thread = thread_cpu_delta(self.mark["threads"], thread_cpu())
+            rss = rss_kb()
+            for call in self.calls:
+                if call.probe is not None:
+                    call.am.stopTransmit(call.probe)
+                    call.probe = None       # the recorder's destructor closes the file
+            # pjmedia 2.15 removes a bridge port (and closes its file) on the next clock tick
+            self.poll_until(lambda: False, 0.2)
+            tid = threading.get_native_id()
+            poll_key = f"poll (main)/{tid}"
+            per_thread[poll_key] = per_thread.pop(next(k for k in per_thread
+                                                       if k.endswith(f"/{tid}")))
+            emit("RESULT " + json.dumps({
+                "impl": "pjsua2", "role": a.role, "calls": len(self.calls), "wall_s": wall,
+                "cpu_s": cpu, "threads": per_thread, "poll_thread": poll_key,
+                "rss_kb_mark": self.mark["rss_kb"], "rss_kb_end": rss,
+                "rss_kb_idle": self.idle_rss, "stats": [self.stat(c) for c in self.calls],
+                "rx_mark": self.mark["rx"],
+                "probes": [{"file": f"{a.dir}/{a.role}-probe-{i}.wav", "t_rec": c.t_rec,
+                            "t_play": c.t_play} for i, c in enumerate(self.calls[:a.probes])],
+                "t_play": [c.t_play for c in self.calls[:a.probes]],
+                "failures": self.failures}))
+            if a.role == "caller":
+                for call in self.calls:
+                    try:
+                        call.hangup(pj.CallOpParam())
+                    except pj.Error:
+                        pass
+                self.poll_until(lambda: all(c.state == pj.PJSIP_INV_STATE_DISCONNECTED
+                                            for c in self.calls), 10)
+
+    def serve(self) -> None:
+        while True:
+            self.ep.libHandleEvents(10)
+            try:
+                line = self.commands.get_nowait()
+            except queue.Empty:
+                continue
+            if line == "EOF":
+                return
+            self.command(line)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--role", choices=("caller", "callee"), required=True)
+    ap.add_argument("--ip", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--peer-port", type=int, default=0)
+    ap.add_argument("--calls", type=int, default=1)
+    ap.add_argument("--rtp-port", type=int, required=True)
+    ap.add_argument("--tone", required=True)
+    ap.add_argument("--sink", required=True)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--probes", type=int, default=3)
+    ap.add_argument("--sample-rate", type=int, default=8)
+    ap.add_argument("--conference", action="store_true", help="not supported (sipcore only)")
+    args = ap.parse_args()
+    if args.conference:
+        ap.error("--conference: the pjsua2 peer runs pairwise only")
+    peer = Peer(args)
+    peer.idle_rss = rss_kb()
+    if args.role == "callee":
+        emit("READY " + json.dumps({"port": args.port}))
+    else:
+        emit("UP " + json.dumps({"setup_s": peer.place_calls()}))
+    peer.serve()
+    # without pjsua2's teardown (it asserts on Call wrappers deleted around libDestroy)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
