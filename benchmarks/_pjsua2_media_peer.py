@@ -105,7 +105,7 @@ class Peer:
         acfg.natConfig.viaRewriteUse = 0
         acfg.mediaConfig.transportConfig.boundAddress = args.ip
         acfg.mediaConfig.transportConfig.port = args.rtp_port
-        acfg.mediaConfig.transportConfig.portRange = 8 * args.calls + 200
+        acfg.mediaConfig.transportConfig.portRange = 0     # pjsua: no upper limit
         acfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_INACTIVE
         self.acc = Callee(self) if args.role == "callee" else pj.Account()
         self.acc.create(acfg)
@@ -132,7 +132,10 @@ class Peer:
         for i in range(a.calls):
             call = MediaCall(self, self.acc)
             self.calls.append(call)
-            call.makeCall(f"sip:callee@{a.ip}:{a.peer_port}", pj.CallOpParam(True))
+            try:
+                call.makeCall(f"sip:callee@{a.ip}:{a.peer_port}", pj.CallOpParam(True))
+            except pj.Error as exc:
+                raise RuntimeError(f"call {i + 1}: makeCall: {exc.info()}") from None
             if not self.poll_until(lambda: call.media_up
                                    and call.state == pj.PJSIP_INV_STATE_CONFIRMED, 30):
                 raise RuntimeError(f"call {i + 1}: state {call.state}, media {call.media_up}")
@@ -157,6 +160,8 @@ class Peer:
                          "rss_kb": rss_kb(),
                          "rx": [(self.stat(c) or {}).get("rx_packets", 0) for c in self.calls]}
             for i, call in enumerate(self.calls[:a.probes]):
+                call.player.setPos(0)       # its phase is known from now on (no drift)
+                call.t_play = time.time()
                 call.probe = pj.AudioMediaRecorder()
                 call.probe.createRecorder(f"{a.dir}/{a.role}-probe-{i}.wav")
                 call.am.startTransmit(call.probe)

@@ -154,6 +154,17 @@ class Peer:
             self.mark = {"cpu": cpu_s(), "threads": thread_cpu(), "wall": time.perf_counter(),
                          "rss_kb": rss_kb(), "rx": [self.rx_packets(c) for c in self.calls]}
             for i, call in enumerate(self.calls[:self.args.probes]):
+                # the player restarts now, so its phase is known (no drift since setup)
+                if call.player is not None:
+                    call.player.stop()
+                    call.player.start(loop_count=0, destination=call.audio)
+                    call.t_play = time.time()
+                elif self.conf_player is not None and i == 0:
+                    self.conf_player.stop()
+                    self.conf_player.start(loop_count=0)
+                    t = time.time()
+                    for c in self.calls:
+                        c.t_play = t
                 call.probe = RecordingWaveFile(f"{self.args.dir}/{self.args.role}-probe-{i}.wav")
                 call.probe.start(source=call.audio)
                 call.t_rec = time.time()
