@@ -22,12 +22,25 @@ import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Any
 
-from . import (AudioTransport, Credentials, Engine, Invitation, NotificationRecorder,
-               RecordingWaveFile, Route, RTPTransport, SDPSession, SIPURI, WaveFile, send_message,
-               signals)
+from . import (
+    SIPURI,
+    AudioTransport,
+    Credentials,
+    Engine,
+    Invitation,
+    NotificationRecorder,
+    RecordingWaveFile,
+    Route,
+    RTPTransport,
+    SDPSession,
+    WaveFile,
+    send_message,
+    signals,
+)
 from .ladder import Ladder
 from .media import tones
 from .peer import PeerProcess, _child_env
@@ -56,7 +69,8 @@ def main(argv: list[str]) -> int:
     print(f"sipcore {engine.user_agent}: this endpoint is alice at {me} (UDP) "
           f"and port {engine.local_tcp_port} (TCP)")
     try:
-        with PeerProcess("--ip", ip, "--user", "bob", "--echo", f"{ip}:{engine.local_udp_port}:udp") as peer:
+        with PeerProcess("--ip", ip, "--user", "bob",
+                         "--echo", f"{ip}:{engine.local_udp_port}:udp") as peer:
             print(f"second sipcore process (pid {peer.ready['pid']}): bob at UDP port "
                   f"{peer.ready['udp']}, TCP port {peer.ready['tcp']}\n")
             alice = Credentials(SIPURI(ip, user="alice", port=engine.local_udp_port))
@@ -64,7 +78,8 @@ def main(argv: list[str]) -> int:
             with ladder, NotificationRecorder() as rec:
                 for transport in ("udp", "tcp"):
                     port = peer.ready[transport]
-                    ladder.names[f"{'[' + ip + ']' if ':' in ip else ip}:{port}"] = f"bob ({transport})"
+                    host = f"[{ip}]" if ":" in ip else ip
+                    ladder.names[f"{host}:{port}"] = f"bob ({transport})"
                     for i in range(args.count):
                         bob = SIPURI(ip, user="bob", port=port)
                         t0 = time.perf_counter()
@@ -98,19 +113,22 @@ class _Child:
         self.proc = subprocess.Popen([sys.executable, "-m", "sipcore.demo", "--audio-peer", ip,
                                       record], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, env=_child_env(None))
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
         self.ready = self.read("ready")
 
-    def read(self, event: str, timeout: float = 20.0) -> dict[str, Any]:
+    def _read(self) -> None:
         assert self.proc.stdout is not None
-        lines: queue.Queue = queue.Queue()
-        import threading
-        threading.Thread(target=lambda: lines.put(self.proc.stdout.readline()),
-                         daemon=True).start()
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put("")
+
+    def read(self, event: str, timeout: float = 20.0) -> dict[str, Any]:
         try:
-            line = lines.get(timeout=timeout)
+            line = self.lines.get(timeout=timeout)
         except queue.Empty:
-            raise RuntimeError(f"the second endpoint sent no {event!r} within {timeout} s") from None
-        ev = json.loads(line) if line.strip() else {"event": "eof"}
+            raise RuntimeError(f"the second endpoint sent no {event!r} in {timeout} s") from None
+        ev: dict[str, Any] = json.loads(line) if line.strip() else {"event": "eof"}
         if ev.get("event") != event:
             raise RuntimeError(f"the second endpoint sent {ev}, expected {event!r}")
         return ev
@@ -143,7 +161,7 @@ def _call(engine: Engine, ip: str, bob: _Child, tone: str, record: str) -> None:
     print(f"Audio: alice calls bob (second sipcore process, pid {bob.ready['pid']}, UDP port "
           f"{port}), plays a {TONE_HZ} Hz tone into the call; bob records the call")
     me = f"{'[' + ip + ']' if ':' in ip else ip}"
-    states: queue.Queue = queue.Queue()
+    states: queue.Queue[str] = queue.Queue()
 
     def on_state(sender: Any, state: str, **data: Any) -> None:
         states.put(state)
@@ -178,7 +196,10 @@ def _call(engine: Engine, ip: str, bob: _Child, tone: str, record: str) -> None:
         inv.set_offered_local_sdp(offer)
         inv.send_invite()
         wait("CONFIRMED")
-        audio.start(offer, inv.get_active_remote_sdp(), 0)
+        answer = inv.get_active_remote_sdp()
+        if answer is None:
+            raise RuntimeError("the call is up without an SDP answer")
+        audio.start(offer, answer, 0)
         player.start(loop_count=0, destination=audio)
         print(f"  call up: codec {audio.codec} at {audio.sample_rate} Hz, RTP {me}:"
               f"{rtp.local_rtp_port} <-> {rtp.remote_rtp_address_sdp}:{rtp.remote_rtp_port_sdp}")
@@ -226,7 +247,7 @@ def _audio_peer(ip: str, record: str) -> int:
     engine = Engine()
     engine.start(local_ip=ip, local_udp_port=0, local_tcp_port=None, local_tls_port=None,
                  log_level=0, auto_sound=False)
-    events: queue.Queue = queue.Queue()
+    events: queue.Queue[str] = queue.Queue()
     digits: list[str] = []
     call: dict[str, Any] = {}
 
@@ -247,13 +268,14 @@ def _audio_peer(ip: str, record: str) -> int:
                 rec = RecordingWaveFile(record)
                 rec.start(source=audio)
                 call.update(inv=sender, rtp=rtp, audio=audio, rec=rec, started=time.time())
-            elif state == "REINVITED" and call.get("inv") is sender:
-                theirs = sender.get_offered_remote_sdp().media[0].get_direction()
+            elif state == "REINVITED" and call and call["inv"] is sender:
+                offered = sender.get_offered_remote_sdp()
+                theirs = offered.media[0].get_direction() if offered is not None else "sendrecv"
                 mine = {"sendonly": "recvonly", "recvonly": "sendonly"}.get(theirs, theirs)
                 sender.set_offered_local_sdp(_sdp(ip, call["audio"], False, mine))
                 sender.respond_to_reinvite(200)
                 call["audio"].update_direction(mine)
-            elif state == "DISCONNECTED" and call.get("inv") is sender:
+            elif state == "DISCONNECTED" and call and call["inv"] is sender:
                 events.put("end")
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails
             emit(event="error", error=repr(exc))
