@@ -18,7 +18,8 @@ import queue
 import threading
 import time
 
-from _peerio import emit, rss_kb, cpu_s, stdout_silenced, thread_cpu, thread_cpu_delta  # noqa: E402
+from _peerio import emit, end_sample, mark_sample, media_result, rss_kb  # noqa: E402
+from _pjsua2_call_peer import start_endpoint  # noqa: E402
 import pjsua2 as pj
 
 
@@ -73,30 +74,9 @@ class Peer:
         self.calls: list[MediaCall] = []
         self.failures: list[str] = []
         self.mark: dict = {}
-        ep = self.ep = pj.Endpoint()
-        with stdout_silenced():
-            ep.libCreate()
-        cfg = pj.EpConfig()
-        cfg.logConfig.level = 0
-        cfg.logConfig.consoleLevel = 0
-        cfg.uaConfig.threadCnt = 0
-        cfg.uaConfig.mainThreadOnly = False
-        cfg.uaConfig.maxCalls = 32
-        cfg.medConfig.threadCnt = 1
-        cfg.medConfig.noVad = True
-        cfg.medConfig.clockRate = args.sample_rate * 1000
-        cfg.medConfig.sndClockRate = args.sample_rate * 1000
-        cfg.medConfig.sndAutoCloseTime = -1
-        ep.libInit(cfg)
-        tcfg = pj.TransportConfig()
-        tcfg.port = args.port
-        tcfg.boundAddress = args.ip
-        tcfg.publicAddress = args.ip
-        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
-        ep.audDevManager().setNullDev()
-        ep.libStart()
-        for codec in ep.codecEnum2():
-            ep.codecSetPriority(codec.codecId, 255 if codec.codecId.startswith("PCMU/8000") else 0)
+        self.ep = start_endpoint(argparse.Namespace(
+            trace=None, max_calls=32, media_threads=1, snd_auto_close=-1, port=args.port,
+            ip=args.ip, clock_rate=args.sample_rate * 1000))
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:{args.role}@{args.ip}:{args.port}"
         acfg.regConfig.registerOnAdd = False
@@ -156,8 +136,7 @@ class Peer:
     def command(self, line: str) -> None:
         a = self.args
         if line == "MARK":
-            self.mark = {"cpu": cpu_s(), "threads": thread_cpu(), "wall": time.perf_counter(),
-                         "rss_kb": rss_kb(),
+            self.mark = {**mark_sample(),
                          "rx": [(self.stat(c) or {}).get("rx_packets", 0) for c in self.calls]}
             for i, call in enumerate(self.calls[:a.probes]):
                 call.player.setPos(0)       # its phase is known from now on (no drift)
@@ -168,30 +147,15 @@ class Peer:
                 call.t_rec = time.time()
             emit("MARKED {}")
         elif line == "END":
-            wall = time.perf_counter() - self.mark["wall"]
-            cpu = cpu_s() - self.mark["cpu"]
-            per_thread = thread_cpu_delta(self.mark["threads"], thread_cpu())
-            rss = rss_kb()
-            for call in self.calls:
-                if call.probe is not None:
-                    call.am.stopTransmit(call.probe)
-                    call.probe = None       # the recorder's destructor closes the file
-            # pjmedia 2.15 removes a bridge port (and closes its file) on the next clock tick
-            self.poll_until(lambda: False, 0.2)
-            tid = threading.get_native_id()
+            end = end_sample(self.mark)
+            self.stop_probes()
+            per_thread, tid = end[2], threading.get_native_id()
             poll_key = f"poll (main)/{tid}"
             per_thread[poll_key] = per_thread.pop(next(k for k in per_thread
                                                        if k.endswith(f"/{tid}")))
-            emit("RESULT " + json.dumps({
-                "impl": "pjsua2", "role": a.role, "calls": len(self.calls), "wall_s": wall,
-                "cpu_s": cpu, "threads": per_thread, "poll_thread": poll_key,
-                "rss_kb_mark": self.mark["rss_kb"], "rss_kb_end": rss,
-                "rss_kb_idle": self.idle_rss, "stats": [self.stat(c) for c in self.calls],
-                "rx_mark": self.mark["rx"],
-                "probes": [{"file": f"{a.dir}/{a.role}-probe-{i}.wav", "t_rec": c.t_rec,
-                            "t_play": c.t_play} for i, c in enumerate(self.calls[:a.probes])],
-                "t_play": [c.t_play for c in self.calls[:a.probes]],
-                "failures": self.failures}))
+            emit(media_result("pjsua2", a, self.calls, self.mark, end,
+                              [self.stat(c) for c in self.calls], poll_key, self.idle_rss,
+                              self.failures))
             if a.role == "caller":
                 for call in self.calls:
                     try:
@@ -200,6 +164,14 @@ class Peer:
                         pass
                 self.poll_until(lambda: all(c.state == pj.PJSIP_INV_STATE_DISCONNECTED
                                             for c in self.calls), 10)
+
+    def stop_probes(self) -> None:
+        for call in self.calls:
+            if call.probe is not None:
+                call.am.stopTransmit(call.probe)
+                call.probe = None       # the recorder's destructor closes the file
+        # pjmedia 2.15 removes a bridge port (and closes its file) on the next clock tick
+        self.poll_until(lambda: False, 0.2)
 
     def serve(self) -> None:
         while True:

@@ -31,7 +31,7 @@ import queue
 import threading
 import time
 
-from _peerio import emit, rss_kb, cpu_s, read_commands, thread_cpu, thread_cpu_delta  # noqa: E402
+from _peerio import emit, end_sample, mark_sample, media_result, read_commands, rss_kb  # noqa: E402
 from sipcore import (AudioTransport, Credentials, Engine, Invitation, RecordingWaveFile, Route,
                      RTPTransport, SDPSession, SIPURI, WaveFile, signals)
 from sipcore import _ua
@@ -151,8 +151,7 @@ class Peer:
 
     def command(self, line: str) -> None:
         if line == "MARK":
-            self.mark = {"cpu": cpu_s(), "threads": thread_cpu(), "wall": time.perf_counter(),
-                         "rss_kb": rss_kb(), "rx": [self.rx_packets(c) for c in self.calls]}
+            self.mark = {**mark_sample(), "rx": [self.rx_packets(c) for c in self.calls]}
             for i, call in enumerate(self.calls[:self.args.probes]):
                 # the player restarts now, so its phase is known (no drift since setup)
                 if call.player is not None:
@@ -170,25 +169,14 @@ class Peer:
                 call.t_rec = time.time()
             emit("MARKED {}")
         elif line == "END":
-            wall = time.perf_counter() - self.mark["wall"]
-            cpu = cpu_s() - self.mark["cpu"]
-            per_thread = thread_cpu_delta(self.mark["threads"], thread_cpu())
-            rss = rss_kb()
+            end = end_sample(self.mark)
             for call in self.calls:
                 if call.probe is not None:
                     call.probe.stop()
             stats = [c.audio.statistics if c.audio is not None else None for c in self.calls]
-            poll_key = label_threads(per_thread, _ua.current.thread.native_id)
-            emit("RESULT " + json.dumps({
-                "impl": "sipcore", "role": self.args.role, "calls": len(self.calls),
-                "wall_s": wall, "cpu_s": cpu, "threads": per_thread, "poll_thread": poll_key,
-                "rss_kb_mark": self.mark["rss_kb"], "rss_kb_end": rss,
-                "rss_kb_idle": self.idle_rss, "stats": stats, "rx_mark": self.mark["rx"],
-                "probes": [{"file": f"{self.args.dir}/{self.args.role}-probe-{i}.wav",
-                            "t_rec": c.t_rec, "t_play": c.t_play}
-                           for i, c in enumerate(self.calls[:self.args.probes])],
-                "t_play": [c.t_play for c in self.calls[:self.args.probes]],
-                "failures": self.failures}))
+            poll_key = label_threads(end[2], _ua.current.thread.native_id)
+            emit(media_result("sipcore", self.args, self.calls, self.mark, end, stats, poll_key,
+                              self.idle_rss, self.failures))
             self.hang_up()
 
     @staticmethod
