@@ -54,7 +54,8 @@ PHASES = (2.0, 1.5, 2.0)
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="sipcore demo", description="MESSAGEs with a second "
-                                 "sipcore process, printed as a SIP ladder.")
+                                 "sipcore process, printed as a SIP ladder; then a call with "
+                                 "audio: a tone, DTMF, hold and unhold, and what was heard.")
     ap.add_argument("--ip", default="127.0.0.1", help="loopback address to use (127.0.0.1 or ::1)")
     ap.add_argument("--count", type=int, default=2, help="MESSAGEs per transport")
     ap.add_argument("--no-audio", action="store_true",
