@@ -104,7 +104,8 @@ def main(argv: list[str]) -> int:
 # ---- the call with audio ---------------------------------------------------------------------
 
 def _sdp(ip: str, audio: AudioTransport, is_offer: bool, direction: str = "sendrecv") -> SDPSession:
-    return SDPSession(ip, media=[audio.get_local_media(is_offer, direction)])
+    return SDPSession(ip, address_type="IP6" if ":" in ip else "IP4",
+                      media=[audio.get_local_media(is_offer, direction)])
 
 
 class _Child:
