@@ -6,7 +6,8 @@ pjsua2 applications do with ``startTransmit``); the callee records each stream a
 Reported: CPU per call, RTP packets lost / discarded (the streams' RTCP statistics), the
 Python poll thread's share of one core, RSS per call and the mouth-to-ear delay (tone onset
 to detection).  PyPI pjsua2-python does the same work in the same run at N=20 (its select
-ioqueue holds 64 sockets).  Targets: at N=20 CPU per call <= 1.0x pjsua2's, zero loss on
+ioqueue holds 64 sockets; the wheel takes 4 calls at once, so the comparison falls back to
+N=4, see README.md).  Targets: at N=20 CPU per call <= 1.0x pjsua2's, zero loss on
 loopback, the poll thread < 2% of one core; N=200 in one process pair with zero loss and CPU
 per call within 10% of N=20.  Also a 3- and a 10-party conference (everything connected on
 the bridge, the spec's model): CPU and delay.
@@ -88,7 +89,8 @@ PERIOD = SILENCE + TONE_LEN
 PEERS = {"sipcore": HERE / "_sipcore_media_peer.py", "pjsua2": HERE / "_pjsua2_media_peer.py"}
 PJSUA2_MAX_N = 20
 #: calls the pjsua2 wheel (2.15.1.post1) holds at once: makeCall of the 5th raises PJ_ETOOMANY
-#: whatever EpConfig.uaConfig.maxCalls is set to
+#: whatever EpConfig.uaConfig.maxCalls is set to (pjsua lowers it to its compile-time
+#: PJSUA_MAX_CALLS, 4 in this wheel; see README.md)
 PJSUA2_FALLBACK_N = 4
 PJSUA2_N = int(os.environ.get("MEDIA_LOAD_PJSUA2_N", PJSUA2_MAX_N))
 CPU_TARGET, POLL_TARGET, SCALE_TARGET = 1.0, 0.02, 0.10
