@@ -288,7 +288,9 @@ class UA:
         ending = []
         for primitive in list(self.primitives):
             try:
-                if primitive._end_on_wire():
+                # media cores (RTPTransport's, AudioTransport's) hold nothing on a server
+                end = getattr(primitive, "_end_on_wire", None)
+                if end is not None and end():
                     ending.append(primitive)
             except BaseException:
                 self.report_exception(_format_exc())
