@@ -384,6 +384,7 @@ pj_status_t sc_inv_create_uac(uintptr_t token, const char *from, const char *con
                               const char *password, const pjmedia_sdp_session *sdp,
                               pjsip_inv_session **p_inv);
 void sc_inv_set_token(pjsip_inv_session *inv, uintptr_t token);
+void sc_inv_set_wanted(int wanted);
 void sc_inv_info(pjsip_inv_session *inv, sc_inv_info_t *out);
 pj_status_t sc_inv_invite(pjsip_inv_session *inv, pjsip_tx_data **p_tdata);
 pj_status_t sc_inv_answer(pjsip_inv_session *inv, int code, const pjmedia_sdp_session *sdp,
