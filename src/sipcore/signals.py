@@ -213,7 +213,7 @@ def _same(a: Any, b: Any) -> bool:
 #: called with the signal after each change of its receivers (a connect, a disconnect, a
 #: weak receiver's death), on the thread that made it, under _cache_lock; must not raise.
 #: (primitives/invitation.py keeps the glue told whether anyone receives its notifications.)
-change_hooks: list[Callable[[NamedSignal], None]] = []
+_change_hooks: list[Callable[[NamedSignal], None]] = []
 
 
 def _changed(signal: NamedSignal) -> None:
@@ -221,7 +221,7 @@ def _changed(signal: NamedSignal) -> None:
     _generation += 1
     _fast.pop(signal, None)
     _mixed.pop(signal, None)
-    for hook in change_hooks:
+    for hook in _change_hooks:
         hook(signal)
 
 

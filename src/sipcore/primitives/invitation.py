@@ -604,7 +604,7 @@ def on_incoming(ua, inv, rdata, transport: str) -> bool:
 
 
 def _receivers_changed(signal) -> None:
-    """signals.change_hooks: tell the glue whether anyone receives SIPInvitationChangedState.
+    """signals._change_hooks: tell the glue whether anyone receives SIPInvitationChangedState.
     While nobody does, a new INVITE is refused 480 in C, statelessly (glue_inv.c,
     sc_inv_set_wanted): no dialog, no transaction, no Python, so an INVITE flood costs no
     memory.  A weak receiver's death is seen here before blinker drops it (the glue keeps
@@ -614,5 +614,5 @@ def _receivers_changed(signal) -> None:
                               else 0)
 
 
-signals.change_hooks.append(_receivers_changed)
+signals._change_hooks.append(_receivers_changed)
 _receivers_changed(signals.SIPInvitationChangedState)
