@@ -1,7 +1,7 @@
 """Floods held: a started sipcore Engine under three floods, one after the other (issue #14).
 
 Run:  .venv/bin/python benchmarks/flood.py [--rate 10000] [--seconds 10] [--tcp 1000]
-                                           [--drip 100] [--settle 60]
+                                           [--drip 100] [--settle 40]
 
 The target is a second sipcore process (``python -m sipcore peer --answer none``: a started
 Engine with no receiver connected to the Invitation signals) on 127.0.0.1.  The phases:
@@ -18,10 +18,10 @@ During each phase a legitimate client -- this process's own Engine, on **127.0.0
 sends a MESSAGE every 0.1 s, alternately over UDP and TCP, and times each until its final
 response (the percentiles are printed; the target: every one answered 200 within 1 s).  The
 target's RSS (``/proc/PID/status`` VmRSS) is sampled every 20 ms: the peak of each phase is
-printed, and after each phase the time until it is back within 5% of its idle RSS (measured
+printed; after each phase, the time until it is back within 5% of its idle RSS (measured
 after start, once the Engine had been idle long enough to give memory back, and before any
-flood) is printed, waiting at most ``--settle`` seconds.  The target's CPU time per phase
-(``/proc/PID/stat``) is printed too.
+flood) and its RSS ``--settle`` seconds after the phase (the verdict: within 5% of idle).
+The target's CPU time per phase (``/proc/PID/stat``) is printed too.
 
 The fd limit: this process sets its soft RLIMIT_NOFILE to at least ``--tcp`` + 256 (the
 target, its child, inherits it); the value set is printed.  The target's open fds are
@@ -158,16 +158,19 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def settle(sampler: Sampler, idle_kb: int, timeout: float) -> tuple[float | None, int]:
+def settle(pid: int, idle_kb: int, timeout: float) -> tuple[float | None, int, int]:
     """Seconds until the target's RSS is within 5% of ``idle_kb`` (None: not in ``timeout``),
-    and its RSS then (or at the timeout)."""
+    its RSS then, and its RSS at the end of ``timeout`` (the wait goes on: the Engine gives
+    memory back only after 2 idle seconds, and the probe's last server transactions keep it
+    busy until their Timer J, 32 s)."""
     start = time.monotonic()
+    back, at = None, -1
     while time.monotonic() - start < timeout:
-        rss = status_kb(sampler.pid, "VmRSS")
-        if abs(rss - idle_kb) <= 0.05 * idle_kb:
-            return time.monotonic() - start, rss
+        rss = status_kb(pid, "VmRSS")
+        if back is None and abs(rss - idle_kb) <= 0.05 * idle_kb:
+            back, at = time.monotonic() - start, rss
         time.sleep(0.1)
-    return None, status_kb(sampler.pid, "VmRSS")
+    return back, at, status_kb(pid, "VmRSS")
 
 
 def main() -> int:
@@ -176,7 +179,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
     ap.add_argument("--tcp", type=int, default=1000, help="idle TCP connections")
     ap.add_argument("--drip", type=int, default=100, help="slow-drip TCP connections")
-    ap.add_argument("--settle", type=float, default=60.0,
+    ap.add_argument("--settle", type=float, default=40.0,
                     help="longest wait for the RSS to return after a phase (s)")
     ap.add_argument("--phases", default="invite,tcp,drip")
     args = ap.parse_args()
@@ -258,17 +261,20 @@ def main() -> int:
                   and worst < 1.0 and got["udp"]["n"] > 0 and got["tcp"]["n"] > 0)
             verdicts.append((f"{name}: every legitimate MESSAGE answered 200 within 1 s "
                              f"(max {worst * 1e3:.0f} ms, unanswered {got['missing']})", ok))
-            back, rss = settle(sampler, idle, args.settle)
+            back, rss, final = settle(pid, idle, args.settle)
             cpu_settle = cpu_s(pid) - cpu0 - cpu
             if back is None:
-                print(f"  not back within 5% of idle after {args.settle:.0f} s: RSS {rss} KiB "
-                      f"({rss / idle:.3f}x)")
+                print(f"  not back within 5% of idle in {args.settle:.0f} s")
             else:
                 print(f"  back within 5% of idle after {back:.1f} s: RSS {rss} KiB "
-                      f"({rss / idle:.3f}x); target CPU meanwhile {cpu_settle:.2f} s")
-            verdicts.append((f"{name}: RSS back within 5% of idle ({rss} vs {idle} KiB"
-                             + (f", after {back:.1f} s)" if back is not None else ")"),
-                             back is not None))
+                      f"({rss / idle:.3f}x)")
+            print(f"  after {args.settle:.0f} s: RSS {final} KiB ({final / idle:.3f}x); target "
+                  f"CPU meanwhile {cpu_settle:.2f} s")
+            verdicts.append((f"{name}: RSS back within 5% of idle ({final} vs {idle} KiB "
+                             f"after {args.settle:.0f} s"
+                             + (f"; first within 5% after {back:.1f} s)" if back is not None
+                                else ")"),
+                             back is not None and abs(final - idle) <= 0.05 * idle))
             if target.proc.poll() is not None:
                 failures.append(f"the target died in the {name} phase")
                 break
