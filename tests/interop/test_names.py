@@ -131,7 +131,7 @@ def test_naptr_skips_a_transport_the_engine_lacks(engine_factory, recorder):
     with Dnsmasq(hosts={"a.test": "127.0.0.1"},
                  srv=[("_sips._tcp.x.test", "a.test", p, 10, 10),
                       ("_sip._udp.x.test", "a.test", p, 10, 10)],
-                 naptr=[("x.test", 10, 10, "s", "SIP+D2S", "_sips._tcp.x.test"),
+                 naptr=[("x.test", 10, 10, "s", "SIPS+D2T", "_sips._tcp.x.test"),
                         ("x.test", 20, 10, "s", "SIP+D2U", "_sip._udp.x.test")]) as dns:
         engine_factory(local_udp_port=p, nameservers=[dns.nameserver], trace_sip=True)
         assert message(recorder, "x.test").code == 200             # no TLS transport: UDP
@@ -158,6 +158,73 @@ def test_no_naptr_means_udp_srv_then_a(engine_factory, recorder):
         assert sent_to(recorder) == [("TCP", p)]
         forget_sent(recorder)
         assert message(recorder, "plain.test", Route("plain.test", p)).code == 200
+        assert sent_to(recorder) == [("UDP", p)]
+
+
+def test_naptr_services_are_rfc_3263s(engine_factory, recorder, tmp_path):
+    """SIPS+D2T is TLS; SIP+D2S is SCTP (RFC 3263 4.1), which this Engine lacks: skipped,
+    although a TLS listener runs and the SRV name answers."""
+    tls = make_tls_cert(tmp_path / "tls", cn="a.test", san="DNS:a.test,DNS:s.test,DNS:t.test")
+    p, q = free_port("both"), free_port("tcp")
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._sctp.s.test", "a.test", q, 10, 10),
+                      ("_sip._udp.s.test", "a.test", p, 10, 10),
+                      ("_sips._tcp.t.test", "a.test", q, 10, 10),
+                      ("_sip._udp.t.test", "a.test", p, 10, 10)],
+                 naptr=[("s.test", 10, 10, "s", "SIP+D2S", "_sip._sctp.s.test"),
+                        ("s.test", 20, 10, "s", "SIP+D2U", "_sip._udp.s.test"),
+                        ("t.test", 10, 10, "s", "SIPS+D2T", "_sips._tcp.t.test"),
+                        ("t.test", 20, 10, "s", "SIP+D2U", "_sip._udp.t.test")]) as dns:
+        engine_factory(local_udp_port=p, local_tls_port=q, tls_ca_file=tls["ca_file"],
+                       tls_cert_file=tls["cert_file"], tls_privkey_file=tls["key_file"],
+                       nameservers=[dns.nameserver], trace_sip=True)
+        assert message(recorder, "s.test").code == 200
+        assert sent_to(recorder) == [("UDP", p)]
+        forget_sent(recorder)
+        assert message(recorder, "t.test").code == 200
+        assert sent_to(recorder) == [("TLS", q)]
+
+
+def test_no_naptr_means_srv_for_each_transport(engine_factory, recorder, tmp_path):
+    """Without NAPTR records, an SRV query for each transport the Engine has (RFC 3263 4.1):
+    a name with only _sip._tcp records is reached over TCP, one with only _sips._tcp over
+    TLS, and with both UDP and TCP records UDP is chosen (the client's choice)."""
+    tls = make_tls_cert(tmp_path / "tls", cn="tlsonly.test", san="DNS:tlsonly.test")
+    p, q = free_port("both"), free_port("tcp")
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._tcp.tcponly.test", "a.test", p, 10, 10),
+                      ("_sips._tcp.tlsonly.test", "a.test", q, 10, 10),
+                      ("_sip._tcp.both.test", "a.test", p, 10, 10),
+                      ("_sip._udp.both.test", "a.test", p, 10, 10)]) as dns:
+        engine_factory(local_udp_port=p, local_tcp_port=p, local_tls_port=q,
+                       tls_ca_file=tls["ca_file"], tls_cert_file=tls["cert_file"],
+                       tls_privkey_file=tls["key_file"], nameservers=[dns.nameserver],
+                       trace_sip=True)
+        assert message(recorder, "tcponly.test").code == 200
+        assert sent_to(recorder) == [("TCP", p)]
+        forget_sent(recorder)
+        assert message(recorder, "tlsonly.test").code == 200
+        assert sent_to(recorder) == [("TLS", q)]
+        forget_sent(recorder)
+        assert message(recorder, "both.test").code == 200
+        assert sent_to(recorder) == [("UDP", p)]
+
+
+def test_aaaa_records_for_an_ipv6_engine(engine_factory, recorder):
+    """An Engine on ::1 reaches servers through their AAAA records: after NAPTR and SRV, and
+    after SRV alone, passing over a server with only an A record."""
+    p = free_port("both", socket.AF_INET6)
+    with Dnsmasq(hosts={"six.test": "::1", "four.test": "127.0.0.1"},
+                 srv=[("_sip._tcp.v6.test", "six.test", p, 10, 10),
+                      ("_sip._udp.srv6.test", "four.test", p, 10, 10),
+                      ("_sip._udp.srv6.test", "six.test", p, 20, 10)],
+                 naptr=[("v6.test", 10, 10, "s", "SIP+D2T", "_sip._tcp.v6.test")]) as dns:
+        engine_factory(local_ip="::1", local_udp_port=p, local_tcp_port=p,
+                       nameservers=[dns.nameserver], trace_sip=True)
+        assert message(recorder, "v6.test").code == 200
+        assert sent_to(recorder) == [("TCP", p)]
+        forget_sent(recorder)
+        assert message(recorder, "srv6.test").code == 200
         assert sent_to(recorder) == [("UDP", p)]
 
 
@@ -406,7 +473,7 @@ def test_tls_certificate_checked_against_the_name(engine_factory, recorder, tmp_
     with Dnsmasq(hosts={"a.test": "127.0.0.1"},
                  srv=[("_sips._tcp.sip.test", "a.test", p, 10, 10),
                       ("_sips._tcp.other.test", "a.test", p, 10, 10)],
-                 naptr=[("sip.test", 10, 10, "s", "SIP+D2S", "_sips._tcp.sip.test")]) as dns:
+                 naptr=[("sip.test", 10, 10, "s", "SIPS+D2T", "_sips._tcp.sip.test")]) as dns:
         engine_factory(local_tls_port=p, tls_ca_file=tls["ca_file"], tls_cert_file=tls["cert_file"],
                        tls_privkey_file=tls["key_file"], nameservers=[dns.nameserver],
                        trace_sip=True)

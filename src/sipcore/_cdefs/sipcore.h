@@ -423,8 +423,8 @@ pj_status_t sc_nat_detect(pjsip_endpoint *endpt, pj_pool_factory *pf, uintptr_t 
 pj_status_t sc_dns_init(pjsip_endpoint *endpt, pj_pool_factory *pf, unsigned count,
                         const char *const *ips, const int *ports, unsigned retransmit_ms,
                         unsigned retransmits);
-/* Which transports NAPTR records may choose: bit 0 UDP, 1 TCP, 2 TLS (the running ones);
- * tls: the TLS listener (NULL: none). */
+/* Which transports NAPTR/SRV records may choose: bit 0 UDP, 1 TCP, 2 TLS (the running ones);
+ * bit 3: they are IPv6 (AAAA records then, else A); tls: the TLS listener (NULL: none). */
 void sc_dns_set_transports(unsigned mask, pjsip_tpfactory *tls);
 /* Before pjsip_endpt_destroy: the resolver goes (pending queries end without callbacks). */
 void sc_dns_shutdown(pjsip_endpoint *endpt);
