@@ -385,6 +385,67 @@ def test_registration_and_publication_fail_over_on_503_and_408(engine_factory, r
                         ("registered", "unregistering"))
 
 
+@pytest.mark.parametrize("first", [503, 408, "silent"])
+def test_subscription_fails_over_on_503_408_and_timeout(engine_factory, recorder, responders,
+                                                        tmp_path, first):
+    """The first server answers the SUBSCRIBE 503 (or 408, or never: the Subscription's
+    ``timeout``); the same SUBSCRIBE goes to the next one, kamailio, and only its answer is
+    notified (RFC 3263 4.3): SENT, then accepted, no TERMINATED between."""
+    silent = None
+    if first == "silent":
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+    else:
+        busy = responders(first)
+        port = busy.port
+    try:
+        with Kamailio(workdir=tmp_path / "kam", children=1) as k:
+            k.add_user("alice", "apw")
+            with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                         srv=[("_sip._udp.kam.test", "a.test", port, 10, 10),
+                              ("_sip._udp.kam.test", "a.test", k.port, 20, 10)]) as dns:
+                engine_factory(nameservers=[dns.nameserver], trace_sip=True)
+                alice = Credentials(SIPURI("127.0.0.1", user="alice"), "apw")
+                sub = Subscription(alice, SIPURI("127.0.0.1", user="alice"), "presence",
+                                   Route("kam.test"), timeout=1.0)
+                sub.subscribe()
+                n = state_after(recorder, sub, "SIPSubscriptionChangedState", ("NULL", "SENT"))
+                assert n.data.state in ("ACCEPTED", "PENDING", "ACTIVE"), n.data
+                states = [m.data.state for m in recorder.all("SIPSubscriptionChangedState")]
+                assert "TERMINATED" not in states, states
+                sent = [x for i, x in enumerate(sent_to(recorder, "SUBSCRIBE"))
+                        if i == 0 or x != sent_to(recorder, "SUBSCRIBE")[i - 1]]  # (UDP re-sends)
+                assert sent[:2] == [("UDP", port), ("UDP", k.port)], sent
+                if silent is None:
+                    assert len(busy.requests) == 1
+                sub.unsubscribe()
+                recorder.wait_for("SIPSubscriptionChangedState", timeout=10, sender=sub,
+                                  where=lambda m: m.data.state == "TERMINATED")
+    finally:
+        if silent is not None:
+            silent.close()
+
+
+def test_subscription_failover_ends_when_every_server_fails(engine_factory, recorder,
+                                                            responders):
+    """Both servers answer 503: one SUBSCRIBE to each, then one TERMINATED with 503."""
+    a, b = responders(503), responders(503)
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._udp.busy.test", "a.test", a.port, 10, 10),
+                      ("_sip._udp.busy.test", "a.test", b.port, 20, 10)]) as dns:
+        engine_factory(nameservers=[dns.nameserver], events={"presence": ["application/pidf+xml"]})
+        sub = Subscription(ALICE, SIPURI("127.0.0.1", user="bob"), "presence", Route("busy.test"))
+        sub.subscribe()
+        n = recorder.wait_for("SIPSubscriptionChangedState", timeout=15, sender=sub,
+                              where=lambda m: m.data.state == "TERMINATED")
+        assert n.data.code == 503, n.data
+        time.sleep(0.3)
+        assert [m.data.state for m in recorder.all("SIPSubscriptionChangedState")] == [
+            "SENT", "TERMINATED"]
+        assert (len(a.requests), len(b.requests)) == (1, 1)
+
+
 # ---- DNS failures end in a notification ------------------------------------------------
 
 def test_dns_timeout_ends_in_a_notification_for_every_primitive(engine_factory, recorder):
