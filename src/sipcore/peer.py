@@ -20,7 +20,8 @@ a=sendrecv/sendonly/recvonly/inactive, ``"timeout"`` for hangup).  Incoming call
 180, ``--answer busy`` 486; ``--answer none`` connects no receiver to the Invitation signals
 (the Engine then refuses every incoming INVITE itself, 480).  Events: ``{"event":
 "call_state", "id", "state", "prev_state", "code", "reason", "method"}`` and ``{"event":
-"sdp_update", "id", "succeeded", "local_sdp", "remote_sdp", "error"}``; re-INVITEs are answered 200 at once unless ``--reinvite manual``.
+"sdp_update", "id", "succeeded", "local_sdp", "remote_sdp", "error"}``; re-INVITEs are
+answered 200 at once unless ``--reinvite manual``.
 
 With ``--echo HOST:PORT:TRANSPORT`` it answers every MESSAGE with a MESSAGE back to the
 sender's From URI through that route, the body prefixed with "echo: ".  End of stdin quits.
