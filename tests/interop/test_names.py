@@ -68,6 +68,14 @@ def message(rec, domain, route=None, timeout=10):
     raise AssertionError("no SIPEngineGotMessageResponse: the request hung")
 
 
+def reaches(rec, domain, *sent):
+    """A MESSAGE through Route(domain) gets its 200, sent only to ``sent`` ((transport,
+    port) pairs, in order)."""
+    forget_sent(rec)
+    assert message(rec, domain).code == 200
+    assert sent_to(rec) == list(sent)
+
+
 # ---- values -------------------------------------------------------------------------------
 
 def test_route_accepts_host_names():
@@ -166,23 +174,20 @@ def test_naptr_services_are_rfc_3263s(engine_factory, recorder, tmp_path):
     although a TLS listener runs and the SRV name answers."""
     tls = make_tls_cert(tmp_path / "tls", cn="a.test", san="DNS:a.test,DNS:s.test,DNS:t.test")
     p, q = free_port("both"), free_port("tcp")
-    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
-                 srv=[("_sip._sctp.s.test", "a.test", q, 10, 10),
-                      ("_sip._udp.s.test", "a.test", p, 10, 10),
-                      ("_sips._tcp.t.test", "a.test", q, 10, 10),
-                      ("_sip._udp.t.test", "a.test", p, 10, 10)],
-                 naptr=[("s.test", 10, 10, "s", "SIP+D2S", "_sip._sctp.s.test"),
-                        ("s.test", 20, 10, "s", "SIP+D2U", "_sip._udp.s.test"),
-                        ("t.test", 10, 10, "s", "SIPS+D2T", "_sips._tcp.t.test"),
-                        ("t.test", 20, 10, "s", "SIP+D2U", "_sip._udp.t.test")]) as dns:
+    # each name: the service under test at order 10 (its SRV name on the TLS port q), and
+    # SIP+D2U at order 20 (_sip._udp on p)
+    first = {"s.test": ("SIP+D2S", "_sip._sctp.s.test"),
+             "t.test": ("SIPS+D2T", "_sips._tcp.t.test")}
+    srv = [(res, "a.test", q, 10, 10) for _, res in first.values()]
+    srv += [(f"_sip._udp.{name}", "a.test", p, 10, 10) for name in first]
+    naptr = [(name, 10, 10, "s", svc, res) for name, (svc, res) in first.items()]
+    naptr += [(name, 20, 10, "s", "SIP+D2U", f"_sip._udp.{name}") for name in first]
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"}, srv=srv, naptr=naptr) as dns:
         engine_factory(local_udp_port=p, local_tls_port=q, tls_ca_file=tls["ca_file"],
                        tls_cert_file=tls["cert_file"], tls_privkey_file=tls["key_file"],
                        nameservers=[dns.nameserver], trace_sip=True)
-        assert message(recorder, "s.test").code == 200
-        assert sent_to(recorder) == [("UDP", p)]
-        forget_sent(recorder)
-        assert message(recorder, "t.test").code == 200
-        assert sent_to(recorder) == [("TLS", q)]
+        reaches(recorder, "s.test", ("UDP", p))
+        reaches(recorder, "t.test", ("TLS", q))
 
 
 def test_no_naptr_means_srv_for_each_transport(engine_factory, recorder, tmp_path):
@@ -200,14 +205,9 @@ def test_no_naptr_means_srv_for_each_transport(engine_factory, recorder, tmp_pat
                        tls_ca_file=tls["ca_file"], tls_cert_file=tls["cert_file"],
                        tls_privkey_file=tls["key_file"], nameservers=[dns.nameserver],
                        trace_sip=True)
-        assert message(recorder, "tcponly.test").code == 200
-        assert sent_to(recorder) == [("TCP", p)]
-        forget_sent(recorder)
-        assert message(recorder, "tlsonly.test").code == 200
-        assert sent_to(recorder) == [("TLS", q)]
-        forget_sent(recorder)
-        assert message(recorder, "both.test").code == 200
-        assert sent_to(recorder) == [("UDP", p)]
+        reaches(recorder, "tcponly.test", ("TCP", p))
+        reaches(recorder, "tlsonly.test", ("TLS", q))
+        reaches(recorder, "both.test", ("UDP", p))
 
 
 def test_aaaa_records_for_an_ipv6_engine(engine_factory, recorder):
@@ -221,11 +221,8 @@ def test_aaaa_records_for_an_ipv6_engine(engine_factory, recorder):
                  naptr=[("v6.test", 10, 10, "s", "SIP+D2T", "_sip._tcp.v6.test")]) as dns:
         engine_factory(local_ip="::1", local_udp_port=p, local_tcp_port=p,
                        nameservers=[dns.nameserver], trace_sip=True)
-        assert message(recorder, "v6.test").code == 200
-        assert sent_to(recorder) == [("TCP", p)]
-        forget_sent(recorder)
-        assert message(recorder, "srv6.test").code == 200
-        assert sent_to(recorder) == [("UDP", p)]
+        reaches(recorder, "v6.test", ("TCP", p))
+        reaches(recorder, "srv6.test", ("UDP", p))
 
 
 def test_srv_priority_then_weight(engine_factory, recorder, responders):

@@ -151,26 +151,28 @@ ISSUE13 = [
 ]
 MUTANTS += [dict(name=n, why=w, file=f, old=o, new=x, tests=t) for n, w, f, o, x, t in ISSUE13]
 
-# issue #14 (names): the first SUBSCRIBE fails over to the next server on 503/408/timeout
+# issue #14 (names): the first SUBSCRIBE fails over to the next server on 503/408/timeout;
+# rows of name, why, file, old, new, tests
 _FO = "tests/interop/test_names.py::test_subscription_fails_over_on_503_408_and_timeout"
-MUTANTS += [
-    dict(name="subscription-no-failover-on-503",
-         why="a 503 to the first SUBSCRIBE ends the subscription although the name resolved "
-             "to another server (RFC 3263 4.3)",
-         file=F,
-         old='        return (self._state == "SENT" and code in (408, 503) and self._first is not None\n',
-         new='        return (self._state == "SENT" and code in (408,) and self._first is not None\n',
-         tests=[_FO]),
-    dict(name="subscription-failover-to-the-same-server",
-         why="the failover's SUBSCRIBE is resolved again instead of going to the next address",
-         file=F,
-         old="        if failover_from is not None:\n            lib.sc_tdata_failover(failover_from, tdata[0])\n",
-         new="",
-         tests=[_FO]),
-    dict(name="subscription-deadline-never-fails-over",
-         why="the Subscription's timeout ends it with 408 although another server is left",
-         file=F,
-         old="            if self._can_failover(408):\n",
-         new="            if False:\n",
-         tests=[_FO]),
+ISSUE14 = [
+    ("subscription-no-failover-on-503",
+     "a 503 to the first SUBSCRIBE ends the subscription although the name resolved to "
+     "another server (RFC 3263 4.3)",
+     F,
+     '        return (self._state == "SENT" and code in (408, 503) and self._first is not None\n',
+     '        return (self._state == "SENT" and code in (408,) and self._first is not None\n',
+     [_FO]),
+    ("subscription-failover-to-the-same-server",
+     "the failover's SUBSCRIBE is resolved again instead of going to the next address",
+     F,
+     "        if failover_from is not None:\n            lib.sc_tdata_failover(failover_from, tdata[0])\n",
+     "",
+     [_FO]),
+    ("subscription-deadline-never-fails-over",
+     "the Subscription's timeout ends it with 408 although another server is left",
+     F,
+     "            if self._can_failover(408):\n",
+     "            if False:\n",
+     [_FO]),
 ]
+MUTANTS += [dict(name=n, why=w, file=f, old=o, new=x, tests=t) for n, w, f, o, x, t in ISSUE14]
