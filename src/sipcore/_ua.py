@@ -405,7 +405,8 @@ class UA:
 
     def _dns_transports(self) -> None:
         lib.sc_dns_set_transports(sum(bit for kind, bit in (("udp", 1), ("tcp", 2), ("tls", 4))
-                                      if kind in self.transports),
+                                      if kind in self.transports)
+                                  + (8 if ":" in self.options["local_ip"] else 0),
                                   self.transports.get("tls", ffi.NULL))
 
     def _teardown(self) -> None:

@@ -17,9 +17,11 @@ Calls (Invitation): ``{"cmd": "call", "id": "c1", "to": URI, "route": [host, por
 "reinvite"|"respond_reinvite", "id": ...}`` (``"code"``, ``"direction"`` for the SDP's
 a=sendrecv/sendonly/recvonly/inactive, ``"timeout"`` for hangup).  Incoming calls get ids
 ``"in1"``, ``"in2"``...; ``--answer auto`` answers them 180 then 200, ``--answer ring`` only
-180, ``--answer busy`` 486.  Events: ``{"event": "call_state", "id", "state", "prev_state",
-"code", "reason", "method"}`` and ``{"event": "sdp_update", "id", "succeeded", "local_sdp",
-"remote_sdp", "error"}``; re-INVITEs are answered 200 at once unless ``--reinvite manual``.
+180, ``--answer busy`` 486; ``--answer none`` connects no receiver to the Invitation signals
+(the Engine then refuses every incoming INVITE itself, 480).  Events: ``{"event":
+"call_state", "id", "state", "prev_state", "code", "reason", "method"}`` and ``{"event":
+"sdp_update", "id", "succeeded", "local_sdp", "remote_sdp", "error"}``; re-INVITEs are
+answered 200 at once unless ``--reinvite manual``.
 
 With ``--echo HOST:PORT:TRANSPORT`` it answers every MESSAGE with a MESSAGE back to the
 sender's From URI through that route, the body prefixed with "echo: ".  End of stdin quits.
@@ -55,9 +57,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--echo", default=None, metavar="HOST:PORT:TRANSPORT",
                     help="answer every MESSAGE with one back to its sender through this route")
     ap.add_argument("--log-level", type=int, default=0, help="PJSIP log level (0-6)")
-    ap.add_argument("--answer", choices=["auto", "ring", "busy", "manual"], default="manual",
+    ap.add_argument("--answer", choices=["auto", "ring", "busy", "manual", "none"],
+                    default="manual",
                     help="incoming calls: auto (180 then 200), ring (180 only), busy (486), "
-                         "manual (wait for commands)")
+                         "manual (wait for commands), none (no receiver for the Invitation "
+                         "signals: the Engine answers 480)")
     ap.add_argument("--reinvite", choices=["auto", "manual"], default="auto",
                     help="re-INVITEs: answered 200 at once, or wait for respond_reinvite")
     args = ap.parse_args(argv)
@@ -98,7 +102,7 @@ def main(argv: list[str]) -> int:
     signals.SIPEngineGotException.connect(on_exception, weak=False)
     signals.SIPEngineGotMessage.connect(on_message, weak=False)
     signals.SIPEngineGotMessageResponse.connect(on_response, weak=False)
-    calls = _Calls(emit, args)
+    calls = _Calls(emit, args) if args.answer != "none" else None
     engine.start(local_ip=args.ip, local_udp_port=args.udp_port, local_tcp_port=args.tcp_port,
                  local_tls_port=args.tls_port, tls_cert_file=args.tls_cert,
                  tls_privkey_file=args.tls_key, tls_ca_file=args.tls_ca,
@@ -114,7 +118,7 @@ def main(argv: list[str]) -> int:
                 cmd = json.loads(line)
                 if cmd.get("cmd") == "quit":
                     break
-                if cmd.get("cmd") in _Calls.COMMANDS:
+                if cmd.get("cmd") in _Calls.COMMANDS and calls is not None:
                     calls.run(engine, cmd)
                 elif cmd.get("cmd") == "send":
                     send_message(creds, engine.parse_sip_uri(cmd["to"]),

@@ -161,6 +161,17 @@ static void sc_tp_name(pjsip_transport *tp, char *out, size_t cap)
     out[i] = 0;
 }
 
+/* Whether an application listens to the Invitation's notifications (sc_inv_set_wanted, kept
+ * by invitation.py as receivers connect and disconnect).  1 until Python says otherwise: a
+ * new INVITE then takes the full path and Python decides (and answers 480 through the
+ * session when nobody listens). */
+static volatile int sc_inv_wanted = 1;
+
+void sc_inv_set_wanted(int wanted)
+{
+    sc_inv_wanted = wanted;
+}
+
 static pj_bool_t sc_inv_on_rx_request(pjsip_rx_data *rdata)
 {
     pjsip_msg *msg = rdata->msg_info.msg;
@@ -177,6 +188,15 @@ static pj_bool_t sc_inv_on_rx_request(pjsip_rx_data *rdata)
     if (msg->line.req.method.id != PJSIP_INVITE_METHOD) return PJ_FALSE;
     if (pjsip_rdata_get_dlg(rdata) != NULL || pjsip_rdata_get_tsx(rdata) != NULL) return PJ_FALSE;
     if (!sc_inv_endpt) return PJ_FALSE;
+    if (!sc_inv_wanted) {
+        /* Nobody would take it: refused statelessly (RFC 3261 §8.2.7), with no 100, no
+         * dialog, no transaction and no Python.  A retransmission of the INVITE gets the same
+         * 480 (the To tag is its Via branch) and the ACK is absorbed.  A stateful refusal held
+         * a dialog and a transaction per INVITE until Timer H (32 s) and retransmitted the
+         * 480 meanwhile: an INVITE flood then held 14 KB per INVITE (benchmarks/flood.py). */
+        pjsip_endpt_respond_stateless(sc_inv_endpt, rdata, 480, NULL, NULL, NULL);
+        return PJ_TRUE;
+    }
 
     st = pjsip_inv_verify_request(rdata, &options, NULL, NULL, sc_inv_endpt, &tdata);
     if (st != PJ_SUCCESS) {
