@@ -59,17 +59,24 @@ rm -rf "$REPORTS"
 mkdir -p "$REPORTS"
 leaks=${ASAN_SANITIZE_LEAKS:-0}
 start=$(date +%s)
-set +e
 # shellcheck disable=SC2086
 env LD_PRELOAD="$libasan" \
-    ASAN_OPTIONS="detect_leaks=$leaks:log_path=$PWD/$REPORTS/report:halt_on_error=1" \
-    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$PWD/$REPORTS/report" \
+    ASAN_OPTIONS="detect_leaks=$leaks:log_path=$top/$REPORTS/report:halt_on_error=1" \
+    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$top/$REPORTS/report" \
     SIPCORE_MALLOC_POOLS=1 SIPCORE_FUZZ_PROFILE=fuzz-asan PYTHONFAULTHANDLER=1 \
-    "$ASAN_VENV/bin/python" -m pytest -p no:cacheprovider -s -q \
-    ${ASAN_PYTEST_ARGS:--m "not long" tests/unit tests/property tests/robustness}
+    "$ASAN_VENV/bin/python" -m pytest -p no:cacheprovider -s -q -rfE --durations=15 \
+    ${ASAN_PYTEST_ARGS:--m "not long" tests/unit tests/property tests/robustness} \
+    > "$OUT/pytest.log" 2>&1 &
+pid=$!
+tail -n +1 -f --pid=$pid "$OUT/pytest.log"
+set +e
+wait $pid
 rc=$?
 set -e
-n=$(find "$REPORTS" -type f | wc -l)
-echo "asan: pytest exit $rc in $(( $(date +%s) - start )) s; sanitizer reports: $n (in $REPORTS)"
+# (UBSan writes to stderr when ASan's runtime owns the log: count both)
+files=$(find "$REPORTS" -type f | wc -l)
+inline=$(grep -c -E "runtime error:|ERROR: (Address|Leak|UndefinedBehavior)Sanitizer" "$OUT/pytest.log" || true)
+echo "asan: pytest exit $rc in $(( $(date +%s) - start )) s; sanitizer reports: $files in" \
+     "$REPORTS, $inline in $OUT/pytest.log"
 for f in $(find "$REPORTS" -type f | head -5); do echo "---- $f"; head -40 "$f"; done
-[ "$n" -eq 0 ] && [ "$rc" -eq 0 ]
+[ "$files" -eq 0 ] && [ "$inline" -eq 0 ] && [ "$rc" -eq 0 ]

@@ -104,6 +104,15 @@ class SIPURI:
     set (``TypeError``/``ValueError`` naming it).  ``port`` 0 and None both mean "not set".
     ``parameters`` maps names to values (None for a flag such as ``lr``); ``headers`` maps
     header names to values.  Objects compare equal when all attributes are equal.
+
+    ``user``, parameter and header names and values are the *values*, not their wire form:
+    ``str()`` escapes what the part does not allow (RFC 3261 25.1), a ``%`` included, so
+    ``user="a%41"`` goes out as ``a%2541`` and a peer's SIPURI reads ``"a%41"`` again; a
+    received ``;name=value%41`` reads ``"valueA"`` (PJSIP's parser decodes every escape, and
+    RFC 3261 19.1.4 makes ``%41`` and ``A`` the same URI).  One distinction is not kept: a
+    reserved character the part allows unescaped (``;`` ``/`` ``?`` ``&`` ``=`` ``+`` ``$``
+    ``,`` in a user) that a peer sent escaped is sent back unescaped, which 19.1.4 counts as
+    a different URI.
     """
 
     _FIELDS = ("host", "user", "port", "display", "secure", "parameters", "headers")
