@@ -8,7 +8,9 @@ SIPEngineGotException was signalled.  A crash kills the test run, which fails it
 
 Settings profiles: ``fuzz`` (200 examples: ``make test``) and ``fuzz-asan`` (10,000 examples:
 ``make asan`` sets ``SIPCORE_FUZZ_PROFILE=fuzz-asan``, under AddressSanitizer and
-UndefinedBehaviorSanitizer, tools/asan.sh).  The figures are printed (``-s``)."""
+UndefinedBehaviorSanitizer, tools/asan.sh).  The figures are printed (``-s``).
+``SIPCORE_FUZZ_TRACE=FILE`` appends every input to FILE before it is sent (a 4-byte length,
+``u`` or ``t``, the bytes), for finding the one that took a process down."""
 from __future__ import annotations
 
 import collections
@@ -28,6 +30,7 @@ _COMMON = dict(deadline=None, database=None, print_blob=True,
 settings.register_profile("fuzz", max_examples=200, **_COMMON)
 settings.register_profile("fuzz-asan", max_examples=10_000, **_COMMON)
 PROFILE = os.environ.get("SIPCORE_FUZZ_PROFILE", "fuzz")
+TRACE = os.environ.get("SIPCORE_FUZZ_TRACE")
 
 SDP = (b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
        b"m=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n")
@@ -136,6 +139,7 @@ def test_mutated_requests_over_udp_and_tcp_then_valid_requests_answered(ep):
     checker = Peer("udp", udp_port)
     started = time.monotonic()
     delivered = len(ep.messages)
+    trace = open(TRACE, "ab") if TRACE else None
 
     @settings(settings.get_profile(PROFILE))
     @given(method=st.sampled_from(sorted(BASES)), transport=st.sampled_from(["udp", "tcp"]),
@@ -150,6 +154,9 @@ def test_mutated_requests_over_udp_and_tcp_then_valid_requests_answered(ep):
         data = mutate(base, ops)
         seen[transport] += 1
         seen["bytes"] += len(data)
+        if trace:
+            trace.write(len(data).to_bytes(4, "big") + transport[:1].encode() + data)
+            trace.flush()
         if transport == "udp":
             if len(data) > 65000:               # (no datagram that large)
                 data = data[:65000]
@@ -185,6 +192,8 @@ def test_mutated_requests_over_udp_and_tcp_then_valid_requests_answered(ep):
         signals.SIPEngineGotException.disconnect(on_exception)
         fuzz.close()
         checker.close()
+        if trace:
+            trace.close()
     elapsed = time.monotonic() - started
     delivered = len(ep.messages) - delivered
     print(f"\nfuzz ({PROFILE}): {seen['examples']} examples ({seen['udp']} UDP, {seen['tcp']} TCP,"
@@ -196,3 +205,39 @@ def test_mutated_requests_over_udp_and_tcp_then_valid_requests_answered(ep):
     # the mutated requests reached PJSIP's parser and the UAS (a fuzzer sending nowhere would
     # see no answer at all)
     assert seen["answered"] > 0
+
+
+def _many_vias(method: str, peer: Peer, count: int) -> bytes:
+    extra, ctype, body = BASES[method]
+    data, _ = build(method, transport=peer.transport, port=peer.port, me=peer.me, extra=extra,
+                    ctype=ctype, body=body)
+    lines = data.split(b"\r\n")
+    lines[8:8] = [lines[1]] * count           # the Via line again and again, after CSeq
+    return b"\r\n".join(lines)
+
+
+def test_a_request_whose_answer_is_too_large_to_send_is_survived(ep):
+    """Found by the fuzzer (fuzz-asan profile): a NOTIFY outside a dialog with 85 Via headers
+    (6.5 KB) is answered 481 by sipcore's UAS module; the response, carrying every Via (RFC
+    3261 8.2.6.2), is larger than PJSIP's print buffer (PJSIP_MAX_PKT_LEN), so sending it
+    fails after its transaction was made -- and the stateless fallback then aborted the
+    process on PJSIP's assertion that a request with a transaction is not answered
+    statelessly.  Now the request goes unanswered (a response that cannot be sent is not
+    sent) and the Engine goes on answering."""
+    for transport in ("udp", "tcp"):
+        for method in ("NOTIFY", "REGISTER", "FOOBAR"):
+            peer = Peer(transport, ep.port(transport))
+            try:
+                try:
+                    peer.send(_many_vias(method, peer, 84))
+                    peer.responses(wait=0.3)
+                except OSError:
+                    pass                          # (the Engine may close the connection)
+            finally:
+                peer.close()
+            checker = Peer(transport, ep.port(transport))
+            try:
+                assert _valid_options(checker), (transport, method)
+            finally:
+                checker.close()
+    assert ep.engine.is_running
