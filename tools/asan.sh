@@ -14,10 +14,11 @@
 #     sees every pool block; glue_pool.c) and SIPCORE_FUZZ_PROFILE=fuzz-asan.
 #
 # Reports go to build/asan/reports/report.<pid> (children such as the second sipcore process
-# write theirs there too); any report fails the run.  Leak detection is off: the interpreter's
-# own allocations at exit are noise (ASAN_SANITIZE_LEAKS=1 turns it on, for a narrower
-# PYTEST_ARGS).  Extra pytest arguments: ASAN_PYTEST_ARGS (default: the three folders,
-# -m "not long").
+# write theirs there too; UBSan's may come inline, in build/asan/pytest.log): any report fails
+# the run.  Leak detection is off: the interpreter's own allocations at exit are noise
+# (ASAN_SANITIZE_LEAKS=1 turns it on, for a narrower ASAN_PYTEST_ARGS).  ASAN_PYTEST_ARGS: what
+# pytest runs (default: the three folders, their long forms included -- the 5,000-example
+# parser fuzzers).
 set -eu
 
 PYTHON=${PYTHON:-python3}
@@ -65,7 +66,7 @@ env LD_PRELOAD="$libasan" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$top/$REPORTS/report" \
     SIPCORE_MALLOC_POOLS=1 SIPCORE_FUZZ_PROFILE=fuzz-asan PYTHONFAULTHANDLER=1 \
     "$ASAN_VENV/bin/python" -m pytest -p no:cacheprovider -s -q -rfE --durations=15 \
-    ${ASAN_PYTEST_ARGS:--m "not long" tests/unit tests/property tests/robustness} \
+    ${ASAN_PYTEST_ARGS:-tests/unit tests/property tests/robustness} \
     > "$OUT/pytest.log" 2>&1 &
 pid=$!
 tail -n +1 -f --pid=$pid "$OUT/pytest.log"
