@@ -179,6 +179,9 @@ class Engine:
     rtp_port_range = _Option("rtp_port_range", "_set_rtp_port_range")
     codecs = _Option("codecs", "_set_codecs")
     poll_spin_us = _Option("poll_spin_us", "_set_poll_spin_us")
+    session_timer = _Option("session_timer")
+    session_expires = _Option("session_expires")
+    session_min_se = _Option("session_min_se")
 
     local_udp_port = _Port("udp", "set_local_udp_port()")
     local_tcp_port = _Port("tcp", "set_local_tcp_port()")
