@@ -177,8 +177,8 @@ def test_vanished_peer_ends_the_call(netns, engine_factory, sipcore_peer_factory
     """Mid-call every packet to and from the peer is dropped (it vanished: no BYE, no ICMP).
     With a 90 s interval the call ends by itself: as refresher (the caller, refresher=uac),
     our refresh gets no answer (408 after Timer F) and we end the session; as the one
-    refreshed, no refresh came by 90 - 30 s and we end it.  DISCONNECTED with 408 (after our
-    BYE, unanswered too, gives up)."""
+    refreshed, no refresh came by 90 - 30 s and we end it with a BYE (unanswered too: it
+    gives up after Timer F).  DISCONNECTED with 408 either way, and a BYE on the wire."""
     peer = sipcore_peer_factory("--answer", "auto", "--user", "bob", "--session-expires", "90")
     engine = engine_factory(session_expires=90)
     with auto_answer() as got:
@@ -203,9 +203,12 @@ def test_vanished_peer_ends_the_call(netns, engine_factory, sipcore_peer_factory
     print(f"\nvanished peer ({engine_is}): DISCONNECTED {end.data.code} "
           f"{end.data.reason!r} after {took:.1f} s")
     assert end.data.code == 408, (end.data.code, end.data.reason)
-    assert 60 <= took <= 150, took
+    # refresher: 45 s to the refresh + 32 s of Timer F; refreshed: 90 - 30 s + the BYE's 32 s
+    assert 70 <= took <= 110, took
+    # the BYE on the wire (as refresher PJSIP sends it right after DISCONNECTED)
+    recorder.wait_for("SIPEngineSIPTrace", timeout=5,
+                      where=lambda n: not n.data.received and n.data.data.startswith("BYE "))
     sent = [n.data.data.split(" ", 1)[0] for n in recorder.all("SIPEngineSIPTrace")
-            if not n.data.received and n.data.timestamp is not None]
+            if not n.data.received]
     if engine_is == "caller":
-        assert "UPDATE" in sent or sent.count("INVITE") > 1, "no refresh was sent"
-    assert "BYE" in sent, "the session was not ended on the wire"
+        assert "UPDATE" in sent, "no refresh was sent"

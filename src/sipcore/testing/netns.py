@@ -161,9 +161,9 @@ class NetNS:
             raise ValueError(f"percent must be 0..100, not {percent!r}")
         if proto not in ("udp", "tcp"):
             raise ValueError(f"proto must be 'udp' or 'tcp', not {proto!r}")
+        chance = "" if percent == 100 else f"numgen random mod 100 < {int(percent)} "
         rules = "".join(
-            f"add rule inet {_TABLE} loss {proto} {way} {int(p)} numgen random mod 100 < "
-            f"{int(percent)} counter drop comment \"loss\"\n"
+            f"add rule inet {_TABLE} loss {proto} {way} {int(p)} {chance}counter drop\n"
             for p in ports for way in ("dport", "sport"))
         self.nft(rules)
 
