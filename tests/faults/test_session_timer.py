@@ -110,7 +110,8 @@ def test_refresh_from_the_peer_is_answered(engine_factory, recorder):
             again = uac.final(uac.send("INVITE", timer, _SDP))   # a refresh by re-INVITE
             assert again.startswith("SIP/2.0 200"), again
             assert header(again, "Session-Expires").startswith("90"), again
-        assert inv.state == "CONFIRMED"
+        recorder.wait_for("SIPInvitationChangedState", sender=inv, timeout=5,
+                          where={"prev_state": "REINVITED", "state": "CONFIRMED"})
         bye = uac.final(uac.send("BYE"))
         assert bye.startswith("SIP/2.0 200"), bye
         recorder.wait_for("SIPInvitationChangedState", sender=inv, timeout=5,
@@ -212,3 +213,23 @@ def test_vanished_peer_ends_the_call(netns, engine_factory, sipcore_peer_factory
             if not n.data.received]
     if engine_is == "caller":
         assert "UPDATE" in sent, "no refresh was sent"
+
+
+# ---- the options --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("options, error, words", [
+    ({"session_timer": "sometimes"}, ValueError, "session_timer"),
+    ({"session_timer": True}, TypeError, "session_timer"),
+    ({"session_expires": 89}, ValueError, "session_expires"),
+    ({"session_expires": "1800"}, TypeError, "session_expires"),
+    ({"session_min_se": 60}, ValueError, "session_min_se"),
+    ({"session_expires": 100, "session_min_se": 120}, ValueError, "session_expires"),
+])
+def test_session_options_are_checked(options, error, words):
+    """RFC 4028 section 4: no interval below 90 s; Session-Expires not below our Min-SE."""
+    from sipcore import Engine
+    engine = Engine()
+    assert not engine.is_running
+    with pytest.raises(error, match=words):
+        engine.start(**options)
+    assert not engine.is_running
