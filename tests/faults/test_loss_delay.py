@@ -24,7 +24,8 @@ import pytest
 from sipcore import SIPURI, Route
 from sipcore.testing.helpers import Account
 
-from conftest import wait_until
+from faultkit import netns, relay_factory, wait_until, wire  # noqa: F401 (fixtures)
+
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -12,6 +12,8 @@ import pytest
 
 from sipcore.testing.netns import DelayRelay, NetNS
 
+from faultkit import netns  # noqa: F401 (fixtures)
+
 
 def _ns_id() -> str:
     return os.readlink("/proc/thread-self/ns/net")

@@ -18,6 +18,8 @@ import pytest
 
 from sipcore import Registration
 
+from faultkit import netns  # noqa: F401 (fixtures)
+
 
 def _states(recorder, reg) -> list[tuple]:
     return [(n.data.state, getattr(n.data, "code", None))

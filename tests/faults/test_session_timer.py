@@ -19,6 +19,8 @@ import pytest
 from sipcore import SIPURI, Route
 from sipcore.testing.helpers import Account, audio_sdp, auto_answer
 
+from faultkit import netns  # noqa: F401 (fixtures)
+
 
 # ---- a raw UAC on UDP: the peer that refreshes ------------------------------------------
 

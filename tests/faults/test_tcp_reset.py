@@ -17,6 +17,8 @@ import pytest
 from sipcore import SIPURI, Route
 from sipcore.testing.helpers import Account
 
+from faultkit import netns  # noqa: F401 (fixtures)
+
 
 @pytest.mark.parametrize("who_hangs_up", ["engine", "peer"])
 def test_dialog_survives_tcp_reset(netns, sipcore_peer_factory, engine_factory, recorder,

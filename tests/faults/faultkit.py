@@ -1,4 +1,8 @@
-"""Faults (issue #14, item 4): every test here runs in a network namespace it creates
+"""Fixtures and helpers of the fault tests (a module, not a conftest.py: a second conftest
+would shadow tests/conftest.py, which other tests import as ``conftest``; each test module
+imports the fixtures it uses from here).
+
+Faults (issue #14, item 4): every test here runs in a network namespace it creates
 (sipcore.testing.netns), with kamailio, sipcore peers and the Engine on that namespace's
 loopback; loss is an nftables rule in it, delay a relay, resets ``ss -K``.  The namespace is
 deleted after the test whatever happened.  A machine without root/ip/nft/ss fails these tests
