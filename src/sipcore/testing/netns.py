@@ -35,7 +35,8 @@ import socket
 import subprocess
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 __all__ = ["NetNS", "DelayRelay", "netns_available"]
 
@@ -78,7 +79,7 @@ class NetNS:
 
     # ---- life ---------------------------------------------------------------------------
 
-    def create(self) -> "NetNS":
+    def create(self) -> NetNS:
         _run("ip", "netns", "add", self.name)
         self.created = True
         try:
@@ -119,14 +120,14 @@ class NetNS:
             _run("ip", "netns", "del", self.name)
         self.created = False
 
-    def __enter__(self) -> "NetNS":
+    def __enter__(self) -> NetNS:
         return self.create()
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
     @contextlib.contextmanager
-    def entered(self) -> Iterator["NetNS"]:
+    def entered(self) -> Iterator[NetNS]:
         """The calling thread in the namespace while inside (its new sockets, the threads
         and processes it starts); back in its own namespace after, whatever happened."""
         old = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
@@ -204,9 +205,10 @@ class DelayRelay:
         self.sock.bind((host, 0))
         self.host, self.port = self.sock.getsockname()
         self.forwarded = {"up": 0, "down": 0}
-        self._clients: dict[tuple, socket.socket] = {}
-        self._owner: dict[socket.socket, tuple] = {}
-        self._queue: list = []
+        self._clients: dict[tuple[str, int], socket.socket] = {}
+        self._owner: dict[socket.socket, tuple[str, int]] = {}
+        # (due, sequence, socket to send on, datagram, destination, "up" or "down")
+        self._queue: list[tuple[float, int, socket.socket, bytes, tuple[str, int], str]] = []
         self._seq = itertools.count()
         self._sel = selectors.DefaultSelector()
         self._sel.register(self.sock, selectors.EVENT_READ)
@@ -215,7 +217,7 @@ class DelayRelay:
         self._sel.register(self._wake_r, selectors.EVENT_READ)
         self._thread = threading.Thread(target=self._loop, name="sipcore-delay-relay", daemon=True)
 
-    def start(self) -> "DelayRelay":
+    def start(self) -> DelayRelay:
         self._thread.start()
         return self
 
@@ -228,13 +230,13 @@ class DelayRelay:
         for s in [self.sock, self._wake_r, self._wake_w, *self._clients.values()]:
             s.close()
 
-    def __enter__(self) -> "DelayRelay":
+    def __enter__(self) -> DelayRelay:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _upstream_of(self, client: tuple) -> socket.socket:
+    def _upstream_of(self, client: tuple[str, int]) -> socket.socket:
         s = self._clients.get(client)
         if s is None:
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -251,6 +253,7 @@ class DelayRelay:
                 timeout = max(0.0, self._queue[0][0] - time.monotonic())
             for key, _ in self._sel.select(timeout):
                 s = key.fileobj
+                assert isinstance(s, socket.socket)
                 if s is self._wake_r:
                     s.recv(64)
                     continue
@@ -260,7 +263,8 @@ class DelayRelay:
                     continue
                 due = time.monotonic() + self.delay
                 if s is self.sock:         # from a client: out through its upstream socket
-                    item = (due, next(self._seq), self._upstream_of(addr), data, self.upstream, "up")
+                    item = (due, next(self._seq), self._upstream_of(addr), data,
+                            self.upstream, "up")
                 else:                      # from the server: back to that socket's client
                     item = (due, next(self._seq), self.sock, data, self._owner[s], "down")
                 heapq.heappush(self._queue, item)
