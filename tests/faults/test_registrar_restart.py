@@ -36,11 +36,12 @@ def test_restart_during_refresh_recovers(netns, kamailio_factory, engine_factory
     k = kamailio_factory()
     engine_factory()
     alice = k.account("alice")
-    reg = Registration(alice.credentials, alice.route, expires=4)
+    reg = Registration(alice.credentials, alice.route, expires=6)   # refreshed after 3 s
     reg.register()
     _registered(recorder, reg, 10)
     k.stop()                                    # the registrar goes away ...
     assert not k.running
+    assert len(_states(recorder, reg)) == 2, "the refresh came before kamailio was down"
     recorder.wait_for("SIPRegistrationChangedState", sender=reg, timeout=10,
                       where={"state": "registering"})      # ... the refresh goes out
     time.sleep(0.8)                             # its first retransmissions find nobody
@@ -60,11 +61,12 @@ def test_registrar_away_too_long_says_so(netns, kamailio_factory, engine_factory
     k = kamailio_factory()
     engine_factory()
     alice = k.account("alice")
-    reg = Registration(alice.credentials, alice.route, expires=4)
+    reg = Registration(alice.credentials, alice.route, expires=6)   # refreshed after 3 s
     reg.timeout = 2.5
     reg.register()
     _registered(recorder, reg, 10)
     k.stop()
+    assert len(_states(recorder, reg)) == 2, "the refresh came before kamailio was down"
     failed = recorder.wait_for("SIPRegistrationChangedState", sender=reg, timeout=15,
                                where={"state": "unregistered"})
     assert failed.data.code == 408, (failed.data.code, failed.data.reason)
