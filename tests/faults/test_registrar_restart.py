@@ -8,7 +8,8 @@ notifications are ``registered`` -> ``registering`` (the refresh) -> ``registere
 the binding (which the restarted kamailio had forgotten: usrloc in memory) is there again.
 When the registrar stays away past the request's timeout, the refresh fails: ``registering``
 -> ``unregistered`` with 408 (the spec's machine: a failed refresh is a failure, no retry of
-its own); the application registers again when it wants to.
+its own); the application registers again when it wants to.  Over TCP the restart closes
+the registration's connection, and the next refresh opens a new one.
 """
 from __future__ import annotations
 
@@ -76,6 +77,32 @@ def test_registrar_away_too_long_says_so(netns, kamailio_factory, engine_factory
     reg.register()                              # the application tries again: it works
     _registered(recorder, reg, 10)
     assert k.contacts("alice")
+    reg.unregister()
+    recorder.wait_for("SIPRegistrationChangedState", sender=reg, timeout=10,
+                      where={"state": "unregistered"})
+
+
+def test_restart_over_tcp_refresh_opens_a_new_connection(netns, kamailio_factory, engine_factory,
+                                                         recorder):
+    """Over TCP the restart closes the registration's connection: the next refresh goes over a
+    new one and succeeds (registered again, the binding back)."""
+    k = kamailio_factory()
+    engine_factory()
+    alice = k.account("alice", transport="tcp")
+    reg = Registration(alice.credentials, alice.route, expires=6)   # refreshed after 3 s
+    reg.register()
+    _registered(recorder, reg, 10)
+    k.restart()                                 # down and up again before the refresh
+    assert len(_states(recorder, reg)) == 2, "the refresh came before kamailio was restarted"
+    recorder.wait_for("SIPRegistrationChangedState", sender=reg, timeout=10,
+                      where={"state": "registering"})
+    _registered(recorder, reg, 10)
+    assert _states(recorder, reg) == [("registering", None), ("registered", 200),
+                                      ("registering", None), ("registered", 200)]
+    assert k.contacts("alice")
+    ports = {n.data.source_port for n in recorder.all("SIPEngineSIPTrace")
+             if not n.data.received and n.data.data.startswith("REGISTER ")}
+    assert len(ports) == 2, f"REGISTERs from {ports}: one connection before, one after"
     reg.unregister()
     recorder.wait_for("SIPRegistrationChangedState", sender=reg, timeout=10,
                       where={"state": "unregistered"})
