@@ -104,10 +104,14 @@ def test_refresh_from_the_peer_is_answered(engine_factory, recorder):
             recorder.wait_for("SIPInvitationChangedState", sender=inv, timeout=5,
                               where={"state": "CONFIRMED"})
 
+            states = len(recorder.all("SIPInvitationChangedState"))
             update = uac.final(uac.send("UPDATE", timer))        # a refresh by UPDATE
             assert update.startswith("SIP/2.0 200"), update
             assert header(update, "Session-Expires").startswith("90"), update
             assert "timer" in tags(header(update, "Require")), update
+            time.sleep(0.2)
+            assert len(recorder.all("SIPInvitationChangedState")) == states, \
+                "an UPDATE refresh is the core's business: no state change notified"
 
             again = uac.final(uac.send("INVITE", timer, _SDP))   # a refresh by re-INVITE
             assert again.startswith("SIP/2.0 200"), again
