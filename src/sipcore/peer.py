@@ -64,6 +64,10 @@ def main(argv: list[str]) -> int:
                          "signals: the Engine answers 480)")
     ap.add_argument("--reinvite", choices=["auto", "manual"], default="auto",
                     help="re-INVITEs: answered 200 at once, or wait for respond_reinvite")
+    ap.add_argument("--session-timer", choices=["off", "supported", "required", "always"],
+                    default="supported", help="RFC 4028 session timers (Engine option)")
+    ap.add_argument("--session-expires", type=int, default=1800,
+                    help="session interval asked for, seconds (Engine option)")
     args = ap.parse_args(argv)
 
     from . import SIPURI, Credentials, Engine, Route, send_message, signals
@@ -106,7 +110,8 @@ def main(argv: list[str]) -> int:
     engine.start(local_ip=args.ip, local_udp_port=args.udp_port, local_tcp_port=args.tcp_port,
                  local_tls_port=args.tls_port, tls_cert_file=args.tls_cert,
                  tls_privkey_file=args.tls_key, tls_ca_file=args.tls_ca,
-                 tls_verify_server=not args.no_verify, log_level=args.log_level)
+                 tls_verify_server=not args.no_verify, log_level=args.log_level,
+                 session_timer=args.session_timer, session_expires=args.session_expires)
     emit(event="ready", udp=engine.local_udp_port, tcp=engine.local_tcp_port,
          tls=engine.local_tls_port, pid=os.getpid())
     try:

@@ -380,6 +380,8 @@ void sc_msg_cancel(sc_msg_t *m);
 
 /* -- glue_inv.c: INVITE sessions -- */
 pj_status_t sc_inv_init(pjsip_endpoint *endpt);
+/* RFC 4028 session timers for new sessions: mode 0 off, 1 supported, 2 required, 3 always */
+void sc_inv_set_timer(int mode, unsigned sess_expires, unsigned min_se);
 pj_status_t sc_inv_create_uac(uintptr_t token, const char *from, const char *contact,
                               const char *to, const char *target, const char *route,
                               pjsip_tpfactory *listener, const char *user,
