@@ -281,8 +281,9 @@ class UA:
                 self.report_exception(_format_exc())
         ending = []
         for primitive in list(self.primitives):
-            try:
-                if primitive._end_on_wire():
+            try:     # media cores (RTP, audio) are kept here too and hold nothing on a server
+                end_on_wire = getattr(primitive, "_end_on_wire", None)
+                if end_on_wire is not None and end_on_wire():
                     ending.append(primitive)
             except BaseException:
                 self.report_exception(_format_exc())
