@@ -40,3 +40,22 @@ def test_every_option_of_the_subcommands_is_described():
         undescribed = [e.split()[0] for e in entries if e.strip() and len(
             re.sub(r"^\s*(-[-\w]+(\s+[A-Z_:{},a-z]+)?,?\s*)+", "", e).strip()) == 0]
         assert undescribed == [], f"{cmd}: {undescribed}"
+
+
+def test_every_argument_of_the_network_commands_is_described():
+    from sipcore.cli import COMMANDS, build_parser
+    ap = build_parser()
+    subparsers = next(a for a in ap._actions if a.choices and "message" in a.choices).choices
+    assert sorted(subparsers) == sorted(COMMANDS)
+    for name, parser in subparsers.items():
+        for action in parser._actions:
+            assert action.help and len(action.help) > 10, (name, action.option_strings or
+                                                           action.dest)
+        r = _run(name, "--help")
+        assert r.returncode == 0 and r.stdout.startswith(f"usage: sipcore {name}"), r.stderr
+
+
+def test_help_lists_the_network_commands():
+    r = _run("--help")
+    for cmd in ("message:", "call:", "register:", "subscribe:", "trace:"):
+        assert cmd in r.stdout
