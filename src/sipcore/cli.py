@@ -39,7 +39,7 @@ class Failure(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse whose errors are one line (naming the argument) and exit 2."""
 
-    def error(self, message: str) -> Any:       # type: ignore[override]
+    def error(self, message: str) -> Any:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -163,7 +163,9 @@ class Session:
         from . import Engine, PJSIPError
         a = self.args
         ports = {"local_udp_port": 0, "local_tcp_port": 0}
-        if a.local_port is not None:
+        if a.local_port is not None and a.command == "trace":    # listening: both on it
+            ports = {"local_udp_port": a.local_port, "local_tcp_port": a.local_port}
+        elif a.local_port is not None:
             ports["local_tcp_port" if a.transport == "tcp" else "local_udp_port"] = a.local_port
         self.engine = Engine()
         try:
@@ -305,7 +307,8 @@ def cmd_register(s: Session) -> int:
           f"contact {n.data.contact_uri}")
     if a.hold != 0 or a.hold_forever:
         s.pause("registered (Ctrl-C unregisters)" if a.hold_forever
-                else f"registered, unregistering after {a.hold:g} s", 0 if a.hold_forever else a.hold)
+                else f"registered, unregistering after {a.hold:g} s",
+                0 if a.hold_forever else a.hold)
     reg.unregister()
     n = s.wait_for("unregistering", state, sender=reg, where={"state": "unregistered"})
     code = n.data.__dict__.get("code")
@@ -346,8 +349,7 @@ def cmd_subscribe(s: Session) -> int:
 
 
 def cmd_call(s: Session) -> int:
-    from . import (AudioTransport, Invitation, RTPTransport, RecordingWaveFile, SDPSession,
-                   WaveFile)
+    from . import AudioTransport, Invitation, RecordingWaveFile, RTPTransport, SDPSession, WaveFile
     a = s.args
     engine = s.start(a.to.host)
     rtp = RTPTransport()
@@ -364,11 +366,14 @@ def cmd_call(s: Session) -> int:
     inv.send_invite()
     s.wait_for(f"calling {a.to}", state, sender=inv, where={"state": "CONFIRMED"},
                fail_on={state: {"state": "DISCONNECTED"}}, seconds=a.timeout)
-    audio.start(inv.get_active_local_sdp(), inv.get_active_remote_sdp(), 0)
+    local, remote = inv.get_active_local_sdp(), inv.get_active_remote_sdp()
+    assert local is not None and remote is not None         # CONFIRMED: both are set
+    audio.start(local, remote, 0)
     engine.connect_audio_transport(audio)
     print(f"connected to {a.to}: {audio.codec} at {audio.sample_rate} Hz, RTP "
-          f"{_addr(engine.local_ip, rtp.local_rtp_port)} -> "
-          f"{_addr(rtp.remote_rtp_address_sdp, rtp.remote_rtp_port_sdp)}", flush=True)
+          f"{_addr(engine.local_ip, rtp.local_rtp_port or 0)} -> "
+          f"{_addr(rtp.remote_rtp_address_sdp or '?', rtp.remote_rtp_port_sdp or 0)}",
+          flush=True)
     player = recorder = None
     try:
         if a.record:
@@ -399,8 +404,7 @@ def cmd_listen(s: Session) -> int:
     """``trace`` without a command: listen on the local address and print what comes."""
     from . import signals
     a = s.args
-    s.start(a.ip or "127.0.0.1")
-    e = s.engine
+    e = s.start(a.ip or "127.0.0.1")
 
     def on_message(sender: Any, **d: Any) -> None:
         s.status.clear()
@@ -544,7 +548,7 @@ def main(argv: list[str]) -> int:
                        "register)\n")
     session = Session(args, trace)
     try:
-        if args.command == "trace":
+        if args.command == "trace":      # no command: listen
             return _listen(session)
         return HANDLERS[args.command](session)
     except Failure as e:
@@ -572,16 +576,8 @@ def _registrar(args: argparse.Namespace) -> Any:
 
 
 def _listen(s: Session) -> int:
-    from . import Engine, PJSIPError
-    a = s.args
     try:
-        Engine().start(local_ip=a.ip or "127.0.0.1", local_udp_port=a.local_port or 0,
-                       local_tcp_port=a.local_port or 0, local_tls_port=None, trace_sip=True,
-                       log_level=0)
-    except PJSIPError as e:
-        raise Failure(f"could not listen: {e}") from None
-    s.engine = Engine()
-    s.rec.start()
-    s._start_trace()
-    s.start = lambda host: s.engine    # type: ignore[method-assign]
-    return cmd_listen(s)
+        return cmd_listen(s)
+    except Failure as e:
+        raise Failure(str(e).replace("could not start the SIP endpoint", "could not listen")) \
+            from None

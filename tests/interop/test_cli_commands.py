@@ -18,7 +18,7 @@ import wave
 
 import pytest
 
-from sipcore import Credentials, Publication, Route, SIPURI, pcap
+from sipcore import SIPURI, Credentials, Publication, Route, pcap
 from sipcore.media import tones
 from sipcore.testing.ports import free_port
 
@@ -275,3 +275,17 @@ def test_status_line_on_a_terminal_and_plain_lines_otherwise():
     assert "\r" not in r.stderr
     assert r.stderr.splitlines() == [f"sending MESSAGE to {target}\u2026",
                                      r.stderr.splitlines()[-1]]
+
+
+def test_a_busy_local_port_fails_with_the_reason():
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        r = sipcore("trace", "--listen", "1", "--local-port", str(port))
+        assert r.returncode == 1
+        assert r.stderr.splitlines()[-1].startswith(
+            f"sipcore trace: could not listen: starting the UDP transport on port {port}: "
+            "Address already in use"), r.stderr
+        r = sipcore("message", "sip:x@127.0.0.1:5", "hi", "--local-port", str(port))
+        assert r.returncode == 1 and "Address already in use" in r.stderr.splitlines()[-1]
