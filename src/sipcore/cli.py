@@ -296,7 +296,7 @@ def cmd_message(s: Session) -> int:
 def cmd_register(s: Session) -> int:
     from . import Registration
     a = s.args
-    target = a.registrar_uri()
+    target = _registrar(a)
     s.start(target.host)
     reg = Registration(s.credentials(), s.route(target), expires=a.expires, timeout=a.timeout)
     state = "SIPRegistrationChangedState"
@@ -526,6 +526,7 @@ HANDLERS: dict[str, Callable[[Session], int]] = {
 
 def main(argv: list[str]) -> int:
     """Run ``sipcore COMMAND ...`` (argv starts with the command); the exit status."""
+    from .errors import SIPCoreError
     ap = build_parser()
     args = ap.parse_args(argv)
     trace = None
@@ -541,11 +542,9 @@ def main(argv: list[str]) -> int:
         else:
             args.from_uri, args.password, args.route, args.transport = None, None, None, "udp"
             args.timeout = 10.0
-    if args.command == "register":
-        args.registrar_uri = lambda: _registrar(args)
-        if args.from_uri is None:
-            ap.exit(2, f"{prog}: error: argument --from: required (the address of record to "
-                       "register)\n")
+    if args.command == "register" and args.from_uri is None:
+        ap.exit(2, f"{prog}: error: argument --from: required (the address of record to "
+                   "register)\n")
     session = Session(args, trace)
     try:
         if args.command == "trace":      # no command: listen
@@ -554,9 +553,12 @@ def main(argv: list[str]) -> int:
     except Failure as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return 1
-    except UsageError as e:
+    except (UsageError, ValueError) as e:     # ValueError: sipcore refused a value, naming it
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
+    except SIPCoreError as e:                 # e.g. PJSIPError: what PJSIP could not do
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         session.status.clear()
         print(f"{prog}: interrupted", file=sys.stderr)
