@@ -537,7 +537,7 @@ def main(argv: list[str]) -> int:
             if args.rest[0] not in HANDLERS:
                 ap.exit(2, f"sipcore trace: error: argument COMMAND: {args.rest[0]!r} is not "
                            f"one of {', '.join(HANDLERS)} (see sipcore trace --help)\n")
-            args = ap.parse_args(args.rest)
+            args = build_parser("sipcore trace").parse_args(args.rest)
             prog = f"sipcore trace {args.command}"
         else:
             args.from_uri, args.password, args.route, args.transport = None, None, None, "udp"

@@ -86,6 +86,7 @@ def test_message_to_nothing_fails_with_the_code(tmp_path):
     (["register"], "argument --from"),
     (["subscribe", "sip:alice@127.0.0.1", "--local-port", "99999"], "argument --local-port"),
     (["trace", "bogus"], "argument COMMAND"),
+    (["trace", "--pcap", "x.pcap", "message", "bob@", "hi"], "trace message: error: argument TO"),
     # refused by sipcore itself (after the Engine started): the message names the value
     (["register", "--from", "sip:a@127.0.0.1:9", "--expires", "-3"], "expires must be"),
     (["subscribe", "sip:a@127.0.0.1:9", "--event", "nosuch"], "event 'nosuch'"),
