@@ -206,6 +206,12 @@ def test_trace_to_a_pcap_and_a_ladder(kamailio, tmp_path):
     r = sipcore("trace", "--pcap", str(out), "--ladder", "register", "--from",
                 at(kamailio, "alice"), "--password", "apw")
     assert r.returncode == 0, r.stderr
+    seen = subprocess.run(["tshark", "-r", str(out), "-Y", "sip", "-T", "fields", "-e",
+                           "sip.Method", "-e", "sip.Status-Code", "-e", "udp.dstport"],
+                          capture_output=True, text=True, timeout=60, check=True).stdout
+    assert [line.split("\t")[:2] for line in seen.splitlines()] == [
+        ["REGISTER", ""], ["", "401"], ["REGISTER", ""], ["", "200"]] * 2   # tshark: SIP/UDP
+    assert {line.split("\t")[2] for line in seen.splitlines()} >= {str(kamailio.port)}
     firsts = [rec.first_line for rec in pcap.read_pcap(out)]
     assert [f.split()[0] for f in firsts] == ["REGISTER", "SIP/2.0", "REGISTER", "SIP/2.0"] * 2
     assert [f.split()[1] for f in firsts if f.startswith("SIP")] == ["401", "200"] * 2
