@@ -304,7 +304,7 @@ def cmd_register(s: Session) -> int:
     n = s.wait_for(f"registering {s.me()}", state, sender=reg, where={"state": "registered"},
                    fail_on={state: {"state": "unregistered"}})
     print(f"registered {s.me()}: {n.data.code} {n.data.reason}, expires in {n.data.expires} s, "
-          f"contact {n.data.contact_uri}")
+          f"contact {n.data.contact_uri}", flush=True)
     if a.hold != 0 or a.hold_forever:
         s.pause("registered (Ctrl-C unregisters)" if a.hold_forever
                 else f"registered, unregistering after {a.hold:g} s",
@@ -336,7 +336,7 @@ def cmd_subscribe(s: Session) -> int:
         n = s.wait_for(f"subscribing to {a.event} of {a.to}", state, sender=sub,
                        where=lambda n: n.data.state in ("ACTIVE", "PENDING"),
                        fail_on={state: {"state": "TERMINATED"}})
-        print(f"subscription {n.data.state}")
+        print(f"subscription {n.data.state}", flush=True)
         s.pause("subscribed" + (f" for {a.duration:g} s" if a.duration else " (Ctrl-C ends)"),
                 a.duration, until=lambda: sub.state == "TERMINATED")
         if sub.state != "TERMINATED":

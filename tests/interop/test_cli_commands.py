@@ -105,13 +105,16 @@ def test_register_holds_the_binding_then_removes_it(kamailio):
     p = start("register", "--from", at(kamailio, "alice"), "--password", "apw", "--hold", "30",
               "--transport", "tcp")
     try:
+        first = p.stdout.readline()          # printed once the 200 came
         contacts = kamailio.wait_registered("alice", timeout=15)
         assert len(contacts) == 1 and "transport=tcp" in str(contacts[0]), contacts
     finally:
         p.send_signal(2)                     # Ctrl-C: unregisters, exit 130
         out, err = p.communicate(timeout=30)
     assert p.returncode == 130, err
-    assert out.startswith(f"registered {at(kamailio, 'alice')}: 200 OK, expires in ")
+    assert first.startswith(f"registered {at(kamailio, 'alice')}: 200 OK, expires in "), err
+    assert out == ""                         # nothing more: interrupted (stderr says so)
+    assert err.splitlines()[-1] == "sipcore register: interrupted"
     assert kamailio.contacts("alice") == []
 
     r = sipcore("register", "--from", at(kamailio, "alice"), "--password", "apw",
