@@ -4,8 +4,8 @@ CLI = "tests/interop/test_cli_commands.py::"
 ROWS = [
     ("cli-failure-exits-0", "a request the network refused exits 0 (scripts see success)",
      "src/sipcore/cli.py",
-     "        print(f\"{prog}: {e}\", file=sys.stderr)\n        return 1\n",
-     "        print(f\"{prog}: {e}\", file=sys.stderr)\n        return 0\n",
+     "    except Failure as e:\n        print(f\"{prog}: {e}\", file=sys.stderr)\n        return 1\n",
+     "    except Failure as e:\n        print(f\"{prog}: {e}\", file=sys.stderr)\n        return 0\n",
      [CLI + "test_message_to_nothing_fails_with_the_code"]),
     ("cli-message-any-final-response-is-success",
      "a 4xx/5xx/6xx final response to the MESSAGE is printed as a success",
