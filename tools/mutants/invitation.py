@@ -16,8 +16,10 @@ MUTANTS = [
     dict(name="invitation-every-transition-illegal",
          why="_set_state reports every transition as 'not in TRANSITIONS' (SIPEngineGotException)",
          file=F,
-         old='        state = _ROWS.get((prev, event))\n',
-         new='        state = None\n',
+         old='        state = _ROWS.get((prev, event))\n        if state is None:\n'
+             '            state = INVITATION.next(prev, event)',
+         new='        state = None\n        if state is None:\n'
+             '            state = INVITATION.next(prev, event + " (no row)")',
          tests=[f"{FUZZ}::test_random_call_flows_follow_the_spec_state_machine"]),
     dict(name="invitation-sdp-failure-never-sent",
          why="SIPInvitationGotSDPUpdate(succeeded=False) never sent",
