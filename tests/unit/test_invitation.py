@@ -81,6 +81,12 @@ def test_bad_arguments_name_the_argument(engine):
     inv = new_inv()
     with pytest.raises(TypeError, match="local_sdp"):
         inv.set_offered_local_sdp("v=0")
+    # a stream without a connection line at either level: PJMEDIA's negotiator would assert
+    # (abort) on it at send_invite()/accept_invite(); refused when it is set instead
+    with pytest.raises(ValueError, match="local_sdp.*connection"):
+        inv.set_offered_local_sdp(SDPSession("127.0.0.1", media=[
+            SDPMedia("audio", 40000, "RTP/AVP", formats=["0"])]))
+    assert inv.get_offered_local_sdp() is None
     with pytest.raises(TypeError, match="response_code"):
         inv.respond_to_invite_provisionally("180")
     with pytest.raises(ValueError, match="response_code"):

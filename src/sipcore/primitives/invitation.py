@@ -291,6 +291,11 @@ class Invitation(ClientPrimitive):
 
     def _set_offered(self, sdp: bytes) -> None:
         self._require("set_offered_local_sdp")
+        # PJMEDIA's negotiator asserts (aborts the process) on a local SDP its strict check
+        # refuses, e.g. a stream without a connection (c=) at either level: refused here
+        status = self._with_pj_sdp(sdp, lambda p: lib.pjmedia_sdp_validate2(p, 1))
+        if status != lib.PJ_SUCCESS:
+            raise ValueError(f"local_sdp is not an SDP PJMEDIA accepts: {strerror(status)}")
         self._offered_local = sdp
 
     def _get_sdp(self, which: int) -> SDPSession | None:
