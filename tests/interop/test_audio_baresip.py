@@ -4,8 +4,8 @@ recordings), forced against a baresip without SRTP (the negotiation fails cleanl
 answers 488, no stream runs), DTMF both ways (16 digits each way, once, in order).
 
 baresip plays its ``ausine`` 440 Hz source and records what it decodes with ``sndfile``
-(``*-dec.wav``); sipcore plays 1000 Hz into its stream (clocked by the stream's own clock
-until the bridge lands) and records what it hears.  The peers helper grows these options on
+(``*-dec.wav``); sipcore plays 1000 Hz into its stream and records what it hears (a WaveFile
+and a RecordingWaveFile connected pairwise to the stream on the audio bridge).  The peers helper grows these options on
 another branch; here a small subclass adds the two modules and the account parameter.
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ import pytest
 
 from peers.baresip import Baresip
 from test_invitation_helpers import wait_state
-from sipcore import (AudioTransport, Credentials, Invitation, RTPTransport, Route, SDPSession,
-                     SIPURI, signals)
+from sipcore import (AudioTransport, Credentials, Invitation, RecordingWaveFile, RTPTransport,
+                     Route, SDPSession, SIPURI, WaveFile, signals)
 from sipcore.media import tones
 from sipcore.peer import CallMedia
 
@@ -77,9 +77,11 @@ def test_srtp_forced_against_srtp_mand_audio_and_dtmf_both_ways(engine_factory, 
         assert remote.media[0].transport == "RTP/SAVP"
         audio.start(local, remote, 0)
         assert rtp.state == "ESTABLISHED" and rtp.srtp_active
-        mine = str(tmp_path / "sipcore.wav")
-        tones.write_tone(mine, SIPCORE_TONE, seconds=10, sample_rate=audio._port_rate)
-        audio._start_clock(mine, str(tmp_path / "sipcore-heard.wav"))
+        player = WaveFile(tones.write_tone(str(tmp_path / "sipcore.wav"), SIPCORE_TONE,
+                                           seconds=1.0, sample_rate=16000))
+        player.start(loop_count=0, destination=audio)
+        mine = RecordingWaveFile(str(tmp_path / "sipcore-heard.wav"))
+        mine.start(source=audio)
         time.sleep(2.5)
 
         digits = "0123456789*#ABCD"
@@ -106,6 +108,8 @@ def test_srtp_forced_against_srtp_mand_audio_and_dtmf_both_ways(engine_factory, 
         assert rtp.remote_rtp_port_received == rtp.remote_rtp_port_sdp
         inv.disconnect()
         wait_state(recorder, inv, "DISCONNECTED")
+        player.stop()
+        mine.stop()
         audio.stop()
         time.sleep(0.5)                         # baresip closes its recording
         theirs = str(tmp_path / "baresip-heard.wav")
@@ -140,10 +144,12 @@ def test_srtp_optional_against_baresip_without_srtp_is_plain_rtp(engine_factory,
         wait_state(recorder, inv, "CONFIRMED", timeout=15)
         audio.start(inv.get_active_local_sdp(), inv.get_active_remote_sdp(), 0)
         assert not rtp.srtp_active
-        audio._start_clock(None, str(tmp_path / "sipcore-heard.wav"))
+        mine = RecordingWaveFile(str(tmp_path / "sipcore-heard.wav"))
+        mine.start(source=audio)
         time.sleep(2.0)
         inv.disconnect()
         wait_state(recorder, inv, "DISCONNECTED")
+        mine.stop()
         audio.stop()
     heard = tones.levels(str(tmp_path / "sipcore-heard.wav"), [BARESIP_TONE, SIPCORE_TONE],
                          start=0.5)
