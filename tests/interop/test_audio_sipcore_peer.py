@@ -190,12 +190,16 @@ def test_hold_with_reinvite_silences_and_resumes(alice, peer, recorder, tmp_path
     t0 = c.m.record_started
     time.sleep(1.5)
     marks = [("sendrecv", t0)]
+    sent = {}                   # RTP packets alice sent in each phase
     for direction in ("sendonly", "inactive", "sendrecv"):
         marks.append((direction, c.reinvite(direction)))
         ev = peer.expect("direction", id=c.id)
         assert ev["direction"] == {"sendonly": "recvonly"}.get(direction, direction)
+        before = c.m.audio.statistics["tx_packets"]
         time.sleep(1.5)
+        sent[direction] = c.m.audio.statistics["tx_packets"] - before
     c.hangup()
+    assert sent["sendonly"] > 50 and sent["sendrecv"] > 50 and sent["inactive"] <= 2, sent
     ends = [t for _, t in marks[1:]] + [c.ended]
     for (direction, start), end in zip(marks, ends):
         a = c.heard("alice", start - t0 + 0.4, end - t0 - 0.1)
