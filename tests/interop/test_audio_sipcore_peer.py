@@ -14,7 +14,9 @@ this process offers, the peer answers).
 - hold: a re-INVITE to sendonly silences what the holding side hears (the other side stops
   sending), inactive silences both, sendrecv brings both back -- measured in time windows;
 - SRTP forced against a peer without SRTP: 488, no stream; optional against a peer without
-  SRTP: plain RTP, audio flows.
+  SRTP: plain RTP, audio flows;
+- the peer as the offerer, with its two calls in its own conference (``conference``
+  command), ``stop_media`` and its error events.
 """
 from __future__ import annotations
 
@@ -250,3 +252,64 @@ def test_srtp_optional_against_peer_without_srtp_is_plain_rtp(alice, peer, recor
     c.hangup()
     assert_hears(c.heard("alice"), PEER, ME)
     assert_hears(c.heard("peer"), ME, PEER)
+
+
+THIRD = 1600
+
+
+def test_peer_offers_and_bridges_its_two_calls(alice, peer, recorder, tmp_path):
+    """The peer as the offerer (its ``call`` with media), its ``conference`` command, its
+    ``stop_media`` and its errors: the peer calls this process twice with both calls in its
+    conference and no tone of its own; this process answers each (the spec's answerer
+    scenario, CallMedia.answer) playing 440 Hz into call 1 and 1600 Hz into call 2.  Through
+    the peer's bridge each call hears the other's tone; once call 2 leaves the peer's
+    conference, call 1 hears nothing and so does call 2."""
+    from test_invitation_helpers import incoming_calls
+    answered = []
+
+    def answer(inv):
+        n = len(answered)
+        m = CallMedia(codecs=["PCMU"], tone=[ME, THIRD][n],
+                      record=str(tmp_path / f"alice-{n}.wav"), workdir=str(tmp_path))
+        inv.set_offered_local_sdp(m.answer(inv.get_offered_remote_sdp()))
+        inv.accept_invite()
+        answered.append((inv, m))
+
+    to = f"sip:alice@127.0.0.1:{alice.local_udp_port}"
+    media = {"codecs": ["PCMU"], "conference": True}
+    with incoming_calls(answer):
+        for cid in ("o1", "o2"):
+            peer.command("call", id=cid, to=to, route=["127.0.0.1", alice.local_udp_port, "udp"],
+                         media=media)
+            started = peer.expect("media_started", id=cid)      # the offerer's start()
+            assert started["codec"] == "PCMU" and started["record"] is None
+    t_both = time.time()
+    time.sleep(1.5)
+    peer.command("conference", id="o2", join=False)
+    peer.command("stop_media", id="nothing")                    # no such call: an error
+    assert "nothing" in peer.expect("error")["error"]
+    time.sleep(0.3)
+    t_out = time.time()
+    time.sleep(1.5)
+    peer.command("stop_media", id="o1")
+    assert peer.expect("media_stopped", id="o1")["stats"]["tx_packets"] > 100
+    peer.command("dtmf", id="o1", digits="1")                   # its media are gone
+    assert "no media" in peer.expect("error")["error"]
+    peer.command("media", bogus=1)
+    assert "bogus" in peer.expect("error")["error"]
+    for cid in ("o1", "o2"):
+        peer.command("hangup", id=cid)
+    for inv, m in answered:
+        wait_state(recorder, inv, "DISCONNECTED")
+        m.stop()
+    (inv1, m1), (inv2, m2) = answered
+    one = tones.levels(m1.record_path, [ME, THIRD], start=t_both - m1.record_started + 0.5,
+                       end=t_out - m1.record_started - 0.4)
+    two = tones.levels(m2.record_path, [ME, THIRD], start=t_both - m2.record_started + 0.5,
+                       end=t_out - m2.record_started - 0.4)
+    assert_hears(one, THIRD, ME)           # call 1 hears call 2 through the peer's bridge
+    assert_hears(two, ME, THIRD)
+    for m in (m1, m2):
+        assert_silent(tones.levels(m.record_path, [ME, THIRD], start=t_out - m.record_started
+                                   + 0.3, end=t_out - m.record_started + 1.4))
+    assert peer.exceptions == []

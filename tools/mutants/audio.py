@@ -43,6 +43,12 @@ MUTANTS = [
          old="        use_srtp, forced = SRTP_MODES[srtp]\n",
          new="        use_srtp, forced = False, False\n",
          tests=[f"{PEER}::test_audio_both_ways_two_codecs"]),
+    dict(name="peer-conference-command-cannot-leave",
+         why="the peer's conference command with join=false connects the call again",
+         file=P,
+         old="        if on:\n            engine.connect_audio_transport(self.audio)\n",
+         new="        if True:\n            engine.connect_audio_transport(self.audio)\n",
+         tests=[f"{PEER}::test_peer_offers_and_bridges_its_two_calls"]),
     dict(name="conference-disconnect-leaves-it-in",
          why="disconnect_audio_transport leaves the transport in the conference: the remote "
              "still hears and is heard",
