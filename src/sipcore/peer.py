@@ -5,7 +5,8 @@ The child (``python -m sipcore peer [options]``) starts an Engine, prints
 every MESSAGE it receives (``"event": "message"``) and every response to a MESSAGE it sent
 (``"event": "response"``), and every ``SIPEngineGotException`` of its Engine
 (``"event": "exception", "traceback": ...``; the parent side keeps those in
-:attr:`PeerProcess.exceptions` too, so a test can assert there were none).  It reads commands on stdin::
+:attr:`PeerProcess.exceptions` too, so a test can assert there were none).  It reads commands
+on stdin::
 
     {"cmd": "send", "to": "sip:bob@127.0.0.1:5062", "route": ["127.0.0.1", 5062, "udp"],
      "content_type": "text/plain", "body": "hi"}
@@ -39,9 +40,12 @@ the peer's audio bridge).  Settings (all optional)::
      "conference": false}          # also connect_audio_transport() (the spec's conference)
 
 ``{"cmd": "media", ...settings}`` sets them for every later call (``{"cmd": "media",
-"audio": false}`` goes back to the fixed SDP); a ``"media": {...}`` field in ``call`` or
-``accept`` overrides them for that call.  A stream is clocked once it is on the bridge: a tone,
-a recording or the conference puts it there.  Per-call media commands (``"id"``)::
+"audio": false}`` goes back to the fixed SDP) and answers ``{"event": "media_settings",
+"settings": {...} or null}`` (:meth:`PeerProcess.set_media` waits for it: an incoming call
+that arrives before it is answered with the old settings); a ``"media": {...}`` field in
+``call`` or ``accept`` overrides them for that call.  A stream is clocked once it is on the
+bridge: a tone, a recording or the conference puts it there.  Per-call media commands
+(``"id"``)::
 
     {"cmd": "dtmf", "id": "c1", "digits": "0123456789*#ABCD", "gap": 0}   # RFC 4733
     {"cmd": "update_direction", "id": "c1", "direction": "sendonly"}      # no re-INVITE
@@ -72,10 +76,13 @@ import argparse
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -101,7 +108,7 @@ def main(argv: list[str]) -> int:
                     help="re-INVITEs: answered 200 at once, or wait for respond_reinvite")
     args = ap.parse_args(argv)
 
-    from . import Credentials, Engine, Route, SIPURI, send_message, signals
+    from . import SIPURI, Credentials, Engine, Route, send_message, signals
 
     out_lock = threading.Lock()
 
@@ -222,13 +229,15 @@ class CallMedia:
         self.player: Any = None
         self.recorder: Any = None
         self.record_started: float | None = None
-        self.stats: dict | None = None
+        self.stats: dict[str, Any] | None = None
 
     # -- negotiation --
 
     def _session(self, media: Any) -> Any:
         from .sdp import SDPConnection, SDPSession
         address = self.rtp.local_rtp_address
+        if address is None:
+            raise ValueError("the call's RTPTransport is closed (the Engine stopped)")
         kind = "IP6" if ":" in address else "IP4"
         return SDPSession(address, address_type=kind,
                           connection=SDPConnection(address, address_type=kind), media=[media])
@@ -281,12 +290,12 @@ class CallMedia:
     # -- the bridge --
 
     def tone_file(self) -> str:
-        import tempfile
         from .media import tones
         if self.workdir is None:
             self.workdir = tempfile.mkdtemp(prefix="sipcore-peer-")
         path = os.path.join(self.workdir, f"tone-{self.tone}.wav")
-        if not os.path.exists(path):      # 1 s: a whole number of periods loops seamlessly
+        # 1 s: a whole number of periods of a whole-Hz tone, so it loops seamlessly
+        if self.tone and not os.path.exists(path):
             tones.write_tone(path + ".part", self.tone, seconds=1.0, sample_rate=self.TONE_RATE)
             os.replace(path + ".part", path)
         return path
@@ -328,7 +337,6 @@ class _Calls:
                 "dtmf", "update_direction", "conference", "stop_media")
 
     def __init__(self, emit: Any, args: Any):
-        import tempfile
         from . import signals
         self.emit = emit
         self.args = args
@@ -348,7 +356,7 @@ class _Calls:
 
     # -- media --
 
-    def settings(self, cmd: dict) -> dict[str, Any] | None:
+    def settings(self, cmd: dict[str, Any]) -> dict[str, Any] | None:
         """The media settings of a call: the defaults, updated by the command's "media"."""
         own = cmd.get("media")
         if own is None:
@@ -398,18 +406,16 @@ class _Calls:
         self.started(cid, m)
         return True
 
-    def run(self, engine: Any, cmd: dict) -> None:
-        from . import Credentials, Invitation, Route, SIPURI
+    def run(self, engine: Any, cmd: dict[str, Any]) -> None:
+        from . import SIPURI, Credentials, Invitation, Route
         what = cmd["cmd"]
         if what == "media":
-            settings = {k: v for k, v in cmd.items() if k != "cmd"}
-            if settings.get("audio") is False:
-                self.media_defaults = None
-                return
-            unknown = set(settings) - set(MEDIA_KEYS)
+            given = {k: v for k, v in cmd.items() if k != "cmd"}
+            unknown = set(given) - set(MEDIA_KEYS) - {"audio"}
             if unknown:
                 raise ValueError(f"unknown media settings {sorted(unknown)}")
-            self.media_defaults = settings
+            self.media_defaults = None if given.pop("audio", True) is False else given
+            self.emit(event="media_settings", settings=self.media_defaults)
             return
         if what == "call":
             creds = Credentials(SIPURI(self.args.ip, user=cmd.get("user", self.args.user)),
@@ -418,12 +424,12 @@ class _Calls:
             cid = cmd["id"]
             self.calls[cid] = inv
             self.ids[id(inv)] = cid
-            settings = self.settings(cmd)
+            chosen = self.settings(cmd)
             direction = cmd.get("direction", "sendrecv")
-            if settings is None:
+            if chosen is None:
                 inv.set_offered_local_sdp(self.sdp(direction))
             else:
-                inv.set_offered_local_sdp(self.new_media(cid, settings).offer(direction))
+                inv.set_offered_local_sdp(self.new_media(cid, chosen).offer(direction))
             inv.send_invite(cmd.get("headers"))
             return
         cid = cmd["id"]
@@ -531,7 +537,6 @@ class _Calls:
                 self.emit(event="dtmf", id=cid, digit=d["digit"])
 
     def close(self) -> None:
-        import shutil
         for cid in list(self.media):
             try:
                 self.stop_media(cid)
@@ -540,7 +545,7 @@ class _Calls:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def _child_env(env: dict | None) -> dict:
+def _child_env(env: Mapping[str, str] | None) -> dict[str, str]:
     """``env`` (default: this process's) with the folder this sipcore was imported from first
     on ``PYTHONPATH``: the child runs ``python -m sipcore`` and must find the same package also
     when it is on ``sys.path`` without being installed (a checkout, a notebook's sys.path)."""
@@ -554,19 +559,19 @@ def _child_env(env: dict | None) -> dict:
 class PeerProcess:
     """Parent side of ``python -m sipcore peer``: ``with PeerProcess(...) as peer: ...``."""
 
-    def __init__(self, *args: str, python: str | None = None, env: dict | None = None):
+    def __init__(self, *args: str, python: str | None = None,
+                 env: Mapping[str, str] | None = None):
         self.cmd = [python or sys.executable, "-m", "sipcore", "peer", *args]
         self.env = _child_env(env)
-        self.proc: subprocess.Popen | None = None
-        self.events: queue.Queue = queue.Queue()
+        self.proc: subprocess.Popen[str] | None = None
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.ready: dict[str, Any] = {}
         #: every "exception" event (SIPEngineGotException in the child), also when skipped
         #: by expect(): ``assert peer.exceptions == []``
         self.exceptions: list[dict[str, Any]] = []
         self._reader: threading.Thread | None = None
 
-    def start(self, timeout: float = 20.0) -> "PeerProcess":
-        import tempfile
+    def start(self, timeout: float = 20.0) -> PeerProcess:
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.stderr, text=True, env=self.env)
@@ -605,15 +610,22 @@ class PeerProcess:
             if ev.get("event") == event and all(ev.get(k) == v for k, v in match.items()):
                 return ev
 
-    def send(self, to: str, body: str, route: tuple, content_type: str = "text/plain") -> None:
+    def send(self, to: str, body: str, route: tuple[str, int, str | None],
+             content_type: str = "text/plain") -> None:
         self._command({"cmd": "send", "to": to, "body": body, "route": list(route),
                        "content_type": content_type})
+
+    def set_media(self, **settings: Any) -> dict[str, Any] | None:
+        """The media settings of later calls (see the module documentation; ``audio=False``:
+        none); returns once the child applied them."""
+        self._command({"cmd": "media", **settings})
+        return self.expect("media_settings")["settings"]  # type: ignore[no-any-return]
 
     def command(self, cmd: str, **fields: Any) -> None:
         """Send any command, e.g. ``command("call", id="c1", to=..., route=[...])``."""
         self._command({"cmd": cmd, **fields})
 
-    def _command(self, obj: dict) -> None:
+    def _command(self, obj: dict[str, Any]) -> None:
         assert self.proc is not None and self.proc.stdin is not None
         self.proc.stdin.write(json.dumps(obj) + "\n")
         self.proc.stdin.flush()
@@ -624,6 +636,7 @@ class PeerProcess:
         try:
             if self.proc.poll() is None:
                 self._command({"cmd": "quit"})
+                assert self.proc.stdin is not None     # (made with stdin=PIPE)
                 self.proc.stdin.close()
                 self.proc.wait(timeout)
         except (OSError, subprocess.TimeoutExpired, ValueError):
@@ -639,7 +652,7 @@ class PeerProcess:
                 except OSError:
                     pass
 
-    def __enter__(self) -> "PeerProcess":
+    def __enter__(self) -> PeerProcess:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

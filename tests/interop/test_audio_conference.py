@@ -41,7 +41,7 @@ def test_three_party_conference_and_disconnect_one(engine_factory, sipcore_peer_
                                                    baresip_factory, recorder, tmp_path):
     engine_factory(local_tcp_port=None)
     peer = sipcore_peer_factory("--answer", "auto")
-    peer.command("media", codecs=["PCMU"], tone=PEER, record=str(tmp_path / "peer-{id}.wav"))
+    peer.set_media(codecs=["PCMU"], tone=PEER, record=str(tmp_path / "peer-{id}.wav"))
     carol = baresip_factory("carol", audio_codecs=["PCMU"], sip_trace=False,
                             record_dir=tmp_path / "carol")
     host_tone = WaveFile(tones.write_tone(str(tmp_path / "host.wav"), HOST, seconds=1.0,

@@ -48,14 +48,14 @@ def only_rate(sdp, codec, rate):
 
 
 class PeerCall:
-    """This process (alice) calls the peer (answering with ``peer.command("media", ...)``'s
+    """This process (alice) calls the peer (answering with ``peer.set_media(...)``'s
     settings) and plays ME; the peer plays PEER.  Both record."""
 
     def __init__(self, peer, recorder, tmp_path, name, codecs=None, srtp="off",
                  peer_srtp=None, rate=None, expect_media=True):
         self.peer, self.recorder = peer, recorder
         self.mine = str(tmp_path / f"{name}-alice-heard.wav")
-        peer.command("media", codecs=codecs, srtp=peer_srtp or srtp, tone=PEER,
+        peer.set_media(codecs=codecs, srtp=peer_srtp or srtp, tone=PEER,
                      record=str(tmp_path / f"{name}-peer-heard-{{id}}.wav"))
         self.m = CallMedia(codecs=codecs, srtp=srtp, tone=ME, record=self.mine,
                            workdir=str(tmp_path))
@@ -226,7 +226,7 @@ def test_srtp_forced_against_peer_without_srtp_is_488(alice, peer, recorder, tmp
     assert not c.m.audio.is_started and c.m.audio.statistics is None
     assert not c.m.rtp.srtp_active
     # and the other way: the peer forces, this process has no SRTP
-    peer.command("media", codecs=["PCMU"], srtp="forced", tone=PEER)
+    assert peer.set_media(codecs=["PCMU"], srtp="forced", tone=PEER)["srtp"] == "forced"
     m = CallMedia(codecs=["PCMU"])
     port = peer.ready["udp"]
     offer = m.offer()

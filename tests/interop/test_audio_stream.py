@@ -290,3 +290,14 @@ def test_transport_reused_after_stop_and_set_init(engine, tmp_path):
     q.play(tmp_path, seconds=1.5)
     q.stop()
     assert_hears(heard(tmp_path, "b"), TONE_A, TONE_B)
+
+
+def test_engine_stop_with_live_streams_reports_no_exception(engine_factory, recorder):
+    """Engine.stop() ends what primitives hold on servers first; the media objects (in the
+    UA's primitives too) hold nothing there and must not make that step fail."""
+    e = engine_factory(local_tcp_port=None)
+    p = Pair(a_kw={"codecs": ["PCMU"]})
+    e.stop()
+    assert not p.a.is_active and not p.b.is_active
+    assert recorder.all("SIPEngineGotException") == [], \
+        [n.data for n in recorder.all("SIPEngineGotException")]
