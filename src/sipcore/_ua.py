@@ -287,9 +287,9 @@ class UA:
                 self.report_exception(_format_exc())
         ending = []
         for primitive in list(self.primitives):
-            # media objects (RTP, streams) are in primitives too: nothing of theirs on a server
-            end = getattr(primitive, "_end_on_wire", None)
             try:
+                # media cores (RTPTransport's, AudioTransport's) hold nothing on a server
+                end = getattr(primitive, "_end_on_wire", None)
                 if end is not None and end():
                     ending.append(primitive)
             except BaseException:

@@ -49,14 +49,6 @@ MUTANTS = [
          old="        if on:\n            engine.connect_audio_transport(self.audio)\n",
          new="        if True:\n            engine.connect_audio_transport(self.audio)\n",
          tests=[f"{PEER}::test_peer_offers_and_bridges_its_two_calls"]),
-    dict(name="ua-stop-asks-media-to-end-on-wire",
-         why="Engine.stop() asks every object in the UA's primitives to end on the wire, the "
-             "media ones too (which have nothing there): SIPEngineGotException at each stop",
-         file="src/sipcore/_ua.py",
-         old='            end = getattr(primitive, "_end_on_wire", None)\n',
-         new="            end = primitive._end_on_wire\n",
-         tests=["tests/interop/test_audio_stream.py::"
-                "test_engine_stop_with_live_streams_reports_no_exception"]),
     dict(name="conference-disconnect-leaves-it-in",
          why="disconnect_audio_transport leaves the transport in the conference: the remote "
              "still hears and is heard",

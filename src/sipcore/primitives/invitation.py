@@ -542,8 +542,9 @@ class Invitation(ClientPrimitive):
         says STAY."""
         prev = self._state
         state = _ROWS.get((prev, event))
-        if state is None:
-            state = INVITATION.next(prev, event)  # raises TransitionError naming state and event
+        if state is None:                # (the rows' cache: a pair it lacks has no row at all)
+            INVITATION.next(prev, event)     # raises TransitionError naming state and event
+            return
         if state == STAY:
             return
         self._state = state
