@@ -14,7 +14,7 @@ import time
 import pytest
 
 from peers.coturn import BlackHole
-from sipcore import (AudioTransport, InvalidStateError, NotificationRecorder, RTPTransport,
+from sipcore import (AudioTransport, Engine, InvalidStateError, NotificationRecorder, RTPTransport,
                      SDPSession, SIPCoreError)
 from sipcore.media.rtp import ice_blocks
 
@@ -93,8 +93,8 @@ def test_ice_negotiation(engine):
     answer = SDPSession("127.0.0.1", media=[peer.get_local_media(False)])
     b.set_ESTABLISHED(answer, offer, 0)
     audio.start(offer, answer, 0)
-    audio._start_clock()
-    peer._start_clock()
+    Engine().connect_audio_transport(audio)     # clocked by the audio bridge
+    Engine().connect_audio_transport(peer)
     deadline = time.monotonic() + 10
     while not (a.ice_active and b.ice_active) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -65,8 +65,8 @@ def run_op(w: World, op: str, i: int) -> None:
         audio.update_direction(["sendrecv", "sendonly", "recvonly", "inactive"][i % 4])
     elif op == "stats" and audio:
         audio.statistics
-    elif op == "clock" and audio:
-        audio._start_clock()
+    elif op == "clock" and audio:        # onto the audio bridge: the stream is clocked
+        e.connect_audio_transport(audio)
     elif op == "drop":
         with w.lock:
             for seq in (w.rtps, w.audios):
@@ -143,8 +143,8 @@ def test_engine_stop_while_clocked_streams_run(engine_factory):
             a.transport.set_LOCAL(offer, 0)
             b = AudioTransport(RTPTransport(), offer, 0)
             a.start(offer, SDPSession("127.0.0.1", media=[b.get_local_media(False)]), 0)
-            a._start_clock()
-            b._start_clock()
+            Engine().connect_audio_transport(a)     # clocked by the audio bridge
+            Engine().connect_audio_transport(b)
             a.send_dtmf("5")
             pairs.append((a, b))
         Engine().stop()

@@ -250,7 +250,6 @@ typedef struct sc_inv_info_t {
 
 typedef struct sc_rtp_s sc_rtp_t;           /* an RTPTransport's pjmedia transport (opaque) */
 typedef struct sc_stream_s sc_stream_t;     /* an AudioTransport's pjmedia_stream (opaque) */
-typedef struct sc_clock_s sc_clock_t;       /* a port clock (opaque) */
 
 typedef struct sc_rtp_opts_t {
     const char *address;        /* the local IP to bind (an IP literal) */
@@ -506,12 +505,6 @@ pj_status_t sc_stream_set_dir(sc_stream_t *s, int send, int receive);
 pj_status_t sc_stream_dtmf(sc_stream_t *s, const char *digits);
 void sc_stream_stat(sc_stream_t *s, sc_stream_stat_t *out);
 void sc_stream_destroy(sc_stream_t *s);
-/* A C thread calling the port's put_frame (from the WAV file play, or silence) and get_frame
- * (into the WAV file record, or nowhere) every frame; what clocks a stream that is not on the
- * bridge (tests, until the bridge lands).  The file to play must have the port's rate. */
-pj_status_t sc_clock_create(pjmedia_endpt *endpt, pjmedia_port *port, const char *play,
-                            const char *record, sc_clock_t **out);
-void sc_clock_destroy(sc_clock_t *c);
 
 /* ==== callbacks into Python ===============================================================
  *
