@@ -180,7 +180,8 @@ def main(argv: list[str]) -> int:
             except Exception as exc:
                 emit(event="error", error=f"{type(exc).__name__}: {exc}")
     finally:
-        calls.close()
+        if calls is not None:
+            calls.close()
         engine.stop()
         emit(event="stopped")
     return 0
