@@ -33,7 +33,7 @@ from .. import _ua as ua_mod
 from .. import signals
 from .._pj import check, ffi, handles, lib, strerror
 from .._validate import check_bool, check_instance, check_int
-from ..errors import InvalidStateError, SIPCoreError
+from ..errors import InvalidStateError
 from ..primitives._states import RTP_TRANSPORT, STAY
 from ..sdp import SDPSession
 from ._sdp import from_pj, to_pj
@@ -54,46 +54,6 @@ def check_ip(name: str, value: Any, allow_none: bool = True) -> str | None:
         return str(ipaddress.ip_address(value))
     except ValueError:
         raise ValueError(f"{name} must be an IPv4 or IPv6 address, not {value!r}") from None
-
-
-_ICE_BLOCKS: list[bool] = []
-
-
-def ice_blocks() -> bool:
-    """Whether pjnath's ICE would block this host forever (cached).
-
-    pjnath 2.12 (Debian's source) checks every local ICE candidate against the host's
-    deprecated IPv6 addresses with a netlink RTM_GETADDR dump.  On a kernel that sends the
-    NLMSG_DONE in the same datagram as the addresses (this test machine's does; seen with
-    strace and gdb), pjnath reads that datagram and then waits in recv() for another that
-    never comes -- on the poll thread, for ever.  Asked here the same way, with a timeout."""
-    if not _ICE_BLOCKS:
-        _ICE_BLOCKS.append(_probe_netlink())
-    return _ICE_BLOCKS[0]
-
-
-def _probe_netlink() -> bool:
-    import socket
-    import struct
-    try:
-        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-    except (OSError, AttributeError):
-        return False                    # no netlink: pjnath skips its check
-    with s:
-        s.settimeout(1.0)
-        body = struct.pack("=BBBBI", socket.AF_INET6, 0, 0, 0, 0)
-        # RTM_GETADDR (22), NLM_F_REQUEST | NLM_F_DUMP (0x301), as pjnath sends it
-        s.send(struct.pack("=IHHII", 16 + len(body), 22, 0x301, 0, 0) + body)
-        try:
-            data = s.recv(65536)
-        except OSError:
-            return False
-    types, offset = [], 0
-    while offset + 16 <= len(data):
-        length, kind = struct.unpack_from("=IH", data, offset)
-        types.append(kind)
-        offset += max(16, (length + 3) & ~3)
-    return len(types) > 1 and 3 in types        # NLMSG_DONE (3) after addresses
 
 
 def check_sdp_index(name: str, sdp: SDPSession, index: Any) -> int:
@@ -352,15 +312,7 @@ class RTPTransport:
         if before == INIT:
             signals.notify(signals.RTPTransportDidInitialize, self)
 
-    def _check_ice(self, what: str) -> None:
-        if self._use_ice and ice_blocks():
-            raise SIPCoreError(
-                f"RTPTransport.{what}(): ICE cannot negotiate on this host: pjnath 2.12 would "
-                "wait forever for a netlink message this kernel does not send (see "
-                "docs/media.md, RTPTransport); use an RTPTransport without ICE")
-
     def _set_local(self, local_sdp: SDPSession, index: int) -> None:
-        self._check_ice("set_LOCAL")
         rtp = self._core.rtp
         pj = to_pj(self._ua, lib.sc_rtp_pool(rtp), local_sdp)
         check(lib.sc_rtp_set_local(rtp, pj, index), "RTPTransport.set_LOCAL()")
@@ -368,7 +320,6 @@ class RTPTransport:
         self._move("set_LOCAL")
 
     def _set_established(self, local_sdp: SDPSession, remote_sdp: SDPSession, index: int) -> None:
-        self._check_ice("set_ESTABLISHED")
         rtp = self._core.rtp
         answering = self._state == INIT
         pool = lib.sc_rtp_pool(rtp)
