@@ -281,8 +281,9 @@ class UA:
                 self.report_exception(_format_exc())
         ending = []
         for primitive in list(self.primitives):
-            try:
-                if primitive._end_on_wire():
+            try:    # media cores (RTP, streams, players) hold nothing on a server
+                end = getattr(primitive, "_end_on_wire", None)
+                if end is not None and end():
                     ending.append(primitive)
             except BaseException:
                 self.report_exception(_format_exc())
