@@ -24,8 +24,11 @@ $(STAMP): $(SOURCES)
 	$(PY) -c "import sipcore; print('sipcore', sipcore.__version__, 'on pjproject', sipcore.PJSIP_VERSION)"
 	touch $@
 
-# the suite, then the mutation check (tools/mutants.py: every listed mutant must be killed)
+# the static checks (ruff, mypy --strict: configured in pyproject.toml), the suite, then the
+# mutation check (tools/mutants.py: every listed mutant must be killed)
 test: setup
+	$(PY) -m ruff check src
+	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_SELECT) $(PYTEST_ARGS)
 	$(PY) tools/mutants.py --jobs 2
 

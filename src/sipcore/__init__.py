@@ -4,30 +4,37 @@ The public names are those of the SIP core API (see the README and ``docs/``)::
 
     from sipcore import Engine, SIPURI, Credentials, Route, send_message
 """
+from types import ModuleType
+
+from . import (
+    _callbacks,  # noqa: F401  (every trampoline: defined before an Engine starts)
+    signals,
+)
+from ._pj import PJSIP_VERSION
 from ._version import __version__
+from .credentials import Credentials
+from .engine import Engine
+from .errors import (
+    EngineNotRunningError,
+    InvalidStateError,
+    MessagePendingError,
+    PJSIPError,
+    SIPCoreError,
+)
+from .media import AudioTransport, RTPTransport  # media: m-stream
+from .media.wave import RecordingWaveFile, WaveFile  # m-bridge
+from .primitives.invitation import Invitation
+from .primitives.message import send_message
+from .primitives.publication import Publication
+from .primitives.registration import Registration
+from .primitives.subscription import Subscription
+from .route import Route
+from .sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession
+from .signals import Notification, NotificationFailed, NotificationRecorder, wait_for
+from .uri import SIPURI
 
-from .errors import (EngineNotRunningError, InvalidStateError, MessagePendingError,  # noqa: E402
-                     PJSIPError, SIPCoreError)
-from .uri import SIPURI  # noqa: E402
-from .credentials import Credentials  # noqa: E402
-from .route import Route  # noqa: E402
-from .engine import Engine  # noqa: E402
-from .primitives.message import send_message  # noqa: E402
-from .primitives.registration import Registration  # noqa: E402
-from .primitives.publication import Publication  # noqa: E402
-from .primitives.subscription import Subscription  # noqa: E402
-from .primitives.invitation import Invitation  # noqa: E402
-from .sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession  # noqa: E402
-from .media.wave import RecordingWaveFile, WaveFile  # noqa: E402  (m-bridge)
-from .media import AudioTransport, RTPTransport  # noqa: E402  (media: m-stream)
-from .signals import Notification, NotificationFailed, NotificationRecorder, wait_for  # noqa: E402
-from . import signals  # noqa: E402
-from ._pj import PJSIP_VERSION  # noqa: E402
-from . import _callbacks  # noqa: E402,F401  (every trampoline: defined before an Engine starts)
 
-
-
-def __getattr__(name: str):
+def __getattr__(name: str) -> ModuleType:
     """``sipcore.aio`` (asyncio: await notifications and operations) is imported on first use:
     importing asyncio (and ssl, socket...) costs every process 5-6 MB of RSS, which an
     application without asyncio should not pay."""

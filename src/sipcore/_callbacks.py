@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Any, Callable
+from types import TracebackType
+from typing import Any, Callable, TypeVar
 
 from . import _ua
 from ._pj import ffi, handles, lib
@@ -29,8 +30,11 @@ from .primitives import invitation, message
 
 __all__ = ["trampoline"]
 
+_F = TypeVar("_F", bound=Callable[..., Any])
 
-def _report(exc_type, exc, tb) -> None:
+
+def _report(exc_type: type[BaseException] | None, exc: BaseException | None,
+            tb: TracebackType | None) -> None:
     """cffi's onerror for every trampoline: the exception goes to the running UA (which
     sends ``SIPEngineGotException``), or to stderr without one; nothing reaches C."""
     try:
@@ -44,10 +48,10 @@ def _report(exc_type, exc, tb) -> None:
         pass
 
 
-def trampoline(name: str, default: Any = None) -> Callable[[Callable], Callable]:
+def trampoline(name: str, default: Any = None) -> Callable[[_F], _F]:
     """Define the extern "Python" function ``name``; on an exception C gets ``default``."""
 
-    def decorate(fn: Callable) -> Callable:
+    def decorate(fn: _F) -> _F:
         kwargs = {} if default is None else {"error": default}
         ffi.def_extern(name=name, onerror=_report, **kwargs)(fn)
         return fn
@@ -75,7 +79,7 @@ _pop = handles.pop
 # ---- the core: timers ------------------------------------------------------------------------
 
 @trampoline("sc_py_on_timer")
-def _on_timer(heap, entry) -> None:
+def _on_timer(heap: Any, entry: Any) -> None:
     if lib.sc_q_count:
         _drain()
     ua = _ua.current
@@ -86,7 +90,8 @@ def _on_timer(heap, entry) -> None:
 # ---- MESSAGE (hot: one call into message.py each) ---------------------------------------------
 
 @trampoline("sc_py_on_message_final")
-def _on_message_final(token, code, reason, reason_len, transport_err) -> None:
+def _on_message_final(token: int, code: int, reason: Any, reason_len: int,
+                      transport_err: int) -> None:
     if lib.sc_q_count:
         _drain()
     pm = _pop(token, None)          # the request's last callback: its token goes too
@@ -95,7 +100,8 @@ def _on_message_final(token, code, reason, reason_len, transport_err) -> None:
 
 
 @trampoline("sc_py_on_message")
-def _on_message(rdata, flat, used, to_len, from_len, ctype_len, body_len) -> None:
+def _on_message(rdata: Any, flat: Any, used: int, to_len: int, from_len: int, ctype_len: int,
+                body_len: int) -> None:
     if lib.sc_q_count:
         _drain()
     ua = _ua.current
@@ -106,7 +112,7 @@ def _on_message(rdata, flat, used, to_len, from_len, ctype_len, body_len) -> Non
 # ---- Registration, Publication, Subscription -----------------------------------------------------
 
 @trampoline("sc_py_on_client")
-def _on_client(token, kind, result) -> None:
+def _on_client(token: int, kind: int, result: Any) -> None:
     owner = _owner(token)
     if owner is not None:
         owner.on_client(kind, result)
@@ -115,14 +121,14 @@ def _on_client(token, kind, result) -> None:
 # ---- Invitation ------------------------------------------------------------------------------
 
 @trampoline("sc_py_inv_event")
-def _on_inv_event(token, inv, ev) -> None:
+def _on_inv_event(token: int, inv: Any, ev: Any) -> None:
     obj = _owner(token)
     if obj is not None:
         obj._on_event(inv, ev)
 
 
 @trampoline("sc_py_inv_incoming", default=0)
-def _on_inv_incoming(inv, rdata, transport) -> int:
+def _on_inv_incoming(inv: Any, rdata: Any, transport: Any) -> int:
     if lib.sc_q_count:
         _drain()
     ua = _ua.current

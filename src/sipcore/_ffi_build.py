@@ -25,7 +25,7 @@ import re
 import shlex
 import subprocess
 
-from cffi import FFI
+from cffi import FFI  # type: ignore[import-untyped]  # (cffi ships no stubs; build time only)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CDEFS = os.path.join(HERE, "_cdefs")
@@ -54,27 +54,29 @@ def _cache_pc_dirs() -> list[str]:
                          key=os.path.getmtime, reverse=True)
 
 
-def _pkg_config(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def _pkg_config(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["pkg-config", *args], capture_output=True, text=True, env=env)
 
 
-def pjproject_env() -> dict:
+def pjproject_env() -> dict[str, str]:
     """An environment in which pkg-config finds libpjproject >= MIN_VERSION, or SystemExit."""
     env = dict(os.environ)
     try:
         if _pkg_config(f"--atleast-version={MIN_VERSION}", "libpjproject").returncode == 0:
             return env
     except FileNotFoundError:
-        raise SystemExit("sipcore: pkg-config is not installed (Debian: apt-get install pkg-config)")
+        raise SystemExit("sipcore: pkg-config is not installed "
+                         "(Debian: apt-get install pkg-config)") from None
     for pcdir in _cache_pc_dirs():
-        env["PKG_CONFIG_PATH"] = os.pathsep.join(filter(None, [pcdir, os.environ.get("PKG_CONFIG_PATH")]))
+        env["PKG_CONFIG_PATH"] = os.pathsep.join(
+            filter(None, [pcdir, os.environ.get("PKG_CONFIG_PATH")]))
         if _pkg_config(f"--atleast-version={MIN_VERSION}", "libpjproject", env=env).returncode == 0:
             return env
     raise SystemExit(
-        "sipcore: no pjproject >= %s found by `pkg-config libpjproject`.\n"
+        f"sipcore: no pjproject >= {MIN_VERSION} found by `pkg-config libpjproject`.\n"
         "  Run `python build_pjsip.py` in the sipcore source tree first (it builds a shared\n"
         "  pjproject into ~/.cache/sipcore, where this build finds it), or set PKG_CONFIG_PATH\n"
-        "  to the folder holding your own libpjproject.pc." % MIN_VERSION)
+        "  to the folder holding your own libpjproject.pc.")
 
 
 def _read(*path: str) -> str:
@@ -108,7 +110,7 @@ def make_ffi() -> FFI:
         "sipcore._pjsip", '#include "sipcore.h"\n',
         sources=[os.path.join(CDEFS, name) for name in GLUE],
         include_dirs=[CDEFS],
-        define_macros=[("SIPCORE_PJ_VERSION", '"%s"' % version)] + [
+        define_macros=[("SIPCORE_PJ_VERSION", f'"{version}"')] + [
             tuple(f[2:].split("=", 1)) if "=" in f else (f[2:], None)
             for f in cflags if f.startswith("-D")],
         library_dirs=[libdir],

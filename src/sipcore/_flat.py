@@ -122,8 +122,8 @@ class Scratch(Buffer):
 
     def __init__(self) -> None:
         super().__init__(self.SIZE)
-        self.uris: dict[bytes, tuple] = {}
-        self.requests: dict[tuple, tuple] = {}
+        self.uris: dict[bytes, tuple[Any, ...]] = {}
+        self.requests: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self.msg_out = ffi.new("sc_msg_t **")
         self.lens = ffi.new("int[4]")
         self.lent = False

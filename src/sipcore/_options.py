@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict, overload
 
-from ._version import __version__
 from ._pj import PJSIP_VERSION
 from ._validate import check_bool, check_choice, check_int
+from ._version import __version__
 
 DEFAULT_EVENTS = {
     "presence": ["application/pidf+xml"],
@@ -50,26 +51,68 @@ DEFAULT_START_OPTIONS: dict[str, Any] = {
     "nameservers": None,
 }
 
+
+
+class EngineOptions(TypedDict, total=False):
+    """The keyword arguments of ``Engine.start()`` (every one optional; the defaults are
+    :data:`DEFAULT_START_OPTIONS`), as types: ``Engine.start(**options:
+    Unpack[EngineOptions])``, so that a type checker (mypy) checks the option names and the
+    values' types in the caller's code; start() itself checks them again at run time
+    (TypeError/ValueError naming the option).  The values are what start() accepts;
+    ``Engine().<option>`` reads them back normalized (e.g. ``codecs`` a list).
+    """
+
+    auto_sound: bool
+    local_ip: str | None
+    local_udp_port: int | None
+    local_tcp_port: int | None
+    local_tls_port: int | None
+    tls_protocol: str | None
+    tls_verify_server: bool
+    tls_ca_file: str | None
+    tls_cert_file: str | None
+    tls_privkey_file: str | None
+    tls_timeout: int
+    ec_tail_length: int
+    user_agent: str
+    log_level: int
+    trace_sip: bool
+    message_answer: Literal["auto", "receiver"]
+    sample_rate: Literal[8, 16, 32]
+    playback_dtmf: bool
+    rtp_port_range: tuple[int, int] | list[int]
+    codecs: list[str] | tuple[str, ...] | None
+    events: dict[str, list[str]]
+    poll_spin_us: int
+    nameservers: list[str] | tuple[str, ...] | None
+
+
 RESOLV_CONF = "/etc/resolv.conf"
 
 TLS_PROTOCOL_NAMES = (None, "SSLv23", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
 
+@overload
+def _text(name: str, value: Any, allow_none: Literal[False]) -> str: ...
+@overload
+def _text(name: str, value: Any, allow_none: bool = True) -> str | None: ...
 def _text(name: str, value: Any, allow_none: bool = True) -> str | None:
     if value is None and allow_none:
         return None
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str{' or None' if allow_none else ''}, not {type(value).__name__}")
+        raise TypeError(f"{name} must be a str{' or None' if allow_none else ''}, "
+                        f"not {type(value).__name__}")
     if "\x00" in value or "\r" in value or "\n" in value:
         raise ValueError(f"{name} must not contain NUL, CR or LF characters")
-    return value
+    text: str = value
+    return text
 
 
 def _file(name: str, value: Any) -> str | None:
-    value = _text(name, value)
-    if value is not None and not os.path.isfile(value):
-        raise ValueError(f"{name}: no such file {value!r}")
-    return value
+    path = _text(name, value)
+    if path is not None and not os.path.isfile(path):
+        raise ValueError(f"{name}: no such file {path!r}")
+    return path
 
 
 def check_port(name: str, value: Any) -> int | None:
@@ -120,7 +163,8 @@ def check_rtp_port_range(value: Any) -> tuple[int, int]:
     a = check_int("rtp_port_range[0]", value[0], 1024, 65534)
     b = check_int("rtp_port_range[1]", value[1], 1025, 65535)
     if b - a < 2:
-        raise ValueError(f"rtp_port_range must span at least 2 ports (RTP and RTCP), not {tuple(value)}")
+        raise ValueError("rtp_port_range must span at least 2 ports (RTP and RTCP), "
+                         f"not {tuple(value)}")
     return (a, b)
 
 
@@ -138,8 +182,10 @@ def check_codecs(value: Any) -> list[str] | None:
 def check_event(event: Any, accept_types: Any) -> tuple[str, list[str]]:
     event = _text("event", event, allow_none=False)
     if not event or any(c in event for c in " \t;,"):
-        raise ValueError(f"event must be an event package name such as 'presence', not {event!r}")
-    if isinstance(accept_types, str) or not isinstance(accept_types, (list, tuple)) or not accept_types:
+        raise ValueError("event must be an event package name such as 'presence', "
+                         f"not {event!r}")
+    if (isinstance(accept_types, str) or not isinstance(accept_types, (list, tuple))
+            or not accept_types):
         raise TypeError("accept_types must be a non-empty list of 'type/subtype' strings")
     for t in accept_types:
         _text("accept_types item", t, allow_none=False)
@@ -156,7 +202,8 @@ def check_tls(protocol: Any, verify_server: Any, ca_file: Any, cert_file: Any,
         raise ValueError(f"{prefix}protocol {protocol!r} is insecure and not supported by "
                          "OpenSSL 3; use 'TLSv1.2' (the default) or 'TLSv1.3'")
     if protocol not in TLS_PROTOCOL_NAMES:
-        raise ValueError(f"{prefix}protocol must be one of {TLS_PROTOCOL_NAMES}, not {protocol!r}")
+        raise ValueError(f"{prefix}protocol must be one of {TLS_PROTOCOL_NAMES}, "
+                         f"not {protocol!r}")
     out = {
         "tls_protocol": protocol,
         "tls_verify_server": check_bool(f"{prefix}verify_server", verify_server),
@@ -172,23 +219,26 @@ def check_tls(protocol: Any, verify_server: Any, ca_file: Any, cert_file: Any,
 
 def _nameserver(item: Any) -> tuple[str, int]:
     if not isinstance(item, str):
-        raise TypeError(f"nameservers must contain str (\"ip\" or \"ip:port\"), not {type(item).__name__}")
+        raise TypeError('nameservers must contain str ("ip" or "ip:port"), '
+                        f"not {type(item).__name__}")
     host, port = item, 53
+    port_text: str | None = None
     if item.startswith("["):                      # [v6] or [v6]:port
         host, sep, rest = item[1:].partition("]")
         if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"nameservers: {item!r} is not \"ip\", \"ip:port\" or \"[ipv6]:port\"")
-        port = rest[1:] if rest else 53
+            raise ValueError(f'nameservers: {item!r} is not "ip", "ip:port" or "[ipv6]:port"')
+        port_text = rest[1:] if rest else None
     elif item.count(":") == 1:                    # v4:port
-        host, port = item.split(":")
-    if isinstance(port, str):
-        if not port.isdigit():
+        host, port_text = item.split(":")
+    if port_text is not None:
+        if not port_text.isdigit():
             raise ValueError(f"nameservers: {item!r} has no valid port")
-        port = int(port)
+        port = int(port_text)
     try:
         host = str(ipaddress.ip_address(host))
     except ValueError:
-        raise ValueError(f"nameservers: {item!r} is not an IP address (\"ip\" or \"ip:port\")") from None
+        raise ValueError(f'nameservers: {item!r} is not an IP address ("ip" or "ip:port")'
+                         ) from None
     if not 1 <= port <= 65535:
         raise ValueError(f"nameservers: the port of {item!r} must be 1..65535")
     return host, port
@@ -196,7 +246,7 @@ def _nameserver(item: Any) -> tuple[str, int]:
 
 def system_nameservers(path: str = RESOLV_CONF) -> list[str]:
     """The ``nameserver`` lines of resolv.conf (at most 8); none: ["127.0.0.1"], as glibc."""
-    out = []
+    out: list[str] = []
     try:
         with open(path) as fh:
             for line in fh:
@@ -223,7 +273,7 @@ def check_nameservers(value: Any) -> list[tuple[str, int]]:
     return [_nameserver(v) for v in value]
 
 
-def validate_start(kwargs: dict[str, Any]) -> dict[str, Any]:
+def validate_start(kwargs: Mapping[str, object]) -> dict[str, Any]:
     unknown = set(kwargs) - set(DEFAULT_START_OPTIONS)
     if unknown:
         raise TypeError(f"start() got unknown option(s): {', '.join(sorted(unknown))}")

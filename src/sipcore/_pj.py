@@ -21,7 +21,7 @@ if PJSIP_VERSION != BUILT_AGAINST:  # a different libpj*.so than the one compile
                       f"loaded {PJSIP_VERSION}; reinstall sipcore")
 
 
-def pjstr(value: bytes | str, keep: list) -> Any:
+def pjstr(value: bytes | str, keep: list[Any]) -> Any:
     """A ``pj_str_t`` pointing at a copy of value; the copy lives as long as ``keep``."""
     if isinstance(value, str):
         value = value.encode()
@@ -34,13 +34,14 @@ def pjstr(value: bytes | str, keep: list) -> Any:
     return s
 
 
-def pj2bytes(s) -> bytes:
+def pj2bytes(s: Any) -> bytes:
     if s.ptr == ffi.NULL or s.slen <= 0:
         return b""
-    return ffi.unpack(s.ptr, s.slen)
+    data: bytes = ffi.unpack(s.ptr, s.slen)
+    return data
 
 
-def pj2str(s) -> str:
+def pj2str(s: Any) -> str:
     return pj2bytes(s).decode("utf-8", "replace")
 
 
@@ -73,7 +74,7 @@ class Handles:
         self._live[token] = obj
         return token
 
-    def release(self, token) -> None:
+    def release(self, token: int) -> None:
         self._live.pop(token, None)
 
     def clear(self) -> None:

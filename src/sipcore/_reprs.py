@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime
 import html
 from collections import deque
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 #: transitions a primitive keeps for its repr (the most recent ones)
 HISTORY = 8

@@ -26,16 +26,21 @@ read ``current``; SDP values reach PJMEDIA through :func:`with_pool`, which this
 """
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import threading
 import time
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from . import _flat, _pj, sdp, signals
 from ._pj import check, ffi, lib, pj2str
 from .errors import EngineNotRunningError, InvalidStateError, SIPCoreError
+
+_from_epoch = datetime.datetime.fromtimestamp        # a C event's time, as notify's timestamps
+_UTC = datetime.timezone.utc
+_R = TypeVar("_R")
 
 #: PJSIP's log lines go to Python logging too, under this logger (pjlib level 1 -> ERROR,
 #: 2 -> WARNING, 3 -> INFO, 4 and more -> DEBUG); the SIP trace (``trace_sip``) goes to
@@ -61,7 +66,7 @@ STOP_ENDING_SECONDS = 2.0
 class _PostedCall:
     __slots__ = ("fn", "args", "done", "result", "error")
 
-    def __init__(self, fn: Callable, args: tuple):
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]):
         self.fn = fn
         self.args = args
         self.done = threading.Event()
@@ -72,7 +77,7 @@ class _PostedCall:
 class UA:
     """One run of the endpoint, from Engine.start() to Engine.stop()."""
 
-    def __init__(self, engine: Any, options: dict):
+    def __init__(self, engine: Any, options: dict[str, Any]):
         self.engine = engine
         self.options = options  # validated by _options.validate_start
         self.running = False
@@ -84,26 +89,27 @@ class UA:
         self._posted_lock = threading.Lock()
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
-        self._keep: list = []
+        self._keep: list[Any] = []
         self.endpt = ffi.NULL
         self.med_endpt = ffi.NULL
         self.cp = None
-        self.transports: dict[str, Any] = {}   # "udp" -> pjsip_transport*, "tcp"/"tls" -> tpfactory*
+        # "udp" -> pjsip_transport*, "tcp"/"tls" -> tpfactory*
+        self.transports: dict[str, Any] = {}
         self.checked_routes: dict[int, Any] = {}   # id(route) -> route that check_route() passed
         self.ports: dict[str, int | None] = {"udp": None, "tcp": None, "tls": None}
         self.codec_ids: list[str] = []        # full pjmedia ids, e.g. "PCMU/8000/1"
         self.available_codecs: list[str] = []
         self.events: dict[str, list[str]] = {}
         self.pending_messages: dict[str, Any] = {}
-        self.timers: dict[int, Callable[[], None]] = {}
+        self.timers: dict[int, tuple[Callable[[], None], Any]] = {}  # id -> (fn, entry)
         self._next_timer = 1
-        self.primitives: set = set()          # live Registration/Publication/Subscription...
+        self.primitives: set[Any] = set()          # live Registration/Publication/Subscription...
         self.scratch = _flat.Scratch()        # the poll thread's buffer and caches (_flat)
         # the audio bridge (media/_bridge.py: made at its first use, see `bridge`) and the media
         # objects (WaveFile, ... runs) that the teardown stops before destroying it
         self._bridge: Any = None
         self._bridge_closed = False
-        self.media_objects: set = set()
+        self.media_objects: set[Any] = set()
         self.ua_renewals = 0                  # times _give_back_memory renewed the UA layer
         self.poll_rounds = 0                  # rounds of the Python poll loop (diagnostics) ...
         self.poll_events = 0                  # ... and events sc_poll handled in them
@@ -130,7 +136,7 @@ class UA:
             self._bridge = Bridge(self)
         return self._bridge
 
-    def call(self, fn: Callable, *args: Any) -> Any:
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run fn(*args) on the poll thread and return its result (or raise its error)."""
         if self.on_poll_thread():
             if not self.running:
@@ -148,7 +154,7 @@ class UA:
             raise pc.error
         return pc.result
 
-    def post(self, fn: Callable, *args: Any) -> bool:
+    def post(self, fn: Callable[..., Any], *args: Any) -> bool:
         """Have the poll thread run fn(*args) soon, without waiting (any thread, also the poll
         thread itself, e.g. from a finalizer); False when the UA no longer runs calls."""
         with self._posted_lock:
@@ -369,7 +375,8 @@ class UA:
               "registering audio codecs")
         self._load_codecs()
         self.set_codecs(o["codecs"] if o["codecs"] is not None else
-                        [c for c in DEFAULT_CODECS if c.lower() in {a.lower() for a in self.available_codecs}])
+                        [c for c in DEFAULT_CODECS
+                         if c.lower() in {a.lower() for a in self.available_codecs}])
         for event, types in o["events"].items():
             self.add_event(event, types)
         if o["local_ip"] is None:
@@ -450,7 +457,7 @@ class UA:
             self._pj_inited = False
         lib.sc_events_clear()
 
-    # ---- C events: log lines, SIP trace, media events ----------------------------------------------
+    # ---- C events: log lines, SIP trace, media events -----------------------------------
 
     def drain_c_events(self) -> None:
         if not lib.sc_q_count:
@@ -471,7 +478,8 @@ class UA:
                         if to_log:
                             PJSIP_LOGGER.log(py_level, "%s: %s", module, message)
                         signals.notify(signals.SIPEngineLog, self.engine, log_sender=module,
-                                       level=ev.level, message=message)
+                                       level=ev.level, message=message,
+                                       timestamp=_from_epoch(ev.time, _UTC))
                 elif ev.kind == lib.SC_EV_TRACE:
                     to_log = TRACE_LOGGER.isEnabledFor(logging.INFO)
                     if to_log or signals.has_receivers(signals.SIPEngineSIPTrace):
@@ -480,7 +488,8 @@ class UA:
                                     source_port=ev.src_port,
                                     destination_ip=ffi.string(ev.dst_ip).decode(),
                                     destination_port=ev.dst_port,
-                                    data=ffi.unpack(ev.text, ev.len).decode("utf-8", "replace"))
+                                    data=ffi.unpack(ev.text, ev.len).decode("utf-8", "replace"),
+                                    timestamp=_from_epoch(ev.time, _UTC))
                         if to_log:
                             TRACE_LOGGER.info("%s %s:%d -> %s:%d\n%s",
                                               "received" if ev.received else "sent",
@@ -502,7 +511,7 @@ class UA:
 
     # ---- timers -------------------------------------------------------------------------
 
-    def schedule(self, delay: float, fn: Callable[[], None]):
+    def schedule(self, delay: float, fn: Callable[[], None]) -> int:
         """Call fn on the poll thread after delay seconds; returns a handle for cancel()."""
         tid = self._next_timer
         self._next_timer += 1
@@ -536,7 +545,8 @@ class UA:
         if lib.pj_getdefaultipinterface(lib.pj_AF_INET(), addr) == lib.PJ_SUCCESS:
             buf = ffi.new("char[]", 64)
             lib.pj_sockaddr_print(addr, buf, 64, 0)
-            return ffi.string(buf).decode()
+            ip: str = ffi.string(buf).decode()
+            return ip
         return "127.0.0.1"
 
     def start_transport(self, kind: str, port: int | None,
@@ -574,17 +584,19 @@ class UA:
         ip = self.options["local_ip"].encode()
         if kind == "udp":
             tp = ffi.new("pjsip_transport **")
-            check(lib.sc_start_udp(self.endpt, ip, port, tp), f"starting the UDP transport on port {port}")
+            check(lib.sc_start_udp(self.endpt, ip, port, tp),
+                  f"starting the UDP transport on port {port}")
             handle, bound = tp[0], lib.sc_transport_port(tp[0])
         else:
             f = ffi.new("pjsip_tpfactory **")
             if kind == "tcp":
-                check(lib.sc_start_tcp(self.endpt, ip, port, f), f"starting the TCP transport on port {port}")
+                check(lib.sc_start_tcp(self.endpt, ip, port, f),
+                      f"starting the TCP transport on port {port}")
             else:
                 o = self.options
-                keep = []
+                keep: list[Any] = []
 
-                def cstr(v):
+                def cstr(v: str | None) -> Any:
                     if v is None:
                         return ffi.NULL
                     b = ffi.new("char[]", v.encode())
@@ -599,7 +611,8 @@ class UA:
                 tls.proto = TLS_PROTOCOLS[o["tls_protocol"]]
                 tls.verify_server = 1 if o["tls_verify_server"] else 0
                 tls.timeout_ms = o["tls_timeout"]
-                check(lib.sc_start_tls(self.endpt, ip, port, tls, f), f"starting the TLS transport on port {port}")
+                check(lib.sc_start_tls(self.endpt, ip, port, tls, f),
+                      f"starting the TLS transport on port {port}")
             handle, bound = f[0], lib.sc_factory_port(f[0])
         self.checked_routes.clear()
         self.transports[kind] = handle
@@ -668,7 +681,7 @@ class UA:
                 raise ValueError(f"codecs: {c!r} is listed twice")
             chosen.append(canon[c.lower()])
         mgr = lib.pjmedia_endpt_get_codec_mgr(self.med_endpt)
-        keep: list = []
+        keep: list[Any] = []
         for cid in self.codec_ids:
             lib.pjmedia_codec_mgr_set_codec_priority(mgr, _pj.pjstr(cid, keep), 0)
         for i, name in enumerate(chosen):
@@ -681,7 +694,7 @@ class UA:
     def add_event(self, event: str, accept_types: list[str]) -> None:
         if event in self.events:
             raise ValueError(f"event {event!r} is already registered (events cannot be changed)")
-        keep: list = []
+        keep: list[Any] = []
         arr = ffi.new("pj_str_t[]", len(accept_types))
         for i, t in enumerate(accept_types):
             s = _pj.pjstr(t, keep)
@@ -697,7 +710,7 @@ class UA:
 
     # ---- PJSIP pools ---------------------------------------------------------------------
 
-    def in_pool(self, fn: Callable, args: tuple) -> Any:
+    def in_pool(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         """fn(pool, *args) with a temporary pool, released after (on the poll thread)."""
         pool = lib.pjsip_endpt_create_pool(self.endpt, b"sc-tmp", 4096, 4096)
         if pool == ffi.NULL:
@@ -739,11 +752,12 @@ def running(what: str) -> UA:
     return ua
 
 
-def with_pool(what: str, fn: Callable, *args: Any) -> Any:
+def with_pool(what: str, fn: Callable[..., _R], *args: Any) -> _R:
     """fn(pool, *args) on the poll thread of the running UA, with a temporary pool: how SDP
     values reach PJMEDIA (sdp.with_pool)."""
     ua = running(what)
-    return ua.call(ua.in_pool, fn, args)
+    result: _R = ua.call(ua.in_pool, fn, args)
+    return result
 
 
 sdp.with_pool = with_pool

@@ -21,23 +21,32 @@ which Python allows between classes of the same layout.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar, overload
+
+_T = TypeVar("_T")
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 CONTENT_TYPE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
-def unchecked_twin(cls: type) -> type:
+def unchecked_twin(cls: type[_T]) -> Callable[[], _T]:
     """The unchecked twin of a ``__slots__`` class (see the module's docstring): fill an
     instance with plain stores, then set its ``__class__`` to ``cls``.  It has cls's bases
     (so that Python sees the same layout), plain ``object.__setattr__``, and ``_twin_of``."""
     return type(f"_Unchecked{cls.__name__}", cls.__bases__,
-                {"__slots__": cls.__slots__, "__setattr__": object.__setattr__,
+                {"__slots__": cls.__dict__["__slots__"], "__setattr__": object.__setattr__,
                  "__module__": cls.__module__, "_twin_of": cls})
 
 
 # ---- generic ------------------------------------------------------------------------------
 
+@overload
+def check_int(name: str, value: Any, low: int, high: int, *,
+              allow_none: Literal[False] = False, unit: str = "") -> int: ...
+@overload
+def check_int(name: str, value: Any, low: int, high: int, *, allow_none: bool,
+              unit: str = "") -> int | None: ...
 def check_int(name: str, value: Any, low: int, high: int, *, allow_none: bool = False,
               unit: str = "") -> int | None:
     """An int (not a bool) in low..high; ``unit`` (e.g. "seconds") is named in the messages."""
@@ -58,15 +67,22 @@ def check_bool(name: str, value: Any) -> bool:
     return value
 
 
-def check_instance(name: str, value: Any, kind: type, article: str = "a",
-                   allow_none: bool = False) -> Any:
+@overload
+def check_instance(name: str, value: Any, kind: type[_T], article: str = "a",
+                   allow_none: Literal[False] = False) -> _T: ...
+@overload
+def check_instance(name: str, value: Any, kind: type[_T], article: str = "a", *,
+                   allow_none: bool) -> _T | None: ...
+def check_instance(name: str, value: Any, kind: type[_T], article: str = "a",
+                   allow_none: bool = False) -> _T | None:
     """value itself, if it is a ``kind`` (or None when ``allow_none``)."""
     if value is None and allow_none:
         return None
     if not isinstance(value, kind):
         raise TypeError(f"{name} must be {article} {kind.__name__}"
                         f"{' or None' if allow_none else ''}, not {type(value).__name__}")
-    return value
+    instance: _T = value
+    return instance
 
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...], quote: bool = False,

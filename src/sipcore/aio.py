@@ -51,7 +51,8 @@ its running loop.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, Callable
 
 from . import signals
 from .errors import SIPCoreError
@@ -69,7 +70,8 @@ class OperationFailed(SIPCoreError):
     def __init__(self, what: str, notification: Notification):
         self.notification = notification
         d = notification.data
-        why = " ".join(str(x) for x in (getattr(d, "code", ""), getattr(d, "reason", "")) if x != "")
+        why = " ".join(str(x) for x in (getattr(d, "code", ""), getattr(d, "reason", ""))
+                       if x != "")
         state = getattr(d, "state", None)
         super().__init__(f"{what} failed: {notification.name}"
                          + (f" state {state!r}" if state is not None else "")
@@ -164,7 +166,7 @@ class _Stream:
         self.queue: asyncio.Queue[Notification] = asyncio.Queue()
         self.waiter: _Waiter | None = None
 
-    async def __aenter__(self) -> "_Stream":
+    async def __aenter__(self) -> _Stream:
         self.waiter = _Waiter(self.names, self.sender, self.where, self.queue.put_nowait)
         return self
 

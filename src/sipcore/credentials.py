@@ -18,6 +18,7 @@ class Credentials:
     """
 
     __slots__ = ("uri", "password", "_wire_cache")
+    _wire_cache: tuple[tuple[bytes, bytes, str], tuple[bytes, bytes, bytes | None]] | None
 
     def __init__(self, uri: SIPURI, password: str | None = None):
         self.uri = uri
@@ -52,10 +53,10 @@ class Credentials:
         object.__setattr__(self, "_wire_cache", (uri_wire, wire))
         return wire
 
-    def copy(self) -> "Credentials":
+    def copy(self) -> Credentials:
         return self._snapshot()
 
-    def _snapshot(self) -> "Credentials":
+    def _snapshot(self) -> Credentials:
         obj = _UncheckedCredentials()        # (see _validate: unchecked values)
         obj.uri = self.uri.copy()
         obj.password = self.password
@@ -68,7 +69,8 @@ class Credentials:
             return NotImplemented
         return self.uri == other.uri and self.password == other.password
 
-    __hash__ = None
+    # a mutable value: unhashable (mypy types object.__hash__ as a method, not None)
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"Credentials({self.uri!r}, password={'***' if self.password else None})"

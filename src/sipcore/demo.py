@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from . import Credentials, Engine, NotificationRecorder, Route, SIPURI, send_message
+from . import SIPURI, Credentials, Engine, NotificationRecorder, Route, send_message
 from .ladder import Ladder
 from .peer import PeerProcess
 
@@ -29,7 +29,8 @@ def main(argv: list[str]) -> int:
     print(f"sipcore {engine.user_agent}: this endpoint is alice at {me} (UDP) "
           f"and port {engine.local_tcp_port} (TCP)")
     try:
-        with PeerProcess("--ip", ip, "--user", "bob", "--echo", f"{ip}:{engine.local_udp_port}:udp") as peer:
+        with PeerProcess("--ip", ip, "--user", "bob",
+                         "--echo", f"{ip}:{engine.local_udp_port}:udp") as peer:
             print(f"second sipcore process (pid {peer.ready['pid']}): bob at UDP port "
                   f"{peer.ready['udp']}, TCP port {peer.ready['tcp']}\n")
             alice = Credentials(SIPURI(ip, user="alice", port=engine.local_udp_port))
@@ -37,7 +38,8 @@ def main(argv: list[str]) -> int:
             with ladder, NotificationRecorder() as rec:
                 for transport in ("udp", "tcp"):
                     port = peer.ready[transport]
-                    ladder.names[f"{'[' + ip + ']' if ':' in ip else ip}:{port}"] = f"bob ({transport})"
+                    host = f"[{ip}]" if ":" in ip else ip
+                    ladder.names[f"{host}:{port}"] = f"bob ({transport})"
                     for i in range(args.count):
                         bob = SIPURI(ip, user="bob", port=port)
                         t0 = time.perf_counter()

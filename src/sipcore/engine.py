@@ -18,20 +18,26 @@ import atexit
 import copy
 import ipaddress
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from . import _options, _pj, _ua, signals
 from ._validate import check_int
 from .errors import EngineNotRunningError, InvalidStateError, PJSIPError
-from .uri import parse_in_pool
+from .uri import SIPURI, parse_in_pool
+
+if TYPE_CHECKING:   # (typing.Unpack for **kwargs is 3.12+; mypy knows typing_extensions)
+    from typing_extensions import Unpack
 
 __all__ = ["Engine"]
 
+_R = TypeVar("_R")
 
-def _on_poll_thread(what: str, fn: Any, *args: Any) -> Any:
+
+def _on_poll_thread(what: str, fn: Callable[..., _R], *args: Any) -> _R:
     """fn(ua, *args) on the poll thread of the running UA; EngineNotRunningError naming what."""
     ua = _ua.running(what)
-    return ua.call(fn, ua, *args)
+    result: _R = ua.call(fn, ua, *args)
+    return result
 
 
 class _Option:
@@ -84,10 +90,13 @@ class Engine:
 
     default_start_options = _options.DEFAULT_START_OPTIONS
 
-    _instance: "Engine | None" = None
+    _instance: Engine | None = None
     _instance_lock = threading.Lock()
+    _lock: threading.RLock
+    _atexit: bool
+    _start_options: dict[str, Any]
 
-    def __new__(cls) -> "Engine":
+    def __new__(cls) -> Engine:
         inst = cls._instance
         if inst is not None:          # the common case, without the lock
             return inst
@@ -109,7 +118,7 @@ class Engine:
         ua = _ua.current
         return ua is not None and ua.running and not ua._stopping
 
-    def start(self, **options: Any) -> None:
+    def start(self, **options: Unpack[_options.EngineOptions]) -> None:
         """Start the SIP core with the given options (see ``default_start_options``).
 
         Raises TypeError/ValueError for a bad option and ``PJSIPError`` if PJSIP fails to
@@ -117,6 +126,9 @@ class Engine:
         nothing when the options are those it was started with, and raises
         ``InvalidStateError`` naming the options that differ otherwise (a deviation: the
         spec's start() on a running Engine is an error whatever the options).
+
+        The options are typed (``sipcore._options.EngineOptions``, a TypedDict): mypy checks
+        their names and types in the caller's code.
         """
         with self._lock:
             opts = _options.validate_start(options)
@@ -238,7 +250,8 @@ class Engine:
 
     def _set_rtp_port_range(self, value: Any) -> None:
         value = _options.check_rtp_port_range(value)
-        _on_poll_thread("rtp_port_range", lambda ua: ua.options.__setitem__("rtp_port_range", value))
+        _on_poll_thread("rtp_port_range",
+                        lambda ua: ua.options.__setitem__("rtp_port_range", value))
 
     def _set_codecs(self, value: Any) -> None:
         value = _options.check_codecs(value)
@@ -290,7 +303,7 @@ class Engine:
                 raise
         _on_poll_thread("set_tls_options", apply)
 
-    def parse_sip_uri(self, uri_string: str):
+    def parse_sip_uri(self, uri_string: str) -> SIPURI:
         """Parse ``uri_string`` with PJSIP's parser into a SIPURI; SIPCoreError if invalid."""
         if not isinstance(uri_string, str):
             raise TypeError(f"uri_string must be a str, not {type(uri_string).__name__}")
@@ -428,7 +441,7 @@ class _NATDetection:
         self.engine = engine
         self.ua = ua
         self.user_data = user_data
-        self.token = None
+        self.token: int | None = None
 
     def start(self, ip: str, port: int) -> None:        # poll thread
         ua = self.ua

@@ -5,7 +5,10 @@ raise the built-in ``TypeError``/``ValueError`` with a message naming the argume
 """
 from __future__ import annotations
 
-from ._pjsip import ffi as _ffi, lib as _lib   # (the compiled module: _pj imports this one)
+from ._pjsip import (
+    ffi as _ffi,  # (the compiled module: _pj imports this one)
+    lib as _lib,
+)
 
 __all__ = ["SIPCoreError", "PJSIPError", "InvalidStateError", "EngineNotRunningError",
            "MessagePendingError"]
@@ -15,7 +18,10 @@ def strerror(status: int) -> str:
     """pjlib's text for a pj status."""
     buf = _ffi.new("char[]", 256)
     s = _lib.pj_strerror(status, buf, 256)
-    return "" if s.ptr == _ffi.NULL or s.slen <= 0 else _ffi.unpack(s.ptr, s.slen).decode("utf-8", "replace")
+    if s.ptr == _ffi.NULL or s.slen <= 0:
+        return ""
+    text: str = _ffi.unpack(s.ptr, s.slen).decode("utf-8", "replace")
+    return text
 
 
 class SIPCoreError(Exception):
@@ -51,7 +57,8 @@ class EngineNotRunningError(InvalidStateError):
 
     def __init__(self, what: str = "this call", state: str = "stopped"):
         super().__init__(what, state)
-        self.args = (f"{what} needs a running Engine (the Engine is {state}); call Engine().start()",)
+        self.args = (f"{what} needs a running Engine (the Engine is {state}); "
+                     "call Engine().start()",)
 
 
 class MessagePendingError(SIPCoreError):
@@ -62,7 +69,7 @@ class MessagePendingError(SIPCoreError):
     ``SIPEngineGotMessageResponse``.  ``to_uri`` is the URI in question.
     """
 
-    def __init__(self, to_uri):
+    def __init__(self, to_uri: object) -> None:
         self.to_uri = to_uri
         super().__init__(f"a MESSAGE to {to_uri} is still pending; send the next one after "
                          "its SIPEngineGotMessageResponse")

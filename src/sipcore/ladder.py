@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import datetime
 import html
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from . import pcap, signals
 
@@ -75,7 +76,7 @@ class Ladder:
             d["source_ip"], int(d["source_port"]), d["destination_ip"],
             int(d["destination_port"]), d.get("transport") or pcap.transport_of(text)))
 
-    def start(self) -> "Ladder":
+    def start(self) -> Ladder:
         """Record SIP traces from now on (``with ladder:`` does it too; a notebook, whose
         cells cannot share a ``with``, calls start() and stop())."""
         signals.SIPEngineSIPTrace.connect(self._on_trace, weak=False)
@@ -84,7 +85,7 @@ class Ladder:
     def stop(self) -> None:
         signals.SIPEngineSIPTrace.disconnect(self._on_trace)
 
-    def __enter__(self) -> "Ladder":
+    def __enter__(self) -> Ladder:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -93,7 +94,7 @@ class Ladder:
     # ---- pcap -----------------------------------------------------------------------------
 
     @classmethod
-    def from_records(cls, records: Iterable[Any], names: dict[str, str] | None = None) -> "Ladder":
+    def from_records(cls, records: Iterable[Any], names: dict[str, str] | None = None) -> Ladder:
         """A ladder of trace data or :class:`~sipcore.pcap.PacketRecord` objects."""
         ladder = cls(names)
         for r in records:
@@ -101,7 +102,7 @@ class Ladder:
         return ladder
 
     @classmethod
-    def from_pcap(cls, file: Any, names: dict[str, str] | None = None) -> "Ladder":
+    def from_pcap(cls, file: Any, names: dict[str, str] | None = None) -> Ladder:
         """The ladder of the SIP messages in a pcap file (see :func:`sipcore.pcap.read_pcap`)."""
         return cls.from_records(pcap.read_pcap(file), names)
 
@@ -232,7 +233,8 @@ class Ladder:
                            f'{html.escape(label)}</text>')
             else:
                 out.append(f'<line x1="{x[i]:.1f}" y1="{y:.1f}" x2="{x[j]:.1f}" y2="{y:.1f}" '
-                           f'stroke="{color}" stroke-width="1.5" marker-end="url(#arrow{color[1:]})"/>')
+                           f'stroke="{color}" stroke-width="1.5" '
+                           f'marker-end="url(#arrow{color[1:]})"/>')
                 # on a white box, so that a lifeline it crosses does not cut the text
                 mid, half = (x[i] + x[j]) / 2, len(label) * cw / 2 + 3
                 out.append(f'<rect x="{mid - half:.1f}" y="{y - 17:.1f}" width="{2 * half:.1f}" '

@@ -5,7 +5,8 @@ The child (``python -m sipcore peer [options]``) starts an Engine, prints
 every MESSAGE it receives (``"event": "message"``) and every response to a MESSAGE it sent
 (``"event": "response"``), and every ``SIPEngineGotException`` of its Engine
 (``"event": "exception", "traceback": ...``; the parent side keeps those in
-:attr:`PeerProcess.exceptions` too, so a test can assert there were none).  It reads commands on stdin::
+:attr:`PeerProcess.exceptions` too, so a test can assert there were none).  It reads commands
+on stdin::
 
     {"cmd": "send", "to": "sip:bob@127.0.0.1:5062", "route": ["127.0.0.1", 5062, "udp"],
      "content_type": "text/plain", "body": "hi"}
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -60,7 +62,7 @@ def main(argv: list[str]) -> int:
                     help="re-INVITEs: answered 200 at once, or wait for respond_reinvite")
     args = ap.parse_args(argv)
 
-    from . import Credentials, Engine, Route, SIPURI, send_message, signals
+    from . import SIPURI, Credentials, Engine, Route, send_message, signals
 
     out_lock = threading.Lock()
 
@@ -153,8 +155,8 @@ class _Calls:
                                  SDPAttribute("rtpmap", "8 PCMA/8000"),
                                  SDPAttribute(direction, "")])])
 
-    def run(self, engine: Any, cmd: dict) -> None:
-        from . import Credentials, Invitation, Route, SIPURI
+    def run(self, engine: Any, cmd: dict[str, Any]) -> None:
+        from . import SIPURI, Credentials, Invitation, Route
         what = cmd["cmd"]
         if what == "call":
             creds = Credentials(SIPURI(self.args.ip, user=cmd.get("user", self.args.user)),
@@ -225,7 +227,7 @@ class _Calls:
                   error=d.get("error"))
 
 
-def _child_env(env: dict | None) -> dict:
+def _child_env(env: Mapping[str, str] | None) -> dict[str, str]:
     """``env`` (default: this process's) with the folder this sipcore was imported from first
     on ``PYTHONPATH``: the child runs ``python -m sipcore`` and must find the same package also
     when it is on ``sys.path`` without being installed (a checkout, a notebook's sys.path)."""
@@ -239,18 +241,19 @@ def _child_env(env: dict | None) -> dict:
 class PeerProcess:
     """Parent side of ``python -m sipcore peer``: ``with PeerProcess(...) as peer: ...``."""
 
-    def __init__(self, *args: str, python: str | None = None, env: dict | None = None):
+    def __init__(self, *args: str, python: str | None = None,
+                 env: Mapping[str, str] | None = None):
         self.cmd = [python or sys.executable, "-m", "sipcore", "peer", *args]
         self.env = _child_env(env)
-        self.proc: subprocess.Popen | None = None
-        self.events: queue.Queue = queue.Queue()
+        self.proc: subprocess.Popen[str] | None = None
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.ready: dict[str, Any] = {}
         #: every "exception" event (SIPEngineGotException in the child), also when skipped
         #: by expect(): ``assert peer.exceptions == []``
         self.exceptions: list[dict[str, Any]] = []
         self._reader: threading.Thread | None = None
 
-    def start(self, timeout: float = 20.0) -> "PeerProcess":
+    def start(self, timeout: float = 20.0) -> PeerProcess:
         import tempfile
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -290,7 +293,8 @@ class PeerProcess:
             if ev.get("event") == event and all(ev.get(k) == v for k, v in match.items()):
                 return ev
 
-    def send(self, to: str, body: str, route: tuple, content_type: str = "text/plain") -> None:
+    def send(self, to: str, body: str, route: tuple[str, int, str | None],
+             content_type: str = "text/plain") -> None:
         self._command({"cmd": "send", "to": to, "body": body, "route": list(route),
                        "content_type": content_type})
 
@@ -298,7 +302,7 @@ class PeerProcess:
         """Send any command, e.g. ``command("call", id="c1", to=..., route=[...])``."""
         self._command({"cmd": cmd, **fields})
 
-    def _command(self, obj: dict) -> None:
+    def _command(self, obj: dict[str, Any]) -> None:
         assert self.proc is not None and self.proc.stdin is not None
         self.proc.stdin.write(json.dumps(obj) + "\n")
         self.proc.stdin.flush()
@@ -309,6 +313,7 @@ class PeerProcess:
         try:
             if self.proc.poll() is None:
                 self._command({"cmd": "quit"})
+                assert self.proc.stdin is not None     # (made with stdin=PIPE)
                 self.proc.stdin.close()
                 self.proc.wait(timeout)
         except (OSError, subprocess.TimeoutExpired, ValueError):
@@ -324,7 +329,7 @@ class PeerProcess:
                 except OSError:
                     pass
 
-    def __enter__(self) -> "PeerProcess":
+    def __enter__(self) -> PeerProcess:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -33,6 +33,7 @@ class Route:
 
     _FIELDS = ("address", "port", "transport")
     __slots__ = _FIELDS + ("_wire_cache",)
+    _wire_cache: tuple[bytes, Route] | None
 
     def __init__(self, address: str, port: int | None = None, transport: str | None = None):
         self.address = address
@@ -42,7 +43,8 @@ class Route:
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "address":
             if not isinstance(value, str):
-                raise TypeError(f"address must be a str (an IP address), not {type(value).__name__}")
+                raise TypeError("address must be a str (an IP address), "
+                                f"not {type(value).__name__}")
             v = value[1:-1] if value.startswith("[") and value.endswith("]") else value
             try:
                 value = str(ipaddress.ip_address(v))
@@ -92,10 +94,10 @@ class Route:
         port = "" if self.port is None else f":{self.port}"
         return f"<{scheme}:{host}{port};transport={self.transport or 'udp'};lr>"
 
-    def copy(self) -> "Route":
+    def copy(self) -> Route:
         return self._snapshot()
 
-    def _snapshot(self) -> "Route":
+    def _snapshot(self) -> Route:
         obj = _UncheckedRoute()              # (see _validate: unchecked values)
         obj.address = self.address
         obj.port = self.port
@@ -104,7 +106,7 @@ class Route:
         obj.__class__ = Route
         return obj
 
-    def _wire(self) -> tuple[bytes, "Route"]:
+    def _wire(self) -> tuple[bytes, Route]:
         """(the Route header value encoded, a private snapshot), kept until an attribute
         is set: a request takes both without copying the route each time."""
         cached = self._wire_cache
@@ -116,9 +118,11 @@ class Route:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Route):
             return NotImplemented
-        return (self.address, self.port, self.transport) == (other.address, other.port, other.transport)
+        return ((self.address, self.port, self.transport)
+                == (other.address, other.port, other.transport))
 
-    __hash__ = None
+    # a mutable value: unhashable (mypy types object.__hash__ as a method, not None)
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"Route({self.address!r}, {self.port}, {self.transport!r})"

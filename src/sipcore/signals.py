@@ -5,8 +5,10 @@ below, each signal with the data it carries, is the only list of them (docs/noti
 shows it as a table).  A notification is ``signal.send(sender, **data)`` to its receivers:
 ``sender`` is the object it is about (the :class:`~sipcore.Engine` for engine-wide ones) and
 ``data`` holds exactly the keyword data the spec lists, plus ``timestamp`` (a timezone-aware
-``datetime``).  Receivers run on the Engine's poll thread (``SIPEngineWillStart`` alone runs
-on the thread that calls ``Engine.start()``, before the poll thread exists).
+``datetime`` in UTC, when it happened; for SIPEngineSIPTrace and SIPEngineLog taken in C as the
+message crossed or the line was written, not when the poll thread delivered it).  Receivers
+run on the Engine's poll thread (``SIPEngineWillStart`` alone runs on the thread that calls
+``Engine.start()``, before the poll thread exists).
 
 Connect to one notification::
 
@@ -44,9 +46,10 @@ import time
 import traceback
 import weakref
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import MethodType, SimpleNamespace
-from typing import Any, Callable, Dict, Iterable, Tuple, Union
+from typing import Any, Callable, Union
 
 from blinker import ANY, NamedSignal, Namespace
 
@@ -147,7 +150,7 @@ RTPAudioTransportGotDTMF = _signal("RTPAudioTransportGotDTMF", """An AudioTransp
     A-D), once per digit, in the order received.""")
 
 #: name -> documentation of its data, from the list above
-NOTIFICATIONS: dict[str, str] = {name: sig.__doc__ for name, sig in _signals.items()}
+NOTIFICATIONS: dict[str, str] = {name: sig.__doc__ or "" for name, sig in _signals.items()}
 
 #: Sent after every notification with ``notification=`` a :class:`Notification`.
 any_notification = NamedSignal("any_notification",
@@ -178,16 +181,20 @@ class Notification:
 # sender-specific receiver is left to blinker.  Checked on blinker 1.9
 # (tests/unit/test_signals.py pins the range; pyproject bounds it to match).
 
-_fast: dict[NamedSignal, tuple] = {}         # signal -> its receivers, all strong
-_mixed: dict[NamedSignal, tuple] = {}        # signal -> (strong receivers, refs to weak ones)
-_weak: dict[NamedSignal, list] = {}          # signal -> our refs to its weak receivers
+_Receiver = Callable[..., Any]
+_Refs = tuple["weakref.ref[_Receiver]", ...]
+_fast: dict[NamedSignal, tuple[_Receiver, ...]] = {}  # signal -> its receivers, all strong
+# signal -> (strong receivers, refs to weak ones)
+_mixed: dict[NamedSignal, tuple[tuple[_Receiver, ...], _Refs]] = {}
+# signal -> our refs to its weak receivers
+_weak: dict[NamedSignal, list[weakref.ref[_Receiver]]] = {}
 _specific: set[NamedSignal] = set()          # signals with sender-specific receivers
 _generation = 0                              # bumped at every change: a build that a change
 _cache_lock = threading.RLock()              # overtook is not kept (RLock: weakref callbacks)
 _NOBODY = object()                           # a sender nobody connects for
 
 
-def _receivers(signal: NamedSignal, sender: Any) -> Iterable:
+def _receivers(signal: NamedSignal, sender: Any) -> Iterable[_Receiver]:
     """The live receivers of ``signal`` for ``sender`` (notify, when _fast has none)."""
     if signal in _specific:
         return signal.receivers_for(sender)
@@ -273,7 +280,7 @@ class _Delivery:
 
     def __init__(self) -> None:
         self.busy = False
-        self.queue: deque = deque()
+        self.queue: deque[tuple[NamedSignal, Any, dict[str, Any]]] = deque()
 
 
 class _PerThread(threading.local):
@@ -341,7 +348,8 @@ def has_receivers(signal: NamedSignal | str) -> bool:
     """Whether sending ``signal`` (or the signal of that name) would reach any receiver."""
     if signal.__class__ is str:
         signal = _signals[signal]
-    return bool(signal.receivers) or bool(any_notification.receivers)
+    # (narrowed by the __class__ test, which mypy does not follow; kept for its speed)
+    return bool(signal.receivers) or bool(any_notification.receivers)  # type: ignore[union-attr]
 
 
 # ---- errors ---------------------------------------------------------------------------------
@@ -361,7 +369,7 @@ def report_exception(sender: Any, tb: str) -> None:
     notify(SIPEngineGotException, sender, traceback=tb)
 
 
-def _receiver_failed(signal: NamedSignal, data: dict) -> None:
+def _receiver_failed(signal: NamedSignal, data: dict[str, Any]) -> None:
     """A receiver of ``signal`` just raised: report it (this never raises)."""
     tb = traceback.format_exc()
     if signal is SIPEngineGotException:    # reporting failed: the log is what is left
@@ -378,9 +386,9 @@ def _receiver_failed(signal: NamedSignal, data: dict) -> None:
 # ---- recording and waiting --------------------------------------------------------------------
 
 #: a ``where``/``fail_on`` condition: a predicate, or data fields and the values they equal
-Condition = Union[Callable[[Notification], bool], Dict[str, Any]]
+Condition = Union[Callable[[Notification], bool], dict[str, Any]]
 #: ``fail_on``: a name, a (name, condition) pair, {name: condition or None}, or a list of those
-FailOn = Union[str, Tuple[str, Any], Dict[str, Any], Iterable[Union[str, Tuple[str, Any]]]]
+FailOn = Union[str, tuple[str, Any], dict[str, Any], Iterable[Union[str, tuple[str, Any]]]]
 
 
 class NotificationRecorder:
@@ -436,7 +444,7 @@ class NotificationRecorder:
             self.notifications.append(notification)
             self._cond.notify_all()
 
-    def start(self) -> "NotificationRecorder":
+    def start(self) -> NotificationRecorder:
         if not self._connected:
             any_notification.connect(self._on, weak=False)
             self._connected = True
@@ -447,7 +455,7 @@ class NotificationRecorder:
             any_notification.disconnect(self._on)
             self._connected = False
 
-    def __enter__(self) -> "NotificationRecorder":
+    def __enter__(self) -> NotificationRecorder:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -560,7 +568,7 @@ def _condition(cond: Any) -> Callable[[Notification], bool]:
         missing = object()
         return lambda n: all(getattr(n.data, k, missing) == v for k, v in items)
     if callable(cond):
-        return cond
+        return cond  # type: ignore[no-any-return]  # (callable(Any) does not narrow)
     raise TypeError(f"a condition must be a callable or a dict of data fields, not {cond!r}")
 
 

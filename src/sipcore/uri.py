@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
 from . import _flat
 from ._pj import ffi, lib
 from ._validate import check_bool, check_int, unchecked_twin
 from .errors import SIPCoreError
+
+_V = TypeVar("_V")
 
 __all__ = ["SIPURI"]
 
@@ -22,14 +25,16 @@ _UNRESERVED = _ALNUM + "-_.!~*'()"
 _USER_SAFE = set(_UNRESERVED + "&=+$,;?/")           # RFC 3261 user-unreserved
 _PARAM_SAFE = set(_UNRESERVED + "[]/:&+$")           # param-unreserved
 _HEADER_SAFE = set(_UNRESERVED + "[]/?:+$")          # hnv-unreserved
-_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^{_LABEL}(\.{_LABEL})*\.?$")
 
 
-def _plain(chars: str) -> "re.Pattern[str]":
+def _plain(chars: str) -> re.Pattern[str]:
     return re.compile("^[" + re.escape(chars) + "]*$")
 
 
-_PLAIN = {}  # id(safe set) -> pattern matching text that needs no escaping
+# id(safe set) -> pattern matching text that needs no escaping
+_PLAIN: dict[int, re.Pattern[str]] = {}
 
 
 def _escape(text: str, safe: set[str]) -> str:
@@ -43,7 +48,7 @@ def _escape(text: str, safe: set[str]) -> str:
         if ch in safe:
             out.append(ch)
         else:
-            out.extend("%%%02X" % b for b in ch.encode("utf-8"))
+            out.extend(f"%{b:02X}" for b in ch.encode("utf-8"))
     return "".join(out)
 
 
@@ -66,7 +71,8 @@ def _check_host(host: Any) -> str:
         return str(ipaddress.ip_address(h)) if ":" in h else (
             h if _HOSTNAME.match(h) else str(ipaddress.IPv4Address(h)))
     except ValueError:
-        raise ValueError(f"host must be a host name or an IPv4/IPv6 address, not {host!r}") from None
+        raise ValueError("host must be a host name or an IPv4/IPv6 address, "
+                         f"not {host!r}") from None
 
 
 def _check_mapping(name: str, value: Any, allow_none_values: bool) -> dict[str, str | None]:
@@ -100,6 +106,16 @@ class SIPURI:
     _FIELDS = ("host", "user", "port", "display", "secure", "parameters", "headers")
     # _wire: the encoded forms for requests, cached (see _wire())
     __slots__ = _FIELDS + ("_wire_cache",)
+    # as stored (__setattr__ checks and normalizes what is assigned: a Mapping or None
+    # becomes a dict, port 0 None)
+    host: str
+    user: str | None
+    port: int | None
+    display: str | None
+    secure: bool
+    parameters: dict[str, str | None]
+    headers: dict[str, str]
+    _wire_cache: tuple[bytes, bytes, str] | None
 
     def __init__(self, host: str, user: str | None = None, port: int | None = None,
                  display: str | None = None, secure: bool = False,
@@ -110,8 +126,8 @@ class SIPURI:
         self.port = port
         self.display = display
         self.secure = secure
-        self.parameters = parameters
-        self.headers = headers
+        self.parameters = parameters  # type: ignore[assignment]  # (made a dict; see above)
+        self.headers = headers  # type: ignore[assignment]
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "host":
@@ -199,7 +215,7 @@ class SIPURI:
 
     # -- comparison and copies ------------------------------------------------------------
 
-    def _key(self) -> tuple:
+    def _key(self) -> tuple[Any, ...]:
         return (self.host.lower(), self.user, self.port, self.display, self.secure,
                 tuple(sorted(self.parameters.items(), key=lambda kv: (kv[0], kv[1] or ""))),
                 tuple(sorted(self.headers.items())))
@@ -209,16 +225,17 @@ class SIPURI:
             return NotImplemented
         return self._key() == other._key()
 
-    __hash__ = None  # mutable
+    # mutable: unhashable (mypy types object.__hash__ as a method, not None)
+    __hash__ = None  # type: ignore[assignment]
 
-    def copy(self) -> "SIPURI":
+    def copy(self) -> SIPURI:
         return _make(self.host, self.user, self.port, self.display, self.secure,
                      self.parameters, self.headers)
 
-    def __copy__(self) -> "SIPURI":
+    def __copy__(self) -> SIPURI:
         return self.copy()
 
-    def __deepcopy__(self, memo: dict) -> "SIPURI":
+    def __deepcopy__(self, memo: dict[int, Any]) -> SIPURI:
         return self.copy()
 
 
@@ -226,7 +243,8 @@ _UncheckedSIPURI = unchecked_twin(SIPURI)
 
 
 def _make(host: str, user: str | None, port: int | None, display: str | None, secure: bool,
-          parameters: dict, headers: dict) -> SIPURI:
+          parameters: Mapping[str, str | None] | None,
+          headers: Mapping[str, str] | None) -> SIPURI:
     """A SIPURI from values already valid and normalized as SIPURI keeps them (user, port and
     display None when unset), skipping the checks (see _validate: unchecked values): a copy,
     or what PJSIP's parser found -- every received message's URIs.  The dicts are copied."""
@@ -243,7 +261,8 @@ def _make(host: str, user: str | None, port: int | None, display: str | None, se
     return obj
 
 
-def from_pj(uri_ptr, buf: _flat.Buffer, uris: dict | None = None) -> SIPURI | None:
+def from_pj(uri_ptr: Any, buf: _flat.Buffer,
+            uris: dict[bytes, tuple[Any, ...]] | None = None) -> SIPURI | None:
     """A SIPURI from a ``pjsip_uri *`` (sip:/sips:, plain or name-addr), else None, read
     through its URI flat form (``sc_uri_pj_flat``, in ``buf``).
 
@@ -261,7 +280,7 @@ def from_pj(uri_ptr, buf: _flat.Buffer, uris: dict | None = None) -> SIPURI | No
 _pj_flat = lib.sc_uri_pj_flat
 
 
-def fields_of_flat(flat: bytes, uris: dict) -> tuple:
+def fields_of_flat(flat: bytes, uris: dict[bytes, tuple[Any, ...]]) -> tuple[Any, ...]:
     """The fields of a URI flat form as _make() takes them (PJSIP's values, normalized),
     remembered in ``uris`` (bounded; the tuples are never handed out: _make copies the
     dicts)."""
@@ -272,24 +291,24 @@ def fields_of_flat(flat: bytes, uris: dict) -> tuple:
     return fields
 
 
-def _normalized(fields: tuple) -> tuple:
+def _normalized(fields: tuple[Any, ...]) -> tuple[Any, ...]:
     """Fields as SIPURI keeps them: an empty user or display name and port 0 are None."""
     host, user, port, display, secure, params, headers = fields
     return host, user or None, port or None, display or None, secure, params, headers
 
 
-def _checked(fields: tuple) -> SIPURI:
+def _checked(fields: tuple[Any, ...]) -> SIPURI:
     """A SIPURI from fields, validated as user input is."""
     host, user, port, display, secure, params, headers = fields
     return SIPURI(host=host, user=user or None, port=port or None, display=display or None,
                   secure=secure, parameters=params, headers=headers)
 
 
-def _once(pairs, what: str, strict: bool) -> dict:
+def _once(pairs: Iterable[tuple[str, _V]], what: str, strict: bool) -> dict[str, _V]:
     """A dict of (name, value) pairs.  A SIPURI holds each parameter and header once: a name
     given twice (``;ttl=;ttl=0``) is a ValueError when ``strict`` (user input, so nothing is
     silently dropped); in a received message the first occurrence is kept."""
-    out: dict = {}
+    out: dict[str, _V] = {}
     for name, value in pairs:
         if name in out:
             if strict:
@@ -299,7 +318,7 @@ def _once(pairs, what: str, strict: bool) -> dict:
     return out
 
 
-def _fields_of_flat(data: bytes, strict: bool = False) -> tuple:
+def _fields_of_flat(data: bytes, strict: bool = False) -> tuple[Any, ...]:
     """The URI flat form's decoder (sipcore.h): host, user, port, display, secure,
     parameters, headers."""
     f = _flat.fields(data, "replace")
@@ -312,7 +331,8 @@ def _fields_of_flat(data: bytes, strict: bool = False) -> tuple:
 
 
 def _flat_of(host: str, user: str | None, port: int | None, display: str | None,
-             secure: bool, parameters: dict, headers: dict) -> bytes:
+             secure: bool, parameters: Mapping[str, str | None],
+             headers: Mapping[str, str]) -> bytes:
     """The URI flat form's encoder (what sc_uri_pj_flat writes; for the tests)."""
     e = _flat.escape
     values = [e(display or ""), e(user or ""), e(host), str(port or 0), "1" if secure else "0",
@@ -327,7 +347,7 @@ def _flat_of(host: str, user: str | None, port: int | None, display: str | None,
 MAX_URI_LENGTH = 8192
 
 
-def parse_in_pool(pool, text: str) -> SIPURI:
+def parse_in_pool(pool: Any, text: str) -> SIPURI:
     """PJSIP's URI parser over ``text``, in ``pool`` (Engine.parse_sip_uri: the UA's
     with_pool runs this on the poll thread)."""
     data = text.encode("utf-8", "surrogatepass")

@@ -1,6 +1,7 @@
 """The sdist is complete: built from this tree, installed with plain pip into a new virtual
 environment (outside the source tree, pjproject found by pkg-config or build_pjsip.py's cache),
-it gives a sipcore that imports, starts an Engine, and ships its licence and ``py.typed``."""
+it gives a sipcore that imports, starts an Engine, and ships its licence, ``py.typed`` and the
+stub of its cffi module (``_pjsip.pyi``: the types mypy gives ``ffi`` and ``lib``)."""
 import glob
 import os
 import subprocess
@@ -17,6 +18,7 @@ CHECK = textwrap.dedent("""
     from sipcore import Engine
     assert "site-packages" in sipcore.__file__, sipcore.__file__
     assert os.path.exists(os.path.join(os.path.dirname(sipcore.__file__), "py.typed"))
+    assert os.path.exists(os.path.join(os.path.dirname(sipcore.__file__), "_pjsip.pyi"))
     dist = md.distribution("sipcore")
     assert dist.metadata["License-Expression"] == "GPL-2.0-or-later", dist.metadata["License-Expression"]
     assert any(str(f).endswith("LICENSE") for f in dist.files)
@@ -41,7 +43,7 @@ def test_sdist_builds_a_working_wheel_in_a_new_venv(tmp_path):
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     for needed in ("LICENSE", "build_pjsip.py", "src/sipcore/_cdefs/sipcore.h",
                    "src/sipcore/_cdefs/glue.c", "src/sipcore/_cdefs/decl/pjsip.h",
-                   "src/sipcore/py.typed", "docs/architecture.md"):
+                   "src/sipcore/py.typed", "src/sipcore/_pjsip.pyi", "docs/architecture.md"):
         assert needed in names, f"{needed} missing from the sdist"
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

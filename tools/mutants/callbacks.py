@@ -14,9 +14,12 @@ MUTANTS = [
          why="the incoming MESSAGE's trampoline does not drain the C queue first: its SIP trace "
              "comes after SIPEngineGotMessage",
          file=F,
-         old="def _on_message(rdata, flat, used, to_len, from_len, ctype_len, body_len) -> None:\n"
-             "    if lib.sc_q_count:\n        _drain()\n",
-         new="def _on_message(rdata, flat, used, to_len, from_len, ctype_len, body_len) -> None:\n",
+         old="                body_len: int) -> None:\n"
+             "    if lib.sc_q_count:\n        _drain()\n    ua = _ua.current\n"
+             "    if ua is not None and ua.running:\n        message.on_incoming(",
+         new="                body_len: int) -> None:\n"
+             "    ua = _ua.current\n"
+             "    if ua is not None and ua.running:\n        message.on_incoming(",
          tests=[f"{T}::test_c_events_queued_before_a_callback_are_delivered_before_its_notifications"]),
     dict(name="callbacks-message-token-kept",
          why="the final report of a MESSAGE leaves its token (and the request) in the handle "

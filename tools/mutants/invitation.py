@@ -82,8 +82,8 @@ MUTANTS = [
          why="Invitation(contact_uri=...) ignored: the generated Contact is sent",
          file=F,
          old="        contact = (self._contact_arg._name_addr() if self._contact_arg is not None\n"
-             "                   else self._local_contact_for(aor.user, self._route.transport))\n",
-         new="        contact = self._local_contact_for(aor.user, self._route.transport)\n",
+             "                   else self._local_contact_for(aor.user, route.transport))\n",
+         new="        contact = self._local_contact_for(aor.user, route.transport)\n",
          tests=[f"{TD}::test_contact_uri_is_sent_and_used_by_the_peer"]),
     dict(name="invitation-reinvite-response-data-dropped",
          why="REINVITING -> CONFIRMED without the final response's code/reason/headers",
@@ -137,8 +137,10 @@ MUTANTS = [
     dict(name="invitation-prev-state-is-new-state",
          why="SIPInvitationChangedState carries the new state as prev_state",
          file=F,
-         old='        signals.notify(signals.SIPInvitationChangedState, self, prev_state=prev, state=state, **data)\n',
-         new='        signals.notify(signals.SIPInvitationChangedState, self, prev_state=state, state=state, **data)\n',
+         old="        signals.notify(signals.SIPInvitationChangedState, self, prev_state=prev, state=state,\n"
+             "                       **data)\n",
+         new="        signals.notify(signals.SIPInvitationChangedState, self, prev_state=state, state=state,\n"
+             "                       **data)\n",
          tests=[f"{FUZZ}::test_random_call_flows_follow_the_spec_state_machine"]),
 
     # ---- issue #11: the rows and the events -----------------------------------------------

@@ -10,7 +10,7 @@ MUTANTS = [
          why="a sink with no other source gets NONE frames only: a stream sends no RTP, a "
              "recording stops growing",
          file=B,
-         old="            self._link(self.silence_slot, slot[0], +1)\n",
+         old="            self._link(self.silence_slot, index, +1)\n",
          new="            pass\n",
          tests=[f"{T}::test_a_sink_with_nothing_connected_still_gets_a_frame_every_tick",
                 f"{T}::test_a_stopped_transport_leaves_its_pairwise_recorder_with_silence"]),

@@ -58,7 +58,8 @@ class Bridge:
         # owner -> (slot, is_source, is_sink); owners are kept by identity
         self._members: dict[int, tuple[Any, int, bool, bool]] = {id(SOUND): (SOUND, 0, True, True)}
         self._conference: set[int] = {id(SOUND)}
-        self._edges: Counter = Counter()       # (src slot, dst slot) -> reasons to be connected
+        # (src slot, dst slot) -> reasons to be connected
+        self._edges: Counter[tuple[int, int]] = Counter()
         self.playback_device: str | None = None
         self.recording_device: str | None = None
         use = ua.options["auto_sound"] and bool(self.devices(output=True)) \
@@ -79,7 +80,8 @@ class Bridge:
         name = ffi.new("char[]", 256)
         ins, outs = ffi.new("int *"), ffi.new("int *")
         for i in range(lib.sc_aud_dev_count()):
-            if lib.sc_aud_dev_info(i, name, 256, ins, outs) == 0 and (outs[0] if output else ins[0]) > 0:
+            if (lib.sc_aud_dev_info(i, name, 256, ins, outs) == 0
+                    and (outs[0] if output else ins[0]) > 0):
                 names.append(ffi.string(name).decode("utf-8", "replace"))
         return names
 
@@ -149,9 +151,10 @@ class Bridge:
         slot = ffi.new("int *")
         check(lib.sc_bridge_add(self._b, port, slot), "adding a port to the audio bridge")
         self._members[id(owner)] = (owner, slot[0], source, sink)
+        index: int = slot[0]
         if sink:
-            self._link(self.silence_slot, slot[0], +1)
-        return slot[0]
+            self._link(self.silence_slot, index, +1)
+        return index
 
     def slot(self, owner: Any) -> int | None:
         m = self._members.get(id(owner))

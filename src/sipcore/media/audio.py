@@ -30,8 +30,7 @@ import threading
 import weakref
 from typing import Any
 
-from .. import _ua as ua_mod
-from .. import signals
+from .. import _ua as ua_mod, signals
 from .._pj import check, ffi, handles, lib
 from .._validate import check_bool, check_choice, check_instance
 from ..errors import InvalidStateError, PJSIPError, SIPCoreError
@@ -94,13 +93,13 @@ class _StreamCore:
     """The C side of one AudioTransport (its stream and clock), apart from it so garbage
     collection can destroy it; in the token registry and ``ua.primitives``.  Poll thread."""
 
-    def __init__(self, ua: Any, owner: "AudioTransport", rtp_core: Any):
+    def __init__(self, ua: Any, owner: AudioTransport, rtp_core: Any):
         self.ua = ua
         self.owner = weakref.ref(owner)
         self.rtp_core = rtp_core
         self.stream = ffi.NULL
         self.clock = ffi.NULL
-        self.token = handles.new(self)
+        self.token: int | None = handles.new(self)
         rtp_core.streams.add(self)
         ua.primitives.add(self)
 
@@ -177,6 +176,7 @@ class AudioTransport:
         self._port_rate: int | None = None
         self._core: _StreamCore | None = None
         self._run("__init__", self._create, remote_sdp, sdp_index, check_state=False)
+        assert self._core is not None   # (made by _create)
         weakref.finalize(self, self._core.dispose).atexit = False
 
     # -- attributes --
@@ -198,7 +198,7 @@ class AudioTransport:
                       doc="this transport's codec list (None: the Engine's)")
 
     @property
-    def statistics(self) -> dict | None:
+    def statistics(self) -> dict[str, Any] | None:
         """sipcore extension: the stream's RTP/RTCP statistics (pjmedia_stream_get_stat), or
         None when not running: ``tx_packets``, ``tx_bytes``, ``rx_packets``, ``rx_bytes``,
         ``rx_lost``, ``rx_discarded``, ``rx_reordered``, ``rx_duplicated`` (counted from the
@@ -219,7 +219,8 @@ class AudioTransport:
         out = {name: getattr(st, name) for name in (
             "tx_packets", "tx_bytes", "rx_packets", "rx_bytes", "rx_lost", "rx_discarded",
             "rx_reordered", "rx_duplicated", "tx_lost", "rtcp_rx_count", "rtcp_tx_count")}
-        out.update(rx_jitter_ms=st.rx_jitter_last_us / 1000, rx_jitter_mean_ms=st.rx_jitter_mean_us / 1000,
+        out.update(rx_jitter_ms=st.rx_jitter_last_us / 1000,
+                   rx_jitter_mean_ms=st.rx_jitter_mean_us / 1000,
                    rx_jitter_max_ms=st.rx_jitter_max_us / 1000, rtt_ms=st.rtt_last_us / 1000,
                    rtt_mean_ms=st.rtt_mean_us / 1000)
         return out
@@ -235,8 +236,9 @@ class AudioTransport:
         (the codec negotiated with the remote offer), with ``direction``."""
         is_offer = check_bool("is_offer", is_offer)
         direction = check_direction(direction)
-        return self._run("get_local_media", self._local_media, is_offer, direction,
-                         check_state=False)
+        media: SDPMedia = self._run("get_local_media", self._local_media, is_offer, direction,
+                                    check_state=False)
+        return media
 
     def start(self, local_sdp: SDPSession, remote_sdp: SDPSession, sdp_index: int) -> None:
         """Start the stream with the local offer and the remote answer (the offerer's
@@ -286,7 +288,7 @@ class AudioTransport:
             raise InvalidStateError(f"AudioTransport.{what}()", "stopped (the Engine stopped)")
         return ua.call(self._guarded, what, fn, args, check_state)
 
-    def _guarded(self, what: str, fn: Any, args: tuple, check_state: bool) -> Any:
+    def _guarded(self, what: str, fn: Any, args: tuple[Any, ...], check_state: bool) -> Any:
         if check_state and (self._core is None or self._stopped):
             raise InvalidStateError(f"AudioTransport.{what}()", self._state_name())
         return fn(*args)
@@ -316,12 +318,12 @@ class AudioTransport:
 
     def _create(self, remote_sdp: SDPSession | None, index: int) -> None:
         rtp_core = self._require_transport("__init__", INIT, LOCAL, ESTABLISHED)
-        self._core = _StreamCore(self._ua, self, rtp_core)
+        self._core = core = _StreamCore(self._ua, self, rtp_core)
         if remote_sdp is None:
             return
         offered = remote_sdp.media[index]
         if self._transport._srtp_forced and not any(a.name == "crypto" for a in offered.attributes):
-            self._core.destroy()
+            core.destroy()
             raise SIPCoreError("the offer has no SRTP (no a=crypto in its audio line) and the "
                                "RTPTransport has srtp_forced")
         try:
@@ -331,11 +333,13 @@ class AudioTransport:
             local = self._one_session(self._offer_media("sendrecv"), proto)
             self._start_stream(local, _one_media(remote_sdp, index), local_is_offer=False)
         except BaseException:
-            self._core.destroy()
+            core.destroy()
             raise
 
     def _offer_media(self, direction: str) -> SDPMedia:
-        rtp = self._transport._core.rtp
+        transport_core = self._transport._core
+        assert transport_core is not None   # (checked by the callers: _require_transport)
+        rtp = transport_core.rtp
         def build(pool: Any) -> SDPMedia:
             sdp = ffi.new("pjmedia_sdp_session **")
             check(self._with_codecs(lib.sc_audio_local_media, self._ua.med_endpt, pool, rtp, sdp),
@@ -346,13 +350,16 @@ class AudioTransport:
     def _one_session(self, m: SDPMedia, proto: str | None = None) -> SDPSession:
         if proto is not None:
             m.transport = proto
-        address = m.connection.address if m.connection is not None else self._transport._local_address
+        address = (m.connection.address if m.connection is not None
+                   else self._transport._local_address)
+        assert address is not None      # (an RTPTransport past INIT has its address)
         kind = "IP6" if ":" in address else "IP4"
         return SDPSession(address, address_type=kind,
                           connection=SDPConnection(address, address_type=kind), media=[m])
 
     def _local_media(self, is_offer: bool, direction: str) -> SDPMedia:
-        if self._core is None or self._transport._core is None or self._transport._core.rtp == ffi.NULL:
+        if (self._core is None or self._transport._core is None
+                or self._transport._core.rtp == ffi.NULL):
             raise InvalidStateError("AudioTransport.get_local_media() (its RTPTransport)", INVALID)
         if not is_offer and self._answer is not None:
             return _with_direction(self._answer.copy(), direction)
@@ -369,7 +376,8 @@ class AudioTransport:
                            local_is_offer=True)
 
     def _start_stream(self, local: SDPSession, remote: SDPSession, local_is_offer: bool) -> None:
-        ua, core = self._ua, self._core
+        ua, core, transport_core = self._ua, self._core, self._transport._core
+        assert core is not None and transport_core is not None   # (made; checked by callers)
 
         def run(pool: Any) -> Any:
             active_local = ffi.new("pjmedia_sdp_session **")
@@ -384,7 +392,7 @@ class AudioTransport:
                     raise SIPCoreError("the audio stream was rejected (port 0 in the SDP)")
             out = ffi.new("sc_stream_t **")
             about = ffi.new("sc_stream_info_t *")
-            check(self._with_codecs(lib.sc_stream_create, ua.med_endpt, self._transport._core.rtp,
+            check(self._with_codecs(lib.sc_stream_create, ua.med_endpt, transport_core.rtp,
                                     core.token, active_local[0], active_remote[0],
                                     1 if self._vad else 0, out, about),
                   "creating the audio stream")
@@ -409,6 +417,7 @@ class AudioTransport:
     def _send_dtmf(self, digit: str) -> None:
         if not self._started:
             raise InvalidStateError("AudioTransport.send_dtmf()", self._state_name())
+        assert self._core is not None   # (started)
         check(lib.sc_stream_dtmf(self._core.stream, digit.encode()), "sending DTMF")
         self._play_dtmf(digit)
 
@@ -425,6 +434,7 @@ class AudioTransport:
     def _update_direction(self, direction: str) -> None:
         if not self._started:
             raise InvalidStateError("AudioTransport.update_direction()", self._state_name())
+        assert self._core is not None   # (started)
         check(lib.sc_stream_set_dir(self._core.stream, direction in ("sendrecv", "sendonly"),
                                     direction in ("sendrecv", "recvonly")),
               "updating the stream's direction")
@@ -453,6 +463,7 @@ class AudioTransport:
 
     def _clock_on(self, play: str | None, record: str | None) -> None:
         core = self._core
+        assert core is not None         # (_guarded checked it)
         if core.stream == ffi.NULL or core.clock != ffi.NULL:
             raise InvalidStateError("AudioTransport._start_clock()", self._state_name())
         out = ffi.new("sc_clock_t **")

@@ -30,8 +30,7 @@ import time
 import weakref
 from typing import Any, NamedTuple
 
-from .. import _ua as ua_mod
-from .. import signals
+from .. import _ua as ua_mod, signals
 from .._pj import check, ffi, handles, lib, strerror
 from .._validate import check_bool, check_instance, check_int
 from ..errors import InvalidStateError
@@ -79,11 +78,11 @@ def parse_pairs(text: str) -> tuple[list[ICECandidate], list[ICECandidate]]:
 
 
 def check_sdp_index(name: str, sdp: SDPSession, index: Any) -> int:
-    index = check_int("sdp_index", index, 0, 63)
-    if index >= len(sdp.media):
-        raise ValueError(f"sdp_index {index} is out of range: {name} has {len(sdp.media)} "
+    checked = check_int("sdp_index", index, 0, 63)
+    if checked >= len(sdp.media):
+        raise ValueError(f"sdp_index {checked} is out of range: {name} has {len(sdp.media)} "
                          "media line(s)")
-    return index
+    return checked
 
 
 def copy_into(target: SDPSession, source: SDPSession) -> None:
@@ -97,12 +96,12 @@ class _Core:
     RTPTransport can close it: the token registry and ``ua.primitives`` hold this, not the
     RTPTransport.  Poll thread only."""
 
-    def __init__(self, ua: Any, owner: "RTPTransport"):
+    def __init__(self, ua: Any, owner: RTPTransport):
         self.ua = ua
         self.owner = weakref.ref(owner)
         self.rtp = ffi.NULL
-        self.token = handles.new(self)
-        self.streams: set = set()       # the audio cores streaming on it (at most one live)
+        self.token: int | None = handles.new(self)
+        self.streams: set[Any] = set()       # the audio cores streaming on it (at most one live)
         ua.primitives.add(self)
 
     def on_media_event(self, what: int, value: int, status: int, text: str) -> None:
@@ -161,13 +160,14 @@ class RTPTransport:
         self._lock = threading.RLock()
         self._local_address: str | None = None
         self._local_port: int | None = None
-        self._remote_sdp: tuple[str, int] | None = None
+        self._remote_sdp: tuple[str | None, int] | None = None
         self._stun_reason: str | None = None
         self._ice_started: float | None = None  # monotonic time ICE negotiation started
         self._state = INIT
         ua = self._ua = ua_mod.running("RTPTransport")
-        self._core = None
+        self._core: _Core | None = None
         ua.call(self._create, address)
+        assert self._core is not None   # (made by _create)
         weakref.finalize(self, self._core.dispose).atexit = False
 
     # -- attributes --
@@ -206,12 +206,14 @@ class RTPTransport:
     @property
     def remote_rtp_address_received(self) -> str | None:
         """The address RTP was received from; None until some was."""
-        return self._info("rx_ip")
+        ip: str | None = self._info("rx_ip")
+        return ip
 
     @property
     def remote_rtp_port_received(self) -> int | None:
         """The port RTP was received from; None until some was."""
-        return self._info("rx_port")
+        port: int | None = self._info("rx_port")
+        return port
 
     @property
     def srtp_active(self) -> bool:
@@ -259,7 +261,7 @@ class RTPTransport:
             raise InvalidStateError(f"RTPTransport.{what}()", INVALID)
         return ua.call(self._locked, what, fn, args)
 
-    def _locked(self, what: str, fn: Any, args: tuple) -> Any:
+    def _locked(self, what: str, fn: Any, args: tuple[Any, ...]) -> Any:
         event = what
         if self._core is None or self._core.rtp == ffi.NULL or self._state == INVALID:
             raise InvalidStateError(f"RTPTransport.{what}()", INVALID)
@@ -327,12 +329,14 @@ class RTPTransport:
             lib.sc_rtp_info(self._core.rtp, info)
 
     def _set_init(self) -> None:
+        core = self._core
+        assert core is not None     # (_locked checked it)
         if self._state in (LOCAL, ESTABLISHED):
-            live = [s for s in self._core.streams if s.stream != ffi.NULL]
+            live = [s for s in core.streams if s.stream != ffi.NULL]
             if live:
                 raise InvalidStateError("RTPTransport.set_INIT() (an AudioTransport is using "
                                         "it: stop it first)", self._state)
-            lib.sc_rtp_reset(self._core.rtp)
+            lib.sc_rtp_reset(core.rtp)
             self._remote_sdp = None
             self._ice_started = None    # a late result of that negotiation is not news
         before = self._state
@@ -341,6 +345,7 @@ class RTPTransport:
             signals.notify(signals.RTPTransportDidInitialize, self)
 
     def _set_local(self, local_sdp: SDPSession, index: int) -> None:
+        assert self._core is not None     # (_locked checked it)
         rtp = self._core.rtp
         pj = to_pj(self._ua, lib.sc_rtp_pool(rtp), local_sdp)
         check(lib.sc_rtp_set_local(rtp, pj, index), "RTPTransport.set_LOCAL()")
@@ -348,6 +353,7 @@ class RTPTransport:
         self._move("set_LOCAL")
 
     def _set_established(self, local_sdp: SDPSession, remote_sdp: SDPSession, index: int) -> None:
+        assert self._core is not None     # (_locked checked it)
         rtp = self._core.rtp
         answering = self._state == INIT
         pool = lib.sc_rtp_pool(rtp)

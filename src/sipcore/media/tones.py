@@ -34,7 +34,8 @@ def write_tone(path: str, frequency: float | Sequence[float], seconds: float = 1
     """Write a 16-bit mono PCM WAV holding a sine of ``frequency`` Hz (or the sum of several,
     each at ``amplitude / len``) for ``seconds``, after ``silence_before`` seconds of silence.
     ``amplitude`` is a fraction of full scale (0 < amplitude <= 1).  Returns ``path``."""
-    freqs = [float(frequency)] if isinstance(frequency, (int, float)) else [float(f) for f in frequency]
+    freqs = ([float(frequency)] if isinstance(frequency, (int, float))
+             else [float(f) for f in frequency])
     if not freqs or any(not 0 < f < sample_rate / 2 for f in freqs):
         raise ValueError(f"frequency must be between 0 and {sample_rate / 2} Hz, not {frequency}")
     if not 0 < amplitude <= 1:
@@ -56,7 +57,7 @@ def write_tone(path: str, frequency: float | Sequence[float], seconds: float = 1
     return path
 
 
-def read_wav(path: str) -> tuple[array, int]:
+def read_wav(path: str) -> tuple[array[int], int]:
     """The samples (16-bit, first channel) and sample rate of a 16-bit PCM WAV file."""
     with wave.open(path, "rb") as w:
         if w.getsampwidth() != 2:

@@ -136,7 +136,7 @@ class _Run:
 
 
 class _Playback(_Run):
-    def __init__(self, ua: Any, owner: "WaveFile", level: int, loop_count: int,
+    def __init__(self, ua: Any, owner: WaveFile, level: int, loop_count: int,
                  pause_time: float, destination: Any):
         self.loop_count = loop_count
         self.pause_time = pause_time
@@ -332,6 +332,7 @@ class RecordingWaveFile(_FileObject):
     def _in_state(self, what: str, state: str, new_state: str, mute: bool) -> None:
         if self._state != state:
             raise InvalidStateError(what, self._state)
+        assert self._run is not None    # (running in ``state``)
         self._run.bridge.mute_tx(self._run, mute)
         self._state = new_state
 

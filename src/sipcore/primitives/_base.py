@@ -4,12 +4,18 @@ generic checks are _validate's, re-exported)."""
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Literal, overload
 
 from .. import _reprs, _ua as ua_mod
 from .._pj import check, ffi, handles, lib, pj2str, strerror
-from .._validate import (check_body, check_content_type, check_expires,  # noqa: F401
-                         check_headers, check_instance, check_timeout)
+from .._validate import (  # re-exported: the primitives take them from here
+    check_body as check_body,
+    check_content_type as check_content_type,
+    check_expires as check_expires,
+    check_headers as check_headers,
+    check_instance as check_instance,
+    check_timeout as check_timeout,
+)
 from ..credentials import Credentials
 from ..errors import EngineNotRunningError, InvalidStateError
 from ..route import Route
@@ -26,10 +32,14 @@ def check_route(value: Any) -> Route:
     return check_instance("route", value, Route).copy()
 
 
+@overload
+def check_sipuri(name: str, value: Any, allow_none: Literal[False] = False) -> SIPURI: ...
+@overload
+def check_sipuri(name: str, value: Any, allow_none: bool) -> SIPURI | None: ...
 def check_sipuri(name: str, value: Any, allow_none: bool = False) -> SIPURI | None:
     """A private copy of value, a SIPURI (or None when ``allow_none``)."""
-    value = check_instance(name, value, SIPURI, allow_none=allow_none)
-    return None if value is None else value.copy()
+    uri = check_instance(name, value, SIPURI, allow_none=allow_none)
+    return None if uri is None else uri.copy()
 
 
 #: the reason of the 408 a request's ``timeout`` ends it with (as send_message's)
@@ -38,10 +48,10 @@ TIMEOUT_REASON = "Request Timeout (no final response within the timeout)"
 
 def timeout_property(doc: str) -> property:
     """A settable ``timeout``: seconds in (0, 3600] as send_message's, or None."""
-    def get(self: Any) -> float | None:
+    def get(self: ClientPrimitive) -> float | None:
         return self._timeout
 
-    def set_(self: Any, value: float | None) -> None:
+    def set_(self: ClientPrimitive, value: float | None) -> None:
         self._timeout = None if value is None else check_timeout(value, 3600,
                                                                  "a number of seconds")
     return property(get, set_, doc=doc)
@@ -65,7 +75,10 @@ class ClientPrimitive:
     _what = "primitive"
     _end_method = ""        # what leaving a ``with`` block calls (the subclass's end)
     _timeout: float | None = None   # seconds a request may wait for its final response
-    _deadline: Any = None   # the timer of that wait (fires the subclass's _on_deadline)
+    _deadline: int | None = None   # the timer of that wait (fires the subclass's _on_deadline)
+    _ua: ua_mod.UA
+    _token: int | None
+    _lock: threading.RLock
 
     def __enter__(self) -> Any:
         return self
@@ -172,18 +185,18 @@ class ClientPrimitive:
         choose the transport (RFC 3263; the Route header then names none)."""
         return ";transport=udp" in route.uri()
 
-    def _listener(self, route: Route):
+    def _listener(self, route: Route) -> Any:
         kind = route.transport or "udp"
         return self._ua.transports[kind] if kind in ("tcp", "tls") else ffi.NULL
 
 
-def add_headers(tdata, headers: dict[str, str]) -> None:
+def add_headers(tdata: Any, headers: dict[str, str]) -> None:
     for name, value in headers.items():
         check(lib.sc_tdata_add_header(tdata, name.encode(), value.encode()),
               f"adding the {name} header")
 
 
-def result_code_reason(result) -> tuple[int, str]:
+def result_code_reason(result: Any) -> tuple[int, str]:
     """Code and reason of a client result; a PJSIP error without a response becomes 503/408."""
     code = result.code
     reason = pj2str(result.reason)

@@ -34,6 +34,8 @@ class RefreshingPrimitive(ClientPrimitive):
     """Registration and Publication: a settable ``expires``, the queue and one refresh timer."""
 
     _table: Table                # the subclass's rows, in its state names
+    _state: str
+    _expires: int
     _states: tuple[str, str, str, str]   # its (idle, sending, active, ending)
     _timer: Any = None           # the refresh timer
     _kick: Any = None            # timer sending a queued request right after a final response
@@ -135,7 +137,7 @@ class RefreshingPrimitive(ClientPrimitive):
             self._answered = self._attempt
             self._finished(408, TIMEOUT_REASON)
 
-    def on_client(self, kind: int, result) -> None:
+    def on_client(self, kind: int, result: Any) -> None:
         _, sending, _, ending = self._states
         if self._state not in (sending, ending) or self._answered >= self._attempt:
             return  # late or duplicate
@@ -148,7 +150,7 @@ class RefreshingPrimitive(ClientPrimitive):
         finally:
             self._in_callback = False
 
-    def _failover(self, result) -> bool:
+    def _failover(self, result: Any) -> bool:
         """RFC 3263 4.3: a 503 or a timeout (or a transport error: no response) from one of the
         servers a name resolved to sends the same request to the next one (from the poll loop:
         PJSIP counts the client busy until this callback returns); nothing is notified until

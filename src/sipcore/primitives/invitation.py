@@ -18,21 +18,36 @@ Media is not handled here: the SDP is data the application sets and reads.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from .. import _flat, _reprs, signals
 from .._pj import check, ffi, lib, pj2str, strerror
-from ..errors import InvalidStateError, PJSIPError, SIPCoreError
-from ..sdp import SDPSession
-from ..sdp import _flat as _sdp_flat, _flat_of_pj as _sdp_flat_of_pj
-from ..sdp import _from_flat as _sdp_from_flat, _pj_from_flat as _sdp_pj_from_flat
 from .._validate import check_instance, check_int, check_timeout
+from ..credentials import Credentials
+from ..errors import InvalidStateError, PJSIPError, SIPCoreError
+from ..route import Route
+from ..sdp import (
+    SDPSession,
+    _flat as _sdp_flat,
+    _flat_of_pj as _sdp_flat_of_pj,
+    _from_flat as _sdp_from_flat,
+    _pj_from_flat as _sdp_pj_from_flat,
+)
 from ..uri import SIPURI, from_pj
-from ._base import (ClientPrimitive, add_headers, check_credentials, check_headers,
-                    check_route, check_sipuri, recent)
+from ._base import (
+    ClientPrimitive,
+    add_headers,
+    check_credentials,
+    check_headers,
+    check_route,
+    check_sipuri,
+    recent,
+)
 from ._states import INVITATION, STAY
 
 __all__ = ["Invitation", "TRANSITIONS", "METHOD_STATES", "STATES"]
+
+_R = TypeVar("_R")
 
 NULL = "NULL"
 CALLING = "CALLING"
@@ -84,12 +99,16 @@ class Invitation(ClientPrimitive):
 
     _end_method = "disconnect"
 
-    def __init__(self, credentials, callee_uri: SIPURI, route, contact_uri: SIPURI | None = None):
-        self._credentials = check_credentials(credentials)
+    _credentials: Credentials | None    # (None for an incoming session)
+    _route: Route | None
+
+    def __init__(self, credentials: Credentials, callee_uri: SIPURI, route: Route,
+                 contact_uri: SIPURI | None = None):
+        self._credentials = creds = check_credentials(credentials)
         callee = check_sipuri("callee_uri", callee_uri)
-        self._route = check_route(route)
+        self._route = route_ = check_route(route)
         self._contact_arg = check_sipuri("contact_uri", contact_uri, allow_none=True)
-        self._setup(True, self._credentials.uri.copy(), callee, self._route.transport or "udp")
+        self._setup(True, creds.uri.copy(), callee, route_.transport or "udp")
         self._bind()
         self._call("__init__", self._ua.check_route, self._route)
 
@@ -106,16 +125,16 @@ class Invitation(ClientPrimitive):
         self._offered_local: bytes | None = None   # set_offered_local_sdp's, in SDP flat form
         # the active SDPs (local, remote) in SDP flat form, made into SDPSession objects only
         # when asked for
-        self._active_sdp: tuple | None = None
-        self._timer = None
+        self._active_sdp: tuple[bytes, bytes] | None = None
+        self._timer: int | None = None
         self._timed_out = False
-        self._cancel_data: dict | None = None
+        self._cancel_data: dict[str, Any] | None = None
         # True while a method sends its own final response to a received re-INVITE: the
         # transaction's end is then not a state change of its own (the method makes it)
         self._answering = False
 
     @classmethod
-    def _new_incoming(cls, ua, inv, rdata, transport: str) -> "Invitation":
+    def _new_incoming(cls, ua: Any, inv: Any, rdata: Any, transport: str) -> Invitation:
         """On the poll thread: a new incoming INVITE (already answered 100 by the glue)."""
         self = object.__new__(cls)
         info = ffi.new("sc_rdata_info_t *")
@@ -152,8 +171,10 @@ class Invitation(ClientPrimitive):
                      doc="None for an incoming session")
     caller_uri = property(lambda self: _copy(self._caller_uri), doc="read-only SIPURI")
     callee_uri = property(lambda self: _copy(self._callee_uri), doc="read-only SIPURI")
-    local_uri = property(lambda self: _copy(self._caller_uri if self._outgoing else self._callee_uri))
-    remote_uri = property(lambda self: _copy(self._callee_uri if self._outgoing else self._caller_uri))
+    local_uri = property(
+        lambda self: _copy(self._caller_uri if self._outgoing else self._callee_uri))
+    remote_uri = property(
+        lambda self: _copy(self._callee_uri if self._outgoing else self._caller_uri))
     transport = property(lambda self: self._transport, doc='"udp", "tcp" or "tls"')
     local_contact_uri = property(lambda self: _copy(self._local_contact_uri),
                                  doc="the Contact sent to the remote party (SIPURI), None in NULL")
@@ -166,7 +187,8 @@ class Invitation(ClientPrimitive):
     def __repr__(self) -> str:
         way = "to" if self._outgoing else "from"
         peer = self.remote_uri
-        return f"<Invitation {way} {peer._addr_spec() if peer else '?'} {self._state}{recent(self)}>"
+        return (f"<Invitation {way} {peer._addr_spec() if peer else '?'} "
+                f"{self._state}{recent(self)}>")
 
     # -- SDP --
 
@@ -195,11 +217,15 @@ class Invitation(ClientPrimitive):
     def get_offered_local_sdp(self) -> SDPSession | None:
         """The local SDP proposed now (set with set_offered_local_sdp(), or sent as an offer or
         answer that is not yet negotiated), or None."""
-        return self._call("get_offered_local_sdp", self._get_sdp, _SDP_OFFERED_LOCAL)
+        sdp: SDPSession | None = self._call("get_offered_local_sdp", self._get_sdp,
+                                            _SDP_OFFERED_LOCAL)
+        return sdp
 
     def get_offered_remote_sdp(self) -> SDPSession | None:
         """The SDP offer (or answer) received from the remote party and not yet negotiated."""
-        return self._call("get_offered_remote_sdp", self._get_sdp, _SDP_OFFERED_REMOTE)
+        sdp: SDPSession | None = self._call("get_offered_remote_sdp", self._get_sdp,
+                                            _SDP_OFFERED_REMOTE)
+        return sdp
 
     def set_offered_local_sdp(self, local_sdp: SDPSession) -> None:
         """The SDP to send next: the offer of send_invite()/send_reinvite(), or the answer of
@@ -260,7 +286,8 @@ class Invitation(ClientPrimitive):
     def _require_direction(self, method: str, outgoing: bool) -> None:
         if self._outgoing != outgoing:
             raise InvalidStateError(f"Invitation.{method}()",
-                                    f"{self._state} ({'outgoing' if self._outgoing else 'incoming'} session)")
+                                    f"{self._state} "
+                                    f"({'outgoing' if self._outgoing else 'incoming'} session)")
 
     def _set_offered(self, sdp: bytes) -> None:
         self._require("set_offered_local_sdp")
@@ -274,7 +301,7 @@ class Invitation(ClientPrimitive):
         p = lib.sc_inv_sdp(self._inv, which)
         return None if p == ffi.NULL else _sdp_from_flat(_sdp_flat_of_pj(p, self._ua.scratch))
 
-    def _with_pj_sdp(self, sdp: bytes | None, fn) -> Any:
+    def _with_pj_sdp(self, sdp: bytes | None, fn: Callable[[Any], _R]) -> _R:
         """Call fn(pjmedia_sdp_session * or NULL) with sdp (an SDP flat form) built in a
         temporary pool (PJSIP copies what it keeps)."""
         if sdp is None:
@@ -287,7 +314,7 @@ class Invitation(ClientPrimitive):
         finally:
             lib.pjsip_endpt_release_pool(self._ua.endpt, pool)
 
-    def _send(self, tdata, headers: dict[str, str], what: str) -> None:
+    def _send(self, tdata: Any, headers: dict[str, str], what: str) -> None:
         try:
             add_headers(tdata, headers)
         except BaseException:
@@ -299,18 +326,20 @@ class Invitation(ClientPrimitive):
         self._require("send_invite")
         self._require_direction("send_invite", True)
         ua = self._ua
-        ua.check_route(self._route)
-        aor = self._credentials.uri
+        creds, route, callee = self._credentials, self._route, self._callee_uri
+        assert creds is not None and route is not None and callee is not None  # (outgoing)
+        ua.check_route(route)
+        aor = creds.uri
         contact = (self._contact_arg._name_addr() if self._contact_arg is not None
-                   else self._local_contact_for(aor.user, self._route.transport))
-        password = self._credentials.password
+                   else self._local_contact_for(aor.user, route.transport))
+        password = creds.password
         out = ffi.new("pjsip_inv_session **")
-        args = [aor._name_addr().encode(), contact.encode(), self._callee_uri._name_addr().encode(),
-                self._callee_uri._request_uri().encode(), self._route.uri().encode()]
+        args = [aor._name_addr().encode(), contact.encode(), callee._name_addr().encode(),
+                callee._request_uri().encode(), route.uri().encode()]
         token = self._hold()
         try:
             self._with_pj_sdp(self._offered_local, lambda sdp: check(lib.sc_inv_create_uac(
-                token, *args, self._listener(self._route), (aor.user or "").encode(),
+                token, *args, self._listener(route), (aor.user or "").encode(),
                 password.encode() if password is not None else ffi.NULL, sdp, out),
                 "creating the INVITE session"))
         except BaseException:
@@ -342,7 +371,8 @@ class Invitation(ClientPrimitive):
         self._require("accept_invite")
         self._require_direction("accept_invite", False)
         info = self._info()
-        if self._offered_local is None and info.neg_state in (-1, lib.PJMEDIA_SDP_NEG_STATE_REMOTE_OFFER):
+        if (self._offered_local is None
+                and info.neg_state in (-1, lib.PJMEDIA_SDP_NEG_STATE_REMOTE_OFFER)):
             raise SIPCoreError("Invitation.accept_invite(): no local SDP to answer with; call "
                                "set_offered_local_sdp() first")
         tdata = ffi.new("pjsip_tx_data **")
@@ -430,7 +460,7 @@ class Invitation(ClientPrimitive):
 
     # -- poll thread: PJSIP events --
 
-    def _on_event(self, inv, ev) -> None:
+    def _on_event(self, inv: Any, ev: Any) -> None:
         kind = ev.kind
         if kind == lib.SC_INV_EV_STATE:
             self._on_pj_state(ev)
@@ -457,7 +487,7 @@ class Invitation(ClientPrimitive):
         elif kind == lib.SC_INV_EV_CANCEL:
             self._cancel_data = _message_data(ev.rdata, self._ua.scratch)
 
-    def _on_pj_state(self, ev) -> None:
+    def _on_pj_state(self, ev: Any) -> None:
         if self._state == DISCONNECTED:
             return
         rdata = ev.rdata
@@ -494,7 +524,7 @@ class Invitation(ClientPrimitive):
         signals.notify(signals.SIPInvitationGotSDPUpdate, self, succeeded=False,
                        error=strerror(status) if status != lib.PJ_SUCCESS else "no active SDP")
 
-    def _answer_offer_now(self, inv) -> None:
+    def _answer_offer_now(self, inv: Any) -> None:
         """An offer outside a re-INVITE (an UPDATE, or an offer in a response): answer with
         the current local SDP (during set-up, the offered one if set)."""
         sdp = self._active_local_flat
@@ -513,14 +543,15 @@ class Invitation(ClientPrimitive):
         prev = self._state
         state = _ROWS.get((prev, event))
         if state is None:
-            INVITATION.next(prev, event)     # raises TransitionError naming state and event
+            state = INVITATION.next(prev, event)  # raises TransitionError naming state and event
         if state == STAY:
             return
         self._state = state
         _reprs.note(self, prev, state, data)
-        signals.notify(signals.SIPInvitationChangedState, self, prev_state=prev, state=state, **data)
+        signals.notify(signals.SIPInvitationChangedState, self, prev_state=prev, state=state,
+                       **data)
 
-    def _info(self):
+    def _info(self) -> Any:
         info = ffi.new("sc_inv_info_t *")
         lib.sc_inv_info(self._inv, info)
         return info
@@ -565,16 +596,16 @@ class Invitation(ClientPrimitive):
             self._fire("engine_stop", code=503, reason="Service Unavailable (Engine stopped)")
 
 
-def _copy(value):
+def _copy(value: SIPURI | None) -> SIPURI | None:
     return None if value is None else value.copy()
 
 
-def _headers(rdata, scratch: _flat.Scratch) -> dict[str, str]:
+def _headers(rdata: Any, scratch: _flat.Scratch) -> dict[str, str]:
     """A received message's headers (sc_msg_headers: a headers list, in the UA's buffer)."""
     return _flat.headers_of(scratch.read(lib.sc_msg_headers, rdata) or b"")
 
 
-def _message_data(rdata, scratch: _flat.Scratch) -> dict[str, Any]:
+def _message_data(rdata: Any, scratch: _flat.Scratch) -> dict[str, Any]:
     """The spec's data of a notification caused by a received message."""
     info = ffi.new("sc_rdata_info_t *")
     lib.sc_rdata_info(rdata, info)
@@ -593,7 +624,7 @@ def _message_data(rdata, scratch: _flat.Scratch) -> dict[str, Any]:
 
 # ---- incoming INVITE ---------------------------------------------------------------------
 
-def on_incoming(ua, inv, rdata, transport: str) -> bool:
+def on_incoming(ua: Any, inv: Any, rdata: Any, transport: str) -> bool:
     """A new INVITE outside a dialog (sc_py_inv_incoming): True when an Invitation took it;
     False (answered 480) when nobody listens to SIPInvitationChangedState."""
     if not signals.has_receivers(signals.SIPInvitationChangedState):

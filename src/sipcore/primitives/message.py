@@ -14,16 +14,15 @@ with the Engine option ``message_answer="receiver"`` after it, with the code a r
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 from .. import _flat, _ua, signals
 from .._pj import check, ffi, handles, lib, strerror
+from .._validate import HEADER_NAME, check_content_type, check_int, check_timeout
 from ..credentials import Credentials
 from ..errors import InvalidStateError, MessagePendingError
 from ..route import Route
 from ..uri import SIPURI, _make, fields_of_flat
-from .._validate import HEADER_NAME, check_content_type, check_int, check_timeout
 
 __all__ = ["send_message"]
 
@@ -90,7 +89,7 @@ def _extra_headers(headers: dict[str, str]) -> bytes:
     return _flat.headers_list(headers)
 
 
-def _request(dest: tuple, requests: dict) -> Any:
+def _request(dest: tuple[Any, ...], requests: dict[tuple[Any, ...], tuple[Any, ...]]) -> Any:
     """The ``sc_msg_request_t *`` for ``dest`` (send_message's), made on a miss of
     ``requests`` (the UA's scratch): the same struct serves every request to one destination
     from one sender, so its C strings are converted once.  The entry keeps what it points to."""
@@ -120,14 +119,14 @@ class _PendingMessage:
         self.to_uri = to_uri
         self.key = key              # the Request-URI lower-cased: one pending MESSAGE per key
         self.route = route          # a snapshot (Route._wire)
-        self.token = None
+        self.token: int | None = None
         self.msg = ffi.NULL         # the C side (sc_msg_t *) while it runs
         self.done = False
 
     # -- on the poll thread --
 
-    def send(self, ua: Any, dest: tuple, body: bytes, headers: Any, password: bytes | None,
-             timeout_ms: int) -> None:
+    def send(self, ua: Any, dest: tuple[Any, ...], body: bytes, headers: Any,
+             password: bytes | None, timeout_ms: int) -> None:
         self.ua = ua
         route = self.route
         ua.check_route(route)
@@ -191,9 +190,10 @@ class _PendingMessage:
 def on_incoming(ua: Any, rdata: Any, flat: Any, used: int, to_len: int, from_len: int,
                 ctype_len: int, body_len: int) -> None:
     """A MESSAGE outside any dialog (sc_py_on_message, with the running UA), already answered
-    200 by the glue (sc_on_rx_request) unless ``message_answer`` is "receiver", which wrote it in the incoming MESSAGE flat buffer
-    (sipcore.h) into the UA's scratch buffer: ``used`` bytes at ``flat``, copied first.  NULL
-    when it did not fit: then again, into a buffer that big."""
+    200 by the glue (sc_on_rx_request) unless ``message_answer`` is "receiver".  The glue
+    wrote it in the incoming MESSAGE flat form (sipcore.h) into the UA's scratch buffer:
+    ``used`` bytes at ``flat``, copied first.  NULL when it did not fit: then again, into a
+    buffer that big."""
     if not signals.has_receivers(signals.SIPEngineGotMessage):
         return
     scratch = ua.scratch
@@ -267,7 +267,8 @@ def split_content_type(text: str) -> tuple[str, dict[str, str]]:
 
 
 def decode(data: bytes, to_len: int, from_len: int, ctype_len: int, body_len: int,
-           uris: dict) -> tuple:
+           uris: dict[bytes, tuple[Any, ...]]
+           ) -> tuple[SIPURI | None, SIPURI | None, str | None, bytes]:
     """The incoming MESSAGE flat buffer's decoder (sipcore.h): (to_uri, from_uri,
     content_type, body) as SIPEngineGotMessage gives them.  ``uris``: the UA's cache of
     decoded URIs (uri.fields_of_flat)."""
@@ -285,7 +286,7 @@ def decode(data: bytes, to_len: int, from_len: int, ctype_len: int, body_len: in
 
 
 def encode(to: bytes | None, from_: bytes | None, content_type: str | None,
-           body: bytes) -> tuple:
+           body: bytes) -> tuple[bytes, int, int, int, int]:
     """The incoming MESSAGE flat buffer's encoder (what sc_message_flat writes; for the
     tests): (data, to_len, from_len, ctype_len, body_len).  ``to``/``from_``: URI flat forms,
     None for a URI that is not sip:/sips:; ``content_type`` None: no body."""

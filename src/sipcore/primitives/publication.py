@@ -10,8 +10,8 @@ publication is dropped, so a re-used object starts with no entity tag (the spec'
 bug, fixed).
 
 The machine (the queue, the refresh timer, the rows) is shared with Registration:
-``_refreshing.RefreshingPrimitive`` and ``_states.PUBLICATION``; this module says how a request is made
-and what a response carries.
+``_refreshing.RefreshingPrimitive`` and ``_states.PUBLICATION``; this module says how a request
+is made and what a response carries.
 """
 from __future__ import annotations
 
@@ -19,8 +19,19 @@ from typing import Any
 
 from .. import signals
 from .._pj import check, ffi, lib
-from ._base import (recent, add_headers, check_body, check_content_type, check_credentials,
-                    check_expires, check_headers, check_route, result_code_reason)
+from ..credentials import Credentials
+from ..route import Route
+from ._base import (
+    add_headers,
+    check_body,
+    check_content_type,
+    check_credentials,
+    check_expires,
+    check_headers,
+    check_route,
+    recent,
+    result_code_reason,
+)
 from ._refreshing import RefreshingPrimitive
 from ._states import PUBLICATION
 
@@ -37,7 +48,8 @@ class Publication(RefreshingPrimitive):
     "type/subtype" string (the spec's two arguments, joined as its note asks) and body as
     str (UTF-8) or bytes; ``unpublish()``.  ``expires`` may be changed at any time.
     ``timeout`` (seconds, an extension like send_message's; settable): a PUBLISH without a
-    final response by then ends with 408 and ``unpublished``.  Notifications: ``SIPPublicationChangedState`` (see sipcore.signals).
+    final response by then ends with 408 and ``unpublished``.  Notifications:
+    ``SIPPublicationChangedState`` (see sipcore.signals).
     """
 
     _end_method = "unpublish"
@@ -45,7 +57,7 @@ class Publication(RefreshingPrimitive):
     _table = PUBLICATION
     _states = (UNPUBLISHED, PUBLISHING, PUBLISHED, UNPUBLISHING)
 
-    def __init__(self, credentials, event: str, route, expires: int = 300,
+    def __init__(self, credentials: Credentials, event: str, route: Route, expires: int = 300,
                  extra_headers: dict[str, str] | None = None, timeout: float | None = None):
         from .._options import check_event
         self._credentials = check_credentials(credentials)
@@ -62,14 +74,16 @@ class Publication(RefreshingPrimitive):
         self._bind()
         self._call("__init__", self._ua.check_route, self._route)
 
-    state = property(lambda self: self._state, doc="unpublished, publishing, published or unpublishing")
+    state = property(lambda self: self._state,
+                     doc="unpublished, publishing, published or unpublishing")
     credentials = property(lambda self: self._credentials.copy(), doc="read-only")
     route = property(lambda self: self._route.copy(), doc="read-only")
     event = property(lambda self: self._event, doc="read-only")
     extra_headers = property(lambda self: dict(self._extra_headers), doc="read-only")
 
     def __repr__(self) -> str:
-        return f"<Publication {self._event} {self._credentials.uri._addr_spec()} {self._state}{recent(self)}>"
+        return (f"<Publication {self._event} {self._credentials.uri._addr_spec()} "
+                f"{self._state}{recent(self)}>")
 
     def publish(self, content_type: str, body: str | bytes) -> None:
         """Publish (or replace) the content; queued behind a PUBLISH in progress."""
@@ -135,9 +149,10 @@ class Publication(RefreshingPrimitive):
         return tdata[0]
 
     def _send_request(self, tdata: Any) -> int:
-        return lib.pjsip_publishc_send(self._pubc, tdata)
+        status: int = lib.pjsip_publishc_send(self._pubc, tdata)
+        return status
 
-    def _on_response(self, result) -> None:
+    def _on_response(self, result: Any) -> None:
         code, reason = result_code_reason(result)
         if (code == 412 and self._state == PUBLISHING and self._conditional
                 and self._content is not None):

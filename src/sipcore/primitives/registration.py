@@ -9,8 +9,8 @@ passing through ``registering`` again, using the current ``expires``.  A failed 
 (including a refresh) ends in ``unregistered`` with the response's code.
 
 The machine (the queue, the refresh timer, the rows) is shared with Publication:
-``_refreshing.RefreshingPrimitive`` and ``_states.REGISTRATION``; this module says how a request is made
-and what a response carries.
+``_refreshing.RefreshingPrimitive`` and ``_states.REGISTRATION``; this module says how a request
+is made and what a response carries.
 """
 from __future__ import annotations
 
@@ -18,9 +18,19 @@ from typing import Any
 
 from .. import signals
 from .._pj import check, ffi, lib
+from ..credentials import Credentials
+from ..route import Route
 from ..uri import SIPURI
-from ._base import (recent, add_headers, check_credentials, check_expires, check_headers, check_route,
-                    check_sipuri, result_code_reason)
+from ._base import (
+    add_headers,
+    check_credentials,
+    check_expires,
+    check_headers,
+    check_route,
+    check_sipuri,
+    recent,
+    result_code_reason,
+)
 from ._refreshing import RefreshingPrimitive
 from ._states import REGISTRATION
 
@@ -47,7 +57,8 @@ class Registration(RefreshingPrimitive):
     _table = REGISTRATION
     _states = (UNREGISTERED, REGISTERING, REGISTERED, UNREGISTERING)
 
-    def __init__(self, credentials, route, expires: int = 300, contact_uri: SIPURI | None = None,
+    def __init__(self, credentials: Credentials, route: Route, expires: int = 300,
+                 contact_uri: SIPURI | None = None,
                  extra_headers: dict[str, str] | None = None, timeout: float | None = None):
         self._credentials = check_credentials(credentials)
         self.timeout = timeout
@@ -63,7 +74,8 @@ class Registration(RefreshingPrimitive):
 
     # -- attributes --
 
-    state = property(lambda self: self._state, doc="unregistered, registering, registered or unregistering")
+    state = property(lambda self: self._state,
+                     doc="unregistered, registering, registered or unregistering")
     credentials = property(lambda self: self._credentials.copy(), doc="read-only")
     route = property(lambda self: self._route.copy(), doc="read-only")
     extra_headers = property(lambda self: dict(self._extra_headers), doc="read-only")
@@ -129,9 +141,10 @@ class Registration(RefreshingPrimitive):
         return tdata[0]
 
     def _send_request(self, tdata: Any) -> int:
-        return lib.pjsip_regc_send(self._regc, tdata)
+        status: int = lib.pjsip_regc_send(self._regc, tdata)
+        return status
 
-    def _on_response(self, result) -> None:
+    def _on_response(self, result: Any) -> None:
         code, reason = result_code_reason(result)
         if 200 <= code < 300 and self._state == REGISTERING:
             buf = ffi.new("char[]", 1024)
@@ -140,7 +153,8 @@ class Registration(RefreshingPrimitive):
                 n = lib.sc_contact_uri(result.contacts, i, buf, 1024)
                 if n:
                     contacts.append(ffi.string(buf, n).decode("utf-8", "replace"))
-            self.expires_received = int(result.expiration) if result.expiration < 2**31 else self._expires
+            self.expires_received = (int(result.expiration) if result.expiration < 2**31
+                                     else self._expires)
             self._finished(code, reason, self.expires_received, contact_uri=self._contact,
                            expires=self.expires_received, contact_uri_list=contacts)
         else:

@@ -14,10 +14,21 @@ from typing import Any
 
 from .. import _reprs, signals
 from .._pj import check, ffi, lib, pj2str
+from ..credentials import Credentials
 from ..errors import InvalidStateError, SIPCoreError
+from ..route import Route
 from ..uri import SIPURI
-from ._base import (TIMEOUT_REASON, ClientPrimitive, recent, check_credentials, check_expires,
-                    check_headers, check_route, check_sipuri, timeout_property)
+from ._base import (
+    TIMEOUT_REASON,
+    ClientPrimitive,
+    check_credentials,
+    check_expires,
+    check_headers,
+    check_route,
+    check_sipuri,
+    recent,
+    timeout_property,
+)
 from ._states import OTHER, SUBSCRIPTION
 
 __all__ = ["Subscription"]
@@ -54,7 +65,8 @@ class Subscription(ClientPrimitive):
                                "for its final response (then: 408 and TERMINATED); None: "
                                "PJSIP's")
 
-    def __init__(self, credentials, to_uri: SIPURI, event: str, route, expires: int = 300,
+    def __init__(self, credentials: Credentials, to_uri: SIPURI, event: str, route: Route,
+                 expires: int = 300,
                  contact_uri: SIPURI | None = None, extra_headers: dict[str, str] | None = None,
                  timeout: float | None = None):
         self.timeout = timeout
@@ -81,7 +93,8 @@ class Subscription(ClientPrimitive):
     extra_headers = property(lambda self: dict(self._extra_headers), doc="read-only")
 
     def __repr__(self) -> str:
-        return f"<Subscription {self._event} {self._to_uri._addr_spec()} {self._state}{recent(self)}>"
+        return (f"<Subscription {self._event} {self._to_uri._addr_spec()} "
+                f"{self._state}{recent(self)}>")
 
     def subscribe(self) -> None:
         """Send the initial SUBSCRIBE (only in state TERMINATED)."""
@@ -106,7 +119,8 @@ class Subscription(ClientPrimitive):
         for OTHER).  A state repeated without a response code is not notified again."""
         state = SUBSCRIPTION.next(self._state, event)
         if state == OTHER:
-            state = text
+            # (OTHER comes only from an evsub event, which passes PJSIP's text)
+            state = text  # type: ignore[assignment]
         if state == self._state and not data:
             return
         _reprs.note(self, self._state, state, data)
@@ -150,7 +164,8 @@ class Subscription(ClientPrimitive):
 
     def _send(self, expires: int) -> None:
         tdata = ffi.new("pjsip_tx_data **")
-        check(lib.pjsip_evsub_initiate(self._sub, ffi.NULL, expires, tdata), "creating the SUBSCRIBE")
+        check(lib.pjsip_evsub_initiate(self._sub, ffi.NULL, expires, tdata),
+              "creating the SUBSCRIBE")
         check(lib.pjsip_evsub_send_request(self._sub, tdata[0]), "sending the SUBSCRIBE")
         self._arm_deadline()
 
@@ -161,7 +176,7 @@ class Subscription(ClientPrimitive):
             self._abandon()
             self._fire("ended", code=408, reason=TIMEOUT_REASON)
 
-    def on_client(self, kind: int, result) -> None:
+    def on_client(self, kind: int, result: Any) -> None:
         if kind == lib.SC_CLIENT_EVSUB_NOTIFY:
             self._on_notify(result)
             return
@@ -176,7 +191,7 @@ class Subscription(ClientPrimitive):
             self._release_token()
         self._fire(_EVSUB_EVENTS.get(result.state, "evsub_null"), state, **data)
 
-    def _on_notify(self, result) -> None:
+    def _on_notify(self, result: Any) -> None:
         info = ffi.new("sc_rdata_info_t *")
         lib.sc_rdata_info(result.rdata, info)
         if info.has_body and info.body_len > 0:
@@ -216,5 +231,5 @@ class Subscription(ClientPrimitive):
             self._fire("engine_stop")
 
 
-def pj2s(cstr) -> str:
+def pj2s(cstr: Any) -> str:
     return ffi.string(cstr).decode("utf-8", "replace") if cstr != ffi.NULL else "NULL"

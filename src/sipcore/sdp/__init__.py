@@ -15,7 +15,8 @@ from __future__ import annotations
 import bisect
 import re
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 
 from .. import _flat as _fields
 from .._pj import ffi, lib, strerror
@@ -23,6 +24,8 @@ from .._validate import check_choice, check_instance, check_int, unchecked_twin
 from ..errors import EngineNotRunningError, SIPCoreError
 
 __all__ = ["SDPSession", "SDPMedia", "SDPConnection", "SDPAttribute"]
+
+_VT = TypeVar("_VT", bound="_Value")
 
 
 def _no_engine(what: str, fn: Any, *args: Any) -> Any:
@@ -33,7 +36,7 @@ def _no_engine(what: str, fn: Any, *args: Any) -> Any:
 #: Engine with a temporary PJSIP pool, or EngineNotRunningError naming ``what``.  The UA
 #: provides it (sipcore._ua sets it when imported), so that SDP values reach PJMEDIA without
 #: importing the Engine or the UA.
-with_pool = _no_engine
+with_pool: Callable[..., Any] = _no_engine
 
 #: PJMEDIA's fixed array sizes (from the installed headers, through the compiler)
 MAX_FORMATS = lib.PJMEDIA_MAX_SDP_FMT
@@ -53,6 +56,10 @@ _ADDR_TYPES = ("IP4", "IP6")
 
 # ---- validation ---------------------------------------------------------------------------
 
+@overload
+def _text(name: str, value: Any, *, allow_none: Literal[False] = False) -> str: ...
+@overload
+def _text(name: str, value: Any, *, allow_none: bool) -> str | None: ...
 def _text(name: str, value: Any, *, allow_none: bool = False) -> str | None:
     """A str with no NUL/CR/LF that survives encoding to bytes and back unchanged."""
     if value is None and allow_none:
@@ -68,8 +75,8 @@ def _text(name: str, value: Any, *, allow_none: bool = False) -> str | None:
     except UnicodeEncodeError:
         ok = False
     if not ok:
-        raise ValueError(f"{name} contains surrogate characters that are not undecodable bytes: "
-                         f"{value!r}")
+        raise ValueError(f"{name} contains surrogate characters that are not undecodable "
+                         f"bytes: {value!r}")
     return value
 
 
@@ -81,12 +88,12 @@ def _no_leading_ws(name: str, value: str) -> None:
 
 def _word(name: str, value: Any) -> str:
     """A non-empty string without whitespace or control characters (RFC 4566 non-ws-string)."""
-    _text(name, value)
-    if not value:
+    text = _text(name, value)
+    if not text:
         raise ValueError(f"{name} must not be empty")
-    if _WS_OR_CTL.search(value):
-        raise ValueError(f"{name} must not contain whitespace or control characters: {value!r}")
-    return value
+    if _WS_OR_CTL.search(text):
+        raise ValueError(f"{name} must not contain whitespace or control characters: {text!r}")
+    return text
 
 
 def _token(name: str, value: Any) -> str:
@@ -102,9 +109,10 @@ def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     return check_choice(name, value, choices, quote=True, why=" (what PJMEDIA supports)")
 
 
-def _list(name: str, value: Any, kind: type | None, maximum: int, const: str,
-          check=None) -> list:
-    """A fresh list of ``kind`` elements (None: []); at most ``maximum`` of them."""
+def _list(name: str, value: Any, kind: type, maximum: int, const: str,
+          check: Callable[[str, Any], object] | None = None) -> list[Any]:
+    """A fresh list of ``kind`` elements (None: []); at most ``maximum`` of them.  With
+    ``check``, each element is checked by it instead (``kind`` is then not used)."""
     if value is None:
         return []
     if not isinstance(value, (list, tuple)):
@@ -120,20 +128,20 @@ def _list(name: str, value: Any, kind: type | None, maximum: int, const: str,
     return list(value)
 
 
-def _connection(name: str, value: Any) -> "SDPConnection | None":
+def _connection(name: str, value: Any) -> SDPConnection | None:
     return check_instance(name, value, SDPConnection, "an", allow_none=True)
 
 
-def _attributes(name: str, value: Any) -> list:
+def _attributes(name: str, value: Any) -> list[SDPAttribute]:
     return _list(name, value, SDPAttribute, MAX_ATTRIBUTES, "PJMEDIA_MAX_SDP_ATTR")
 
 
 def _info(name: str, value: Any) -> str | None:
-    _text(name, value, allow_none=True)
-    if not value:
+    text = _text(name, value, allow_none=True)
+    if not text:
         return None            # spec: None or "" means no i= line
-    _no_leading_ws(name, value)
-    return value
+    _no_leading_ws(name, text)
+    return text
 
 
 # ---- conversion helpers -------------------------------------------------------------------
@@ -142,7 +150,7 @@ def _b(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-def _set_str(pool, dest, text: str) -> None:
+def _set_str(pool: Any, dest: Any, text: str) -> None:
     """Point the pj_str_t ``dest`` at a copy of ``text`` allocated in ``pool``."""
     data = _b(text)
     p = lib.pj_pool_alloc(pool, len(data) + 1)
@@ -156,8 +164,13 @@ def _set_str(pool, dest, text: str) -> None:
 class _Value:
     """Shared behaviour: validation in __setattr__, equality, deep copy, repr."""
 
-    __slots__ = ()
-    _validators: dict = {}
+    __slots__: tuple[str, ...] = ()
+    _validators: ClassVar[dict[str, Callable[[str, Any], Any]]] = {}
+    #: the unchecked twin (see _validate), for _trusted
+    _unchecked: ClassVar[Callable[[], Any]]
+
+    if TYPE_CHECKING:       # every value class has copy(), returning its own class
+        def copy(self: _VT) -> _VT: ...
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -170,7 +183,7 @@ class _Value:
             raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
         object.__setattr__(self, name, check(name, value))
 
-    def _key(self) -> tuple:
+    def _key(self) -> tuple[Any, ...]:
         return tuple(getattr(self, a) for a in self.__slots__)
 
     def __eq__(self, other: object) -> bool:
@@ -178,18 +191,20 @@ class _Value:
             return NotImplemented
         return self._key() == other._key()
 
-    __hash__ = None  # mutable
+    # mutable: unhashable (mypy types object.__hash__ as a method, not None)
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{a}={getattr(self, a)!r}' for a in self.__slots__)})"
+        fields = ", ".join(f"{a}={getattr(self, a)!r}" for a in self.__slots__)
+        return f"{type(self).__name__}({fields})"
 
     @classmethod
-    def _trusted(cls, *values):
+    def _trusted(cls: type[_VT], *values: Any) -> _VT:
         """An object from values that are already valid (a copy of one, or PJMEDIA's parse of
         an SDP), set in ``__slots__`` order without running the validators again.  The lists
         are still checked where it matters, when the object is printed or given to PJMEDIA
         (``_check``).  Built as _validate's unchecked values are."""
-        obj = cls._unchecked()
+        obj: _VT = cls._unchecked()
         for name, value in zip(cls.__slots__, values):
             setattr(obj, name, value)
         obj.__class__ = cls
@@ -205,10 +220,10 @@ class _Value:
                 if isinstance(child, _Value):
                     child._validate()
 
-    def __copy__(self):
+    def __copy__(self: _VT) -> _VT:
         return self.copy()
 
-    def __deepcopy__(self, memo: dict):
+    def __deepcopy__(self: _VT, memo: dict[int, Any]) -> _VT:
         return self.copy()
 
 
@@ -218,13 +233,15 @@ class SDPAttribute(_Value):
     """An ``a=`` line: ``name`` (a token) and ``value`` (text; "" for a flag like ``sendonly``)."""
 
     __slots__ = ("name", "value")
+    name: str
+    value: str
     _validators = {"name": _token, "value": _text}
 
     def __init__(self, name: str, value: str):
         self.name = name
         self.value = value
 
-    def copy(self) -> "SDPAttribute":
+    def copy(self) -> SDPAttribute:
         return SDPAttribute._trusted(self.name, self.value)
 
     def __str__(self) -> str:
@@ -233,17 +250,20 @@ class SDPAttribute(_Value):
 # ---- SDPConnection ------------------------------------------------------------------------
 
 def _conn_address(name: str, value: Any) -> str:
-    _word(name, value)
-    if "/" in value:
+    address = _word(name, value)
+    if "/" in address:
         raise ValueError(f"{name} must not contain '/' (PJMEDIA drops a multicast TTL/count): "
-                         f"{value!r}")
-    return value
+                         f"{address!r}")
+    return address
 
 
 class SDPConnection(_Value):
     """A ``c=`` line: ``address``, ``net_type`` ("IN") and ``address_type`` ("IP4"/"IP6")."""
 
     __slots__ = ("address", "net_type", "address_type")
+    address: str
+    net_type: str
+    address_type: str
     _validators = {"address": _conn_address,
                    "net_type": lambda n, v: _choice(n, v, _NET_TYPES),
                    "address_type": lambda n, v: _choice(n, v, _ADDR_TYPES)}
@@ -253,7 +273,7 @@ class SDPConnection(_Value):
         self.net_type = net_type
         self.address_type = address_type
 
-    def copy(self) -> "SDPConnection":
+    def copy(self) -> SDPConnection:
         return SDPConnection._trusted(self.address, self.net_type, self.address_type)
 
     def __str__(self) -> str:
@@ -261,8 +281,8 @@ class SDPConnection(_Value):
 
 # ---- SDPMedia -----------------------------------------------------------------------------
 
-def _formats(name: str, value: Any) -> list:
-    return _list(name, value, None, MAX_FORMATS, "PJMEDIA_MAX_SDP_FMT", check=_token)
+def _formats(name: str, value: Any) -> list[str]:
+    return _list(name, value, str, MAX_FORMATS, "PJMEDIA_MAX_SDP_FMT", check=_token)
 
 
 class SDPMedia(_Value):
@@ -270,6 +290,15 @@ class SDPMedia(_Value):
 
     __slots__ = ("media", "port", "transport", "port_count", "formats", "info", "connection",
                  "attributes")
+    # as stored (the validators make None lists [] and an empty info None)
+    media: str
+    port: int
+    transport: str
+    port_count: int
+    formats: list[str]
+    info: str | None
+    connection: SDPConnection | None
+    attributes: list[SDPAttribute]
     _validators = {"media": _word,
                    "port": lambda n, v: check_int(n, v, 0, 65535),
                    "transport": _word,
@@ -287,10 +316,10 @@ class SDPMedia(_Value):
         self.port = port
         self.transport = transport
         self.port_count = port_count
-        self.formats = formats
+        self.formats = formats  # type: ignore[assignment]  # (None: [], see above)
         self.info = info
         self.connection = connection
-        self.attributes = attributes
+        self.attributes = attributes  # type: ignore[assignment]
 
     def get_direction(self) -> str:
         """The first of sendrecv/sendonly/recvonly/inactive among the attributes; else sendrecv."""
@@ -299,7 +328,7 @@ class SDPMedia(_Value):
                 return attr.name
         return "sendrecv"
 
-    def copy(self) -> "SDPMedia":
+    def copy(self) -> SDPMedia:
         return SDPMedia._trusted(self.media, self.port, self.transport, self.port_count,
                                  list(self.formats), self.info,
                                  None if self.connection is None else self.connection.copy(),
@@ -334,15 +363,15 @@ def _origin_number(name: str, value: Any) -> int:
 
 
 def _session_name(name: str, value: Any) -> str:
-    _text(name, value)
-    if not value:
+    text = _text(name, value)
+    if not text:
         raise ValueError(f"{name} must not be empty (use \" \" for no name, as RFC 4566 says)")
-    if value != " ":
-        _no_leading_ws(name, value)
-    return value
+    if text != " ":
+        _no_leading_ws(name, text)
+    return text
 
 
-def _media_list(name: str, value: Any) -> list:
+def _media_list(name: str, value: Any) -> list[SDPMedia]:
     return _list(name, value, SDPMedia, MAX_MEDIA, "PJMEDIA_MAX_SDP_MEDIA")
 
 
@@ -351,6 +380,21 @@ class SDPSession(_Value):
 
     __slots__ = ("address", "id", "version", "user", "net_type", "address_type", "name", "info",
                  "connection", "start_time", "stop_time", "attributes", "media")
+    # as stored (the validators make None lists [], a None id/version the NTP time and an
+    # empty info None)
+    address: str
+    id: int
+    version: int
+    user: str
+    net_type: str
+    address_type: str
+    name: str
+    info: str | None
+    connection: SDPConnection | None
+    start_time: int
+    stop_time: int
+    attributes: list[SDPAttribute]
+    media: list[SDPMedia]
     _validators = {"address": _word,
                    "id": _origin_number,
                    "version": _origin_number,
@@ -372,8 +416,8 @@ class SDPSession(_Value):
                  stop_time: int = 0, attributes: list[SDPAttribute] | None = None,
                  media: list[SDPMedia] | None = None):
         self.address = address
-        self.id = id
-        self.version = version
+        self.id = id  # type: ignore[assignment]  # (None: now, see above)
+        self.version = version  # type: ignore[assignment]
         self.user = user
         self.net_type = net_type
         self.address_type = address_type
@@ -382,10 +426,10 @@ class SDPSession(_Value):
         self.connection = connection
         self.start_time = start_time
         self.stop_time = stop_time
-        self.attributes = attributes
-        self.media = media
+        self.attributes = attributes  # type: ignore[assignment]  # (None: [], see above)
+        self.media = media  # type: ignore[assignment]
 
-    def copy(self) -> "SDPSession":
+    def copy(self) -> SDPSession:
         return SDPSession._trusted(self.address, self.id, self.version, self.user, self.net_type,
                                    self.address_type, self.name, self.info,
                                    None if self.connection is None else self.connection.copy(),
@@ -430,7 +474,7 @@ class SDPSession(_Value):
         return _reprs.pre(f"SDPSession {self.address}: {streams}", text)
 
     @classmethod
-    def parse(cls, text: str | bytes) -> "SDPSession":
+    def parse(cls, text: str | bytes) -> SDPSession:
         """Parse SDP text with PJMEDIA's parser and validator (needs a running Engine).
 
         Raises SIPCoreError (with PJMEDIA's error text) when the SDP is malformed or invalid,
@@ -449,7 +493,8 @@ class SDPSession(_Value):
             raise SIPCoreError(f"invalid SDP: longer than {MAX_SDP_LENGTH} bytes")
         if b"\x00" in data:
             raise SIPCoreError("invalid SDP: contains a NUL character")
-        return with_pool("SDPSession.parse", _parse_in_pool, data)
+        session: SDPSession = with_pool("SDPSession.parse", _parse_in_pool, data)
+        return session
 
 # ---- the SDP flat form (sipcore.h): how SDP crosses to and from PJMEDIA ----------------------
 
@@ -476,7 +521,7 @@ def _flat(session: SDPSession) -> bytes:
     return _fields.join(p, "surrogateescape")
 
 
-def _flat_conn(p: list, c: SDPConnection | None) -> None:
+def _flat_conn(p: list[str], c: SDPConnection | None) -> None:
     if c is None:
         p.append("")
     else:
@@ -492,11 +537,13 @@ def _from_flat(flat: bytes, info: list[str | None] | None = None) -> SDPSession:
     none: _parse_in_pool finds them in the text)."""
     f = iter(_fields.split(flat, "surrogateescape"))
     nx = f.__next__
+    sinfo: str | None
+    minfo: str | None
     user, oid, version, net_type, addr_type, addr, name, sinfo = (nx() for _ in range(8))
     conn = _conn_from_flat(nx)
     start, stop = int(nx()), int(nx())
     attrs = [SDPAttribute._trusted(nx(), nx()) for _ in range(int(nx()))]
-    media = []
+    media: list[SDPMedia] = []
     for i in range(int(nx())):
         mtype, port, count, transport, minfo = nx(), int(nx()), int(nx()), nx(), nx()
         formats = [nx() for _ in range(int(nx()))]
@@ -513,14 +560,14 @@ def _from_flat(flat: bytes, info: list[str | None] | None = None) -> SDPSession:
                                name or " ", sinfo or None, conn, start, stop, attrs, media)
 
 
-def _conn_from_flat(nx) -> SDPConnection | None:
+def _conn_from_flat(nx: Callable[[], str]) -> SDPConnection | None:
     if not nx():
         return None
     net_type, addr_type, addr = nx(), nx(), nx()
     return SDPConnection._trusted(addr, net_type, addr_type)
 
 
-def _pj_from_flat(pool, flat: bytes):
+def _pj_from_flat(pool: Any, flat: bytes) -> Any:
     """A ``pjmedia_sdp_session *`` in ``pool`` from an SDP flat form (sc_sdp_from_flat)."""
     p = lib.sc_sdp_from_flat(pool, flat, len(flat))
     if p == ffi.NULL:            # (_flat writes no form it refuses: out of memory)
@@ -528,10 +575,10 @@ def _pj_from_flat(pool, flat: bytes):
     return p
 
 
-def _flat_of_pj(sdp, buf) -> bytes:
+def _flat_of_pj(sdp: Any, buf: _fields.Buffer) -> bytes:
     """The SDP flat form of a ``pjmedia_sdp_session *`` (sc_sdp_flat, in ``buf``, a
     _flat.Buffer): what an Invitation keeps of an SDP, made into an object when asked for."""
-    return buf.read(_sdp_flat, sdp)
+    return buf.read(_sdp_flat, sdp)  # type: ignore[return-value]  # (sc_sdp_flat: never < 0)
 
 
 _sdp_flat = lib.sc_sdp_flat
@@ -542,7 +589,7 @@ _sdp_flat = lib.sc_sdp_flat
 _LINE = re.compile(rb"[^\r\n]+")
 
 
-def _scan_lines(data: bytes, buf, sdp) -> list[str | None]:
+def _scan_lines(data: bytes, buf: Any, sdp: Any) -> list[str | None]:
     """What PJMEDIA's parser skips: the i= lines (per section) and the counts past its maxima.
 
     Sections are told apart by where PJMEDIA's own m= fields point into ``buf``.
@@ -576,7 +623,7 @@ def _scan_lines(data: bytes, buf, sdp) -> list[str | None]:
     return info
 
 
-def _parse_in_pool(pool, data: bytes) -> SDPSession:
+def _parse_in_pool(pool: Any, data: bytes) -> SDPSession:
     buf = ffi.new("char[]", data)  # NUL-terminated, as PJMEDIA's scanner requires
     out = ffi.new("pjmedia_sdp_session **")
     status = lib.pjmedia_sdp_parse(pool, buf, len(data), out)

@@ -45,16 +45,18 @@ from __future__ import annotations
 
 import json
 import os
-import wave
 import re
 import shutil
 import socket
 import subprocess
 import time
+import wave
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from .procs import ManagedPeer
 from .ports import _can_bind, free_port
+from .procs import ManagedPeer
 
 __all__ = ["Baresip", "BaresipError"]
 
@@ -123,12 +125,14 @@ class Baresip(ManagedPeer):
     host = "127.0.0.1"
 
     def __init__(self, user: str = "peer", password: str | None = None, *,
-                 registrar=None, transport: str = "udp",
+                 registrar: Any = None, transport: str = "udp",
                  domain: str = "127.0.0.1", regint: int = 60,
-                 auto_answer: bool = False, contacts=(),
+                 auto_answer: bool = False, contacts: Iterable[str] = (),
                  sip_trace: bool = True, extra_account_params: str = "",
-                 workdir=None, start_timeout: float = 10.0,
-                 audio_codecs=None, audio_file=None, record_dir=None,
+                 workdir: str | os.PathLike[str] | None = None, start_timeout: float = 10.0,
+                 audio_codecs: str | Iterable[str] | None = None,
+                 audio_file: str | os.PathLike[str] | None = None,
+                 record_dir: str | os.PathLike[str] | None = None,
                  mediaenc: str | None = None, ice: bool = False,
                  stun_server: str | None = None):
         self.binary = shutil.which("baresip") or "/usr/bin/baresip"
@@ -154,7 +158,7 @@ class Baresip(ManagedPeer):
             # (baresip 1.0 otherwise sends MESSAGE/INVITE straight to the
             # request-URI host, i.e. port 5060)
             self.aor = f"sip:{user}@{domain}"
-            self.outbound = f"sip:{reg_hostport};transport={self.transport}"
+            self.outbound: str | None = f"sip:{reg_hostport};transport={self.transport}"
             acc = (f"<{self.aor};transport={self.transport}>"
                    f';outbound="{self.outbound}"')
             if password is not None:
@@ -190,15 +194,15 @@ class Baresip(ManagedPeer):
             acc += ";" + extra_account_params.lstrip(";")
         self.account_line = acc
         self._write_config()
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self._logfh = None
         self._ctrl: socket.socket | None = None
         self._ctrl_buf = b""
         self._token = 0
-        self.events: list[dict] = []
+        self.events: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------ config
-    def _write_config(self):
+    def _write_config(self) -> None:
         mdir = next((d for d in MODULE_DIRS if os.path.isdir(d)), MODULE_DIRS[0])
         if self.audio_file is not None:
             with wave.open(str(self.audio_file), "rb") as w:
@@ -258,7 +262,7 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
             cur.unlink()
 
     # ------------------------------------------------------------ process
-    def start(self) -> "Baresip":
+    def start(self) -> Baresip:
         if self.running:
             return self
         cmd = [self.binary, "-f", str(self.confdir)]
@@ -274,17 +278,17 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
         self.wait_for_output(r"baresip is ready\.", self.start_timeout)
         self._connect_ctrl()
 
-    def _connect_ctrl(self):
+    def _connect_ctrl(self) -> None:
         deadline = time.monotonic() + 5
         while True:
             try:
                 self._ctrl = socket.create_connection(
                     (self.host, self.ctrl_port), timeout=2)
                 return
-            except OSError:
+            except OSError as exc:
                 if time.monotonic() > deadline:
                     raise BaresipError("ctrl_tcp not reachable:\n"
-                                       + self.output()[-3000:])
+                                       + self.output()[-3000:]) from exc
                 time.sleep(0.1)
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -313,7 +317,7 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
         return len(self.output())
 
     def wait_for_output(self, pattern: str, timeout: float = 10.0,
-                        since: int = 0) -> re.Match:
+                        since: int = 0) -> re.Match[str]:
         """Wait for regex ``pattern`` (re.M) in output after offset ``since``."""
         rx = re.compile(pattern, re.M)
         deadline = time.monotonic() + timeout
@@ -352,8 +356,9 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
 
     def wait_registered(self, timeout: float = 10.0, since: int = 0) -> str:
         """Wait for the '200 OK ... [n binding]' registration line."""
-        return self.wait_for_output(
+        line: str = self.wait_for_output(
             r"^.*\{\d+/\w+/v[46]\} 200 OK.*binding.*$", timeout, since).group(0)
+        return line
 
     # ------------------------------------------------------------ media
     def recordings(self, kind: str = "dec") -> list[Path]:
@@ -383,12 +388,14 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
 
     def _recv(self, wait: float) -> bool:
         """Read what ctrl_tcp sent (waiting up to ``wait`` s) into the buffer."""
+        ctrl = self._ctrl
+        assert ctrl is not None     # (connected by start())
         if wait > 0:
-            self._ctrl.settimeout(wait)
+            ctrl.settimeout(wait)
         else:
-            self._ctrl.setblocking(False)
+            ctrl.setblocking(False)
         try:
-            chunk = self._ctrl.recv(65536)
+            chunk = ctrl.recv(65536)
         except (BlockingIOError, socket.timeout):
             return False
         if not chunk:
@@ -396,7 +403,7 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
         self._ctrl_buf += chunk
         return True
 
-    def poll_events(self, timeout: float = 0.0) -> list[dict]:
+    def poll_events(self, timeout: float = 0.0) -> list[dict[str, Any]]:
         """Read the ctrl_tcp events that arrived (waiting up to ``timeout`` s for a new one);
         they are appended to ``self.events``, which is returned."""
         if self._ctrl is None:
@@ -413,7 +420,7 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
             self._recv(min(left, 0.5))
 
     def wait_for_event(self, etype: str, timeout: float = 10.0, since: int = 0,
-                       param: str | None = None) -> dict:
+                       param: str | None = None) -> dict[str, Any]:
         """Wait for a ctrl_tcp event of type ``etype`` (e.g. "CALL_ESTABLISHED",
         "CALL_CLOSED", "CALL_DTMF_START") among ``self.events[since:]``; ``param`` also
         matches its param.  Pass ``since=len(b.events)`` to only see newer ones."""
@@ -445,7 +452,7 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
 
     # ------------------------------------------------------------ control
     def command(self, command: str, params: str = "",
-                timeout: float = 5.0) -> dict:
+                timeout: float = 5.0) -> dict[str, Any]:
         """Run a ctrl_tcp command; returns the response dict
         (keys ok/data).  Events received meanwhile go to ``self.events``."""
         if self._ctrl is None:
@@ -474,8 +481,8 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
                 raise BaresipError("ctrl_tcp connection closed")
             self._ctrl_buf += chunk
 
-    def _read_netstrings(self):
-        out = []
+    def _read_netstrings(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         while True:
             m = re.match(rb"(\d+):", self._ctrl_buf)
             if not m:
@@ -507,7 +514,7 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
             self.command("contact_next")
         raise BaresipError(f"could not select contact {uri}")
 
-    def send_message(self, to: str, text: str) -> dict:
+    def send_message(self, to: str, text: str) -> dict[str, Any]:
         """Send a SIP MESSAGE (text/plain) to ``to`` (must be in contacts).
 
         Returns the ctrl_tcp response; the final SIP response is visible in
@@ -519,23 +526,23 @@ ctrl_tcp_listen		{self.host}:{self.ctrl_port}
             raise BaresipError(f"message command failed: {r}")
         return r
 
-    def dial(self, uri: str) -> dict:
+    def dial(self, uri: str) -> dict[str, Any]:
         return self.command("dial", uri)
 
-    def hangup(self) -> dict:
+    def hangup(self) -> dict[str, Any]:
         return self.command("hangup")
 
-    def accept(self) -> dict:
+    def accept(self) -> dict[str, Any]:
         return self.command("accept")
 
 
-def _codec_list(codecs) -> list[str]:
+def _codec_list(codecs: str | Iterable[str] | None) -> list[str]:
     if codecs is None:
         return []
     if isinstance(codecs, str):
         codecs = [c for c in codecs.split(",") if c.strip()]
     out = []
     for c in codecs:
-        c = c.strip()
-        out.append(CODEC_SPELLING.get(c.lower(), c))
+        name = c.strip()
+        out.append(CODEC_SPELLING.get(name.lower(), name))
     return out

@@ -32,9 +32,10 @@ import struct
 import subprocess
 import threading
 import time
+from collections.abc import Iterable
 
-from .procs import ManagedPeer
 from .ports import _handed_out, _lock
+from .procs import ManagedPeer
 
 __all__ = ["Coturn", "CoturnError", "BlackHole", "stun_binding", "free_udp_port_on"]
 
@@ -58,7 +59,7 @@ def _udp_free(host: str, port: int) -> bool:
         s.close()
 
 
-def free_udp_port_on(hosts, count: int = 1) -> list[int]:
+def free_udp_port_on(hosts: Iterable[str], count: int = 1) -> list[int]:
     """``count`` distinct UDP ports free on every address of ``hosts`` (loopback addresses),
     never handed out before in this process (shares ``ports.py``'s memory)."""
     rng = random.Random()
@@ -104,7 +105,8 @@ def _mapped_address(msg: bytes) -> tuple[str, int] | None:
 
 
 def stun_binding(host: str, port: int, timeout: float = 1.0, change_ip: bool = False,
-                 change_port: bool = False, sock: socket.socket | None = None):
+                 change_port: bool = False, sock: socket.socket | None = None
+                 ) -> tuple[tuple[str, int] | None, tuple[str, int]] | None:
     """Send one STUN Binding request over UDP (optionally with CHANGE-REQUEST).
 
     Returns ``(mapped_address, answered_from)`` — ``mapped_address`` is ``(ip, port)`` as the
@@ -157,7 +159,8 @@ class Coturn(ManagedPeer):
     host = "127.0.0.1"
     alt_host = "127.0.0.2"
 
-    def __init__(self, *, workdir=None, start_timeout: float = 10.0, verbose: bool = False,
+    def __init__(self, *, workdir: str | os.PathLike[str] | None = None,
+                 start_timeout: float = 10.0, verbose: bool = False,
                  change_request: bool = True):
         self.binary = shutil.which("turnserver") or "/usr/bin/turnserver"
         self.start_timeout = start_timeout
@@ -165,7 +168,7 @@ class Coturn(ManagedPeer):
         self.change_request = change_request
         self.workdir = self.make_workdir(workdir, "coturn-", "turnserver.log")
         self.port, self.alt_port = free_udp_port_on((self.host, self.alt_host), 2)
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self._logfh = None
 
     @property
@@ -189,7 +192,7 @@ class Coturn(ManagedPeer):
             cmd.append("-V")
         return cmd
 
-    def start(self) -> "Coturn":
+    def start(self) -> Coturn:
         if self.running:
             return self
         if not os.access(self.binary, os.X_OK):
@@ -204,8 +207,10 @@ class Coturn(ManagedPeer):
         if self.change_request:
             targets.append((self.alt_host, self.alt_port))
         while True:
-            if self.proc.poll() is not None:
-                raise CoturnError(f"turnserver exited ({self.proc.returncode}):\n"
+            proc = self.proc
+            assert proc is not None     # (spawn() started it)
+            if proc.poll() is not None:
+                raise CoturnError(f"turnserver exited ({proc.returncode}):\n"
                                   + self.output()[-3000:])
             if all(stun_binding(h, p, 0.2) for h, p in targets):
                 return
@@ -260,8 +265,8 @@ class BlackHole:
         self._thread.join(2)
         self._sock.close()
 
-    def __enter__(self):
+    def __enter__(self) -> BlackHole:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()

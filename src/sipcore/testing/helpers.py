@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
-from .. import Credentials, Invitation, Registration, Route, SIPURI, send_message, signals
+from .. import SIPURI, Credentials, Invitation, Registration, Route, send_message, signals
 from ..sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession
 from ..signals import NotificationRecorder
 
@@ -29,13 +30,13 @@ def audio_sdp(ip: str = "127.0.0.1", direction: str = "sendrecv", port: int = 40
 
 
 @contextlib.contextmanager
-def auto_answer(sdp: SDPSession | None = None, ring: bool = True) -> Iterator[list]:
+def auto_answer(sdp: SDPSession | None = None, ring: bool = True) -> Iterator[list[Invitation]]:
     """While inside, every new incoming Invitation is answered (180 unless ``ring`` is False,
     then 200 with ``sdp``, default :func:`audio_sdp`) and every re-INVITE 200 (with ``sdp`` in
     the mirror of the offered direction: sendonly -> recvonly ...), on the poll thread;
     yields the list of the incoming Invitations."""
     answer = sdp if sdp is not None else audio_sdp()
-    got: list = []
+    got: list[Invitation] = []
 
     def on_state(sender: Any, **d: Any) -> None:
         if d["state"] == "INCOMING":

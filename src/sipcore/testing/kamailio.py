@@ -42,10 +42,15 @@ import sqlite3
 import subprocess
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .procs import ManagedPeer
+if TYPE_CHECKING:
+    from .helpers import Account
+
 from .ports import free_port, ipv6_available
+from .procs import ManagedPeer
 
 __all__ = ["Kamailio", "KamailioError", "make_tls_cert", "sip_options_ping"]
 
@@ -63,7 +68,7 @@ class KamailioError(RuntimeError):
     pass
 
 
-def _find_binary(name: str, extra=("/usr/sbin", "/usr/local/sbin")) -> str:
+def _find_binary(name: str, extra: Iterable[str] = ("/usr/sbin", "/usr/local/sbin")) -> str:
     p = shutil.which(name)
     if p:
         return p
@@ -87,8 +92,8 @@ def _schema_dir() -> Path:
 # TLS material
 # --------------------------------------------------------------------------
 
-def make_tls_cert(directory, cn: str = "127.0.0.1",
-                  san: str = "IP:127.0.0.1,IP:::1") -> dict:
+def make_tls_cert(directory: str | os.PathLike[str], cn: str = "127.0.0.1",
+                  san: str = "IP:127.0.0.1,IP:::1") -> dict[str, str]:
     """Create a small CA and a server cert signed by it (openssl CLI).
 
     Returns dict(ca_file=, cert_file=, key_file=, ca_key_file=).  The server
@@ -105,7 +110,7 @@ def make_tls_cert(directory, cn: str = "127.0.0.1",
         "extendedKeyUsage=serverAuth,clientAuth\n"
         f"subjectAltName={san}\n")
 
-    def run(*args):
+    def run(*args: str) -> None:
         r = subprocess.run(["openssl", *args], capture_output=True, text=True,
                            timeout=60)
         if r.returncode != 0:
@@ -503,13 +508,13 @@ class Kamailio(ManagedPeer):
     host = "127.0.0.1"
     host6 = "::1"
 
-    def __init__(self, workdir=None, *, ipv6: bool = False,
+    def __init__(self, workdir: str | os.PathLike[str] | None = None, *, ipv6: bool = False,
                  auth_messages: bool = True, auth_presence: bool = True,
                  persist_location: bool = False, qop: bool = True,
                  min_expires: int = 1, max_expires: int = 3600,
                  fr_timer_ms: int = 5000, debug: int = 2, children: int = 2,
                  use_received: str = "stream",
-                 aliases=(), start_timeout: float = 15.0,
+                 aliases: Iterable[str] = (), start_timeout: float = 15.0,
                  keep_workdir: bool = False):
         if ipv6 and not ipv6_available():
             raise KamailioError("ipv6 requested but ::1 is not bindable")
@@ -550,7 +555,7 @@ class Kamailio(ManagedPeer):
         self.users: dict[str, str] = {}      # user -> password (those of our domain)
         self._create_db()
         self.cfg.write_text(self._render_cfg())
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self._logfh = None
 
     # ------------------------------------------------------------ properties
@@ -583,7 +588,7 @@ class Kamailio(ManagedPeer):
         return s + (";lr" if lr else "")
 
     # ------------------------------------------------------------ db
-    def _create_db(self):
+    def _create_db(self) -> None:
         if self.db.exists():
             return
         sd = _schema_dir()
@@ -597,7 +602,7 @@ class Kamailio(ManagedPeer):
         finally:
             con.close()
 
-    def _sql(self, query: str, args=()):
+    def _sql(self, query: str, args: tuple[Any, ...] = ()) -> list[Any]:
         con = sqlite3.connect(self.db, timeout=10)
         try:
             cur = con.execute(query, args)
@@ -619,10 +624,11 @@ class Kamailio(ManagedPeer):
         if domain == self.domain:
             self.users[username] = password
 
-    def account(self, username: str, password: str | None = None, transport: str = "udp"):
+    def account(self, username: str, password: str | None = None,
+                transport: str = "udp") -> Account:
         """A :class:`sipcore.testing.helpers.Account` of ``username`` on this server (added
         with ``password``, default ``username + "pw"``, unless added before with one)."""
-        from .helpers import Account      # sipcore objects: only this method needs sipcore
+        from .helpers import Account  # sipcore objects: only this method needs sipcore
         known = self.users.get(username)
         if password is None:
             password = known if known is not None else username + "pw"
@@ -639,14 +645,14 @@ class Kamailio(ManagedPeer):
             self._sql("DELETE FROM subscriber WHERE username=? AND domain=?",
                       (username, domain))
 
-    def sql(self, query: str, args=()):
+    def sql(self, query: str, args: tuple[Any, ...] = ()) -> list[Any]:
         """Run SQL against the kamailio DB (e.g. inspect presentity)."""
         return self._sql(query, args)
 
     # ------------------------------------------------------------ cfg
     def _render_cfg(self) -> str:
         listen = []
-        addrs = [(self.host, self.port, self.tls_port)]
+        addrs: list[tuple[str, int | None, int | None]] = [(self.host, self.port, self.tls_port)]
         if self.ipv6:
             addrs.append((f"[{self.host6}]", self.port6, self.tls_port6))
         for a, p, tp in addrs:
@@ -703,7 +709,7 @@ class Kamailio(ManagedPeer):
         return r.stdout + r.stderr
 
     # ------------------------------------------------------------ process
-    def start(self) -> "Kamailio":
+    def start(self) -> Kamailio:
         if self.running:
             return self
         self._logfh = open(self.log, "ab")
@@ -716,16 +722,18 @@ class Kamailio(ManagedPeer):
         self.spawn(cmd, self.workdir)
         return self
 
-    def _wait_ready(self):
+    def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout
         targets = [(self.host, socket.AF_INET)]
         if self.ipv6:
             targets.append((self.host6, socket.AF_INET6))
         pending = list(targets)
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            proc = self.proc
+            assert proc is not None     # (spawn() started it)
+            if proc.poll() is not None:
                 raise KamailioError(
-                    f"kamailio exited with {self.proc.returncode}:\n"
+                    f"kamailio exited with {proc.returncode}:\n"
                     + self.log_tail())
             pending = [(h, f) for h, f in pending
                        if not (sip_options_ping(h, self.port, 0.3, f)
@@ -736,7 +744,7 @@ class Kamailio(ManagedPeer):
         raise KamailioError("kamailio did not answer OPTIONS in "
                             f"{self.start_timeout}s:\n" + self.log_tail())
 
-    def _tcp_ok(self, port) -> bool:
+    def _tcp_ok(self, port: int) -> bool:
         try:
             socket.create_connection((self.host, port), timeout=0.5).close()
             return True
@@ -778,7 +786,7 @@ class Kamailio(ManagedPeer):
         return "\n".join(self.log_text().splitlines()[-n:])
 
     def wait_for_log(self, pattern: str, timeout: float = 10.0,
-                     start: int = 0) -> re.Match:
+                     start: int = 0) -> re.Match[str]:
         """Wait until regex ``pattern`` appears in the log (after char
         offset ``start``); raises TimeoutError."""
         rx = re.compile(pattern)
@@ -792,7 +800,7 @@ class Kamailio(ManagedPeer):
             time.sleep(0.1)
 
     # ------------------------------------------------------------ RPC
-    def rpc(self, method: str, *params, timeout: float = 5.0):
+    def rpc(self, method: str, *params: Any, timeout: float = 5.0) -> Any:
         """JSON-RPC call (over HTTP to the SIP TCP port); returns 'result'.
 
         e.g. rpc("ul.dump"), rpc("ul.lookup", "location", "alice"),
@@ -811,7 +819,7 @@ class Kamailio(ManagedPeer):
             raise KamailioError(f"rpc {method}: {data['error']}")
         return data.get("result")
 
-    def contacts(self, user: str) -> list[dict]:
+    def contacts(self, user: str) -> list[dict[str, Any]]:
         """Current usrloc bindings of ``user`` ([] if not registered).
 
         Each dict has at least 'Address' (the Contact URI), 'Expires',
@@ -832,7 +840,7 @@ class Kamailio(ManagedPeer):
         return bool(self.contacts(user))
 
     def wait_registered(self, user: str, timeout: float = 10.0,
-                        registered: bool = True) -> list[dict]:
+                        registered: bool = True) -> list[dict[str, Any]]:
         """Wait until ``user`` has (or, registered=False, has no) bindings."""
         deadline = time.monotonic() + timeout
         while True:

@@ -27,7 +27,8 @@ Nothing of sipcore is imported until a test uses a fixture of this plugin.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Generator, Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -78,7 +79,8 @@ def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item,
+                               call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report = outcome.get_result()
     ladder = item.stash.get(_LADDER, None)
@@ -96,7 +98,8 @@ def _name_column(request: pytest.FixtureRequest, host: str, port: Any, name: str
 def _render(ladder: Any) -> str:
     if not ladder.messages:
         return "(no SIP messages traced: was the Engine started with trace_sip=True?)"
-    return ladder.render()
+    text: str = ladder.render()
+    return text
 
 
 # ---- the Engine --------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def ipv6_available() -> bool:
 
 
 def free_port(kind: str = "udp", family: int | str = socket.AF_INET,
-              also_families: tuple = ()) -> int:
+              also_families: tuple[int | str, ...] = ()) -> int:
     """Return a port number that is currently free on loopback.
 
     kind:    "udp", "tcp" or "both" (same number free for UDP *and* TCP).
@@ -90,18 +90,18 @@ def free_port(kind: str = "udp", family: int | str = socket.AF_INET,
     raise RuntimeError("could not find a free port")
 
 
-def free_ports(n: int, kind: str = "udp", family=socket.AF_INET,
-               also_families: tuple = ()) -> list[int]:
+def free_ports(n: int, kind: str = "udp", family: int | str = socket.AF_INET,
+               also_families: tuple[int | str, ...] = ()) -> list[int]:
     """``n`` distinct free ports (see :func:`free_port`)."""
     return [free_port(kind, family, also_families) for _ in range(n)]
 
 
-def _family(f) -> int:
+def _family(f: int | str) -> int:
     if isinstance(f, int):
         return f
-    f = str(f).lower()
-    if f in ("4", "ipv4", "inet", "af_inet"):
+    name = str(f).lower()
+    if name in ("4", "ipv4", "inet", "af_inet"):
         return socket.AF_INET
-    if f in ("6", "ipv6", "inet6", "af_inet6"):
+    if name in ("6", "ipv6", "inet6", "af_inet6"):
         return socket.AF_INET6
-    raise ValueError(f"unknown family {f!r}")
+    raise ValueError(f"unknown family {name!r}")

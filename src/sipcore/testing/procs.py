@@ -13,6 +13,10 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 def _leader_exited(pid: int) -> bool:
@@ -31,7 +35,7 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
-def stop_process_group(p: subprocess.Popen, timeout: float = 10.0,
+def stop_process_group(p: subprocess.Popen[bytes], timeout: float = 10.0,
                        first: int = signal.SIGTERM) -> None:
     """Send ``first`` to the group, wait up to ``timeout`` s for the leader, SIGKILL what is
     left of the group, then reap the leader.  Never leaves processes behind."""
@@ -56,8 +60,16 @@ class ManagedPeer:
     ``log``, opened as ``_logfh``: ``running``, ``output()`` and ``stop_process()`` are
     shared."""
 
-    proc: subprocess.Popen | None = None
-    _logfh = None
+    proc: subprocess.Popen[bytes] | None = None
+    _logfh: IO[bytes] | None = None
+    log: Path
+    _own_tmp: bool
+
+    if TYPE_CHECKING:       # what each peer class defines
+        def start(self) -> Self: ...
+        def stop(self, timeout: float = ...) -> None: ...
+        def close(self) -> None: ...
+        def _wait_ready(self) -> None: ...
 
     @property
     def running(self) -> bool:
@@ -70,7 +82,8 @@ class ManagedPeer:
         except FileNotFoundError:
             return ""
 
-    def make_workdir(self, workdir, prefix: str, log_name: str) -> Path:
+    def make_workdir(self, workdir: str | os.PathLike[str] | None, prefix: str,
+                     log_name: str) -> Path:
         """``workdir`` (created), or a new temporary folder (``_own_tmp``: close() removes
         it); sets ``log`` to the file ``log_name`` in it."""
         self._own_tmp = workdir is None
@@ -79,7 +92,7 @@ class ManagedPeer:
         self.log = folder / log_name
         return folder
 
-    def spawn(self, cmd: list[str], cwd, **popen) -> None:
+    def spawn(self, cmd: list[str], cwd: str | os.PathLike[str] | None, **popen: Any) -> None:
         """Run ``cmd`` in its own process group with stdout and stderr to the log (opened
         here unless already open), then wait for ``self._wait_ready()``; stopped if that
         fails."""
@@ -104,17 +117,17 @@ class ManagedPeer:
             self._logfh.close()
             self._logfh = None
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         try:
             return self.start()
         except BaseException:
             self.close()        # __exit__ won't run: remove tmp dir here
             raise
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.stop()
         except Exception:
