@@ -142,22 +142,22 @@ static void chosen_pairs(pjmedia_transport *tp, char *out, size_t size)
     if (pjmedia_transport_get_info(tp, &info) != PJ_SUCCESS)
         return;
     for (i = 0; i < info.specific_info_cnt; i++) {
-        pjmedia_ice_transport_info *ice;
+        pjmedia_ice_transport_info ice;      /* copied: the buffer is not aligned for it */
         if (info.spc_info[i].type != PJMEDIA_TRANSPORT_TYPE_ICE)
             continue;
-        ice = (pjmedia_ice_transport_info *) info.spc_info[i].buffer;
-        for (c = 0; c < ice->comp_cnt && c < PJ_ARRAY_SIZE(ice->comp); c++) {
+        pj_memcpy(&ice, info.spc_info[i].buffer, sizeof(ice));
+        for (c = 0; c < ice.comp_cnt && c < PJ_ARRAY_SIZE(ice.comp); c++) {
             char la[PJ_INET6_ADDRSTRLEN], ra[PJ_INET6_ADDRSTRLEN];
             int n;
-            if (!pj_sockaddr_has_addr(&ice->comp[c].lcand_addr))
+            if (!pj_sockaddr_has_addr(&ice.comp[c].lcand_addr))
                 continue;           /* no valid pair for this component */
-            pj_sockaddr_print(&ice->comp[c].lcand_addr, la, sizeof(la), 0);
-            pj_sockaddr_print(&ice->comp[c].rcand_addr, ra, sizeof(ra), 0);
+            pj_sockaddr_print(&ice.comp[c].lcand_addr, la, sizeof(la), 0);
+            pj_sockaddr_print(&ice.comp[c].rcand_addr, ra, sizeof(ra), 0);
             n = snprintf(out + used, size - used, "%u %s %s %u %s %s %u\n", c + 1,
-                         pj_ice_get_cand_type_name(ice->comp[c].lcand_type), la,
-                         pj_sockaddr_get_port(&ice->comp[c].lcand_addr),
-                         pj_ice_get_cand_type_name(ice->comp[c].rcand_type), ra,
-                         pj_sockaddr_get_port(&ice->comp[c].rcand_addr));
+                         pj_ice_get_cand_type_name(ice.comp[c].lcand_type), la,
+                         pj_sockaddr_get_port(&ice.comp[c].lcand_addr),
+                         pj_ice_get_cand_type_name(ice.comp[c].rcand_type), ra,
+                         pj_sockaddr_get_port(&ice.comp[c].rcand_addr));
             if (n < 0 || (size_t) n >= size - used)
                 return;
             used += (size_t) n;
@@ -248,13 +248,13 @@ static pj_status_t create_ice(const sc_rtp_opts_t *o, pjmedia_transport **tp)
         pjmedia_transport_info_init(&info);
         if (pjmedia_transport_get_info(*tp, &info) == PJ_SUCCESS) {
             for (i = 0; i < info.specific_info_cnt; i++) {
-                pjmedia_ice_transport_info *ice;
+                pjmedia_ice_transport_info ice;  /* copied: the buffer is not aligned */
                 if (info.spc_info[i].type != PJMEDIA_TRANSPORT_TYPE_ICE)
                     continue;
-                ice = (pjmedia_ice_transport_info *) info.spc_info[i].buffer;
-                if (ice->sess_state == PJ_ICE_STRANS_STATE_FAILED)
+                pj_memcpy(&ice, info.spc_info[i].buffer, sizeof(ice));
+                if (ice.sess_state == PJ_ICE_STRANS_STATE_FAILED)
                     sc_media_event(o->token, SC_MEDIA_ICE_INIT, 0, PJNATH_ESTUNTIMEDOUT, NULL);
-                else if (ice->sess_state >= PJ_ICE_STRANS_STATE_READY)
+                else if (ice.sess_state >= PJ_ICE_STRANS_STATE_READY)
                     sc_media_event(o->token, SC_MEDIA_ICE_INIT, 0, PJ_SUCCESS, NULL);
             }
         }
@@ -379,15 +379,20 @@ void sc_rtp_info(sc_rtp_t *r, sc_rtp_info_t *out)
         pj_sockaddr_print(&info.src_rtp_name, out->rx_ip, sizeof(out->rx_ip), 0);
         out->rx_port = pj_sockaddr_get_port(&info.src_rtp_name);
     }
+    /* The transports memcpy their info into spc_info[i].buffer, a char array that need not be
+     * aligned for the struct (pjmedia_transport_specific_info holds only ints and chars): read
+     * it back the same way (a cast was a misaligned access, found by UBSan: make asan). */
     for (i = 0; i < info.specific_info_cnt; i++) {
         if (info.spc_info[i].type == PJMEDIA_TRANSPORT_TYPE_SRTP) {
-            pjmedia_srtp_info *s = (pjmedia_srtp_info *) info.spc_info[i].buffer;
-            out->srtp_active = s->active ? 1 : 0;
+            pjmedia_srtp_info s;
+            pj_memcpy(&s, info.spc_info[i].buffer, sizeof(s));
+            out->srtp_active = s.active ? 1 : 0;
         } else if (info.spc_info[i].type == PJMEDIA_TRANSPORT_TYPE_ICE) {
-            pjmedia_ice_transport_info *ice = (pjmedia_ice_transport_info *) info.spc_info[i].buffer;
+            pjmedia_ice_transport_info ice;
+            pj_memcpy(&ice, info.spc_info[i].buffer, sizeof(ice));
             /* pjmedia's "active" means ICE was started; it stays so when the checks fail */
-            out->ice_active = ice->active && ice->sess_state == PJ_ICE_STRANS_STATE_RUNNING;
-            out->ice_state = (int) ice->sess_state;
+            out->ice_active = ice.active && ice.sess_state == PJ_ICE_STRANS_STATE_RUNNING;
+            out->ice_state = (int) ice.sess_state;
         }
     }
 }
