@@ -119,7 +119,7 @@ enum sc_media_what {
     SC_MEDIA_WAVE_EOF = 1,      /* a WaveFile's player reached the end of the file */
     SC_MEDIA_DTMF = 2,          /* a stream received an RFC 4733 digit: value is the char */
     SC_MEDIA_ICE_INIT = 3,      /* ICE candidate gathering ended: status */
-    SC_MEDIA_ICE_NEG = 4,       /* ICE negotiation ended: status; text: the nominated pair */
+    SC_MEDIA_ICE_NEG = 4,       /* ICE negotiation ended: status; text: the chosen pairs */
     SC_MEDIA_STUN = 5,          /* a STUN binding response (or its failure): status */
     SC_MEDIA_NAT_TYPE = 6,      /* NAT type detection ended: value the type, text its name */
     SC_MEDIA_ERROR = 7          /* a media thread failed: status; text what it was doing */
