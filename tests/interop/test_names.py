@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 import time
 
 import pytest
@@ -17,7 +18,7 @@ from peers.ports import free_port
 from test_publication import ScriptedServer
 from sipcore import (Credentials, Engine, Invitation, Publication, Registration, Route, SIPURI,
                      Subscription, send_message)
-from test_invitation_helpers import incoming_calls, make_sdp, seq
+from test_invitation_helpers import auto_answer, incoming_calls, make_sdp, seq
 
 ALICE = Credentials(SIPURI("127.0.0.1", user="alice"))
 
@@ -441,6 +442,151 @@ def test_subscription_failover_ends_when_every_server_fails(engine_factory, reco
         assert [m.data.state for m in recorder.all("SIPSubscriptionChangedState")] == [
             "SENT", "TERMINATED"]
         assert (len(a.requests), len(b.requests)) == (1, 1)
+
+
+def call(rec, domain):
+    """An Invitation to bob@127.0.0.1 through Route(domain), sent."""
+    inv = Invitation(ALICE, SIPURI("127.0.0.1", user="bob"), Route(domain))
+    inv.set_offered_local_sdp(make_sdp())
+    inv.send_invite(extra_headers={"X-Call": "one"})
+    return inv
+
+
+def ended(rec, inv, timeout=15):
+    return rec.wait_for("SIPInvitationChangedState", timeout=timeout, sender=inv,
+                        where=lambda n: n.data.state == "DISCONNECTED").data
+
+
+def invites(server):
+    return [r for r in server.requests if r.startswith("INVITE ")]
+
+
+@pytest.mark.parametrize("first_code", [503, 408])
+def test_invitation_fails_over_on_503_and_408(engine_factory, recorder, responders, first_code):
+    """The first server answers the INVITE 503 (or 408); the same INVITE (offer, headers) goes
+    to the next one, this Engine, which answers: the application sees one call, CALLING ->
+    EARLY -> CONNECTING -> CONFIRMED, with no DISCONNECTED between (RFC 3263 4.3)."""
+    p = free_port("both")
+    busy = responders(first_code)
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._udp.inv.test", "a.test", busy.port, 10, 10),
+                      ("_sip._udp.inv.test", "a.test", p, 20, 10)]) as dns, \
+            auto_answer() as calls:
+        engine_factory(local_udp_port=p, nameservers=[dns.nameserver], trace_sip=True)
+        inv = call(recorder, "inv.test")
+        recorder.wait_for("SIPInvitationChangedState", timeout=15, sender=inv,
+                          where=lambda n: n.data.state in ("CONFIRMED", "DISCONNECTED"))
+        assert seq(recorder, inv) == ["CALLING", "EARLY", "CONNECTING", "CONFIRMED"]
+        assert len(invites(busy)) == 1
+        assert sent_to(recorder, "INVITE") == [("UDP", busy.port), ("UDP", p)]
+        assert len(calls) == 1
+        assert calls[0].get_offered_remote_sdp() is None        # (negotiated: the offer is
+        assert inv.get_active_remote_sdp() is not None          #  the one sent, see below)
+        got = [n for n in recorder.all("SIPInvitationChangedState")
+               if n.sender is calls[0] and n.data.state == "INCOMING"][0]
+        assert got.data.headers.get("X-Call") == "one"
+        assert "m=audio 40000 RTP/AVP" in got.data.body
+        inv.disconnect()
+        assert ended(recorder, inv).code == 200
+        assert seq(recorder, inv)[-2:] == ["DISCONNECTING", "DISCONNECTED"]
+
+
+def test_invitation_failover_ends_once_with_the_last_code(engine_factory, recorder,
+                                                         responders):
+    """Every server fails (503, then 408): one INVITE to each, then one DISCONNECTED with the
+    last server's code."""
+    a, b = responders(503), responders(408)
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._udp.busy.test", "a.test", a.port, 10, 10),
+                      ("_sip._udp.busy.test", "a.test", b.port, 20, 10)]) as dns:
+        engine_factory(nameservers=[dns.nameserver])
+        inv = call(recorder, "busy.test")
+        assert ended(recorder, inv).code == 408
+        time.sleep(0.3)
+        assert seq(recorder, inv) == ["CALLING", "DISCONNECTED"]
+        assert (len(invites(a)), len(invites(b))) == (1, 1)
+
+
+def test_invitation_disconnect_during_failover(engine_factory, recorder, responders):
+    """disconnect() while the INVITE waits on the second server (the first answered 503): a
+    CANCEL to the second server, one DISCONNECTED (487), no INVITE sent after it."""
+    p = free_port("both")
+    busy = responders(503)
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._udp.inv.test", "a.test", busy.port, 10, 10),
+                      ("_sip._udp.inv.test", "a.test", p, 20, 10)]) as dns, \
+            incoming_calls(lambda inv: None) as calls:
+        engine_factory(local_udp_port=p, nameservers=[dns.nameserver], trace_sip=True)
+        inv = call(recorder, "inv.test")
+        deadline = time.monotonic() + 15
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert calls, seq(recorder, inv)
+        assert inv.state == "CALLING"
+        inv.disconnect()
+        assert ended(recorder, inv).code == 487
+        assert ended(recorder, calls[0]).method == "CANCEL"
+        time.sleep(0.3)
+        assert seq(recorder, inv) == ["CALLING", "DISCONNECTING", "DISCONNECTED"]
+        assert sent_to(recorder, "INVITE") == [("UDP", busy.port), ("UDP", p)]
+        assert sent_to(recorder, "CANCEL") == [("UDP", p)]
+
+
+def test_invitation_no_failover_after_an_early_dialog(engine_factory, recorder):
+    """The first server makes an early dialog (180 with a To tag), then answers 503: a dialog
+    was established, so the call ends there (503), and no INVITE goes to the next server."""
+    p = free_port("both")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+
+    def serve():
+        data, addr = sock.recvfrom(65535)
+        req = data.decode()
+        for answer in ((180, "Ringing", {"Contact": f"<sip:srv@127.0.0.1:{port}>"}),
+                       (503, "Test", {})):
+            sock.sendto(ScriptedServer._response(req, answer), addr)
+            time.sleep(0.1)
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                     srv=[("_sip._udp.inv.test", "a.test", port, 10, 10),
+                          ("_sip._udp.inv.test", "a.test", p, 20, 10)]) as dns, \
+                auto_answer() as calls:
+            engine_factory(local_udp_port=p, nameservers=[dns.nameserver], trace_sip=True)
+            inv = call(recorder, "inv.test")
+            assert ended(recorder, inv).code == 503
+            time.sleep(0.3)
+            assert seq(recorder, inv) == ["CALLING", "EARLY", "DISCONNECTED"]
+            assert sent_to(recorder, "INVITE") == [("UDP", port)]
+            assert calls == []
+    finally:
+        server.join(2)
+        sock.close()
+
+
+@pytest.mark.long
+def test_invitation_fails_over_when_the_first_server_is_silent(engine_factory, recorder):
+    """The first server never answers: after PJSIP's transaction timeout (Timer B, 32 s) the
+    INVITE goes to the next server, which answers; no DISCONNECTED between."""
+    p = free_port("both")
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                     srv=[("_sip._udp.inv.test", "a.test", silent.getsockname()[1], 10, 10),
+                          ("_sip._udp.inv.test", "a.test", p, 20, 10)]) as dns, \
+                auto_answer():
+            engine_factory(local_udp_port=p, nameservers=[dns.nameserver])
+            inv = call(recorder, "inv.test")
+            recorder.wait_for("SIPInvitationChangedState", timeout=60, sender=inv,
+                              where=lambda n: n.data.state in ("CONFIRMED", "DISCONNECTED"))
+            assert seq(recorder, inv) == ["CALLING", "EARLY", "CONNECTING", "CONFIRMED"]
+            inv.disconnect()
+            ended(recorder, inv)
+    finally:
+        silent.close()
 
 
 # ---- DNS failures end in a notification ------------------------------------------------

@@ -66,5 +66,36 @@ ISSUE14 = [
      '                                  + (8 if ":" in self.options["local_ip"] else 0),\n',
      '                                  + 0,\n',
      [f"{T}::test_aaaa_records_for_an_ipv6_engine"]),
+    ("names-invitation-no-failover-on-408",
+     "an INVITE answered 408 by one server of a name ends the call instead of trying the "
+     "next server (RFC 3263 4.3: a timeout moves on)",
+     "src/sipcore/primitives/invitation.py",
+     "self._state == CALLING and code in (408, 503) and",
+     "self._state == CALLING and code in (503,) and",
+     [f"{T}::test_invitation_fails_over_on_503_and_408"]),
+    ("names-invitation-failover-announced",
+     "the first server's 503 is announced (DISCONNECTED) before the INVITE goes to the "
+     "next server: the application sees the call end and then go on",
+     "src/sipcore/primitives/invitation.py",
+     "                self._kick = self._ua.schedule(0, self._on_failover)    # (after that)\n"
+     "                return\n",
+     "                self._kick = self._ua.schedule(0, self._on_failover)    # (after that)\n"
+     "                self._fire(\"ended\", **data)\n"
+     "                return\n",
+     [f"{T}::test_invitation_fails_over_on_503_and_408"]),
+    ("names-invitation-failover-same-server",
+     "the new INVITE of a failover is not given the addresses already tried: it resolves "
+     "the name again and goes back to the first server",
+     "src/sipcore/primitives/invitation.py",
+     "                lib.sc_tdata_failover(failover_from, tdata[0])\n",
+     "                pass\n",
+     [f"{T}::test_invitation_failover_ends_once_with_the_last_code"]),
+    ("names-invitation-failover-after-a-dialog",
+     "an INVITE that had an early dialog (a 1xx with a To tag) fails over on 503 anyway, "
+     "as if nothing had been established",
+     "src/sipcore/primitives/invitation.py",
+     "        return (self._state == CALLING and code in (408, 503)",
+     "        return (self._state in (CALLING, EARLY) and code in (408, 503)",
+     [f"{T}::test_invitation_no_failover_after_an_early_dialog"]),
 ]
 MUTANTS += [dict(name=n, why=w, file=f, old=o, new=x, tests=t) for n, w, f, o, x, t in ISSUE14]

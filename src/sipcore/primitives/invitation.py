@@ -93,7 +93,10 @@ class Invitation(ClientPrimitive):
     """``Invitation(credentials, callee_uri, route, contact_uri=None)``: an outgoing session.
 
     Incoming sessions are made by the core (see the module documentation).  Needs a running
-    Engine.  Notifications: ``SIPInvitationChangedState`` and ``SIPInvitationGotSDPUpdate``
+    Engine.  When the route is a name that resolved to several servers, a 503, 408 or
+    transport error ending the initial INVITE while still CALLING sends the same INVITE, in a
+    new session, to the next server, without notifying the first one's end (RFC 3263 4.3;
+    docs/invitation.md).  Notifications: ``SIPInvitationChangedState`` and ``SIPInvitationGotSDPUpdate``
     (see sipcore.signals).
     """
 
@@ -129,6 +132,12 @@ class Invitation(ClientPrimitive):
         self._timer: int | None = None
         self._timed_out = False
         self._cancel_data: dict[str, Any] | None = None
+        # RFC 3263 4.3 failover of the initial INVITE: its offer and headers, the INVITE sent
+        # (a reference, for the resolved addresses; only while CALLING), the timer between two
+        # servers
+        self._invite_args: tuple[bytes | None, dict[str, str]] | None = None
+        self._first: Any = None
+        self._kick: int | None = None
         # True while a method sends its own final response to a received re-INVITE: the
         # transaction's end is then not a state change of its own (the method makes it)
         self._answering = False
@@ -330,9 +339,20 @@ class Invitation(ClientPrimitive):
     def _send_invite(self, headers: dict[str, str]) -> None:
         self._require("send_invite")
         self._require_direction("send_invite", True)
+        self._invite_args = (self._offered_local, headers)
+        self._start_invite()
+        if self._state == NULL:          # PJSIP has not reported it while sending
+            self._fire("send_invite")
+
+    def _start_invite(self, failover_from: Any = None) -> None:
+        """A new INVITE session and its INVITE (the offer and headers of send_invite());
+        ``failover_from``: the INVITE of the session it replaces, whose next resolved address
+        it goes to."""
         ua = self._ua
         creds, route, callee = self._credentials, self._route, self._callee_uri
         assert creds is not None and route is not None and callee is not None  # (outgoing)
+        assert self._invite_args is not None
+        sdp, headers = self._invite_args
         ua.check_route(route)
         aor = creds.uri
         contact = (self._contact_arg._name_addr() if self._contact_arg is not None
@@ -343,7 +363,7 @@ class Invitation(ClientPrimitive):
                 callee._request_uri().encode(), route.uri().encode()]
         token = self._hold()
         try:
-            self._with_pj_sdp(self._offered_local, lambda sdp: check(lib.sc_inv_create_uac(
+            self._with_pj_sdp(sdp, lambda sdp: check(lib.sc_inv_create_uac(
                 token, *args, self._listener(route), (aor.user or "").encode(),
                 password.encode() if password is not None else ffi.NULL, sdp, out),
                 "creating the INVITE session"))
@@ -351,17 +371,46 @@ class Invitation(ClientPrimitive):
             self._release_token()
             raise
         self._inv = out[0]
-        self._offered_local = None
+        if failover_from is None:
+            self._offered_local = None
         self._read_dialog()
         tdata = ffi.new("pjsip_tx_data **")
         try:
             check(lib.sc_inv_invite(self._inv, tdata), "creating the INVITE")
+            if failover_from is not None:
+                lib.sc_tdata_failover(failover_from, tdata[0])
+            self._drop_first()
+            lib.pjsip_tx_data_add_ref(tdata[0])
+            self._first = tdata[0]
             self._send(tdata[0], headers, "sending the INVITE")
         except BaseException as exc:
             self._fail(exc)
             raise
-        if self._state == NULL:          # PJSIP has not reported it while sending
-            self._fire("send_invite")
+
+    def _can_failover(self, code: int) -> bool:
+        """RFC 3263 4.3: the initial INVITE ended with a 503, a 408 or a transport error (PJSIP
+        reports it as 503) before any dialog (CALLING: no 1xx with a To tag, no 2xx, no
+        disconnect()), and the name resolved to another server not yet tried."""
+        return (self._state == CALLING and code in (408, 503) and self._first is not None
+                and bool(lib.sc_tdata_can_failover(self._first)))
+
+    def _on_failover(self) -> None:
+        """The same INVITE (offer, credentials, headers) in a new session (a new dialog: none
+        was made) to the next server; the application is told nothing until it answers."""
+        self._kick = None
+        old, self._first = self._first, None
+        try:
+            self._start_invite(failover_from=old)
+        except Exception as exc:       # (on a timer: nobody to raise to)
+            if self._state != DISCONNECTED:
+                self._fail(exc)
+        finally:
+            lib.pjsip_tx_data_dec_ref(old)
+
+    def _drop_first(self) -> None:
+        if self._first is not None:
+            lib.pjsip_tx_data_dec_ref(self._first)
+            self._first = None
 
     def _respond_provisionally(self, code: int, headers: dict[str, str]) -> None:
         self._require("respond_to_invite_provisionally")
@@ -396,6 +445,11 @@ class Invitation(ClientPrimitive):
         if state == NULL:
             self._release()
             self._fire("disconnect")
+            return
+        if self._kick is not None:      # between two servers (failover): nothing on the wire
+            self._release()
+            self._fire("disconnect")
+            self._fire("ended", code=487, reason="Request Terminated")
             return
         inv = self._inv
         if state == REINVITED:        # the pending re-INVITE first (RFC 3261 15.1.2)
@@ -497,6 +551,7 @@ class Invitation(ClientPrimitive):
             return
         rdata = ev.rdata
         if ev.state == lib.PJSIP_INV_STATE_DISCONNECTED:
+            data: dict[str, Any]
             if self._timed_out:
                 data = {"code": 408, "reason": "Request Timeout (no answer to end the session)"}
             elif rdata != ffi.NULL:
@@ -505,9 +560,16 @@ class Invitation(ClientPrimitive):
                 data = self._cancel_data
             else:
                 data = {"code": ev.code, "reason": pj2str(ev.reason)}
+            if self._outgoing and self._can_failover(data.get("code", 0)):
+                self._inv = ffi.NULL             # PJSIP destroys it after this report
+                self._release_token()
+                self._kick = self._ua.schedule(0, self._on_failover)    # (after that)
+                return
             self._release()
             self._fire("timeout" if self._timed_out else "ended", **data)
             return
+        if self._first is not None and ev.state != lib.PJSIP_INV_STATE_CALLING:
+            self._drop_first()           # a dialog (or an end): no failover from here on
         event = _PJ_EVENTS[self._outgoing].get(ev.state)
         if event is None or _ROWS.get((self._state, event)) == STAY:
             return                   # e.g. PJSIP's INCOMING (made before this object)
@@ -578,6 +640,10 @@ class Invitation(ClientPrimitive):
         if self._timer is not None:
             self._ua.cancel(self._timer)
             self._timer = None
+        if self._kick is not None:
+            self._ua.cancel(self._kick)
+            self._kick = None
+        self._drop_first()
         self._release_token()
 
     def _fail(self, exc: BaseException) -> None:
