@@ -17,7 +17,7 @@ from peers.kamailio import Kamailio, make_tls_cert
 from peers.ports import free_port
 from test_publication import ScriptedServer
 from sipcore import (Credentials, Engine, Invitation, Publication, Registration, Route, SIPURI,
-                     Subscription, send_message)
+                     Subscription, send_message, signals)
 from test_invitation_helpers import auto_answer, incoming_calls, make_sdp, seq
 
 ALICE = Credentials(SIPURI("127.0.0.1", user="alice"))
@@ -444,9 +444,12 @@ def test_subscription_failover_ends_when_every_server_fails(engine_factory, reco
         assert (len(a.requests), len(b.requests)) == (1, 1)
 
 
-def call(rec, domain):
-    """An Invitation to bob@127.0.0.1 through Route(domain), sent."""
+def call(rec, domain, made=None):
+    """An Invitation to bob@127.0.0.1 through Route(domain), sent (appended to ``made``
+    first)."""
     inv = Invitation(ALICE, SIPURI("127.0.0.1", user="bob"), Route(domain))
+    if made is not None:
+        made.append(inv)
     inv.set_offered_local_sdp(make_sdp())
     inv.send_invite(extra_headers={"X-Call": "one"})
     return inv
@@ -530,6 +533,59 @@ def test_invitation_disconnect_during_failover(engine_factory, recorder, respond
         assert seq(recorder, inv) == ["CALLING", "DISCONNECTING", "DISCONNECTED"]
         assert sent_to(recorder, "INVITE") == [("UDP", busy.port), ("UDP", p)]
         assert sent_to(recorder, "CANCEL") == [("UDP", p)]
+
+
+def disconnect_when(match):
+    """A receiver of SIPEngineSIPTrace and SIPEngineLog (on the poll thread) that calls
+    disconnect() on the Invitation put in its ``invs`` list, once, at the first notification
+    ``match(signal name, data)`` is true for."""
+    invs: list = []
+
+    def on_note(sender, **d):
+        if invs and match(d):
+            inv = invs.pop()
+            inv.disconnect()
+    return invs, on_note
+
+
+@pytest.mark.parametrize("moment", ["503 reported", "between two servers"])
+def test_invitation_disconnect_at_the_failover(engine_factory, recorder, responders, moment):
+    """disconnect() called by a receiver of a notification delivered on the poll thread at
+    the failover: (a) the trace of the first server's 503, delivered while PJSIP reports that
+    session's end (the end is that 503); (b) PJSIP's log of the first session's end, delivered
+    after it, in the instant before the next INVITE goes out (nothing on the wire: 487
+    "Request Terminated").  Either way DISCONNECTING, DISCONNECTED once, and no INVITE to the
+    next server, then or later."""
+    p = free_port("both")
+    busy = responders(503)
+    if moment == "503 reported":
+        signal = signals.SIPEngineSIPTrace
+        invs, on_note = disconnect_when(
+            lambda d: d["received"] and d["data"].startswith("SIP/2.0 503"))
+        expect, log_level = (503, "Test"), 0
+    else:
+        signal = signals.SIPEngineLog
+        invs, on_note = disconnect_when(
+            lambda d: "Session count dec" in d["message"] and "mod-invite" in d["message"])
+        expect, log_level = (487, "Request Terminated"), 5       # (PJSIP's dialog log)
+    signal.connect(on_note)
+    try:
+        with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                     srv=[("_sip._udp.inv.test", "a.test", busy.port, 10, 10),
+                          ("_sip._udp.inv.test", "a.test", p, 20, 10)]) as dns, \
+                incoming_calls(lambda inv: None) as calls:
+            engine_factory(local_udp_port=p, nameservers=[dns.nameserver], trace_sip=True,
+                           log_level=log_level)
+            inv = call(recorder, "inv.test", made=invs)
+            d = ended(recorder, inv)
+            assert invs == []                     # (the receiver did call disconnect())
+            assert (d.code, d.reason) == expect, d
+            time.sleep(0.5)
+            assert seq(recorder, inv) == ["CALLING", "DISCONNECTING", "DISCONNECTED"]
+            assert sent_to(recorder, "INVITE") == [("UDP", busy.port)]
+            assert calls == []
+    finally:
+        signal.disconnect(on_note)
 
 
 def test_invitation_no_failover_after_an_early_dialog(engine_factory, recorder):

@@ -90,6 +90,20 @@ ISSUE14 = [
      "                lib.sc_tdata_failover(failover_from, tdata[0])\n",
      "                pass\n",
      [f"{T}::test_invitation_failover_ends_once_with_the_last_code"]),
+    ("names-invitation-disconnect-between-servers-lost",
+     "disconnect() between two servers leaves the failover timer running: a new INVITE goes "
+     "out after the call was ended",
+     "src/sipcore/primitives/invitation.py",
+     "        if self._kick is not None:\n            self._ua.cancel(self._kick)\n",
+     "        if False:\n            self._ua.cancel(self._kick)\n",
+     [f"{T}::test_invitation_disconnect_at_the_failover"]),
+    ("names-invitation-disconnect-while-pjsip-reports-the-end",
+     "disconnect() while PJSIP reports the first server's 503 raises (the session is already "
+     "terminated) and the call fails over anyway",
+     "src/sipcore/primitives/invitation.py",
+     "        if self._info().state == lib.PJSIP_INV_STATE_DISCONNECTED:\n",
+     "        if False:\n",
+     [f"{T}::test_invitation_disconnect_at_the_failover"]),
     ("names-invitation-failover-after-a-dialog",
      "an INVITE that had an early dialog (a 1xx with a To tag) fails over on 503 anyway, "
      "as if nothing had been established",

@@ -96,8 +96,8 @@ class Invitation(ClientPrimitive):
     Engine.  When the route is a name that resolved to several servers, a 503, 408 or
     transport error ending the initial INVITE while still CALLING sends the same INVITE, in a
     new session, to the next server, without notifying the first one's end (RFC 3263 4.3;
-    docs/invitation.md).  Notifications: ``SIPInvitationChangedState`` and ``SIPInvitationGotSDPUpdate``
-    (see sipcore.signals).
+    docs/invitation.md).  Notifications: ``SIPInvitationChangedState`` and
+    ``SIPInvitationGotSDPUpdate`` (see sipcore.signals).
     """
 
     _end_method = "disconnect"
@@ -452,6 +452,12 @@ class Invitation(ClientPrimitive):
             self._fire("ended", code=487, reason="Request Terminated")
             return
         inv = self._inv
+        if self._info().state == lib.PJSIP_INV_STATE_DISCONNECTED:
+            # PJSIP ended it and is reporting that now (a receiver of a notification drained
+            # before the report calls this): nothing to send, the report ends it -- and no
+            # failover follows, the application having ended the call
+            self._fire("disconnect")
+            return
         if state == REINVITED:        # the pending re-INVITE first (RFC 3261 15.1.2)
             tdata = ffi.new("pjsip_tx_data **")
             if lib.sc_inv_answer(inv, 487, ffi.NULL, tdata) == lib.PJ_SUCCESS:
