@@ -574,8 +574,10 @@ class Invitation(ClientPrimitive):
             self._release()
             self._fire("timeout" if self._timed_out else "ended", **data)
             return
-        if self._first is not None and ev.state != lib.PJSIP_INV_STATE_CALLING:
-            self._drop_first()           # a dialog (or an end): no failover from here on
+        if self._first is not None and ev.state > lib.PJSIP_INV_STATE_EARLY:
+            # answered: the INVITE is not needed any more (until then the INVITE transaction
+            # holds it anyway; the state, not this reference, says whether to fail over)
+            self._drop_first()
         event = _PJ_EVENTS[self._outgoing].get(ev.state)
         if event is None or _ROWS.get((self._state, event)) == STAY:
             return                   # e.g. PJSIP's INCOMING (made before this object)
