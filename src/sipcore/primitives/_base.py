@@ -76,6 +76,7 @@ class ClientPrimitive:
     _end_method = ""        # what leaving a ``with`` block calls (the subclass's end)
     _timeout: float | None = None   # seconds a request may wait for its final response
     _deadline: int | None = None   # the timer of that wait (fires the subclass's _on_deadline)
+    _first: Any = None   # a first request sent (a reference), kept for RFC 3263 4.3 failover
     _ua: ua_mod.UA
     _token: int | None
     _lock: threading.RLock
@@ -141,6 +142,12 @@ class ClientPrimitive:
 
     def _engine_stopping(self) -> None:  # overridden
         self._release_token()
+
+    def _drop_first(self) -> None:
+        """Let the first request kept for a failover go (Subscription, Invitation)."""
+        if self._first is not None:
+            lib.pjsip_tx_data_dec_ref(self._first)
+            self._first = None
 
     def _arm_deadline(self) -> None:
         """A request was sent: with a ``timeout``, ``_on_deadline`` runs when it passes."""

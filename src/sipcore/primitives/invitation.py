@@ -407,11 +407,6 @@ class Invitation(ClientPrimitive):
         finally:
             lib.pjsip_tx_data_dec_ref(old)
 
-    def _drop_first(self) -> None:
-        if self._first is not None:
-            lib.pjsip_tx_data_dec_ref(self._first)
-            self._first = None
-
     def _respond_provisionally(self, code: int, headers: dict[str, str]) -> None:
         self._require("respond_to_invite_provisionally")
         self._require_direction("respond_to_invite_provisionally", False)

@@ -222,11 +222,6 @@ class Subscription(ClientPrimitive):
         finally:
             lib.pjsip_tx_data_dec_ref(old)
 
-    def _drop_first(self) -> None:
-        if self._first is not None:
-            lib.pjsip_tx_data_dec_ref(self._first)
-            self._first = None
-
     def on_client(self, kind: int, result: Any) -> None:
         if kind == lib.SC_CLIENT_EVSUB_NOTIFY:
             self._on_notify(result)
