@@ -26,6 +26,7 @@ read ``current``; SDP values reach PJMEDIA through :func:`with_pool`, which this
 """
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import threading
@@ -37,6 +38,8 @@ from . import _flat, _pj, sdp, signals
 from ._pj import check, ffi, lib, pj2str
 from .errors import EngineNotRunningError, InvalidStateError, SIPCoreError
 
+_from_epoch = datetime.datetime.fromtimestamp        # a C event's time, as notify's timestamps
+_UTC = datetime.timezone.utc
 _R = TypeVar("_R")
 _allocate_lock = threading.Lock     # (_thread.allocate_lock)
 
@@ -480,7 +483,8 @@ class UA:
                         if to_log:
                             PJSIP_LOGGER.log(py_level, "%s: %s", module, message)
                         signals.notify(signals.SIPEngineLog, self.engine, log_sender=module,
-                                       level=ev.level, message=message)
+                                       level=ev.level, message=message,
+                                       timestamp=_from_epoch(ev.time, _UTC))
                 elif ev.kind == lib.SC_EV_TRACE:
                     to_log = TRACE_LOGGER.isEnabledFor(logging.INFO)
                     if to_log or signals.has_receivers(signals.SIPEngineSIPTrace):
@@ -489,7 +493,8 @@ class UA:
                                     source_port=ev.src_port,
                                     destination_ip=ffi.string(ev.dst_ip).decode(),
                                     destination_port=ev.dst_port,
-                                    data=ffi.unpack(ev.text, ev.len).decode("utf-8", "replace"))
+                                    data=ffi.unpack(ev.text, ev.len).decode("utf-8", "replace"),
+                                    timestamp=_from_epoch(ev.time, _UTC))
                         if to_log:
                             TRACE_LOGGER.info("%s %s:%d -> %s:%d\n%s",
                                               "received" if ev.received else "sent",

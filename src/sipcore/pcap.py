@@ -29,7 +29,7 @@ is taken inside the TLS layer), over TCP: Wireshark dissects TCP port 5061 as TL
 ("Decode As... SIP" for that port); other ports are found as SIP by its heuristics.
 
 :func:`read_pcap` reads such a file back -- and the captures of tcpdump or Wireshark (pcap with
-Ethernet, raw IP, Linux cooked v1/v2 or loopback links; pcapng is not read) -- as a list of
+Ethernet, raw IP, Linux cooked v1/v2 or loopback links, in pcap or pcapng files) -- as a list of
 :class:`PacketRecord`, and ``Ladder.from_pcap(path)`` draws them.  TCP payloads are put
 together per flow and cut into messages by ``Content-Length`` (a capture that lost segments
 loses those messages); IP fragments are not reassembled; UDP datagrams that are not SIP
@@ -304,6 +304,9 @@ class TraceWriter:
 # ---- reading -----------------------------------------------------------------------------------
 
 def _frames(blob: bytes) -> Iterator[tuple[datetime.datetime, int, bytes]]:
+    if blob[:4] == b"\x0a\x0d\x0d\x0a":
+        yield from _pcapng_frames(blob)
+        return
     if len(blob) < 24:
         raise ValueError("not a pcap file: shorter than its header")
     for endian in ("<", ">"):
@@ -311,10 +314,7 @@ def _frames(blob: bytes) -> Iterator[tuple[datetime.datetime, int, bytes]]:
         if magic in (_MAGIC_US, _MAGIC_NS):
             break
     else:
-        if blob[:4] == b"\x0a\x0d\x0d\x0a":
-            raise ValueError("a pcapng file: save it as pcap (Wireshark: File > Save As, "
-                             "\"Wireshark/tcpdump - pcap\"; or editcap -F pcap)")
-        raise ValueError("not a pcap file (unknown magic number)")
+        raise ValueError("not a pcap or pcapng file (unknown magic number)")
     linktype = struct.unpack(endian + "I", blob[20:24])[0] & 0x0FFFFFFF
     scale = 1 if magic == _MAGIC_US else 1000
     at = 24
@@ -324,6 +324,62 @@ def _frames(blob: bytes) -> Iterator[tuple[datetime.datetime, int, bytes]]:
         at += 16 + incl
         ts = _EPOCH + datetime.timedelta(seconds=secs, microseconds=frac // scale)
         yield ts, linktype, frame
+
+
+def _pcapng_frames(blob: bytes) -> Iterator[tuple[datetime.datetime, int, bytes]]:
+    """The packets of a pcapng file (what Wireshark, tshark and dumpcap write by default):
+    Section Header, Interface Description (link type, if_tsresol), Enhanced and Simple
+    Packet blocks; other blocks are skipped.  A Simple Packet has no time: it gets the
+    previous packet's."""
+    endian, at = "<", 0
+    interfaces: list[tuple[int, int]] = []          # (link type, ticks per second)
+    last = _EPOCH
+    while at + 12 <= len(blob):
+        kind = struct.unpack(endian + "I", blob[at:at + 4])[0]
+        if blob[at:at + 4] == b"\x0a\x0d\x0d\x0a":     # a section: its own byte order
+            magic = blob[at + 8:at + 12]
+            endian = "<" if magic == b"\x4d\x3c\x2b\x1a" else ">"
+            if magic not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+                raise ValueError("not a pcapng file (bad byte-order magic)")
+            interfaces = []
+            kind = 0x0A0D0D0A
+        length = struct.unpack(endian + "I", blob[at + 4:at + 8])[0]
+        if length < 12 or at + length > len(blob):
+            break                                   # cut short: what came before stands
+        body = blob[at + 8:at + length - 4]
+        if kind == 1 and len(body) >= 8:            # Interface Description Block
+            linktype = struct.unpack(endian + "H", body[:2])[0]
+            interfaces.append((linktype, _pcapng_tsresol(body[8:], endian)))
+        elif kind == 6 and len(body) >= 20:         # Enhanced Packet Block
+            iface, hi, lo, incl, _orig = struct.unpack(endian + "IIIII", body[:20])
+            if iface < len(interfaces):
+                linktype, per_second = interfaces[iface]
+                ticks = (hi << 32) | lo
+                try:
+                    last = _EPOCH + datetime.timedelta(
+                        seconds=ticks // per_second,
+                        microseconds=(ticks % per_second) * 1_000_000 // per_second)
+                except OverflowError:
+                    raise ValueError(f"pcapng: a packet time out of range ({ticks} ticks "
+                                     f"of 1/{per_second} s)") from None
+                yield last, linktype, body[20:20 + incl]
+        elif kind == 3 and len(body) >= 4 and interfaces:   # Simple Packet Block
+            yield last, interfaces[0][0], body[4:]
+        at += length
+
+
+def _pcapng_tsresol(options: bytes, endian: str) -> int:
+    """Ticks per second from an interface's if_tsresol option (default: microseconds)."""
+    at = 0
+    while at + 4 <= len(options):
+        code, size = struct.unpack(endian + "HH", options[at:at + 4])
+        if code == 0:
+            break
+        if code == 9 and size >= 1:
+            v = options[at + 4]
+            return 1 << (v & 0x7F) if v & 0x80 else int(10 ** v)
+        at += 4 + ((size + 3) & ~3)
+    return 1_000_000
 
 
 def _ip_packet(linktype: int, frame: bytes) -> bytes | None:

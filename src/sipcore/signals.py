@@ -5,8 +5,10 @@ below, each signal with the data it carries, is the only list of them (docs/noti
 shows it as a table).  A notification is ``signal.send(sender, **data)`` to its receivers:
 ``sender`` is the object it is about (the :class:`~sipcore.Engine` for engine-wide ones) and
 ``data`` holds exactly the keyword data the spec lists, plus ``timestamp`` (a timezone-aware
-``datetime``).  Receivers run on the Engine's poll thread (``SIPEngineWillStart`` alone runs
-on the thread that calls ``Engine.start()``, before the poll thread exists).
+``datetime`` in UTC, when it happened; for SIPEngineSIPTrace and SIPEngineLog taken in C as the
+message crossed or the line was written, not when the poll thread delivered it).  Receivers
+run on the Engine's poll thread (``SIPEngineWillStart`` alone runs on the thread that calls
+``Engine.start()``, before the poll thread exists).
 
 Connect to one notification::
 

@@ -417,3 +417,49 @@ def test_tls_certificate_checked_against_the_name(engine_factory, recorder, tmp_
         r = message(recorder, "other.test", Route("other.test", transport="tls"))
         assert r.code == 503, r                                      # same server, wrong name
         assert re.search(r"(?i)identity|certificate|verif", r.reason), r.reason
+
+
+def test_tls_sends_the_name_as_sni(engine_factory, recorder, tmp_path):
+    """The name a TLS target was found under goes into the ClientHello's server_name (RFC 6066
+    SNI, RFC 5922 §4): a TLS server on loopback (Python's ssl) records what each handshake
+    asked for -- the domain of the request, not the SRV target's name or its address."""
+    import ssl
+    import threading
+    tls = make_tls_cert(tmp_path / "tls", cn="sip.test", san="DNS:sip.test,DNS:other.test")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tls["cert_file"], tls["key_file"])
+    names: list = []
+    ctx.sni_callback = lambda sslobj, name, c: names.append(name)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with ctx.wrap_socket(conn, server_side=True) as s:
+                    s.settimeout(2)
+                    s.recv(4096)                    # the MESSAGE (not answered: 408 is fine)
+            except (OSError, ssl.SSLError):
+                pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                     srv=[("_sips._tcp.sip.test", "a.test", port, 10, 10),
+                          ("_sips._tcp.other.test", "a.test", port, 10, 10)],
+                     naptr=[("sip.test", 10, 10, "s", "SIP+D2S", "_sips._tcp.sip.test")]) as dns:
+            engine_factory(local_tls_port=free_port("tcp"), tls_ca_file=tls["ca_file"],
+                           tls_cert_file=tls["cert_file"], tls_privkey_file=tls["key_file"],
+                           nameservers=[dns.nameserver])
+            message(recorder, "sip.test", timeout=3)
+            message(recorder, "other.test", Route("other.test", transport="tls"), timeout=3)
+    finally:
+        listener.close()
+    assert names == ["sip.test", "other.test"]

@@ -430,6 +430,7 @@ def test_412_to_unpublish_ends_unpublished(engine, recorder, server):
     assert len(srv.requests) == 2 and header(srv.requests[1], "SIP-If-Match") == "t1"
 
 
+@pytest.mark.long        # 32 s of timer F; the short form: tests/unit/test_request_timeout.py
 def test_silent_server_408_for_publish_and_register(engine, recorder, server):
     """Nobody answers: the client transaction times out after timer F = 64*T1 = 32 s (RFC 3261
     17.1.2.2) and the object reports 408 -- Publication and Registration side by side."""

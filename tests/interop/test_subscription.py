@@ -387,6 +387,7 @@ def test_engine_stop_notifies_terminated(engine_factory, recorder, tmp_path):
     no_exceptions(recorder)
 
 
+@pytest.mark.long        # 32 s of timer F; the short form: tests/unit/test_request_timeout.py
 def test_silent_notifier_times_out_with_408(engine, recorder):
     """Nobody answers the SUBSCRIBE: after Timer F (64*T1 = 32 s, RFC 3261 17.1.2.2)
     SENT -> TERMINATED with 408 Request Timeout."""

@@ -5,6 +5,7 @@ reach the property and assert most do (>= 50%; printed with -s, and hypothesis e
 import collections
 import random
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -157,10 +158,11 @@ def parser_inputs(draw):
     return kind, draw(st.one_of(st.text(max_size=300), st.binary(max_size=300)))
 
 
-def test_parser_never_crashes(running_engine, recorder):
+@pytest.mark.parametrize("examples", [500, pytest.param(5000, marks=pytest.mark.long)])
+def test_parser_never_crashes(running_engine, recorder, examples):
     seen = collections.Counter()
 
-    @settings(max_examples=1500, deadline=None)
+    @settings(max_examples=examples, deadline=None)
     @given(case=parser_inputs())
     def check(case):
         kind, text = case

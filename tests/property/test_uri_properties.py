@@ -7,6 +7,7 @@ that reach the property and asserts they are most of them (>= 50%); run with
 import collections
 import random
 
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -120,10 +121,11 @@ def parser_inputs(draw):
     return kind, "sip:" + draw(st.binary(max_size=100)).decode("latin-1")
 
 
-def test_parser_never_crashes(running_engine, recorder):
+@pytest.mark.parametrize("examples", [500, pytest.param(5000, marks=pytest.mark.long)])
+def test_parser_never_crashes(running_engine, recorder, examples):
     seen = collections.Counter()
 
-    @settings(max_examples=1500, deadline=None)
+    @settings(max_examples=examples, deadline=None)
     @given(case=parser_inputs())
     def check(case):
         kind, text = case

@@ -334,6 +334,79 @@ def test_ack_is_never_answered(ep, peer):
     assert responses == []
 
 
+# ---- request lines PJSIP's parser refuses: 505 and 416 -----------------------------------------
+
+LINES = {   # (Request-URI, SIP-Version, the answer)
+    # RFC 3261 §21.5.7, RFC 4475 "badvers": a SIP-Version other than SIP/2.0
+    "SIP/7.0": (None, "SIP/7.0", 505),
+    "sip/3.1": (None, "sip/3.1", 505),
+    # RFC 3261 §8.2.2.1, RFC 4475 "unkscm": a Request-URI scheme the UAS does not know
+    "unkscm": ("unkscm:nobodyknowsthisscheme", "SIP/2.0", 416),
+    "http": ("http://127.0.0.1/index.html", "SIP/2.0", 416),
+}
+
+
+@pytest.mark.parametrize("method", ["MESSAGE", "INVITE"])
+@pytest.mark.parametrize("case", list(LINES))
+def test_request_lines_the_parser_refuses_get_505_or_416(ep, peer, case, method):
+    ruri, version, expected = LINES[case]
+    marker = f"line-{case}-{method}-{peer.transport}-{next(_seq)}"
+    responses, call_id = send(peer, method, ruri=ruri, version=version, body=marker.encode())
+    f = final(responses)
+    assert f is not None and code(f) == expected, responses
+    assert header(f, "Call-ID") == call_id                 # the answer to that request
+    assert ";tag=" in header(f, "To")                      # §8.2.6.2
+    assert ep.delivered(marker, timeout=0.3) == []
+    if method == "INVITE":
+        assert ep.invitation_for(call_id, timeout=0.3) is None
+
+
+def test_a_retransmitted_bad_version_gets_the_same_505(ep):
+    """The rewritten request goes through a transaction: its retransmission is answered by
+    that transaction, with the same To tag (RFC 3261 §17.2.3)."""
+    p = Peer("udp", ep.port("udp"))
+    try:
+        data, _ = build(port=p.port, me=p.me, version="SIP/3.0")
+        first, again = final(p.exchange(data)), final(p.exchange(data))
+        assert code(first) == code(again) == 505
+        assert header(first, "To") == header(again, "To")
+    finally:
+        p.close()
+
+
+def test_bad_version_and_valid_request_on_one_tcp_stream(ep):
+    """Over TCP the shifted request must not break the framing of what follows it: a 505
+    for the first request, the second (valid) one delivered whole."""
+    p = Peer("tcp", ep.port("tcp"))
+    try:
+        marker = f"after-505-{next(_seq)}"
+        bad, _ = build(transport="tcp", port=p.port, me=p.me, version="SIP/3.0", body=b"x" * 50)
+        good, _ = build(transport="tcp", port=p.port, me=p.me, body=marker.encode())
+        p.send(bad + good)
+        responses = p.responses(wait=2.0, until_final=False)
+        assert sorted(code(r) for r in responses if code(r) >= 200) == [200, 505]
+        assert [m["body"] for m in ep.delivered(marker)] == [marker.encode()]
+    finally:
+        p.close()
+
+
+def test_ack_with_a_bad_version_or_scheme_is_never_answered(ep, peer):
+    for ruri, version in [(None, "SIP/3.0"), ("unkscm:x-ack-never-answered", "SIP/2.0")]:
+        responses, _ = send(peer, "ACK", ruri=ruri, version=version, body=b"", wait=0.4)
+        assert responses == []
+
+
+def test_a_request_line_too_short_to_rewrite_stays_dropped_and_nothing_breaks(ep, peer):
+    """'X a:b SIP/2.0' leaves no room for the rewrite PJSIP's parser needs: dropped, as before,
+    and the next valid request is answered and delivered."""
+    responses, _ = send(peer, "X", ruri="a:b", body=b"", wait=0.4)
+    assert responses == []
+    marker = f"after-short-{peer.transport}-{next(_seq)}"
+    responses, _ = send(peer, body=marker.encode())
+    assert code(final(responses)) == 200
+    assert ep.delivered(marker) != []
+
+
 # ---- dropped, where the RFC allows it ------------------------------------------------------------
 
 def test_a_request_without_via_is_dropped(ep, peer):

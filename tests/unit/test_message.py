@@ -224,6 +224,40 @@ def test_trace_shows_both_directions_with_addresses(engine_factory, recorder):
     assert len(recorder.all("SIPEngineSIPTrace")) == before
 
 
+def test_trace_timestamps_are_when_the_message_crossed_not_when_it_was_delivered(
+        engine_factory, recorder):
+    """A trace's timestamp is taken in C as the message goes out or comes in, not when the
+    poll thread gets round to notifying it: a receiver that holds up the poll thread for
+    0.4 s on the received MESSAGE delays the notification of the 200 sent in the same
+    poll (in C, right after it) but not its timestamp."""
+    from sipcore import signals
+    e = engine_factory(trace_sip=True)
+    port = e.local_udp_port
+    delivered = {}
+
+    def on_trace(sender, **d):
+        first = d["data"].split("\r\n", 1)[0]
+        key = ("rx " if d["received"] else "tx ") + first.split(" ", 1)[0]
+        delivered.setdefault(key, (d["timestamp"], time.time()))
+        if key == "rx MESSAGE":
+            time.sleep(0.4)
+
+    signals.SIPEngineSIPTrace.connect(on_trace)
+    try:
+        send_message(_me(e), SIPURI("127.0.0.1", user="bob", port=port), "text/plain", "t",
+                     Route("127.0.0.1", port))
+        recorder.wait_for("SIPEngineGotMessageResponse", timeout=5)
+    finally:
+        signals.SIPEngineSIPTrace.disconnect(on_trace)
+    rx_stamp, rx_seen = delivered["rx MESSAGE"]
+    tx_stamp, tx_seen = delivered["tx SIP/2.0"]
+    assert tx_seen - rx_seen >= 0.35                     # its notification was held up...
+    gap = (tx_stamp - rx_stamp).total_seconds()
+    assert 0 <= gap < 0.1, gap                           # ...its timestamp was not
+    assert abs(rx_stamp.timestamp() - rx_seen) < 0.1     # and is wall-clock time (UTC)
+    assert rx_stamp.tzinfo is not None
+
+
 def test_user_agent_header_on_requests_and_responses(engine_factory, recorder):
     e = engine_factory(trace_sip=True, user_agent="UA-under-test/2")
     port = e.local_udp_port

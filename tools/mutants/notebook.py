@@ -47,6 +47,15 @@ ROWS = [
     ("engine-start-again-not-idempotent", "start() with the running options raises",
      "src/sipcore/engine.py", '''if opts == getattr(self, "_start_options", None):''', "if False:",
      ["tests/unit/test_engine.py::test_start_again_same_options_is_a_no_op_other_options_say_what_to_do"]),
+    ("pcapng-tsresol-ignored", "a pcapng interface's if_tsresol is ignored (nanosecond captures "
+     "read 1000x too late)", "src/sipcore/pcap.py",
+     "            return 1 << (v & 0x7F) if v & 0x80 else int(10 ** v)\n", "",
+     ["tests/robustness/test_hostile_pcap.py::test_pcapng_sample_reads_back_like_the_pcap"]),
+    ("trace-timestamp-at-drain", "a SIP trace is stamped when the poll thread delivers it, not "
+     "when the message crossed", "src/sipcore/_ua.py",
+     ",\n                                    timestamp=_from_epoch(ev.time, _UTC))", ")",
+     ["tests/unit/test_message.py::"
+      "test_trace_timestamps_are_when_the_message_crossed_not_when_it_was_delivered"]),
 ]
 MUTANTS = [dict(name=name, why=why, file=file, old=old, new=new, tests=tests)
            for name, why, file, old, new, tests in ROWS]

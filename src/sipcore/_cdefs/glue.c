@@ -60,9 +60,12 @@ static int sc_queue_push(sc_event *ev)
 
 static sc_event *sc_event_new(int kind, const char *text, size_t len)
 {
+    struct timespec now;
     sc_event *ev = (sc_event*) calloc(1, sizeof(sc_event));
     if (!ev) return NULL;
     ev->kind = kind;
+    clock_gettime(CLOCK_REALTIME, &now);
+    ev->time = (double) now.tv_sec + (double) now.tv_nsec * 1e-9;
     ev->text = (char*) malloc(len + 1);
     if (!ev->text) { free(ev); return NULL; }
     memcpy(ev->text, text, len);

@@ -30,6 +30,16 @@
  *      Python per request.
  *   3. sc_rdata_raw_body: the bytes of a received message's body as they came, for the
  *      bodies PJSIP parses into a structure (multipart, whose msg->body has no data).
+ *   4. Request lines PJSIP's parser refuses but RFC 3261 answers: a SIP-Version other than
+ *      SIP/2.0 gets 505 (§21.5.7; RFC 4475's "badvers" case), a Request-URI scheme other than
+ *      sip, sips and tel gets 416 (§8.2.2.1; RFC 4475's "unkscm" case).  PJSIP drops both as
+ *      syntax errors (its parser fails on the request line) and only tells its drop-data
+ *      callback.  sc_on_dropped rewrites that request line in place to
+ *      "METHOD sip:x SIP/2.0" (right-aligned, so it ends where the old one did) and hands the
+ *      shifted message back to PJSIP's parser (pjsip_tp_dropped_data.len, made for this);
+ *      mod-sipcore-check then finds the request it marked and answers it 505/416 through a
+ *      transaction like any refusal.  An ACK is never answered; a request line too short to
+ *      rewrite, or junk, stays dropped.
  */
 #include "glue.h"
 
@@ -298,6 +308,79 @@ static int sc_has_tsx(pjsip_rx_data *rdata)
     return tsx != NULL;
 }
 
+/* ---------- 4. 505 and 416 for request lines PJSIP's parser refuses ------------------------- */
+
+/* The request sc_on_dropped rewrote (its first byte, where PJSIP's parser starts again) and
+ * its answer.  Only the thread that reads the transport touches it, within one
+ * pjsip_tpmgr_receive_packet(); every drop and every request clears it. */
+static __thread const char *sc_marked_line;
+static __thread int sc_marked_code;
+
+static int sc_token_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("-.!%*_+`'~", c) != NULL);
+}
+
+/* "SIP/" 1*DIGIT "." 1*DIGIT (RFC 3261 §25.1), any case */
+static int sc_is_version(const char *v, const char *end)
+{
+    const char *dot;
+    if (end - v < 7 || pj_ansi_strnicmp(v, "SIP/", 4) != 0) return 0;
+    v += 4;
+    for (dot = v; dot < end && *dot >= '0' && *dot <= '9'; ++dot) {}
+    if (dot == v || dot >= end || *dot != '.') return 0;
+    for (v = ++dot; v < end && *v >= '0' && *v <= '9'; ++v) {}
+    return v == end && v > dot;
+}
+
+static int sc_known_scheme(const char *s, const char *colon)
+{
+    pj_ssize_t n = colon - s;
+    return (n == 3 && pj_ansi_strnicmp(s, "sip", 3) == 0) ||
+           (n == 4 && pj_ansi_strnicmp(s, "sips", 4) == 0) ||
+           (n == 3 && pj_ansi_strnicmp(s, "tel", 3) == 0);
+}
+
+static void sc_on_dropped(pjsip_tp_dropped_data *dd)
+{
+    static const char tail[] = " sip:x SIP/2.0";
+    char *p = (char*) dd->data, *line_end, *m_end, *u, *u_end, *colon, *start;
+    pj_size_t mlen, need;
+    int code;
+    sc_marked_line = NULL;
+    if (dd->status != PJSIP_EINVALIDMSG || p == NULL || dd->len < 16)
+        return;
+    for (line_end = p; line_end < p + dd->len && *line_end != '\r' && *line_end != '\n'; ++line_end) {}
+    if (line_end >= p + dd->len)
+        return;
+    for (m_end = p; m_end < line_end && sc_token_char(*m_end); ++m_end) {}
+    if (m_end == p || m_end >= line_end || *m_end != ' ' || (m_end - p == 3 && memcmp(p, "ACK", 3) == 0))
+        return;                                 /* not a request line (a response, junk), or ACK */
+    u = m_end + 1;
+    for (u_end = u; u_end < line_end && *u_end != ' '; ++u_end) {}
+    if (u_end >= line_end || !sc_is_version(u_end + 1, line_end))
+        return;
+    if (!(line_end - (u_end + 1) == 7 && pj_ansi_strnicmp(u_end + 1, "SIP/2.0", 7) == 0)) {
+        code = 505;
+    } else {
+        for (colon = u; colon < u_end && sc_token_char(*colon) && *colon != '.'; ++colon) {}
+        if (colon == u || colon >= u_end || *colon != ':' || sc_known_scheme(u, colon))
+            return;                             /* something else is wrong: dropped */
+        code = 416;
+    }
+    mlen = (pj_size_t) (m_end - p);
+    need = mlen + sizeof(tail) - 1;
+    if ((pj_size_t) (line_end - p) <= need)
+        return;                                 /* no room for the shift PJSIP needs */
+    start = line_end - need;
+    memmove(start, p, mlen);
+    memcpy(start + mlen, tail, sizeof(tail) - 1);
+    dd->len = (pj_size_t) (start - p);          /* PJSIP skips this much and parses again */
+    sc_marked_line = start;
+    sc_marked_code = code;
+}
+
 static const pj_str_t sc_str_identity = { "identity", 8 };
 static const pj_str_t sc_str_unsupported = { "Unsupported", 11 };
 static const pj_str_t sc_str_accept_encoding = { "Accept-Encoding", 15 };
@@ -325,9 +408,16 @@ static pj_bool_t sc_check_rx_request(pjsip_rx_data *rdata)
     char buf[96];
     pj_str_t tag, host, text;
     pjsip_generic_string_hdr *enc;
-    const char *why = sc_invalid(rdata, buf, sizeof(buf), &enc);
+    const char *why;
     pjsip_msg *msg = rdata->msg_info.msg;
     int is_ack = msg->line.req.method.id == PJSIP_ACK_METHOD;
+    if (sc_marked_line != NULL) {               /* 4.: a request line rewritten for its answer */
+        int marked = sc_marked_line == rdata->msg_info.msg_buf;
+        sc_marked_line = NULL;
+        if (marked)
+            return is_ack ? PJ_TRUE : sc_refuse(rdata, sc_marked_code, NULL, NULL);
+    }
+    why = sc_invalid(rdata, buf, sizeof(buf), &enc);
     if (why)                                        /* (an ACK is never answered) */
         return is_ack ? PJ_TRUE : sc_refuse(rdata, 400, why, NULL);
     if (sc_has_require && !is_ack && msg->line.req.method.id != PJSIP_CANCEL_METHOD &&
@@ -437,5 +527,7 @@ pj_status_t sc_uas_init(pjsip_endpoint *endpt)
         st = pjsip_endpt_add_capability(endpt, &sc_mod_app, PJSIP_H_ACCEPT, NULL, 1, accept);
     if (st == PJ_SUCCESS && sc_mod_check.id == -1)
         st = pjsip_endpt_register_module(endpt, &sc_mod_check);
+    if (st == PJ_SUCCESS)
+        st = pjsip_tpmgr_set_drop_data_cb(pjsip_endpt_get_tpmgr(endpt), &sc_on_dropped);
     return st;
 }

@@ -139,6 +139,8 @@ typedef struct sc_event {
     int what;                   /* SC_EV_MEDIA: enum sc_media_what */
     int value;
     pj_status_t status;
+    double time;                /* when it was queued (CLOCK_REALTIME, seconds since the epoch):
+                                   a trace, as the message went out or right after it was read */
     struct sc_event *next;
 } sc_event;
 
