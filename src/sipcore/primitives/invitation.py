@@ -543,7 +543,8 @@ class Invitation(ClientPrimitive):
         prev = self._state
         state = _ROWS.get((prev, event))
         if state is None:
-            state = INVITATION.next(prev, event)  # raises TransitionError naming state and event
+            INVITATION.next(prev, event)     # raises TransitionError naming state and event
+            return                           # (not reached)
         if state == STAY:
             return
         self._state = state
