@@ -133,3 +133,66 @@ def print_verdict(verdicts: list[tuple[str, bool]], bad: list[str], bad_title: s
         print(f"\n{bad_title}:")
         for line in bad:
             print(f"  {line}")
+
+
+def thread_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds (user + system) used so far by each thread of this process:
+    ``{tid: (name, seconds)}``, from /proc/self/task/TID/stat (fields 14 and 15, in clock
+    ticks)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        out[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def thread_cpu_delta(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds per thread between two ``thread_cpu()`` readings, keyed ``name/tid``."""
+    return {f"{name}/{tid}": round(sec - before.get(tid, (name, 0.0))[1], 3)
+            for tid, (name, sec) in after.items()}
+
+
+def mark_sample() -> dict:
+    """The start of a measured interval: wall clock, process and per-thread CPU, RSS."""
+    import time
+    return {"wall": time.perf_counter(), "cpu": cpu_s(), "threads": thread_cpu(),
+            "rss_kb": rss_kb()}
+
+
+def end_sample(mark: dict) -> tuple[float, float, dict[str, float], int]:
+    """(wall seconds, CPU seconds, CPU seconds per thread, RSS KiB now) since ``mark``."""
+    import time
+    return (time.perf_counter() - mark["wall"], cpu_s() - mark["cpu"],
+            thread_cpu_delta(mark["threads"], thread_cpu()), rss_kb())
+
+
+def media_result(impl: str, args, calls: list, mark: dict, end: tuple, stats: list,
+                 poll_key: str, idle_rss: int, failures: list) -> str:
+    """The RESULT line of a media-load peer (``_sipcore_media_peer.py``,
+    ``_pjsua2_media_peer.py``): ``calls`` have ``t_rec`` and ``t_play``; ``end`` is
+    ``end_sample(mark)``."""
+    import json
+    wall, cpu, per_thread, rss = end
+    probes = calls[:args.probes]
+    return "RESULT " + json.dumps({
+        "impl": impl, "role": args.role, "calls": len(calls), "wall_s": wall, "cpu_s": cpu,
+        "threads": per_thread, "poll_thread": poll_key, "rss_kb_mark": mark["rss_kb"],
+        "rss_kb_end": rss, "rss_kb_idle": idle_rss, "stats": stats, "rx_mark": mark["rx"],
+        "probes": [{"file": f"{args.dir}/{args.role}-probe-{i}.wav", "t_rec": c.t_rec,
+                    "t_play": c.t_play} for i, c in enumerate(probes)],
+        "t_play": [c.t_play for c in probes], "failures": failures})
+
+
+def read_commands(handler) -> None:
+    """Read command lines from stdin until EOF and call ``handler(line)`` for each one."""
+    for line in sys.stdin:
+        line = line.strip()
+        if line:
+            handler(line)

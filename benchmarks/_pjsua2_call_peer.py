@@ -162,6 +162,8 @@ def start_endpoint(args: argparse.Namespace) -> pj.Endpoint:
     # stays allocated, and call number maxMediaPorts-1 (253) is answered
     # "488 Unable to create media session".
     cfg.medConfig.sndAutoCloseTime = args.snd_auto_close
+    if getattr(args, "clock_rate", 0):       # media_load.py: the bridge's clock
+        cfg.medConfig.clockRate = cfg.medConfig.sndClockRate = args.clock_rate
     ep.libInit(cfg)
 
     tcfg = pj.TransportConfig()

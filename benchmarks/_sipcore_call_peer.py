@@ -116,9 +116,11 @@ import random
 
 from _peerio import emit, sample, stdin_eof_event  # noqa: E402  (benchmarks/ is sys.path[0])
 import sipcore
-from sipcore import (Credentials, Engine, Invitation, Route, SDPAttribute,
-                     SDPConnection, SDPMedia, SDPSession, SIPURI, signals)
+from sipcore import (AudioTransport, Credentials, Engine, Invitation, Route, RTPTransport,
+                     SDPAttribute, SDPConnection, SDPMedia, SDPSession, SIPURI, signals)
 
+MEDIA = {"none": "none (SDP as data)",
+         "rtp": "RTPTransport + AudioTransport (RTP/RTCP sockets, PCMU stream) per call and side"}
 PATTERNS = {
     "receiver": "sipcore: the SIPInvitationChangedState receiver (on sipcore's poll thread) "
                 "calls disconnect() and send_invite() of the next call",
@@ -130,7 +132,8 @@ PATTERNS = {
 # --------------------------------------------------------------------------
 # helpers (same as in _pjsua2_call_peer.py)
 
-def start_engine(ip: str, port: int, trace: str | None = None) -> Engine:
+def start_engine(ip: str, port: int, trace: str | None = None,
+                 rtp_ports: tuple[int, int] | None = None) -> Engine:
     """Start the Engine with UDP only, logging off; SIP trace only with ``trace`` (a file
     to write every message to)."""
     engine = Engine()
@@ -145,9 +148,34 @@ def start_engine(ip: str, port: int, trace: str | None = None) -> Engine:
                       f"{data.rstrip()}\n--end msg--\n\n")
             out.flush()
         signals.SIPEngineSIPTrace.connect(on_trace, weak=False)
+    media = {} if rtp_ports is None else {"rtp_port_range": rtp_ports, "codecs": ["PCMU"],
+                                          "auto_sound": False}
     engine.start(local_ip=ip, local_udp_port=port, local_tcp_port=None,
-                 local_tls_port=None, log_level=0, trace_sip=bool(trace))
+                 local_tls_port=None, log_level=0, trace_sip=bool(trace), **media)
     return engine
+
+
+class CallMedia:
+    """``--media rtp``: the call's RTPTransport and AudioTransport (PCMU, like pjsua2's
+    default media: RTP and RTCP sockets and a stream per call and side)."""
+    __slots__ = ("rtp", "audio", "offer")
+
+    def __init__(self, ip: str, offer: SDPSession | None = None) -> None:
+        self.rtp = RTPTransport()
+        self.rtp.set_INIT()
+        if offer is None:           # the caller: the offer
+            self.audio = AudioTransport(self.rtp, enable_silence_detection=False)
+            self.offer = SDPSession(ip, media=[self.audio.get_local_media(True)])
+            self.rtp.set_LOCAL(self.offer, 0)
+        else:                       # the callee: the stream starts with the offer
+            self.audio = AudioTransport(self.rtp, offer, 0, enable_silence_detection=False)
+            self.offer = SDPSession(ip, media=[self.audio.get_local_media(False)])
+            self.rtp.set_ESTABLISHED(self.offer, offer, 0)
+
+    def close(self) -> None:
+        """Stop the stream; the RTPTransport's sockets close when it is dropped."""
+        self.audio.stop()
+        self.audio = self.rtp = None
 
 
 def make_sdp(ip: str, answer: bool = False) -> SDPSession:
@@ -168,8 +196,10 @@ def make_sdp(ip: str, answer: bool = False) -> SDPSession:
 # callee
 
 def run_callee(args: argparse.Namespace) -> None:
-    engine = start_engine(args.ip, args.port, args.trace)
+    engine = start_engine(args.ip, args.port, args.trace,
+                          (51000, 51998) if args.media == "rtp" else None)
     answer = make_sdp(args.ip, answer=True)
+    media: dict[int, CallMedia] = {}
     eof = stdin_eof_event()
     stats = {"incoming": 0, "confirmed": 0, "ended_by_bye": 0, "failures": 0}
     first_failure: list[str] = []
@@ -189,15 +219,23 @@ def run_callee(args: argparse.Namespace) -> None:
                 samples[f"{args.sample_at}_settled"] = sample(args.sample_at)
                 samples[f"{args.sample_at}_trimmed"] = sample(args.sample_at, trim=True)
             try:
-                sender.set_offered_local_sdp(answer)
+                if args.media == "rtp":
+                    m = media[id(sender)] = CallMedia(args.ip, sender.get_offered_remote_sdp())
+                    sender.set_offered_local_sdp(m.offer)
+                else:
+                    sender.set_offered_local_sdp(answer)
                 sender.accept_invite()
             except Exception as exc:  # noqa: BLE001 - counted, reported once
                 fail(f"accept_invite raised {exc!r}")
         elif state == "CONFIRMED":
             stats["confirmed"] += 1
             if "in_call" not in samples:
-                samples["in_call"] = sample(stats["ended_by_bye"])
+                samples["in_call"] = {**sample(stats["ended_by_bye"]),
+                                      "stream": id(sender) in media}
         elif state == "DISCONNECTED":
+            m = media.pop(id(sender), None)
+            if m is not None:
+                m.close()
             if data.get("method") == "BYE" and prev_state == "CONFIRMED":
                 stats["ended_by_bye"] += 1
             else:
@@ -215,7 +253,7 @@ def run_callee(args: argparse.Namespace) -> None:
     eof.wait()
     samples["end"] = sample(stats["ended_by_bye"])
     samples["end_trimmed"] = sample(stats["ended_by_bye"], trim=True)
-    done = {**stats, "samples": samples, "media": "none (SDP as data)",
+    done = {**stats, "samples": samples, "media": MEDIA[args.media],
             "pattern": "sipcore: accept_invite() from the INCOMING receiver (poll thread)",
             "pjsip": sipcore.PJSIP_VERSION}
     if first_failure:
@@ -244,6 +282,7 @@ class Caller:
         self.failures = 0
         self.first_failure: str | None = None
         self.current: Invitation | None = None
+        self.media: CallMedia | None = None
         self.samples: dict[str, dict] = {}
         self.t_first = self.t_last = 0.0
         self.paused = 0.0         # seconds spent in --burst/--settle pauses
@@ -261,7 +300,11 @@ class Caller:
         self.started += 1
         try:
             inv = Invitation(self.credentials, self.callee, self.route)
-            inv.set_offered_local_sdp(self.offers[i % len(self.offers)])
+            if self.args.media == "rtp":
+                self.media = CallMedia(self.args.ip)
+                inv.set_offered_local_sdp(self.media.offer)
+            else:
+                inv.set_offered_local_sdp(self.offers[i % len(self.offers)])
             self.current = inv
             inv.send_invite()
         except Exception as exc:  # noqa: BLE001 - counted, reported once
@@ -320,9 +363,15 @@ class Caller:
         if sender is not self.current:
             return
         if state == "CONFIRMED":
+            if self.media is not None:
+                try:
+                    self.media.audio.start(self.media.offer, sender.get_active_remote_sdp(), 0)
+                except Exception as exc:  # noqa: BLE001
+                    self.record(f"call {self.started}: AudioTransport.start raised {exc!r}")
             if "in_call" not in self.samples:
                 t0 = time.perf_counter()
-                self.samples["in_call"] = sample(self.ended)
+                self.samples["in_call"] = {**sample(self.ended),
+                                           "stream": self.media is not None}
                 self.paused += time.perf_counter() - t0       # not timed
             if self.args.drive == "receiver":
                 self.hang_up(sender)
@@ -330,6 +379,9 @@ class Caller:
                 self.events.put(sender)
         elif state == "DISCONNECTED":
             self.current = None
+            if self.media is not None:
+                self.media.close()
+                self.media = None
             code = data.get("code")
             if prev_state == "DISCONNECTING" and code is not None and 200 <= code < 300:
                 self.completed += 1
@@ -361,7 +413,8 @@ class Caller:
 
 
 def run_caller(args: argparse.Namespace) -> None:
-    engine = start_engine(args.ip, args.port, args.trace)
+    engine = start_engine(args.ip, args.port, args.trace,
+                          (50000, 50998) if args.media == "rtp" else None)
     caller = Caller(args)
     signals.SIPInvitationChangedState.connect(caller.on_state, weak=False)
     caller.samples["start"] = sample(0)
@@ -385,7 +438,7 @@ def run_caller(args: argparse.Namespace) -> None:
         "failures": caller.failures + missing,
         "samples": caller.samples,
         "drive": args.drive,
-        "media": "none (SDP as data)",
+        "media": MEDIA[args.media],
         "pattern": PATTERNS[args.drive],
         "burst": args.burst,
         "paused_seconds": round(caller.paused, 3),
@@ -428,6 +481,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="caller: pause this many seconds (untimed) after "
                          "--sample-at calls and after the last call, then take "
                          "the *_settled samples (0 = no settled samples)")
+    ap.add_argument("--media", choices=("none", "rtp"), default="none",
+                    help="none (default): SDP as data; rtp: an RTPTransport and an "
+                         "AudioTransport (PCMU stream) per call and side")
     ap.add_argument("--trace", metavar="FILE",
                     help="write every SIP message sent/received to FILE (wire check)")
     ap.add_argument("--timeout", type=float, default=600.0,

@@ -150,6 +150,12 @@ PATTERN = {"sipcore": "the SIPInvitationChangedState receiver on sipcore's poll 
            "pjsua2": "threadCnt=0: the main thread polls libHandleEvents() and calls "
                      "hangup()/makeCall() right after the state callback returned",
            "pjsua2-rtp": "as pjsua2"}
+#: --media: both implementations open media per call (set by main())
+MEDIA_MODE = False
+WORK_MEDIA = {"sipcore": "media: an RTPTransport and an AudioTransport (RTP+RTCP sockets, PCMU "
+                         "stream, not on the bridge) per call and side",
+              "pjsua2": "pjsua2's default media: RTP+RTCP sockets, stream, bridge port (not "
+                        "connected) per call and side"}
 RATE_TARGET = 1.0
 RSS_GROWTH_LIMIT = 0.05
 
@@ -170,8 +176,8 @@ def run_calls(impl: str, count: int, *, burst: int = 0, burst_pause: float = 0.7
     python = sys.executable if impl == "sipcore" else pjsua2_python()
     script = str(PEERS[impl])
     base = [python, script, "--ip", ip, "--sample-at", str(sample_at)]
-    if impl != "sipcore":
-        base += ["--media", "rtp" if impl == "pjsua2-rtp" else "none"]
+    if impl != "sipcore" or MEDIA_MODE:
+        base += ["--media", "rtp" if impl == "pjsua2-rtp" or MEDIA_MODE else "none"]
     trace_opt = (lambda role: ["--trace", f"{trace}.{role}"]) if trace else (lambda role: [])
     callee_port = 0 if impl == "sipcore" else free_udp_port(ip)
     caller_port = 0 if impl == "sipcore" else free_udp_port(ip)
@@ -319,7 +325,11 @@ def wire_check(impls: list[str], ip: str = "127.0.0.1") -> tuple[bool, list[str]
                 print(f"    {who}: UDP sockets before the call {a.get('udp')}, during it "
                       f"{b.get('udp')}{conf}")
             extra = extra_work(res)
-            if extra:
+            if MEDIA_MODE and impl in IMPLS:
+                print(f"    media work per call: {'; '.join(extra) or 'none'}")
+                if not media_work_ok(extra):
+                    equal = False
+            elif extra:
                 print(f"    media work per call: {'; '.join(extra)}")
                 if impl in IMPLS:
                     equal = False
@@ -329,6 +339,12 @@ def wire_check(impls: list[str], ip: str = "127.0.0.1") -> tuple[bool, list[str]
                 problems.append(f"wire check {impl}: the call failed "
                                 f"({res.get('first_failure') or res.get('aborted')})")
     return equal, problems
+
+
+def media_work_ok(extra: list[str]) -> bool:
+    """--media: both sides opened 2 UDP sockets (RTP, RTCP) and a stream for the call."""
+    return all(any(e.startswith(f"{who}: 2 more UDP sockets") for e in extra)
+               and f"{who}: a media stream" in extra for who in ("caller", "callee"))
 
 
 def rate_first(result: dict, k: int) -> float | None:
@@ -382,12 +398,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pjsua2-media", action="store_true",
                     help="also run pjsua2 with its default media (RTP sockets, stream, bridge "
                          "port per call): extra rows, unequal work, no verdict")
+    ap.add_argument("--media", action="store_true",
+                    help="both with media per call and side: sipcore an RTPTransport and an "
+                         "AudioTransport, pjsua2 its default media (the verdict compares "
+                         "equal work)")
     ap.add_argument("--no-endurance", action="store_true",
                     help="only the rate comparison")
     ap.add_argument("--timeout", type=float, default=900.0,
                     help="per-run caller timeout in seconds")
     ap.add_argument("--json", metavar="FILE", help="also write every run's result to FILE")
     args = ap.parse_args(argv)
+    if args.media:
+        global MEDIA_MODE
+        MEDIA_MODE = True
+        WORK.update(WORK_MEDIA)
+        args.pjsua2_media = False          # pjsua2 runs with its media anyway
     rate_calls = args.rate_calls or min(args.calls, 1000)
     if args.calls < 2 or rate_calls < 1 or args.rounds < 1 or args.burst < 1:
         ap.error("--calls must be >= 2; --rate-calls, --rounds, --burst >= 1")
@@ -412,9 +437,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERROR: the wire check could not be carried out: {exc}", file=sys.stderr)
         return 2
     bad += problems
-    print(f"\n  => {'equal per-call work: neither opens media per call' if equal else 'UNEQUAL per-call work (see above): no rate verdict'}"
-          "; left unequal: pjsua2's two b= lines and its loop-transport object per call side",
-          flush=True)
+    if MEDIA_MODE:
+        print(f"\n  => {'equal per-call work: both open RTP+RTCP sockets and a stream per call and side' if equal else 'UNEQUAL per-call work (see above): no rate verdict'}"
+              "; left unequal: pjsua2's bridge port per call (not connected), its b= lines",
+              flush=True)
+    else:
+        print(f"\n  => {'equal per-call work: neither opens media per call' if equal else 'UNEQUAL per-call work (see above): no rate verdict'}"
+              "; left unequal: pjsua2's two b= lines and its loop-transport object per call side",
+              flush=True)
 
     print(f"\nRate runs: {rate_calls} calls per run, {args.rounds} round(s); bursts of "
           f"{args.burst} with untimed {args.burst_pause} s pauses, and continuous",
@@ -432,7 +462,8 @@ def main(argv: list[str] | None = None) -> int:
                     if impl == "sipcore":
                         bad += sipcore_problems(res, f"round {rnd + 1} sipcore {mode}")
                     extra = extra_work(res)
-                    if extra and impl in IMPLS:
+                    if impl in IMPLS and not res.get("aborted") and (
+                            not media_work_ok(extra) if MEDIA_MODE else extra):
                         equal = False
                     note = f"  ABORTED: {res['aborted']}" if res.get("aborted") else ""
                     note += f"  media work: {'; '.join(extra)}" if extra else ""
@@ -449,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- rate table --------------------------------------------------------
     print()
-    head = f"{'calls/s':34s}{'sipcore':>22s}{'pjsua2 (no media)':>30s}{'ratio':>8s}{'target':>9s}"
+    p_name = "pjsua2 (with media)" if MEDIA_MODE else "pjsua2 (no media)"
+    head = f"{'calls/s':34s}{'sipcore':>22s}{p_name:>30s}{'ratio':>8s}{'target':>9s}"
     print(head)
     print("-" * len(head))
     verdicts: list[tuple[str, bool]] = []
@@ -504,7 +536,8 @@ def main(argv: list[str] | None = None) -> int:
               + (f" ({n_ab} aborted runs not counted)" if n_ab else ""))
     print("(median (min-max) over the rounds; ratio = sipcore/pjsua2; rate = completed "
           "calls / time from first INVITE to last DISCONNECTED; patterns: see the top)")
-    work = "equal work, both without media" if equal else "UNEQUAL work"
+    work = ("equal work, both with media" if MEDIA_MODE else "equal work, both without media") \
+        if equal else "UNEQUAL work"
     if equal:
         verdicts.append((f"rate, bursts of {args.burst} ({work}): {ratio_b:.2f}x pjsua2 "
                          f"(target >= {RATE_TARGET:.1f}x)", ratio_b >= RATE_TARGET))
@@ -597,9 +630,15 @@ def main(argv: list[str] | None = None) -> int:
                     bad.append(f"endurance: {who} RSS grew {g:+.1%} (settled, after malloc_trim)")
             end = smp["end_trimmed"] if "end_trimmed" in smp else smp["end"]
             start = smp["start"]
+            if MEDIA_MODE and f"{at}_trimmed" in smp:
+                # the media worker (its thread and ioqueue) and the stream threads are made at
+                # the first RTPTransport, after the start sample: compare with the settled
+                # sample after the first calls
+                start = smp[f"{at}_trimmed"]
             ok = (end["fds"] <= start["fds"] and end["threads"] <= start["threads"]
                   and end.get("udp", 0) <= start.get("udp", 0))
-            verdicts.append((f"{who} fds {start['fds']} -> {end['fds']}, UDP sockets "
+            since = f"after {at} calls (settled)" if start is not smp["start"] else "start"
+            verdicts.append((f"{who} fds {start['fds']} ({since}) -> {end['fds']}, UDP sockets "
                              f"{start.get('udp')} -> {end.get('udp')}, threads "
                              f"{start['threads']} -> {end['threads']} (no growth)", ok))
             if not ok:
