@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # the suite's short form; the long forms (@pytest.mark.long) run in `make test-long`
 PYTEST_SELECT ?= -m "not long"
 
-.PHONY: setup test test-long mutants demo bench clean distclean
+.PHONY: setup test test-long asan mutants demo bench clean distclean
 
 setup: $(STAMP)
 
@@ -36,6 +36,13 @@ test: setup
 test-long: setup
 	$(PY) -m pytest -m long $(PYTEST_ARGS)
 
+# the unit, property and robustness tests and the message fuzzer (10,000 examples) under
+# AddressSanitizer + UndefinedBehaviorSanitizer, pjproject and the glue both instrumented, in
+# .venv-asan (tools/asan.sh says how); not part of `make test`: it takes tens of minutes
+asan:
+	sh tools/system-deps.sh
+	PYTHON=$(PYTHON) sh tools/asan.sh
+
 mutants: setup
 	$(PY) tools/mutants.py --jobs 2
 
@@ -51,4 +58,4 @@ clean:
 	rm -rf build src/*.egg-info src/sipcore/_pjsip*.so src/sipcore/_pjsip.c .pytest_cache
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-asan

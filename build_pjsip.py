@@ -18,6 +18,12 @@ so later runs (and CI on the same machine) reuse it.  ``--prefix`` overrides tha
 
 Usage:  python build_pjsip.py [--source PATH|URL] [--prefix DIR] [--jobs N] [--force]
         python build_pjsip.py --pc-path      # print only the folder holding libpjproject.pc
+        python build_pjsip.py --sanitize address,undefined --pc-path   # for `make asan`
+
+``--sanitize LIST`` builds the same source with the same options and config_site.h, compiled
+and linked with ``-fsanitize=LIST`` (see SANITIZE_CFLAGS), into a prefix of its own (its own
+cache key); it never uses a system pjproject and never updates the cache's ``current`` file,
+so the normal build and whatever sipcore finds by default are untouched.
 """
 from __future__ import annotations
 
@@ -191,10 +197,23 @@ def cache_root() -> str:
 
 CFLAGS = "-O2 -fPIC -g"
 
+# Added to CFLAGS and LDFLAGS by --sanitize (`make asan`): frame pointers for ASan's stack
+# traces, and UBSan's findings fatal (no recovery) so none is lost in a test's output.
+SANITIZE_CFLAGS = "-fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 
-def options_key() -> str:
+
+def sanitize_flags(sanitize: str | None) -> str:
+    """The compiler (and linker) flags of a --sanitize build; "" without one."""
+    if not sanitize:
+        return ""
+    return f"-fsanitize={sanitize} {SANITIZE_CFLAGS}"
+
+
+def options_key(sanitize: str | None = None) -> str:
     h = hashlib.sha256()
     h.update(CFLAGS.encode() + b"rpath")
+    if sanitize:  # the normal build's key stays what it was
+        h.update(b"sanitize:" + sanitize_flags(sanitize).encode())
     h.update("\n".join(CONFIGURE_OPTIONS).encode())
     h.update(CONFIG_SITE.encode())
     return h.hexdigest()[:12]
@@ -302,7 +321,7 @@ def source_from_debian_ring(work: str) -> str:
     return find_tree(dest)
 
 
-def build(src: str, prefix: str, jobs: int) -> None:
+def build(src: str, prefix: str, jobs: int, sanitize: str | None = None) -> None:
     check_build_packages()
     version = tree_version(src)
     say(f"building pjproject {version} from {src} into {prefix}")
@@ -312,7 +331,11 @@ def build(src: str, prefix: str, jobs: int) -> None:
     os.makedirs(logs, exist_ok=True)
     # The libraries find each other through their own rpath, whoever loads them.
     ldflags = f"-Wl,-rpath,{prefix}/lib"
-    run(["./configure", f"--prefix={prefix}", *CONFIGURE_OPTIONS, f"CFLAGS={CFLAGS}",
+    cflags = CFLAGS
+    if sanitize:
+        cflags += " " + sanitize_flags(sanitize)
+        ldflags += " " + sanitize_flags(sanitize)
+    run(["./configure", f"--prefix={prefix}", *CONFIGURE_OPTIONS, f"CFLAGS={cflags}",
          f"LDFLAGS={ldflags}"],
         cwd=src, log=os.path.join(logs, "configure.log"))
     run(["make", "dep"], cwd=src, log=os.path.join(logs, "dep.log"))
@@ -328,9 +351,12 @@ def main() -> None:
     ap.add_argument("--force", action="store_true", help="rebuild even if the prefix is complete")
     ap.add_argument("--pc-path", action="store_true",
                     help="print only the folder holding libpjproject.pc (building first if needed)")
+    ap.add_argument("--sanitize", metavar="LIST",
+                    help="build with -fsanitize=LIST (e.g. address,undefined) into a prefix of its own")
     args = ap.parse_args()
+    key = options_key(args.sanitize)
 
-    if not (args.source or args.prefix or args.force):
+    if not (args.source or args.prefix or args.force or args.sanitize):
         ver = system_pjproject()
         if ver:
             say(f"using the pjproject {ver} that pkg-config already finds; nothing to build")
@@ -346,7 +372,7 @@ def main() -> None:
         if prefix is None:
             # Without a given source we know the version only after fetching; a cached
             # build from the same options is reused without fetching anything.
-            cached = sorted(glob.glob(os.path.join(root, f"pjproject-*-{options_key()}")))
+            cached = sorted(glob.glob(os.path.join(root, f"pjproject-*-{key}")))
             cached = [c for c in cached if os.path.exists(os.path.join(c, "lib/pkgconfig/libpjproject.pc"))]
             if cached and not args.force and not args.source:
                 prefix = cached[-1]
@@ -354,7 +380,7 @@ def main() -> None:
                 src = None
             else:
                 src = source_from_arg(args.source, work) if args.source else source_from_debian_ring(work)
-                prefix = os.path.join(root, f"pjproject-{tree_version(src)}-{options_key()}")
+                prefix = os.path.join(root, f"pjproject-{tree_version(src)}-{key}")
         else:
             prefix = os.path.abspath(prefix)
             src = None
@@ -363,16 +389,18 @@ def main() -> None:
             if src is None:
                 src = source_from_arg(args.source, work) if args.source else source_from_debian_ring(work)
             shutil.rmtree(prefix, ignore_errors=True)
-            build(src, prefix, args.jobs)
+            build(src, prefix, args.jobs, args.sanitize)
             if not os.path.exists(pc):
                 fail(f"make install wrote no {pc}")
             say(f"installed pjproject into {prefix}")
         elif src is None:
             say(f"pjproject already built in {prefix}")
     pcdir = os.path.dirname(pc)
-    # sipcore's _ffi_build.py reads this to find the build that matches these options.
-    with open(os.path.join(root, "current"), "w") as fh:
-        fh.write(pcdir + "\n")
+    # sipcore's _ffi_build.py reads this to find the build that matches these options
+    # (a --sanitize build is only ever asked for by path: `make asan`).
+    if not args.sanitize:
+        with open(os.path.join(root, "current"), "w") as fh:
+            fh.write(pcdir + "\n")
     if args.pc_path:
         print(pcdir)
     else:

@@ -1,14 +1,16 @@
 #!/bin/sh
 # Install the Debian/Ubuntu packages sipcore needs, when some are missing.
 #   build:  compilers and the -dev packages pjproject is configured against
-#   peers:  the real SIP components the interop tests start on loopback
+#   peers:  the real SIP components the interop tests start on loopback; ip, nft and ss for
+#           the fault tests' network namespaces (tests/faults)
 # Needs root (or passwordless sudo) only when something is missing.
 set -eu
 
 BUILD="build-essential pkg-config python3-venv python3-dev libspeex-dev libspeexdsp-dev libgsm1-dev
        libsrtp2-dev libopus-dev libssl-dev libasound2-dev"
 PEERS="kamailio kamailio-presence-modules kamailio-sqlite-modules kamailio-tls-modules sqlite3
-       baresip-core coturn sip-tester sipsak openssl procps dnsmasq-base tshark sngrep"
+       baresip-core coturn sip-tester sipsak openssl procps dnsmasq-base tshark sngrep
+       iproute2 nftables"
 
 missing=""
 for p in $BUILD $PEERS; do

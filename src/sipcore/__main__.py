@@ -2,6 +2,8 @@
 
 ``sipcore demo``: MESSAGEs with a second sipcore process, shown as a ladder.
 ``sipcore peer``: run that second endpoint (used by the demo and the tests).
+``sipcore message|call|register|subscribe|trace``: SIP from the command line
+(:mod:`sipcore.cli`).
 ``sipcore --version``: sipcore's version and the pjproject it runs on.
 """
 from __future__ import annotations
@@ -9,10 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .cli import COMMANDS as CLI_COMMANDS
+
 COMMANDS = {
     "demo": "MESSAGEs (UDP and TCP) with a second sipcore process, printed as a SIP ladder",
     "peer": "run a second sipcore endpoint driven by JSON lines on stdin (used by the demo "
             "and the tests)",
+    **CLI_COMMANDS,
 }
 
 
@@ -37,6 +42,9 @@ def main(argv: list[str]) -> int:
     if args.command in (None, "demo"):
         from .demo import main as demo
         return demo(rest)
+    if args.command in CLI_COMMANDS:
+        from .cli import main as cli
+        return cli(argv)
     from .peer import main as peer
     return peer(rest)
 

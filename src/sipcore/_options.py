@@ -49,6 +49,12 @@ DEFAULT_START_OPTIONS: dict[str, Any] = {
     # extension: the DNS servers names are resolved through (RFC 3263), "ip" or "ip:port"
     # ("[v6]:port"); None: the nameserver lines of /etc/resolv.conf
     "nameservers": None,
+    # extension: RFC 4028 session timers (docs/invitation.md, "Session timers"): "supported"
+    # (used when the peer asks for or supports them), "required" (Require: timer), "always"
+    # (also with a peer without them: we refresh), "off" (only when a peer requires them)
+    "session_timer": "supported",
+    "session_expires": 1800,          # seconds: the Session-Expires asked for (RFC 4028's 1800)
+    "session_min_se": 90,             # seconds: Min-SE, the shortest interval accepted (>= 90)
 }
 
 
@@ -85,6 +91,9 @@ class EngineOptions(TypedDict, total=False):
     events: dict[str, list[str]]
     poll_spin_us: int
     nameservers: list[str] | tuple[str, ...] | None
+    session_timer: Literal["off", "supported", "required", "always"]
+    session_expires: int
+    session_min_se: int
 
 
 RESOLV_CONF = "/etc/resolv.conf"
@@ -147,6 +156,24 @@ MESSAGE_ANSWERS = ("auto", "receiver")
 
 def check_message_answer(value: Any) -> str:
     return check_choice("message_answer", value, MESSAGE_ANSWERS)
+
+
+SESSION_TIMERS = ("off", "supported", "required", "always")
+#: RFC 4028 section 4: Min-SE is never below 90 s (pjsip asserts it)
+MIN_SE = 90
+
+
+def check_session_timer(value: Any) -> str:
+    return check_choice("session_timer", value, SESSION_TIMERS)
+
+
+def check_session_times(expires: Any, min_se: Any) -> tuple[int, int]:
+    """(session_expires, session_min_se): MIN_SE <= session_min_se <= session_expires."""
+    min_se = check_int("session_min_se", min_se, MIN_SE, 86400)
+    expires = check_int("session_expires", expires, MIN_SE, 86400)
+    if expires < min_se:
+        raise ValueError(f"session_expires ({expires}) must not be below session_min_se ({min_se})")
+    return expires, min_se
 
 
 def check_poll_spin_us(value: Any) -> int:
@@ -299,6 +326,9 @@ def validate_start(kwargs: Mapping[str, object]) -> dict[str, Any]:
     o["rtp_port_range"] = check_rtp_port_range(o["rtp_port_range"])
     o["codecs"] = check_codecs(o["codecs"])
     o["nameservers"] = check_nameservers(o["nameservers"])
+    o["session_timer"] = check_session_timer(o["session_timer"])
+    o["session_expires"], o["session_min_se"] = check_session_times(o["session_expires"],
+                                                                     o["session_min_se"])
     events = o["events"]
     if not isinstance(events, dict):
         raise TypeError("events must be a dict of event package -> list of content types")

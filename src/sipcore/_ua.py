@@ -34,7 +34,7 @@ import time
 from collections import deque
 from typing import Any, Callable, TypeVar
 
-from . import _flat, _pj, sdp, signals
+from . import _flat, _options, _pj, sdp, signals
 from ._pj import check, ffi, lib, pj2str
 from .errors import EngineNotRunningError, InvalidStateError, SIPCoreError
 
@@ -358,7 +358,9 @@ class UA:
         check(lib.pjsip_evsub_init_module(self.endpt), "pjsip_evsub_init_module")
         check(lib.pjsip_publishc_init_module(self.endpt), "pjsip_publishc_init_module")
         check(lib.sc_modules_register(self.endpt), "registering sipcore's modules")
-        # pjsip_inv, 100rel and mod-sipcore-inv (glue_inv.c), for the Invitations
+        # pjsip_inv, 100rel, session timers and mod-sipcore-inv (glue_inv.c), for the Invitations
+        lib.sc_inv_set_timer(_options.SESSION_TIMERS.index(o["session_timer"]),
+                             o["session_expires"], o["session_min_se"])
         check(lib.sc_inv_init(self.endpt), "initialising INVITE sessions")
         check(lib.sc_wake_init(self.endpt), "creating the wake-up socket")
         self.scratch.lend()                   # (incoming MESSAGEs are written into it)
@@ -405,7 +407,8 @@ class UA:
 
     def _dns_transports(self) -> None:
         lib.sc_dns_set_transports(sum(bit for kind, bit in (("udp", 1), ("tcp", 2), ("tls", 4))
-                                      if kind in self.transports),
+                                      if kind in self.transports)
+                                  + (8 if ":" in self.options["local_ip"] else 0),
                                   self.transports.get("tls", ffi.NULL))
 
     def _teardown(self) -> None:

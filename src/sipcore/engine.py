@@ -6,7 +6,8 @@ Engine, a stopped Engine can be started again in the same process (test suites n
 
 Once started, the options are readable as attributes; ``user_agent``, ``log_level``,
 ``trace_sip``, ``message_answer``, ``codecs``, ``rtp_port_range`` and ``playback_dtmf`` can be
-set, the transports are changed with ``set_local_udp_port``, ``set_local_tcp_port`` and
+set (``session_timer``, ``session_expires`` and ``session_min_se`` only read), the
+transports are changed with ``set_local_udp_port``, ``set_local_tcp_port`` and
 ``set_tls_options``.  Reading or calling any of them on an Engine that is not running
 raises :class:`~sipcore.errors.EngineNotRunningError` (a ``SIPCoreError``).
 
@@ -191,6 +192,9 @@ class Engine:
     rtp_port_range = _Option("rtp_port_range", "_set_rtp_port_range")
     codecs = _Option("codecs", "_set_codecs")
     poll_spin_us = _Option("poll_spin_us", "_set_poll_spin_us")
+    session_timer = _Option("session_timer")
+    session_expires = _Option("session_expires")
+    session_min_se = _Option("session_min_se")
 
     local_udp_port = _Port("udp", "set_local_udp_port()")
     local_tcp_port = _Port("tcp", "set_local_tcp_port()")

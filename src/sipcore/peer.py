@@ -17,9 +17,11 @@ Calls (Invitation): ``{"cmd": "call", "id": "c1", "to": URI, "route": [host, por
 "reinvite"|"respond_reinvite", "id": ...}`` (``"code"``, ``"direction"`` for the SDP's
 a=sendrecv/sendonly/recvonly/inactive, ``"timeout"`` for hangup).  Incoming calls get ids
 ``"in1"``, ``"in2"``...; ``--answer auto`` answers them 180 then 200, ``--answer ring`` only
-180, ``--answer busy`` 486.  Events: ``{"event": "call_state", "id", "state", "prev_state",
-"code", "reason", "method"}`` and ``{"event": "sdp_update", "id", "succeeded", "local_sdp",
-"remote_sdp", "error"}``; re-INVITEs are answered 200 at once unless ``--reinvite manual``.
+180, ``--answer busy`` 486; ``--answer none`` connects no receiver to the Invitation signals
+(the Engine then refuses every incoming INVITE itself, 480).  Events: ``{"event":
+"call_state", "id", "state", "prev_state", "code", "reason", "method"}`` and ``{"event":
+"sdp_update", "id", "succeeded", "local_sdp", "remote_sdp", "error"}``; re-INVITEs are
+answered 200 at once unless ``--reinvite manual``.
 
 With ``--echo HOST:PORT:TRANSPORT`` it answers every MESSAGE with a MESSAGE back to the
 sender's From URI through that route, the body prefixed with "echo: ".  End of stdin quits.
@@ -55,11 +57,17 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--echo", default=None, metavar="HOST:PORT:TRANSPORT",
                     help="answer every MESSAGE with one back to its sender through this route")
     ap.add_argument("--log-level", type=int, default=0, help="PJSIP log level (0-6)")
-    ap.add_argument("--answer", choices=["auto", "ring", "busy", "manual"], default="manual",
+    ap.add_argument("--answer", choices=["auto", "ring", "busy", "manual", "none"],
+                    default="manual",
                     help="incoming calls: auto (180 then 200), ring (180 only), busy (486), "
-                         "manual (wait for commands)")
+                         "manual (wait for commands), none (no receiver for the Invitation "
+                         "signals: the Engine answers 480)")
     ap.add_argument("--reinvite", choices=["auto", "manual"], default="auto",
                     help="re-INVITEs: answered 200 at once, or wait for respond_reinvite")
+    ap.add_argument("--session-timer", choices=["off", "supported", "required", "always"],
+                    default="supported", help="RFC 4028 session timers (Engine option)")
+    ap.add_argument("--session-expires", type=int, default=1800,
+                    help="session interval asked for, seconds (Engine option)")
     args = ap.parse_args(argv)
 
     from . import SIPURI, Credentials, Engine, Route, send_message, signals
@@ -98,11 +106,12 @@ def main(argv: list[str]) -> int:
     signals.SIPEngineGotException.connect(on_exception, weak=False)
     signals.SIPEngineGotMessage.connect(on_message, weak=False)
     signals.SIPEngineGotMessageResponse.connect(on_response, weak=False)
-    calls = _Calls(emit, args)
+    calls = _Calls(emit, args) if args.answer != "none" else None
     engine.start(local_ip=args.ip, local_udp_port=args.udp_port, local_tcp_port=args.tcp_port,
                  local_tls_port=args.tls_port, tls_cert_file=args.tls_cert,
                  tls_privkey_file=args.tls_key, tls_ca_file=args.tls_ca,
-                 tls_verify_server=not args.no_verify, log_level=args.log_level)
+                 tls_verify_server=not args.no_verify, log_level=args.log_level,
+                 session_timer=args.session_timer, session_expires=args.session_expires)
     emit(event="ready", udp=engine.local_udp_port, tcp=engine.local_tcp_port,
          tls=engine.local_tls_port, pid=os.getpid())
     try:
@@ -114,7 +123,7 @@ def main(argv: list[str]) -> int:
                 cmd = json.loads(line)
                 if cmd.get("cmd") == "quit":
                     break
-                if cmd.get("cmd") in _Calls.COMMANDS:
+                if cmd.get("cmd") in _Calls.COMMANDS and calls is not None:
                     calls.run(engine, cmd)
                 elif cmd.get("cmd") == "send":
                     send_message(creds, engine.parse_sip_uri(cmd["to"]),

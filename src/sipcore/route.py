@@ -23,10 +23,11 @@ class Route:
     defaults to 5061 for TLS and 5060 otherwise (the spec's default is always 5060; 5061 is
     the TLS port of RFC 3261) and ``transport`` None means UDP.  A host name is resolved as
     RFC 3263 says, through the Engine's ``nameservers``: with neither port nor transport its
-    NAPTR records choose the transport, then SRV records the servers (no NAPTR: SRV for UDP,
-    then A); with a transport but no port, SRV records for that transport; with a port, A
-    records (UDP unless a transport is given).  So for a name ``port`` stays None unless
-    given.  ``transport`` is "udp", "tcp" or "tls" (any case; stored lower case) or None.
+    NAPTR records choose the transport, then SRV records the servers (no NAPTR: SRV for
+    UDP, TCP, then TLS, the first found, then A); with a transport but no port, SRV records
+    for that transport; with a port, A records (UDP unless a transport is given).  So for a
+    name ``port`` stays None unless given.  ``transport`` is "udp", "tcp" or "tls" (any
+    case; stored lower case) or None.
     The Route becomes a loose-routing ``Route:`` header of the request; over TLS to a name,
     the server's certificate is checked against that name (and it is sent as SNI).
     """

@@ -217,11 +217,19 @@ def _same(a: Any, b: Any) -> bool:
     return a is b
 
 
+#: called with the signal after each change of its receivers (a connect, a disconnect, a
+#: weak receiver's death), on the thread that made it, under _cache_lock; must not raise.
+#: (primitives/invitation.py keeps the glue told whether anyone receives its notifications.)
+_change_hooks: list[Callable[[NamedSignal], None]] = []
+
+
 def _changed(signal: NamedSignal) -> None:
     global _generation
     _generation += 1
     _fast.pop(signal, None)
     _mixed.pop(signal, None)
+    for hook in _change_hooks:
+        hook(signal)
 
 
 def _on_connected(signal: NamedSignal, *, receiver: Any, sender: Any, weak: bool) -> None:

@@ -37,7 +37,14 @@ def _plain(chars: str) -> re.Pattern[str]:
 _PLAIN: dict[int, re.Pattern[str]] = {}
 
 
-def _escape(text: str, safe: set[str]) -> str:
+def _escape(text: str, safe: set[str], pj: bool = False) -> str:
+    """text with every character outside ``safe`` escaped (``%XX`` of its UTF-8 bytes).
+
+    ``pj``: the form for text that PJSIP parses and prints again (every URI of a request
+    sipcore sends): PJSIP's parser decodes every escape, but its printer treats ``%`` as
+    allowed in a user, parameter or URI header and writes a decoded ``%`` back as it is --
+    ``a%2541`` would go out as ``a%41``, which the peer reads as ``aA``.  So a ``%`` in the
+    value is escaped twice here (``%2525``): PJSIP decodes that to ``%25``, and prints that."""
     pat = _PLAIN.get(id(safe))
     if pat is None:
         pat = _PLAIN[id(safe)] = _plain("".join(sorted(safe)))
@@ -47,6 +54,8 @@ def _escape(text: str, safe: set[str]) -> str:
     for ch in text:
         if ch in safe:
             out.append(ch)
+        elif ch == "%" and pj:
+            out.append("%2525")
         else:
             out.extend(f"%{b:02X}" for b in ch.encode("utf-8"))
     return "".join(out)
@@ -101,6 +110,15 @@ class SIPURI:
     set (``TypeError``/``ValueError`` naming it).  ``port`` 0 and None both mean "not set".
     ``parameters`` maps names to values (None for a flag such as ``lr``); ``headers`` maps
     header names to values.  Objects compare equal when all attributes are equal.
+
+    ``user``, parameter and header names and values are the *values*, not their wire form:
+    ``str()`` escapes what the part does not allow (RFC 3261 25.1), a ``%`` included, so
+    ``user="a%41"`` goes out as ``a%2541`` and a peer's SIPURI reads ``"a%41"`` again; a
+    received ``;name=value%41`` reads ``"valueA"`` (PJSIP's parser decodes every escape, and
+    RFC 3261 19.1.4 makes ``%41`` and ``A`` the same URI).  One distinction is not kept: a
+    reserved character the part allows unescaped (``;`` ``/`` ``?`` ``&`` ``=`` ``+`` ``$``
+    ``,`` in a user) that a peer sent escaped is sent back unescaped, which 19.1.4 counts as
+    a different URI.
     """
 
     _FIELDS = ("host", "user", "port", "display", "secure", "parameters", "headers")
@@ -152,27 +170,30 @@ class SIPURI:
 
     # -- text ------------------------------------------------------------------------------
 
-    def _addr_spec(self, headers: bool = True) -> str:
+    def _addr_spec(self, headers: bool = True, pj: bool = False) -> str:
+        """The URI's text; ``pj``: in the form for PJSIP's parser (see _escape)."""
         parts = ["sips:" if self.secure else "sip:"]
         if self.user is not None:
-            parts.append(_escape(self.user, _USER_SAFE) + "@")
+            parts.append(_escape(self.user, _USER_SAFE, pj) + "@")
         parts.append(f"[{self.host}]" if ":" in self.host else self.host)
         if self.port:
             parts.append(f":{self.port}")
         for k, v in self.parameters.items():
-            parts.append(";" + _escape(k, _PARAM_SAFE))
+            parts.append(";" + _escape(k, _PARAM_SAFE, pj))
             if v is not None:
-                parts.append("=" + _escape(v, _PARAM_SAFE))
+                parts.append("=" + _escape(v, _PARAM_SAFE, pj))
         if self.headers and headers:
-            parts.append("?" + "&".join(_escape(k, _HEADER_SAFE) + "=" + _escape(v, _HEADER_SAFE)
+            parts.append("?" + "&".join(_escape(k, _HEADER_SAFE, pj) + "=" +
+                                        _escape(v, _HEADER_SAFE, pj)
                                         for k, v in self.headers.items()))
         return "".join(parts)
 
-    def _name_addr(self, headers: bool = True, spec: str | None = None) -> str:
-        """Always ``<...>``-bracketed: the form for From, To, Contact and Route headers.
-        ``spec``: this URI's ``_addr_spec(headers)`` when the caller already has it."""
+    def _name_addr(self, headers: bool = True, spec: str | None = None, pj: bool = True) -> str:
+        """Always ``<...>``-bracketed: the form for From, To, Contact and Route headers, for
+        PJSIP's parser unless ``pj`` is False (see _escape).  ``spec``: this URI's
+        ``_addr_spec(headers, pj)`` when the caller already has it."""
         if spec is None:
-            spec = self._addr_spec(headers)
+            spec = self._addr_spec(headers, pj)
         if self.display is None:
             return f"<{spec}>"
         disp = self.display.replace("\\", "\\\\").replace('"', '\\"')
@@ -180,7 +201,7 @@ class SIPURI:
 
     def _request_uri(self) -> str:
         """The URI as a Request-URI: no headers (RFC 3261 19.1.5)."""
-        return self._addr_spec(headers=False)
+        return self._addr_spec(headers=False, pj=True)
 
     def _wire(self) -> tuple[bytes, bytes, str]:
         """(Request-URI encoded, the name-addr of that for From/To, the Request-URI lower-cased
@@ -193,14 +214,14 @@ class SIPURI:
         cached = self._wire_cache
         if cached is not None and not self.parameters and not self.headers:
             return cached
-        spec = self._addr_spec(headers=False)
+        spec = self._addr_spec(headers=False, pj=True)
         wire = (spec.encode(), self._name_addr(spec=spec).encode(), spec.lower())
         if not self.parameters and not self.headers:
             object.__setattr__(self, "_wire_cache", wire)
         return wire
 
     def __str__(self) -> str:
-        return self._addr_spec() if self.display is None else self._name_addr()
+        return self._addr_spec() if self.display is None else self._name_addr(pj=False)
 
     def __repr__(self) -> str:
         args = [f"{a}={getattr(self, a)!r}" for a in self._FIELDS

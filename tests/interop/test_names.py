@@ -68,6 +68,14 @@ def message(rec, domain, route=None, timeout=10):
     raise AssertionError("no SIPEngineGotMessageResponse: the request hung")
 
 
+def reaches(rec, domain, *sent):
+    """A MESSAGE through Route(domain) gets its 200, sent only to ``sent`` ((transport,
+    port) pairs, in order)."""
+    forget_sent(rec)
+    assert message(rec, domain).code == 200
+    assert sent_to(rec) == list(sent)
+
+
 # ---- values -------------------------------------------------------------------------------
 
 def test_route_accepts_host_names():
@@ -131,7 +139,7 @@ def test_naptr_skips_a_transport_the_engine_lacks(engine_factory, recorder):
     with Dnsmasq(hosts={"a.test": "127.0.0.1"},
                  srv=[("_sips._tcp.x.test", "a.test", p, 10, 10),
                       ("_sip._udp.x.test", "a.test", p, 10, 10)],
-                 naptr=[("x.test", 10, 10, "s", "SIP+D2S", "_sips._tcp.x.test"),
+                 naptr=[("x.test", 10, 10, "s", "SIPS+D2T", "_sips._tcp.x.test"),
                         ("x.test", 20, 10, "s", "SIP+D2U", "_sip._udp.x.test")]) as dns:
         engine_factory(local_udp_port=p, nameservers=[dns.nameserver], trace_sip=True)
         assert message(recorder, "x.test").code == 200             # no TLS transport: UDP
@@ -159,6 +167,62 @@ def test_no_naptr_means_udp_srv_then_a(engine_factory, recorder):
         forget_sent(recorder)
         assert message(recorder, "plain.test", Route("plain.test", p)).code == 200
         assert sent_to(recorder) == [("UDP", p)]
+
+
+def test_naptr_services_are_rfc_3263s(engine_factory, recorder, tmp_path):
+    """SIPS+D2T is TLS; SIP+D2S is SCTP (RFC 3263 4.1), which this Engine lacks: skipped,
+    although a TLS listener runs and the SRV name answers."""
+    tls = make_tls_cert(tmp_path / "tls", cn="a.test", san="DNS:a.test,DNS:s.test,DNS:t.test")
+    p, q = free_port("both"), free_port("tcp")
+    # each name: the service under test at order 10 (its SRV name on the TLS port q), and
+    # SIP+D2U at order 20 (_sip._udp on p)
+    first = {"s.test": ("SIP+D2S", "_sip._sctp.s.test"),
+             "t.test": ("SIPS+D2T", "_sips._tcp.t.test")}
+    srv = [(res, "a.test", q, 10, 10) for _, res in first.values()]
+    srv += [(f"_sip._udp.{name}", "a.test", p, 10, 10) for name in first]
+    naptr = [(name, 10, 10, "s", svc, res) for name, (svc, res) in first.items()]
+    naptr += [(name, 20, 10, "s", "SIP+D2U", f"_sip._udp.{name}") for name in first]
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"}, srv=srv, naptr=naptr) as dns:
+        engine_factory(local_udp_port=p, local_tls_port=q, tls_ca_file=tls["ca_file"],
+                       tls_cert_file=tls["cert_file"], tls_privkey_file=tls["key_file"],
+                       nameservers=[dns.nameserver], trace_sip=True)
+        reaches(recorder, "s.test", ("UDP", p))
+        reaches(recorder, "t.test", ("TLS", q))
+
+
+def test_no_naptr_means_srv_for_each_transport(engine_factory, recorder, tmp_path):
+    """Without NAPTR records, an SRV query for each transport the Engine has (RFC 3263 4.1):
+    a name with only _sip._tcp records is reached over TCP, one with only _sips._tcp over
+    TLS, and with both UDP and TCP records UDP is chosen (the client's choice)."""
+    tls = make_tls_cert(tmp_path / "tls", cn="tlsonly.test", san="DNS:tlsonly.test")
+    p, q = free_port("both"), free_port("tcp")
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._tcp.tcponly.test", "a.test", p, 10, 10),
+                      ("_sips._tcp.tlsonly.test", "a.test", q, 10, 10),
+                      ("_sip._tcp.both.test", "a.test", p, 10, 10),
+                      ("_sip._udp.both.test", "a.test", p, 10, 10)]) as dns:
+        engine_factory(local_udp_port=p, local_tcp_port=p, local_tls_port=q,
+                       tls_ca_file=tls["ca_file"], tls_cert_file=tls["cert_file"],
+                       tls_privkey_file=tls["key_file"], nameservers=[dns.nameserver],
+                       trace_sip=True)
+        reaches(recorder, "tcponly.test", ("TCP", p))
+        reaches(recorder, "tlsonly.test", ("TLS", q))
+        reaches(recorder, "both.test", ("UDP", p))
+
+
+def test_aaaa_records_for_an_ipv6_engine(engine_factory, recorder):
+    """An Engine on ::1 reaches servers through their AAAA records: after NAPTR and SRV, and
+    after SRV alone, passing over a server with only an A record."""
+    p = free_port("both", socket.AF_INET6)
+    with Dnsmasq(hosts={"six.test": "::1", "four.test": "127.0.0.1"},
+                 srv=[("_sip._tcp.v6.test", "six.test", p, 10, 10),
+                      ("_sip._udp.srv6.test", "four.test", p, 10, 10),
+                      ("_sip._udp.srv6.test", "six.test", p, 20, 10)],
+                 naptr=[("v6.test", 10, 10, "s", "SIP+D2T", "_sip._tcp.v6.test")]) as dns:
+        engine_factory(local_ip="::1", local_udp_port=p, local_tcp_port=p,
+                       nameservers=[dns.nameserver], trace_sip=True)
+        reaches(recorder, "v6.test", ("TCP", p))
+        reaches(recorder, "srv6.test", ("UDP", p))
 
 
 def test_srv_priority_then_weight(engine_factory, recorder, responders):
@@ -318,6 +382,67 @@ def test_registration_and_publication_fail_over_on_503_and_408(engine_factory, r
                         ("registered", "unregistering"))
 
 
+@pytest.mark.parametrize("first", [503, 408, "silent"])
+def test_subscription_fails_over_on_503_408_and_timeout(engine_factory, recorder, responders,
+                                                        tmp_path, first):
+    """The first server answers the SUBSCRIBE 503 (or 408, or never: the Subscription's
+    ``timeout``); the same SUBSCRIBE goes to the next one, kamailio, and only its answer is
+    notified (RFC 3263 4.3): SENT, then accepted, no TERMINATED between."""
+    silent = None
+    if first == "silent":
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+    else:
+        busy = responders(first)
+        port = busy.port
+    try:
+        with Kamailio(workdir=tmp_path / "kam", children=1) as k:
+            k.add_user("alice", "apw")
+            with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                         srv=[("_sip._udp.kam.test", "a.test", port, 10, 10),
+                              ("_sip._udp.kam.test", "a.test", k.port, 20, 10)]) as dns:
+                engine_factory(nameservers=[dns.nameserver], trace_sip=True)
+                alice = Credentials(SIPURI("127.0.0.1", user="alice"), "apw")
+                sub = Subscription(alice, SIPURI("127.0.0.1", user="alice"), "presence",
+                                   Route("kam.test"), timeout=1.0)
+                sub.subscribe()
+                n = state_after(recorder, sub, "SIPSubscriptionChangedState", ("NULL", "SENT"))
+                assert n.data.state in ("ACCEPTED", "PENDING", "ACTIVE"), n.data
+                states = [m.data.state for m in recorder.all("SIPSubscriptionChangedState")]
+                assert "TERMINATED" not in states, states
+                sent = [x for i, x in enumerate(sent_to(recorder, "SUBSCRIBE"))
+                        if i == 0 or x != sent_to(recorder, "SUBSCRIBE")[i - 1]]  # (UDP re-sends)
+                assert sent[:2] == [("UDP", port), ("UDP", k.port)], sent
+                if silent is None:
+                    assert len(busy.requests) == 1
+                sub.unsubscribe()
+                recorder.wait_for("SIPSubscriptionChangedState", timeout=10, sender=sub,
+                                  where=lambda m: m.data.state == "TERMINATED")
+    finally:
+        if silent is not None:
+            silent.close()
+
+
+def test_subscription_failover_ends_when_every_server_fails(engine_factory, recorder,
+                                                            responders):
+    """Both servers answer 503: one SUBSCRIBE to each, then one TERMINATED with 503."""
+    a, b = responders(503), responders(503)
+    with Dnsmasq(hosts={"a.test": "127.0.0.1"},
+                 srv=[("_sip._udp.busy.test", "a.test", a.port, 10, 10),
+                      ("_sip._udp.busy.test", "a.test", b.port, 20, 10)]) as dns:
+        engine_factory(nameservers=[dns.nameserver], events={"presence": ["application/pidf+xml"]})
+        sub = Subscription(ALICE, SIPURI("127.0.0.1", user="bob"), "presence", Route("busy.test"))
+        sub.subscribe()
+        n = recorder.wait_for("SIPSubscriptionChangedState", timeout=15, sender=sub,
+                              where=lambda m: m.data.state == "TERMINATED")
+        assert n.data.code == 503, n.data
+        time.sleep(0.3)
+        assert [m.data.state for m in recorder.all("SIPSubscriptionChangedState")] == [
+            "SENT", "TERMINATED"]
+        assert (len(a.requests), len(b.requests)) == (1, 1)
+
+
 # ---- DNS failures end in a notification ------------------------------------------------
 
 def test_dns_timeout_ends_in_a_notification_for_every_primitive(engine_factory, recorder):
@@ -406,7 +531,7 @@ def test_tls_certificate_checked_against_the_name(engine_factory, recorder, tmp_
     with Dnsmasq(hosts={"a.test": "127.0.0.1"},
                  srv=[("_sips._tcp.sip.test", "a.test", p, 10, 10),
                       ("_sips._tcp.other.test", "a.test", p, 10, 10)],
-                 naptr=[("sip.test", 10, 10, "s", "SIP+D2S", "_sips._tcp.sip.test")]) as dns:
+                 naptr=[("sip.test", 10, 10, "s", "SIPS+D2T", "_sips._tcp.sip.test")]) as dns:
         engine_factory(local_tls_port=p, tls_ca_file=tls["ca_file"], tls_cert_file=tls["cert_file"],
                        tls_privkey_file=tls["key_file"], nameservers=[dns.nameserver],
                        trace_sip=True)

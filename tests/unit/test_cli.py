@@ -67,3 +67,22 @@ def test_demo_prints_messages_and_what_was_heard_on_the_call(tmp_path):
         assert float(heard[phase]) - float(other[phase]) >= 10, out
     assert float(heard["on hold"]) < -60, out
     assert "re-INVITE: hold (a=inactive)" in out and "re-INVITE: unhold (a=sendrecv)" in out
+
+
+def test_every_argument_of_the_network_commands_is_described():
+    from sipcore.cli import COMMANDS, build_parser
+    ap = build_parser()
+    subparsers = next(a for a in ap._actions if a.choices and "message" in a.choices).choices
+    assert sorted(subparsers) == sorted(COMMANDS)
+    for name, parser in subparsers.items():
+        for action in parser._actions:
+            assert action.help and len(action.help) > 10, (name, action.option_strings or
+                                                           action.dest)
+        r = _run(name, "--help")
+        assert r.returncode == 0 and r.stdout.startswith(f"usage: sipcore {name}"), r.stderr
+
+
+def test_help_lists_the_network_commands():
+    r = _run("--help")
+    for cmd in ("message:", "call:", "register:", "subscribe:", "trace:"):
+        assert cmd in r.stdout

@@ -81,6 +81,12 @@ def test_bad_arguments_name_the_argument(engine):
     inv = new_inv()
     with pytest.raises(TypeError, match="local_sdp"):
         inv.set_offered_local_sdp("v=0")
+    # a stream without a connection line at either level: PJMEDIA's negotiator would assert
+    # (abort) on it at send_invite()/accept_invite(); refused when it is set instead
+    with pytest.raises(ValueError, match="local_sdp.*connection"):
+        inv.set_offered_local_sdp(SDPSession("127.0.0.1", media=[
+            SDPMedia("audio", 40000, "RTP/AVP", formats=["0"])]))
+    assert inv.get_offered_local_sdp() is None
     with pytest.raises(TypeError, match="response_code"):
         inv.respond_to_invite_provisionally("180")
     with pytest.raises(ValueError, match="response_code"):
@@ -245,3 +251,87 @@ def test_invite_nobody_listens_for_is_answered_480(engine):
         assert codes[-1] == 480
     finally:
         s.close()
+
+
+def _raw_invite(s, port: int, n: int) -> bytes:
+    me = s.getsockname()[1]
+    body = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+    return (f"INVITE sip:alice@127.0.0.1:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-st-{n}\r\n"
+            f"From: <sip:raw@127.0.0.1:{me}>;tag=st{n}\r\nTo: <sip:alice@127.0.0.1:{port}>\r\n"
+            f"Call-ID: stateless-{n}@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
+            f"Contact: <sip:raw@127.0.0.1:{me}>\r\nMax-Forwards: 70\r\n"
+            f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n{body}").encode()
+
+
+def _answers(s, wait: float, n: int) -> list[bytes]:
+    """Every answer to INVITE number ``n`` that ``s`` receives within ``wait`` seconds."""
+    out = []
+    end = time.monotonic() + wait
+    while (left := end - time.monotonic()) > 0:
+        s.settimeout(left)
+        try:
+            data = s.recv(65536)
+        except socket.timeout:
+            break
+        if f"Call-ID: stateless-{n}@".encode() in data:
+            out.append(data)
+    return out
+
+
+def _codes(s, wait: float, n: int) -> list[bytes]:
+    return [a.split(b" ", 2)[1] for a in _answers(s, wait, n)]
+
+
+def test_invite_nobody_listens_for_is_refused_statelessly(engine, silent):
+    """With no receiver of SIPInvitationChangedState, an INVITE is refused as a stateless UAS
+    does (RFC 3261 §8.2.7): one 480 with a To tag, no 100 Trying, and no retransmission of
+    the 480 although no ACK comes (a stateful INVITE server retransmits it after T1, 500 ms:
+    §17.2.1).  A retransmitted INVITE gets the same 480 again (same To tag)."""
+    assert not signals.has_receivers("SIPInvitationChangedState")
+    port = engine.local_udp_port
+    invite = _raw_invite(silent, port, 1)
+    silent.sendto(invite, ("127.0.0.1", port))
+    got = _answers(silent, 1.3, 1)
+    assert [a.split(b" ", 2)[1] for a in got] == [b"480"], got
+    tag = got[0].split(b"\r\nTo: ", 1)[1].split(b"\r\n", 1)[0]
+    assert b";tag=" in tag
+    silent.sendto(invite, ("127.0.0.1", port))                   # the caller's Timer A
+    again = _answers(silent, 0.5, 1)
+    assert [a.split(b"\r\nTo: ", 1)[1].split(b"\r\n", 1)[0] for a in again] == [tag]
+
+
+def test_a_receiver_connected_later_gets_the_invite(engine, silent):
+    """The stateless refusal follows the receivers: connected -> the INVITE is answered 100
+    and becomes an INCOMING Invitation; disconnected -> refused statelessly again; a weak
+    receiver that died -> refused (480) too."""
+    port = engine.local_udp_port
+    seen = []
+
+    def receiver(sender, **data):
+        if data["state"] == "INCOMING":
+            seen.append(sender)
+            sender.disconnect(480)
+
+    signals.SIPInvitationChangedState.connect(receiver)
+    try:
+        silent.sendto(_raw_invite(silent, port, 2), ("127.0.0.1", port))
+        codes = _codes(silent, 1.0, 2)
+        assert codes[0] == b"100" and b"480" in codes and len(seen) == 1
+    finally:
+        signals.SIPInvitationChangedState.disconnect(receiver)
+    silent.sendto(_raw_invite(silent, port, 3), ("127.0.0.1", port))
+    assert _codes(silent, 1.0, 3) == [b"480"]
+
+    def weak(sender, **data):
+        seen.append(sender)
+    signals.SIPInvitationChangedState.connect(weak)
+    del weak
+    gc.collect()
+    for n in (4, 5):
+        silent.sendto(_raw_invite(silent, port, n), ("127.0.0.1", port))
+        codes = _codes(silent, 0.3, n)
+        assert codes and codes[-1] == b"480", (n, codes)
+    assert len(seen) == 1
+    silent.sendto(_raw_invite(silent, port, 6), ("127.0.0.1", port))
+    assert _codes(silent, 1.0, 6) == [b"480"]

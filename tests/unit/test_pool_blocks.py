@@ -5,8 +5,18 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from sipcore import Credentials, Route, SIPURI, _ua, send_message
 from sipcore._pj import ffi, lib
+
+
+@pytest.fixture(autouse=True)
+def slab_policy(monkeypatch):
+    """These tests are about the slabs: the Engines they start use them even where the run
+    selects pjlib's malloc policy for all others (``make asan`` sets SIPCORE_MALLOC_POOLS=1;
+    the Engine reads it at start)."""
+    monkeypatch.delenv("SIPCORE_MALLOC_POOLS", raising=False)
 
 
 def usage() -> dict[int, int]:

@@ -285,6 +285,21 @@ def test_every_signal_is_in_the_one_list_and_in_the_docs():
         assert f"| `{name}` |" in docs, name
 
 
+def test_the_data_each_signal_names_is_in_its_row_of_the_docs():
+    """Every data key a signal's doc names (``key``) is named in its row of
+    docs/notifications.md (the keys seen on real traffic are checked against the rows too:
+    tests/interop/test_docs_examples.py)."""
+    import re
+    from pathlib import Path
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "notifications.md").read_text()
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \|(.*)\|\s*$", docs, re.M)}
+    not_keys = {"timestamp", "charset"}     # charset: a Content-Type parameter, as an example
+    missing = [f"{name}.{key}" for name, doc in signals.NOTIFICATIONS.items()
+               for key in set(re.findall(r"``(\w+)``", doc)) - not_keys
+               if not re.search(rf"`(data\.)?{key}`", rows[name])]
+    assert missing == []
+
+
 # ---- in order ---------------------------------------------------------------------------------
 
 OTHER = signals.SIPSubscriptionGotNotify     # sent from receivers in the tests below

@@ -175,3 +175,32 @@ ISSUE13 = [
      ['tests/unit/test_invitation.py::test_wrong_state_names_the_state']),
 ]
 MUTANTS += [dict(name=n, why=w, file=f, old=o, new=x, tests=t) for n, w, f, o, x, t in ISSUE13]
+
+# issue #14 (floods): an INVITE nobody listens for is refused statelessly in C while the flag
+# the hook keeps says so
+_STATELESS = f"{UNIT}::test_invite_nobody_listens_for_is_refused_statelessly"
+_FOLLOWS = f"{UNIT}::test_a_receiver_connected_later_gets_the_invite"
+ISSUE14 = [
+    ('invitation-unwanted-invite-held-in-a-dialog',
+     'the glue is never told that nobody listens: every INVITE gets a dialog, a 100 and a '
+     'stateful 480 retransmitted until Timer H (an INVITE flood holds 14 KB per INVITE)',
+     F,
+     '        lib.sc_inv_set_wanted(1 if signals.has_receivers(signals.SIPInvitationChangedState)\n'
+     '                              else 0)\n',
+     '        lib.sc_inv_set_wanted(1)\n',
+     [_STATELESS, "tests/robustness/test_flood.py::test_invite_flood"]),
+    ('invitation-receiver-connected-later-refused',
+     'the hook only ever clears the flag: a receiver connected after start never gets an INVITE',
+     F,
+     '        lib.sc_inv_set_wanted(1 if signals.has_receivers(signals.SIPInvitationChangedState)\n'
+     '                              else 0)\n',
+     '        lib.sc_inv_set_wanted(0)\n',
+     [_FOLLOWS]),
+    ('invitation-dead-weak-receiver-keeps-the-full-path',
+     'a weak receiver that died leaves the flag set: every INVITE then takes the dialog path',
+     F,
+     '        lib.sc_inv_set_wanted(0)    # (a weak receiver that died: told late, see below)\n',
+     '',
+     [_FOLLOWS]),
+]
+MUTANTS += [dict(name=n, why=w, file=f, old=o, new=x, tests=t) for n, w, f, o, x, t in ISSUE14]

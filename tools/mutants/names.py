@@ -56,3 +56,15 @@ MUTANTS = [
          new="            if True:\n",
          tests=[f"{T}::test_registration_and_publication_fail_over_on_503_and_408"]),
 ]
+
+# issue #14 (names, continued): rows of name, why, file, old, new, tests
+ISSUE14 = [
+    ("names-ipv6-engine-asks-for-a-records",
+     "the glue is not told the Engine's transports are IPv6: after NAPTR/SRV it asks for A "
+     "records only and an Engine on ::1 reaches no server",
+     "src/sipcore/_ua.py",
+     '                                  + (8 if ":" in self.options["local_ip"] else 0),\n',
+     '                                  + 0,\n',
+     [f"{T}::test_aaaa_records_for_an_ipv6_engine"]),
+]
+MUTANTS += [dict(name=n, why=w, file=f, old=o, new=x, tests=t) for n, w, f, o, x, t in ISSUE14]

@@ -122,3 +122,13 @@ ISSUE13 = [
      ['tests/unit/test_signals.py::test_wait_for_fail_on_fails_fast_naming_the_failure_and_what_arrived']),
 ]
 MUTANTS += [dict(name=n, why=w, file=f, old=o, new=x, tests=t) for n, w, f, o, x, t in ISSUE13]
+
+# issue #14 (floods): the change hooks tell the Invitation glue who listens
+MUTANTS.append(dict(
+    name="signals-change-hooks-not-called",
+    why="a connect or disconnect is not announced to the change hooks: the glue keeps "
+        "refusing INVITEs statelessly after a receiver of SIPInvitationChangedState connects",
+    file="src/sipcore/signals.py",
+    old="    for hook in _change_hooks:\n        hook(signal)\n",
+    new="",
+    tests=["tests/unit/test_invitation.py::test_a_receiver_connected_later_gets_the_invite"]))

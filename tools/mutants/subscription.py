@@ -97,8 +97,8 @@ MUTANTS = [
     dict(name="subscription-requested-expires-ignored",
          why="the initial SUBSCRIBE asks for the default 300 s, not the expires given",
          file=F,
-         old="            self._send(self._expires)\n",
-         new="            self._send(300)\n",
+         old="            self._send(self._expires, first=True, failover_from=failover_from)\n",
+         new="            self._send(300, first=True, failover_from=failover_from)\n",
          tests=[HEADERS]),
     dict(name="subscription-unsubscribe-refreshes",
          why="unsubscribe() sends the requested expires instead of Expires: 0",
@@ -150,3 +150,29 @@ ISSUE13 = [
      ['tests/unit/test_request_timeout.py::test_subscribe_without_answer_ends_terminated_408']),
 ]
 MUTANTS += [dict(name=n, why=w, file=f, old=o, new=x, tests=t) for n, w, f, o, x, t in ISSUE13]
+
+# issue #14 (names): the first SUBSCRIBE fails over to the next server on 503/408/timeout;
+# rows of name, why, file, old, new, tests
+_FO = "tests/interop/test_names.py::test_subscription_fails_over_on_503_408_and_timeout"
+ISSUE14 = [
+    ("subscription-no-failover-on-503",
+     "a 503 to the first SUBSCRIBE ends the subscription although the name resolved to "
+     "another server (RFC 3263 4.3)",
+     F,
+     '        return (self._state == "SENT" and code in (408, 503) and self._first is not None\n',
+     '        return (self._state == "SENT" and code in (408,) and self._first is not None\n',
+     [_FO]),
+    ("subscription-failover-to-the-same-server",
+     "the failover's SUBSCRIBE is resolved again instead of going to the next address",
+     F,
+     "        if failover_from is not None:\n            lib.sc_tdata_failover(failover_from, tdata[0])\n",
+     "",
+     [_FO]),
+    ("subscription-deadline-never-fails-over",
+     "the Subscription's timeout ends it with 408 although another server is left",
+     F,
+     "            if self._can_failover(408):\n",
+     "            if False:\n",
+     [_FO]),
+]
+MUTANTS += [dict(name=n, why=w, file=f, old=o, new=x, tests=t) for n, w, f, o, x, t in ISSUE14]

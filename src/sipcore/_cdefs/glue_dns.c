@@ -11,12 +11,13 @@
  * What sipcore adds here: an "external resolver" (pjsip_ext_resolver) that PJSIP calls for
  * every target it must resolve, requests and in-dialog requests alike.  For a name with
  * neither port nor transport it asks for the name's NAPTR records first (RFC 3263 4.1): of the
- * records with flag "s" and a service SIP+D2U, SIP+D2T or SIP+D2S that this Engine has a
- * transport for, in order and preference, the first whose replacement has SRV records gives
- * the transport and the servers (SRV priority and weight, RFC 2782, by pjlib-util's SRV
- * resolver).  Without usable NAPTR records, and for every other target, PJSIP's own
- * resolution above runs (a second pjsip_resolver_t without the hook, on the same DNS
- * resolver).  Each resolved address carries its transport type, so the request goes out over
+ * records with flag "s" and a service SIP+D2U (UDP), SIP+D2T (TCP) or SIPS+D2T (TLS) that
+ * this Engine has a transport for, in order and preference, the first whose replacement has
+ * SRV records gives the transport and the servers (SRV priority and weight, RFC 2782, by
+ * pjlib-util's SRV resolver).  Without usable NAPTR records: SRV records of _sip._udp,
+ * _sip._tcp, _sips._tcp, the first that exists (transports this Engine has only), then the
+ * A records.  For every other target PJSIP's own resolution above runs (a second
+ * pjsip_resolver_t without the hook, on the same DNS resolver).  Each resolved address carries its transport type, so the request goes out over
  * the transport the records chose.
  *
  * Everything here runs on the poll thread: the DNS resolver uses the endpoint's ioqueue and
@@ -31,7 +32,8 @@
 
 static pjsip_resolver_t *sc_inner;          /* PJSIP's own resolution, without the hook */
 static pj_pool_t *sc_dns_pool;
-static unsigned sc_dns_transports;          /* bit 0: UDP, 1: TCP, 2: TLS (sc_dns_set_transports) */
+static unsigned sc_dns_transports;          /* bit 0: UDP, 1: TCP, 2: TLS, 3: they are IPv6
+                                             * (sc_dns_set_transports) */
 static pjsip_tpfactory *sc_dns_tls;         /* the TLS listener, or NULL */
 
 typedef struct sc_naptr_rec {
@@ -48,6 +50,7 @@ typedef struct sc_naptr_job {
     unsigned count, next;
     sc_naptr_rec rec[SC_NAPTR_MAX];
     pjsip_transport_type_e type;            /* of the record being tried */
+    int srv_only;                           /* no NAPTR: rec[] are sc_srv_only's names */
 } sc_naptr_job;
 
 void sc_dns_set_transports(unsigned mask, pjsip_tpfactory *tls)
@@ -106,11 +109,13 @@ static void sc_naptr_collect(sc_naptr_job *job, const pj_dns_parsed_packet *pkt)
         if (p) p = sc_dns_cstr(p, end, &svc, &slen);
         if (p) p = sc_dns_cstr(p, end, &re, &rlen);
         if (!p || !sc_dns_ieq(flags, flen, "s")) continue;
+        /* RFC 3263 4.1: SIP+D2U is UDP, SIP+D2T TCP, SIPS+D2T TLS over TCP; SIP+D2S and
+         * SIPS+D2S are SCTP, which this Engine lacks */
         if (sc_dns_ieq(svc, slen, "SIP+D2U") && (sc_dns_transports & 1))
             r.type = PJSIP_TRANSPORT_UDP;
         else if (sc_dns_ieq(svc, slen, "SIP+D2T") && (sc_dns_transports & 2))
             r.type = PJSIP_TRANSPORT_TCP;
-        else if (sc_dns_ieq(svc, slen, "SIP+D2S") && (sc_dns_transports & 4))
+        else if (sc_dns_ieq(svc, slen, "SIPS+D2T") && (sc_dns_transports & 4))
             r.type = PJSIP_TRANSPORT_TLS;
         else continue;
         if (!sc_dns_name(p, end, r.replacement, sizeof(r.replacement))) continue;
@@ -140,6 +145,8 @@ static void sc_naptr_srv_cb(void *user_data, pj_status_t status, const pj_dns_sr
         for (j = 0; j < rec->entry[i].server.addr_count; j++) {
             const int af = rec->entry[i].server.addr[j].af;
             if (out.count == PJSIP_MAX_RESOLVED_ADDRESSES) break;
+            if ((af == pj_AF_INET6()) != ((sc_dns_transports & 8) != 0))
+                continue;                   /* no transport of that family */
             out.entry[out.count].type = job->type;
             if (af == pj_AF_INET6()) {
                 out.entry[out.count].type = (pjsip_transport_type_e) (job->type | PJSIP_TRANSPORT_IPV6);
@@ -175,8 +182,10 @@ static void sc_naptr_srv_cb(void *user_data, pj_status_t status, const pj_dns_sr
     (*job->cb)(PJ_SUCCESS, job->token, &out);
 }
 
-/* The SRV step for the next usable NAPTR record; when none is left, PJSIP's own resolution
- * of the original target (SRV for UDP, then A: RFC 3263 4.1 when there is no NAPTR). */
+/* The SRV step for the next usable NAPTR record (or SRV name of sc_srv_only); when none is
+ * left, PJSIP's own resolution of the original target: its A/AAAA records, port 5060, UDP
+ * (RFC 3263 4.2) when the SRV names were all asked already, else its SRV step for UDP first
+ * (the NAPTR records named no SRV record that answered). */
 static void sc_naptr_try_next(sc_naptr_job *job, pj_status_t last)
 {
     PJ_UNUSED_ARG(last);
@@ -193,12 +202,41 @@ static void sc_naptr_try_next(sc_naptr_job *job, pj_status_t last)
         res.slen = dot - r->replacement;
         domain = pj_str(dot + 1);
         job->type = r->type;
+        /* the servers' A records, or AAAA records when this Engine's transports are IPv6 */
         st = pj_dns_srv_resolve(&domain, &res, r->type == PJSIP_TRANSPORT_TLS ? 5061 : 5060,
-                                job->pool, pjsip_resolver_get_resolver(sc_inner), 0, job,
-                                &sc_naptr_srv_cb, NULL);
+                                job->pool, pjsip_resolver_get_resolver(sc_inner),
+                                (sc_dns_transports & 8) ? PJ_DNS_SRV_RESOLVE_AAAA_ONLY : 0,
+                                job, &sc_naptr_srv_cb, NULL);
         if (st == PJ_SUCCESS) return;
     }
+    if (job->srv_only) job->target.addr.port = 5060;
     pjsip_resolve(sc_inner, job->pool, &job->target, job->token, job->cb);
+}
+
+/* No usable NAPTR record: an SRV query for each transport this Engine has, in the order
+ * UDP, TCP, TLS (RFC 3263 4.1: "the client constructs SRV queries for those transport
+ * protocols it supports"; which one to use is the client's choice, and UDP first keeps the
+ * choice PJSIP made alone).  The first with records gives the transport and the servers. */
+static void sc_srv_only(sc_naptr_job *job)
+{
+    static const struct { unsigned bit; pjsip_transport_type_e type; const char *res; } t[] = {
+        { 1, PJSIP_TRANSPORT_UDP, "_sip._udp." }, { 2, PJSIP_TRANSPORT_TCP, "_sip._tcp." },
+        { 4, PJSIP_TRANSPORT_TLS, "_sips._tcp." } };
+    unsigned i;
+    const pj_str_t *host = &job->target.addr.host;
+    for (i = 0; i < PJ_ARRAY_SIZE(t) && job->count < SC_NAPTR_MAX; i++) {
+        sc_naptr_rec *r = &job->rec[job->count];
+        size_t n = strlen(t[i].res);
+        if (!(sc_dns_transports & t[i].bit) || n + (size_t) host->slen + 1 > sizeof(r->replacement))
+            continue;
+        memcpy(r->replacement, t[i].res, n);
+        memcpy(r->replacement + n, host->ptr, (size_t) host->slen);
+        r->replacement[n + (size_t) host->slen] = 0;
+        r->type = t[i].type;
+        r->order = r->pref = 0;
+        job->count++;
+    }
+    job->srv_only = 1;
 }
 
 static void sc_naptr_cb(void *user_data, pj_status_t status, pj_dns_parsed_packet *pkt)
@@ -212,6 +250,7 @@ static void sc_naptr_cb(void *user_data, pj_status_t status, pj_dns_parsed_packe
         (*job->cb)(status, job->token, NULL);
         return;
     }
+    if (job->count == 0) sc_srv_only(job);
     sc_naptr_try_next(job, status);
 }
 

@@ -21,6 +21,24 @@ static pjsip_module sc_inv_mod = {
 };
 static pjsip_endpoint *sc_inv_endpt = NULL;
 
+/* RFC 4028 session timers (the Engine options session_timer, session_expires, session_min_se;
+ * sc_inv_set_timer): the pjsip_inv options every new session gets, and its timer setting. */
+static unsigned sc_inv_timer_opts = PJSIP_INV_SUPPORT_TIMER;
+static pjsip_timer_setting sc_inv_timer_setting = { .min_se = 90, .sess_expires = 1800 };
+
+/* mode: 0 off, 1 supported, 2 required, 3 always; Python checked 90 <= min_se <= se
+ * (pjsip asserts both, and a failed assertion aborts). */
+void sc_inv_set_timer(int mode, unsigned sess_expires, unsigned min_se)
+{
+    static const unsigned opts[] = {
+        0, PJSIP_INV_SUPPORT_TIMER, PJSIP_INV_SUPPORT_TIMER | PJSIP_INV_REQUIRE_TIMER,
+        PJSIP_INV_SUPPORT_TIMER | PJSIP_INV_ALWAYS_USE_TIMER };
+    sc_inv_timer_opts = (mode >= 0 && mode < 4) ? opts[mode] : 0;
+    pjsip_timer_setting_default(&sc_inv_timer_setting);
+    if (min_se >= 90) sc_inv_timer_setting.min_se = min_se;
+    if (sess_expires >= sc_inv_timer_setting.min_se) sc_inv_timer_setting.sess_expires = sess_expires;
+}
+
 static void *sc_inv_token(pjsip_inv_session *inv)
 {
     return sc_inv_mod.id >= 0 ? inv->mod_data[sc_inv_mod.id] : NULL;
@@ -161,10 +179,24 @@ static void sc_tp_name(pjsip_transport *tp, char *out, size_t cap)
     out[i] = 0;
 }
 
+/* Whether an application listens to the Invitation's notifications (sc_inv_set_wanted, kept
+ * by invitation.py as receivers connect and disconnect).  1 until Python says otherwise: a
+ * new INVITE then takes the full path and Python decides (and answers 480 through the
+ * session when nobody listens). */
+static volatile int sc_inv_wanted = 1;
+
+void sc_inv_set_wanted(int wanted)
+{
+    sc_inv_wanted = wanted;
+}
+
 static pj_bool_t sc_inv_on_rx_request(pjsip_rx_data *rdata)
 {
     pjsip_msg *msg = rdata->msg_info.msg;
-    unsigned options = PJSIP_INV_SUPPORT_100REL;
+    /* timers are offered to verify_request always (as PJSUA does): with session_timer "off"
+     * a peer that requires them still gets them, one that only supports them does not */
+    unsigned options = PJSIP_INV_SUPPORT_100REL | PJSIP_INV_SUPPORT_TIMER |
+                       (sc_inv_timer_opts & (PJSIP_INV_REQUIRE_TIMER | PJSIP_INV_ALWAYS_USE_TIMER));
     pjsip_tx_data *tdata = NULL;
     pjsip_dialog *dlg = NULL;
     pjsip_inv_session *inv = NULL;
@@ -177,6 +209,15 @@ static pj_bool_t sc_inv_on_rx_request(pjsip_rx_data *rdata)
     if (msg->line.req.method.id != PJSIP_INVITE_METHOD) return PJ_FALSE;
     if (pjsip_rdata_get_dlg(rdata) != NULL || pjsip_rdata_get_tsx(rdata) != NULL) return PJ_FALSE;
     if (!sc_inv_endpt) return PJ_FALSE;
+    if (!sc_inv_wanted) {
+        /* Nobody would take it: refused statelessly (RFC 3261 §8.2.7), with no 100, no
+         * dialog, no transaction and no Python.  A retransmission of the INVITE gets the same
+         * 480 (the To tag is its Via branch) and the ACK is absorbed.  A stateful refusal held
+         * a dialog and a transaction per INVITE until Timer H (32 s) and retransmitted the
+         * 480 meanwhile: an INVITE flood then held 14 KB per INVITE (benchmarks/flood.py). */
+        pjsip_endpt_respond_stateless(sc_inv_endpt, rdata, 480, NULL, NULL, NULL);
+        return PJ_TRUE;
+    }
 
     st = pjsip_inv_verify_request(rdata, &options, NULL, NULL, sc_inv_endpt, &tdata);
     if (st != PJ_SUCCESS) {
@@ -188,6 +229,9 @@ static pj_bool_t sc_inv_on_rx_request(pjsip_rx_data *rdata)
         }
         return PJ_TRUE;
     }
+
+    if (sc_inv_timer_opts == 0 && !(options & PJSIP_INV_REQUIRE_TIMER))
+        options &= ~(unsigned) PJSIP_INV_SUPPORT_TIMER;
 
     /* Contact: the address the request came in on, with the Request-URI's user */
     user[0] = 0;
@@ -232,12 +276,25 @@ static pj_bool_t sc_inv_on_rx_request(pjsip_rx_data *rdata)
         return PJ_TRUE;
     }
     st = pjsip_inv_create_uas(dlg, rdata, NULL, options, &inv);
+    if (st == PJ_SUCCESS) st = pjsip_timer_init_session(inv, &sc_inv_timer_setting);
     if (st != PJ_SUCCESS) {
-        pjsip_dlg_respond(dlg, rdata, 500, NULL, NULL, NULL);
+        if (inv) {
+            pjsip_inv_terminate(inv, 500, PJ_FALSE);
+        } else {
+            pjsip_dlg_respond(dlg, rdata, 500, NULL, NULL, NULL);
+        }
         pjsip_dlg_dec_lock(dlg);
         return PJ_TRUE;
     }
+    tdata = NULL;
     st = pjsip_inv_initial_answer(inv, rdata, 100, NULL, NULL, &tdata);
+    if (st != PJ_SUCCESS && tdata) {
+        /* the session timer refused the request (422 Session Interval Too Small, with our
+         * Min-SE): answered, and the session ends without Python hearing of it */
+        pjsip_inv_send_msg(inv, tdata);
+        pjsip_dlg_dec_lock(dlg);
+        return PJ_TRUE;
+    }
     if (st == PJ_SUCCESS) st = pjsip_inv_send_msg(inv, tdata);
     if (st != PJ_SUCCESS) {
         pjsip_inv_terminate(inv, 500, PJ_FALSE);
@@ -275,6 +332,8 @@ pj_status_t sc_inv_init(pjsip_endpoint *endpt)
     }
     st = pjsip_100rel_init_module(endpt);
     if (st != PJ_SUCCESS) return st;
+    st = pjsip_timer_init_module(endpt);
+    if (st != PJ_SUCCESS) return st;
     if (sc_inv_mod.id == -1) {
         st = pjsip_endpt_register_module(endpt, &sc_inv_mod);
         if (st != PJ_SUCCESS) return st;
@@ -298,7 +357,8 @@ pj_status_t sc_inv_create_uac(uintptr_t token, const char *from, const char *con
     st = pjsip_dlg_create_uac(pjsip_ua_instance(), &lfrom, &lcontact, &lto, &ltarget, &dlg);
     if (st != PJ_SUCCESS) return st;
     pjsip_dlg_inc_lock(dlg);
-    st = pjsip_inv_create_uac(dlg, sdp, PJSIP_INV_SUPPORT_100REL, &inv);
+    st = pjsip_inv_create_uac(dlg, sdp, PJSIP_INV_SUPPORT_100REL | sc_inv_timer_opts, &inv);
+    if (st == PJ_SUCCESS) st = pjsip_timer_init_session(inv, &sc_inv_timer_setting);
     if (st == PJ_SUCCESS) st = sc_dlg_setup(dlg, route, listener, user, password);
     if (st != PJ_SUCCESS) {
         if (inv) pjsip_inv_terminate(inv, 500, PJ_FALSE);

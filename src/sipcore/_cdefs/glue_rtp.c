@@ -368,14 +368,19 @@ void sc_rtp_info(sc_rtp_t *r, sc_rtp_info_t *out)
         pj_sockaddr_print(&info.src_rtp_name, out->rx_ip, sizeof(out->rx_ip), 0);
         out->rx_port = pj_sockaddr_get_port(&info.src_rtp_name);
     }
+    /* The transports memcpy their info into spc_info[i].buffer, a char array that need not be
+     * aligned for the struct (pjmedia_transport_specific_info holds only ints and chars): read
+     * it back the same way (a cast was a misaligned access, found by UBSan: make asan). */
     for (i = 0; i < info.specific_info_cnt; i++) {
         if (info.spc_info[i].type == PJMEDIA_TRANSPORT_TYPE_SRTP) {
-            pjmedia_srtp_info *s = (pjmedia_srtp_info *) info.spc_info[i].buffer;
-            out->srtp_active = s->active ? 1 : 0;
+            pjmedia_srtp_info s;
+            pj_memcpy(&s, info.spc_info[i].buffer, sizeof(s));
+            out->srtp_active = s.active ? 1 : 0;
         } else if (info.spc_info[i].type == PJMEDIA_TRANSPORT_TYPE_ICE) {
-            pjmedia_ice_transport_info *ice = (pjmedia_ice_transport_info *) info.spc_info[i].buffer;
-            out->ice_active = ice->active ? 1 : 0;
-            out->ice_state = (int) ice->sess_state;
+            pjmedia_ice_transport_info ice;
+            pj_memcpy(&ice, info.spc_info[i].buffer, sizeof(ice));
+            out->ice_active = ice.active ? 1 : 0;
+            out->ice_state = (int) ice.sess_state;
         }
     }
 }

@@ -282,7 +282,11 @@ static const char *sc_sdp_check(pjsip_rx_data *rdata, char *why, size_t cap)
 }
 
 /* A stateful final response (retransmissions of the request are absorbed by its
- * transaction), with the given headers; stateless when a transaction cannot be made. */
+ * transaction), with the given headers; stateless when a transaction cannot be made.  When
+ * the transaction was made but the response could not be sent (too large for PJSIP's print
+ * buffer: a request with dozens of Via headers, found by the message fuzzer), nothing more:
+ * the transaction ends by itself, and PJSIP asserts that a request with a transaction is
+ * never answered statelessly (an abort under make asan and in the normal build alike). */
 static void sc_uas_respond(pjsip_rx_data *rdata, int code, const char *reason,
                            const pjsip_hdr *hdrs)
 {
@@ -291,7 +295,8 @@ static void sc_uas_respond(pjsip_rx_data *rdata, int code, const char *reason,
         r = pj_str((char*) reason);
         pr = &r;
     }
-    if (pjsip_endpt_respond(sc_uas_endpt, NULL, rdata, code, pr, hdrs, NULL, NULL) != PJ_SUCCESS)
+    if (pjsip_endpt_respond(sc_uas_endpt, NULL, rdata, code, pr, hdrs, NULL, NULL) != PJ_SUCCESS
+        && pjsip_rdata_get_tsx(rdata) == NULL)
         pjsip_endpt_respond_stateless(sc_uas_endpt, rdata, code, pr, hdrs, NULL);
 }
 

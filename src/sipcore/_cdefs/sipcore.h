@@ -380,12 +380,15 @@ void sc_msg_cancel(sc_msg_t *m);
 
 /* -- glue_inv.c: INVITE sessions -- */
 pj_status_t sc_inv_init(pjsip_endpoint *endpt);
+/* RFC 4028 session timers for new sessions: mode 0 off, 1 supported, 2 required, 3 always */
+void sc_inv_set_timer(int mode, unsigned sess_expires, unsigned min_se);
 pj_status_t sc_inv_create_uac(uintptr_t token, const char *from, const char *contact,
                               const char *to, const char *target, const char *route,
                               pjsip_tpfactory *listener, const char *user,
                               const char *password, const pjmedia_sdp_session *sdp,
                               pjsip_inv_session **p_inv);
 void sc_inv_set_token(pjsip_inv_session *inv, uintptr_t token);
+void sc_inv_set_wanted(int wanted);
 void sc_inv_info(pjsip_inv_session *inv, sc_inv_info_t *out);
 pj_status_t sc_inv_invite(pjsip_inv_session *inv, pjsip_tx_data **p_tdata);
 pj_status_t sc_inv_answer(pjsip_inv_session *inv, int code, const pjmedia_sdp_session *sdp,
@@ -424,8 +427,8 @@ pj_status_t sc_nat_detect(pjsip_endpoint *endpt, pj_pool_factory *pf, uintptr_t 
 pj_status_t sc_dns_init(pjsip_endpoint *endpt, pj_pool_factory *pf, unsigned count,
                         const char *const *ips, const int *ports, unsigned retransmit_ms,
                         unsigned retransmits);
-/* Which transports NAPTR records may choose: bit 0 UDP, 1 TCP, 2 TLS (the running ones);
- * tls: the TLS listener (NULL: none). */
+/* Which transports NAPTR/SRV records may choose: bit 0 UDP, 1 TCP, 2 TLS (the running ones);
+ * bit 3: they are IPv6 (AAAA records then, else A); tls: the TLS listener (NULL: none). */
 void sc_dns_set_transports(unsigned mask, pjsip_tpfactory *tls);
 /* Before pjsip_endpt_destroy: the resolver goes (pending queries end without callbacks). */
 void sc_dns_shutdown(pjsip_endpoint *endpt);

@@ -291,6 +291,11 @@ class Invitation(ClientPrimitive):
 
     def _set_offered(self, sdp: bytes) -> None:
         self._require("set_offered_local_sdp")
+        # PJMEDIA's negotiator asserts (aborts the process) on a local SDP its strict check
+        # refuses, e.g. a stream without a connection (c=) at either level: refused here
+        status = self._with_pj_sdp(sdp, lambda p: lib.pjmedia_sdp_validate2(p, 1))
+        if status != lib.PJ_SUCCESS:
+            raise ValueError(f"local_sdp is not an SDP PJMEDIA accepts: {strerror(status)}")
         self._offered_local = sdp
 
     def _get_sdp(self, which: int) -> SDPSession | None:
@@ -629,6 +634,22 @@ def on_incoming(ua: Any, inv: Any, rdata: Any, transport: str) -> bool:
     """A new INVITE outside a dialog (sc_py_inv_incoming): True when an Invitation took it;
     False (answered 480) when nobody listens to SIPInvitationChangedState."""
     if not signals.has_receivers(signals.SIPInvitationChangedState):
+        lib.sc_inv_set_wanted(0)    # (a weak receiver that died: told late, see below)
         return False
     Invitation._new_incoming(ua, inv, rdata, transport)
     return True
+
+
+def _receivers_changed(signal: Any) -> None:
+    """signals._change_hooks: tell the glue whether anyone receives SIPInvitationChangedState.
+    While nobody does, a new INVITE is refused 480 in C, statelessly (glue_inv.c,
+    sc_inv_set_wanted): no dialog, no transaction, no Python, so an INVITE flood costs no
+    memory.  A weak receiver's death is seen here before blinker drops it (the glue keeps
+    the full path, and on_incoming tells it)."""
+    if signal is signals.SIPInvitationChangedState or signal is signals.any_notification:
+        lib.sc_inv_set_wanted(1 if signals.has_receivers(signals.SIPInvitationChangedState)
+                              else 0)
+
+
+signals._change_hooks.append(_receivers_changed)
+_receivers_changed(signals.SIPInvitationChangedState)

@@ -55,6 +55,10 @@ class Subscription(ClientPrimitive):
     subscribe() or unsubscribe() without a final response by then ends the subscription
     (TERMINATED, 408).  PJSIP's own refreshes keep PJSIP's timeout.
 
+    When the route is a name that resolved to several servers, a 503 or a timeout (PJSIP's
+    or ``timeout``'s) of the first SUBSCRIBE sends it again to the next server, in a new
+    dialog (RFC 3263 4.3); the state stays SENT until the last server tried answers.
+
     Needs a running Engine, and ``event`` registered with it (``events`` start option or
     ``Engine.add_event``), else ValueError.  Notifications: ``SIPSubscriptionChangedState``
     and ``SIPSubscriptionGotNotify`` (one per NOTIFY with a body; none for an empty body).
@@ -81,6 +85,8 @@ class Subscription(ClientPrimitive):
         self._extra_headers = check_headers(extra_headers)
         self._state = TERMINATED
         self._sub = ffi.NULL
+        self._first: Any = None  # the first SUBSCRIBE sent, kept for a failover (RFC 3263 4.3)
+        self._kick: int | None = None   # the failover's timer
         self._bind()
         self._call("__init__", self._check)
 
@@ -130,6 +136,12 @@ class Subscription(ClientPrimitive):
     def _subscribe(self) -> None:
         if self._state != TERMINATED:
             raise InvalidStateError("Subscription.subscribe()", self._state)
+        self._start()
+        self._fire("send_subscribe")
+
+    def _start(self, failover_from: Any = None) -> None:
+        """A new evsub and its first SUBSCRIBE; ``failover_from``: the first SUBSCRIBE of the
+        evsub it replaces, whose next resolved address it goes to."""
         ua = self._ua
         aor = self._credentials.uri
         contact = (self._contact_arg._name_addr() if self._contact_arg is not None
@@ -149,32 +161,71 @@ class Subscription(ClientPrimitive):
             for name, value in self._extra_headers.items():
                 check(lib.sc_evsub_add_header(ua.endpt, self._sub, name.encode(),
                                               value.encode()), f"adding the {name} header")
-            self._send(self._expires)
+            self._send(self._expires, first=True, failover_from=failover_from)
         except BaseException:
             self._abandon()
             raise
-        self._fire("send_subscribe")
 
     def _unsubscribe(self) -> None:
         if self._state == TERMINATED:
             return      # ended already: nothing to do (the documented deviation, see above)
+        if self._kick is not None:      # between two servers: nothing held on either
+            self._abandon()
+            self._fire("ended")
+            return
         if self._sub == ffi.NULL:
             raise InvalidStateError("Subscription.unsubscribe()", self._state)
         self._send(0)
 
-    def _send(self, expires: int) -> None:
+    def _send(self, expires: int, first: bool = False, failover_from: Any = None) -> None:
         tdata = ffi.new("pjsip_tx_data **")
         check(lib.pjsip_evsub_initiate(self._sub, ffi.NULL, expires, tdata),
               "creating the SUBSCRIBE")
+        if failover_from is not None:
+            lib.sc_tdata_failover(failover_from, tdata[0])
+        if first:
+            self._drop_first()
+            lib.pjsip_tx_data_add_ref(tdata[0])
+            self._first = tdata[0]
         check(lib.pjsip_evsub_send_request(self._sub, tdata[0]), "sending the SUBSCRIBE")
         self._arm_deadline()
 
     def _on_deadline(self) -> None:
-        """``timeout`` passed without a final response: the subscription ends, 408."""
+        """``timeout`` passed without a final response: the next server of the name, else
+        the subscription ends, 408."""
         self._deadline = None
         if self._state != TERMINATED:
+            if self._can_failover(408):
+                sub, self._sub = self._sub, ffi.NULL
+                lib.sc_evsub_abandon(sub)
+                self._release_token()
+                self._kick = self._ua.schedule(0, self._on_failover)
+                return
             self._abandon()
             self._fire("ended", code=408, reason=TIMEOUT_REASON)
+
+    def _can_failover(self, code: int) -> bool:
+        """RFC 3263 4.3: a 503 or a timeout of the first SUBSCRIBE (nothing accepted yet) from
+        one of the servers a name resolved to, and another server is left."""
+        return (self._state == "SENT" and code in (408, 503) and self._first is not None
+                and bool(lib.sc_tdata_can_failover(self._first)))
+
+    def _on_failover(self) -> None:
+        """The same SUBSCRIBE, in a new evsub (a new dialog: none was made), to the next
+        server; nothing is notified until the last server tried answers."""
+        self._kick = None
+        old, self._first = self._first, None
+        try:
+            self._start(failover_from=old)
+        except SIPCoreError as exc:
+            self._fire("ended", code=503, reason=str(exc))
+        finally:
+            lib.pjsip_tx_data_dec_ref(old)
+
+    def _drop_first(self) -> None:
+        if self._first is not None:
+            lib.pjsip_tx_data_dec_ref(self._first)
+            self._first = None
 
     def on_client(self, kind: int, result: Any) -> None:
         if kind == lib.SC_CLIENT_EVSUB_NOTIFY:
@@ -189,6 +240,11 @@ class Subscription(ClientPrimitive):
             self._cancel_deadline()
             self._sub = ffi.NULL         # PJSIP destroys it after this callback
             self._release_token()
+            if self._can_failover(result.code):
+                self._kick = self._ua.schedule(0, self._on_failover)    # (after that)
+                return
+        if result.state != lib.PJSIP_EVSUB_STATE_SENT:
+            self._drop_first()           # answered (or ended): no failover from here on
         self._fire(_EVSUB_EVENTS.get(result.state, "evsub_null"), state, **data)
 
     def _on_notify(self, result: Any) -> None:
@@ -201,6 +257,9 @@ class Subscription(ClientPrimitive):
 
     def _abandon(self) -> None:
         self._cancel_deadline()
+        self._ua.cancel(self._kick)
+        self._kick = None
+        self._drop_first()
         if self._sub != ffi.NULL:
             sub, self._sub = self._sub, ffi.NULL
             lib.sc_evsub_abandon(sub)

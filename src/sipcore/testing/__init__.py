@@ -9,6 +9,8 @@
   :mod:`sipcore.testing.coturn` (``Coturn``: a STUN server; ``BlackHole``),
   :mod:`sipcore.testing.ports` (free loopback ports), :mod:`sipcore.testing.procs` (process
   groups that are always stopped).  These peer modules use only the standard library.
+- :mod:`sipcore.testing.netns` -- network faults in a namespace of the test's own
+  (``NetNS``: loss rules, TCP resets; ``DelayRelay``), for root (docs/testing.md).
 - :mod:`sipcore.testing.helpers` -- sipcore objects for a test: ``Account`` (a user of a
   test's kamailio: credentials, route, register, message, call), ``audio_sdp()``,
   ``auto_answer()``.

@@ -1,0 +1,585 @@
+"""The ``sipcore`` subcommands that talk to a SIP server or endpoint: ``message``, ``call``,
+``register``, ``subscribe``, and ``trace`` (any of those, or listening, with the SIP traffic
+printed or written to a pcap file).  ``sipcore COMMAND --help`` describes every option.
+
+Exit status: 0 when the request succeeded; 1 when the network said no (the SIP code and
+reason are printed: ``sipcore register: 401 Unauthorized``); 2 for a bad argument (one line
+naming it: ``sipcore message: error: argument TO: 'bob@' is not a SIP URI ...``); 130 on
+Ctrl-C (what was registered, subscribed or called is ended first).
+
+While it waits (for a final response, a call to be answered, ``--duration``) it shows a live
+status line on standard error: on a terminal one line rewritten in place
+(``registering… 1.2 s``), otherwise one plain line per step.  Results go to standard output.
+"""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import re
+import sys
+import time
+from typing import Any, Callable, TextIO
+
+COMMANDS = {
+    "message": "send a MESSAGE and print the final response",
+    "call": "call a SIP URI with audio (RTP), stay in the call, hang up",
+    "register": "register an address of record at a registrar, then unregister",
+    "subscribe": "subscribe to an event package (presence by default) and print the NOTIFYs",
+    "trace": "print the SIP traffic (or write a pcap) of another command, or while listening",
+}
+
+_URI = re.compile(r"^(?:(?P<scheme>sips?):)?(?:(?P<user>[^@:;\s]+)@)?"
+                  r"(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(?P<port>\d{1,5}))?$")
+
+
+class Failure(Exception):
+    """The network said no: printed as ``sipcore COMMAND: TEXT``, exit 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (naming the argument) and exit 2."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# -- argument types: each raises ArgumentTypeError, which argparse prefixes with the argument --
+
+def sip_uri(text: str) -> Any:
+    """``sip:user@host[:port]``, ``user@host[:port]`` or ``host[:port]`` as a SIPURI."""
+    from . import SIPURI
+    m = _URI.match(text.strip())
+    if m is None or (m.group("port") and not 0 < int(m.group("port")) < 65536):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a SIP URI (sip:user@host[:port], host an IP address or a name)")
+    try:
+        return SIPURI(m.group("host"), user=m.group("user"),
+                      port=int(m.group("port")) if m.group("port") else None,
+                      secure=m.group("scheme") == "sips")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a SIP URI: {e}") from None
+
+
+def host_port(text: str) -> tuple[str, int | None]:
+    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port``."""
+    m = re.match(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$", text.strip())
+    if m is None or (m.group(2) and not 0 < int(m.group(2)) < 65536):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an address (host[:port])")
+    return m.group(1).strip("[]"), int(m.group(2)) if m.group(2) else None
+
+
+def ip_address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
+
+
+def port_number(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return int(text)
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 86400 * 365:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (>= 0)")
+    return value
+
+
+# -- the live status line --
+
+class Status:
+    """What the command is waiting for, on ``stream`` (standard error): on a terminal a
+    carriage-return line rewritten every 0.1 s with the time waited; otherwise one plain
+    line when the wait starts."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
+
+    def _show(self, text: str) -> None:
+        self.stream.write(f"\r{text}\033[K")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.tty:
+            self._show("")
+
+    def wait(self, label: str, seconds: float, done: Callable[[float], Any]) -> Any:
+        """Call ``done(slice)`` (it waits at most ``slice`` seconds) until it returns
+        something other than None or ``seconds`` have passed (None then)."""
+        t0 = time.monotonic()
+        if not self.tty:
+            print(f"{label}\u2026", file=self.stream, flush=True)
+        try:
+            while True:
+                left = seconds - (time.monotonic() - t0)
+                result = done(max(0.0, min(0.1, left)))
+                if result is not None or left <= 0:
+                    return result
+                if self.tty:
+                    self._show(f"{label}\u2026 {time.monotonic() - t0:.1f} s")
+        finally:
+            self.clear()
+
+
+# -- one run of a command --
+
+class Session:
+    """The Engine of one command, its recorder, its status line and (for ``trace``) its
+    trace output."""
+
+    def __init__(self, args: argparse.Namespace, trace: argparse.Namespace | None = None):
+        from . import NotificationRecorder
+        self.args = args
+        self.trace = trace
+        self.status = Status()
+        self.rec = NotificationRecorder()
+        self.engine: Any = None
+        self._writer: Any = None
+        self._ladder: Any = None
+
+    # where the route goes, and the local address that reaches it
+    def route(self, target: Any) -> Any:
+        from . import Route
+        host, port = self.args.route if self.args.route else (target.host, target.port)
+        return Route(host, port, self.args.transport)
+
+    def local_ip(self, target_host: str) -> str | None:
+        if self.args.ip:
+            return str(self.args.ip)
+        try:
+            addr = ipaddress.ip_address(target_host.strip("[]"))
+        except ValueError:
+            return None
+        return str(addr) if addr.is_loopback else None
+
+    def start(self, target_host: str) -> Any:
+        from . import Engine, PJSIPError
+        a = self.args
+        ports = {"local_udp_port": 0, "local_tcp_port": 0}
+        if a.local_port is not None and a.command == "trace":    # listening: both on it
+            ports = {"local_udp_port": a.local_port, "local_tcp_port": a.local_port}
+        elif a.local_port is not None:
+            ports["local_tcp_port" if a.transport == "tcp" else "local_udp_port"] = a.local_port
+        self.engine = Engine()
+        try:
+            self.engine.start(local_ip=self.local_ip(target_host), local_tls_port=None,
+                              trace_sip=self.trace is not None, log_level=0,
+                              **ports)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        except PJSIPError as e:
+            raise Failure(f"could not start the SIP endpoint: {e}") from None
+        self.rec.start()
+        if self.trace is not None:
+            self._start_trace()
+        return self.engine
+
+    def me(self, user: str = "sipcore") -> Any:
+        """This endpoint's address of record: ``--from``, else user@local address."""
+        from . import SIPURI
+        if self.args.from_uri is not None:
+            return self.args.from_uri
+        return SIPURI(self.engine.local_ip, user=user)
+
+    def credentials(self) -> Any:
+        from . import Credentials
+        return Credentials(self.me(), self.args.password)
+
+    def wait_for(self, label: str, name: str, sender: Any = None, where: Any = None,
+                 fail_on: Any = None, seconds: float | None = None) -> Any:
+        """The notification ``name``, with the status line meanwhile; a ``fail_on`` match
+        raises Failure with its code and reason."""
+        from . import NotificationFailed
+
+        def step(slice_: float) -> Any:
+            try:
+                return self.rec.wait_for(name, timeout=slice_, sender=sender, where=where,
+                                         fail_on=fail_on)
+            except TimeoutError:
+                return None
+            except NotificationFailed as e:
+                raise Failure(describe(e.notification)) from None
+        limit = self.args.timeout + 5 if seconds is None else seconds
+        n = self.status.wait(label, limit, step)
+        if n is None:
+            raise Failure(f"{name} did not come within {limit:g} s")
+        return n
+
+    def pause(self, label: str, seconds: float, until: Callable[[], bool] | None = None) -> None:
+        """Wait ``seconds`` (0: until Ctrl-C) with the status line, or until ``until()``."""
+        forever = seconds == 0
+
+        def step(slice_: float) -> Any:
+            time.sleep(slice_ if slice_ > 0 else 0.1)
+            return True if until is not None and until() else None
+        self.status.wait(label, float("inf") if forever else seconds, step)
+
+    # -- trace --
+    def _start_trace(self) -> None:
+        from . import signals
+        from .ladder import Ladder
+        from .pcap import TraceWriter
+        t = self.trace
+        assert t is not None
+        if t.pcap:
+            self._writer = TraceWriter(t.pcap).__enter__()
+        if t.ladder:
+            self._ladder = Ladder().start()
+        if t.pcap is None or t.print:
+            signals.SIPEngineSIPTrace.connect(self._print_trace, weak=False)
+
+    def _print_trace(self, sender: Any, **d: Any) -> None:
+        from .pcap import transport_of
+        when = d["timestamp"].astimezone().strftime("%H:%M:%S.%f")[:-3]
+        arrow = "received" if d["received"] else "sent"
+        src = _addr(d["source_ip"], d["source_port"])
+        dst = _addr(d["destination_ip"], d["destination_port"])
+        text = d["data"].rstrip("\r\n").replace("\r\n", "\n")
+        self.status.clear()
+        print(f"--- {when} {arrow} {src} -> {dst} ({transport_of(d['data']).upper()})\n{text}\n",
+              flush=True)
+
+    def close(self) -> None:
+        from . import signals
+        if self.engine is not None and self.engine.is_running:
+            self.engine.stop()
+        self.rec.stop()
+        if self.trace is not None:
+            signals.SIPEngineSIPTrace.disconnect(self._print_trace)
+            if self._writer is not None:
+                self._writer.__exit__(None, None, None)
+                print(f"{self._writer.count} SIP message(s) written to {self.trace.pcap}",
+                      file=sys.stderr)
+            if self._ladder is not None:
+                self._ladder.stop()
+                print(self._ladder.render())
+
+
+class UsageError(Exception):
+    """A bad argument found after parsing (e.g. by the Engine): exit 2."""
+
+
+def _addr(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def describe(n: Any) -> str:
+    """A failing notification as the SIP code and reason (or the state it ended in)."""
+    d = n.data.__dict__
+    if d.get("code"):
+        return f"{d['code']} {d.get('reason', '')}".strip()
+    return f"{n.name}: {d.get('state', '')}".strip()
+
+
+# -- the commands --
+
+def cmd_message(s: Session) -> int:
+    from . import send_message
+    a = s.args
+    s.start(a.to.host)
+    send_message(s.credentials(), a.to, a.content_type, a.text, s.route(a.to),
+                 timeout=a.timeout)
+    n = s.wait_for(f"sending MESSAGE to {a.to}", "SIPEngineGotMessageResponse")
+    if not 200 <= n.data.code < 300:
+        raise Failure(describe(n))
+    print(f"{n.data.code} {n.data.reason}")
+    return 0
+
+
+def cmd_register(s: Session) -> int:
+    from . import Registration
+    a = s.args
+    target = _registrar(a)
+    s.start(target.host)
+    reg = Registration(s.credentials(), s.route(target), expires=a.expires, timeout=a.timeout)
+    state = "SIPRegistrationChangedState"
+    reg.register()
+    n = s.wait_for(f"registering {s.me()}", state, sender=reg, where={"state": "registered"},
+                   fail_on={state: {"state": "unregistered"}})
+    print(f"registered {s.me()}: {n.data.code} {n.data.reason}, expires in {n.data.expires} s, "
+          f"contact {n.data.contact_uri}", flush=True)
+    if a.hold != 0 or a.hold_forever:
+        s.pause("registered (Ctrl-C unregisters)" if a.hold_forever
+                else f"registered, unregistering after {a.hold:g} s",
+                0 if a.hold_forever else a.hold)
+    reg.unregister()
+    n = s.wait_for("unregistering", state, sender=reg, where={"state": "unregistered"})
+    code = n.data.__dict__.get("code")
+    print(f"unregistered{f': {code} {n.data.reason}' if code else ''}")
+    return 0
+
+
+def cmd_subscribe(s: Session) -> int:
+    from . import Subscription, signals
+    a = s.args
+    s.start(a.to.host)
+    sub = Subscription(s.credentials(), a.to, a.event, s.route(a.to), expires=a.expires,
+                       timeout=a.timeout)
+    state = "SIPSubscriptionChangedState"
+
+    def on_notify(sender: Any, **d: Any) -> None:
+        if sender is sub:
+            s.status.clear()
+            body = d["body"].decode("utf-8", "replace")
+            print(f"NOTIFY {d['content_type']} ({len(d['body'])} bytes)\n{body.rstrip()}\n",
+                  flush=True)
+    signals.SIPSubscriptionGotNotify.connect(on_notify, weak=False)
+    try:
+        sub.subscribe()
+        n = s.wait_for(f"subscribing to {a.event} of {a.to}", state, sender=sub,
+                       where=lambda n: n.data.state in ("ACTIVE", "PENDING"),
+                       fail_on={state: {"state": "TERMINATED"}})
+        print(f"subscription {n.data.state}", flush=True)
+        s.pause("subscribed" + (f" for {a.duration:g} s" if a.duration else " (Ctrl-C ends)"),
+                a.duration, until=lambda: sub.state == "TERMINATED")
+        if sub.state != "TERMINATED":
+            sub.unsubscribe()
+            s.wait_for("unsubscribing", state, sender=sub, where={"state": "TERMINATED"})
+        print("subscription TERMINATED")
+    finally:
+        signals.SIPSubscriptionGotNotify.disconnect(on_notify)
+    return 0
+
+
+def cmd_call(s: Session) -> int:
+    from . import AudioTransport, Invitation, RecordingWaveFile, RTPTransport, SDPSession, WaveFile
+    a = s.args
+    engine = s.start(a.to.host)
+    rtp = RTPTransport()
+    rtp.set_INIT()
+    try:
+        audio = AudioTransport(rtp, codecs=a.codec or None)
+    except ValueError as e:
+        raise UsageError(f"argument --codec: {e}") from None
+    offer = SDPSession(engine.local_ip, media=[audio.get_local_media(is_offer=True)])
+    rtp.set_LOCAL(offer, 0)
+    inv = Invitation(s.credentials(), a.to, s.route(a.to))
+    inv.set_offered_local_sdp(offer)
+    state = "SIPInvitationChangedState"
+    inv.send_invite()
+    s.wait_for(f"calling {a.to}", state, sender=inv, where={"state": "CONFIRMED"},
+               fail_on={state: {"state": "DISCONNECTED"}}, seconds=a.timeout)
+    local, remote = inv.get_active_local_sdp(), inv.get_active_remote_sdp()
+    assert local is not None and remote is not None         # CONFIRMED: both are set
+    audio.start(local, remote, 0)
+    engine.connect_audio_transport(audio)
+    print(f"connected to {a.to}: {audio.codec} at {audio.sample_rate} Hz, RTP "
+          f"{_addr(engine.local_ip, rtp.local_rtp_port or 0)} -> "
+          f"{_addr(rtp.remote_rtp_address_sdp or '?', rtp.remote_rtp_port_sdp or 0)}",
+          flush=True)
+    player = recorder = None
+    try:
+        if a.record:
+            recorder = RecordingWaveFile(a.record)
+            recorder.start(source=audio)
+        if a.play:
+            player = WaveFile(a.play)
+            player.start(destination=audio, loop_count=0)
+        s.pause("in call" + (f" for {a.duration:g} s" if a.duration else " (Ctrl-C hangs up)"),
+                a.duration, until=lambda: inv.state in ("DISCONNECTING",
+                                                                    "DISCONNECTED"))
+        stats = audio.statistics or {}
+    finally:
+        for obj in (player, recorder):
+            if obj is not None:
+                obj.stop()
+    ended_by_peer = inv.state in ("DISCONNECTING", "DISCONNECTED")
+    inv.disconnect()
+    s.wait_for("hanging up", state, sender=inv, where={"state": "DISCONNECTED"})
+    engine.disconnect_audio_transport(audio)
+    audio.stop()
+    print(f"{'the other side hung up' if ended_by_peer else 'hung up'}; RTP packets sent "
+          f"{stats.get('tx_packets', 0)}, received {stats.get('rx_packets', 0)}")
+    return 0
+
+
+def cmd_listen(s: Session) -> int:
+    """``trace`` without a command: listen on the local address and print what comes."""
+    from . import signals
+    a = s.args
+    e = s.start(a.ip or "127.0.0.1")
+
+    def on_message(sender: Any, **d: Any) -> None:
+        s.status.clear()
+        print(f"MESSAGE from {d['from_uri']}: {d['body'].decode('utf-8', 'replace')}",
+              flush=True)
+    signals.SIPEngineGotMessage.connect(on_message, weak=False)
+    print(f"listening on {_addr(e.local_ip, e.local_udp_port)} (UDP) and "
+          f"{_addr(e.local_ip, e.local_tcp_port)} (TCP)", flush=True)
+    try:
+        s.pause("listening", a.listen)
+    finally:
+        signals.SIPEngineGotMessage.disconnect(on_message)
+    return 0
+
+
+# -- the parsers --
+
+def _common(p: argparse.ArgumentParser, to: bool = True) -> None:
+    if to:
+        p.add_argument("to", type=sip_uri, metavar="TO",
+                       help="the SIP URI to send to: sip:user@host[:port] (or user@host[:port])")
+    g = p.add_argument_group("endpoint")
+    g.add_argument("--from", dest="from_uri", type=sip_uri, default=None, metavar="URI",
+                   help="this endpoint's address of record (default: sipcore@ the local address)")
+    g.add_argument("--password", default=None,
+                   help="password for digest authentication (401/407), with --from's user")
+    g.add_argument("--route", type=host_port, default=None, metavar="HOST[:PORT]",
+                   help="send to this proxy instead of the target's host and port")
+    g.add_argument("--transport", choices=["udp", "tcp"], default="udp",
+                   help="transport of the requests (default: udp)")
+    g.add_argument("--ip", type=ip_address, default=None,
+                   help="local IP address (default: loopback for a loopback target, else the "
+                        "default outgoing interface)")
+    g.add_argument("--local-port", type=port_number, default=None, metavar="PORT",
+                   help="local port of the chosen transport (default: any free one)")
+    g.add_argument("--timeout", type=seconds, default=10.0, metavar="SECONDS",
+                   help="a request without a final response by then fails with 408 "
+                        "(default: 10)")
+
+
+def build_parser(prog: str = "sipcore") -> _Parser:
+    ap = _Parser(prog=prog, description="SIP from the command line (sipcore).")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                            parser_class=_Parser)
+
+    p = sub.add_parser("message", help=COMMANDS["message"], description=COMMANDS["message"]
+                       + "; exit 0 on a 2xx, 1 otherwise.")
+    _common(p)
+    p.add_argument("text", metavar="TEXT", help="the body of the MESSAGE")
+    p.add_argument("--content-type", default="text/plain", metavar="TYPE/SUBTYPE",
+                   help="Content-Type of the body (default: text/plain)")
+
+    p = sub.add_parser("register", help=COMMANDS["register"], description=COMMANDS["register"]
+                       + " (the address of record is --from; the registrar its host unless "
+                       "--registrar or --route says otherwise).")
+    _common(p, to=False)
+    p.add_argument("--registrar", type=sip_uri, default=None, metavar="URI",
+                   help="the registrar's URI (default: the host of --from)")
+    p.add_argument("--expires", type=int, default=300, metavar="SECONDS",
+                   help="registration lifetime asked for (default: 300; refreshed by itself)")
+    p.add_argument("--hold", type=seconds, default=0, metavar="SECONDS",
+                   help="stay registered this long before unregistering (default: 0)")
+    p.add_argument("--hold-forever", action="store_true",
+                   help="stay registered until Ctrl-C, then unregister")
+
+    p = sub.add_parser("subscribe", help=COMMANDS["subscribe"],
+                       description=COMMANDS["subscribe"] + "; unsubscribes at the end.")
+    _common(p)
+    p.add_argument("--event", default="presence",
+                   help="event package (default: presence; one the Engine knows)")
+    p.add_argument("--expires", type=int, default=300, metavar="SECONDS",
+                   help="subscription lifetime asked for (default: 300)")
+    p.add_argument("--duration", type=seconds, default=2.0, metavar="SECONDS",
+                   help="how long to stay subscribed, printing NOTIFYs (0: until Ctrl-C; "
+                        "default: 2)")
+
+    p = sub.add_parser("call", help=COMMANDS["call"], description=COMMANDS["call"]
+                       + ". With no sound card the audio runs on sipcore's null clock: "
+                         "--play and --record are how to hear and say something.")
+    _common(p)
+    p.add_argument("--duration", type=seconds, default=5.0, metavar="SECONDS",
+                   help="how long to stay in the call once answered (0: until Ctrl-C or the "
+                        "other side hangs up; default: 5)")
+    p.add_argument("--play", default=None, metavar="WAV",
+                   help="play this .wav file into the call (looped)")
+    p.add_argument("--record", default=None, metavar="WAV",
+                   help="record what the other side sends into this .wav file")
+    p.add_argument("--codec", action="append", default=None, metavar="NAME",
+                   help="offer this codec (repeat for more, in order; default: the Engine's "
+                        "list)")
+
+    p = sub.add_parser("trace", help=COMMANDS["trace"], description=COMMANDS["trace"]
+                       + ". E.g. 'sipcore trace register --from sip:alice@127.0.0.1 ...', "
+                         "'sipcore trace --pcap out.pcap message ...', or "
+                         "'sipcore trace --local-port 5060' to listen.")
+    p.add_argument("--pcap", default=None, metavar="FILE",
+                   help="write the SIP messages to this pcap file (Wireshark, tshark, "
+                        "sngrep) instead of printing them")
+    p.add_argument("--print", action="store_true",
+                   help="with --pcap: print the messages too")
+    p.add_argument("--ladder", action="store_true",
+                   help="print a ladder diagram of the messages at the end")
+    p.add_argument("--listen", type=seconds, default=0, metavar="SECONDS",
+                   help="without a command: listen this long (0: until Ctrl-C; default: 0)")
+    p.add_argument("--ip", type=ip_address, default=None,
+                   help="without a command: local IP address to listen on (default: 127.0.0.1)")
+    p.add_argument("--local-port", type=port_number, default=None, metavar="PORT",
+                   help="without a command: UDP and TCP port to listen on (default: any free)")
+    p.add_argument("rest", nargs=argparse.REMAINDER, metavar="COMMAND ...",
+                   help="message, call, register or subscribe with its arguments")
+    return ap
+
+
+HANDLERS: dict[str, Callable[[Session], int]] = {
+    "message": cmd_message, "register": cmd_register, "subscribe": cmd_subscribe,
+    "call": cmd_call,
+}
+
+
+def main(argv: list[str]) -> int:
+    """Run ``sipcore COMMAND ...`` (argv starts with the command); the exit status."""
+    from .errors import SIPCoreError
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    trace = None
+    prog = f"sipcore {args.command}"
+    if args.command == "trace":
+        trace = args
+        if args.rest:
+            if args.rest[0] not in HANDLERS:
+                ap.exit(2, f"sipcore trace: error: argument COMMAND: {args.rest[0]!r} is not "
+                           f"one of {', '.join(HANDLERS)} (see sipcore trace --help)\n")
+            args = build_parser("sipcore trace").parse_args(args.rest)
+            prog = f"sipcore trace {args.command}"
+        else:
+            args.from_uri, args.password, args.route, args.transport = None, None, None, "udp"
+            args.timeout = 10.0
+    if args.command == "register" and args.from_uri is None:
+        ap.exit(2, f"{prog}: error: argument --from: required (the address of record to "
+                   "register)\n")
+    session = Session(args, trace)
+    try:
+        if args.command == "trace":      # no command: listen
+            return _listen(session)
+        return HANDLERS[args.command](session)
+    except Failure as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 1
+    except (UsageError, ValueError) as e:     # ValueError: sipcore refused a value, naming it
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    except SIPCoreError as e:                 # e.g. PJSIPError: what PJSIP could not do
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        session.status.clear()
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        try:
+            session.close()
+        except KeyboardInterrupt:
+            pass
+
+
+def _registrar(args: argparse.Namespace) -> Any:
+    from . import SIPURI
+    if args.registrar is not None:
+        return args.registrar
+    return SIPURI(args.from_uri.host, port=args.from_uri.port)
+
+
+def _listen(s: Session) -> int:
+    try:
+        return cmd_listen(s)
+    except Failure as e:
+        raise Failure(str(e).replace("could not start the SIP endpoint", "could not listen")) \
+            from None

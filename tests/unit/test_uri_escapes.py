@@ -1,0 +1,48 @@
+"""A '%' in a SIPURI's user, parameter or header value is a character of the value, like any
+other: on the wire it is escaped as ``%25`` (RFC 3261 25.1: ``escaped = "%" HEXDIG HEXDIG``;
+'%' is neither unreserved nor user-/param-/hnv-unreserved), and the receiver's SIPURI holds
+the value the sender's did.  (PJSIP's parser decodes escapes but its printer writes a decoded
+'%' back unescaped: before the fix, user ``a%41`` went out as ``a%41`` and arrived as ``aA``.)"""
+import socket
+
+from sipcore import Credentials, Route, SIPURI, send_message
+
+
+def _silent_udp() -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5)
+    return s
+
+
+def test_a_percent_in_user_and_parameters_is_sent_as_pct25(engine, recorder):
+    peer = _silent_udp()
+    try:
+        port = peer.getsockname()[1]
+        to = SIPURI("127.0.0.1", user="a%41", port=port, parameters={"p": "v%00", "q%": "%"})
+        me = Credentials(SIPURI("127.0.0.1", user="me%20too"))
+        send_message(me, to, "text/plain", "hi", Route("127.0.0.1", port))
+        data = peer.recv(65536)
+    finally:
+        peer.close()
+    lines = data.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
+    assert lines[0] == f"MESSAGE sip:a%2541@127.0.0.1:{port};p=v%2500;q%25=%25 SIP/2.0"
+    to_line = [line for line in lines if line.lower().startswith(("to:", "t:"))]
+    assert to_line and "<sip:a%2541@127.0.0.1;p=v%2500;q%25=%25>" in to_line[0]
+    from_line = [line for line in lines if line.lower().startswith(("from:", "f:"))]
+    assert from_line and "<sip:me%2520too@127.0.0.1>" in from_line[0]
+    # str() is the same text
+    assert str(to) == f"sip:a%2541@127.0.0.1:{port};p=v%2500;q%25=%25"
+
+
+def test_values_holding_valid_escapes_arrive_as_sent(engine, recorder):
+    port = engine.local_udp_port
+    to = SIPURI("127.0.0.1", user="a%41%00", parameters={"name": "value%41", "z": "%2"})
+    me = Credentials(SIPURI("127.0.0.1", user="x%3By", parameters={"f": "%25"}))
+    send_message(me, to, "text/plain", "hi", Route("127.0.0.1", port))
+    got = recorder.wait_for("SIPEngineGotMessage", timeout=5)
+    assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=5).data.code == 200
+    assert got.data.to_uri == to and got.data.from_uri == me.uri
+    assert got.data.to_uri.user == "a%41%00"
+    assert got.data.to_uri.parameters == {"name": "value%41", "z": "%2"}
+    assert got.data.from_uri.user == "x%3By" and got.data.from_uri.parameters == {"f": "%25"}
