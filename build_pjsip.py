@@ -13,7 +13,8 @@ Order of preference:
 
 The build goes into a cache prefix outside the checkout,
 ``$SIPCORE_CACHE_DIR`` or ``$XDG_CACHE_HOME/sipcore`` or ``~/.cache/sipcore``, in a folder
-named after the pjproject version and a hash of the configure options and config_site.h,
+named after the pjproject version and a hash of the configure options, config_site.h
+and the source patches (PATCHES),
 so later runs (and CI on the same machine) reuse it.  ``--prefix`` overrides that.
 
 Usage:  python build_pjsip.py [--source PATH|URL] [--prefix DIR] [--jobs N] [--force]
@@ -150,6 +151,45 @@ CONFIG_SITE = """\
 #define PJMEDIA_HAS_VIDEO               0
 """
 
+# Source patches, applied to the unpacked tree before configure: (file, old text, new text).
+# Debian's pjproject (Jami's tree) skips deprecated/tentative IPv6 addresses with a netlink
+# RTM_GETADDR dump, in pj_ice_sess_add_cand() (every local ICE candidate) and in
+# pj_enum_ip_interface2(); both read datagrams until one *starts* with NLMSG_DONE.  Since
+# Linux 6.x the kernel appends NLMSG_DONE to the last datagram of addresses, so the loop
+# reads that datagram and waits in recv() for ever -- on the thread adding the candidate
+# (sipcore's poll thread).  The fix stops at an NLMSG_DONE or NLMSG_ERROR anywhere in a
+# datagram, as netlink readers must.  A tree without that code needs nothing; a tree with it
+# that the patch does not match fails the build (rather than hang at run time).
+_NL_LOOP = ("\tfor(; NLMSG_OK(nlmsg_ptr, nlmsg_len);\n"
+            "\t    nlmsg_ptr = NLMSG_NEXT(nlmsg_ptr, nlmsg_len))\n"
+            "\t{\n")
+_NL_STOP = ("\t    if (nlmsg_ptr->nlmsg_type == NLMSG_DONE ||\n"
+            "\t\tnlmsg_ptr->nlmsg_type == NLMSG_ERROR)\n"
+            "\t\tgoto sc_dump_done;   /* sipcore: NLMSG_DONE may share a datagram */\n")
+PATCHES = [
+    ("pjnath/src/pjnath/ice_session.c", _NL_LOOP, _NL_LOOP + _NL_STOP),
+    ("pjnath/src/pjnath/ice_session.c", "\n    close(fd);\n    *size = idx;\n",
+     "\nsc_dump_done:\n    close(fd);\n    *size = idx;\n"),
+    ("pjlib/src/pj/ip_helper_generic.c", _NL_LOOP, _NL_LOOP + _NL_STOP),
+    ("pjlib/src/pj/ip_helper_generic.c", "\n    close(fd);\n    *count = idx;\n",
+     "\nsc_dump_done:\n    close(fd);\n    *count = idx;\n"),
+]
+
+
+def apply_patches(src: str) -> None:
+    for name, old, new in PATCHES:
+        path = os.path.join(src, name)
+        with open(path) as fh:
+            text = fh.read()
+        if "RTM_GETADDR" not in text or new in text:
+            continue                    # no netlink dump here, or already patched
+        if text.count(old) != 1:
+            fail(f"{name}: sipcore's netlink patch does not apply (see PATCHES in build_pjsip.py)")
+        with open(path, "w") as fh:
+            fh.write(text.replace(old, new))
+        say(f"patched {name} (netlink dump: stop at NLMSG_DONE inside a datagram)")
+
+
 # Debian packages the build needs, and a file each provides (to name what is missing).
 BUILD_PACKAGES = {
     "build-essential": "/usr/bin/make",
@@ -216,6 +256,7 @@ def options_key(sanitize: str | None = None) -> str:
         h.update(b"sanitize:" + sanitize_flags(sanitize).encode())
     h.update("\n".join(CONFIGURE_OPTIONS).encode())
     h.update(CONFIG_SITE.encode())
+    h.update(repr(PATCHES).encode())
     return h.hexdigest()[:12]
 
 
@@ -327,6 +368,7 @@ def build(src: str, prefix: str, jobs: int, sanitize: str | None = None) -> None
     say(f"building pjproject {version} from {src} into {prefix}")
     with open(os.path.join(src, "pjlib/include/pj/config_site.h"), "w") as fh:
         fh.write(CONFIG_SITE)
+    apply_patches(src)
     logs = os.path.join(os.path.dirname(src.rstrip("/")), "logs")
     os.makedirs(logs, exist_ok=True)
     # The libraries find each other through their own rpath, whoever loads them.

@@ -26,6 +26,50 @@ answered 200 at once unless ``--reinvite manual``.
 With ``--echo HOST:PORT:TRANSPORT`` it answers every MESSAGE with a MESSAGE back to the
 sender's From URI through that route, the body prefixed with "echo: ".  End of stdin quits.
 
+Audio
+-----
+Without media settings a call carries a fixed SDP (PCMU/PCMA on port 40000, no RTP: the
+signalling tests).  With them, each call gets its own :class:`CallMedia`: an RTPTransport and
+an AudioTransport negotiated through the call's SDP (the offerer's scenario for ``call`` and
+``reinvite``, the answerer's for incoming calls and re-INVITEs), a generated tone played into
+that stream alone and a recording of what that stream alone hears (pairwise connections on
+the peer's audio bridge).  Settings (all optional)::
+
+    {"codecs": ["G722", "PCMU"],   # the AudioTransport's codec list (null: the Engine's)
+     "srtp": "off",                # "off", "optional" (SDES offered) or "forced" (RTP/SAVP)
+     "tone": 1000,                 # Hz played into the stream (null: nothing played)
+     "record": "/tmp/{id}.wav",    # what the stream hears ({id}: the call id; null: nothing)
+     "conference": false}          # also connect_audio_transport() (the spec's conference)
+
+``{"cmd": "media", ...settings}`` sets them for every later call (``{"cmd": "media",
+"audio": false}`` goes back to the fixed SDP) and answers ``{"event": "media_settings",
+"settings": {...} or null}`` (:meth:`PeerProcess.set_media` waits for it: an incoming call
+that arrives before it is answered with the old settings); a ``"media": {...}`` field in
+``call`` or ``accept`` overrides them for that call.  A stream is clocked once it is on the
+bridge: a tone, a recording or the conference puts it there.  Per-call media commands
+(``"id"``)::
+
+    {"cmd": "dtmf", "id": "c1", "digits": "0123456789*#ABCD", "gap": 0}   # RFC 4733
+    {"cmd": "update_direction", "id": "c1", "direction": "sendonly"}      # no re-INVITE
+    {"cmd": "conference", "id": "c1", "join": true}   # (dis)connect_audio_transport
+    {"cmd": "stop_media", "id": "c1"}     # stop tone, recording (file complete) and stream
+
+``reinvite``/``respond_reinvite`` with media send the call's active SDP again with the new
+``direction`` (``respond_reinvite`` without one: the offer's mirrored), and every successful
+SDP update applies the negotiated direction with ``AudioTransport.update_direction``.
+Media events::
+
+    {"event": "media_started", "id", "codec", "sample_rate", "srtp_active", "direction",
+     "record", "t"}              # t: time.time() when the recording started
+    {"event": "media_failed", "id", "error"}   # the call is then refused (488) or left alone
+    {"event": "direction", "id", "direction", "t"}   # after a successful SDP update changed it
+    {"event": "dtmf", "id", "digit"}                 # RTPAudioTransportGotDTMF, in order
+    {"event": "media_stopped", "id", "record", "stats"}  # the recording is complete
+
+The media stop by themselves when the call is DISCONNECTED.  Incoming offers the settings
+cannot answer (e.g. ``"srtp": "forced"`` against an offer without a=crypto, or no codec in
+common) are refused with 488 when ``--answer auto`` or ``accept`` answers them.
+
 :class:`PeerProcess` is the parent's side: start it, read its events, send commands.
 """
 from __future__ import annotations
@@ -34,8 +78,10 @@ import argparse
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -134,15 +180,171 @@ def main(argv: list[str]) -> int:
             except Exception as exc:
                 emit(event="error", error=f"{type(exc).__name__}: {exc}")
     finally:
+        if calls is not None:
+            calls.close()
         engine.stop()
         emit(event="stopped")
     return 0
 
 
-class _Calls:
-    """The peer's calls: commands in, call_state/sdp_update events out."""
+SRTP_MODES = {"off": (False, False), "optional": (True, False), "forced": (True, True)}
+MEDIA_KEYS = ("codecs", "srtp", "tone", "record", "conference")
+_MIRROR = {"sendonly": "recvonly", "recvonly": "sendonly"}
 
-    COMMANDS = ("call", "ring", "accept", "hangup", "reinvite", "respond_reinvite")
+
+def _with_direction(sdp: Any, direction: str) -> Any:
+    """A copy of ``sdp`` (its first media line's direction set, its version one up)."""
+    from .sdp import SDPAttribute
+    out = sdp.copy()
+    m = out.media[0]
+    m.attributes = [a for a in m.attributes
+                    if a.name not in ("sendrecv", "sendonly", "recvonly", "inactive")]
+    m.attributes.append(SDPAttribute(direction, ""))
+    if out.version is not None:
+        out.version += 1
+    return out
+
+
+class CallMedia:
+    """One call's audio, as a softphone wires it (used by the peer for each call; tests use it
+    on their side too): an RTPTransport and an AudioTransport negotiated through the call's SDP,
+    a tone (tones.write_tone, looped) played by a WaveFile into this stream alone, and a
+    RecordingWaveFile of what this stream alone hears (sipcore's pairwise connections).
+
+    ``CallMedia(codecs=None, srtp="off", tone=None, record=None, conference=False,
+    workdir=None)``; ``workdir`` holds the tone files (default: a temporary folder).
+
+    Offerer: ``sdp = m.offer(direction)`` -> send it -> ``m.negotiated(local, remote)`` on the
+    SDP update (starts the stream).  Answerer: ``sdp = m.answer(offer)`` (the stream runs) ->
+    send it.  Re-INVITEs: ``m.reoffer(active_local, direction)`` / ``m.reanswer(active_local,
+    offer)``, then ``m.negotiated(...)`` applies the negotiated direction.  ``stop()`` ends all.
+    """
+
+    TONE_RATE = 16000
+
+    def __init__(self, codecs: list[str] | None = None, srtp: str = "off",
+                 tone: float | None = None, record: str | None = None,
+                 conference: bool = False, workdir: str | None = None):
+        from . import RTPTransport
+        if srtp not in SRTP_MODES:
+            raise ValueError(f"srtp must be one of {', '.join(SRTP_MODES)}, not {srtp!r}")
+        use_srtp, forced = SRTP_MODES[srtp]
+        self.codecs = codecs
+        self.tone = tone
+        self.record_path = record
+        self.conference = bool(conference)
+        self.workdir = workdir
+        self.rtp = RTPTransport(use_srtp=use_srtp, srtp_forced=forced)
+        self.audio: Any = None
+        self.player: Any = None
+        self.recorder: Any = None
+        self.record_started: float | None = None
+        self.stats: dict[str, Any] | None = None
+
+    # -- negotiation --
+
+    def _session(self, media: Any) -> Any:
+        from .sdp import SDPConnection, SDPSession
+        address = self.rtp.local_rtp_address
+        if address is None:
+            raise ValueError("the call's RTPTransport is closed (the Engine stopped)")
+        kind = "IP6" if ":" in address else "IP4"
+        return SDPSession(address, address_type=kind,
+                          connection=SDPConnection(address, address_type=kind), media=[media])
+
+    def offer(self, direction: str = "sendrecv") -> Any:
+        """The offer (the spec's offerer scenario up to set_LOCAL)."""
+        from . import AudioTransport
+        self.rtp.set_INIT()
+        self.audio = AudioTransport(self.rtp, codecs=self.codecs, enable_silence_detection=False)
+        sdp = self._session(self.audio.get_local_media(is_offer=True, direction=direction))
+        self.rtp.set_LOCAL(sdp, 0)
+        return sdp
+
+    def answer(self, offer: Any, direction: str | None = None) -> Any:
+        """The answer to ``offer``; the stream runs (the spec's answerer scenario).  Raises
+        (SIPCoreError, PJSIPError) when the offer cannot be answered."""
+        from . import AudioTransport
+        self.rtp.set_INIT()
+        self.audio = AudioTransport(self.rtp, offer, 0, codecs=self.codecs,
+                                    enable_silence_detection=False)
+        if direction is None:
+            direction = _MIRROR.get(offer.media[0].get_direction(), offer.media[0].get_direction())
+        sdp = self._session(self.audio.get_local_media(is_offer=False, direction=direction))
+        self.rtp.set_ESTABLISHED(sdp, offer, 0)
+        self._connect()
+        return sdp
+
+    def reoffer(self, active_local: Any, direction: str) -> Any:
+        return _with_direction(active_local, direction)
+
+    def reanswer(self, active_local: Any, offer: Any, direction: str | None = None) -> Any:
+        if direction is None:
+            d = offer.media[0].get_direction()
+            direction = _MIRROR.get(d, d)
+        return _with_direction(active_local, direction)
+
+    def negotiated(self, local: Any, remote: Any) -> bool:
+        """Apply a successful SDP update: start the stream (offerer, first time), else the
+        negotiated direction; True when the direction changed."""
+        if not self.audio.is_started:
+            self.audio.start(local, remote, 0)
+            self._connect()
+            return False
+        direction = local.media[0].get_direction()
+        if direction != self.audio.direction:
+            self.audio.update_direction(direction)
+            return True
+        return False
+
+    # -- the bridge --
+
+    def tone_file(self) -> str:
+        from .media import tones
+        if self.workdir is None:
+            self.workdir = tempfile.mkdtemp(prefix="sipcore-peer-")
+        path = os.path.join(self.workdir, f"tone-{self.tone}.wav")
+        # 1 s: a whole number of periods of a whole-Hz tone, so it loops seamlessly
+        if self.tone and not os.path.exists(path):
+            tones.write_tone(path + ".part", self.tone, seconds=1.0, sample_rate=self.TONE_RATE)
+            os.replace(path + ".part", path)
+        return path
+
+    def _connect(self) -> None:
+        from . import RecordingWaveFile, WaveFile
+        if self.tone:
+            self.player = WaveFile(self.tone_file())
+            self.player.start(loop_count=0, destination=self.audio)
+        if self.record_path:
+            self.recorder = RecordingWaveFile(self.record_path)
+            self.recorder.start(source=self.audio)
+            self.record_started = time.time()
+        if self.conference:
+            self.join(True)
+
+    def join(self, on: bool) -> None:
+        """connect_audio_transport() / disconnect_audio_transport() of this stream."""
+        from . import Engine
+        engine = Engine()
+        if on:
+            engine.connect_audio_transport(self.audio)
+        else:
+            engine.disconnect_audio_transport(self.audio)
+
+    def stop(self) -> None:
+        """Stop the tone, the recording (the file is complete) and the stream; idempotent."""
+        if self.audio is not None and self.audio.is_active:
+            self.stats = self.audio.statistics
+        for obj in (self.player, self.recorder, self.audio):
+            if obj is not None:
+                obj.stop()
+
+
+class _Calls:
+    """The peer's calls: commands in, call_state/sdp_update (and media) events out."""
+
+    COMMANDS = ("call", "ring", "accept", "hangup", "reinvite", "respond_reinvite", "media",
+                "dtmf", "update_direction", "conference", "stop_media")
 
     def __init__(self, emit: Any, args: Any):
         from . import signals
@@ -151,51 +353,140 @@ class _Calls:
         self.calls: dict[str, Any] = {}
         self.ids: dict[int, str] = {}
         self.incoming = 0
+        self.media_defaults: dict[str, Any] | None = None
+        self.media: dict[str, CallMedia] = {}
+        self.workdir = tempfile.mkdtemp(prefix="sipcore-peer-")
         signals.SIPInvitationChangedState.connect(self.on_state, weak=False)
         signals.SIPInvitationGotSDPUpdate.connect(self.on_sdp, weak=False)
+        signals.RTPAudioTransportGotDTMF.connect(self.on_dtmf, weak=False)
 
     def sdp(self, direction: str = "sendrecv", port: int = 40000) -> Any:
-        from .sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession
-        ip = self.args.ip
-        kind = "IP6" if ":" in ip else "IP4"
-        return SDPSession(ip, connection=SDPConnection(ip, address_type=kind), media=[
-            SDPMedia("audio", port, "RTP/AVP", formats=["0", "8"],
-                     attributes=[SDPAttribute("rtpmap", "0 PCMU/8000"),
-                                 SDPAttribute("rtpmap", "8 PCMA/8000"),
-                                 SDPAttribute(direction, "")])])
+        from .testing.helpers import audio_sdp
+        return audio_sdp(self.args.ip, direction, port)
+
+    # -- media --
+
+    def settings(self, cmd: dict[str, Any]) -> dict[str, Any] | None:
+        """The media settings of a call: the defaults, updated by the command's "media"."""
+        own = cmd.get("media")
+        if own is None:
+            return self.media_defaults
+        if own is False or own.get("audio") is False:
+            return None
+        out = dict(self.media_defaults or {})
+        out.update(own)
+        return out
+
+    def new_media(self, cid: str, settings: dict[str, Any]) -> CallMedia:
+        unknown = set(settings) - set(MEDIA_KEYS)
+        if unknown:
+            raise ValueError(f"unknown media settings {sorted(unknown)}")
+        record = settings.get("record")
+        m = CallMedia(codecs=settings.get("codecs"), srtp=settings.get("srtp", "off"),
+                      tone=settings.get("tone"), record=record.format(id=cid) if record else None,
+                      conference=settings.get("conference", False), workdir=self.workdir)
+        self.media[cid] = m
+        return m
+
+    def started(self, cid: str, m: CallMedia) -> None:
+        self.emit(event="media_started", id=cid, codec=m.audio.codec,
+                  sample_rate=m.audio.sample_rate, srtp_active=m.rtp.srtp_active,
+                  direction=m.audio.direction, record=m.record_path, t=m.record_started)
+
+    def stop_media(self, cid: str) -> None:
+        m = self.media.pop(cid, None)
+        if m is not None:
+            m.stop()
+            self.emit(event="media_stopped", id=cid, record=m.record_path, stats=m.stats)
+
+    def answer_incoming(self, cid: str, inv: Any, settings: dict[str, Any] | None,
+                        direction: str | None = None) -> bool:
+        """The answer SDP set on ``inv``; False (media_failed emitted) when refused."""
+        if settings is None:
+            inv.set_offered_local_sdp(self.answer_direction(inv, direction))
+            return True
+        offer = inv.get_offered_remote_sdp()
+        try:
+            m = self.new_media(cid, settings)
+            inv.set_offered_local_sdp(m.answer(offer, direction))
+        except Exception as exc:
+            self.emit(event="media_failed", id=cid, error=f"{type(exc).__name__}: {exc}")
+            self.stop_media(cid)
+            return False
+        self.started(cid, m)
+        return True
 
     def run(self, engine: Any, cmd: dict[str, Any]) -> None:
         from . import SIPURI, Credentials, Invitation, Route
         what = cmd["cmd"]
+        if what == "media":
+            given = {k: v for k, v in cmd.items() if k != "cmd"}
+            unknown = set(given) - set(MEDIA_KEYS) - {"audio"}
+            if unknown:
+                raise ValueError(f"unknown media settings {sorted(unknown)}")
+            self.media_defaults = None if given.pop("audio", True) is False else given
+            self.emit(event="media_settings", settings=self.media_defaults)
+            return
         if what == "call":
             creds = Credentials(SIPURI(self.args.ip, user=cmd.get("user", self.args.user)),
                                 cmd.get("password"))
             inv = Invitation(creds, engine.parse_sip_uri(cmd["to"]), Route(*cmd["route"]))
-            self.calls[cmd["id"]] = inv
-            self.ids[id(inv)] = cmd["id"]
-            inv.set_offered_local_sdp(self.sdp(cmd.get("direction", "sendrecv")))
+            cid = cmd["id"]
+            self.calls[cid] = inv
+            self.ids[id(inv)] = cid
+            chosen = self.settings(cmd)
+            direction = cmd.get("direction", "sendrecv")
+            if chosen is None:
+                inv.set_offered_local_sdp(self.sdp(direction))
+            else:
+                inv.set_offered_local_sdp(self.new_media(cid, chosen).offer(direction))
             inv.send_invite(cmd.get("headers"))
             return
-        inv = self.calls[cmd["id"]]
+        cid = cmd["id"]
+        inv = self.calls[cid]
+        m = self.media.get(cid)
         if what == "ring":
             inv.respond_to_invite_provisionally(cmd.get("code", 180))
         elif what == "accept":
-            inv.set_offered_local_sdp(self.sdp(cmd.get("direction", "sendrecv")))
-            inv.accept_invite()
+            if self.answer_incoming(cid, inv, self.settings(cmd), cmd.get("direction")):
+                inv.accept_invite()
+            else:
+                inv.disconnect(488)
         elif what == "hangup":
             inv.disconnect(cmd.get("code", 603), timeout=cmd.get("timeout"))
         elif what == "reinvite":
-            inv.set_offered_local_sdp(self.sdp(cmd.get("direction", "sendrecv")))
+            direction = cmd.get("direction", "sendrecv")
+            inv.set_offered_local_sdp(self.sdp(direction) if m is None else
+                                      m.reoffer(inv.get_active_local_sdp(), direction))
             inv.send_reinvite()
         elif what == "respond_reinvite":
-            inv.set_offered_local_sdp(self.answer_direction(inv, cmd.get("direction")))
+            inv.set_offered_local_sdp(self.reinvite_answer(inv, m, cmd.get("direction")))
             inv.respond_to_reinvite(cmd.get("code", 200))
+        elif m is None:
+            raise ValueError(f"call {cid!r} has no media")
+        elif what == "dtmf":
+            for i, digit in enumerate(cmd["digits"]):
+                if i and cmd.get("gap"):
+                    time.sleep(cmd["gap"])
+                m.audio.send_dtmf(digit)
+        elif what == "update_direction":
+            m.audio.update_direction(cmd["direction"])
+            self.emit(event="direction", id=cid, direction=m.audio.direction, t=time.time())
+        elif what == "conference":
+            m.join(bool(cmd.get("join", True)))
+        elif what == "stop_media":
+            self.stop_media(cid)
+
+    def reinvite_answer(self, inv: Any, m: CallMedia | None, direction: str | None) -> Any:
+        if m is None:
+            return self.answer_direction(inv, direction)
+        return m.reanswer(inv.get_active_local_sdp(), inv.get_offered_remote_sdp(), direction)
 
     def answer_direction(self, inv: Any, direction: str | None) -> Any:
         if direction is None:
             offer = inv.get_offered_remote_sdp()
             d = offer.media[0].get_direction() if offer is not None and offer.media else "sendrecv"
-            direction = {"sendonly": "recvonly", "recvonly": "sendonly"}.get(d, d)
+            direction = _MIRROR.get(d, d)
         return self.sdp(direction)
 
     def on_state(self, sender: Any, **d: Any) -> None:
@@ -214,15 +505,19 @@ class _Calls:
                 if self.args.answer in ("auto", "ring"):
                     sender.respond_to_invite_provisionally(180)
                 if self.args.answer == "auto":
-                    sender.set_offered_local_sdp(self.answer_direction(sender, None))
-                    sender.accept_invite()
+                    if self.answer_incoming(cid, sender, self.media_defaults):
+                        sender.accept_invite()
+                    else:
+                        sender.disconnect(488)
                 elif self.args.answer == "busy":
                     sender.disconnect(486)
             elif d["state"] == "REINVITED" and self.args.reinvite == "auto":
-                sender.set_offered_local_sdp(self.answer_direction(sender, None))
+                sender.set_offered_local_sdp(self.reinvite_answer(sender, self.media.get(cid),
+                                                                  None))
                 sender.respond_to_reinvite(200)
             elif d["state"] == "DISCONNECTED":
                 self.ids.pop(id(sender), None)
+                self.stop_media(cid)
         except Exception as exc:
             self.emit(event="error", error=f"{type(exc).__name__}: {exc}")
 
@@ -234,6 +529,30 @@ class _Calls:
                   local_sdp=str(d["local_sdp"]) if d.get("local_sdp") else None,
                   remote_sdp=str(d["remote_sdp"]) if d.get("remote_sdp") else None,
                   error=d.get("error"))
+        m = self.media.get(cid)
+        if m is None or not d["succeeded"]:
+            return
+        try:
+            first = not m.audio.is_started
+            if m.negotiated(d["local_sdp"], d["remote_sdp"]):
+                self.emit(event="direction", id=cid, direction=m.audio.direction, t=time.time())
+            if first:
+                self.started(cid, m)
+        except Exception as exc:
+            self.emit(event="media_failed", id=cid, error=f"{type(exc).__name__}: {exc}")
+
+    def on_dtmf(self, sender: Any, **d: Any) -> None:
+        for cid, m in list(self.media.items()):
+            if m.audio is sender:
+                self.emit(event="dtmf", id=cid, digit=d["digit"])
+
+    def close(self) -> None:
+        for cid in list(self.media):
+            try:
+                self.stop_media(cid)
+            except Exception:
+                pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def _child_env(env: Mapping[str, str] | None) -> dict[str, str]:
@@ -263,7 +582,6 @@ class PeerProcess:
         self._reader: threading.Thread | None = None
 
     def start(self, timeout: float = 20.0) -> PeerProcess:
-        import tempfile
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.stderr, text=True, env=self.env)
@@ -306,6 +624,12 @@ class PeerProcess:
              content_type: str = "text/plain") -> None:
         self._command({"cmd": "send", "to": to, "body": body, "route": list(route),
                        "content_type": content_type})
+
+    def set_media(self, **settings: Any) -> dict[str, Any] | None:
+        """The media settings of later calls (see the module documentation; ``audio=False``:
+        none); returns once the child applied them."""
+        self._command({"cmd": "media", **settings})
+        return self.expect("media_settings")["settings"]  # type: ignore[no-any-return]
 
     def command(self, cmd: str, **fields: Any) -> None:
         """Send any command, e.g. ``command("call", id="c1", to=..., route=[...])``."""

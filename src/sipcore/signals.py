@@ -132,6 +132,19 @@ RTPTransportDidInitialize = _signal("RTPTransportDidInitialize", """An RTPTransp
     STUN server has answered and ICE has its candidates (state WAIT_STUN -> INIT).  No data.""")
 RTPTransportDidFail = _signal("RTPTransportDidFail", """An RTPTransport could not get its ICE
     candidates from the STUN server (state WAIT_STUN -> STUN_FAILED): ``reason`` (str).""")
+# sipcore extensions (the 2009 spec names no ICE negotiation result; these are its
+# descendant's names, python-sipsimple's)
+RTPTransportICENegotiationDidSucceed = _signal("RTPTransportICENegotiationDidSucceed", """An
+    RTPTransport's ICE connectivity checks (started by set_ESTABLISHED with a remote SDP that
+    has ICE) nominated a pair for every component; media now goes over them:
+    ``chosen_local_candidates`` and ``chosen_remote_candidates`` (lists of
+    sipcore.media.rtp.ICECandidate(component, type, address, port), one per component: 1 RTP,
+    2 RTCP), ``duration`` (float, seconds since set_ESTABLISHED).  At most one per
+    set_ESTABLISHED; none when the remote SDP has no ICE (plain RTP to its address).""")
+RTPTransportICENegotiationDidFail = _signal("RTPTransportICENegotiationDidFail", """An
+    RTPTransport's ICE connectivity checks failed (no pair works, or the remote's credentials
+    are wrong): ``reason`` (str, PJNATH's), ``duration`` (float, seconds since
+    set_ESTABLISHED).  The state stays ESTABLISHED; ``ice_active`` is False.""")
 RTPAudioTransportGotDTMF = _signal("RTPAudioTransportGotDTMF", """An AudioTransport received
     an RFC 4733 DTMF digit from the remote party: ``digit`` (str of length one: 0-9, *, #,
     A-D), once per digit, in the order received.""")

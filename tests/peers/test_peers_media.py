@@ -105,13 +105,13 @@ def _call_and_measure(tmp_path, codec, rate, expect_decoder, **media):
     return out, digits
 
 
-@pytest.mark.parametrize("codec,rate,decoder,mediaenc", [
-    ("PCMU", 8000, "PCMU/8000/1", None),
-    ("G722", 16000, "G722/16000/1", None),
+@pytest.mark.parametrize("codec,rate,decoder,mediaenc", [      # make test: SRTP PCMU
+    pytest.param("PCMU", 8000, "PCMU/8000/1", None, marks=pytest.mark.long),
+    pytest.param("G722", 16000, "G722/16000/1", None, marks=pytest.mark.long),
     ("PCMU", 8000, "PCMU/8000/1", "srtp-mand"),
-    ("PCMA", 8000, "PCMA/8000/1", None),
-    ("GSM", 8000, "GSM/8000/1", None),
-    ("opus", 48000, "opus/48000/2", None),
+    pytest.param("PCMA", 8000, "PCMA/8000/1", None, marks=pytest.mark.long),
+    pytest.param("GSM", 8000, "GSM/8000/1", None, marks=pytest.mark.long),
+    pytest.param("opus", 48000, "opus/48000/2", None, marks=pytest.mark.long),
 ])
 def test_baresip_to_baresip_audio_and_dtmf(tmp_path, codec, rate, decoder, mediaenc):
     rec, digits = _call_and_measure(tmp_path, codec, rate, decoder, mediaenc=mediaenc)

@@ -1,5 +1,6 @@
-"""Hypothesis: RTPTransport and AudioTransport methods in random order, from two threads, with
-Engine.stop()/start() and gc.collect() interleaved.  Nothing may crash (a use-after-free of a
+"""Hypothesis: RTPTransport (plain, SRTP, ICE) and AudioTransport methods in random order, from
+two threads, with Engine.stop()/start() and gc.collect() interleaved (ICE checks and their
+results run on the media worker meanwhile).  Nothing may crash (a use-after-free of a
 stream or transport would), every misuse must be a SIPCoreError naming a state, and after each
 example the Engine still makes a working pair."""
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sipcore import (AudioTransport, Engine, InvalidStateError, PJSIPError, RTPT
                      SDPSession, SIPCoreError)
 from sipcore._pj import handles
 
-OPS = ["new_rtp", "new_srtp", "set_INIT", "set_LOCAL", "set_ESTABLISHED", "new_audio",
+OPS = ["new_rtp", "new_srtp", "new_ice", "set_INIT", "set_LOCAL", "set_ESTABLISHED", "new_audio",
        "answer", "start", "stop", "dtmf", "direction", "stats", "clock", "drop", "gc",
        "engine_restart", "read"]
 
@@ -43,10 +44,14 @@ def run_op(w: World, op: str, i: int) -> None:
         w.add(w.rtps, RTPTransport())
     elif op == "new_srtp":
         w.add(w.rtps, RTPTransport(use_srtp=True, srtp_forced=bool(i % 2)))
+    elif op == "new_ice":       # ICE checks run on the media worker while the rest goes on
+        w.add(w.rtps, RTPTransport(use_ice=True, use_srtp=bool(i % 2)))
     elif op == "set_INIT" and rtp:
         rtp.set_INIT()
     elif op == "set_LOCAL" and rtp and offer:
-        rtp.set_LOCAL(offer.copy(), 0)
+        local = offer.copy()
+        rtp.set_LOCAL(local, 0)
+        w.add(w.offers, local)  # with the transport's ICE candidates / crypto, if any
     elif op == "set_ESTABLISHED" and rtp and offer:
         rtp.set_ESTABLISHED(offer.copy(), offer.copy(), 0)
     elif op == "new_audio" and rtp:
@@ -65,8 +70,8 @@ def run_op(w: World, op: str, i: int) -> None:
         audio.update_direction(["sendrecv", "sendonly", "recvonly", "inactive"][i % 4])
     elif op == "stats" and audio:
         audio.statistics
-    elif op == "clock" and audio:
-        audio._start_clock()
+    elif op == "clock" and audio:        # onto the audio bridge: the stream is clocked
+        e.connect_audio_transport(audio)
     elif op == "drop":
         with w.lock:
             for seq in (w.rtps, w.audios):
@@ -79,7 +84,8 @@ def run_op(w: World, op: str, i: int) -> None:
         e.start(local_ip="127.0.0.1", log_level=0, local_tcp_port=None, local_tls_port=None)
     elif op == "read":
         for r in list(w.rtps):
-            (r.state, r.local_rtp_port, r.remote_rtp_port_received, r.srtp_active)
+            (r.state, r.local_rtp_port, r.remote_rtp_port_received, r.srtp_active,
+             r.ice_active)
         for a in list(w.audios):
             (a.codec, a.direction, a.is_active, a.is_started)
 
@@ -143,8 +149,8 @@ def test_engine_stop_while_clocked_streams_run(engine_factory):
             a.transport.set_LOCAL(offer, 0)
             b = AudioTransport(RTPTransport(), offer, 0)
             a.start(offer, SDPSession("127.0.0.1", media=[b.get_local_media(False)]), 0)
-            a._start_clock()
-            b._start_clock()
+            Engine().connect_audio_transport(a)     # clocked by the audio bridge
+            Engine().connect_audio_transport(b)
             a.send_dtmf("5")
             pairs.append((a, b))
         Engine().stop()

@@ -43,8 +43,8 @@ ROWS = [
      "Engine.stop() calls _end_on_wire on the RTP/audio cores kept with the primitives "
      "(an AttributeError reported at every stop with media)",
      "src/sipcore/_ua.py",
-     "                end_on_wire = getattr(primitive, \"_end_on_wire\", None)\n",
-     "                end_on_wire = primitive._end_on_wire\n",
+     "                end = getattr(primitive, \"_end_on_wire\", None)\n",
+     "                end = primitive._end_on_wire\n",
      ["tests/unit/test_rtp_transport.py::test_engine_stop_invalidates_and_frees"]),
 ]
 MUTANTS = [dict(name=name, why=why, file=file, old=old, new=new, tests=tests)

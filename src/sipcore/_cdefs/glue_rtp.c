@@ -156,15 +156,54 @@ struct sc_rtp_s {
     int media_created;              /* media_create done, media_stop not yet */
 };
 
+/* The pairs ICE chose, one line per component (1 RTP, 2 RTCP):
+ * "<comp> <local type> <local ip> <local port> <remote type> <remote ip> <remote port>\n".
+ * On success these are the nominated pairs (pjnath completes only when every component has
+ * one).  Called on the worker thread, from ICE's own callback. */
+static void chosen_pairs(pjmedia_transport *tp, char *out, size_t size)
+{
+    pjmedia_transport_info info;
+    unsigned i, c;
+    size_t used = 0;
+    out[0] = '\0';
+    pjmedia_transport_info_init(&info);
+    if (pjmedia_transport_get_info(tp, &info) != PJ_SUCCESS)
+        return;
+    for (i = 0; i < info.specific_info_cnt; i++) {
+        pjmedia_ice_transport_info ice;      /* copied: the buffer is not aligned for it */
+        if (info.spc_info[i].type != PJMEDIA_TRANSPORT_TYPE_ICE)
+            continue;
+        pj_memcpy(&ice, info.spc_info[i].buffer, sizeof(ice));
+        for (c = 0; c < ice.comp_cnt && c < PJ_ARRAY_SIZE(ice.comp); c++) {
+            char la[PJ_INET6_ADDRSTRLEN], ra[PJ_INET6_ADDRSTRLEN];
+            int n;
+            if (!pj_sockaddr_has_addr(&ice.comp[c].lcand_addr))
+                continue;           /* no valid pair for this component */
+            pj_sockaddr_print(&ice.comp[c].lcand_addr, la, sizeof(la), 0);
+            pj_sockaddr_print(&ice.comp[c].rcand_addr, ra, sizeof(ra), 0);
+            n = snprintf(out + used, size - used, "%u %s %s %u %s %s %u\n", c + 1,
+                         pj_ice_get_cand_type_name(ice.comp[c].lcand_type), la,
+                         pj_sockaddr_get_port(&ice.comp[c].lcand_addr),
+                         pj_ice_get_cand_type_name(ice.comp[c].rcand_type), ra,
+                         pj_sockaddr_get_port(&ice.comp[c].rcand_addr));
+            if (n < 0 || (size_t) n >= size - used)
+                return;
+            used += (size_t) n;
+        }
+    }
+}
+
 static void on_ice_complete2(pjmedia_transport *tp, pj_ice_strans_op op, pj_status_t status,
                              void *user_data)
 {
     /* the worker thread: no pjlib call on sc_rtp_t, no Python */
-    (void) tp;
-    if (op == PJ_ICE_STRANS_OP_INIT)
+    if (op == PJ_ICE_STRANS_OP_INIT) {
         sc_media_event((uintptr_t) user_data, SC_MEDIA_ICE_INIT, 0, status, NULL);
-    else if (op == PJ_ICE_STRANS_OP_NEGOTIATION)
-        sc_media_event((uintptr_t) user_data, SC_MEDIA_ICE_NEG, 0, status, NULL);
+    } else if (op == PJ_ICE_STRANS_OP_NEGOTIATION) {
+        char pairs[256];
+        chosen_pairs(tp, pairs, sizeof(pairs));
+        sc_media_event((uintptr_t) user_data, SC_MEDIA_ICE_NEG, 0, status, pairs);
+    }
 }
 
 static pj_status_t create_udp(const sc_rtp_opts_t *o, pjmedia_transport **tp, int *port)
@@ -237,13 +276,13 @@ static pj_status_t create_ice(const sc_rtp_opts_t *o, pjmedia_transport **tp)
         pjmedia_transport_info_init(&info);
         if (pjmedia_transport_get_info(*tp, &info) == PJ_SUCCESS) {
             for (i = 0; i < info.specific_info_cnt; i++) {
-                pjmedia_ice_transport_info *ice;
+                pjmedia_ice_transport_info ice;  /* copied: the buffer is not aligned */
                 if (info.spc_info[i].type != PJMEDIA_TRANSPORT_TYPE_ICE)
                     continue;
-                ice = (pjmedia_ice_transport_info *) info.spc_info[i].buffer;
-                if (ice->sess_state == PJ_ICE_STRANS_STATE_FAILED)
+                pj_memcpy(&ice, info.spc_info[i].buffer, sizeof(ice));
+                if (ice.sess_state == PJ_ICE_STRANS_STATE_FAILED)
                     sc_media_event(o->token, SC_MEDIA_ICE_INIT, 0, PJNATH_ESTUNTIMEDOUT, NULL);
-                else if (ice->sess_state >= PJ_ICE_STRANS_STATE_READY)
+                else if (ice.sess_state >= PJ_ICE_STRANS_STATE_READY)
                     sc_media_event(o->token, SC_MEDIA_ICE_INIT, 0, PJ_SUCCESS, NULL);
             }
         }
@@ -379,7 +418,8 @@ void sc_rtp_info(sc_rtp_t *r, sc_rtp_info_t *out)
         } else if (info.spc_info[i].type == PJMEDIA_TRANSPORT_TYPE_ICE) {
             pjmedia_ice_transport_info ice;
             pj_memcpy(&ice, info.spc_info[i].buffer, sizeof(ice));
-            out->ice_active = ice.active ? 1 : 0;
+            /* pjmedia's "active" means ICE was started; it stays so when the checks fail */
+            out->ice_active = ice.active && ice.sess_state == PJ_ICE_STRANS_STATE_RUNNING;
             out->ice_state = (int) ice.sess_state;
         }
     }

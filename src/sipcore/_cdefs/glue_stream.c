@@ -1,9 +1,8 @@
-/* glue_stream.c -- AudioTransport's pjmedia_stream, the local audio m= line, SDP negotiation
- * of one media line, and a port clock (what drives a stream until it is on the bridge).
+/* glue_stream.c -- AudioTransport's pjmedia_stream, the local audio m= line and SDP negotiation
+ * of one media line.  The audio bridge (glue_bridge.c) clocks the stream's port.
  *
  * Threads: everything here runs on the poll thread, except the stream's DTMF callback (the
- * media worker, glue_rtp.c), which only queues an event (sc_media_event), and the port
- * clock's thread (pjmedia's master port), which only moves frames.
+ * media worker, glue_rtp.c), which only queues an event (sc_media_event).
  */
 #include "glue.h"
 
@@ -217,78 +216,4 @@ void sc_stream_destroy(sc_stream_t *s)
     pjmedia_stream_destroy(s->stream);  /* detaches from its transport: no callback after */
     pj_pool_release(s->pool);
     free(s);
-}
-
-/* ---- a port clock: a C thread calling put_frame/get_frame of one port every ptime ------ */
-
-struct sc_clock_s {
-    pj_pool_t *pool;
-    pjmedia_master_port *master;
-    pjmedia_port *player, *writer, *bidir;
-};
-
-void sc_clock_destroy(sc_clock_t *c)
-{
-    if (c == NULL)
-        return;
-    if (c->master) {
-        pjmedia_master_port_stop(c->master);
-        pjmedia_master_port_destroy(c->master, PJ_FALSE);
-    }
-    if (c->bidir)
-        pjmedia_port_destroy(c->bidir);
-    if (c->player)
-        pjmedia_port_destroy(c->player);
-    if (c->writer)
-        pjmedia_port_destroy(c->writer);   /* writes the WAV header */
-    pj_pool_release(c->pool);
-    free(c);
-}
-
-pj_status_t sc_clock_create(pjmedia_endpt *endpt, pjmedia_port *port, const char *play,
-                            const char *record, sc_clock_t **out)
-{
-    pj_status_t status;
-    const pjmedia_audio_format_detail *afd;
-    unsigned rate, spf, ch, ptime;
-    sc_clock_t *c = (sc_clock_t *) calloc(1, sizeof(*c));
-    if (c == NULL)
-        return PJ_ENOMEM;
-    c->pool = pjmedia_endpt_create_pool(endpt, "sc-clock", 4096, 4096);
-    if (c->pool == NULL) {
-        free(c);
-        return PJ_ENOMEM;
-    }
-    afd = pjmedia_format_get_audio_format_detail(&port->info.fmt, PJ_TRUE);
-    rate = afd->clock_rate;
-    ch = afd->channel_count;
-    spf = PJMEDIA_AFD_SPF(afd);
-    ptime = spf * 1000 / rate / ch;
-    if (play != NULL && play[0])
-        status = pjmedia_wav_player_port_create(c->pool, play, ptime, 0, 0, &c->player);
-    else
-        status = pjmedia_null_port_create(c->pool, rate, ch, spf, 16, &c->player);
-    if (status != PJ_SUCCESS)
-        goto fail;
-    if (record != NULL && record[0])
-        status = pjmedia_wav_writer_port_create(c->pool, record, rate, ch, spf, 16, 0, 0,
-                                                &c->writer);
-    else
-        status = pjmedia_null_port_create(c->pool, rate, ch, spf, 16, &c->writer);
-    if (status != PJ_SUCCESS)
-        goto fail;
-    status = pjmedia_bidirectional_port_create(c->pool, c->player, c->writer, &c->bidir);
-    if (status != PJ_SUCCESS)
-        goto fail;
-    status = pjmedia_master_port_create(c->pool, port, c->bidir, 0, &c->master);
-    if (status != PJ_SUCCESS)
-        goto fail;
-    status = pjmedia_master_port_start(c->master);
-    if (status != PJ_SUCCESS)
-        goto fail;
-    *out = c;
-    return PJ_SUCCESS;
-fail:
-    sc_clock_destroy(c);
-    return status;
 }

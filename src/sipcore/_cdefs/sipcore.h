@@ -119,7 +119,7 @@ enum sc_media_what {
     SC_MEDIA_WAVE_EOF = 1,      /* a WaveFile's player reached the end of the file */
     SC_MEDIA_DTMF = 2,          /* a stream received an RFC 4733 digit: value is the char */
     SC_MEDIA_ICE_INIT = 3,      /* ICE candidate gathering ended: status */
-    SC_MEDIA_ICE_NEG = 4,       /* ICE negotiation ended: status; text: the nominated pair */
+    SC_MEDIA_ICE_NEG = 4,       /* ICE negotiation ended: status; text: the chosen pairs */
     SC_MEDIA_STUN = 5,          /* a STUN binding response (or its failure): status */
     SC_MEDIA_NAT_TYPE = 6,      /* NAT type detection ended: value the type, text its name */
     SC_MEDIA_ERROR = 7          /* a media thread failed: status; text what it was doing */
@@ -250,7 +250,6 @@ typedef struct sc_inv_info_t {
 
 typedef struct sc_rtp_s sc_rtp_t;           /* an RTPTransport's pjmedia transport (opaque) */
 typedef struct sc_stream_s sc_stream_t;     /* an AudioTransport's pjmedia_stream (opaque) */
-typedef struct sc_clock_s sc_clock_t;       /* a port clock (opaque) */
 
 typedef struct sc_rtp_opts_t {
     const char *address;        /* the local IP to bind (an IP literal) */
@@ -510,12 +509,6 @@ pj_status_t sc_stream_set_dir(sc_stream_t *s, int send, int receive);
 pj_status_t sc_stream_dtmf(sc_stream_t *s, const char *digits);
 void sc_stream_stat(sc_stream_t *s, sc_stream_stat_t *out);
 void sc_stream_destroy(sc_stream_t *s);
-/* A C thread calling the port's put_frame (from the WAV file play, or silence) and get_frame
- * (into the WAV file record, or nowhere) every frame; what clocks a stream that is not on the
- * bridge (tests, until the bridge lands).  The file to play must have the port's rate. */
-pj_status_t sc_clock_create(pjmedia_endpt *endpt, pjmedia_port *port, const char *play,
-                            const char *record, sc_clock_t **out);
-void sc_clock_destroy(sc_clock_t *c);
 
 /* ==== callbacks into Python ===============================================================
  *

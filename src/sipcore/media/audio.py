@@ -83,7 +83,7 @@ def _with_direction(m: SDPMedia, direction: str) -> SDPMedia:
 
 
 class _StreamCore:
-    """The C side of one AudioTransport (its stream and clock), apart from it so garbage
+    """The C side of one AudioTransport (its stream), apart from it so garbage
     collection can destroy it; in the token registry and ``ua.primitives``.  Poll thread."""
 
     def __init__(self, ua: Any, owner: AudioTransport, rtp_core: Any):
@@ -91,7 +91,6 @@ class _StreamCore:
         self.owner = weakref.ref(owner)
         self.rtp_core = rtp_core
         self.stream = ffi.NULL
-        self.clock = ffi.NULL
         self.token: int | None = handles.new(self)
         rtp_core.streams.add(self)
         ua.primitives.add(self)
@@ -102,7 +101,8 @@ class _StreamCore:
             owner._got_dtmf(chr(value))
 
     def destroy(self) -> None:
-        """Detach from the bridge, stop the clock, destroy the stream; once; poll thread."""
+        """Detach from the bridge (which stops clocking it), destroy the stream; once; poll
+        thread."""
         owner = self.owner()
         try:
             if self.stream != ffi.NULL:
@@ -116,12 +116,9 @@ class _StreamCore:
             self._free()
 
     def _free(self) -> None:
-        # the clock first: it calls the stream's port until it is destroyed
-        for name, free in (("clock", lib.sc_clock_destroy), ("stream", lib.sc_stream_destroy)):
-            c_object = getattr(self, name)
-            if c_object != ffi.NULL:
-                setattr(self, name, ffi.NULL)
-                free(c_object)
+        if self.stream != ffi.NULL:
+            stream, self.stream = self.stream, ffi.NULL
+            lib.sc_stream_destroy(stream)
         if self.token is not None:
             handles.release(self.token)
             self.token = None
@@ -450,23 +447,3 @@ class AudioTransport:
         """A digit from the stream (media worker -> C queue -> poll thread)."""
         signals.notify(signals.RTPAudioTransportGotDTMF, self, digit=digit)
         self._play_dtmf(digit)
-
-    # -- until the bridge lands: a C clock for this stream alone (tests) --
-
-    def _start_clock(self, play: str | None = None, record: str | None = None) -> None:
-        """Clock the stream with a C thread: put_frame from the WAV file ``play`` (looped; it
-        must have the stream port's sample rate, ``_port_rate``) or silence, get_frame into
-        the WAV file ``record`` or nowhere.  Internal: tests use it while the bridge is on
-        another branch; destroyed with the stream."""
-        self._run("_start_clock", self._clock_on, play, record)
-
-    def _clock_on(self, play: str | None, record: str | None) -> None:
-        core = self._core
-        assert core is not None         # (_guarded checked it)
-        if core.stream == ffi.NULL or core.clock != ffi.NULL:
-            raise InvalidStateError("AudioTransport._start_clock()", self._state_name())
-        out = ffi.new("sc_clock_t **")
-        check(lib.sc_clock_create(self._ua.med_endpt, self._port,
-                                  (play or "").encode(), (record or "").encode(), out),
-              "starting the stream's clock")
-        core.clock = out[0]

@@ -26,18 +26,19 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 import weakref
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import _ua as ua_mod, signals
 from .._pj import check, ffi, handles, lib, strerror
 from .._validate import check_bool, check_instance, check_int
-from ..errors import InvalidStateError, SIPCoreError
+from ..errors import InvalidStateError
 from ..primitives._states import RTP_TRANSPORT, STAY
 from ..sdp import SDPSession
 from ._sdp import changed, to_pj_kept
 
-__all__ = ["RTPTransport"]
+__all__ = ["RTPTransport", "ICECandidate"]
 
 WAIT_STUN, INIT, LOCAL, ESTABLISHED, STUN_FAILED, INVALID = (
     "WAIT_STUN", "INIT", "LOCAL", "ESTABLISHED", "STUN_FAILED", "INVALID")
@@ -55,44 +56,25 @@ def check_ip(name: str, value: Any, allow_none: bool = True) -> str | None:
         raise ValueError(f"{name} must be an IPv4 or IPv6 address, not {value!r}") from None
 
 
-_ICE_BLOCKS: list[bool] = []
+class ICECandidate(NamedTuple):
+    """One end of a pair ICE chose (sipcore extension; RTPTransportICENegotiationDidSucceed):
+    ``component`` 1 (RTP) or 2 (RTCP), ``type`` "host", "srflx", "prflx" or "relay" (RFC
+    8445 5.1.1), ``address`` (an IP literal) and ``port``."""
+    component: int
+    type: str
+    address: str
+    port: int
 
 
-def ice_blocks() -> bool:
-    """Whether pjnath's ICE would block this host forever (cached).
-
-    pjnath 2.12 (Debian's source) checks every local ICE candidate against the host's
-    deprecated IPv6 addresses with a netlink RTM_GETADDR dump.  On a kernel that sends the
-    NLMSG_DONE in the same datagram as the addresses (this test machine's does; seen with
-    strace and gdb), pjnath reads that datagram and then waits in recv() for another that
-    never comes -- on the poll thread, for ever.  Asked here the same way, with a timeout."""
-    if not _ICE_BLOCKS:
-        _ICE_BLOCKS.append(_probe_netlink())
-    return _ICE_BLOCKS[0]
-
-
-def _probe_netlink() -> bool:
-    import socket
-    import struct
-    try:
-        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-    except (OSError, AttributeError):
-        return False                    # no netlink: pjnath skips its check
-    with s:
-        s.settimeout(1.0)
-        body = struct.pack("=BBBBI", socket.AF_INET6, 0, 0, 0, 0)
-        # RTM_GETADDR (22), NLM_F_REQUEST | NLM_F_DUMP (0x301), as pjnath sends it
-        s.send(struct.pack("=IHHII", 16 + len(body), 22, 0x301, 0, 0) + body)
-        try:
-            data = s.recv(65536)
-        except OSError:
-            return False
-    types, offset = [], 0
-    while offset + 16 <= len(data):
-        length, kind = struct.unpack_from("=IH", data, offset)
-        types.append(kind)
-        offset += max(16, (length + 3) & ~3)
-    return len(types) > 1 and 3 in types        # NLMSG_DONE (3) after addresses
+def parse_pairs(text: str) -> tuple[list[ICECandidate], list[ICECandidate]]:
+    """The local and remote candidates of the glue's pair lines (glue_rtp.c, chosen_pairs)."""
+    local: list[ICECandidate] = []
+    remote: list[ICECandidate] = []
+    for line in text.splitlines():
+        comp, ltype, laddr, lport, rtype, raddr, rport = line.split()
+        local.append(ICECandidate(int(comp), ltype, laddr, int(lport)))
+        remote.append(ICECandidate(int(comp), rtype, raddr, int(rport)))
+    return local, remote
 
 
 def check_sdp_index(name: str, sdp: SDPSession, index: Any) -> int:
@@ -125,7 +107,7 @@ class _Core:
     def on_media_event(self, what: int, value: int, status: int, text: str) -> None:
         owner = self.owner()
         if owner is not None and self.rtp != ffi.NULL:
-            owner._on_media_event(what, status)
+            owner._on_media_event(what, status, text)
 
     def destroy(self) -> None:
         """Close the transport (its streams first); once; poll thread."""
@@ -180,6 +162,7 @@ class RTPTransport:
         self._local_port: int | None = None
         self._remote_sdp: tuple[str | None, int] | None = None
         self._stun_reason: str | None = None
+        self._ice_started: float | None = None  # monotonic time ICE negotiation started
         self._state = INIT
         ua = self._ua = ua_mod.running("RTPTransport")
         self._core: _Core | None = None
@@ -315,6 +298,10 @@ class RTPTransport:
             raise
         core.rtp = out[0]
         self._local_address = address
+        if not port[0]:                 # ICE: pjnath picked the port
+            info = ffi.new("sc_rtp_info_t *")
+            lib.sc_rtp_info(core.rtp, info)
+            port[0] = info.local_port
         self._local_port = port[0] or None
         if self._use_ice and self._ice_stun_address:
             self._state = WAIT_STUN
@@ -351,20 +338,13 @@ class RTPTransport:
                                         "it: stop it first)", self._state)
             lib.sc_rtp_reset(core.rtp)
             self._remote_sdp = None
+            self._ice_started = None    # a late result of that negotiation is not news
         before = self._state
         self._move("set_INIT")
         if before == INIT:
             signals.notify(signals.RTPTransportDidInitialize, self)
 
-    def _check_ice(self, what: str) -> None:
-        if self._use_ice and ice_blocks():
-            raise SIPCoreError(
-                f"RTPTransport.{what}(): ICE cannot negotiate on this host: pjnath 2.12 would "
-                "wait forever for a netlink message this kernel does not send (see "
-                "docs/media.md, RTPTransport); use an RTPTransport without ICE")
-
     def _set_local(self, local_sdp: SDPSession, index: int) -> None:
-        self._check_ice("set_LOCAL")
         assert self._core is not None     # (_locked checked it)
         rtp = self._core.rtp
         pj, flat = to_pj_kept(self._ua, lib.sc_rtp_pool(rtp), local_sdp)
@@ -378,7 +358,6 @@ class RTPTransport:
                          index: int) -> tuple[Any, Any]:
         """Returns both SDPs as given to PJMEDIA (in the transport's pool, valid until the
         next set_INIT: AudioTransport.start negotiates its stream with them)."""
-        self._check_ice("set_ESTABLISHED")
         assert self._core is not None     # (_locked checked it)
         rtp = self._core.rtp
         answering = self._state == INIT
@@ -393,12 +372,21 @@ class RTPTransport:
         m = remote_sdp.media[index]
         conn = m.connection or remote_sdp.connection
         self._remote_sdp = (conn.address if conn is not None else None, m.port)
+        if self._use_ice:               # pjnath checks now if the remote SDP has ICE
+            self._ice_started = time.monotonic()
         self._move("set_ESTABLISHED")
         return local, remote
 
-    def _on_media_event(self, what: int, status: int) -> None:
-        """ICE gathering (with its STUN request) ended: from the media worker, via the queue."""
-        if what != lib.SC_MEDIA_ICE_INIT or self._state != WAIT_STUN:
+    def _on_media_event(self, what: int, status: int, text: str) -> None:
+        """ICE events from the media worker, via the C event queue (poll thread)."""
+        if what == lib.SC_MEDIA_ICE_INIT:
+            self._ice_gathered(status)
+        elif what == lib.SC_MEDIA_ICE_NEG:
+            self._ice_negotiated(status, text)
+
+    def _ice_gathered(self, status: int) -> None:
+        """ICE gathering (with its STUN request) ended."""
+        if self._state != WAIT_STUN:
             return
         if status == lib.PJ_SUCCESS:
             self._move("stun_ok")
@@ -407,3 +395,19 @@ class RTPTransport:
             self._stun_reason = strerror(status) or f"PJSIP status {status}"
             self._move("stun_fail")
             signals.notify(signals.RTPTransportDidFail, self, reason=self._stun_reason)
+
+    def _ice_negotiated(self, status: int, text: str) -> None:
+        """ICE connectivity checks ended (once per set_ESTABLISHED that started them)."""
+        started, self._ice_started = self._ice_started, None
+        if started is None or self._state != ESTABLISHED:
+            return
+        duration = time.monotonic() - started
+        if status == lib.PJ_SUCCESS:
+            local, remote = parse_pairs(text)
+            signals.notify(signals.RTPTransportICENegotiationDidSucceed, self,
+                           chosen_local_candidates=local, chosen_remote_candidates=remote,
+                           duration=duration)
+        else:
+            signals.notify(signals.RTPTransportICENegotiationDidFail, self,
+                           reason=strerror(status) or f"PJSIP status {status}",
+                           duration=duration)
