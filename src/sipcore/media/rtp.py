@@ -362,11 +362,11 @@ class RTPTransport:
         rtp = self._core.rtp
         answering = self._state == INIT
         pool = lib.sc_rtp_pool(rtp)
-        local, flat = to_pj_kept(self._ua, pool, local_sdp)
-        remote = to_pj_kept(self._ua, pool, remote_sdp)[0]
-        check(lib.sc_rtp_set_established(rtp, local, remote, index, 1 if answering else 0),
+        local_pj, flat = to_pj_kept(self._ua, pool, local_sdp)
+        remote_pj = to_pj_kept(self._ua, pool, remote_sdp)[0]
+        check(lib.sc_rtp_set_established(rtp, local_pj, remote_pj, index, 1 if answering else 0),
               "RTPTransport.set_ESTABLISHED()")
-        new = changed(self._ua, local, flat) if answering else None
+        new = changed(self._ua, local_pj, flat) if answering else None
         if new is not None:
             copy_into(local_sdp, new)
         m = remote_sdp.media[index]
@@ -375,7 +375,7 @@ class RTPTransport:
         if self._use_ice:               # pjnath checks now if the remote SDP has ICE
             self._ice_started = time.monotonic()
         self._move("set_ESTABLISHED")
-        return local, remote
+        return local_pj, remote_pj
 
     def _on_media_event(self, what: int, status: int, text: str) -> None:
         """ICE events from the media worker, via the C event queue (poll thread)."""
