@@ -106,12 +106,16 @@ def run_receiver_and_sender(impl: str, receiver_cmd: list[str], sender_cmd, time
 
 
 def run_pjsua2(count: int, outstanding: int, *, ip: str = "127.0.0.1",
-               threads: int = 0, timeout: float = 300.0) -> dict:
+               threads: int = 0, sender_threads: int | None = None,
+               timeout: float = 300.0) -> dict:
     """Benchmark ``count`` MESSAGE round trips through pjsua2-python.
 
     ``outstanding`` is the number of transactions kept in flight
     (1 = strictly sequential).  ``threads`` is passed to both peers as
-    pjsua's ``threadCnt`` (0 = poll on the main thread, the default).
+    pjsua's ``threadCnt`` (0 = poll on the main thread, the default);
+    ``sender_threads``, when given, to the sender instead (1: pjsua's worker
+    thread polls, the main thread sends and waits for the status callback --
+    the application-thread pattern).
 
     Returns the sender's result dict::
 
@@ -128,10 +132,13 @@ def run_pjsua2(count: int, outstanding: int, *, ip: str = "127.0.0.1",
     while send_port == recv_port:
         send_port = free_udp_port(ip)
 
-    common = [python, str(PEER_SCRIPT), "--ip", ip, "--threads", str(threads)]
+    common = [python, str(PEER_SCRIPT), "--ip", ip]
+    sender_threads = threads if sender_threads is None else sender_threads
     return run_receiver_and_sender(
-        "pjsua2", common + ["--role", "receiver", "--port", str(recv_port)],
-        lambda ready: common + ["--role", "sender", "--port", str(send_port),
+        "pjsua2", common + ["--threads", str(threads), "--role", "receiver",
+                            "--port", str(recv_port)],
+        lambda ready: common + ["--threads", str(sender_threads),
+                                "--role", "sender", "--port", str(send_port),
                                 "--peer-port", str(recv_port),
                                 "--count", str(count),
                                 "--outstanding", str(outstanding),

@@ -10,6 +10,7 @@ from . import (
     _callbacks,  # noqa: F401  (every trampoline: defined before an Engine starts)
     signals,
 )
+from ._options import EngineOptions
 from ._pj import PJSIP_VERSION
 from ._version import __version__
 from .credentials import Credentials
@@ -45,7 +46,7 @@ def __getattr__(name: str) -> ModuleType:
 
 
 __all__ = [
-    "Engine", "send_message", "SIPURI", "Credentials", "Route",
+    "Engine", "EngineOptions", "send_message", "SIPURI", "Credentials", "Route",
     "Registration", "Publication", "Subscription", "Invitation",
     "SDPSession", "SDPMedia", "SDPConnection", "SDPAttribute",
     "WaveFile", "RecordingWaveFile",

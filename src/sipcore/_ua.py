@@ -41,6 +41,7 @@ from .errors import EngineNotRunningError, InvalidStateError, SIPCoreError
 _from_epoch = datetime.datetime.fromtimestamp        # a C event's time, as notify's timestamps
 _UTC = datetime.timezone.utc
 _R = TypeVar("_R")
+_allocate_lock = threading.Lock     # (_thread.allocate_lock)
 
 #: PJSIP's log lines go to Python logging too, under this logger (pjlib level 1 -> ERROR,
 #: 2 -> WARNING, 3 -> INFO, 4 and more -> DEBUG); the SIP trace (``trace_sip``) goes to
@@ -64,12 +65,17 @@ STOP_ENDING_SECONDS = 2.0
 
 
 class _PostedCall:
+    """A call handed to the poll thread.  ``done`` is a lock taken when the call is made and
+    released by the poll thread when it has run: the caller waits by taking it again (two C
+    calls; a threading.Event costs a Condition and a dozen Python calls per wait)."""
+
     __slots__ = ("fn", "args", "done", "result", "error")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]):
         self.fn = fn
         self.args = args
-        self.done = threading.Event()
+        self.done = _allocate_lock()
+        self.done.acquire()
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -149,7 +155,7 @@ class UA:
                                             "stopping" if self.running else "stopped")
             self._posted.append(pc)
         lib.sc_wake()
-        pc.done.wait()
+        pc.done.acquire()
         if pc.error is not None:
             raise pc.error
         return pc.result
@@ -181,7 +187,7 @@ class UA:
                 pc.result = pc.fn(*pc.args)
             except BaseException as exc:  # handed to the caller
                 pc.error = exc
-            pc.done.set()
+            pc.done.release()
 
     def _fail_posted(self) -> None:
         with self._posted_lock:
@@ -189,7 +195,7 @@ class UA:
             while self._posted:
                 pc = self._posted.popleft()
                 pc.error = EngineNotRunningError(getattr(pc.fn, "__name__", "this call"))
-                pc.done.set()
+                pc.done.release()
 
     # ---- lifecycle ----------------------------------------------------------------------
 

@@ -34,8 +34,9 @@ def unchecked_twin(cls: type[_T]) -> Callable[[], _T]:
     """The unchecked twin of a ``__slots__`` class (see the module's docstring): fill an
     instance with plain stores, then set its ``__class__`` to ``cls``.  It has cls's bases
     (so that Python sees the same layout), plain ``object.__setattr__``, and ``_twin_of``."""
+    slots = cls.__slots__  # type: ignore[attr-defined]  # (a __slots__ class, as said above)
     return type(f"_Unchecked{cls.__name__}", cls.__bases__,
-                {"__slots__": cls.__dict__["__slots__"], "__setattr__": object.__setattr__,
+                {"__slots__": slots, "__setattr__": object.__setattr__,
                  "__module__": cls.__module__, "_twin_of": cls})
 
 

@@ -14,13 +14,18 @@ struct sc_stream_s {
 
 /* A session holding the local audio m= line for an RTP transport (its address in o= and c=),
  * with the codecs the codec manager has enabled now (the caller sets their priorities around
- * the call). */
+ * the call).  As AudioTransport.get_local_media gives it: every direction attribute of the
+ * line replaced by one `direction` at its end; `proto` (unless NULL) as its transport. */
 pj_status_t sc_audio_local_media(pjmedia_endpt *endpt, pj_pool_t *pool, sc_rtp_t *rtp,
+                                 const char *direction, const char *proto,
                                  pjmedia_sdp_session **p_sdp)
 {
+    static const char *const dirs[] = { "sendrecv", "sendonly", "recvonly", "inactive" };
     pjmedia_transport_info info;
     pjmedia_sdp_media *m;
+    pjmedia_sdp_attr *attr;
     pj_status_t status;
+    unsigned i;
     pjmedia_transport_info_init(&info);
     status = pjmedia_transport_get_info(sc_rtp_transport(rtp), &info);
     if (status == PJ_SUCCESS)
@@ -30,20 +35,53 @@ pj_status_t sc_audio_local_media(pjmedia_endpt *endpt, pj_pool_t *pool, sc_rtp_t
         status = pjmedia_endpt_create_audio_sdp(endpt, pool, &info.sock_info, NULL, &m);
     if (status != PJ_SUCCESS)
         return status;
+    for (i = 0; i < PJ_ARRAY_SIZE(dirs); i++)
+        pjmedia_sdp_media_remove_all_attr(m, dirs[i]);
+    if (m->attr_count >= PJMEDIA_MAX_SDP_ATTR)    /* (add_attr would assert) */
+        return PJ_ETOOMANY;
+    attr = pjmedia_sdp_attr_create(pool, direction, NULL);
+    if (attr == NULL)
+        return PJ_ENOMEM;
+    m->attr[m->attr_count++] = attr;
+    if (proto != NULL)
+        pj_strdup2(pool, &m->desc.transport, proto);
     (*p_sdp)->media[(*p_sdp)->media_count++] = m;
     return PJ_SUCCESS;
 }
 
-/* Offer/answer of a one-media session pair through pjmedia's negotiator: the active SDPs
- * (local_is_offer: local is the offer and remote the answer; else remote is the offer and
- * local our capabilities, from which the answer is made). */
+/* Media line `idx` of `s` alone (a shallow copy in `pool`; the negotiator clones what it
+ * keeps): the other lines are not this stream's. */
+static const pjmedia_sdp_session *one_media(pj_pool_t *pool, const pjmedia_sdp_session *s,
+                                            unsigned idx)
+{
+    pjmedia_sdp_session *one;
+    if (idx >= s->media_count)
+        return NULL;
+    if (s->media_count == 1)
+        return s;
+    one = PJ_POOL_ALLOC_T(pool, pjmedia_sdp_session);
+    pj_memcpy(one, s, sizeof(*one));
+    one->media[0] = s->media[idx];
+    one->media_count = 1;
+    return one;
+}
+
+/* Offer/answer of media line local_idx of `local` with line remote_idx of `remote`, alone,
+ * through pjmedia's negotiator: the active SDPs, one media line each (local_is_offer: local
+ * is the offer and remote the answer; else remote is the offer and local our capabilities,
+ * from which the answer is made). */
 pj_status_t sc_sdp_negotiate(pj_pool_t *pool, const pjmedia_sdp_session *local,
-                             const pjmedia_sdp_session *remote, int local_is_offer,
+                             unsigned local_idx, const pjmedia_sdp_session *remote,
+                             unsigned remote_idx, int local_is_offer,
                              const pjmedia_sdp_session **active_local,
                              const pjmedia_sdp_session **active_remote)
 {
     pjmedia_sdp_neg *neg;
     pj_status_t status;
+    local = one_media(pool, local, local_idx);
+    remote = one_media(pool, remote, remote_idx);
+    if (local == NULL || remote == NULL)
+        return PJ_EINVAL;
     if (local_is_offer) {
         status = pjmedia_sdp_neg_create_w_local_offer(pool, local, &neg);
         if (status == PJ_SUCCESS)

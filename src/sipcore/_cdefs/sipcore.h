@@ -490,10 +490,14 @@ void sc_rtp_info(sc_rtp_t *r, sc_rtp_info_t *out);
 void sc_rtp_destroy(sc_rtp_t *r);
 
 /* -- glue_stream.c: audio streams, the local audio m= line, one-media negotiation -- */
+/* direction: sendrecv/sendonly/recvonly/inactive; proto: the m= line's profile, or NULL */
 pj_status_t sc_audio_local_media(pjmedia_endpt *endpt, pj_pool_t *pool, sc_rtp_t *rtp,
+                                 const char *direction, const char *proto,
                                  pjmedia_sdp_session **p_sdp);
+/* media line local_idx of local with remote_idx of remote, alone; PJ_EINVAL: no such line */
 pj_status_t sc_sdp_negotiate(pj_pool_t *pool, const pjmedia_sdp_session *local,
-                             const pjmedia_sdp_session *remote, int local_is_offer,
+                             unsigned local_idx, const pjmedia_sdp_session *remote,
+                             unsigned remote_idx, int local_is_offer,
                              const pjmedia_sdp_session **active_local,
                              const pjmedia_sdp_session **active_remote);
 pj_status_t sc_stream_create(pjmedia_endpt *endpt, sc_rtp_t *rtp, uintptr_t token,

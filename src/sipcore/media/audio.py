@@ -34,7 +34,7 @@ from .. import _ua as ua_mod, signals
 from .._pj import check, ffi, handles, lib
 from .._validate import check_bool, check_choice, check_instance
 from ..errors import InvalidStateError, PJSIPError, SIPCoreError
-from ..sdp import SDPAttribute, SDPConnection, SDPMedia, SDPSession
+from ..sdp import SDPAttribute, SDPMedia, SDPSession
 from ._sdp import from_pj, to_pj
 from .rtp import ESTABLISHED, INIT, INVALID, LOCAL, RTPTransport, check_sdp_index
 
@@ -80,13 +80,6 @@ def _with_direction(m: SDPMedia, direction: str) -> SDPMedia:
     m.attributes = [a for a in m.attributes if a.name not in DIRECTIONS]
     m.attributes.append(SDPAttribute(direction, ""))
     return m
-
-
-def _one_media(sdp: SDPSession, index: int) -> SDPSession:
-    """sdp with only its media line ``index`` (negotiated alone; the others are not ours)."""
-    one = sdp.copy()
-    one.media = [one.media[index]]
-    return one
 
 
 class _StreamCore:
@@ -327,32 +320,29 @@ class AudioTransport:
             # an SRTP transport answers in the offer's profile (RTP/AVP or RTP/SAVP; its
             # set_ESTABLISHED checks the crypto); a plain one only RTP/AVP
             proto = remote_sdp.media[index].transport if self._transport._use_srtp else None
-            local = self._one_session(self._offer_media("sendrecv"), proto)
-            self._start_stream(local, _one_media(remote_sdp, index), local_is_offer=False)
+            self._start_stream(None, remote_sdp, index, proto=proto)
         except BaseException:
             core.destroy()
             raise
 
-    def _offer_media(self, direction: str) -> SDPMedia:
+    def _local_session(self, pool: Any, direction: str, proto: str | None = None) -> Any:
+        """A ``pjmedia_sdp_session *`` in ``pool`` with this stream's m= line alone: every
+        codec of the list, ``direction``, ``proto`` (or RTP/AVP) as its profile; its address
+        the transport's, in o= and c=.  Made in C (sc_audio_local_media), codecs as set."""
         transport_core = self._transport._core
         assert transport_core is not None   # (checked by the callers: _require_transport)
-        rtp = transport_core.rtp
-        def build(pool: Any) -> SDPMedia:
-            sdp = ffi.new("pjmedia_sdp_session **")
-            check(self._with_codecs(lib.sc_audio_local_media, self._ua.med_endpt, pool, rtp, sdp),
-                  "creating the audio media line")
-            return from_pj(self._ua, sdp[0]).media[0]
-        return _with_direction(self._ua.in_pool(build, ()), direction)
+        sdp = ffi.new("pjmedia_sdp_session **")
+        check(lib.sc_audio_local_media(self._ua.med_endpt, pool, transport_core.rtp,
+                                       direction.encode(),
+                                       ffi.NULL if proto is None else proto.encode(), sdp),
+              "creating the audio media line")
+        return sdp[0]
 
-    def _one_session(self, m: SDPMedia, proto: str | None = None) -> SDPSession:
-        if proto is not None:
-            m.transport = proto
-        address = (m.connection.address if m.connection is not None
-                   else self._transport._local_address)
-        assert address is not None      # (an RTPTransport past INIT has its address)
-        kind = "IP6" if ":" in address else "IP4"
-        return SDPSession(address, address_type=kind,
-                          connection=SDPConnection(address, address_type=kind), media=[m])
+    def _offer_media(self, direction: str) -> SDPMedia:
+        def build(pool: Any) -> SDPMedia:
+            return from_pj(self._ua, self._local_session(pool, direction)).media[0]
+        media: SDPMedia = self._with_codecs(self._ua.in_pool, build, ())
+        return media
 
     def _local_media(self, is_offer: bool, direction: str) -> SDPMedia:
         if (self._core is None or self._transport._core is None
@@ -367,21 +357,30 @@ class AudioTransport:
             raise InvalidStateError("AudioTransport.start()", self._state_name())
         t = self._transport
         self._require_transport("start", LOCAL, ESTABLISHED)
-        if t._state == LOCAL:
-            t._set_established(local_sdp, remote_sdp, index)
-        self._start_stream(_one_media(local_sdp, index), _one_media(remote_sdp, index),
-                           local_is_offer=True)
+        pj = t._set_established(local_sdp, remote_sdp, index) if t._state == LOCAL else None
+        self._start_stream(local_sdp, remote_sdp, index, pj)
 
-    def _start_stream(self, local: SDPSession, remote: SDPSession, local_is_offer: bool) -> None:
+    def _start_stream(self, local: SDPSession | None, remote: SDPSession, index: int,
+                      pj: tuple[Any, Any] | None = None, proto: str | None = None) -> None:
+        """Negotiate media line ``index`` of ``remote`` with that of ``local`` (our offer; the
+        offerer's scenario) or, when ``local`` is None, answer it with this stream's own m=
+        line (``proto`` its profile); then create and start the stream.  ``pj``: both SDPs
+        already in PJMEDIA's form (a pool that outlives this call), else they are made here."""
         ua, core, transport_core = self._ua, self._core, self._transport._core
         assert core is not None and transport_core is not None   # (made; checked by callers)
 
         def run(pool: Any) -> Any:
             active_local = ffi.new("pjmedia_sdp_session **")
             active_remote = ffi.new("pjmedia_sdp_session **")
-            status = self._with_codecs(lib.sc_sdp_negotiate, pool, to_pj(ua, pool, local),
-                                       to_pj(ua, pool, remote), 1 if local_is_offer else 0,
-                                       active_local, active_remote)
+            if pj is not None:
+                local_pj, remote_pj = pj
+            else:
+                local_pj = (self._local_session(pool, "sendrecv", proto) if local is None
+                            else to_pj(ua, pool, local))
+                remote_pj = to_pj(ua, pool, remote)
+            status = lib.sc_sdp_negotiate(pool, local_pj, 0 if local is None else index,
+                                          remote_pj, index, 0 if local is None else 1,
+                                          active_local, active_remote)
             if status != lib.PJ_SUCCESS:   # nothing in common (codec, profile), or port 0
                 raise PJSIPError("the audio stream was rejected: negotiating it", status)
             for s in (active_local[0], active_remote[0]):
@@ -389,14 +388,14 @@ class AudioTransport:
                     raise SIPCoreError("the audio stream was rejected (port 0 in the SDP)")
             out = ffi.new("sc_stream_t **")
             about = ffi.new("sc_stream_info_t *")
-            check(self._with_codecs(lib.sc_stream_create, ua.med_endpt, transport_core.rtp,
-                                    core.token, active_local[0], active_remote[0],
-                                    1 if self._vad else 0, out, about),
+            check(lib.sc_stream_create(ua.med_endpt, transport_core.rtp, core.token,
+                                       active_local[0], active_remote[0],
+                                       1 if self._vad else 0, out, about),
                   "creating the audio stream")
-            answer = None if local_is_offer else from_pj(ua, active_local[0]).media[0]
+            answer = None if local is not None else from_pj(ua, active_local[0]).media[0]
             return out[0], about, answer
 
-        stream, about, answer = ua.in_pool(run, ())
+        stream, about, answer = self._with_codecs(ua.in_pool, run, ())
         core.stream = stream
         self._answer = answer
         self._codec = ffi.string(about.codec).decode()

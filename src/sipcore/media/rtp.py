@@ -36,7 +36,7 @@ from .._validate import check_bool, check_instance, check_int
 from ..errors import InvalidStateError
 from ..primitives._states import RTP_TRANSPORT, STAY
 from ..sdp import SDPSession
-from ._sdp import from_pj, to_pj
+from ._sdp import changed, to_pj_kept
 
 __all__ = ["RTPTransport", "ICECandidate"]
 
@@ -347,28 +347,35 @@ class RTPTransport:
     def _set_local(self, local_sdp: SDPSession, index: int) -> None:
         assert self._core is not None     # (_locked checked it)
         rtp = self._core.rtp
-        pj = to_pj(self._ua, lib.sc_rtp_pool(rtp), local_sdp)
+        pj, flat = to_pj_kept(self._ua, lib.sc_rtp_pool(rtp), local_sdp)
         check(lib.sc_rtp_set_local(rtp, pj, index), "RTPTransport.set_LOCAL()")
-        copy_into(local_sdp, from_pj(self._ua, pj))
+        new = changed(self._ua, pj, flat)
+        if new is not None:
+            copy_into(local_sdp, new)
         self._move("set_LOCAL")
 
-    def _set_established(self, local_sdp: SDPSession, remote_sdp: SDPSession, index: int) -> None:
+    def _set_established(self, local_sdp: SDPSession, remote_sdp: SDPSession,
+                         index: int) -> tuple[Any, Any]:
+        """Returns both SDPs as given to PJMEDIA (in the transport's pool, valid until the
+        next set_INIT: AudioTransport.start negotiates its stream with them)."""
         assert self._core is not None     # (_locked checked it)
         rtp = self._core.rtp
         answering = self._state == INIT
         pool = lib.sc_rtp_pool(rtp)
-        local = to_pj(self._ua, pool, local_sdp)
-        remote = to_pj(self._ua, pool, remote_sdp)
-        check(lib.sc_rtp_set_established(rtp, local, remote, index, 1 if answering else 0),
+        local_pj, flat = to_pj_kept(self._ua, pool, local_sdp)
+        remote_pj = to_pj_kept(self._ua, pool, remote_sdp)[0]
+        check(lib.sc_rtp_set_established(rtp, local_pj, remote_pj, index, 1 if answering else 0),
               "RTPTransport.set_ESTABLISHED()")
-        if answering:
-            copy_into(local_sdp, from_pj(self._ua, local))
+        new = changed(self._ua, local_pj, flat) if answering else None
+        if new is not None:
+            copy_into(local_sdp, new)
         m = remote_sdp.media[index]
         conn = m.connection or remote_sdp.connection
         self._remote_sdp = (conn.address if conn is not None else None, m.port)
         if self._use_ice:               # pjnath checks now if the remote SDP has ICE
             self._ice_started = time.monotonic()
         self._move("set_ESTABLISHED")
+        return local_pj, remote_pj
 
     def _on_media_event(self, what: int, status: int, text: str) -> None:
         """ICE events from the media worker, via the C event queue (poll thread)."""

@@ -50,6 +50,8 @@ _NTP_OFFSET = 2208988800
 _DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 _WS_OR_CTL = re.compile(r"[\x00-\x20\x7f]")           # not allowed in non-ws-string fields
 _TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`{|}~]+")  # PJMEDIA's token set (names, formats)
+#: tokens joined by single spaces (_check's fast path for a formats list)
+_TOKENS = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-.^_`{|}~]+)*")
 _NET_TYPES = ("IN",)                                    # what pjmedia_sdp_validate accepts
 _ADDR_TYPES = ("IP4", "IP6")
 
@@ -128,6 +130,28 @@ def _list(name: str, value: Any, kind: type, maximum: int, const: str,
     return list(value)
 
 
+def _list_ok(value: Any, kind: type, maximum: int) -> bool:
+    """The common case of _list's check, cheaply (every SDP crossing to PJMEDIA is checked):
+    a list of at most ``maximum`` elements of exactly ``kind``.  False: let _list decide."""
+    if type(value) is not list or len(value) > maximum:
+        return False
+    for item in value:
+        if type(item) is not kind:
+            return False
+    return True
+
+
+def _tokens_ok(value: Any) -> bool:
+    """The common case of _formats' check: a list of str tokens, one regex match for all."""
+    if type(value) is not list or not 0 < len(value) <= MAX_FORMATS:
+        return False
+    try:
+        joined = " ".join(value)
+    except TypeError:
+        return False
+    return joined.count(" ") == len(value) - 1 and _TOKENS.fullmatch(joined) is not None
+
+
 def _connection(name: str, value: Any) -> SDPConnection | None:
     return check_instance(name, value, SDPConnection, "an", allow_none=True)
 
@@ -161,6 +185,19 @@ def _set_str(pool: Any, dest: Any, text: str) -> None:
     dest.slen = len(data)
 
 
+def _make_trusted(cls: type, twin: Callable[[], Any]) -> staticmethod:  # type: ignore[type-arg]
+    """``cls._trusted`` written out for its slots (plain stores into the unchecked twin, then
+    ``__class__``): about half the cost of the generic loop, and received SDP makes dozens
+    of these per call (see _Value._trusted)."""
+    slots = cls.__dict__["__slots__"]
+    src = (f"def _trusted({', '.join(slots)}):\n    o = U()\n"
+           + "".join(f"    o.{name} = {name}\n" for name in slots)
+           + "    o.__class__ = C\n    return o\n")
+    namespace: dict[str, Any] = {"U": twin, "C": cls}
+    exec(src, namespace)  # noqa: S102 - our own slot names, fixed at import
+    return staticmethod(namespace["_trusted"])
+
+
 class _Value:
     """Shared behaviour: validation in __setattr__, equality, deep copy, repr."""
 
@@ -176,6 +213,8 @@ class _Value:
         super().__init_subclass__(**kwargs)
         if "_twin_of" not in cls.__dict__:           # (not for the twin itself)
             cls._unchecked = unchecked_twin(cls)     # for _trusted
+            # (setattr: mypy refuses an assignment over the classmethod)
+            setattr(cls, "_trusted", _make_trusted(cls, cls._unchecked))  # noqa: B010
 
     def __setattr__(self, name: str, value: Any) -> None:
         check = self._validators.get(name)
@@ -203,7 +242,8 @@ class _Value:
         """An object from values that are already valid (a copy of one, or PJMEDIA's parse of
         an SDP), set in ``__slots__`` order without running the validators again.  The lists
         are still checked where it matters, when the object is printed or given to PJMEDIA
-        (``_check``).  Built as _validate's unchecked values are."""
+        (``_check``).  Built as _validate's unchecked values are.  Each value class has its
+        own, written out for its slots (_make_trusted); this one is the reference."""
         obj: _VT = cls._unchecked()
         for name, value in zip(cls.__slots__, values):
             setattr(obj, name, value)
@@ -336,6 +376,9 @@ class SDPMedia(_Value):
 
     def _check(self) -> None:
         """Re-validate the lists (they may have been changed in place since assignment)."""
+        if (_tokens_ok(self.formats) and _list_ok(self.attributes, SDPAttribute, MAX_ATTRIBUTES)
+                and (self.connection is None or type(self.connection) is SDPConnection)):
+            return
         _formats("formats", self.formats)
         _attributes("attributes", self.attributes)
         _connection("connection", self.connection)
@@ -438,9 +481,12 @@ class SDPSession(_Value):
                                    [m.copy() for m in self.media])
 
     def _check(self) -> None:
-        _attributes("attributes", self.attributes)
-        _media_list("media", self.media)
-        _connection("connection", self.connection)
+        if not (_list_ok(self.attributes, SDPAttribute, MAX_ATTRIBUTES)
+                and _list_ok(self.media, SDPMedia, MAX_MEDIA)
+                and (self.connection is None or type(self.connection) is SDPConnection)):
+            _attributes("attributes", self.attributes)
+            _media_list("media", self.media)
+            _connection("connection", self.connection)
         for m in self.media:
             m._check()
 
