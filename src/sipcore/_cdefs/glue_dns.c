@@ -21,8 +21,10 @@
  * the transport the records chose.
  *
  * Everything here runs on the poll thread: the DNS resolver uses the endpoint's ioqueue and
- * timer heap.  The failover on 503/timeout that RFC 3263 4.3 asks for is the client's
- * (glue_clients.c for MESSAGE): it re-sends the request to the next resolved address.
+ * timer heap.  The failover on 503/timeout that RFC 3263 4.3 asks for is each client's: it
+ * sends the request again to the next resolved address (sc_tdata_failover, below, makes it
+ * from the failed one) -- MESSAGE, Registration and Publication in the same transaction
+ * chain, Subscription and Invitation in a new dialog (primitives/, _drop_first).
  */
 #include "glue.h"
 
