@@ -6,7 +6,8 @@ this process and ``python -m sipcore peer`` (its media settings ``use_ice``,
   ufrag, pwd and candidates across the SIP round trip, both ends report
   RTPTransportICENegotiationDidSucceed with the host pairs of the other side's SDP ports
   (RTP and RTCP on 127.0.0.1), ``ice_active`` is True during the call, and the tones cross
-  both ways on the recordings;
+  both ways on the recordings, also after a re-INVITE (no second ICE result);
+- the peer reports failed checks (an answer with a wrong ice-pwd) as an ``ice`` event;
 - ICE against a side without ICE, ICE offering and ICE answering: the answer has no ICE, no
   ICE result on either side, ``ice_active`` False, plain RTP with audio both ways.
 
@@ -100,14 +101,27 @@ def test_ice_on_both_ends_this_process_calling(alice, peer, recorder, tmp_path, 
                              sender=c.m.rtp).data
     theirs = peer.expect("ice", id=c.id)
     assert_nominated(mine, theirs, local, remote)
-    time.sleep(SECONDS)
+    time.sleep(1.0)
     assert c.m.rtp.ice_active is True
     assert (c.m.rtp.remote_rtp_address_received, c.m.rtp.remote_rtp_port_received) == \
         sdp_ports(remote)[1]
+    # a re-INVITE (same candidates, ufrag and pwd: no ICE restart, RFC 8839 4.4.1.1.2) leaves
+    # the nominated pairs carrying the audio, with no second ICE result
+    c.inv.set_offered_local_sdp(c.m.reoffer(local, "sendrecv"))
+    c.inv.send_reinvite()
+    n = recorder.wait_for("SIPInvitationGotSDPUpdate", timeout=10, sender=c.inv,
+                          where=lambda n: n.data.remote_sdp.version > remote.version)
+    assert n.data.succeeded and ICE_ATTRS <= set(ice_attributes(n.data.remote_sdp.media[0]))
+    t_re = time.time()
+    time.sleep(1.0)
+    assert c.m.rtp.ice_active is True
     c.hangup()
     assert c.peer_stopped["ice_active"] is True and c.peer_stopped["ice"] == [result(theirs)]
-    assert_hears(c.heard("alice"), PEER, ME)
-    assert_hears(c.heard("peer"), ME, PEER)
+    assert_hears(c.heard("alice", end=t_re - c.m.record_started), PEER, ME)
+    assert_hears(c.heard("peer", end=t_re - c.peer_media["t"]), ME, PEER)
+    assert_hears(c.heard("alice", start=t_re - c.m.record_started + 0.2), PEER, ME)
+    assert_hears(c.heard("peer", start=t_re - c.peer_media["t"] + 0.2), ME, PEER)
+    assert len(recorder.all("RTPTransportICENegotiationDidSucceed")) == 1    # this side once
     assert not recorder.all("RTPTransportICENegotiationDidFail")
     assert no_more_ice(peer, c.id) == [] and peer.exceptions == []
 
