@@ -364,8 +364,8 @@ def cmd_call(s: Session) -> int:
     stun_ip, stun_port = a.stun or (None, 3478)
     rtp = RTPTransport(use_ice=a.ice or a.stun is not None, ice_stun_address=stun_ip,
                        ice_stun_port=stun_port)
-    if rtp.state == "WAIT_STUN":
-        s.wait_for(f"asking the STUN server {_addr(stun_ip, stun_port)}",
+    if stun_ip is not None:     # WAIT_STUN until the answer (maybe already recorded)
+        s.wait_for(f"asking the STUN server {_addr(stun_ip or '', stun_port)}",
                    "RTPTransportDidInitialize", sender=rtp, fail_on="RTPTransportDidFail")
     rtp.set_INIT()
     try:

@@ -68,7 +68,8 @@ Media events::
 
     {"event": "media_started", "id", "codec", "sample_rate", "srtp_active", "direction",
      "record", "t",              # t: time.time() when the recording started
-     "local_rtp_port", "use_ice"}
+     "local_rtp_port", "use_ice",
+     "ice_stun"}                 # [address, port] of the STUN server that answered, or null
     {"event": "media_failed", "id", "error"}   # the call is then refused (488) or left alone
     {"event": "direction", "id", "direction", "t"}   # after a successful SDP update changed it
     {"event": "dtmf", "id", "digit"}                 # RTPAudioTransportGotDTMF, in order
@@ -442,7 +443,9 @@ class _Calls:
         self.emit(event="media_started", id=cid, codec=m.audio.codec,
                   sample_rate=m.audio.sample_rate, srtp_active=m.rtp.srtp_active,
                   direction=m.audio.direction, record=m.record_path, t=m.record_started,
-                  local_rtp_port=m.rtp.local_rtp_port, use_ice=m.rtp.use_ice)
+                  local_rtp_port=m.rtp.local_rtp_port, use_ice=m.rtp.use_ice,
+                  ice_stun=[m.rtp.ice_stun_address, m.rtp.ice_stun_port]
+                  if m.rtp.ice_stun_address else None)
 
     def stop_media(self, cid: str) -> None:
         m = self.media.pop(cid, None)

@@ -190,6 +190,7 @@ def test_call_with_ice_and_stun_and_against_a_peer_without_ice(sipcore_peer_fact
     uri = f"sip:peer@127.0.0.1:{peer.ready['udp']}"
     r = sipcore("call", uri, "--duration", "1.5", "--stun", f"127.0.0.1:{coturn.port}")
     assert r.returncode == 0, r.stderr
+    assert f"asking the STUN server 127.0.0.1:{coturn.port}" in r.stderr    # WAIT_STUN
     started = peer.expect("media_started")
     m = re.search(r"^ICE: nominated 127\.0\.0\.1:(\d+) \(host\) -> 127\.0\.0\.1:(\d+) "
                   r"\(host\) in \d+ ms; active True$", r.stdout, re.M)
@@ -207,6 +208,21 @@ def test_call_with_ice_and_stun_and_against_a_peer_without_ice(sipcore_peer_fact
     r = sipcore("call", uri, "--stun", "stun.example.com")
     assert r.returncode == 2 and "--stun" in r.stderr.splitlines()[-1], r.stderr
     assert peer.exceptions == []
+
+
+@pytest.mark.long
+def test_call_with_a_stun_server_that_never_answers_fails(sipcore_peer):
+    """About 9.5 s (pjnath's STUN retransmissions): exit 1 with the transport's reason."""
+    from sipcore.testing.coturn import BlackHole
+    with BlackHole() as hole:
+        r = sipcore("call", f"sip:peer@127.0.0.1:{sipcore_peer.ready['udp']}", "--stun",
+                    f"127.0.0.1:{hole.port}")
+        assert hole.received() > 0
+    assert r.returncode == 1, r.stderr
+    assert re.fullmatch(r"sipcore call: RTPTransportDidFail: .*timed out.*",
+                        r.stderr.splitlines()[-1]), r.stderr
+    with pytest.raises(TimeoutError):
+        sipcore_peer.expect("call_state", timeout=0.5)      # no INVITE was sent
 
 
 def test_call_refused_and_call_to_nothing(sipcore_peer_factory):

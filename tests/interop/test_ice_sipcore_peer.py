@@ -96,6 +96,9 @@ def test_ice_on_both_ends_this_process_calling(alice, peer, recorder, tmp_path, 
     local, remote = c.inv.get_active_local_sdp(), c.inv.get_active_remote_sdp()
     assert ICE_ATTRS <= set(ice_attributes(remote.media[0]))       # the answer, through SIP
     assert c.peer_media["use_ice"] is True
+    # each side's transport asked coturn, and got its answer (else WAIT_STUN, STUN_FAILED)
+    assert c.peer_media["ice_stun"] == ["127.0.0.1", coturn.port]
+    assert (c.m.rtp.ice_stun_address, c.m.rtp.ice_stun_port) == ("127.0.0.1", coturn.port)
     assert sdp_ports(remote)[1][1] == c.peer_media["local_rtp_port"]
     mine = recorder.wait_for("RTPTransportICENegotiationDidSucceed", timeout=10,
                              sender=c.m.rtp).data
@@ -150,6 +153,7 @@ def test_ice_on_both_ends_peer_calling(alice, peer, recorder, tmp_path, coturn):
     assert ICE_ATTRS <= set(ice_attributes(offer.media[0]))
     assert ICE_ATTRS <= set(ice_attributes(local.media[0]))
     assert started["use_ice"] is True and sdp_ports(offer)[1][1] == started["local_rtp_port"]
+    assert started["ice_stun"] == ["127.0.0.1", coturn.port]
     mine = recorder.wait_for("RTPTransportICENegotiationDidSucceed", timeout=10,
                              sender=m.rtp).data
     theirs = peer.expect("ice", id="o1")
