@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from test_audio_sipcore_peer import ME, PEER, PeerCall, assert_hears
+from test_audio_sipcore_peer import ME, PEER, PeerCall, alice, assert_hears, peer  # noqa: F401
 from test_invitation_helpers import incoming_calls, wait_state
 from test_rtp_ice import ICE_EVENTS, ice_attributes
 from sipcore.media import tones
@@ -27,16 +27,6 @@ from sipcore.peer import CallMedia
 
 ICE_ATTRS = {"ice-ufrag", "ice-pwd", "candidate"}
 SECONDS = 1.5       # of audio per call
-
-
-@pytest.fixture
-def peer(sipcore_peer_factory):
-    return sipcore_peer_factory("--answer", "auto")
-
-
-@pytest.fixture
-def alice(engine_factory):
-    return engine_factory(local_tcp_port=None)
 
 
 def stun(coturn):
