@@ -8,6 +8,7 @@ this process and ``python -m sipcore peer`` (its media settings ``use_ice``,
   (RTP and RTCP on 127.0.0.1), ``ice_active`` is True during the call, and the tones cross
   both ways on the recordings, also after a re-INVITE (no second ICE result);
 - the peer reports failed checks (an answer with a wrong ice-pwd) as an ``ice`` event;
+- ``long``: ICE on both ends over ::1;
 - ICE against a side without ICE, ICE offering and ICE answering: the answer has no ICE, no
   ICE result on either side, ``ice_active`` False, plain RTP with audio both ways.
 
@@ -19,6 +20,7 @@ import time
 
 import pytest
 
+from sipcore import Credentials, Invitation, Route, SIPURI
 from test_audio_sipcore_peer import ME, PEER, PeerCall, alice, assert_hears, peer  # noqa: F401
 from test_invitation_helpers import incoming_calls, wait_state
 from test_rtp_ice import ICE_EVENTS, ice_attributes
@@ -52,11 +54,11 @@ def pairs(candidates):
     return out
 
 
-def assert_nominated(mine, peers, local_sdp, remote_sdp):
+def assert_nominated(mine, peers, local_sdp, remote_sdp, address="127.0.0.1"):
     """This side's DidSucceed data and the peer's "ice" event name the same two pairs: each
     side's local ends at its own SDP's ports, its remote ends at the other side's."""
     here, there = sdp_ports(local_sdp), sdp_ports(remote_sdp)
-    assert here[1][0] == there[1][0] == "127.0.0.1"
+    assert here[1][0] == there[1][0] == address
     assert pairs(mine.chosen_local_candidates) == here
     assert pairs(mine.chosen_remote_candidates) == there
     assert peers["succeeded"] is True and peers["ice_active"] is True, peers
@@ -220,4 +222,36 @@ def test_peer_reports_failed_ice_checks(alice, peer, recorder, tmp_path):
     m.stop()
     stopped = peer.expect("media_stopped", id="o1")
     assert stopped["ice"] == [result(failed)] and stopped["ice_active"] is False
+    assert peer.exceptions == []
+
+
+@pytest.mark.long
+def test_ice_on_both_ends_over_ipv6(engine_factory, sipcore_peer_factory, recorder, tmp_path):
+    """The same on ::1 (host candidates only: coturn listens on IPv4)."""
+    engine_factory(local_ip="::1", local_tcp_port=None)
+    peer = sipcore_peer_factory("--answer", "auto", "--ip", "::1")
+    peer.set_media(codecs=["PCMU"], tone=PEER, record=str(tmp_path / "peer-{id}.wav"),
+                   use_ice=True)
+    m = CallMedia(codecs=["PCMU"], tone=ME, record=str(tmp_path / "alice.wav"), use_ice=True)
+    port = peer.ready["udp"]
+    inv = Invitation(Credentials(SIPURI("::1", user="alice")),
+                     SIPURI("::1", user="bob", port=port), Route("::1", port, "udp"))
+    inv.set_offered_local_sdp(m.offer())
+    inv.send_invite()
+    n = recorder.wait_for("SIPInvitationGotSDPUpdate", timeout=10, sender=inv)
+    assert n.data.succeeded, n.data
+    m.negotiated(n.data.local_sdp, n.data.remote_sdp)
+    mine = recorder.wait_for("RTPTransportICENegotiationDidSucceed", timeout=10,
+                             sender=m.rtp).data
+    theirs = peer.expect("ice")
+    assert_nominated(mine, theirs, n.data.local_sdp, n.data.remote_sdp, address="::1")
+    time.sleep(SECONDS)
+    assert m.rtp.ice_active is True
+    inv.disconnect()
+    wait_state(recorder, inv, "DISCONNECTED")
+    m.stop()
+    stopped = peer.expect("media_stopped")
+    assert stopped["ice_active"] is True
+    assert_hears(tones.levels(m.record_path, [ME, PEER], start=0.5), PEER, ME)
+    assert_hears(tones.levels(stopped["record"], [ME, PEER], start=0.5), ME, PEER)
     assert peer.exceptions == []
