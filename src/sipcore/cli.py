@@ -25,6 +25,7 @@ COMMANDS = {
     "call": "call a SIP URI with audio (RTP), stay in the call, hang up",
     "register": "register an address of record at a registrar, then unregister",
     "subscribe": "subscribe to an event package (presence by default) and print the NOTIFYs",
+    "listen": "wait for incoming MESSAGEs and calls, answer them and print them live",
     "trace": "print the SIP traffic (or write a pcap) of another command, or while listening",
 }
 
@@ -171,15 +172,17 @@ class Session:
     def start(self, target_host: str) -> Any:
         from . import Engine, PJSIPError
         a = self.args
-        ports = {"local_udp_port": 0, "local_tcp_port": 0}
-        if a.local_port is not None and a.command == "trace":    # listening: both on it
-            ports = {"local_udp_port": a.local_port, "local_tcp_port": a.local_port}
+        ports: dict[str, int | None] = {"local_udp_port": 0, "local_tcp_port": 0}
+        if a.command == "listen":    # listening: on the chosen transports, the same port
+            ports = {f"local_{t}_port": (a.local_port or 0) if a.transport in (t, "both")
+                     else None for t in ("udp", "tcp")}
         elif a.local_port is not None:
             ports["local_tcp_port" if a.transport == "tcp" else "local_udp_port"] = a.local_port
         self.engine = Engine()
         try:
             self.engine.start(local_ip=self.local_ip(target_host), local_tls_port=None,
                               trace_sip=self.trace is not None, log_level=0,
+                              message_answer="receiver" if a.command == "listen" else "auto",
                               **ports)
         except ValueError as e:
             raise UsageError(str(e)) from None
@@ -432,23 +435,130 @@ def _ice_outcome(s: Session, rtp: Any, active: bool) -> str:
     return f"ICE: the other side did not answer with ICE: plain RTP; active {active}"
 
 
-def cmd_listen(s: Session) -> int:
-    """``trace`` without a command: listen on the local address and print what comes."""
-    from . import signals
-    a = s.args
-    e = s.start(a.ip or "127.0.0.1")
+def answer_mode(text: str) -> str | int:
+    """``--answer``: auto, ring, busy, none, or a code (200: auto, 180: ring, 300-699)."""
+    if text in ("auto", "ring", "busy", "none"):
+        return text
+    if text.isdigit() and int(text) in (180, 200):
+        return "ring" if text == "180" else "auto"
+    if text.isdigit() and 300 <= int(text) <= 699:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"{text!r} is not auto, ring, busy, none or a code "
+                                     "(180, 200 or 300-699)")
 
-    def on_message(sender: Any, **d: Any) -> None:
-        s.status.clear()
-        print(f"MESSAGE from {d['from_uri']}: {d['body'].decode('utf-8', 'replace')}",
-              flush=True)
-    signals.SIPEngineGotMessage.connect(on_message, weak=False)
-    print(f"listening on {_addr(e.local_ip, e.local_udp_port)} (UDP) and "
-          f"{_addr(e.local_ip, e.local_tcp_port)} (TCP)", flush=True)
+
+def message_code(text: str) -> int:
+    if not text.isdigit() or not 200 <= int(text) <= 699:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a final response code (200-699)")
+    return int(text)
+
+
+def count(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of requests (>= 1)")
+    return int(text)
+
+
+class Listener:
+    """``sipcore listen``: what comes in, printed one line each (MESSAGEs answered with
+    ``--message-code``; calls answered by sipcore.peer's call handling, the peer's ``_Calls``,
+    whose JSON events are printed here as lines); counts what is complete (a MESSAGE answered,
+    a call ended) for ``--count``."""
+
+    def __init__(self, s: Session):
+        import threading
+        self.s = s
+        self.done = 0
+        self.lock = threading.Lock()
+        self.calls: Any = None
+
+    def finished(self) -> None:
+        with self.lock:
+            self.done += 1
+
+    def out(self, text: str, stream: TextIO | None = None) -> None:
+        self.s.status.clear()
+        print(text, file=stream or sys.stdout, flush=True)
+
+    def on_message(self, sender: Any, **d: Any) -> None:
+        code = self.s.args.message_code
+        if "respond" in d:
+            d["respond"](code)
+        body = d["body"].decode("utf-8", "replace").rstrip("\r\n")
+        lines = body.splitlines() or [""]
+        head = (f"MESSAGE from {d['from_uri']} ({d['content_type']}, {len(d['body'])} bytes; "
+                f"answered {code}): ")
+        self.out(head + lines[0] + "".join(f"\n    {line}" for line in lines[1:]))
+        self.finished()
+
+    def emit(self, event: str, id: str = "", **d: Any) -> None:
+        """An event of the peer's call handling (sipcore.peer's JSON events) as a line."""
+        if event == "call_state":
+            inv = self.calls.calls.get(id)
+            line = f"call {id} {d['state']}"
+            if d["state"] == "INCOMING" and inv is not None:
+                line += f" from {inv.remote_uri}"
+            if d.get("code"):
+                line += f": {d['code']} {d.get('reason') or ''}".rstrip()
+            elif d.get("method"):
+                line += f": {d['method']} received"
+            self.out(line)
+            if d["state"] == "DISCONNECTED" and id not in self.calls.media:
+                self.finished()
+        elif event == "media_started":
+            self.out(f"call {id} audio: {d['codec']} at {d['sample_rate']} Hz, RTP port "
+                     f"{d['local_rtp_port']}{', ICE' if d['use_ice'] else ''}"
+                     f"{', recording ' + d['record'] if d['record'] else ''}")
+        elif event == "ice":
+            if d["succeeded"]:
+                lo, re_ = d["chosen_local_candidates"][0], d["chosen_remote_candidates"][0]
+                self.out(f"call {id} ICE: nominated {_addr(lo['address'], lo['port'])} "
+                         f"({lo['type']}) -> {_addr(re_['address'], re_['port'])} "
+                         f"({re_['type']})")
+            else:
+                self.out(f"call {id} ICE: failed ({d['reason']})")
+        elif event == "media_stopped":
+            stats = d["stats"] or {}
+            self.out(f"call {id} audio ended: RTP packets sent {stats.get('tx_packets', 0)}, "
+                     f"received {stats.get('rx_packets', 0)}")
+            self.finished()
+        elif event in ("media_failed", "error"):
+            self.out(f"call {id}: {d['error']}".replace("call : ", ""), sys.stderr)
+
+
+def cmd_listen(s: Session) -> int:
+    """Listen on the local address and print what comes (also ``trace`` without a command)."""
+    from . import signals
+    from .peer import _Calls
+    a = s.args
     try:
-        s.pause("listening", a.listen)
+        e = s.start(a.ip or "127.0.0.1")
+    except Failure as exc:
+        raise Failure(str(exc).replace("could not start the SIP endpoint", "could not listen")) \
+            from None
+    lis = Listener(s)
+    if a.codec:     # refused here (exit 2) rather than at the first call
+        from . import AudioTransport, RTPTransport
+        try:
+            AudioTransport(RTPTransport(), codecs=a.codec)
+        except ValueError as exc:
+            raise UsageError(f"argument --codec: {exc}") from None
+    calls = lis.calls = _Calls(lis.emit, argparse.Namespace(
+        answer=a.answer, ip=e.local_ip, user="sipcore", reinvite="auto"))
+    calls.media_defaults = {"codecs": a.codec, "play": a.play, "record": a.record,
+                            "use_ice": "offer"}
+    signals.SIPEngineGotMessage.connect(lis.on_message, weak=False)
+    where = [f"{_addr(e.local_ip, port)} ({name})" for name, port in
+             (("UDP", e.local_udp_port), ("TCP", e.local_tcp_port)) if port]
+    print(f"listening on {' and '.join(where)}", flush=True)
+    try:
+        s.pause("listening" + (f" for {a.duration:g} s" if a.duration else " (Ctrl-C ends)"),
+                a.duration, until=lambda: a.count is not None and lis.done >= a.count)
     finally:
-        signals.SIPEngineGotMessage.disconnect(on_message)
+        signals.SIPEngineGotMessage.disconnect(lis.on_message)
+        calls.disconnect()
+        calls.close()
+    print(f"{lis.done} request(s) handled")
     return 0
 
 
@@ -534,6 +644,42 @@ def build_parser(prog: str = "sipcore") -> _Parser:
                    help="with ICE (implies --ice): this STUN server for a server-reflexive "
                         "candidate (default port 3478)")
 
+    p = sub.add_parser("listen", help=COMMANDS["listen"], description=COMMANDS["listen"]
+                       + ", until Ctrl-C (exit 130), --duration or --count (exit 0). "
+                         "MESSAGEs are printed with their sender, Content-Type and body; "
+                         "calls with each state change, their audio and their end. With no "
+                         "sound card the audio runs on sipcore's null clock: --play and "
+                         "--record are how to say and hear something. An offer with ICE is "
+                         "answered with ICE. Exit 1 when the port cannot be listened on.")
+    p.add_argument("--ip", type=ip_address, default=None,
+                   help="local IP address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", "--local-port", dest="local_port", type=port_number,
+                   default=None, metavar="PORT",
+                   help="port to listen on, the same for UDP and TCP (default: any free one; "
+                        "printed)")
+    p.add_argument("--transport", choices=["udp", "tcp", "both"], default="both",
+                   help="transport(s) to listen on (default: both)")
+    p.add_argument("--message-code", type=message_code, default=200, metavar="CODE",
+                   help="final response to every incoming MESSAGE, 200-699 (default: 200)")
+    p.add_argument("--answer", type=answer_mode, default="auto", metavar="MODE",
+                   help="incoming calls: auto (180 then 200), ring (180 and no more), busy "
+                        "(486), none (no response at all), or a code: 200 (auto), 180 (ring), "
+                        "300-699 (refused with it) (default: auto)")
+    p.add_argument("--play", default=None, metavar="WAV",
+                   help="play this .wav file into every answered call (looped)")
+    p.add_argument("--record", default=None, metavar="WAV",
+                   help="record what each answered call sends into this .wav file ({id} in "
+                        "the name: the call's id, in1, in2...; else each call overwrites it)")
+    p.add_argument("--codec", action="append", default=None, metavar="NAME",
+                   help="accept this codec (repeat for more, in order of preference; "
+                        "default: the Engine's list)")
+    p.add_argument("--duration", type=seconds, default=0, metavar="SECONDS",
+                   help="stop listening after this long (0: until Ctrl-C or --count; "
+                        "default: 0)")
+    p.add_argument("--count", type=count, default=None, metavar="N",
+                   help="stop after N requests were handled: a MESSAGE answered, a call "
+                        "ended (default: no limit)")
+
     p = sub.add_parser("trace", help=COMMANDS["trace"], description=COMMANDS["trace"]
                        + ". E.g. 'sipcore trace register --from sip:alice@127.0.0.1 ...', "
                          "'sipcore trace --pcap out.pcap message ...', or "
@@ -552,13 +698,15 @@ def build_parser(prog: str = "sipcore") -> _Parser:
     p.add_argument("--local-port", type=port_number, default=None, metavar="PORT",
                    help="without a command: UDP and TCP port to listen on (default: any free)")
     p.add_argument("rest", nargs=argparse.REMAINDER, metavar="COMMAND ...",
-                   help="message, call, register or subscribe with its arguments")
+                   help="message, call, register, subscribe or listen with its arguments "
+                        "(without one: 'listen --duration SECONDS' with --listen, --ip and "
+                        "--local-port)")
     return ap
 
 
 HANDLERS: dict[str, Callable[[Session], int]] = {
     "message": cmd_message, "register": cmd_register, "subscribe": cmd_subscribe,
-    "call": cmd_call,
+    "call": cmd_call, "listen": cmd_listen,
 }
 
 
@@ -577,16 +725,14 @@ def main(argv: list[str]) -> int:
                            f"one of {', '.join(HANDLERS)} (see sipcore trace --help)\n")
             args = build_parser("sipcore trace").parse_args(args.rest)
             prog = f"sipcore trace {args.command}"
-        else:
-            args.from_uri, args.password, args.route, args.transport = None, None, None, "udp"
-            args.timeout = 10.0
+        else:       # listen, with the listen command's defaults
+            args = build_parser("sipcore trace").parse_args(["listen"])
+            args.duration, args.ip, args.local_port = trace.listen, trace.ip, trace.local_port
     if args.command == "register" and args.from_uri is None:
         ap.exit(2, f"{prog}: error: argument --from: required (the address of record to "
                    "register)\n")
     session = Session(args, trace)
     try:
-        if args.command == "trace":      # no command: listen
-            return _listen(session)
         return HANDLERS[args.command](session)
     except Failure as e:
         print(f"{prog}: {e}", file=sys.stderr)
@@ -614,10 +760,3 @@ def _registrar(args: argparse.Namespace) -> Any:
         return args.registrar
     return SIPURI(args.from_uri.host, port=args.from_uri.port)
 
-
-def _listen(s: Session) -> int:
-    try:
-        return cmd_listen(s)
-    except Failure as e:
-        raise Failure(str(e).replace("could not start the SIP endpoint", "could not listen")) \
-            from None

@@ -42,7 +42,12 @@ the peer's audio bridge).  Settings (all optional)::
      "conference": false,          # also connect_audio_transport() (the spec's conference)
      "use_ice": false,             # ICE on the call's RTPTransport (RFC 8445 through pjnath)
      "ice_stun_address": null,     # with use_ice: a STUN server (IP address) for a
-     "ice_stun_port": 3478}        #   server-reflexive candidate
+     "ice_stun_port": 3478,        #   server-reflexive candidate
+     "play": null}                 # a .wav file played (looped) instead of the tone
+
+``"use_ice": "offer"`` answers an incoming offer with ICE when it has ICE (``a=ice-ufrag``),
+without it otherwise (``sipcore listen``).  ``--answer`` may also be a final code 300-699
+(given by :mod:`sipcore.cli`'s ``listen``): every incoming call is refused with it.
 
 With a STUN server the transport waits for its answer (WAIT_STUN) before the offer or the
 answer is made; ``--answer auto`` then answers from a thread of its own (the answer comes
@@ -208,8 +213,14 @@ def main(argv: list[str]) -> int:
 
 SRTP_MODES = {"off": (False, False), "optional": (True, False), "forced": (True, True)}
 MEDIA_KEYS = ("codecs", "srtp", "tone", "record", "conference", "use_ice", "ice_stun_address",
-              "ice_stun_port")
+              "ice_stun_port", "play")
 _MIRROR = {"sendonly": "recvonly", "recvonly": "sendonly"}
+
+
+def has_ice(sdp: Any) -> bool:
+    """Whether an SDP offers ICE (RFC 8839: ``a=ice-ufrag`` in the session or a stream)."""
+    return any(a.name == "ice-ufrag" for a in [*sdp.attributes,
+                                                *(a for m in sdp.media for a in m.attributes)])
 
 
 def _with_direction(sdp: Any, direction: str) -> Any:
@@ -232,8 +243,9 @@ class CallMedia:
     RecordingWaveFile of what this stream alone hears (sipcore's pairwise connections).
 
     ``CallMedia(codecs=None, srtp="off", tone=None, record=None, conference=False,
-    workdir=None, use_ice=False, ice_stun_address=None, ice_stun_port=3478)``; ``workdir`` holds
-    the tone files (default: a temporary folder); the ICE arguments are the RTPTransport's.
+    workdir=None, use_ice=False, ice_stun_address=None, ice_stun_port=3478, play=None)``;
+    ``workdir`` holds the tone files (default: a temporary folder); the ICE arguments are the
+    RTPTransport's; ``play``: a .wav file played (looped) instead of the tone.
     With a STUN server the transport starts in WAIT_STUN: ``offer()`` and ``answer()`` first
     wait for its answer (:meth:`wait_initialized`), so call them off the poll thread (not in a
     signal receiver) or without STUN there.
@@ -249,13 +261,15 @@ class CallMedia:
     def __init__(self, codecs: list[str] | None = None, srtp: str = "off",
                  tone: float | None = None, record: str | None = None,
                  conference: bool = False, workdir: str | None = None, use_ice: bool = False,
-                 ice_stun_address: str | None = None, ice_stun_port: int = 3478):
+                 ice_stun_address: str | None = None, ice_stun_port: int = 3478,
+                 play: str | None = None):
         from . import RTPTransport
         if srtp not in SRTP_MODES:
             raise ValueError(f"srtp must be one of {', '.join(SRTP_MODES)}, not {srtp!r}")
         use_srtp, forced = SRTP_MODES[srtp]
         self.codecs = codecs
         self.tone = tone
+        self.play = play
         self.record_path = record
         self.conference = bool(conference)
         self.workdir = workdir
@@ -357,8 +371,8 @@ class CallMedia:
 
     def _connect(self) -> None:
         from . import RecordingWaveFile, WaveFile
-        if self.tone:
-            self.player = WaveFile(self.tone_file())
+        if self.play or self.tone:
+            self.player = WaveFile(self.play or self.tone_file())
             self.player.start(loop_count=0, destination=self.audio)
         if self.record_path:
             self.recorder = RecordingWaveFile(self.record_path)
@@ -435,7 +449,8 @@ class _Calls:
                       conference=settings.get("conference", False), workdir=self.workdir,
                       use_ice=settings.get("use_ice", False),
                       ice_stun_address=settings.get("ice_stun_address"),
-                      ice_stun_port=settings.get("ice_stun_port", 3478))
+                      ice_stun_port=settings.get("ice_stun_port", 3478),
+                      play=settings.get("play"))
         self.media[cid] = m
         return m
 
@@ -461,6 +476,8 @@ class _Calls:
             inv.set_offered_local_sdp(self.answer_direction(inv, direction))
             return True
         offer = inv.get_offered_remote_sdp()
+        if settings.get("use_ice") == "offer":
+            settings = {**settings, "use_ice": offer is not None and has_ice(offer)}
         try:
             m = self.new_media(cid, settings)
             inv.set_offered_local_sdp(m.answer(offer, direction))
@@ -569,6 +586,8 @@ class _Calls:
                         self.auto_answer(cid, sender, settings)
                 elif self.args.answer == "busy":
                     sender.disconnect(486)
+                elif isinstance(self.args.answer, int):    # sipcore listen --answer CODE
+                    sender.disconnect(self.args.answer)
             elif d["state"] == "REINVITED" and self.args.reinvite == "auto":
                 sender.set_offered_local_sdp(self.reinvite_answer(sender, self.media.get(cid),
                                                                   None))
@@ -628,6 +647,17 @@ class _Calls:
                         ev[key] = [c._asdict() for c in d[key]]
                 m.ice.append(ev)
                 self.emit(event="ice", id=cid, **ev)
+
+    def disconnect(self) -> None:
+        """Disconnect the receivers __init__ connected (sipcore listen, before it stops)."""
+        from . import signals
+        for receiver, names in ((self.on_state, ["SIPInvitationChangedState"]),
+                                (self.on_sdp, ["SIPInvitationGotSDPUpdate"]),
+                                (self.on_dtmf, ["RTPAudioTransportGotDTMF"]),
+                                (self.on_ice, ["RTPTransportICENegotiationDidSucceed",
+                                               "RTPTransportICENegotiationDidFail"])):
+            for name in names:
+                getattr(signals, name).disconnect(receiver)
 
     def close(self) -> None:
         for cid in list(self.media):

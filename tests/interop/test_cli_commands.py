@@ -86,6 +86,11 @@ def test_message_to_nothing_fails_with_the_code(tmp_path):
     (["register"], "argument --from"),
     (["subscribe", "sip:alice@127.0.0.1", "--local-port", "99999"], "argument --local-port"),
     (["trace", "bogus"], "argument COMMAND"),
+    (["listen", "--answer", "250"], "argument --answer"),
+    (["listen", "--message-code", "180"], "argument --message-code"),
+    (["listen", "--count", "0"], "argument --count"),
+    (["listen", "--transport", "sctp"], "argument --transport"),
+    (["listen", "--codec", "nosuchcodec", "--duration", "5"], "argument --codec"),
     (["trace", "--pcap", "x.pcap", "message", "bob@", "hi"], "trace message: error: argument TO"),
     # refused by sipcore itself (after the Engine started): the message names the value
     (["register", "--from", "sip:a@127.0.0.1:9", "--expires", "-3"], "expires must be"),
@@ -282,7 +287,8 @@ def test_trace_listening_shows_what_comes(engine, recorder):
         assert n.data.code == 200
         seen = ""
         deadline = time.monotonic() + 10
-        while "MESSAGE from sip:dave@127.0.0.1" not in seen and time.monotonic() < deadline:
+        while not ("\nMESSAGE from sip:dave@127.0.0.1" in seen and "SIP/2.0 200 OK" in seen) \
+                and time.monotonic() < deadline:       # (the 200 is sent after the receiver)
             seen += p.stdout.readline()
     finally:
         p.send_signal(2)
@@ -290,8 +296,111 @@ def test_trace_listening_shows_what_comes(engine, recorder):
     assert p.returncode == 130, err
     assert re.search(rf"received 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:{port} \(TCP\)\n"
                      rf"MESSAGE sip:cli@127\.0\.0\.1:{port}", seen), seen
-    assert "MESSAGE from sip:dave@127.0.0.1: anyone there" in seen
+    assert ("MESSAGE from sip:dave@127.0.0.1 (text/plain, 12 bytes; answered 200): anyone there"
+            in seen)
     assert "SIP/2.0 200 OK" in seen + rest
+
+
+# -- listen --
+
+def _listening(*args: str) -> tuple[subprocess.Popen, int]:
+    """``sipcore listen ARGS`` started, and the port its first line says it listens on."""
+    p = start("listen", *args)
+    first = p.stdout.readline()
+    m = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+) \((UDP|TCP)\)\n", first)
+    assert m, (first, p.stderr.read() if p.poll() is not None else "")
+    return p, int(m.group(1))
+
+
+def test_listen_answers_messages_with_the_chosen_code_until_count(engine, recorder):
+    """Each MESSAGE printed (sender, Content-Type, size, body; a second line indented) and
+    answered with --message-code as the sender sees it; --count 2: exit 0 after the second."""
+    from sipcore import send_message
+    p, port = _listening("--transport", "udp", "--message-code", "486", "--count", "2")
+    try:
+        me = Credentials(SIPURI("127.0.0.1", user="dave"))
+        for body, ctype in (("first", "text/plain"), ('{"a": 1}\nline two', "application/json")):
+            send_message(me, SIPURI("127.0.0.1", user="cli", port=port), ctype, body,
+                         Route("127.0.0.1", port))
+            n = recorder.wait_for("SIPEngineGotMessageResponse", timeout=10)
+            assert (n.data.code, n.data.reason) == (486, "Busy Here")
+        out, err = p.communicate(timeout=20)
+    finally:
+        p.kill() if p.poll() is None else None
+    assert p.returncode == 0, err
+    assert out == ("MESSAGE from sip:dave@127.0.0.1 (text/plain, 5 bytes; answered 486): first\n"
+                   'MESSAGE from sip:dave@127.0.0.1 (application/json, 17 bytes; answered 486): '
+                   '{"a": 1}\n    line two\n'
+                   "2 request(s) handled\n"), out
+
+
+def test_listen_answers_a_call_with_ice_and_audio_and_prints_the_hang_up(sipcore_peer_factory,
+                                                                          tmp_path):
+    """An incoming call with ICE in its offer: answered 180/200 with ICE, --play heard by the
+    caller, the caller's tone recorded (--record with {id}), its BYE printed, --count 1 ends."""
+    tone = str(tmp_path / "tone.wav")
+    tones.write_tone(tone, 1000, seconds=1, sample_rate=8000)
+    p, port = _listening("--transport", "udp", "--count", "1", "--play", tone, "--record",
+                         str(tmp_path / "heard-{id}.wav"), "--codec", "PCMU")
+    try:
+        peer = sipcore_peer_factory("--answer", "manual")
+        peer.set_media(codecs=["PCMU", "PCMA"], tone=500, use_ice=True)
+        peer.command("call", id="c1", to=f"sip:cli@127.0.0.1:{port}",
+                     route=["127.0.0.1", port, "udp"])
+        peer.expect("call_state", id="c1", state="EARLY", code=180)
+        started = peer.expect("media_started", id="c1")      # the 200's answer negotiated
+        time.sleep(1.5)
+        peer.command("hangup", id="c1")
+        stopped = peer.expect("media_stopped", id="c1")
+        out, err = p.communicate(timeout=20)
+    finally:
+        p.kill() if p.poll() is None else None
+    assert p.returncode == 0, err
+    assert started["codec"] == "PCMU"                          # --codec: PCMU only
+    assert stopped["ice_active"] and stopped["stats"]["rx_packets"] >= 40   # --play heard
+    lines = out.splitlines()
+    assert "call in1 INCOMING from sip:peer@127.0.0.1: INVITE received" in lines
+    assert "call in1 CONFIRMED: ACK received" in lines and "call in1 EARLY" in lines
+    assert any(re.fullmatch(rf"call in1 audio: PCMU at 8000 Hz, RTP port \d+, ICE, recording "
+                            rf"{re.escape(str(tmp_path / 'heard-in1.wav'))}", x) for x in lines)
+    local, remote = stopped["ice"][0]["chosen_local_candidates"][0], \
+        stopped["ice"][0]["chosen_remote_candidates"][0]
+    assert (f"call in1 ICE: nominated 127.0.0.1:{remote['port']} (host) -> "
+            f"127.0.0.1:{local['port']} (host)") in lines
+    assert lines[-3] == "call in1 DISCONNECTED: BYE received"
+    sent, received = map(int, re.fullmatch(r"call in1 audio ended: RTP packets sent (\d+), "
+                                           r"received (\d+)", lines[-2]).groups())
+    assert sent >= 40 and received >= 40, lines[-2]
+    assert lines[-1] == "1 request(s) handled"
+    with wave.open(str(tmp_path / "heard-in1.wav")) as w:
+        assert w.getnframes() >= 8000            # >= 1 s of the caller's tone
+    assert peer.exceptions == []
+
+
+def test_listen_refuses_calls_with_busy_or_a_code_and_rings(sipcore_peer):
+    """--answer busy: the caller gets 486; --answer 603: 603; --answer ring: 180 and no more
+    (the caller's CANCEL ends it); each call counts once ended."""
+    for mode, expect in (("busy", "486 Busy Here"), ("603", "603 Decline")):
+        p, port = _listening("--transport", "udp", "--answer", mode, "--count", "1")
+        r = sipcore("call", f"sip:cli@127.0.0.1:{port}", "--timeout", "10")
+        out, err = p.communicate(timeout=20)
+        assert r.returncode == 1 and r.stderr.splitlines()[-1] == f"sipcore call: {expect}"
+        assert p.returncode == 0, err
+        assert f"call in1 DISCONNECTED: {expect}\n1 request(s) handled\n" in out, out
+    p, port = _listening("--transport", "tcp", "--answer", "ring", "--count", "1")
+    try:
+        sipcore_peer.command("call", id="r1", to=f"sip:cli@127.0.0.1:{port}",
+                             route=["127.0.0.1", port, "tcp"])
+        sipcore_peer.expect("call_state", id="r1", state="EARLY", code=180)
+        with pytest.raises(TimeoutError):                     # ringing, not answered
+            sipcore_peer.expect("call_state", id="r1", state="CONNECTING", timeout=1)
+        sipcore_peer.command("hangup", id="r1")
+        sipcore_peer.expect("call_state", id="r1", state="DISCONNECTED")
+        out, err = p.communicate(timeout=20)
+    finally:
+        p.kill() if p.poll() is None else None
+    assert p.returncode == 0, err
+    assert "call in1 EARLY\n" in out and "call in1 DISCONNECTED: CANCEL received\n" in out, out
 
 
 # -- the status line --
