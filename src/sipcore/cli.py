@@ -25,6 +25,7 @@ COMMANDS = {
     "call": "call a SIP URI with audio (RTP), stay in the call, hang up",
     "register": "register an address of record at a registrar, then unregister",
     "subscribe": "subscribe to an event package (presence by default) and print the NOTIFYs",
+    "publish": "publish a presence state (PIDF) or a given body, stay published, unpublish",
     "listen": "wait for incoming MESSAGEs and calls, answer them and print them live",
     "trace": "print the SIP traffic (or write a pcap) of another command, or while listening",
 }
@@ -360,6 +361,56 @@ def cmd_subscribe(s: Session) -> int:
     return 0
 
 
+def pidf(entity: Any, status: str, note: str | None) -> str:
+    """A PIDF document (RFC 3863) of one tuple: basic ``status`` and an optional ``note``."""
+    from xml.sax.saxutils import escape, quoteattr
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<presence xmlns="urn:ietf:params:xml:ns:pidf" entity={quoteattr(str(entity))}>\n'
+            f'  <tuple id="sipcore-cli"><status><basic>{status}</basic></status>'
+            + (f"<note>{escape(note)}</note>" if note else "") + "</tuple>\n</presence>\n")
+
+
+def cmd_publish(s: Session) -> int:
+    from . import Publication, signals
+    a = s.args
+    target = _registrar(a)
+    if a.body is not None:
+        try:
+            with open(a.body, "rb") as f:
+                body: str | bytes = f.read()
+        except OSError as e:
+            raise UsageError(f"argument --body: {e.strerror}: {a.body!r}") from None
+    s.start(target.host)
+    if a.body is None:
+        body = pidf(s.me(), a.status, a.note)
+    pub = Publication(s.credentials(), a.event, s.route(target), expires=a.expires,
+                      timeout=a.timeout)
+    state = "SIPPublicationChangedState"
+
+    def on_state(sender: Any, **d: Any) -> None:
+        if sender is pub:
+            s.status.clear()
+            print(f"publication {d['state']}" + (f": {d['code']} {d['reason']}"
+                                                 if d.get("code") else ""), flush=True)
+    signals.SIPPublicationChangedState.connect(on_state, weak=False)
+    try:
+        pub.publish(a.content_type, body)
+        s.wait_for(f"publishing {a.event} of {s.me()}", state, sender=pub,
+                   where={"state": "published"}, fail_on={state: {"state": "unpublished"}})
+        s.pause("published" + (f" for {a.duration:g} s" if a.duration else " (Ctrl-C ends)"),
+                a.duration, until=lambda: pub.state == "unpublished")
+        if pub.state == "unpublished":      # a refresh failed: its code was printed
+            raise Failure("the publication ended (its refresh failed)")
+        pub.unpublish()
+        n = s.wait_for("unpublishing", state, sender=pub, where={"state": "unpublished"})
+    finally:
+        signals.SIPPublicationChangedState.disconnect(on_state)
+    code = n.data.__dict__.get("code")
+    if code and not 200 <= code < 300:
+        raise Failure(describe(n))
+    return 0
+
+
 def cmd_call(s: Session) -> int:
     from . import AudioTransport, Invitation, RecordingWaveFile, RTPTransport, SDPSession, WaveFile
     a = s.args
@@ -623,6 +674,30 @@ def build_parser(prog: str = "sipcore") -> _Parser:
                    help="how long to stay subscribed, printing NOTIFYs (0: until Ctrl-C; "
                         "default: 2)")
 
+    p = sub.add_parser("publish", help=COMMANDS["publish"], description=COMMANDS["publish"]
+                       + ": PUBLISH (RFC 3903) for the address of record --from, sent to its "
+                         "host unless --registrar or --route says otherwise; each state "
+                         "change is printed (a refresh too); exit 0 once unpublished, 1 when "
+                         "the server refused.")
+    _common(p, to=False)
+    p.add_argument("--registrar", type=sip_uri, default=None, metavar="URI",
+                   help="where to send the PUBLISH (default: the host of --from)")
+    p.add_argument("--event", default="presence",
+                   help="event package (default: presence; one the Engine knows)")
+    p.add_argument("--status", choices=["open", "closed"], default="open",
+                   help="the PIDF document's basic status (default: open)")
+    p.add_argument("--note", default=None, metavar="TEXT",
+                   help="a note in the PIDF document (e.g. 'at lunch')")
+    p.add_argument("--body", default=None, metavar="FILE",
+                   help="publish this file's content instead of a PIDF document (with "
+                        "--content-type)")
+    p.add_argument("--content-type", default="application/pidf+xml", metavar="TYPE/SUBTYPE",
+                   help="Content-Type of --body (default: application/pidf+xml)")
+    p.add_argument("--expires", type=int, default=300, metavar="SECONDS",
+                   help="publication lifetime asked for (default: 300; refreshed by itself)")
+    p.add_argument("--duration", type=seconds, default=2.0, metavar="SECONDS",
+                   help="how long to stay published (0: until Ctrl-C; default: 2)")
+
     p = sub.add_parser("call", help=COMMANDS["call"], description=COMMANDS["call"]
                        + ". With no sound card the audio runs on sipcore's null clock: "
                          "--play and --record are how to hear and say something.")
@@ -706,6 +781,7 @@ def build_parser(prog: str = "sipcore") -> _Parser:
 
 HANDLERS: dict[str, Callable[[Session], int]] = {
     "message": cmd_message, "register": cmd_register, "subscribe": cmd_subscribe,
+    "publish": cmd_publish,
     "call": cmd_call, "listen": cmd_listen,
 }
 
@@ -728,9 +804,16 @@ def main(argv: list[str]) -> int:
         else:       # listen, with the listen command's defaults
             args = build_parser("sipcore trace").parse_args(["listen"])
             args.duration, args.ip, args.local_port = trace.listen, trace.ip, trace.local_port
-    if args.command == "register" and args.from_uri is None:
+    if args.command in ("register", "publish") and args.from_uri is None:
         ap.exit(2, f"{prog}: error: argument --from: required (the address of record to "
-                   "register)\n")
+                   f"{args.command})\n")
+    if args.command == "publish" and args.body is None and args.content_type != \
+            "application/pidf+xml":
+        ap.exit(2, f"{prog}: error: argument --content-type: only with --body (the PIDF "
+                   "document is application/pidf+xml)\n")
+    if args.command == "publish" and args.body is not None and (
+            args.note is not None or "--status" in argv):
+        ap.exit(2, f"{prog}: error: argument --body: not with --status or --note\n")
     session = Session(args, trace)
     try:
         return HANDLERS[args.command](session)

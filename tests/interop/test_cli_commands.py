@@ -84,6 +84,12 @@ def test_message_to_nothing_fails_with_the_code(tmp_path):
     (["call", "sip:bob@127.0.0.1", "--transport", "sctp"], "argument --transport"),
     (["call", "sip:bob@127.0.0.1", "--codec", "nosuchcodec"], "argument --codec"),
     (["register"], "argument --from"),
+    (["publish", "--status", "open"], "argument --from"),
+    (["publish", "--from", "sip:a@127.0.0.1", "--status", "away"], "argument --status"),
+    (["publish", "--from", "sip:a@127.0.0.1", "--body", "/nonexistent"], "argument --body"),
+    (["publish", "--from", "sip:a@127.0.0.1", "--body", "x", "--note", "n"], "argument --body"),
+    (["publish", "--from", "sip:a@127.0.0.1", "--content-type", "text/plain"],
+     "argument --content-type"),
     (["subscribe", "sip:alice@127.0.0.1", "--local-port", "99999"], "argument --local-port"),
     (["trace", "bogus"], "argument COMMAND"),
     (["listen", "--answer", "250"], "argument --answer"),
@@ -161,6 +167,62 @@ def test_subscribe_prints_the_notify_of_a_publication(kamailio, engine, recorder
     assert "subscription ACTIVE\n" in r.stdout        # (the NOTIFY may be printed first)
     assert "NOTIFY application/pidf+xml" in r.stdout and "at the cli test" in r.stdout
     assert r.stdout.endswith("subscription TERMINATED\n")
+
+
+# -- publish --
+
+@pytest.mark.kamailio(users=USERS)
+def test_publish_is_seen_by_a_subscriber_refreshed_and_unpublished(kamailio):
+    """``publish --status closed --note``: a ``subscribe`` process of bob's sees the PIDF;
+    --expires 2 for --duration 2.5: refreshed (each state change printed); unpublished at the
+    end (the subscriber's next NOTIFY no longer has the note); exit 0."""
+    sub = start("subscribe", at(kamailio, "alice"), "--from", at(kamailio, "bob"), "--password",
+                "bpw", "--duration", "20")
+    try:
+        assert sub.stdout.readline() != ""           # subscribed (or its first NOTIFY)
+        r = sipcore("publish", "--from", at(kamailio, "alice"), "--password", "apw",
+                    "--status", "closed", "--note", "in a <meeting>", "--expires", "2",
+                    "--duration", "2.5")
+        time.sleep(1)                                # the NOTIFY of the unpublish
+    finally:
+        sub.send_signal(2)
+        seen, err = sub.communicate(timeout=30)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:2] == ["publication publishing", "publication published: 200 OK"], lines
+    assert lines[-2:] == ["publication unpublishing", "publication unpublished: 200 OK"], lines
+    assert lines.count("publication published: 200 OK") >= 2, lines    # refreshed (~1 s)
+    notifies = seen.split("NOTIFY application/pidf+xml")
+    published = [i for i, n in enumerate(notifies) if "in a &lt;meeting&gt;" in n]
+    assert published and "<basic>closed</basic>" in notifies[published[0]], seen
+    assert published[-1] < len(notifies) - 1, seen   # a later NOTIFY: the note is gone
+
+
+@pytest.mark.kamailio(users=USERS)
+def test_publish_a_body_file_and_the_refusals(kamailio, tmp_path):
+    """--body FILE: its content is what a subscriber gets; Ctrl-C: exit 130; a wrong
+    password: exit 1 with the code; nothing at the other end: exit 1 with 408."""
+    doc = tmp_path / "p.xml"
+    doc.write_text(PIDF.replace("entity=\"sip:alice@127.0.0.1\"",
+                                f"entity=\"{at(kamailio, 'alice')}\""))
+    p = start("publish", "--from", at(kamailio, "alice"), "--password", "apw", "--body",
+              str(doc), "--content-type", "application/pidf+xml", "--duration", "30")
+    try:
+        assert p.stdout.readline() == "publication publishing\n"
+        assert p.stdout.readline() == "publication published: 200 OK\n"
+        r = sipcore("subscribe", at(kamailio, "alice"), "--from", at(kamailio, "bob"),
+                    "--password", "bpw", "--duration", "0.5")
+    finally:
+        p.send_signal(2)
+        out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, err
+    assert "at the cli test" in r.stdout, r.stdout
+    r = sipcore("publish", "--from", at(kamailio, "alice"), "--password", "nope")
+    assert r.returncode == 1 and re.fullmatch(r"sipcore publish: (401|403|407) .*",
+                                              r.stderr.splitlines()[-1]), r.stderr
+    r = sipcore("publish", "--from", f"sip:alice@127.0.0.1:{free_port('udp')}", "--timeout",
+                "1")
+    assert r.returncode == 1 and r.stderr.splitlines()[-1].startswith("sipcore publish: 408 ")
 
 
 def test_subscribe_to_nothing_fails_with_the_code():
