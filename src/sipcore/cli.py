@@ -70,6 +70,15 @@ def host_port(text: str) -> tuple[str, int | None]:
     return m.group(1).strip("[]"), int(m.group(2)) if m.group(2) else None
 
 
+def readable_file(text: str) -> str:
+    """A file that exists and can be read (a certificate, a key, a CA list)."""
+    try:
+        with open(text, "rb"):
+            return text
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"{text!r}: {e.strerror}") from None
+
+
 def ip_address(text: str) -> str:
     try:
         return str(ipaddress.ip_address(text.strip("[]")))
@@ -173,18 +182,22 @@ class Session:
     def start(self, target_host: str) -> Any:
         from . import Engine, PJSIPError
         a = self.args
-        ports: dict[str, int | None] = {"local_udp_port": 0, "local_tcp_port": 0}
+        ports: dict[str, int | None] = {"local_udp_port": 0, "local_tcp_port": 0,
+                                        "local_tls_port": 0 if a.transport == "tls" else None}
         if a.command == "listen":    # listening: on the chosen transports, the same port
-            ports = {f"local_{t}_port": (a.local_port or 0) if a.transport in (t, "both")
-                     else None for t in ("udp", "tcp")}
+            chosen = ("udp", "tcp") if a.transport == "both" else (a.transport,)
+            ports = {f"local_{t}_port": (a.local_port or 0) if t in chosen else None
+                     for t in ("udp", "tcp", "tls")}
         elif a.local_port is not None:
-            ports["local_tcp_port" if a.transport == "tcp" else "local_udp_port"] = a.local_port
+            ports[f"local_{a.transport}_port"] = a.local_port
+        tls = {"tls_ca_file": a.tls_ca, "tls_verify_server": not a.no_verify,
+               "tls_cert_file": a.tls_cert, "tls_privkey_file": a.tls_key}
         self.engine = Engine()
         try:
-            self.engine.start(local_ip=self.local_ip(target_host), local_tls_port=None,
-                              trace_sip=self.trace is not None, log_level=0,
+            self.engine.start(local_ip=self.local_ip(target_host), trace_sip=self.trace is not None,
+                              log_level=0,
                               message_answer="receiver" if a.command == "listen" else "auto",
-                              **ports)
+                              **ports, **tls)
         except ValueError as e:
             raise UsageError(str(e)) from None
         except PJSIPError as e:
@@ -249,14 +262,14 @@ class Session:
             signals.SIPEngineSIPTrace.connect(self._print_trace, weak=False)
 
     def _print_trace(self, sender: Any, **d: Any) -> None:
-        from .pcap import transport_of
+        from .pcap import via_transport
         when = d["timestamp"].astimezone().strftime("%H:%M:%S.%f")[:-3]
         arrow = "received" if d["received"] else "sent"
         src = _addr(d["source_ip"], d["source_port"])
         dst = _addr(d["destination_ip"], d["destination_port"])
         text = d["data"].rstrip("\r\n").replace("\r\n", "\n")
         self.status.clear()
-        print(f"--- {when} {arrow} {src} -> {dst} ({transport_of(d['data']).upper()})\n{text}\n",
+        print(f"--- {when} {arrow} {src} -> {dst} ({via_transport(d['data'])})\n{text}\n",
               flush=True)
 
     def close(self) -> None:
@@ -600,7 +613,8 @@ def cmd_listen(s: Session) -> int:
                             "use_ice": "offer"}
     signals.SIPEngineGotMessage.connect(lis.on_message, weak=False)
     where = [f"{_addr(e.local_ip, port)} ({name})" for name, port in
-             (("UDP", e.local_udp_port), ("TCP", e.local_tcp_port)) if port]
+             (("UDP", e.local_udp_port), ("TCP", e.local_tcp_port), ("TLS", e.local_tls_port))
+             if port]
     print(f"listening on {' and '.join(where)}", flush=True)
     try:
         s.pause("listening" + (f" for {a.duration:g} s" if a.duration else " (Ctrl-C ends)"),
@@ -626,8 +640,9 @@ def _common(p: argparse.ArgumentParser, to: bool = True) -> None:
                    help="password for digest authentication (401/407), with --from's user")
     g.add_argument("--route", type=host_port, default=None, metavar="HOST[:PORT]",
                    help="send to this proxy instead of the target's host and port")
-    g.add_argument("--transport", choices=["udp", "tcp"], default="udp",
-                   help="transport of the requests (default: udp)")
+    g.add_argument("--transport", choices=["udp", "tcp", "tls"], default="udp",
+                   help="transport of the requests (default: udp; tls: the server's certificate "
+                        "is verified against --tls-ca unless --no-verify)")
     g.add_argument("--ip", type=ip_address, default=None,
                    help="local IP address (default: loopback for a loopback target, else the "
                         "default outgoing interface)")
@@ -636,6 +651,21 @@ def _common(p: argparse.ArgumentParser, to: bool = True) -> None:
     g.add_argument("--timeout", type=seconds, default=10.0, metavar="SECONDS",
                    help="a request without a final response by then fails with 408 "
                         "(default: 10)")
+    _tls_options(p.add_argument_group("TLS (with --transport tls)"), server=False)
+
+
+def _tls_options(g: Any, server: bool) -> None:
+    g.add_argument("--tls-ca", type=readable_file, default=None, metavar="FILE",
+                   help="CA certificates (PEM) to verify TLS servers with (default: the "
+                        "system's)")
+    g.add_argument("--no-verify", action="store_true",
+                   help="do not verify the TLS server's certificate (insecure: tests only)")
+    g.add_argument("--tls-cert", type=readable_file, default=None, metavar="FILE",
+                   help="this endpoint's certificate (PEM)" + (
+                       ": required with --transport tls" if server else
+                       " (a client certificate, if the server asks for one)"))
+    g.add_argument("--tls-key", type=readable_file, default=None, metavar="FILE",
+                   help="the private key (PEM) of --tls-cert")
 
 
 def build_parser(prog: str = "sipcore") -> _Parser:
@@ -732,8 +762,9 @@ def build_parser(prog: str = "sipcore") -> _Parser:
                    default=None, metavar="PORT",
                    help="port to listen on, the same for UDP and TCP (default: any free one; "
                         "printed)")
-    p.add_argument("--transport", choices=["udp", "tcp", "both"], default="both",
-                   help="transport(s) to listen on (default: both)")
+    p.add_argument("--transport", choices=["udp", "tcp", "tls", "both"], default="both",
+                   help="transport(s) to listen on: udp, tcp, tls (with --tls-cert and "
+                        "--tls-key) or both (UDP and TCP; default)")
     p.add_argument("--message-code", type=message_code, default=200, metavar="CODE",
                    help="final response to every incoming MESSAGE, 200-699 (default: 200)")
     p.add_argument("--answer", type=answer_mode, default="auto", metavar="MODE",
@@ -754,6 +785,7 @@ def build_parser(prog: str = "sipcore") -> _Parser:
     p.add_argument("--count", type=count, default=None, metavar="N",
                    help="stop after N requests were handled: a MESSAGE answered, a call "
                         "ended (default: no limit)")
+    _tls_options(p.add_argument_group("TLS (with --transport tls)"), server=True)
 
     p = sub.add_parser("trace", help=COMMANDS["trace"], description=COMMANDS["trace"]
                        + ". E.g. 'sipcore trace register --from sip:alice@127.0.0.1 ...', "
@@ -807,6 +839,10 @@ def main(argv: list[str]) -> int:
     if args.command in ("register", "publish") and args.from_uri is None:
         ap.exit(2, f"{prog}: error: argument --from: required (the address of record to "
                    f"{args.command})\n")
+    if args.command == "listen" and args.transport == "tls" and not (args.tls_cert and
+                                                                     args.tls_key):
+        ap.exit(2, f"{prog}: error: argument --tls-cert: --tls-cert and --tls-key are "
+                   "required with --transport tls\n")
     if args.command == "publish" and args.body is None and args.content_type != \
             "application/pidf+xml":
         ap.exit(2, f"{prog}: error: argument --content-type: only with --body (the PIDF "

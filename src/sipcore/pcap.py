@@ -88,11 +88,17 @@ _VIA = re.compile(r"^(?:via|v)[ \t]*:[ \t]*SIP[ \t]*/[ \t]*2\.0[ \t]*/[ \t]*([A-
                   re.IGNORECASE | re.MULTILINE)
 
 
+def via_transport(text: str) -> str:
+    """The transport a SIP message's top Via names, upper-case ("UDP", "TCP", "TLS"...;
+    "UDP" without a Via)."""
+    m = _VIA.search(text.split("\r\n\r\n", 1)[0])
+    return "UDP" if m is None else m.group(1).upper()
+
+
 def transport_of(text: str) -> str:
-    """"udp" or "tcp": the transport a SIP message's top Via names (UDP without a Via)."""
-    head = text.split("\r\n\r\n", 1)[0]
-    m = _VIA.search(head)
-    return "udp" if m is None or m.group(1).upper() in ("UDP", "DTLS") else "tcp"
+    """"udp" or "tcp": the transport a SIP message's top Via names (UDP without a Via), as a
+    pcap holds it (TLS as the TCP it travels on, the messages in clear)."""
+    return "udp" if via_transport(text) in ("UDP", "DTLS") else "tcp"
 
 
 def _fields(item: Any) -> dict[str, Any]:

@@ -92,6 +92,8 @@ def test_message_to_nothing_fails_with_the_code(tmp_path):
      "argument --content-type"),
     (["subscribe", "sip:alice@127.0.0.1", "--local-port", "99999"], "argument --local-port"),
     (["trace", "bogus"], "argument COMMAND"),
+    (["message", "sip:bob@127.0.0.1", "hi", "--tls-ca", "/nonexistent"], "argument --tls-ca"),
+    (["listen", "--transport", "tls"], "argument --tls-cert"),
     (["listen", "--answer", "250"], "argument --answer"),
     (["listen", "--message-code", "180"], "argument --message-code"),
     (["listen", "--count", "0"], "argument --count"),
@@ -463,6 +465,57 @@ def test_listen_refuses_calls_with_busy_or_a_code_and_rings(sipcore_peer):
         p.kill() if p.poll() is None else None
     assert p.returncode == 0, err
     assert "call in1 EARLY\n" in out and "call in1 DISCONNECTED: CANCEL received\n" in out, out
+
+
+# -- TLS --
+
+def test_tls_message_and_call_to_a_sipcore_peer_and_server_verification(sipcore_peer_factory,
+                                                                        tls_files):
+    """--transport tls: verified with --tls-ca (200; the call connects over TLS); with the
+    system's CAs the test CA is unknown (exit 1, nothing reaches the peer); --no-verify: 200."""
+    peer = sipcore_peer_factory("--answer", "auto", "--tls-port", "0", "--tls-cert",
+                                tls_files["cert"], "--tls-key", tls_files["key"])
+    uri = f"sip:peer@127.0.0.1:{peer.ready['tls']}"
+    r = sipcore("message", uri, "over tls", "--transport", "tls", "--tls-ca", tls_files["ca"])
+    assert r.returncode == 0 and r.stdout == "200 OK\n", r.stderr
+    assert peer.expect("message", body="over tls")["from_uri"].startswith("sip:sipcore@")
+    r = sipcore("message", uri, "unverified", "--transport", "tls", "--timeout", "3")
+    assert r.returncode == 1 and re.fullmatch(r"sipcore message: [45]\d\d .*",
+                                              r.stderr.splitlines()[-1]), r.stderr
+    with pytest.raises(TimeoutError):
+        peer.expect("message", body="unverified", timeout=0.5)
+    r = sipcore("message", uri, "not verified", "--transport", "tls", "--no-verify")
+    assert r.returncode == 0 and r.stdout == "200 OK\n", r.stderr
+    r = sipcore("trace", "call", uri, "--transport", "tls", "--tls-ca", tls_files["ca"],
+                "--duration", "0.5")
+    assert r.returncode == 0, r.stderr
+    assert re.search(rf"sent 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:{peer.ready['tls']} \(TLS\)\n"
+                     rf"INVITE {re.escape(uri)}", r.stdout), r.stdout
+    assert "connected to " in r.stdout and "hung up;" in r.stdout
+    peer.expect("call_state", state="CONFIRMED")
+
+
+def test_listen_over_tls_answers_a_message_and_a_call_from_the_cli(tls_files):
+    """listen --transport tls --tls-cert/--tls-key: a MESSAGE and a call from ``sipcore``
+    itself over TLS (verified with the test CA), both printed and answered."""
+    p = start("listen", "--transport", "tls", "--tls-cert", tls_files["cert"], "--tls-key",
+              tls_files["key"], "--count", "2")
+    try:
+        first = p.stdout.readline()
+        port = int(re.fullmatch(r"listening on 127\.0\.0\.1:(\d+) \(TLS\)\n", first).group(1))
+        tls = ("--transport", "tls", "--tls-ca", tls_files["ca"])
+        r = sipcore("message", f"sip:cli@127.0.0.1:{port}", "secret", *tls)
+        assert r.returncode == 0 and r.stdout == "200 OK\n", r.stderr
+        r = sipcore("call", f"sip:cli@127.0.0.1:{port}", "--duration", "0.5", *tls)
+        assert r.returncode == 0, r.stderr
+        out, err = p.communicate(timeout=20)
+    finally:
+        p.kill() if p.poll() is None else None
+    assert p.returncode == 0, err
+    assert out.startswith("MESSAGE from sip:sipcore@127.0.0.1 (text/plain, 6 bytes; answered "
+                          "200): secret\n"), out
+    assert "call in1 CONFIRMED: ACK received\n" in out and "call in1 DISCONNECTED: BYE" in out
+    assert out.endswith("2 request(s) handled\n")
 
 
 # -- the status line --
