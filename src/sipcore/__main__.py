@@ -2,7 +2,7 @@
 
 ``sipcore demo``: MESSAGEs with a second sipcore process, shown as a ladder.
 ``sipcore peer``: run that second endpoint (used by the demo and the tests).
-``sipcore message|call|register|subscribe|trace``: SIP from the command line
+``sipcore message|call|register|subscribe|publish|listen|trace``: SIP from the command line
 (:mod:`sipcore.cli`).
 ``sipcore --version``: sipcore's version and the pjproject it runs on.
 """

@@ -1,11 +1,19 @@
 """The ``sipcore`` subcommands that talk to a SIP server or endpoint: ``message``, ``call``,
-``register``, ``subscribe``, and ``trace`` (any of those, or listening, with the SIP traffic
-printed or written to a pcap file).  ``sipcore COMMAND --help`` describes every option.
+``register``, ``subscribe``, ``publish``, ``listen`` (wait for MESSAGEs and calls, answer and
+print them) and ``trace`` (any of those, or listening, with the SIP traffic printed or written
+to a pcap file).  ``sipcore COMMAND --help`` describes every option.  The commands that send
+requests take ``--transport tls`` (``--tls-ca``, ``--no-verify``); ``listen --transport tls``
+needs ``--tls-cert`` and ``--tls-key``.
 
-Exit status: 0 when the request succeeded; 1 when the network said no (the SIP code and
-reason are printed: ``sipcore register: 401 Unauthorized``); 2 for a bad argument (one line
-naming it: ``sipcore message: error: argument TO: 'bob@' is not a SIP URI ...``); 130 on
-Ctrl-C (what was registered, subscribed or called is ended first).
+Exit status: 0 when the request succeeded (``listen``: when ``--duration`` or ``--count``
+ended it); 1 when the network said no (the SIP code and reason are printed: ``sipcore
+register: 401 Unauthorized``; ``listen``: the port cannot be listened on); 2 for a bad
+argument (one line naming it: ``sipcore message: error: argument TO: 'bob@' is not a SIP URI
+...``); 130 on Ctrl-C (what was registered, published, subscribed or called is ended first).
+
+``listen`` answers calls with the call handling of :mod:`sipcore.peer` (its ``_Calls`` and
+``CallMedia``: the same offer/answer and audio wiring as the test peer), printing its events as
+lines.
 
 While it waits (for a final response, a call to be answered, ``--duration``) it shows a live
 status line on standard error: on a terminal one line rewritten in place

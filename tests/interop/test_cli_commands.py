@@ -408,7 +408,8 @@ def test_listen_answers_a_call_with_ice_and_audio_and_prints_the_hang_up(sipcore
                          str(tmp_path / "heard-{id}.wav"), "--codec", "PCMU")
     try:
         peer = sipcore_peer_factory("--answer", "manual")
-        peer.set_media(codecs=["PCMU", "PCMA"], tone=500, use_ice=True)
+        peer.set_media(codecs=["PCMU", "PCMA"], tone=500, use_ice=True,
+                       record=str(tmp_path / "peer-{id}.wav"))
         peer.command("call", id="c1", to=f"sip:cli@127.0.0.1:{port}",
                      route=["127.0.0.1", port, "udp"])
         peer.expect("call_state", id="c1", state="EARLY", code=180)
@@ -436,8 +437,10 @@ def test_listen_answers_a_call_with_ice_and_audio_and_prints_the_hang_up(sipcore
                                            r"received (\d+)", lines[-2]).groups())
     assert sent >= 40 and received >= 40, lines[-2]
     assert lines[-1] == "1 request(s) handled"
-    with wave.open(str(tmp_path / "heard-in1.wav")) as w:
-        assert w.getnframes() >= 8000            # >= 1 s of the caller's tone
+    heard = tones.levels(str(tmp_path / "heard-in1.wav"), [500, 1000], start=0.3, end=1.3)
+    assert heard[500] > -40 and heard[500] - heard[1000] >= 10, heard       # the caller's
+    theirs = tones.levels(stopped["record"], [1000, 500], start=0.3, end=1.3)
+    assert theirs[1000] > -40 and theirs[1000] - theirs[500] >= 10, theirs  # --play's
     assert peer.exceptions == []
 
 

@@ -84,5 +84,6 @@ def test_every_argument_of_the_network_commands_is_described():
 
 def test_help_lists_the_network_commands():
     r = _run("--help")
-    for cmd in ("message:", "call:", "register:", "subscribe:", "trace:"):
+    for cmd in ("message:", "call:", "register:", "subscribe:", "trace:", "listen:",
+                "publish:"):
         assert cmd in r.stdout
