@@ -743,7 +743,7 @@ def build_parser(prog: str = "sipcore") -> _Parser:
     p.add_argument("--duration", type=seconds, default=5.0, metavar="SECONDS",
                    help="how long to stay in the call once answered (0: until Ctrl-C or the "
                         "other side hangs up; default: 5)")
-    p.add_argument("--play", default=None, metavar="WAV",
+    p.add_argument("--play", type=readable_file, default=None, metavar="WAV",
                    help="play this .wav file into the call (looped)")
     p.add_argument("--record", default=None, metavar="WAV",
                    help="record what the other side sends into this .wav file")
@@ -779,7 +779,7 @@ def build_parser(prog: str = "sipcore") -> _Parser:
                    help="incoming calls: auto (180 then 200), ring (180 and no more), busy "
                         "(486), none (no response at all), or a code: 200 (auto), 180 (ring), "
                         "300-699 (refused with it) (default: auto)")
-    p.add_argument("--play", default=None, metavar="WAV",
+    p.add_argument("--play", type=readable_file, default=None, metavar="WAV",
                    help="play this .wav file into every answered call (looped)")
     p.add_argument("--record", default=None, metavar="WAV",
                    help="record what each answered call sends into this .wav file ({id} in "

@@ -94,6 +94,8 @@ def test_message_to_nothing_fails_with_the_code(tmp_path):
     (["trace", "bogus"], "argument COMMAND"),
     (["message", "sip:bob@127.0.0.1", "hi", "--tls-ca", "/nonexistent"], "argument --tls-ca"),
     (["listen", "--transport", "tls"], "argument --tls-cert"),
+    (["listen", "--play", "/nonexistent.wav"], "argument --play"),
+    (["call", "sip:bob@127.0.0.1", "--play", "/nonexistent.wav"], "argument --play"),
     (["listen", "--answer", "250"], "argument --answer"),
     (["listen", "--message-code", "180"], "argument --message-code"),
     (["listen", "--count", "0"], "argument --count"),
