@@ -500,6 +500,21 @@ def test_tls_message_and_call_to_a_sipcore_peer_and_server_verification(sipcore_
     peer.expect("call_state", state="CONFIRMED")
 
 
+@pytest.mark.kamailio(users=USERS)
+def test_register_and_publish_over_tls_at_kamailio(kamailio):
+    """REGISTER and PUBLISH over TLS to kamailio's TLS port (its CA given): 200 each, the
+    binding's contact says transport=tls."""
+    tls = ("--transport", "tls", "--tls-ca", kamailio.ca_file, "--route",
+           f"127.0.0.1:{kamailio.tls_port}", "--from", at(kamailio, "alice"), "--password", "apw")
+    r = sipcore("register", *tls, "--hold", "0")
+    assert r.returncode == 0, r.stderr
+    assert re.match(r"registered .*: 200 OK, expires in \d+ s, contact <sip:alice@127\.0\.0\.1:"
+                    r"\d+;transport=tls>\nunregistered: 200 OK\n$", r.stdout), r.stdout
+    r = sipcore("publish", *tls, "--duration", "0.1")
+    assert r.returncode == 0 and r.stdout.splitlines()[1] == "publication published: 200 OK", \
+        (r.stdout, r.stderr)
+
+
 def test_listen_over_tls_answers_a_message_and_a_call_from_the_cli(tls_files):
     """listen --transport tls --tls-cert/--tls-key: a MESSAGE and a call from ``sipcore``
     itself over TLS (verified with the test CA), both printed and answered."""
