@@ -1,0 +1,116 @@
+"""send_message from many application threads at once, with Engine.stop() interleaved.
+
+Off the poll thread send_message checks and reserves in the calling thread and hands the
+request to the poll thread without waiting (docs/threads.md).  The contract that must hold
+whatever the interleaving: each call either raises (EngineNotRunningError once the Engine
+stops, MessagePendingError while the same URI is pending) or is answered by exactly one
+SIPEngineGotMessageResponse -- also when the Engine stops between the call and the poll
+thread's turn (408 "Engine stopped") -- and nothing crashes.  The run is in a child process,
+so a crash is a test failure, not a dead test run.
+"""
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+CHILD = textwrap.dedent("""
+    import json, random, sys, threading, time
+    from sipcore import (Credentials, Engine, EngineNotRunningError, MessagePendingError,
+                         Route, SIPURI, send_message, signals)
+
+    cycles, threads_n, per_thread = (int(a) for a in sys.argv[1:4])
+    rng = random.Random(20261129)
+    answers = {}                       # id(to_uri) -> [codes]
+    exceptions = []
+
+    def on_response(sender, to_uri, code, reason, **data):
+        answers.setdefault(id(to_uri), []).append((code, reason))
+
+    def on_exception(sender, **data):
+        exceptions.append(data["traceback"])
+
+    signals.SIPEngineGotMessageResponse.connect(on_response, weak=False)
+    signals.SIPEngineGotException.connect(on_exception, weak=False)
+    totals = {"accepted": 0, "not_running": 0, "pending": 0, "codes": {}}
+    engine = Engine()
+    for cycle in range(cycles):
+        engine.start(local_ip="127.0.0.1", log_level=0, local_tcp_port=None,
+                     local_tls_port=None)
+        port = engine.local_udp_port
+        me = Credentials(SIPURI("127.0.0.1", user="alice"))
+        route = Route("127.0.0.1", port, "udp")
+        accepted, lock = [], threading.Lock()
+        errors = []
+        go = threading.Event()
+
+        def worker(t):
+            go.wait()
+            mine = []
+            try:
+                for i in range(per_thread):     # (until the Engine stops, at most this)
+                    # every third request to one URI all threads share (MessagePendingError)
+                    user = "shared" if i % 3 == 0 else f"t{t}-{i}"
+                    to = SIPURI("127.0.0.1", user=user, port=port)
+                    try:
+                        send_message(me, to, "text/plain", f"{t}/{i}", route)
+                    except EngineNotRunningError:
+                        with lock:
+                            totals["not_running"] += 1
+                        break
+                    except MessagePendingError:
+                        with lock:
+                            totals["pending"] += 1
+                        continue
+                    mine.append(to)
+                    if i % 20 == 19:
+                        time.sleep(0.001)      # (a flood without pauses starves the answers)
+            except BaseException as exc:
+                errors.append(repr(exc))
+            with lock:
+                accepted.extend(mine)
+
+        threads = [threading.Thread(target=worker, args=(t,)) for t in range(threads_n)]
+        for th in threads:
+            th.start()
+        go.set()
+        time.sleep(rng.uniform(0.01, 0.1))
+        engine.stop()              # while the threads are still sending
+        for th in threads:
+            th.join(60)
+        assert not errors, errors
+        for to in accepted:
+            got = answers.pop(id(to), [])
+            assert len(got) == 1, (to, got)        # exactly one notification per accepted call
+            code = got[0][0]
+            totals["codes"][code] = totals["codes"].get(code, 0) + 1
+        assert not answers, ("answers to calls that raised", answers)
+        totals["accepted"] += len(accepted)
+    print(json.dumps({**totals, "exceptions": exceptions}))
+""")
+
+
+def _run(cycles: int, threads: int, per_thread: int) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, str(cycles), str(threads),
+                          str(per_thread)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, (out.returncode, out.stderr[-3000:])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["exceptions"] == []
+    return result
+
+
+def test_many_threads_send_while_the_engine_stops():
+    """8 threads sending MESSAGEs (up to 20,000 each) to the Engine itself, Engine.stop() after 10-100 ms, 6 times:
+    no crash, every accepted call answered exactly once (200, or 408 for those the stop
+    caught), no answer to a call that raised."""
+    r = _run(6, 8, 20_000)
+    assert r["accepted"] > 0 and r["not_running"] > 0
+    assert set(r["codes"]) == {"200", "408"}, r["codes"]     # (JSON: the codes as text)
+
+
+@pytest.mark.long
+def test_many_threads_send_while_the_engine_stops_soak():
+    r = _run(60, 16, 20_000)
+    assert r["accepted"] > 0 and r["not_running"] > 0
+    assert set(r["codes"]) == {"200", "408"}, r["codes"]
