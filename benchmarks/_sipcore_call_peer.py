@@ -114,7 +114,7 @@ import time
 
 import random
 
-from _peerio import emit, sample, stdin_eof_event  # noqa: E402  (benchmarks/ is sys.path[0])
+from _peerio import cpu_s, emit, sample, stdin_eof_event  # noqa: E402  (benchmarks/ is sys.path[0])
 import sipcore
 from sipcore import (AudioTransport, Credentials, Engine, Invitation, Route, RTPTransport,
                      SDPAttribute, SDPConnection, SDPMedia, SDPSession, SIPURI, signals)
@@ -248,6 +248,7 @@ def run_callee(args: argparse.Namespace) -> None:
                 samples["end_raw"] = sample(args.count)   # the caller's last call: raw
 
     signals.SIPInvitationChangedState.connect(on_state, weak=False)
+    cpu_start = cpu_s()
     emit("READY " + json.dumps({"port": engine.local_udp_port,
                                 **samples["start"]}))
     eof.wait()
@@ -255,7 +256,7 @@ def run_callee(args: argparse.Namespace) -> None:
     samples["end_trimmed"] = sample(stats["ended_by_bye"], trim=True)
     done = {**stats, "samples": samples, "media": MEDIA[args.media],
             "pattern": "sipcore: accept_invite() from the INCOMING receiver (poll thread)",
-            "pjsip": sipcore.PJSIP_VERSION}
+            "cpu_s": round(cpu_s() - cpu_start, 3), "pjsip": sipcore.PJSIP_VERSION}
     if first_failure:
         done["first_failure"] = first_failure[0]
     emit("DONE " + json.dumps(done))
@@ -418,8 +419,10 @@ def run_caller(args: argparse.Namespace) -> None:
     caller = Caller(args)
     signals.SIPInvitationChangedState.connect(caller.on_state, weak=False)
     caller.samples["start"] = sample(0)
+    cpu_first = cpu_s()
 
     seconds = caller.run(args.timeout)
+    cpu = cpu_s() - cpu_first
 
     caller.samples["end"] = sample(caller.ended)
     if args.settle:
@@ -442,6 +445,7 @@ def run_caller(args: argparse.Namespace) -> None:
         "pattern": PATTERNS[args.drive],
         "burst": args.burst,
         "paused_seconds": round(caller.paused, 3),
+        "cpu_s": round(cpu, 3),
         "sipcore": sipcore.__version__,
         "pjsip": sipcore.PJSIP_VERSION,
     }
