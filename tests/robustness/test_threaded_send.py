@@ -114,3 +114,97 @@ def test_many_threads_send_while_the_engine_stops_soak():
     r = _run(60, 16, 20_000)
     assert r["accepted"] > 0 and r["not_running"] > 0
     assert set(r["codes"]) == {"200", "408"}, r["codes"]
+
+
+CALLS_CHILD = textwrap.dedent("""
+    import json, random, sys, threading, time
+    from sipcore import (Credentials, Engine, EngineNotRunningError, InvalidStateError,
+                         Invitation, Route, SDPConnection, SDPMedia, SDPSession, SIPURI,
+                         signals)
+
+    cycles, threads_n = (int(a) for a in sys.argv[1:3])
+    rng = random.Random(20261129)
+    ended = {}                                # id(outgoing Invitation) -> DISCONNECTED count
+    exceptions = []
+    offer = SDPSession("127.0.0.1", connection=SDPConnection("127.0.0.1"),
+                       media=[SDPMedia("audio", 40000, "RTP/AVP", formats=["0"])])
+
+    def on_state(sender, state, **data):
+        if state == "INCOMING":
+            try:
+                sender.set_offered_local_sdp(offer)
+                sender.accept_invite()
+            except InvalidStateError:
+                pass
+        elif state == "DISCONNECTED" and sender.is_outgoing:
+            ended[id(sender)] = ended.get(id(sender), 0) + 1
+
+    def on_exception(sender, **data):
+        exceptions.append(data["traceback"])
+
+    signals.SIPInvitationChangedState.connect(on_state, weak=False)
+    signals.SIPEngineGotException.connect(on_exception, weak=False)
+    totals = {"placed": 0, "not_running": 0}
+    engine = Engine()
+    for cycle in range(cycles):
+        engine.start(local_ip="127.0.0.1", log_level=0, local_tcp_port=None,
+                     local_tls_port=None)
+        port = engine.local_udp_port
+        me = Credentials(SIPURI("127.0.0.1", user="alice"))
+        route = Route("127.0.0.1", port, "udp")
+        placed, lock, errors = [], threading.Lock(), []
+        go = threading.Event()
+
+        def worker(t):
+            go.wait()
+            mine = []
+            try:
+                for i in range(10_000):     # (until the Engine stops)
+                    try:
+                        inv = Invitation(me, SIPURI("127.0.0.1", user=f"b{t}", port=port), route)
+                        inv.set_offered_local_sdp(offer)
+                        inv.send_invite()
+                        mine.append(inv)
+                        time.sleep(rng.uniform(0, 0.005))
+                        inv.disconnect()
+                    except EngineNotRunningError:
+                        with lock:
+                            totals["not_running"] += 1
+                        break
+                    except InvalidStateError as exc:   # (the Engine run it belongs to ended)
+                        if "stopped" not in str(exc):
+                            raise
+                        break
+            except BaseException as exc:
+                errors.append(repr(exc))
+            with lock:
+                placed.extend(mine)
+
+        threads = [threading.Thread(target=worker, args=(t,)) for t in range(threads_n)]
+        for th in threads:
+            th.start()
+        go.set()
+        time.sleep(rng.uniform(0.02, 0.2))
+        engine.stop()
+        for th in threads:
+            th.join(60)
+        assert not errors, errors
+        for inv in placed:
+            assert ended.pop(id(inv), 0) == 1, (inv, inv.state)   # exactly one DISCONNECTED
+            assert inv.state == "DISCONNECTED"
+        totals["placed"] += len(placed)
+        ended.clear()
+    print(json.dumps({**totals, "exceptions": exceptions}))
+""")
+
+
+def test_many_threads_place_and_end_calls_while_the_engine_stops():
+    """8 threads placing calls to the Engine itself (answered by a receiver) and hanging up,
+    Engine.stop() after 20-200 ms, 4 times: no crash, every placed call ends with exactly one
+    DISCONNECTED, no SIPEngineGotException."""
+    out = subprocess.run([sys.executable, "-c", CALLS_CHILD, "4", "8"], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, (out.returncode, out.stderr[-3000:])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["exceptions"] == []
+    assert result["placed"] > 0 and result["not_running"] > 0

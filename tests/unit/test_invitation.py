@@ -335,3 +335,78 @@ def test_a_receiver_connected_later_gets_the_invite(engine, silent):
     assert len(seen) == 1
     silent.sendto(_raw_invite(silent, port, 6), ("127.0.0.1", port))
     assert _codes(silent, 1.0, 6) == [b"480"]
+
+
+# ---- send_invite()/disconnect() off the poll thread: handed over without waiting ----------
+
+def test_one_of_two_threads_sending_the_same_invite_wins(engine, recorder, silent):
+    """send_invite() from several threads at once on one Invitation: exactly one is accepted,
+    the others raise InvalidStateError (checked and reserved in the calling thread), and one
+    INVITE goes out; the state read right after the call is already CALLING."""
+    inv = new_inv(silent.getsockname()[1])
+    inv.set_offered_local_sdp(sdp())
+    outcome = []
+
+    def send(i):
+        try:
+            inv.send_invite()
+            outcome.append(("ok", inv.state))
+        except InvalidStateError:
+            outcome.append(("refused", None))
+
+    assert in_threads(send, 8) == []
+    assert sorted(outcome)[-1] == ("refused", None)
+    assert [o for o in outcome if o[0] == "ok"] == [("ok", "CALLING")]
+    data, _ = silent.recvfrom(65536)
+    assert data.startswith(b"INVITE ")
+    silent.settimeout(0.3)
+    with pytest.raises(socket.timeout):      # (the retransmission comes after 0.5 s)
+        silent.recv(65536)
+    inv.disconnect()
+    assert inv.state in ("DISCONNECTING", "DISCONNECTED")
+
+
+def test_a_send_invite_that_a_stop_overtakes_ends_disconnected(engine_factory, recorder, silent):
+    """A send_invite() off the poll thread accepted just as the Engine stopped (the poll
+    thread had closed its queue behind it): no exception, and the session ends like any at a
+    stop, NULL -> DISCONNECTED 503, before SIPEngineDidEnd."""
+    import threading
+    from sipcore import _ua
+    e = engine_factory()
+    ua = _ua.current
+    inv = new_inv(silent.getsockname()[1])
+    inside, go, outcome = threading.Event(), threading.Event(), []
+    real_require = inv._require
+
+    def slow_require(method):        # runs under the hand-off's lock, after the state check
+        inside.set()
+        go.wait(10)
+        real_require(method)
+
+    inv._require = slow_require
+
+    def send():
+        try:
+            inv.send_invite()
+            outcome.append("accepted")
+        except Exception as exc:  # noqa: BLE001
+            outcome.append(exc)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    assert inside.wait(5)
+    stopper = threading.Thread(target=e.stop)
+    stopper.start()
+    deadline = time.monotonic() + 5
+    while ua.running and time.monotonic() < deadline:    # the poll thread is now at the
+        time.sleep(0.01)                                 # queue's last call-out
+    go.set()
+    sender.join(5)
+    stopper.join(10)
+    assert outcome == ["accepted"]
+    changes = [n for n in recorder.all("SIPInvitationChangedState") if n.sender is inv]
+    assert [(n.data.prev_state, n.data.state, n.data.code) for n in changes] == [
+        ("NULL", "DISCONNECTED", 503)]
+    names = [n.name for n in recorder.all()]
+    assert names.index("SIPInvitationChangedState") < names.index("SIPEngineDidEnd")
+    assert inv._posts == 0
