@@ -315,6 +315,13 @@ def run_callee(args: argparse.Namespace) -> None:
     os._exit(0)
 
 
+def call_failure(call: BenchCall, n: int) -> str | None:
+    """None when call number ``n`` ended properly (our hangup answered 2xx), else why not."""
+    if call.hung_up and 200 <= call.last_code < 300:
+        return None
+    return f"call {n}: ended in state {call.prev_state}: {call.last_code} {call.last_reason}"
+
+
 def run_caller_thread(args: argparse.Namespace) -> None:
     """--threads 1: pjsua's worker thread polls; the main thread places each call, hangs up
     on CONFIRMED and places the next on DISCONNECTED, waiting on a Condition in between (the
@@ -326,8 +333,8 @@ def run_caller_thread(args: argparse.Namespace) -> None:
     samples = {"start": sample(0)}
     cond = threading.Condition()
     count = args.count
-    ended = completed = failures = 0
-    first_failure = None
+    ended = 0
+    failed: list[str] = []          # why each failed call failed
     deadline = time.monotonic() + args.timeout
     cpu_first = cpu_s()
     t_first = time.perf_counter()
@@ -352,33 +359,28 @@ def run_caller_thread(args: argparse.Namespace) -> None:
                            and time.monotonic() < deadline):
                         cond.wait(0.05)
         except pj.Error as exc:
-            failures += 1
-            if first_failure is None:
-                first_failure = f"call {ended + 1}: {exc.info()}"
+            failed.append(f"call {ended + 1}: {exc.info()}")
         if call.state != pj.PJSIP_INV_STATE_DISCONNECTED:
             break                               # timed out
         ended += 1
         t_last = time.perf_counter()
-        if call.hung_up and 200 <= call.last_code < 300:
-            completed += 1
-        else:
-            failures += 1
-            if first_failure is None:
-                first_failure = (f"call {ended}: ended in state {call.prev_state}: "
-                                 f"{call.last_code} {call.last_reason}")
-        emit(f"P {ended} {t_last - t_first:.6f} {failures}")
+        why = call_failure(call, ended)
+        if why is not None:
+            failed.append(why)
+        emit(f"P {ended} {t_last - t_first:.6f} {len(failed)}")
         del call
     cpu = cpu_s() - cpu_first
     samples["end"] = sample(ended)
     missing = count - ended
+    completed = ended - len(failed)
     result = {"impl": "pjsua2", "count": count, "completed": completed,
               "seconds": round(t_last - t_first, 6),
               "rate": round(completed / (t_last - t_first), 1) if t_last > t_first else 0.0,
-              "failures": failures + missing, "samples": samples, "cpu_s": round(cpu, 3),
+              "failures": len(failed) + missing, "samples": samples, "cpu_s": round(cpu, 3),
               "pjsip": ep.libVersion().full, "wheel": pj.__version__, "media": args.media,
               "pattern": THREAD_PATTERN, "burst": 0, "paused_seconds": 0.0}
-    if first_failure:
-        result["first_failure"] = first_failure
+    if failed:
+        result["first_failure"] = failed[0]
     if missing:
         result["timed_out"] = missing
     emit(json.dumps(result))
@@ -442,13 +444,10 @@ def run_caller(args: argparse.Namespace) -> None:
         elif call.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             ended += 1
             t_last = time.perf_counter()
-            if call.hung_up and 200 <= call.last_code < 300:
-                completed += 1
-            else:
-                failures += 1
-                if first_failure is None:
-                    first_failure = (f"call {started}: ended in state {call.prev_state}: "
-                                     f"{call.last_code} {call.last_reason}")
+            why = call_failure(call, started)
+            completed += why is None
+            failures += why is not None
+            first_failure = first_failure or why
             emit(f"P {ended} {t_last - t_first - paused:.6f} {failures}")
             if ended == args.sample_at:
                 samples[str(args.sample_at)] = sample(ended)

@@ -201,11 +201,9 @@ def thread_comparison(args: argparse.Namespace, rate_calls: int) -> int:
                 runs[impl].append(res)
                 if impl == "sipcore":
                     bad += sipcore_problems(res, f"round {rnd + 1} sipcore")
-                print(f"  round {rnd + 1}  {impl:10s} {res['rate']:>7,.0f} calls/s  "
-                      f"{res['completed']:>5d}/{res['count']} completed  failures "
-                      f"{res['failures']}  CPU {res['cpu_ms_per_call']:.3f} ms/call "
-                      f"(caller {res['cpu_s']:.2f} s, callee {res['callee']['cpu_s']:.2f} s)",
-                      flush=True)
+                print(round_line(rnd, impl, "", res) + f"  CPU {res['cpu_ms_per_call']:.3f} "
+                      f"ms/call (caller {res['cpu_s']:.2f} s, callee "
+                      f"{res['callee']['cpu_s']:.2f} s)", flush=True)
     except Exception as exc:  # noqa: BLE001
         print(f"ERROR: a run could not be carried out: {exc}", file=sys.stderr)
         return 2
@@ -434,6 +432,12 @@ def rate_first(result: dict, k: int) -> float | None:
     return k / times[k - 1]
 
 
+def round_line(rnd: int, impl: str, mode: str, res: dict) -> str:
+    """The start of a run's line: round, implementation, mode, rate, calls, failures."""
+    return (f"  round {rnd + 1}  {impl:10s} {mode}{res['rate']:>7,.0f} calls/s"
+            f"  {res['completed']:>5d}/{res['count']} completed  failures {res['failures']}")
+
+
 def fmt_range(values: list[float]) -> str:
     med = statistics.median(values)
     if len(values) == 1:
@@ -555,10 +559,8 @@ def main(argv: list[str] | None = None) -> int:
                         equal = False
                     note = f"  ABORTED: {res['aborted']}" if res.get("aborted") else ""
                     note += f"  media work: {'; '.join(extra)}" if extra else ""
-                    print(f"  round {rnd + 1}  {impl:10s} {mode:10s} {res['rate']:>7,.0f} calls/s"
-                          f"  {res['completed']:>5d}/{res['count']} completed  "
-                          f"failures {res['failures']}  {res['seconds']:.3f} s{note}",
-                          flush=True)
+                    print(round_line(rnd, impl, f"{mode:10s} ", res)
+                          + f"  {res['seconds']:.3f} s{note}", flush=True)
     except Exception as exc:  # noqa: BLE001
         print(f"ERROR: a rate run could not be carried out: {exc}", file=sys.stderr)
         return 2

@@ -15,71 +15,94 @@ import textwrap
 
 import pytest
 
-CHILD = textwrap.dedent("""
-    import json, random, sys, threading, time
-    from sipcore import (Credentials, Engine, EngineNotRunningError, MessagePendingError,
-                         Route, SIPURI, send_message, signals)
+#: shared by the child scripts: body(t) on many threads, Engine.stop() while they run
+HARNESS = """
+import json, random, sys, threading, time
+from sipcore import Credentials, Route, SIPURI, signals
+
+exceptions = []
+
+
+def on_exception(sender, **data):
+    exceptions.append(data["traceback"])
+
+
+signals.SIPEngineGotException.connect(on_exception, weak=False)
+
+
+def start_cycle(engine):
+    \"\"\"Start the Engine (UDP only); its port, alice's Credentials, a Route to itself.\"\"\"
+    engine.start(local_ip="127.0.0.1", log_level=0, local_tcp_port=None, local_tls_port=None)
+    port = engine.local_udp_port
+    return port, Credentials(SIPURI("127.0.0.1", user="alice")), Route("127.0.0.1", port, "udp")
+
+
+def stop_during(engine, threads_n, body, delay):
+    \"\"\"Run body(t) for t in range(threads_n) on as many threads, Engine.stop() after
+    ``delay`` seconds while they run; the lists the bodies returned, joined.\"\"\"
+    results, errors, lock, go = [], [], threading.Lock(), threading.Event()
+
+    def run(t):
+        go.wait()
+        try:
+            got = body(t)
+        except BaseException as exc:
+            errors.append(repr(exc))
+            return
+        with lock:
+            results.extend(got)
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(threads_n)]
+    for th in threads:
+        th.start()
+    go.set()
+    time.sleep(delay)
+    engine.stop()                  # while the threads are still at it
+    for th in threads:
+        th.join(60)
+    assert not errors, errors
+    return results
+"""
+
+CHILD = HARNESS + textwrap.dedent("""
+    from sipcore import Engine, EngineNotRunningError, MessagePendingError, send_message
 
     cycles, threads_n, per_thread = (int(a) for a in sys.argv[1:4])
     rng = random.Random(20261129)
     answers = {}                       # id(to_uri) -> [codes]
-    exceptions = []
+    count_lock = threading.Lock()
 
     def on_response(sender, to_uri, code, reason, **data):
         answers.setdefault(id(to_uri), []).append((code, reason))
 
-    def on_exception(sender, **data):
-        exceptions.append(data["traceback"])
-
     signals.SIPEngineGotMessageResponse.connect(on_response, weak=False)
-    signals.SIPEngineGotException.connect(on_exception, weak=False)
     totals = {"accepted": 0, "not_running": 0, "pending": 0, "codes": {}}
     engine = Engine()
     for cycle in range(cycles):
-        engine.start(local_ip="127.0.0.1", log_level=0, local_tcp_port=None,
-                     local_tls_port=None)
-        port = engine.local_udp_port
-        me = Credentials(SIPURI("127.0.0.1", user="alice"))
-        route = Route("127.0.0.1", port, "udp")
-        accepted, lock = [], threading.Lock()
-        errors = []
-        go = threading.Event()
+        port, me, route = start_cycle(engine)
 
-        def worker(t):
-            go.wait()
+        def sender(t):
             mine = []
-            try:
-                for i in range(per_thread):     # (until the Engine stops, at most this)
-                    # every third request to one URI all threads share (MessagePendingError)
-                    user = "shared" if i % 3 == 0 else f"t{t}-{i}"
-                    to = SIPURI("127.0.0.1", user=user, port=port)
-                    try:
-                        send_message(me, to, "text/plain", f"{t}/{i}", route)
-                    except EngineNotRunningError:
-                        with lock:
-                            totals["not_running"] += 1
-                        break
-                    except MessagePendingError:
-                        with lock:
-                            totals["pending"] += 1
-                        continue
-                    mine.append(to)
-                    if i % 20 == 19:
-                        time.sleep(0.001)      # (a flood without pauses starves the answers)
-            except BaseException as exc:
-                errors.append(repr(exc))
-            with lock:
-                accepted.extend(mine)
+            for i in range(per_thread):     # (until the Engine stops, at most this)
+                # every third request to one URI all threads share (MessagePendingError)
+                user = "shared" if i % 3 == 0 else f"t{t}-{i}"
+                to = SIPURI("127.0.0.1", user=user, port=port)
+                try:
+                    send_message(me, to, "text/plain", f"{t}/{i}", route)
+                except EngineNotRunningError:
+                    with count_lock:
+                        totals["not_running"] += 1
+                    break
+                except MessagePendingError:
+                    with count_lock:
+                        totals["pending"] += 1
+                    continue
+                mine.append(to)
+                if i % 20 == 19:
+                    time.sleep(0.001)      # (a flood without pauses starves the answers)
+            return mine
 
-        threads = [threading.Thread(target=worker, args=(t,)) for t in range(threads_n)]
-        for th in threads:
-            th.start()
-        go.set()
-        time.sleep(rng.uniform(0.01, 0.1))
-        engine.stop()              # while the threads are still sending
-        for th in threads:
-            th.join(60)
-        assert not errors, errors
+        accepted = stop_during(engine, threads_n, sender, rng.uniform(0.01, 0.1))
         for to in accepted:
             got = answers.pop(id(to), [])
             assert len(got) == 1, (to, got)        # exactly one notification per accepted call
@@ -116,16 +139,14 @@ def test_many_threads_send_while_the_engine_stops_soak():
     assert set(r["codes"]) == {"200", "408"}, r["codes"]
 
 
-CALLS_CHILD = textwrap.dedent("""
-    import json, random, sys, threading, time
-    from sipcore import (Credentials, Engine, EngineNotRunningError, InvalidStateError,
-                         Invitation, Route, SDPConnection, SDPMedia, SDPSession, SIPURI,
-                         signals)
+CALLS_CHILD = HARNESS + textwrap.dedent("""
+    from sipcore import (Engine, EngineNotRunningError, InvalidStateError, Invitation,
+                         SDPConnection, SDPMedia, SDPSession)
 
     cycles, threads_n = (int(a) for a in sys.argv[1:3])
     rng = random.Random(20261129)
     ended = {}                                # id(outgoing Invitation) -> DISCONNECTED count
-    exceptions = []
+    count_lock = threading.Lock()
     offer = SDPSession("127.0.0.1", connection=SDPConnection("127.0.0.1"),
                        media=[SDPMedia("audio", 40000, "RTP/AVP", formats=["0"])])
 
@@ -139,56 +160,33 @@ CALLS_CHILD = textwrap.dedent("""
         elif state == "DISCONNECTED" and sender.is_outgoing:
             ended[id(sender)] = ended.get(id(sender), 0) + 1
 
-    def on_exception(sender, **data):
-        exceptions.append(data["traceback"])
-
     signals.SIPInvitationChangedState.connect(on_state, weak=False)
-    signals.SIPEngineGotException.connect(on_exception, weak=False)
     totals = {"placed": 0, "not_running": 0}
     engine = Engine()
     for cycle in range(cycles):
-        engine.start(local_ip="127.0.0.1", log_level=0, local_tcp_port=None,
-                     local_tls_port=None)
-        port = engine.local_udp_port
-        me = Credentials(SIPURI("127.0.0.1", user="alice"))
-        route = Route("127.0.0.1", port, "udp")
-        placed, lock, errors = [], threading.Lock(), []
-        go = threading.Event()
+        port, me, route = start_cycle(engine)
 
-        def worker(t):
-            go.wait()
+        def caller(t):
             mine = []
-            try:
-                for i in range(10_000):     # (until the Engine stops)
-                    try:
-                        inv = Invitation(me, SIPURI("127.0.0.1", user=f"b{t}", port=port), route)
-                        inv.set_offered_local_sdp(offer)
-                        inv.send_invite()
-                        mine.append(inv)
-                        time.sleep(rng.uniform(0, 0.005))
-                        inv.disconnect()
-                    except EngineNotRunningError:
-                        with lock:
-                            totals["not_running"] += 1
-                        break
-                    except InvalidStateError as exc:   # (the Engine run it belongs to ended)
-                        if "stopped" not in str(exc):
-                            raise
-                        break
-            except BaseException as exc:
-                errors.append(repr(exc))
-            with lock:
-                placed.extend(mine)
+            for i in range(10_000):     # (until the Engine stops)
+                try:
+                    inv = Invitation(me, SIPURI("127.0.0.1", user=f"b{t}", port=port), route)
+                    inv.set_offered_local_sdp(offer)
+                    inv.send_invite()
+                    mine.append(inv)
+                    time.sleep(rng.uniform(0, 0.005))
+                    inv.disconnect()
+                except EngineNotRunningError:
+                    with count_lock:
+                        totals["not_running"] += 1
+                    break
+                except InvalidStateError as exc:   # (the Engine run it belongs to ended)
+                    if "stopped" not in str(exc):
+                        raise
+                    break
+            return mine
 
-        threads = [threading.Thread(target=worker, args=(t,)) for t in range(threads_n)]
-        for th in threads:
-            th.start()
-        go.set()
-        time.sleep(rng.uniform(0.02, 0.2))
-        engine.stop()
-        for th in threads:
-            th.join(60)
-        assert not errors, errors
+        placed = stop_during(engine, threads_n, caller, rng.uniform(0.02, 0.2))
         for inv in placed:
             assert ended.pop(id(inv), 0) == 1, (inv, inv.state)   # exactly one DISCONNECTED
             assert inv.state == "DISCONNECTED"

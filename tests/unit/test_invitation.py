@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import in_threads
+from conftest import in_threads, stop_behind_a_hand_off
 from sipcore import (Credentials, EngineNotRunningError, InvalidStateError, Invitation,
                      PJSIPError, Route, SDPConnection, SDPMedia, SDPSession, SIPURI, signals)
 from sipcore.primitives.invitation import METHOD_STATES, STATES, TRANSITIONS
@@ -395,14 +395,7 @@ def test_a_send_invite_that_a_stop_overtakes_ends_disconnected(engine_factory, r
     sender = threading.Thread(target=send)
     sender.start()
     assert inside.wait(5)
-    stopper = threading.Thread(target=e.stop)
-    stopper.start()
-    deadline = time.monotonic() + 5
-    while ua.running and time.monotonic() < deadline:    # the poll thread is now at the
-        time.sleep(0.01)                                 # queue's last call-out
-    go.set()
-    sender.join(5)
-    stopper.join(10)
+    stop_behind_a_hand_off(e.stop, ua, go, sender)
     assert outcome == ["accepted"]
     changes = [n for n in recorder.all("SIPInvitationChangedState") if n.sender is inv]
     assert [(n.data.prev_state, n.data.state, n.data.code) for n in changes] == [

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import in_threads
+from conftest import in_threads, stop_behind_a_hand_off
 from sipcore import (Credentials, MessagePendingError, Route, SIPURI, send_message, signals)
 
 
@@ -462,15 +462,7 @@ def test_a_send_that_a_stop_overtakes_is_answered_engine_stopped(recorder):
         sender = threading.Thread(target=send)
         sender.start()
         assert inside.wait(5)
-        stopper = threading.Thread(target=engine.stop)
-        stopper.start()
-        deadline = time.monotonic() + 5
-        while ua.running and time.monotonic() < deadline:    # the poll thread is now at the
-            time.sleep(0.01)                                 # queue's last call-out
-        assert not ua.running
-        go.set()
-        sender.join(5)
-        stopper.join(10)
+        stop_behind_a_hand_off(engine.stop, ua, go, sender)
     finally:
         message._PendingMessage.reserve = real_reserve
         go.set()
