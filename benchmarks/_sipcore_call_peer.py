@@ -99,9 +99,11 @@ fastest correct way: no hand-over to the poll thread and no GIL ping-pong
 per step.  It is the same structure as the pjsua2 caller (one thread does
 all SIP work and acts right after the callback).  Pauses are never taken
 on the poll thread: the receiver hands over to the main thread.
-``--drive thread`` keeps the application-thread pattern for comparison:
-the receiver only posts events to a queue and the main thread calls
-``disconnect()``/``send_invite()``, which hand over to the poll thread.
+``--drive thread`` is the application-thread pattern (issue #13,
+``call_rate.py --send-from thread``): the receiver only posts events to a
+queue and the main thread makes the Invitation, sets the offer (handed to
+the poll thread, waited for) and calls ``send_invite()``/``disconnect()``
+(checked in the main thread, handed over without waiting).
 """
 
 from __future__ import annotations
@@ -125,7 +127,7 @@ PATTERNS = {
     "receiver": "sipcore: the SIPInvitationChangedState receiver (on sipcore's poll thread) "
                 "calls disconnect() and send_invite() of the next call",
     "thread": "sipcore: the receiver posts to a queue, the main application thread calls "
-              "disconnect()/send_invite() (handed over to the poll thread)",
+              "disconnect()/send_invite() (handed to the poll thread without waiting)",
 }
 
 

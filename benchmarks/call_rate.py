@@ -172,7 +172,8 @@ RSS_GROWTH_LIMIT = 0.05
 THREAD_RATE_TARGET = 1.2
 THREAD_CPU_TARGET = 1.0
 THREAD_PATTERN = {"sipcore": "the application's main thread calls send_invite() and "
-                             "disconnect() (handed to the poll thread) and waits for the "
+                             "disconnect() (handed to the poll thread without waiting) "
+                             "and waits for the "
                              "SIPInvitationChangedState receiver's queue entry",
                   "pjsua2": "threadCnt=1 (pjsua's worker thread polls); the main thread calls "
                             "makeCall()/hangup() and waits on a Condition onCallState notifies"}

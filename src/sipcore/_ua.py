@@ -75,6 +75,7 @@ class _PostedCall:
                  on_fail: Callable[[], None] | None = None):
         self.fn = fn
         self.args = args
+        self.done: Any
         if on_fail is None:
             self.done = _allocate_lock()
             self.done.acquire()
