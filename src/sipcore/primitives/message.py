@@ -152,9 +152,8 @@ class _PendingMessage:
         waits, so what fails now is the request's one notification, 503 "Not sent: <error>"."""
         if self.done:               # abandoned already: the Engine is stopping
             return
-        if self.ua._stopping:
-            self.abandon()
-            return
+        # (sent even when the Engine is stopping: it was accepted before the stop began, as a
+        # call that waited would have been; the stop then answers it 408 "Engine stopped")
         try:
             self.ua.check_route(self.route)         # (again: a transport may have stopped)
             self._send(dest, body, headers, password, timeout_ms)
