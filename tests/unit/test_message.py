@@ -501,3 +501,24 @@ def test_a_send_failing_on_the_poll_thread_is_its_one_503(engine, recorder):
     time.sleep(0.2)
     assert len(recorder.all("SIPEngineGotMessageResponse")) == 1
     assert recorder.all("SIPEngineGotException") == []
+
+
+def test_calls_posted_meanwhile_wait_for_the_next_poll_round(engine):
+    """The poll thread runs only the calls queued when its round began: a call posted while
+    it runs them (here by one of them) waits for the next round, so application threads
+    that post without waiting (send_message) cannot keep it from polling the network."""
+    from sipcore import _ua
+    ua = _ua.current
+    rounds, done = [], threading.Event()
+
+    def second():
+        rounds.append(ua.poll_rounds)
+        done.set()
+
+    def first():
+        rounds.append(ua.poll_rounds)
+        ua.post(second)
+
+    ua.post(first)
+    assert done.wait(5)
+    assert rounds[1] > rounds[0], rounds

@@ -68,8 +68,7 @@ MUTANTS = [
          file="src/sipcore/_ua.py",
          old="        for _ in range(len(self._posted)):\n            pc = self._posted.popleft()\n",
          new="        while self._posted:\n            pc = self._posted.popleft()\n",
-         tests=["tests/robustness/test_threaded_send.py::"
-                "test_many_threads_send_while_the_engine_stops"]),
+         tests=[f"{T}::test_calls_posted_meanwhile_wait_for_the_next_poll_round"]),
     dict(name="message-request-from-and-to-swapped",
          why="sc_msg_request_t filled out of its field order: the From header carries the "
              "target's name-addr and To the sender's",
