@@ -124,6 +124,18 @@ def test_wrong_state_names_the_state(engine, recorder):
         with pytest.raises(InvalidStateError, match="DISCONNECTED"):
             call()
     inv.disconnect()                           # ended already: nothing (documented deviation)
+    inv.disconnect(extra_headers={"X-Why": "again"})    # (the path that waits): nothing either
+    from sipcore import _ua
+    raised = []
+
+    def in_a_receiver():                       # on the poll thread, as from a receiver
+        try:
+            inv.disconnect()
+        except InvalidStateError as exc:
+            raised.append(exc)
+
+    _ua.current.call(in_a_receiver)
+    assert raised == []
     with inv:                                  # leaving the block disconnects: nothing either
         pass
     assert inv.state == "DISCONNECTED" and states(recorder, inv) == ["DISCONNECTED"]
@@ -403,3 +415,52 @@ def test_a_send_invite_that_a_stop_overtakes_ends_disconnected(engine_factory, r
     names = [n.name for n in recorder.all()]
     assert names.index("SIPInvitationChangedState") < names.index("SIPEngineDidEnd")
     assert inv._posts == 0
+
+
+def test_send_invite_racing_in_two_threads_is_accepted_once(engine, recorder, silent):
+    """Two threads call send_invite() of one Invitation at the same moment, both having seen
+    no call of the other's yet: the reservation under the hand-off's lock lets one through,
+    the other gets InvalidStateError."""
+    import threading
+    from sipcore import _ua
+    ua = _ua.current
+    inv = new_inv(silent.getsockname()[1])
+    inv.set_offered_local_sdp(sdp())
+    hold = threading.Event()
+    ua.post(hold.wait, 10)              # the poll thread runs nothing else meanwhile
+    inside, go, checks, outcome = threading.Event(), threading.Event(), [], []
+    real_require = inv._require
+
+    def slow_require(method):           # the first caller waits inside its reservation
+        checks.append(method)
+        if len(checks) == 1:
+            inside.set()
+            go.wait(10)
+        real_require(method)
+
+    inv._require = slow_require
+
+    def send():
+        try:
+            inv.send_invite()
+            outcome.append("accepted")
+        except InvalidStateError:
+            outcome.append("refused")
+
+    try:
+        first = threading.Thread(target=send)
+        first.start()
+        assert inside.wait(5)
+        second = threading.Thread(target=send)
+        second.start()                  # past its own checks, it waits for the lock
+        time.sleep(0.2)
+        go.set()
+        first.join(5)
+        second.join(5)
+    finally:
+        go.set()
+        hold.set()
+    assert sorted(outcome) == ["accepted", "refused"]
+    assert silent.recvfrom(65536)[0].startswith(b"INVITE ")
+    assert inv.state == "CALLING"
+    inv.disconnect()

@@ -18,7 +18,7 @@ MUTANTS = [
          file=F,
          old="            self._invite_posted = True\n            self._posts += 1\n",
          new="            self._posts += 1\n",
-         tests=[f"{UNIT}::test_one_of_two_threads_sending_the_same_invite_wins"]),
+         tests=[f"{UNIT}::test_send_invite_racing_in_two_threads_is_accepted_once"]),
     dict(name="invitation-posted-send-invite-lost-at-stop",
          why="a send_invite() from an application thread accepted as the Engine stops never "
              "ends: no DISCONNECTED",
