@@ -88,13 +88,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import threading
 import time
 
-from _peerio import emit, sample, stdin_eof_event, stdout_silenced  # noqa: E402  (benchmarks/ is sys.path[0])
+from _peerio import cpu_s, emit, sample, stdin_eof_event, stdout_silenced  # noqa: E402  (benchmarks/ is sys.path[0])
 import pjsua2 as pj
 
 PATTERN = ("pjsua2: threadCnt=0, the main thread polls libHandleEvents() and calls "
            "makeCall()/hangup() right after the state callback returned")
+#: caller --threads 1 (call_rate.py --send-from thread, issue #13): the application thread
+THREAD_PATTERN = ("pjsua2: threadCnt=1 (pjsua's worker thread polls); the main thread calls "
+                  "makeCall()/hangup() and waits on a Condition that onCallState notifies")
 
 
 class TraceWriter(pj.LogWriter):
@@ -149,7 +153,7 @@ def start_endpoint(args: argparse.Namespace) -> pj.Endpoint:
         cfg.logConfig.level = 4                        # pjsua logs messages at level 4
         cfg.logConfig.consoleLevel = 4                 # the writer gets what the console would
         cfg.logConfig.msgLogging = True
-    cfg.uaConfig.threadCnt = 0
+    cfg.uaConfig.threadCnt = getattr(args, "threads", 0)
     cfg.uaConfig.mainThreadOnly = False
     cfg.uaConfig.maxCalls = args.max_calls
     cfg.uaConfig.userAgent = "sipcore-bench-pjsua2"
@@ -216,6 +220,8 @@ class BenchCall(pj.Call):
         self.hung_up = False
         #: callee: where to put the in-call sample, taken on the first CONFIRMED
         self.samples: dict | None = None
+        #: caller --threads 1: notified on every state change (the main thread waits on it)
+        self.cond: threading.Condition | None = None
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
@@ -226,6 +232,9 @@ class BenchCall(pj.Call):
         if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.last_code = info.lastStatusCode
             self.last_reason = info.lastReason
+        if self.cond is not None:
+            with self.cond:
+                self.cond.notify()
 
 
 class CalleeAccount(pj.Account):
@@ -267,6 +276,7 @@ def run_callee(args: argparse.Namespace) -> None:
     samples = acc.samples
     acc.sample_at = args.sample_at
     samples["start"] = sample(0)
+    cpu_start = cpu_s()
     emit("READY " + json.dumps({"port": args.port, **samples["start"]}))
     confirmed = ended_by_bye = 0
     while not eof.is_set():
@@ -295,7 +305,7 @@ def run_callee(args: argparse.Namespace) -> None:
     done = {"incoming": acc.incoming, "confirmed": confirmed,
             "ended_by_bye": ended_by_bye, "failures": acc.failures,
             "samples": samples, "media": args.media, "pattern": PATTERN,
-            "pjsip": ep.libVersion().full}
+            "cpu_s": round(cpu_s() - cpu_start, 3), "pjsip": ep.libVersion().full}
     if acc.first_failure:
         done["first_failure"] = acc.first_failure
     emit("DONE " + json.dumps(done))
@@ -305,7 +315,82 @@ def run_callee(args: argparse.Namespace) -> None:
     os._exit(0)
 
 
+def call_failure(call: BenchCall, n: int) -> str | None:
+    """None when call number ``n`` ended properly (our hangup answered 2xx), else why not."""
+    if call.hung_up and 200 <= call.last_code < 300:
+        return None
+    return f"call {n}: ended in state {call.prev_state}: {call.last_code} {call.last_reason}"
+
+
+def run_caller_thread(args: argparse.Namespace) -> None:
+    """--threads 1: pjsua's worker thread polls; the main thread places each call, hangs up
+    on CONFIRMED and places the next on DISCONNECTED, waiting on a Condition in between (the
+    application-thread pattern of call_rate.py --send-from thread).  No pauses."""
+    ep = start_endpoint(args)
+    acc = pj.Account()
+    acc.create(make_account_config(args, "caller"))
+    uri = f"sip:callee@{args.ip}:{args.peer_port}"
+    samples = {"start": sample(0)}
+    cond = threading.Condition()
+    count = args.count
+    ended = 0
+    failed: list[str] = []          # why each failed call failed
+    deadline = time.monotonic() + args.timeout
+    cpu_first = cpu_s()
+    t_first = time.perf_counter()
+    t_last = t_first
+    while ended < count and time.monotonic() < deadline:
+        call = BenchCall(acc)
+        call.cond = cond
+        try:
+            # (makeCall/hangup outside the Condition: the worker thread may hold pjsua's
+            # locks while it waits for the Condition in onCallState)
+            call.makeCall(uri, call_setting(pj.CallOpParam(True), args))
+            with cond:
+                while (call.state != pj.PJSIP_INV_STATE_CONFIRMED
+                       and call.state != pj.PJSIP_INV_STATE_DISCONNECTED
+                       and time.monotonic() < deadline):
+                    cond.wait(0.05)
+            if call.state == pj.PJSIP_INV_STATE_CONFIRMED:
+                call.hung_up = True
+                call.hangup(pj.CallOpParam())
+                with cond:
+                    while (call.state != pj.PJSIP_INV_STATE_DISCONNECTED
+                           and time.monotonic() < deadline):
+                        cond.wait(0.05)
+        except pj.Error as exc:
+            failed.append(f"call {ended + 1}: {exc.info()}")
+        if call.state != pj.PJSIP_INV_STATE_DISCONNECTED:
+            break                               # timed out
+        ended += 1
+        t_last = time.perf_counter()
+        why = call_failure(call, ended)
+        if why is not None:
+            failed.append(why)
+        emit(f"P {ended} {t_last - t_first:.6f} {len(failed)}")
+        del call
+    cpu = cpu_s() - cpu_first
+    samples["end"] = sample(ended)
+    missing = count - ended
+    completed = ended - len(failed)
+    result = {"impl": "pjsua2", "count": count, "completed": completed,
+              "seconds": round(t_last - t_first, 6),
+              "rate": round(completed / (t_last - t_first), 1) if t_last > t_first else 0.0,
+              "failures": len(failed) + missing, "samples": samples, "cpu_s": round(cpu, 3),
+              "pjsip": ep.libVersion().full, "wheel": pj.__version__, "media": args.media,
+              "pattern": THREAD_PATTERN, "burst": 0, "paused_seconds": 0.0}
+    if failed:
+        result["first_failure"] = failed[0]
+    if missing:
+        result["timed_out"] = missing
+    emit(json.dumps(result))
+    os._exit(0)          # (pjsua2's teardown with a worker thread is not what is measured)
+
+
 def run_caller(args: argparse.Namespace) -> None:
+    if getattr(args, "threads", 0):
+        run_caller_thread(args)
+        return
     ep = start_endpoint(args)
     acc = pj.Account()
     acc.create(make_account_config(args, "caller"))
@@ -359,13 +444,10 @@ def run_caller(args: argparse.Namespace) -> None:
         elif call.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             ended += 1
             t_last = time.perf_counter()
-            if call.hung_up and 200 <= call.last_code < 300:
-                completed += 1
-            else:
-                failures += 1
-                if first_failure is None:
-                    first_failure = (f"call {started}: ended in state {call.prev_state}: "
-                                     f"{call.last_code} {call.last_reason}")
+            why = call_failure(call, started)
+            completed += why is None
+            failures += why is not None
+            first_failure = first_failure or why
             emit(f"P {ended} {t_last - t_first - paused:.6f} {failures}")
             if ended == args.sample_at:
                 samples[str(args.sample_at)] = sample(ended)
@@ -465,6 +547,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="write every SIP message sent/received to FILE (wire check)")
     ap.add_argument("--timeout", type=float, default=600.0,
                     help="caller: give up after this many seconds")
+    ap.add_argument("--threads", type=int, default=0, choices=(0, 1),
+                    help="caller: pjsua's threadCnt; 1 = its worker thread polls and the "
+                         "main thread places and waits (call_rate.py --send-from thread); "
+                         "no --burst/--settle then")
     args = ap.parse_args(argv)
     if args.role == "caller" and not args.peer_port:
         ap.error("--peer-port is required for --role caller")

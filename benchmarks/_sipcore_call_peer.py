@@ -99,9 +99,11 @@ fastest correct way: no hand-over to the poll thread and no GIL ping-pong
 per step.  It is the same structure as the pjsua2 caller (one thread does
 all SIP work and acts right after the callback).  Pauses are never taken
 on the poll thread: the receiver hands over to the main thread.
-``--drive thread`` keeps the application-thread pattern for comparison:
-the receiver only posts events to a queue and the main thread calls
-``disconnect()``/``send_invite()``, which hand over to the poll thread.
+``--drive thread`` is the application-thread pattern (issue #13,
+``call_rate.py --send-from thread``): the receiver only posts events to a
+queue and the main thread makes the Invitation, sets the offer (handed to
+the poll thread, waited for) and calls ``send_invite()``/``disconnect()``
+(checked in the main thread, handed over without waiting).
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ import time
 
 import random
 
-from _peerio import emit, sample, stdin_eof_event  # noqa: E402  (benchmarks/ is sys.path[0])
+from _peerio import cpu_s, emit, sample, stdin_eof_event  # noqa: E402  (benchmarks/ is sys.path[0])
 import sipcore
 from sipcore import (AudioTransport, Credentials, Engine, Invitation, Route, RTPTransport,
                      SDPAttribute, SDPConnection, SDPMedia, SDPSession, SIPURI, signals)
@@ -125,7 +127,7 @@ PATTERNS = {
     "receiver": "sipcore: the SIPInvitationChangedState receiver (on sipcore's poll thread) "
                 "calls disconnect() and send_invite() of the next call",
     "thread": "sipcore: the receiver posts to a queue, the main application thread calls "
-              "disconnect()/send_invite() (handed over to the poll thread)",
+              "disconnect()/send_invite() (handed to the poll thread without waiting)",
 }
 
 
@@ -248,6 +250,7 @@ def run_callee(args: argparse.Namespace) -> None:
                 samples["end_raw"] = sample(args.count)   # the caller's last call: raw
 
     signals.SIPInvitationChangedState.connect(on_state, weak=False)
+    cpu_start = cpu_s()
     emit("READY " + json.dumps({"port": engine.local_udp_port,
                                 **samples["start"]}))
     eof.wait()
@@ -255,7 +258,7 @@ def run_callee(args: argparse.Namespace) -> None:
     samples["end_trimmed"] = sample(stats["ended_by_bye"], trim=True)
     done = {**stats, "samples": samples, "media": MEDIA[args.media],
             "pattern": "sipcore: accept_invite() from the INCOMING receiver (poll thread)",
-            "pjsip": sipcore.PJSIP_VERSION}
+            "cpu_s": round(cpu_s() - cpu_start, 3), "pjsip": sipcore.PJSIP_VERSION}
     if first_failure:
         done["first_failure"] = first_failure[0]
     emit("DONE " + json.dumps(done))
@@ -418,8 +421,10 @@ def run_caller(args: argparse.Namespace) -> None:
     caller = Caller(args)
     signals.SIPInvitationChangedState.connect(caller.on_state, weak=False)
     caller.samples["start"] = sample(0)
+    cpu_first = cpu_s()
 
     seconds = caller.run(args.timeout)
+    cpu = cpu_s() - cpu_first
 
     caller.samples["end"] = sample(caller.ended)
     if args.settle:
@@ -442,6 +447,7 @@ def run_caller(args: argparse.Namespace) -> None:
         "pattern": PATTERNS[args.drive],
         "burst": args.burst,
         "paused_seconds": round(caller.paused, 3),
+        "cpu_s": round(cpu, 3),
         "sipcore": sipcore.__version__,
         "pjsip": sipcore.PJSIP_VERSION,
     }

@@ -52,10 +52,10 @@ How the sender drives sipcore (``--send-from``)
     request.  It matches what the pjsua2 peer does (it sends straight
     after the callback that freed a slot, on its only thread).
 ``thread``
-    The application-thread pattern, kept for comparison: the receiver
-    only puts the freed slot on a queue; the main thread takes it and
-    calls send_message, which hands the call to the poll thread and waits
-    for it.  Costs two thread switches per request.
+    The application-thread pattern (issue #13): the receiver only puts
+    the freed slot on a queue; the main thread takes it and calls
+    send_message, which checks the request in the main thread and hands
+    it to the poll thread without waiting for it (docs/threads.md).
 
 ``--threads`` and ``--same-uri`` are accepted for command-line
 compatibility with the pjsua2 peer: sipcore always has exactly one poll

@@ -15,6 +15,16 @@ Usage::
     .venv/bin/python benchmarks/call_rate.py [--calls 10000] [--rounds 3]
         [--rate-calls 1000] [--burst 25] [--settle 35] [--pjsua2-media]
         [--json FILE]
+    .venv/bin/python benchmarks/call_rate.py --send-from thread [--rounds 7]
+
+``--send-from thread`` (issue #13) is the application-thread pattern of a pytest
+or notebook user: each side's main thread places every call and waits for its
+notification (sipcore: ``_sipcore_call_peer.py --drive thread``, the
+SIPInvitationChangedState receiver only queues; pjsua2: ``threadCnt = 1``,
+its main thread waits on a Condition that ``onCallState`` notifies).  Both
+callees answer from their callbacks as in the default run.  Continuous runs
+only; rate and CPU per call (user + system of caller and callee) against
+>= 1.2x and <= 1.0x pjsua2.
 
 Equal work: both without media
 ------------------------------
@@ -158,11 +168,77 @@ WORK_MEDIA = {"sipcore": "media: an RTPTransport and an AudioTransport (RTP+RTCP
                         "connected) per call and side"}
 RATE_TARGET = 1.0
 RSS_GROWTH_LIMIT = 0.05
+#: --send-from thread (issue #13): >= 1.2x pjsua2 driven the same way, CPU per call <= 1.0x
+THREAD_RATE_TARGET = 1.2
+THREAD_CPU_TARGET = 1.0
+THREAD_PATTERN = {"sipcore": "the application's main thread calls send_invite() and "
+                             "disconnect() (handed to the poll thread without waiting) "
+                             "and waits for the "
+                             "SIPInvitationChangedState receiver's queue entry",
+                  "pjsua2": "threadCnt=1 (pjsua's worker thread polls); the main thread calls "
+                            "makeCall()/hangup() and waits on a Condition onCallState notifies"}
+
+
+def thread_comparison(args: argparse.Namespace, rate_calls: int) -> int:
+    """--send-from thread: continuous sequential calls placed by each side's application
+    thread, ``--rounds`` rounds alternating the order; rate and CPU per call (caller + callee,
+    user + system) against issue #13's targets.  No bursts, no endurance (the default run
+    has them)."""
+    print(f"Sequential calls placed from the application thread (issue #13), both without "
+          f"media; {rate_calls} calls per run, {args.rounds} rounds, no pauses")
+    for impl in IMPLS:
+        print(f"  {impl:10s} work:    {WORK[impl]}")
+        print(f"  {'':10s} pattern: {THREAD_PATTERN[impl]}")
+    print("  callees (both): answer from the INCOMING receiver / onIncomingCall, as by default",
+          flush=True)
+    runs: dict[str, list[dict]] = {impl: [] for impl in IMPLS}
+    bad: list[str] = []
+    try:
+        for rnd in range(args.rounds):
+            for impl in (IMPLS if rnd % 2 == 0 else IMPLS[::-1]):
+                res = run_calls(impl, rate_calls, timeout=args.timeout, send_from="thread")
+                res["cpu_ms_per_call"] = ((res["cpu_s"] + res["callee"]["cpu_s"]) * 1000
+                                          / max(1, res["completed"]))
+                runs[impl].append(res)
+                if impl == "sipcore":
+                    bad += sipcore_problems(res, f"round {rnd + 1} sipcore")
+                print(round_line(rnd, impl, "", res) + f"  CPU {res['cpu_ms_per_call']:.3f} "
+                      f"ms/call (caller {res['cpu_s']:.2f} s, callee "
+                      f"{res['callee']['cpu_s']:.2f} s)", flush=True)
+    except Exception as exc:  # noqa: BLE001
+        print(f"ERROR: a run could not be carried out: {exc}", file=sys.stderr)
+        return 2
+    s_r = [r["rate"] for r in runs["sipcore"]]
+    p_r = [r["rate"] for r in runs["pjsua2"]]
+    s_c = [r["cpu_ms_per_call"] for r in runs["sipcore"]]
+    p_c = [r["cpu_ms_per_call"] for r in runs["pjsua2"]]
+    ratio = statistics.median(s_r) / statistics.median(p_r)
+    cpu_ratio = statistics.median(s_c) / statistics.median(p_c)
+    print()
+    print(f"{'':24s}{'sipcore':>26s}{'pjsua2':>26s}{'ratio':>8s}{'target':>9s}")
+    print(f"{'calls/s':24s}{fmt_range(s_r):>26s}{fmt_range(p_r):>26s}{ratio:>7.2f}x"
+          f"{f'>={THREAD_RATE_TARGET:.1f}x':>9s}")
+    fmt3 = (lambda v: f"{statistics.median(v):.3f} ({min(v):.3f}-{max(v):.3f})")
+    print(f"{'CPU ms/call (both)':24s}{fmt3(s_c):>26s}{fmt3(p_c):>26s}{cpu_ratio:>7.2f}x"
+          f"{f'<={THREAD_CPU_TARGET:.1f}x':>9s}")
+    print("(median (min-max) over the rounds; CPU: user+system of caller and callee per "
+          "completed call)")
+    verdicts = [(f"rate, application thread: {ratio:.2f}x pjsua2 (target >= "
+                 f"{THREAD_RATE_TARGET:.1f}x)", ratio >= THREAD_RATE_TARGET),
+                (f"CPU per call, application thread: {cpu_ratio:.2f}x pjsua2's (target <= "
+                 f"{THREAD_CPU_TARGET:.1f}x)", cpu_ratio <= THREAD_CPU_TARGET)]
+    print_verdict(verdicts, bad, "sipcore failures")
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {k: [{**r, "times": r["times"][:100]} for r in rs] for k, rs in runs.items()},
+            indent=1))
+    return 1 if bad else 0
 
 
 def run_calls(impl: str, count: int, *, burst: int = 0, burst_pause: float = 0.7,
               settle: float = 0.0, sample_at: int = 1000, timeout: float = 900.0,
-              ip: str = "127.0.0.1", trace: str | None = None) -> dict:
+              ip: str = "127.0.0.1", trace: str | None = None,
+              send_from: str = "receiver") -> dict:
     """One callee + one caller of ``impl`` ("sipcore", "pjsua2" = pjsua2 without media,
     "pjsua2-rtp" = pjsua2 with its default media); return the caller's result dict.
 
@@ -196,6 +272,8 @@ def run_calls(impl: str, count: int, *, burst: int = 0, burst_pause: float = 0.7
                       "--peer-port", str(ready["port"]), "--count", str(count),
                       "--burst", str(burst), "--burst-pause", str(burst_pause),
                       "--settle", str(settle), "--timeout", str(timeout)] + trace_opt("caller")
+        if send_from == "thread":       # the application thread places the calls (issue #13)
+            cmd += ["--drive", "thread"] if impl == "sipcore" else ["--threads", "1"]
         budget = timeout + 2 * settle + (count // burst + 1) * burst_pause * 1.5 \
             if burst else timeout + 2 * settle
         caller = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -355,6 +433,12 @@ def rate_first(result: dict, k: int) -> float | None:
     return k / times[k - 1]
 
 
+def round_line(rnd: int, impl: str, mode: str, res: dict) -> str:
+    """The start of a run's line: round, implementation, mode, rate, calls, failures."""
+    return (f"  round {rnd + 1}  {impl:10s} {mode}{res['rate']:>7,.0f} calls/s"
+            f"  {res['completed']:>5d}/{res['count']} completed  failures {res['failures']}")
+
+
 def fmt_range(values: list[float]) -> str:
     med = statistics.median(values)
     if len(values) == 1:
@@ -407,7 +491,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=900.0,
                     help="per-run caller timeout in seconds")
     ap.add_argument("--json", metavar="FILE", help="also write every run's result to FILE")
+    ap.add_argument("--send-from", choices=("receiver", "thread"), default="receiver",
+                    help="thread: the application-thread comparison of issue #13 (each "
+                         "side's main thread places the calls and waits; continuous runs "
+                         "only, rate and CPU per call; default --rounds 7)")
     args = ap.parse_args(argv)
+    if args.send_from == "thread":
+        if "--rounds" not in (argv if argv is not None else sys.argv):
+            args.rounds = 7
+        build_options(pjsua2_python())           # (creates the pjsua2 venv before timing)
+        return thread_comparison(args, args.rate_calls or min(args.calls, 1000))
     if args.media:
         global MEDIA_MODE
         MEDIA_MODE = True
@@ -467,10 +560,8 @@ def main(argv: list[str] | None = None) -> int:
                         equal = False
                     note = f"  ABORTED: {res['aborted']}" if res.get("aborted") else ""
                     note += f"  media work: {'; '.join(extra)}" if extra else ""
-                    print(f"  round {rnd + 1}  {impl:10s} {mode:10s} {res['rate']:>7,.0f} calls/s"
-                          f"  {res['completed']:>5d}/{res['count']} completed  "
-                          f"failures {res['failures']}  {res['seconds']:.3f} s{note}",
-                          flush=True)
+                    print(round_line(rnd, impl, f"{mode:10s} ", res)
+                          + f"  {res['seconds']:.3f} s{note}", flush=True)
     except Exception as exc:  # noqa: BLE001
         print(f"ERROR: a rate run could not be carried out: {exc}", file=sys.stderr)
         return 2

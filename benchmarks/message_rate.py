@@ -40,7 +40,7 @@ stack has started, before any traffic.
   (MessagePendingError); the pjsua2 sender uses the same K URIs.
 - ``--send-from thread``: the application-thread pattern of a pytest or
   notebook user (issue #13), on both sides: sipcore's main thread calls
-  send_message (handed to the poll thread) for each slot the response
+  send_message (checked there, sent by the poll thread without waiting) for each slot the response
   receiver frees (``_sipcore_peer.py --send-from thread``); pjsua2's sender
   runs with ``threadCnt = 1`` (pjsua's worker thread polls) and its main
   thread sends and waits on a Condition that onInstantMessageStatus
@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {impl:14s} {PATTERN[impl]}")
         if impl == "sipcore" and args.send_from != "receiver":
             print(f"  {'':14s} (this run: --send-from {args.send_from}: the main thread "
-                  f"sends, handed over to the poll thread, and waits for the response)")
+                  f"calls send_message -- checked there, sent by the poll thread without "
+                  f"waiting -- and waits for the response)")
         if impl == "pjsua2" and args.send_from == "thread":
             print(f"  {'':14s} (this run: --send-from thread: sender threadCnt=1, pjsua's "
                   f"worker thread polls; the main thread sends and waits on a Condition the "

@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -40,6 +41,23 @@ def in_threads(worker, count: int = 8, timeout: float = 30.0) -> list[BaseExcept
     for t in threads:
         t.join(timeout)
     return errors
+
+
+def stop_behind_a_hand_off(stop, ua, go, sender) -> None:
+    """``sender`` (a started thread) is held inside a call handed over without waiting (under
+    the hand-off queue's lock) until ``go`` is set: run ``stop`` (Engine.stop) on a thread of
+    its own, wait until the poll thread is past everything but the queue's last call-out
+    (``ua.running`` False), let the sender go and join both."""
+    import threading
+    stopper = threading.Thread(target=stop)
+    stopper.start()
+    deadline = time.monotonic() + 5
+    while ua.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not ua.running
+    go.set()
+    sender.join(5)
+    stopper.join(10)
 
 
 def pjmedia_print(pool, sdp) -> str:

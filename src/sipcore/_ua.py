@@ -69,15 +69,32 @@ class _PostedCall:
     released by the poll thread when it has run: the caller waits by taking it again (two C
     calls; a threading.Event costs a Condition and a dozen Python calls per wait)."""
 
-    __slots__ = ("fn", "args", "done", "result", "error")
+    __slots__ = ("fn", "args", "done", "result", "error", "on_fail")
 
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]):
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...],
+                 on_fail: Callable[[], None] | None = None):
         self.fn = fn
         self.args = args
-        self.done = _allocate_lock()
-        self.done.acquire()
+        self.done: Any
+        if on_fail is None:
+            self.done = _allocate_lock()
+            self.done.acquire()
+        else:                       # post_or_fail: nobody waits
+            self.done = _NOBODY_WAITS
         self.result: Any = None
         self.error: BaseException | None = None
+        self.on_fail = on_fail      # post_or_fail: run (on the poll thread) if fn never runs
+
+
+class _NobodyWaits:
+    """``done`` of a call posted by post_or_fail: nothing to release."""
+
+    @staticmethod
+    def release() -> None:
+        pass
+
+
+_NOBODY_WAITS = _NobodyWaits()
 
 
 class UA:
@@ -170,6 +187,24 @@ class UA:
         lib.sc_wake()
         return True
 
+    def post_or_fail(self, fn: Callable[..., Any], *args: Any, on_fail: Callable[[], None],
+                     first: Callable[[], None]) -> None:
+        """Have the poll thread run fn(*args) soon, without waiting: the asynchronous
+        hand-off of calls whose outcome is reported by a notification (send_message from an
+        application thread).  EngineNotRunningError at once when the Engine is stopping or
+        stopped; else ``first()`` runs here, under the lock that also closes the queue (it
+        reserves what the call needs; what it raises refuses the call); once accepted,
+        either fn runs on the poll thread or -- the Engine stopped first -- ``on_fail()``
+        does, on the poll thread too, before SIPEngineDidEnd.  Either way the call is not
+        lost.  ``fn`` must report its own errors (nobody waits for it)."""
+        with self._posted_lock:
+            if not self.running or self._stopping or self._closed:
+                raise EngineNotRunningError(getattr(fn, "__name__", "this call"),
+                                            "stopping" if self.running else "stopped")
+            first()
+            self._posted.append(_PostedCall(fn, args, on_fail))
+        lib.sc_wake()
+
     # m-stream: the media worker
     def media_worker(self) -> None:
         """Start the media worker (its ioqueue, timer heap and C thread; glue_rtp.c) if it is
@@ -178,24 +213,32 @@ class UA:
               "starting the media worker")
 
     def _run_posted(self) -> None:
-        while self._posted:
-            try:
-                pc = self._posted.popleft()
-            except IndexError:
-                return
+        # Only what was queued when it began: calls posted meanwhile wait for the next round,
+        # so application threads posting without waiting (post_or_fail) cannot keep the poll
+        # thread from polling.
+        for _ in range(len(self._posted)):
+            pc = self._posted.popleft()
             try:
                 pc.result = pc.fn(*pc.args)
             except BaseException as exc:  # handed to the caller
                 pc.error = exc
+                if pc.on_fail is not None:      # (posted without waiting: nobody would see it)
+                    self.report_exception(_format_exc())
             pc.done.release()
 
     def _fail_posted(self) -> None:
         with self._posted_lock:
             self._closed = True
-            while self._posted:
-                pc = self._posted.popleft()
-                pc.error = EngineNotRunningError(getattr(pc.fn, "__name__", "this call"))
-                pc.done.release()
+            failed = list(self._posted)
+            self._posted.clear()
+        for pc in failed:
+            pc.error = EngineNotRunningError(getattr(pc.fn, "__name__", "this call"))
+            pc.done.release()
+            if pc.on_fail is not None:      # (outside the lock: it notifies)
+                try:
+                    pc.on_fail()
+                except BaseException:
+                    self.report_exception(_format_exc())
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -629,13 +672,14 @@ class UA:
         self.ports[kind] = bound
         self._dns_transports()
 
-    def check_route(self, route: Any) -> None:
+    def check_route(self, route: Any, remember: bool = True) -> None:
         """SIPCoreError unless a transport of this Engine can reach the route.
 
         ``route`` is always a private copy nothing changes (the primitives' own, or the
         snapshot Route._wire() keeps while the application's Route is unchanged), so one that
         passed is remembered by identity while the transports stay as they are: sending to
-        the same route again does not check it again."""
+        the same route again does not check it again.  Only the poll thread remembers (it
+        alone changes the transports): ``remember=False`` off it."""
         if self.checked_routes.get(id(route)) is route:
             return
         kind = route.transport or "udp"
@@ -645,6 +689,8 @@ class UA:
         if not route.is_name and route.is_ipv6 != (":" in self.options["local_ip"]):
             raise SIPCoreError(f"route {route.address} is IPv{6 if route.is_ipv6 else 4} but the "
                                f"Engine's transports are bound to {self.options['local_ip']}")
+        if not remember:
+            return
         if len(self.checked_routes) >= 256:
             self.checked_routes.clear()
         self.checked_routes[id(route)] = route

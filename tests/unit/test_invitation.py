@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import in_threads
+from conftest import in_threads, stop_behind_a_hand_off
 from sipcore import (Credentials, EngineNotRunningError, InvalidStateError, Invitation,
                      PJSIPError, Route, SDPConnection, SDPMedia, SDPSession, SIPURI, signals)
 from sipcore.primitives.invitation import METHOD_STATES, STATES, TRANSITIONS
@@ -124,6 +124,18 @@ def test_wrong_state_names_the_state(engine, recorder):
         with pytest.raises(InvalidStateError, match="DISCONNECTED"):
             call()
     inv.disconnect()                           # ended already: nothing (documented deviation)
+    inv.disconnect(extra_headers={"X-Why": "again"})    # (the path that waits): nothing either
+    from sipcore import _ua
+    raised = []
+
+    def in_a_receiver():                       # on the poll thread, as from a receiver
+        try:
+            inv.disconnect()
+        except InvalidStateError as exc:
+            raised.append(exc)
+
+    _ua.current.call(in_a_receiver)
+    assert raised == []
     with inv:                                  # leaving the block disconnects: nothing either
         pass
     assert inv.state == "DISCONNECTED" and states(recorder, inv) == ["DISCONNECTED"]
@@ -335,3 +347,114 @@ def test_a_receiver_connected_later_gets_the_invite(engine, silent):
     assert len(seen) == 1
     silent.sendto(_raw_invite(silent, port, 6), ("127.0.0.1", port))
     assert _codes(silent, 1.0, 6) == [b"480"]
+
+
+# ---- send_invite()/disconnect() off the poll thread: handed over without waiting ----------
+
+def _held_in_its_reservation(inv):
+    """The first call of ``inv._require`` (send_invite()'s check in the calling thread, made
+    under the hand-off queue's lock) waits there until ``go`` is set: (inside, go)."""
+    import threading
+    inside, go, real, calls = threading.Event(), threading.Event(), inv._require, []
+
+    def slow_require(method):
+        calls.append(method)
+        if len(calls) == 1:
+            inside.set()
+            go.wait(10)
+        real(method)
+
+    inv._require = slow_require
+    return inside, go
+
+
+def _send_invite_noting(inv, outcome):
+    try:
+        inv.send_invite()
+        outcome.append("accepted")
+    except Exception as exc:  # noqa: BLE001 - noted for the test
+        outcome.append(exc)
+
+
+def test_one_of_two_threads_sending_the_same_invite_wins(engine, recorder, silent):
+    """send_invite() from several threads at once on one Invitation: exactly one is accepted,
+    the others raise InvalidStateError (checked and reserved in the calling thread), and one
+    INVITE goes out; the state read right after the call is already CALLING."""
+    inv = new_inv(silent.getsockname()[1])
+    inv.set_offered_local_sdp(sdp())
+    outcome = []
+
+    def send(i):
+        try:
+            inv.send_invite()
+            outcome.append(("ok", inv.state))
+        except InvalidStateError:
+            outcome.append(("refused", None))
+
+    assert in_threads(send, 8) == []
+    assert sorted(outcome)[-1] == ("refused", None)
+    assert [o for o in outcome if o[0] == "ok"] == [("ok", "CALLING")]
+    data, _ = silent.recvfrom(65536)
+    assert data.startswith(b"INVITE ")
+    silent.settimeout(0.3)
+    with pytest.raises(socket.timeout):      # (the retransmission comes after 0.5 s)
+        silent.recv(65536)
+    inv.disconnect()
+    assert inv.state in ("DISCONNECTING", "DISCONNECTED")
+
+
+def test_a_send_invite_that_a_stop_overtakes_ends_disconnected(engine_factory, recorder, silent):
+    """A send_invite() off the poll thread accepted just as the Engine stopped (the poll
+    thread had closed its queue behind it): no exception, and the session ends like any at a
+    stop, NULL -> DISCONNECTED 503, before SIPEngineDidEnd."""
+    import threading
+    from sipcore import _ua
+    e = engine_factory()
+    ua = _ua.current
+    inv = new_inv(silent.getsockname()[1])
+    inside, go = _held_in_its_reservation(inv)
+    outcome = []
+    sender = threading.Thread(target=_send_invite_noting, args=(inv, outcome))
+    sender.start()
+    assert inside.wait(5)
+    stop_behind_a_hand_off(e.stop, ua, go, sender)
+    assert outcome == ["accepted"]
+    changes = [n for n in recorder.all("SIPInvitationChangedState") if n.sender is inv]
+    assert [(n.data.prev_state, n.data.state, n.data.code) for n in changes] == [
+        ("NULL", "DISCONNECTED", 503)]
+    names = [n.name for n in recorder.all()]
+    assert names.index("SIPInvitationChangedState") < names.index("SIPEngineDidEnd")
+    assert inv._posts == 0
+
+
+def test_send_invite_racing_in_two_threads_is_accepted_once(engine, recorder, silent):
+    """Two threads call send_invite() of one Invitation at the same moment, both having seen
+    no call of the other's yet: the reservation under the hand-off's lock lets one through,
+    the other gets InvalidStateError."""
+    import threading
+    from sipcore import _ua
+    ua = _ua.current
+    inv = new_inv(silent.getsockname()[1])
+    inv.set_offered_local_sdp(sdp())
+    hold = threading.Event()
+    ua.post(hold.wait, 10)              # the poll thread runs nothing else meanwhile
+    inside, go = _held_in_its_reservation(inv)     # (the first caller only)
+    outcome = []
+    try:
+        first = threading.Thread(target=_send_invite_noting, args=(inv, outcome))
+        first.start()
+        assert inside.wait(5)
+        second = threading.Thread(target=_send_invite_noting, args=(inv, outcome))
+        second.start()                  # past its own checks, it waits for the lock
+        time.sleep(0.2)
+        go.set()
+        first.join(5)
+        second.join(5)
+    finally:
+        go.set()
+        hold.set()
+    assert outcome.count("accepted") == 1 and len(outcome) == 2
+    assert [type(o) for o in outcome if o != "accepted"] == [InvalidStateError]
+    assert silent.recvfrom(65536)[0].startswith(b"INVITE ")
+    assert inv.state == "CALLING"
+    inv.disconnect()

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import in_threads
+from conftest import in_threads, stop_behind_a_hand_off
 from sipcore import (Credentials, MessagePendingError, Route, SIPURI, send_message, signals)
 
 
@@ -424,3 +424,101 @@ def test_an_empty_message_keeps_its_content_type(engine, recorder, user):
     got = recorder.wait_for("SIPEngineGotMessage", timeout=5)
     assert (got.data.content_type, got.data.body) == ("text/plain", b"")
     assert recorder.all("SIPEngineGotException") == []
+
+
+# ---- send_message off the poll thread: checked and reserved there, sent without waiting ----
+
+def test_a_send_that_a_stop_overtakes_is_answered_engine_stopped(recorder):
+    """A call off the poll thread that was accepted just as the Engine stopped -- the poll
+    thread had already closed its queue behind it -- still gets its one notification (408
+    "Engine stopped"), before SIPEngineDidEnd; the caller sees no exception."""
+    from sipcore import Engine, _ua
+    from sipcore.primitives import message
+    engine = Engine()
+    if engine.is_running:
+        engine.stop()
+    engine.start(local_ip="127.0.0.1", log_level=0, local_tls_port=None)
+    ua = _ua.current
+    inside, go, outcome = threading.Event(), threading.Event(), []
+    real_reserve = message._PendingMessage.reserve
+
+    def slow_reserve(pm):            # runs under the queue's lock, after the state check
+        inside.set()
+        go.wait(10)
+        real_reserve(pm)
+
+    port = engine.local_udp_port
+    to = SIPURI("127.0.0.1", user="late", port=port)
+
+    def send():
+        try:
+            send_message(_me(engine), to, "text/plain", "late", Route("127.0.0.1", port))
+            outcome.append("accepted")
+        except Exception as exc:  # noqa: BLE001
+            outcome.append(exc)
+
+    message._PendingMessage.reserve = slow_reserve
+    try:
+        sender = threading.Thread(target=send)
+        sender.start()
+        assert inside.wait(5)
+        stop_behind_a_hand_off(engine.stop, ua, go, sender)
+    finally:
+        message._PendingMessage.reserve = real_reserve
+        go.set()
+    assert outcome == ["accepted"]
+    answers = recorder.all("SIPEngineGotMessageResponse")
+    assert [(n.data.to_uri, n.data.code, n.data.reason) for n in answers] == [
+        (to, 408, "Engine stopped")]
+    names = [n.name for n in recorder.all()]
+    assert names.index("SIPEngineGotMessageResponse") < names.index("SIPEngineDidEnd")
+    assert ua.pending_messages == {}
+
+
+def test_a_send_failing_on_the_poll_thread_is_its_one_503(engine, recorder):
+    """The request is checked in the calling thread (TCP is on), but by the poll thread's
+    turn TCP has been stopped: nobody waits for the call any more, so the failure is the
+    request's one SIPEngineGotMessageResponse, 503 "Not sent: ...", and the URI is free."""
+    from sipcore import _ua
+    ua = _ua.current
+    release = threading.Event()
+    ua.post(release.wait, 10)                       # holds the poll thread
+    tcp_port = engine.local_tcp_port
+    stopper = threading.Thread(target=engine.set_local_tcp_port, args=(None,))
+    stopper.start()                                 # queued first: TCP stops first
+    deadline = time.monotonic() + 5
+    while len(ua._posted) < 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    to = SIPURI("127.0.0.1", user="bob", port=tcp_port)
+    route = Route("127.0.0.1", tcp_port, "tcp")
+    send_message(_me(engine), to, "text/plain", "1", route)     # accepted: TCP is on
+    release.set()
+    stopper.join(5)
+    resp = recorder.wait_for("SIPEngineGotMessageResponse", timeout=5)
+    assert resp.data.to_uri is to and resp.data.code == 503
+    assert resp.data.reason.startswith("Not sent: ") and "TCP" in resp.data.reason
+    assert ua.pending_messages == {}
+    time.sleep(0.2)
+    assert len(recorder.all("SIPEngineGotMessageResponse")) == 1
+    assert recorder.all("SIPEngineGotException") == []
+
+
+def test_calls_posted_meanwhile_wait_for_the_next_poll_round(engine):
+    """The poll thread runs only the calls queued when its round began: a call posted while
+    it runs them (here by one of them) waits for the next round, so application threads
+    that post without waiting (send_message) cannot keep it from polling the network."""
+    from sipcore import _ua
+    ua = _ua.current
+    rounds, done = [], threading.Event()
+
+    def second():
+        rounds.append(ua.poll_rounds)
+        done.set()
+
+    def first():
+        rounds.append(ua.poll_rounds)
+        ua.post(second)
+
+    ua.post(first)
+    assert done.wait(5)
+    assert rounds[1] > rounds[0], rounds

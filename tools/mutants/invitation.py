@@ -12,6 +12,28 @@ PEER = "tests/interop/test_invitation_sipcore_peer.py"
 ST = "src/sipcore/primitives/_states.py"   # the rows
 
 MUTANTS = [
+    dict(name="invitation-posted-send-invite-unreserved",
+         why="send_invite() from several threads at once: each caller sees NULL and is "
+             "accepted (no reservation under the hand-off's lock)",
+         file=F,
+         old="            self._invite_posted = True\n            self._posts += 1\n",
+         new="            self._posts += 1\n",
+         tests=[f"{UNIT}::test_send_invite_racing_in_two_threads_is_accepted_once"]),
+    dict(name="invitation-posted-send-invite-lost-at-stop",
+         why="a send_invite() from an application thread accepted as the Engine stops never "
+             "ends: no DISCONNECTED",
+         file=F,
+         old="        self._done_posting()\n        self._engine_stopping()\n",
+         new="        self._done_posting()\n",
+         tests=[f"{UNIT}::test_a_send_invite_that_a_stop_overtakes_ends_disconnected"]),
+    dict(name="invitation-state-read-before-posted-calls-ran",
+         why="inv.send_invite(); inv.state from an application thread reads NULL: the state "
+             "does not wait for the calls handed over without waiting",
+         file=F,
+         old="        if self._posts:\n            self._flush()\n        return self._state\n",
+         new="        return self._state\n",
+         tests=[f"{UNIT}::test_one_of_two_threads_sending_the_same_invite_wins",
+                f"{UNIT}::test_engine_stop_ends_live_invitations_and_restart_works"]),
     # ---- issue #10 ------------------------------------------------------------------------
     dict(name="invitation-every-transition-illegal",
          why="_set_state reports every transition as 'not in TRANSITIONS' (SIPEngineGotException)",

@@ -21,17 +21,18 @@ MUTANTS = [
     dict(name="message-transport-error-reported-as-408",
          why="a transport failure is reported as 408 instead of 503 (RFC 3261 8.1.3.1)",
          file=F,
-         old='        signals.notify(signals.SIPEngineGotMessageResponse, self.ua.engine, to_uri=self.to_uri,\n'
-             '                       code=code, reason=text)',
-         new='        signals.notify(signals.SIPEngineGotMessageResponse, self.ua.engine, to_uri=self.to_uri,\n'
-             '                       code=408 if transport_err else code, reason=text)',
+         old='        self._report(code, text)\n',
+         new='        self._report(408 if transport_err else code, text)\n',
          tests=[f"{T}::test_tcp_connection_refused_gives_503_with_reason"]),
     dict(name="message-pending-check-dropped",
          why="a second MESSAGE to a URI with one unanswered is sent instead of refused "
              "(spec: SIPCoreError until the final response)",
          file=F,
-         old="        if self.key in pending:\n            raise MessagePendingError(self.to_uri)\n",
-         new="",
+         old='        MessagePendingError."""\n'
+             '        if self.ua.pending_messages.setdefault(self.key, self) is not self:\n'
+             '            raise MessagePendingError(self.to_uri)\n',
+         new='        MessagePendingError."""\n'
+             '        self.ua.pending_messages[self.key] = self\n',
          tests=[f"{T}::test_pending_message_to_same_uri_raises_dedicated_error"]),
     dict(name="message-to-uri-headers-dropped",
          why="the headers of to_uri are not put into the request (RFC 3261 19.1.5)",
@@ -43,12 +44,31 @@ MUTANTS = [
          why="a MESSAGE pending when the Engine stops never gets its one "
              "SIPEngineGotMessageResponse",
          file=F,
-         old='        lib.sc_msg_cancel(msg)\n        self._forget()\n'
-             '        signals.notify(signals.SIPEngineGotMessageResponse, self.ua.engine, to_uri=self.to_uri,\n'
-             '                       code=408, reason="Engine stopped")\n',
+         old='        lib.sc_msg_cancel(msg)\n        self._report(408, "Engine stopped")\n',
          new='        lib.sc_msg_cancel(msg)\n        self._forget()\n',
          tests=[f"{T}::test_stop_with_pending_message_notifies_once",
                 "tests/interop/test_engine_real_peers.py::test_engine_stops_at_interpreter_exit"]),
+    dict(name="message-posted-send-failure-silent",
+         why="a MESSAGE from an application thread that PJSIP refuses on the poll thread "
+             "gets no SIPEngineGotMessageResponse (nobody waits for the hand-off)",
+         file=F,
+         old='            if not self.done:\n                self._report(503, f"Not sent: {exc}")\n',
+         new='            if not self.done:\n                self._forget()\n',
+         tests=[f"{T}::test_a_send_failing_on_the_poll_thread_is_its_one_503"]),
+    dict(name="message-posted-send-lost-at-stop",
+         why="a MESSAGE from an application thread accepted as the Engine stops is never "
+             "answered (the hand-off queue closed behind it)",
+         file=F,
+         old="                    on_fail=pm.abandon, first=pm.reserve)\n",
+         new="                    on_fail=pm._forget, first=pm.reserve)\n",
+         tests=[f"{T}::test_a_send_that_a_stop_overtakes_is_answered_engine_stopped"]),
+    dict(name="ua-posted-calls-starve-the-poll",
+         why="the poll thread runs posted calls as long as threads add more: application "
+             "threads sending without waiting keep it from polling (the answers starve)",
+         file="src/sipcore/_ua.py",
+         old="        for _ in range(len(self._posted)):\n            pc = self._posted.popleft()\n",
+         new="        while self._posted:\n            pc = self._posted.popleft()\n",
+         tests=[f"{T}::test_calls_posted_meanwhile_wait_for_the_next_poll_round"]),
     dict(name="message-request-from-and-to-swapped",
          why="sc_msg_request_t filled out of its field order: the From header carries the "
              "target's name-addr and To the sender's",

@@ -307,6 +307,13 @@ static pj_ioqueue_key_t *sc_wake_key = NULL;
 static pj_ioqueue_op_key_t sc_wake_op;
 static char sc_wake_buf[64];
 static volatile int sc_wake_pending = 0;
+/* 1 while the poll thread spins (sc_poll_once): it looks at sc_wake_pending between its looks,
+ * so sc_wake need not write to the socket (a send, then an ioqueue event and a recv on the
+ * poll thread: three system calls per hand-off).  Both flags are read and written with
+ * sequentially consistent atomics: sc_wake sets pending, then reads spinning; the poll thread
+ * clears spinning, then reads pending before it blocks -- one of the two sees the other's
+ * write, so a wake is never left to the poll timeout. */
+static volatile int sc_spinning = 0;
 
 static pj_pool_t *sc_wake_pool = NULL;
 
@@ -346,7 +353,8 @@ pj_status_t sc_wake_init(pjsip_endpoint *endpt)
 void sc_wake(void)
 {
     if (sc_wake_fds[1] < 0) return;
-    if (__atomic_exchange_n(&sc_wake_pending, 1, __ATOMIC_ACQ_REL)) return;
+    if (__atomic_exchange_n(&sc_wake_pending, 1, __ATOMIC_SEQ_CST)) return;
+    if (__atomic_load_n(&sc_spinning, __ATOMIC_SEQ_CST)) return;   /* it will see the flag */
     (void) !send(sc_wake_fds[1], "w", 1, MSG_DONTWAIT);
 }
 
@@ -388,10 +396,14 @@ static void sc_poll_once(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned sp
         struct timespec t0, t1;
         long gap = SC_SPIN_FIRST_GAP_US, spent;
         clock_gettime(CLOCK_MONOTONIC, &t0);
+        __atomic_store_n(&sc_spinning, 1, __ATOMIC_SEQ_CST);
         do {
             *count = 0;
             pjsip_endpt_handle_events2(endpt, &tv, count);
-            if (*count || __atomic_load_n(&sc_wake_pending, __ATOMIC_ACQUIRE)) return;
+            if (*count || __atomic_load_n(&sc_wake_pending, __ATOMIC_SEQ_CST)) {
+                __atomic_store_n(&sc_spinning, 0, __ATOMIC_SEQ_CST);
+                return;
+            }
             sched_yield();          /* a thread we wait for may need this CPU */
             clock_gettime(CLOCK_MONOTONIC, &t1);
             while (sc_us_since(&t1) < gap)
@@ -399,6 +411,11 @@ static void sc_poll_once(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned sp
             if (gap < SC_SPIN_MAX_GAP_US) gap *= 2;
             spent = sc_us_since(&t0);
         } while (spent < (long) spin_us);
+        __atomic_store_n(&sc_spinning, 0, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&sc_wake_pending, __ATOMIC_SEQ_CST)) {
+            *count = 0;             /* woken while it stopped spinning, without the socket */
+            return;
+        }
     }
     tv.sec = (long) (timeout_ms / 1000);
     tv.msec = (long) (timeout_ms % 1000);
@@ -475,6 +492,7 @@ void sc_wake_destroy(pjsip_endpoint *endpt)
     if (sc_wake_fds[1] >= 0) close(sc_wake_fds[1]);
     sc_wake_fds[0] = sc_wake_fds[1] = -1;
     sc_wake_pending = 0;
+    sc_spinning = 0;
     if (sc_wake_pool) { pjsip_endpt_release_pool(endpt, sc_wake_pool); sc_wake_pool = NULL; }
 }
 

@@ -118,13 +118,17 @@ class ClientPrimitive:
         return _reprs.primitive_html(self, fields)
 
     def _call(self, what: str, fn: Any, *args: Any) -> Any:
+        return self._running_ua(what).call(fn, *args)
+
+    def _running_ua(self, what: str) -> ua_mod.UA:
+        """The object's UA, if it is the running one; else the error naming ``what``."""
         ua = self._ua
         if ua_mod.current is not ua or not ua.running:
             if ua.running or ua_mod.current is None:
                 raise EngineNotRunningError(f"{type(self).__name__}.{what}()")
             raise InvalidStateError(f"{type(self).__name__}.{what}()",
                                     "belongs to an Engine run that has stopped")
-        return ua.call(fn, *args)
+        return ua
 
     # -- poll thread --
 

@@ -113,7 +113,8 @@ class Invitation(ClientPrimitive):
         self._contact_arg = check_sipuri("contact_uri", contact_uri, allow_none=True)
         self._setup(True, creds.uri.copy(), callee, route_.transport or "udp")
         self._bind()
-        self._call("__init__", self._ua.check_route, self._route)
+        ua = self._running_ua("__init__")
+        ua.check_route(route_, ua.on_poll_thread())     # (a read: no hand-off)
 
     def _setup(self, outgoing: bool, caller: SIPURI | None, callee: SIPURI | None,
                transport: str) -> None:
@@ -141,6 +142,10 @@ class Invitation(ClientPrimitive):
         # True while a method sends its own final response to a received re-INVITE: the
         # transaction's end is then not a state change of its own (the method makes it)
         self._answering = False
+        # send_invite()/disconnect() posted from another thread and not yet run (_post), and
+        # whether one of them is the send_invite()
+        self._posts = 0
+        self._invite_posted = False
 
     @classmethod
     def _new_incoming(cls, ua: Any, inv: Any, rdata: Any, transport: str) -> Invitation:
@@ -172,7 +177,13 @@ class Invitation(ClientPrimitive):
 
     # -- attributes --
 
-    state = property(lambda self: self._state, doc="the state (one of STATES); read-only")
+    @property
+    def state(self) -> str:
+        """The state (one of STATES); read-only.  Off the poll thread, once the calls this
+        object handed over without waiting (send_invite, disconnect) have run."""
+        if self._posts:
+            self._flush()
+        return self._state
     is_outgoing = property(lambda self: self._outgoing, doc="True when the INVITE was sent")
     credentials = property(lambda self: None if self._credentials is None
                            else self._credentials.copy(), doc="None for an incoming session")
@@ -185,13 +196,18 @@ class Invitation(ClientPrimitive):
     remote_uri = property(
         lambda self: _copy(self._callee_uri if self._outgoing else self._caller_uri))
     transport = property(lambda self: self._transport, doc='"udp", "tcp" or "tls"')
-    local_contact_uri = property(lambda self: _copy(self._local_contact_uri),
-                                 doc="the Contact sent to the remote party (SIPURI), None in NULL")
+    @property
+    def local_contact_uri(self) -> SIPURI | None:
+        """The Contact sent to the remote party (SIPURI), None in NULL."""
+        if self._posts:
+            self._flush()
+        return _copy(self._local_contact_uri)
 
     @property
     def call_id(self) -> str | None:
         """The Call-ID; None in the NULL and DISCONNECTED states."""
-        return None if self._state in (NULL, DISCONNECTED) else self._call_id
+        state = self.state
+        return None if state in (NULL, DISCONNECTED) else self._call_id
 
     def __repr__(self) -> str:
         way = "to" if self._outgoing else "from"
@@ -211,11 +227,15 @@ class Invitation(ClientPrimitive):
 
     @property
     def _active_local(self) -> SDPSession | None:
+        if self._posts:
+            self._flush()
         active = self._active_sdp
         return None if active is None else _sdp_from_flat(active[0])
 
     @property
     def _active_remote(self) -> SDPSession | None:
+        if self._posts:
+            self._flush()
         active = self._active_sdp
         return None if active is None else _sdp_from_flat(active[1])
 
@@ -245,9 +265,34 @@ class Invitation(ClientPrimitive):
     # -- methods --
 
     def send_invite(self, extra_headers: dict[str, str] | None = None) -> None:
-        """Send the initial INVITE (outgoing session, state NULL) -> CALLING."""
+        """Send the initial INVITE (outgoing session, state NULL) -> CALLING.
+
+        Off the poll thread and without ``extra_headers`` the state and direction are
+        checked here and the INVITE is sent by the poll thread without waiting for it
+        (docs/threads.md): a failure of PJSIP's to send it is then the DISCONNECTED
+        notification (503), not an exception.  With ``extra_headers`` (which PJSIP may refuse
+        to parse: PJSIPError naming the header) the caller waits as for the other methods."""
         headers = check_headers(extra_headers)
-        self._call("send_invite", self._send_invite, headers)
+        ua = self._running_ua("send_invite")
+        if headers:
+            self._call("send_invite", self._send_invite_checked, headers)
+            return
+        if ua.on_poll_thread():
+            self._send_invite_checked(headers)
+            return
+        if self._posts:
+            self._flush()
+
+        def reserve() -> None:          # (under the hand-off's lock: one send_invite() wins)
+            if self._invite_posted:
+                raise InvalidStateError("Invitation.send_invite()", "CALLING (sent already)")
+            self._require("send_invite")
+            self._require_direction("send_invite", True)
+            self._invite_posted = True
+            self._posts += 1
+
+        ua.post_or_fail(self._posted, self._send_invite, (headers,),
+                        on_fail=self._posted_lost, first=reserve)
 
     def respond_to_invite_provisionally(self, response_code: int = 180,
                                         extra_headers: dict[str, str] | None = None) -> None:
@@ -271,7 +316,22 @@ class Invitation(ClientPrimitive):
         code = check_int("response_code", response_code, 300, 699)
         headers = check_headers(extra_headers)
         t = None if timeout is None else check_timeout(timeout, 86400)
-        self._call("disconnect", self._disconnect, code, headers, t)
+        ua = self._running_ua("disconnect")
+        if headers:
+            self._call("disconnect", self._disconnect, code, headers, t)
+            return
+        if ua.on_poll_thread():
+            self._disconnect(code, headers, t)
+            return
+        # Off the poll thread without extra headers: every state allows it (or makes it a
+        # no-op), so nothing to check here; the poll thread ends the session without the
+        # caller waiting for it (a failure of PJSIP's ends it with DISCONNECTED).
+
+        def count() -> None:
+            self._posts += 1
+
+        ua.post_or_fail(self._posted, self._disconnect, (code, headers, t),
+                        on_fail=self._posted_lost, first=count)
 
     def send_reinvite(self, extra_headers: dict[str, str] | None = None) -> None:
         """Send a re-INVITE with the offered local SDP (or the active one) -> REINVITING."""
@@ -285,6 +345,42 @@ class Invitation(ClientPrimitive):
         code = check_int("response_code", response_code, 100, 699)
         headers = check_headers(extra_headers)
         self._call("respond_to_reinvite", self._respond_reinvite, code, headers)
+
+    # -- calls handed over without waiting (send_invite, disconnect off the poll thread) --
+
+    def _flush(self) -> None:
+        """Wait until this object's posted calls have run (the hand-off queue is in order: an
+        empty call behind them); a no-op on the poll thread or once the Engine stopped."""
+        ua = self._ua
+        if not ua.on_poll_thread():
+            try:
+                ua.call(_nothing)
+            except SIPCoreError:        # (stopping: the posted calls ran or were dropped)
+                pass
+
+    def _done_posting(self) -> None:
+        with self._ua._posted_lock:
+            self._posts -= 1
+
+    def _posted(self, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+        """On the poll thread: a call posted by send_invite()/disconnect().  Nobody waits for
+        it, so what fails is told the way a failure of the session is: DISCONNECTED."""
+        try:
+            fn(*args)
+        except InvalidStateError:
+            pass        # the session moved on (ended) meanwhile: that was notified already
+        except Exception as exc:  # noqa: BLE001 - the session's end tells the application
+            if self._inv != ffi.NULL and self._state not in (NULL, DISCONNECTED):
+                lib.sc_inv_terminate(self._inv, 503, 1)       # PJSIP reports DISCONNECTED
+            elif self._state != DISCONNECTED:
+                self._fail(exc)
+        finally:
+            self._done_posting()
+
+    def _posted_lost(self) -> None:
+        """The Engine stopped before a posted call ran: the session ends as at any stop."""
+        self._done_posting()
+        self._engine_stopping()
 
     # -- poll thread: methods --
 
@@ -335,6 +431,11 @@ class Invitation(ClientPrimitive):
             lib.pjsip_tx_data_dec_ref(tdata)
             raise
         check(lib.sc_inv_send(self._inv, tdata), what)
+
+    def _send_invite_checked(self, headers: dict[str, str]) -> None:
+        if self._invite_posted:     # (another thread's, not yet run)
+            raise InvalidStateError("Invitation.send_invite()", "CALLING (sent already)")
+        self._send_invite(headers)
 
     def _send_invite(self, headers: dict[str, str]) -> None:
         self._require("send_invite")
@@ -669,6 +770,10 @@ class Invitation(ClientPrimitive):
         self._release()
         if self._state != DISCONNECTED:
             self._fire("engine_stop", code=503, reason="Service Unavailable (Engine stopped)")
+
+
+def _nothing() -> None:
+    """Invitation._flush's empty call."""
 
 
 def _copy(value: SIPURI | None) -> SIPURI | None:

@@ -72,13 +72,19 @@ def send_message(credentials: Credentials, to_uri: SIPURI, content_type: str,
     from_, user, password = credentials._wire()
     route_hdr, route_snapshot = route._wire()
     dest = (target, from_, to, route_hdr, content_type, user)    # an sc_msg_request_t's
-    pm = _PendingMessage(to_uri, key, route_snapshot)
     ua = _ua.current
     if ua is not None and ua.running and ua.on_poll_thread():
-        pm.send(ua, dest, body, headers, password, timeout_ms)   # in a receiver: at once
-    else:
-        ua = _ua.running("send_message")
-        ua.call(pm.send, ua, dest, body, headers, password, timeout_ms)
+        # in a receiver: at once
+        _PendingMessage(ua, to_uri, key, route_snapshot).send(dest, body, headers, password,
+                                                              timeout_ms)
+        return
+    # Any other thread: checked and reserved here (their errors raised here, as on the poll
+    # thread), then handed to the poll thread without waiting for it (docs/threads.md).
+    ua = _ua.running("send_message")
+    ua.check_route(route_snapshot, False)
+    pm = _PendingMessage(ua, to_uri, key, route_snapshot)
+    ua.post_or_fail(pm.send_posted, dest, body, headers, password, timeout_ms,
+                    on_fail=pm.abandon, first=pm.reserve)
 
 
 def _extra_headers(headers: dict[str, str]) -> bytes:
@@ -111,11 +117,12 @@ _NULL = ffi.NULL
 
 
 class _PendingMessage:
-    """One MESSAGE from send() until its single notification."""
+    """One MESSAGE from send_message() until its single notification."""
 
     __slots__ = ("to_uri", "key", "route", "token", "msg", "done", "ua")
 
-    def __init__(self, to_uri: SIPURI, key: str, route: Route):
+    def __init__(self, ua: Any, to_uri: SIPURI, key: str, route: Route):
+        self.ua = ua
         self.to_uri = to_uri
         self.key = key              # the Request-URI lower-cased: one pending MESSAGE per key
         self.route = route          # a snapshot (Route._wire)
@@ -123,22 +130,49 @@ class _PendingMessage:
         self.msg = ffi.NULL         # the C side (sc_msg_t *) while it runs
         self.done = False
 
+    def reserve(self) -> None:
+        """Take the key in the UA's pending MESSAGEs (any thread: one atomic dict call), or
+        MessagePendingError."""
+        if self.ua.pending_messages.setdefault(self.key, self) is not self:
+            raise MessagePendingError(self.to_uri)
+
     # -- on the poll thread --
 
-    def send(self, ua: Any, dest: tuple[Any, ...], body: bytes, headers: Any,
-             password: bytes | None, timeout_ms: int) -> None:
-        self.ua = ua
-        route = self.route
-        ua.check_route(route)
-        pending = ua.pending_messages
-        if self.key in pending:
+    def send(self, dest: tuple[Any, ...], body: bytes, headers: Any, password: bytes | None,
+             timeout_ms: int) -> None:
+        """send_message() in a receiver: every error raised to the caller."""
+        self.ua.check_route(self.route)
+        if self.ua.pending_messages.setdefault(self.key, self) is not self:
             raise MessagePendingError(self.to_uri)
-        kind = route.transport
+        self._send(dest, body, headers, password, timeout_ms)
+
+    def send_posted(self, dest: tuple[Any, ...], body: bytes, headers: Any,
+                    password: bytes | None, timeout_ms: int) -> None:
+        """send_message() from another thread, checked and reserved there (reserve): nobody
+        waits, so what fails now is the request's one notification, 503 "Not sent: <error>"."""
+        if self.done:               # abandoned already: the Engine is stopping
+            return
+        # (sent even when the Engine is stopping: it was accepted before the stop began, as a
+        # call that waited would have been; the stop then answers it 408 "Engine stopped")
+        try:
+            self.ua.check_route(self.route)         # (again: a transport may have stopped)
+            self._send(dest, body, headers, password, timeout_ms)
+        except Exception as exc:    # noqa: BLE001 - reported as the request's outcome
+            if not self.done:
+                self._report(503, f"Not sent: {exc}")
+
+    def _send(self, dest: tuple[Any, ...], body: bytes, headers: Any, password: bytes | None,
+              timeout_ms: int) -> None:
+        ua = self.ua
+        kind = self.route.transport
         listener = ua.transports[kind] if kind == "tcp" or kind == "tls" else _NULL
         scratch = ua.scratch
-        req = (scratch.requests.get(dest) or _request(dest, scratch.requests))[0]
-        self.token = token = handles.new(self)
-        pending[self.key] = self
+        try:
+            req = (scratch.requests.get(dest) or _request(dest, scratch.requests))[0]
+            self.token = token = handles.new(self)
+        except BaseException:
+            self._forget()
+            raise
         out = scratch.msg_out
         status = _sc_msg_send(ua.endpt, token, listener, req, body, len(body), headers,
                               _NULL if password is None else password, timeout_ms, out)
@@ -154,9 +188,7 @@ class _PendingMessage:
             return
         msg, self.msg = self.msg, ffi.NULL
         lib.sc_msg_cancel(msg)
-        self._forget()
-        signals.notify(signals.SIPEngineGotMessageResponse, self.ua.engine, to_uri=self.to_uri,
-                       code=408, reason="Engine stopped")
+        self._report(408, "Engine stopped")
 
     def _forget(self) -> None:
         self.done = True
@@ -166,6 +198,11 @@ class _PendingMessage:
             handles.release(self.token)
             self.token = None
 
+    def _report(self, code: int, reason: str) -> None:
+        """The request's one notification."""
+        self._forget()
+        signals.notify(signals.SIPEngineGotMessageResponse, self.ua.engine, to_uri=self.to_uri,
+                       code=code, reason=reason)
 
     def finished(self, code: int, reason: Any, reason_len: int, transport_err: int) -> None:
         """The one report of the request (sc_py_on_message_final): its final response, a
@@ -175,14 +212,12 @@ class _PendingMessage:
         self.token = None                   # (taken back already: _forget has none to release)
         if self.done:
             return
-        self._forget()
         text = ffi.unpack(reason, reason_len).decode("utf-8", "replace") if reason_len > 0 else ""
         if transport_err and (code == 408 or code == 503):
             error = strerror(transport_err)
             if error not in text:           # (PJSIP may have put it there already)
                 text = f"{text} ({error})"
-        signals.notify(signals.SIPEngineGotMessageResponse, self.ua.engine, to_uri=self.to_uri,
-                       code=code, reason=text)
+        self._report(code, text)
 
 
 # ---- incoming MESSAGE ------------------------------------------------------------------------
