@@ -26,7 +26,6 @@ sipcore extension: ``statistics``, the stream's RTP/RTCP counters (see the prope
 """
 from __future__ import annotations
 
-import threading
 import weakref
 from typing import Any
 
@@ -35,6 +34,7 @@ from .._pj import check, ffi, handles, lib
 from .._validate import check_bool, check_choice, check_instance
 from ..errors import InvalidStateError, PJSIPError, SIPCoreError
 from ..sdp import SDPAttribute, SDPMedia, SDPSession
+from ..sdp import _flat_of_pj, _from_flat
 from ._sdp import from_pj, to_pj
 from .rtp import ESTABLISHED, INIT, INVALID, LOCAL, RTPTransport, check_sdp_index
 
@@ -84,11 +84,13 @@ def _with_direction(m: SDPMedia, direction: str) -> SDPMedia:
 
 class _StreamCore:
     """The C side of one AudioTransport (its stream), apart from it so garbage
-    collection can destroy it; in the token registry and ``ua.primitives``.  Poll thread."""
+    collection can destroy it; in the token registry and ``ua.primitives``.  Poll thread,
+    except :meth:`dispose`: the weak reference's callback, run when the AudioTransport is
+    collected (as rtp._Core's)."""
 
     def __init__(self, ua: Any, owner: AudioTransport, rtp_core: Any):
         self.ua = ua
-        self.owner = weakref.ref(owner)
+        self.owner = weakref.ref(owner, self.dispose)
         self.rtp_core = rtp_core
         self.stream = ffi.NULL
         self.token: int | None = handles.new(self)
@@ -127,7 +129,7 @@ class _StreamCore:
 
     _engine_stopping = destroy
 
-    def dispose(self) -> None:
+    def dispose(self, _ref: Any = None) -> None:
         if self.ua.running:
             self.ua.post(self.destroy)
 
@@ -155,19 +157,17 @@ class AudioTransport:
         ua = self._ua = ua_mod.running("AudioTransport")
         self._codecs = check_codec_list(ua, codecs)
         self._transport = transport
-        self._lock = threading.RLock()
         self._started = False
         self._stopped = False
         self._codec: str | None = None
         self._sample_rate: int | None = None
         self._direction: str | None = None
-        self._answer: SDPMedia | None = None
+        self._answer: bytes | None = None     # the answer's flat form (one media line)
         self._port = None
         self._port_rate: int | None = None
         self._core: _StreamCore | None = None
         self._run("__init__", self._create, remote_sdp, sdp_index, check_state=False)
-        assert self._core is not None   # (made by _create)
-        weakref.finalize(self, self._core.dispose).atexit = False
+        assert self._core is not None   # (made by _create; it disposes of it when collected)
 
     # -- attributes --
 
@@ -349,7 +349,7 @@ class AudioTransport:
                 or self._transport._core.rtp == ffi.NULL):
             raise InvalidStateError("AudioTransport.get_local_media() (its RTPTransport)", INVALID)
         if not is_offer and self._answer is not None:
-            return _with_direction(self._answer.copy(), direction)
+            return _with_direction(_from_flat(self._answer).media[0], direction)
         return self._offer_media(direction)
 
     def _start(self, local_sdp: SDPSession, remote_sdp: SDPSession, index: int) -> None:
@@ -392,7 +392,7 @@ class AudioTransport:
                                        active_local[0], active_remote[0],
                                        1 if self._vad else 0, out, about),
                   "creating the audio stream")
-            answer = None if local is not None else from_pj(ua, active_local[0]).media[0]
+            answer = None if local is not None else _flat_of_pj(active_local[0], ua.scratch)
             return out[0], about, answer
 
         stream, about, answer = self._with_codecs(ua.in_pool, run, ())
