@@ -504,6 +504,17 @@ pj_status_t sc_stream_create(pjmedia_endpt *endpt, sc_rtp_t *rtp, uintptr_t toke
                              const pjmedia_sdp_session *local,
                              const pjmedia_sdp_session *remote, int vad,
                              sc_stream_t **out, sc_stream_info_t *about);
+/* sc_sdp_negotiate + sc_stream_create in one call (local NULL: answer with our own line);
+ * *stage: the step that failed (enum below) */
+enum sc_audio_stage {
+    SC_AUDIO_LOCAL_MEDIA = 1, SC_AUDIO_NEGOTIATE = 2, SC_AUDIO_PORT_0 = 3, SC_AUDIO_STREAM = 4
+};
+pj_status_t sc_audio_stream_start(pjmedia_endpt *endpt, pj_pool_t *pool, sc_rtp_t *rtp,
+                                  uintptr_t token, const pjmedia_sdp_session *local,
+                                  unsigned local_idx, const pjmedia_sdp_session *remote,
+                                  unsigned remote_idx, const char *proto, int vad,
+                                  int *stage, const pjmedia_sdp_session **active_local,
+                                  sc_stream_t **out, sc_stream_info_t *about);
 pjmedia_port *sc_stream_port(sc_stream_t *s);
 pj_status_t sc_stream_set_dir(sc_stream_t *s, int send, int receive);
 pj_status_t sc_stream_dtmf(sc_stream_t *s, const char *digits);

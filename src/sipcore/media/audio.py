@@ -82,6 +82,20 @@ def _with_direction(m: SDPMedia, direction: str) -> SDPMedia:
     return m
 
 
+class _OutParams:
+    """sc_audio_stream_start's out-parameters, made once: it runs on the poll thread only,
+    and its results are read before the next call."""
+
+    def __init__(self) -> None:
+        self.stage = ffi.new("int *")
+        self.active_local = ffi.new("pjmedia_sdp_session **")
+        self.stream = ffi.new("sc_stream_t **")
+        self.about = ffi.new("sc_stream_info_t *")
+
+
+_OUT = _OutParams()
+
+
 class _StreamCore:
     """The C side of one AudioTransport (its stream), apart from it so garbage
     collection can destroy it; in the token registry and ``ua.primitives``.  Poll thread,
@@ -370,38 +384,35 @@ class AudioTransport:
         assert core is not None and transport_core is not None   # (made; checked by callers)
 
         def run(pool: Any) -> Any:
-            active_local = ffi.new("pjmedia_sdp_session **")
-            active_remote = ffi.new("pjmedia_sdp_session **")
             if pj is not None:
                 local_pj, remote_pj = pj
             else:
-                local_pj = (self._local_session(pool, "sendrecv", proto) if local is None
-                            else to_pj(ua, pool, local))
+                local_pj = ffi.NULL if local is None else to_pj(ua, pool, local)
                 remote_pj = to_pj(ua, pool, remote)
-            status = lib.sc_sdp_negotiate(pool, local_pj, 0 if local is None else index,
-                                          remote_pj, index, 0 if local is None else 1,
-                                          active_local, active_remote)
-            if status != lib.PJ_SUCCESS:   # nothing in common (codec, profile), or port 0
-                raise PJSIPError("the audio stream was rejected: negotiating it", status)
-            for s in (active_local[0], active_remote[0]):
-                if s.media[0].desc.port == 0:
+            out = _OUT
+            status = lib.sc_audio_stream_start(
+                ua.med_endpt, pool, transport_core.rtp, core.token, local_pj, index, remote_pj,
+                index, ffi.NULL if proto is None else proto.encode(), 1 if self._vad else 0,
+                out.stage, out.active_local, out.stream, out.about)
+            if status != lib.PJ_SUCCESS:
+                stage = out.stage[0]
+                if stage == lib.SC_AUDIO_PORT_0:
                     raise SIPCoreError("the audio stream was rejected (port 0 in the SDP)")
-            out = ffi.new("sc_stream_t **")
-            about = ffi.new("sc_stream_info_t *")
-            check(lib.sc_stream_create(ua.med_endpt, transport_core.rtp, core.token,
-                                       active_local[0], active_remote[0],
-                                       1 if self._vad else 0, out, about),
-                  "creating the audio stream")
-            answer = None if local is not None else _flat_of_pj(active_local[0], ua.scratch)
-            return out[0], about, answer
+                if stage == lib.SC_AUDIO_NEGOTIATE:   # nothing in common (codec, profile)
+                    raise PJSIPError("the audio stream was rejected: negotiating it", status)
+                check(status, "creating the audio media line" if stage == lib.SC_AUDIO_LOCAL_MEDIA
+                      else "creating the audio stream")
+            # the answer's line as its flat form (made into objects by get_local_media)
+            answer = None if local is not None else _flat_of_pj(out.active_local[0], ua.scratch)
+            about = out.about
+            return out.stream[0], (ffi.string(about.codec).decode(), about.clock_rate,
+                                   about.port_rate, about.dir), answer
 
         stream, about, answer = self._with_codecs(ua.in_pool, run, ())
         core.stream = stream
         self._answer = answer
-        self._codec = ffi.string(about.codec).decode()
-        self._sample_rate = about.clock_rate
-        self._port_rate = about.port_rate
-        self._direction = _PJ_DIR.get(about.dir, "sendrecv")
+        self._codec, self._sample_rate, self._port_rate, pj_dir = about
+        self._direction = _PJ_DIR.get(pj_dir, "sendrecv")
         self._port = lib.sc_stream_port(stream)
         self._started = True
 
