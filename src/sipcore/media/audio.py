@@ -78,7 +78,7 @@ def check_codec_list(ua: Any, value: Any) -> list[str] | None:
 
 def _with_direction(m: SDPMedia, direction: str) -> SDPMedia:
     m.attributes = [a for a in m.attributes if a.name not in DIRECTIONS]
-    m.attributes.append(SDPAttribute(direction, ""))
+    m.attributes.append(SDPAttribute._trusted(direction, ""))   # (a valid direction)
     return m
 
 

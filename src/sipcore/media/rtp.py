@@ -90,6 +90,28 @@ def copy_into(target: SDPSession, source: SDPSession) -> None:
         object.__setattr__(target, name, getattr(source, name))
 
 
+class _CreateParams:
+    """sc_rtp_create's parameters, made once (poll thread only; read by the call alone: the
+    C side copies the addresses), and the addresses as C strings, kept (a few per process)."""
+
+    def __init__(self) -> None:
+        self.opts = ffi.new("sc_rtp_opts_t *")
+        self.out = ffi.new("sc_rtp_t **")
+        self.port = ffi.new("int *")
+        self.texts: dict[str, Any] = {}
+
+    def text(self, value: str) -> Any:
+        c = self.texts.get(value)
+        if c is None:
+            if len(self.texts) >= 64:
+                self.texts.clear()
+            c = self.texts[value] = ffi.new("char[]", value.encode())
+        return c
+
+
+_CREATE = _CreateParams()
+
+
 class _Core:
     """The C side of one RTPTransport, kept apart from it so that garbage collection of the
     RTPTransport can close it: the token registry and ``ua.primitives`` hold this, not the
@@ -282,16 +304,13 @@ class RTPTransport:
         address = address or ua.options["local_ip"]
         low, high = ua.options["rtp_port_range"]
         self._core = core = _Core(ua, self)
-        o = ffi.new("sc_rtp_opts_t *")
-        keep = [ffi.new("char[]", address.encode()),
-                ffi.new("char[]", (self._ice_stun_address or "").encode())]
-        o.address, o.stun_address = keep
+        o, out, port = _CREATE.opts, _CREATE.out, _CREATE.port
+        o.address = _CREATE.text(address)
+        o.stun_address = _CREATE.text(self._ice_stun_address or "")
         o.port_min, o.port_max = low, high
         o.use_srtp, o.srtp_forced, o.use_ice = self._use_srtp, self._srtp_forced, self._use_ice
         o.stun_port = self._ice_stun_port
         o.token = core.token
-        out = ffi.new("sc_rtp_t **")
-        port = ffi.new("int *")
         try:
             check(lib.sc_rtp_create(o, out, port),
                   f"opening RTP/RTCP sockets on {address} in {low}-{high}")
