@@ -379,7 +379,9 @@ class AudioTransport:
         """Negotiate media line ``index`` of ``remote`` with that of ``local`` (our offer; the
         offerer's scenario) or, when ``local`` is None, answer it with this stream's own m=
         line (``proto`` its profile); then create and start the stream.  ``pj``: both SDPs
-        already in PJMEDIA's form (a pool that outlives this call), else they are made here."""
+        already in PJMEDIA's form, in the transport's pool (sc_rtp_pool, kept until the next
+        set_INIT), which the negotiation then uses too; else they are made here, in a
+        temporary pool."""
         ua, core, transport_core = self._ua, self._core, self._transport._core
         assert core is not None and transport_core is not None   # (made; checked by callers)
 
@@ -408,7 +410,10 @@ class AudioTransport:
             return out.stream[0], (ffi.string(about.codec).decode(), about.clock_rate,
                                    about.port_rate, about.dir), answer
 
-        stream, about, answer = self._with_codecs(ua.in_pool, run, ())
+        if pj is not None:      # the transport's pool holds both SDPs: negotiate in it too
+            stream, about, answer = self._with_codecs(run, lib.sc_rtp_pool(transport_core.rtp))
+        else:
+            stream, about, answer = self._with_codecs(ua.in_pool, run, ())
         core.stream = stream
         self._answer = answer
         self._codec, self._sample_rate, self._port_rate, pj_dir = about
