@@ -25,12 +25,14 @@ $(STAMP): $(SOURCES)
 	touch $@
 
 # the static checks (ruff, mypy --strict: configured in pyproject.toml), the suite, then the
-# mutation check (tools/mutants.py: every listed mutant must be killed)
+# mutation check (tools/mutants.py: every listed mutant must be killed).  Four mutants at a
+# time on two cores: most killed mutants spend their time waiting on a test's timeout (10-20 s
+# asleep), so 4 jobs took 332 s where 2 took 437 s, with the same 216 killed.
 test: setup
 	$(PY) -m ruff check src
 	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_SELECT) $(PYTEST_ARGS)
-	$(PY) tools/mutants.py --jobs 2
+	$(PY) tools/mutants.py --jobs 4
 
 # the long forms: soaks, floods, fault matrices, the full codec matrix with every peer
 test-long: setup
@@ -44,7 +46,7 @@ asan:
 	PYTHON=$(PYTHON) sh tools/asan.sh
 
 mutants: setup
-	$(PY) tools/mutants.py --jobs 2
+	$(PY) tools/mutants.py --jobs 4
 
 demo: setup
 	$(PY) -m sipcore demo

@@ -156,14 +156,19 @@ class Peer:
             emit(media_result("pjsua2", a, self.calls, self.mark, end,
                               [self.stat(c) for c in self.calls], poll_key, self.idle_rss,
                               self.failures))
-            if a.role == "caller":
-                for call in self.calls:
-                    try:
-                        call.hangup(pj.CallOpParam())
-                    except pj.Error:
-                        pass
-                self.poll_until(lambda: all(c.state == pj.PJSIP_INV_STATE_DISCONNECTED
-                                            for c in self.calls), 10)
+
+    def hang_up(self) -> None:
+        """The caller's calls ended, at EOF: after both sides' END results (a BYE sent on END
+        could reach a callee still reading its streams' statistics)."""
+        if self.args.role != "caller":
+            return
+        for call in self.calls:
+            try:
+                call.hangup(pj.CallOpParam())
+            except pj.Error:
+                pass
+        self.poll_until(lambda: all(c.state == pj.PJSIP_INV_STATE_DISCONNECTED
+                                    for c in self.calls), 10)
 
     def stop_probes(self) -> None:
         for call in self.calls:
@@ -181,6 +186,7 @@ class Peer:
             except queue.Empty:
                 continue
             if line == "EOF":
+                self.hang_up()
                 return
             self.command(line)
 
