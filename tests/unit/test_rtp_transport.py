@@ -10,7 +10,8 @@ import threading
 import pytest
 
 from sipcore import (AudioTransport, EngineNotRunningError, InvalidStateError,
-                     NotificationRecorder, PJSIPError, RTPTransport, SDPSession, signals)
+                     NotificationRecorder, PJSIPError, RTPTransport, SDPSession, SIPCoreError,
+                     signals)
 from sipcore._pj import handles, lib
 from sipcore.primitives._states import RTP_TRANSPORT
 
@@ -213,6 +214,20 @@ def test_the_offerer_starts_again_after_set_init(engine):
         answerer.stop()
         t.set_INIT()
         assert t.state == "INIT"
+
+
+def test_an_answer_rejecting_the_line_fails_start_cleanly(engine):
+    """RFC 3264 6: port 0 in the answer rejects the stream; start() raises SIPCoreError
+    saying so (pjmedia's negotiator: no active media) and nothing runs."""
+    t = RTPTransport()
+    audio, offer = offer_for(t)
+    t.set_LOCAL(offer, 0)
+    answer = SDPSession("127.0.0.1", media=[AudioTransport(RTPTransport(), offer, 0)
+                                            .get_local_media(False)])
+    answer.media[0].port = 0
+    with pytest.raises(SIPCoreError, match="rejected"):
+        audio.start(offer, answer, 0)
+    assert not audio.is_started and not audio.is_active and audio.codec is None
 
 
 def test_methods_from_many_threads(engine):
