@@ -33,8 +33,7 @@ from .. import _ua as ua_mod, signals
 from .._pj import check, ffi, handles, lib
 from .._validate import check_bool, check_choice, check_instance
 from ..errors import InvalidStateError, PJSIPError, SIPCoreError
-from ..sdp import SDPAttribute, SDPMedia, SDPSession
-from ..sdp import _flat_of_pj, _from_flat
+from ..sdp import SDPAttribute, SDPMedia, SDPSession, _flat_of_pj, _from_flat
 from ._sdp import from_pj, to_pj
 from .rtp import ESTABLISHED, INIT, INVALID, LOCAL, RTPTransport, check_sdp_index
 
