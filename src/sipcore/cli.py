@@ -75,6 +75,15 @@ def ip_address(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
 
 
+def stun_server(text: str) -> tuple[str, int]:
+    """``IP[:PORT]`` of a STUN server (an IP address: RTPTransport's ice_stun_address)."""
+    host, port = host_port(text)
+    try:
+        return str(ipaddress.ip_address(host)), port or 3478
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address[:port]") from None
+
+
 def port_number(text: str) -> int:
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
@@ -275,7 +284,7 @@ def describe(n: Any) -> str:
     d = n.data.__dict__
     if d.get("code"):
         return f"{d['code']} {d.get('reason', '')}".strip()
-    return f"{n.name}: {d.get('state', '')}".strip()
+    return f"{n.name}: {d.get('state') or d.get('reason', '')}".strip()
 
 
 # -- the commands --
@@ -352,7 +361,12 @@ def cmd_call(s: Session) -> int:
     from . import AudioTransport, Invitation, RecordingWaveFile, RTPTransport, SDPSession, WaveFile
     a = s.args
     engine = s.start(a.to.host)
-    rtp = RTPTransport()
+    stun_ip, stun_port = a.stun or (None, 3478)
+    rtp = RTPTransport(use_ice=a.ice or a.stun is not None, ice_stun_address=stun_ip,
+                       ice_stun_port=stun_port)
+    if stun_ip is not None:     # WAIT_STUN until the answer (maybe already recorded)
+        s.wait_for(f"asking the STUN server {_addr(stun_ip or '', stun_port)}",
+                   "RTPTransportDidInitialize", sender=rtp, fail_on="RTPTransportDidFail")
     rtp.set_INIT()
     try:
         audio = AudioTransport(rtp, codecs=a.codec or None)
@@ -386,6 +400,7 @@ def cmd_call(s: Session) -> int:
                 a.duration, until=lambda: inv.state in ("DISCONNECTING",
                                                                     "DISCONNECTED"))
         stats = audio.statistics or {}
+        ice_active = rtp.ice_active
     finally:
         for obj in (player, recorder):
             if obj is not None:
@@ -395,9 +410,26 @@ def cmd_call(s: Session) -> int:
     s.wait_for("hanging up", state, sender=inv, where={"state": "DISCONNECTED"})
     engine.disconnect_audio_transport(audio)
     audio.stop()
+    if rtp.use_ice:
+        print(_ice_outcome(s, rtp, ice_active), flush=True)
     print(f"{'the other side hung up' if ended_by_peer else 'hung up'}; RTP packets sent "
           f"{stats.get('tx_packets', 0)}, received {stats.get('rx_packets', 0)}")
     return 0
+
+
+def _ice_outcome(s: Session, rtp: Any, active: bool) -> str:
+    """The ICE line of ``call --ice``: the nominated RTP pair, the failure, or plain RTP."""
+    for n in s.rec.all():
+        if n.sender is not rtp:
+            continue
+        if n.name == "RTPTransportICENegotiationDidSucceed":
+            local, remote = n.data.chosen_local_candidates[0], n.data.chosen_remote_candidates[0]
+            return (f"ICE: nominated {_addr(local.address, local.port)} ({local.type}) -> "
+                    f"{_addr(remote.address, remote.port)} ({remote.type}) in "
+                    f"{n.data.duration * 1000:.0f} ms; active {active}")
+        if n.name == "RTPTransportICENegotiationDidFail":
+            return f"ICE: failed ({n.data.reason}); active {active}"
+    return f"ICE: the other side did not answer with ICE: plain RTP; active {active}"
 
 
 def cmd_listen(s: Session) -> int:
@@ -495,6 +527,12 @@ def build_parser(prog: str = "sipcore") -> _Parser:
     p.add_argument("--codec", action="append", default=None, metavar="NAME",
                    help="offer this codec (repeat for more, in order; default: the Engine's "
                         "list)")
+    p.add_argument("--ice", action="store_true",
+                   help="offer ICE (RFC 8445) on the RTP transport; the result is printed "
+                        "after the call")
+    p.add_argument("--stun", type=stun_server, default=None, metavar="IP[:PORT]",
+                   help="with ICE (implies --ice): this STUN server for a server-reflexive "
+                        "candidate (default port 3478)")
 
     p = sub.add_parser("trace", help=COMMANDS["trace"], description=COMMANDS["trace"]
                        + ". E.g. 'sipcore trace register --from sip:alice@127.0.0.1 ...', "

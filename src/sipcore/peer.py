@@ -39,7 +39,14 @@ the peer's audio bridge).  Settings (all optional)::
      "srtp": "off",                # "off", "optional" (SDES offered) or "forced" (RTP/SAVP)
      "tone": 1000,                 # Hz played into the stream (null: nothing played)
      "record": "/tmp/{id}.wav",    # what the stream hears ({id}: the call id; null: nothing)
-     "conference": false}          # also connect_audio_transport() (the spec's conference)
+     "conference": false,          # also connect_audio_transport() (the spec's conference)
+     "use_ice": false,             # ICE on the call's RTPTransport (RFC 8445 through pjnath)
+     "ice_stun_address": null,     # with use_ice: a STUN server (IP address) for a
+     "ice_stun_port": 3478}        #   server-reflexive candidate
+
+With a STUN server the transport waits for its answer (WAIT_STUN) before the offer or the
+answer is made; ``--answer auto`` then answers from a thread of its own (the answer comes
+through the poll thread, which must not wait for it).
 
 ``{"cmd": "media", ...settings}`` sets them for every later call (``{"cmd": "media",
 "audio": false}`` goes back to the fixed SDP) and answers ``{"event": "media_settings",
@@ -60,11 +67,23 @@ SDP update applies the negotiated direction with ``AudioTransport.update_directi
 Media events::
 
     {"event": "media_started", "id", "codec", "sample_rate", "srtp_active", "direction",
-     "record", "t"}              # t: time.time() when the recording started
+     "record", "t",              # t: time.time() when the recording started
+     "local_rtp_port", "use_ice",
+     "ice_stun"}                 # [address, port] of the STUN server that answered, or null
     {"event": "media_failed", "id", "error"}   # the call is then refused (488) or left alone
     {"event": "direction", "id", "direction", "t"}   # after a successful SDP update changed it
     {"event": "dtmf", "id", "digit"}                 # RTPAudioTransportGotDTMF, in order
-    {"event": "media_stopped", "id", "record", "stats"}  # the recording is complete
+    {"event": "ice", "id", "succeeded", "duration", "ice_active",   # the ICE result
+     "chosen_local_candidates", "chosen_remote_candidates", "reason"}
+    {"event": "media_stopped", "id", "record", "stats", "ice_active", "ice"}
+                                 # the recording is complete
+
+``ice`` is one RTPTransportICENegotiationDidSucceed (``succeeded`` true; the candidates as
+``[{"component", "type", "address", "port"}, ...]``, one per component) or DidFail
+(``succeeded`` false, ``reason``); ``ice_active`` is the transport's at that moment.
+``media_stopped`` lists the call's ``ice`` results (without "event" and "id"; ``[]`` when no
+ICE ran, e.g. against a side without ICE) and ``ice_active`` as it was just before the stream
+stopped (null when it was not running).
 
 The media stop by themselves when the call is DISCONNECTED.  Incoming offers the settings
 cannot answer (e.g. ``"srtp": "forced"`` against an offer without a=crypto, or no codec in
@@ -188,7 +207,8 @@ def main(argv: list[str]) -> int:
 
 
 SRTP_MODES = {"off": (False, False), "optional": (True, False), "forced": (True, True)}
-MEDIA_KEYS = ("codecs", "srtp", "tone", "record", "conference")
+MEDIA_KEYS = ("codecs", "srtp", "tone", "record", "conference", "use_ice", "ice_stun_address",
+              "ice_stun_port")
 _MIRROR = {"sendonly": "recvonly", "recvonly": "sendonly"}
 
 
@@ -212,7 +232,11 @@ class CallMedia:
     RecordingWaveFile of what this stream alone hears (sipcore's pairwise connections).
 
     ``CallMedia(codecs=None, srtp="off", tone=None, record=None, conference=False,
-    workdir=None)``; ``workdir`` holds the tone files (default: a temporary folder).
+    workdir=None, use_ice=False, ice_stun_address=None, ice_stun_port=3478)``; ``workdir`` holds
+    the tone files (default: a temporary folder); the ICE arguments are the RTPTransport's.
+    With a STUN server the transport starts in WAIT_STUN: ``offer()`` and ``answer()`` first
+    wait for its answer (:meth:`wait_initialized`), so call them off the poll thread (not in a
+    signal receiver) or without STUN there.
 
     Offerer: ``sdp = m.offer(direction)`` -> send it -> ``m.negotiated(local, remote)`` on the
     SDP update (starts the stream).  Answerer: ``sdp = m.answer(offer)`` (the stream runs) ->
@@ -224,7 +248,8 @@ class CallMedia:
 
     def __init__(self, codecs: list[str] | None = None, srtp: str = "off",
                  tone: float | None = None, record: str | None = None,
-                 conference: bool = False, workdir: str | None = None):
+                 conference: bool = False, workdir: str | None = None, use_ice: bool = False,
+                 ice_stun_address: str | None = None, ice_stun_port: int = 3478):
         from . import RTPTransport
         if srtp not in SRTP_MODES:
             raise ValueError(f"srtp must be one of {', '.join(SRTP_MODES)}, not {srtp!r}")
@@ -234,7 +259,13 @@ class CallMedia:
         self.record_path = record
         self.conference = bool(conference)
         self.workdir = workdir
-        self.rtp = RTPTransport(use_srtp=use_srtp, srtp_forced=forced)
+        self.rtp = RTPTransport(use_srtp=use_srtp, srtp_forced=forced, use_ice=use_ice,
+                                ice_stun_address=ice_stun_address, ice_stun_port=ice_stun_port)
+        #: the ICE results of this call's transport, in order (filled by whoever receives
+        #: RTPTransportICENegotiationDid*: the peer's _Calls), and ``ice_active`` as stop()
+        #: found it
+        self.ice: list[dict[str, Any]] = []
+        self.ice_active: bool | None = None
         self.audio: Any = None
         self.player: Any = None
         self.recorder: Any = None
@@ -252,9 +283,22 @@ class CallMedia:
         return SDPSession(address, address_type=kind,
                           connection=SDPConnection(address, address_type=kind), media=[media])
 
+    def wait_initialized(self, timeout: float = 15.0) -> None:
+        """Wait while the transport is in WAIT_STUN (its STUN server's answer; the poll thread
+        moves it on, so not from the poll thread); STUN_FAILED raises RuntimeError."""
+        deadline = time.monotonic() + timeout
+        while self.rtp.state == "WAIT_STUN":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no STUN answer from {self.rtp.ice_stun_address}:"
+                                   f"{self.rtp.ice_stun_port} in {timeout} s")
+            time.sleep(0.01)
+        if self.rtp.state == "STUN_FAILED":
+            raise RuntimeError("the RTPTransport's STUN request failed (STUN_FAILED)")
+
     def offer(self, direction: str = "sendrecv") -> Any:
         """The offer (the spec's offerer scenario up to set_LOCAL)."""
         from . import AudioTransport
+        self.wait_initialized()
         self.rtp.set_INIT()
         self.audio = AudioTransport(self.rtp, codecs=self.codecs, enable_silence_detection=False)
         sdp = self._session(self.audio.get_local_media(is_offer=True, direction=direction))
@@ -265,6 +309,7 @@ class CallMedia:
         """The answer to ``offer``; the stream runs (the spec's answerer scenario).  Raises
         (SIPCoreError, PJSIPError) when the offer cannot be answered."""
         from . import AudioTransport
+        self.wait_initialized()
         self.rtp.set_INIT()
         self.audio = AudioTransport(self.rtp, offer, 0, codecs=self.codecs,
                                     enable_silence_detection=False)
@@ -335,6 +380,7 @@ class CallMedia:
         """Stop the tone, the recording (the file is complete) and the stream; idempotent."""
         if self.audio is not None and self.audio.is_active:
             self.stats = self.audio.statistics
+            self.ice_active = self.rtp.ice_active
         for obj in (self.player, self.recorder, self.audio):
             if obj is not None:
                 obj.stop()
@@ -359,6 +405,8 @@ class _Calls:
         signals.SIPInvitationChangedState.connect(self.on_state, weak=False)
         signals.SIPInvitationGotSDPUpdate.connect(self.on_sdp, weak=False)
         signals.RTPAudioTransportGotDTMF.connect(self.on_dtmf, weak=False)
+        signals.RTPTransportICENegotiationDidSucceed.connect(self.on_ice, weak=False)
+        signals.RTPTransportICENegotiationDidFail.connect(self.on_ice, weak=False)
 
     def sdp(self, direction: str = "sendrecv", port: int = 40000) -> Any:
         from .testing.helpers import audio_sdp
@@ -384,20 +432,27 @@ class _Calls:
         record = settings.get("record")
         m = CallMedia(codecs=settings.get("codecs"), srtp=settings.get("srtp", "off"),
                       tone=settings.get("tone"), record=record.format(id=cid) if record else None,
-                      conference=settings.get("conference", False), workdir=self.workdir)
+                      conference=settings.get("conference", False), workdir=self.workdir,
+                      use_ice=settings.get("use_ice", False),
+                      ice_stun_address=settings.get("ice_stun_address"),
+                      ice_stun_port=settings.get("ice_stun_port", 3478))
         self.media[cid] = m
         return m
 
     def started(self, cid: str, m: CallMedia) -> None:
         self.emit(event="media_started", id=cid, codec=m.audio.codec,
                   sample_rate=m.audio.sample_rate, srtp_active=m.rtp.srtp_active,
-                  direction=m.audio.direction, record=m.record_path, t=m.record_started)
+                  direction=m.audio.direction, record=m.record_path, t=m.record_started,
+                  local_rtp_port=m.rtp.local_rtp_port, use_ice=m.rtp.use_ice,
+                  ice_stun=[m.rtp.ice_stun_address, m.rtp.ice_stun_port]
+                  if m.rtp.ice_stun_address else None)
 
     def stop_media(self, cid: str) -> None:
         m = self.media.pop(cid, None)
         if m is not None:
             m.stop()
-            self.emit(event="media_stopped", id=cid, record=m.record_path, stats=m.stats)
+            self.emit(event="media_stopped", id=cid, record=m.record_path, stats=m.stats,
+                      ice_active=m.ice_active, ice=m.ice)
 
     def answer_incoming(self, cid: str, inv: Any, settings: dict[str, Any] | None,
                         direction: str | None = None) -> bool:
@@ -505,10 +560,13 @@ class _Calls:
                 if self.args.answer in ("auto", "ring"):
                     sender.respond_to_invite_provisionally(180)
                 if self.args.answer == "auto":
-                    if self.answer_incoming(cid, sender, self.media_defaults):
-                        sender.accept_invite()
+                    settings = self.media_defaults
+                    if settings and settings.get("use_ice") and settings.get("ice_stun_address"):
+                        # the STUN answer comes through this (the poll) thread: wait elsewhere
+                        threading.Thread(target=self.auto_answer, args=(cid, sender, settings),
+                                         daemon=True).start()
                     else:
-                        sender.disconnect(488)
+                        self.auto_answer(cid, sender, settings)
                 elif self.args.answer == "busy":
                     sender.disconnect(486)
             elif d["state"] == "REINVITED" and self.args.reinvite == "auto":
@@ -518,6 +576,15 @@ class _Calls:
             elif d["state"] == "DISCONNECTED":
                 self.ids.pop(id(sender), None)
                 self.stop_media(cid)
+        except Exception as exc:
+            self.emit(event="error", error=f"{type(exc).__name__}: {exc}")
+
+    def auto_answer(self, cid: str, inv: Any, settings: dict[str, Any] | None) -> None:
+        try:
+            if self.answer_incoming(cid, inv, settings):
+                inv.accept_invite()
+            else:
+                inv.disconnect(488)
         except Exception as exc:
             self.emit(event="error", error=f"{type(exc).__name__}: {exc}")
 
@@ -545,6 +612,22 @@ class _Calls:
         for cid, m in list(self.media.items()):
             if m.audio is sender:
                 self.emit(event="dtmf", id=cid, digit=d["digit"])
+
+    def on_ice(self, sender: Any, **d: Any) -> None:
+        """RTPTransportICENegotiationDidSucceed/DidFail of a call's transport: an "ice" event
+        (and the call's CallMedia.ice)."""
+        for cid, m in list(self.media.items()):
+            if m.rtp is sender:
+                ev: dict[str, Any] = {"succeeded": "reason" not in d,
+                                      "duration": d["duration"],
+                                      "ice_active": sender.ice_active}
+                if "reason" in d:
+                    ev["reason"] = d["reason"]
+                else:
+                    for key in ("chosen_local_candidates", "chosen_remote_candidates"):
+                        ev[key] = [c._asdict() for c in d[key]]
+                m.ice.append(ev)
+                self.emit(event="ice", id=cid, **ev)
 
     def close(self) -> None:
         for cid in list(self.media):

@@ -49,16 +49,17 @@ def only_rate(sdp, codec, rate):
 
 class PeerCall:
     """This process (alice) calls the peer (answering with ``peer.set_media(...)``'s
-    settings) and plays ME; the peer plays PEER.  Both record."""
+    settings) and plays ME; the peer plays PEER.  Both record.  ``ice``/``peer_ice``: the
+    ICE settings (CallMedia's use_ice, ice_stun_address, ice_stun_port) of each side."""
 
     def __init__(self, peer, recorder, tmp_path, name, codecs=None, srtp="off",
-                 peer_srtp=None, rate=None, expect_media=True):
+                 peer_srtp=None, rate=None, expect_media=True, ice=None, peer_ice=None):
         self.peer, self.recorder = peer, recorder
         self.mine = str(tmp_path / f"{name}-alice-heard.wav")
         peer.set_media(codecs=codecs, srtp=peer_srtp or srtp, tone=PEER,
-                     record=str(tmp_path / f"{name}-peer-heard-{{id}}.wav"))
+                       record=str(tmp_path / f"{name}-peer-heard-{{id}}.wav"), **(peer_ice or {}))
         self.m = CallMedia(codecs=codecs, srtp=srtp, tone=ME, record=self.mine,
-                           workdir=str(tmp_path))
+                           workdir=str(tmp_path), **(ice or {}))
         offer = self.m.offer()
         if rate:
             offer = only_rate(offer, codecs[0], rate)

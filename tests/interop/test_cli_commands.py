@@ -180,6 +180,51 @@ def test_call_a_sipcore_peer_with_audio_and_hang_up(sipcore_peer, tmp_path):
         assert w.getnchannels() == 1 and w.getnframes() > 0
 
 
+def test_call_with_ice_and_stun_and_against_a_peer_without_ice(sipcore_peer_factory, coturn,
+                                                                tmp_path):
+    """``call --stun IP:PORT`` (ICE with coturn's STUN) against a peer with ICE: the ICE line
+    names the nominated RTP pair, the peer's SDP port at the other end, and RTP flows over it;
+    ``--ice`` against a peer without ICE: plain RTP; a --stun that is no IP address: exit 2."""
+    peer = sipcore_peer_factory("--answer", "auto")
+    peer.set_media(codecs=["PCMU"], tone=1000, use_ice=True)
+    uri = f"sip:peer@127.0.0.1:{peer.ready['udp']}"
+    r = sipcore("call", uri, "--duration", "1.5", "--stun", f"127.0.0.1:{coturn.port}")
+    assert r.returncode == 0, r.stderr
+    assert f"asking the STUN server 127.0.0.1:{coturn.port}" in r.stderr    # WAIT_STUN
+    started = peer.expect("media_started")
+    m = re.search(r"^ICE: nominated 127\.0\.0\.1:(\d+) \(host\) -> 127\.0\.0\.1:(\d+) "
+                  r"\(host\) in \d+ ms; active True$", r.stdout, re.M)
+    assert m and int(m.group(2)) == started["local_rtp_port"], r.stdout
+    theirs = peer.expect("ice", id=started["id"])
+    assert theirs["succeeded"] and theirs["chosen_remote_candidates"][0]["port"] == \
+        int(m.group(1))
+    received = int(re.search(r"received (\d+)$", r.stdout, re.M).group(1))
+    assert received >= 40, r.stdout                 # the peer's tone, over the ICE pair
+    peer.set_media(codecs=["PCMU"], tone=1000)
+    r = sipcore("call", uri, "--duration", "1", "--ice")
+    assert r.returncode == 0, r.stderr
+    assert "ICE: the other side did not answer with ICE: plain RTP; active False\n" in r.stdout
+    assert int(re.search(r"received (\d+)$", r.stdout, re.M).group(1)) >= 25, r.stdout
+    r = sipcore("call", uri, "--stun", "stun.example.com")
+    assert r.returncode == 2 and "--stun" in r.stderr.splitlines()[-1], r.stderr
+    assert peer.exceptions == []
+
+
+@pytest.mark.long
+def test_call_with_a_stun_server_that_never_answers_fails(sipcore_peer):
+    """About 9.5 s (pjnath's STUN retransmissions): exit 1 with the transport's reason."""
+    from sipcore.testing.coturn import BlackHole
+    with BlackHole() as hole:
+        r = sipcore("call", f"sip:peer@127.0.0.1:{sipcore_peer.ready['udp']}", "--stun",
+                    f"127.0.0.1:{hole.port}")
+        assert hole.received() > 0
+    assert r.returncode == 1, r.stderr
+    assert re.fullmatch(r"sipcore call: RTPTransportDidFail: .*timed out.*",
+                        r.stderr.splitlines()[-1]), r.stderr
+    with pytest.raises(TimeoutError):
+        sipcore_peer.expect("call_state", timeout=0.5)      # no INVITE was sent
+
+
 def test_call_refused_and_call_to_nothing(sipcore_peer_factory):
     busy = sipcore_peer_factory("--answer", "busy")
     r = sipcore("call", f"sip:peer@127.0.0.1:{busy.ready['udp']}")

@@ -50,12 +50,17 @@ def test_stun_answer_initializes(engine, stun_server):
         assert len(rec.all("RTPTransportDidInitialize")) == 1    # once, though reported twice
         assert not rec.all("RTPTransportDidFail")
         assert t.local_rtp_address == "127.0.0.1" and t.local_rtp_port
+        assert repr(t) == f"<RTPTransport 127.0.0.1:{t.local_rtp_port} INIT>"
 
 
 def test_stun_black_hole_fails_with_a_reason(engine, black_hole):
     with NotificationRecorder(["RTPTransportDidInitialize", "RTPTransportDidFail"]) as rec:
         t = RTPTransport(use_ice=True, ice_stun_address="127.0.0.1", ice_stun_port=black_hole)
         assert t.state == "WAIT_STUN"   # for about 9.5 s: no answer comes
+        # the sockets are bound, but the default candidate (the server-reflexive one) is not
+        # known yet: no port, not pjmedia's placeholder 0.0.0.0:9 (RFC 8839 4.3.1)
+        assert t.local_rtp_address == "127.0.0.1" and t.local_rtp_port is None
+        assert repr(t) == "<RTPTransport 127.0.0.1:None WAIT_STUN>"
         offer = SDPSession("127.0.0.1",
                            media=[AudioTransport(RTPTransport()).get_local_media(True)])
         with pytest.raises(InvalidStateError, match="WAIT_STUN"):

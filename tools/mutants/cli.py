@@ -31,6 +31,18 @@ ROWS = [
      "the call hangs up at once instead of staying --duration",
      "src/sipcore/cli.py", "        s.pause(\"in call\"", "        (lambda *a, **k: None)(\"in call\"",
      [CLI + "test_call_a_sipcore_peer_with_audio_and_hang_up"]),
+    ("cli-call-stun-ignored", "call --stun offers ICE without asking the STUN server",
+     "src/sipcore/cli.py",
+     "    rtp = RTPTransport(use_ice=a.ice or a.stun is not None, ice_stun_address=stun_ip,\n",
+     "    rtp = RTPTransport(use_ice=a.ice or a.stun is not None, ice_stun_address=None,\n",
+     [CLI + "test_call_with_ice_and_stun_and_against_a_peer_without_ice"]),
+    ("cli-call-ice-pair-reversed", "call's ICE line prints the nominated pair the wrong way round",
+     "src/sipcore/cli.py",
+     "            local, remote = n.data.chosen_local_candidates[0], "
+     "n.data.chosen_remote_candidates[0]\n",
+     "            remote, local = n.data.chosen_local_candidates[0], "
+     "n.data.chosen_remote_candidates[0]\n",
+     [CLI + "test_call_with_ice_and_stun_and_against_a_peer_without_ice"]),
     ("invitation-local-sdp-not-validated",
      "an SDP PJMEDIA's negotiator refuses is taken by set_offered_local_sdp (the process "
      "aborts at send_invite)",

@@ -210,12 +210,15 @@ class RTPTransport:
     @property
     def local_rtp_address(self) -> str | None:
         """The address the RTP socket is bound to (and to put in the SDP); None when closed."""
+        if self._state == WAIT_STUN:    # pjmedia: 0.0.0.0 until the default candidate is known
+            return self._local_address
         return None if self._state == INVALID else self._info("local_ip")
 
     @property
     def local_rtp_port(self) -> int | None:
-        """The RTP port (RTCP is the next one); None when closed."""
-        return None if self._state == INVALID else self._info("local_port")
+        """The RTP port (RTCP is the next one); None when closed, and in WAIT_STUN (the
+        default candidate is not known before the STUN answer)."""
+        return None if self._state in (INVALID, WAIT_STUN) else self._info("local_port")
 
     @property
     def remote_rtp_address_sdp(self) -> str | None:
@@ -326,6 +329,7 @@ class RTPTransport:
         self._local_port = port[0] or None
         if self._use_ice and self._ice_stun_address:
             self._state = WAIT_STUN
+            self._local_port = None     # pjmedia's placeholder 9 until the STUN answer
 
     def _info(self, field: str) -> Any:
         core = self._core
@@ -411,6 +415,7 @@ class RTPTransport:
             return
         if status == lib.PJ_SUCCESS:
             self._move("stun_ok")
+            self._local_port = self.local_rtp_port      # the default candidate's, now known
             signals.notify(signals.RTPTransportDidInitialize, self)
         else:
             self._stun_reason = strerror(status) or f"PJSIP status {status}"
