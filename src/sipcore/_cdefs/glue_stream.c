@@ -70,11 +70,11 @@ static const pjmedia_sdp_session *one_media(pj_pool_t *pool, const pjmedia_sdp_s
  * through pjmedia's negotiator: the active SDPs, one media line each (local_is_offer: local
  * is the offer and remote the answer; else remote is the offer and local our capabilities,
  * from which the answer is made). */
-pj_status_t sc_sdp_negotiate(pj_pool_t *pool, const pjmedia_sdp_session *local,
-                             unsigned local_idx, const pjmedia_sdp_session *remote,
-                             unsigned remote_idx, int local_is_offer,
-                             const pjmedia_sdp_session **active_local,
-                             const pjmedia_sdp_session **active_remote)
+static pj_status_t sc_sdp_negotiate(pj_pool_t *pool, const pjmedia_sdp_session *local,
+                                    unsigned local_idx, const pjmedia_sdp_session *remote,
+                                    unsigned remote_idx, int local_is_offer,
+                                    const pjmedia_sdp_session **active_local,
+                                    const pjmedia_sdp_session **active_remote)
 {
     pjmedia_sdp_neg *neg;
     pj_status_t status;
@@ -113,10 +113,10 @@ pjmedia_port *sc_stream_port(sc_stream_t *s)
     return port;
 }
 
-pj_status_t sc_stream_create(pjmedia_endpt *endpt, sc_rtp_t *rtp, uintptr_t token,
-                             const pjmedia_sdp_session *local,
-                             const pjmedia_sdp_session *remote, int vad,
-                             sc_stream_t **out, sc_stream_info_t *about)
+static pj_status_t sc_stream_create(pjmedia_endpt *endpt, sc_rtp_t *rtp, uintptr_t token,
+                                    const pjmedia_sdp_session *local,
+                                    const pjmedia_sdp_session *remote, int vad,
+                                    sc_stream_t **out, sc_stream_info_t *about)
 {
     pjmedia_stream_info si;
     pj_status_t status;
