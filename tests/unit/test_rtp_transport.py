@@ -10,7 +10,8 @@ import threading
 import pytest
 
 from sipcore import (AudioTransport, EngineNotRunningError, InvalidStateError,
-                     NotificationRecorder, PJSIPError, RTPTransport, SDPSession, signals)
+                     NotificationRecorder, PJSIPError, RTPTransport, SDPSession, SIPCoreError,
+                     signals)
 from sipcore._pj import handles, lib
 from sipcore.primitives._states import RTP_TRANSPORT
 
@@ -173,6 +174,60 @@ def test_garbage_collection_frees_on_the_poll_thread(engine):
     gc.collect()
     engine.add_event("x-test-sync", ["text/plain"])  # a posted call: the clean-ups ran before
     assert len(handles) == before
+
+
+def test_the_answer_line_is_a_new_object_each_time_with_the_asked_direction(engine):
+    """AudioTransport(rtp, offer) keeps its answer's m= line (as its flat form); each
+    get_local_media(False) gives a new SDPMedia of it with the direction asked (spec:
+    get_local_media(is_offer, direction)), unaffected by changes to an earlier one."""
+    offerer, offer = offer_for(RTPTransport())
+    answerer = AudioTransport(RTPTransport(), offer, 0)
+    first = answerer.get_local_media(False)
+    directions = ("sendrecv", "sendonly", "recvonly", "inactive")
+    assert [a.name for a in first.attributes if a.name in directions] == ["sendrecv"]
+    assert first.port == answerer.transport.local_rtp_port
+    rtpmaps = [a.value for a in first.attributes if a.name == "rtpmap"]
+    assert any(v.split()[1].startswith(answerer.codec + "/") for v in rtpmaps)   # negotiated
+    first.port = 0
+    first.attributes.clear()
+    second = answerer.get_local_media(False, "sendonly")
+    assert second is not first and second.port == answerer.transport.local_rtp_port
+    assert [a.name for a in second.attributes if a.name in directions] == ["sendonly"]
+    assert [a.value for a in second.attributes if a.name == "rtpmap"] == rtpmaps
+    assert answerer.get_local_media(False).get_direction() == "sendrecv"
+
+
+def test_the_offerer_starts_again_after_set_init(engine):
+    """start() negotiates in the transport's pool (where set_LOCAL/set_ESTABLISHED keep the
+    SDPs); set_INIT renews it: a second offer/answer on the same transport works."""
+    t = RTPTransport()
+    for _ in range(3):
+        audio, offer = offer_for(t)
+        t.set_LOCAL(offer, 0)
+        answerer = AudioTransport(RTPTransport(), offer, 0)
+        answer = SDPSession("127.0.0.1", media=[answerer.get_local_media(False)])
+        audio.start(offer, answer, 0)
+        assert audio.is_active and t.state == "ESTABLISHED"
+        assert t.remote_rtp_port_sdp == answerer.transport.local_rtp_port
+        assert audio.codec == answerer.codec
+        audio.stop()
+        answerer.stop()
+        t.set_INIT()
+        assert t.state == "INIT"
+
+
+def test_an_answer_rejecting_the_line_fails_start_cleanly(engine):
+    """RFC 3264 6: port 0 in the answer rejects the stream; start() raises SIPCoreError
+    saying so (pjmedia's negotiator: no active media) and nothing runs."""
+    t = RTPTransport()
+    audio, offer = offer_for(t)
+    t.set_LOCAL(offer, 0)
+    answer = SDPSession("127.0.0.1", media=[AudioTransport(RTPTransport(), offer, 0)
+                                            .get_local_media(False)])
+    answer.media[0].port = 0
+    with pytest.raises(SIPCoreError, match="rejected"):
+        audio.start(offer, answer, 0)
+    assert not audio.is_started and not audio.is_active and audio.codec is None
 
 
 def test_methods_from_many_threads(engine):

@@ -30,6 +30,14 @@ MUTANTS = [
          old="        if self._codecs is None:\n            return fn(*args)\n",
          new="        if True:\n            return fn(*args)\n",
          tests=[f"{PEER}::test_audio_both_ways_two_codecs"]),
+    dict(name="audio-answer-line-direction-ignored",
+         why="get_local_media(False) gives the answer's line with the negotiated direction, "
+             "not the one asked for",
+         file=A,
+         old="            return _with_direction(_from_flat(self._answer).media[0], direction)\n",
+         new="            return _from_flat(self._answer).media[0]\n",
+         tests=["tests/unit/test_rtp_transport.py::"
+                "test_the_answer_line_is_a_new_object_each_time_with_the_asked_direction"]),
     dict(name="peer-reinvite-direction-ignored",
          why="CallMedia applies no negotiated direction after a re-INVITE (only the first "
              "SDP update): the held side keeps sending",

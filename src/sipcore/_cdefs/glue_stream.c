@@ -70,11 +70,11 @@ static const pjmedia_sdp_session *one_media(pj_pool_t *pool, const pjmedia_sdp_s
  * through pjmedia's negotiator: the active SDPs, one media line each (local_is_offer: local
  * is the offer and remote the answer; else remote is the offer and local our capabilities,
  * from which the answer is made). */
-pj_status_t sc_sdp_negotiate(pj_pool_t *pool, const pjmedia_sdp_session *local,
-                             unsigned local_idx, const pjmedia_sdp_session *remote,
-                             unsigned remote_idx, int local_is_offer,
-                             const pjmedia_sdp_session **active_local,
-                             const pjmedia_sdp_session **active_remote)
+static pj_status_t sc_sdp_negotiate(pj_pool_t *pool, const pjmedia_sdp_session *local,
+                                    unsigned local_idx, const pjmedia_sdp_session *remote,
+                                    unsigned remote_idx, int local_is_offer,
+                                    const pjmedia_sdp_session **active_local,
+                                    const pjmedia_sdp_session **active_remote)
 {
     pjmedia_sdp_neg *neg;
     pj_status_t status;
@@ -113,10 +113,10 @@ pjmedia_port *sc_stream_port(sc_stream_t *s)
     return port;
 }
 
-pj_status_t sc_stream_create(pjmedia_endpt *endpt, sc_rtp_t *rtp, uintptr_t token,
-                             const pjmedia_sdp_session *local,
-                             const pjmedia_sdp_session *remote, int vad,
-                             sc_stream_t **out, sc_stream_info_t *about)
+static pj_status_t sc_stream_create(pjmedia_endpt *endpt, sc_rtp_t *rtp, uintptr_t token,
+                                    const pjmedia_sdp_session *local,
+                                    const pjmedia_sdp_session *remote, int vad,
+                                    sc_stream_t **out, sc_stream_info_t *about)
 {
     pjmedia_stream_info si;
     pj_status_t status;
@@ -166,6 +166,45 @@ fail:
     return status;
 }
 
+
+/* AudioTransport's negotiation and stream in one crossing (its offerer's start() and its
+ * answerer's constructor): line local_idx of `local` (our offer; NULL: we answer, and our
+ * capabilities are sc_audio_local_media's line with `proto`) negotiated with line remote_idx
+ * of `remote` (sc_sdp_negotiate), then the stream created on `rtp` (sc_stream_create).
+ * *stage says what failed: SC_AUDIO_LOCAL_MEDIA, SC_AUDIO_NEGOTIATE, SC_AUDIO_PORT_0 (a
+ * rejected line in either active SDP; the status is then PJMEDIA_SDPNEG_EINVANSMEDIA),
+ * SC_AUDIO_STREAM.  *active_local: the active local SDP (in `pool`: the answer's line). */
+pj_status_t sc_audio_stream_start(pjmedia_endpt *endpt, pj_pool_t *pool, sc_rtp_t *rtp,
+                                  uintptr_t token, const pjmedia_sdp_session *local,
+                                  unsigned local_idx, const pjmedia_sdp_session *remote,
+                                  unsigned remote_idx, const char *proto, int vad,
+                                  int *stage, const pjmedia_sdp_session **active_local,
+                                  sc_stream_t **out, sc_stream_info_t *about)
+{
+    const pjmedia_sdp_session *active_remote;
+    pj_status_t status;
+    int offering = local != NULL;
+    *stage = SC_AUDIO_LOCAL_MEDIA;
+    if (!offering) {
+        pjmedia_sdp_session *ours;
+        status = sc_audio_local_media(endpt, pool, rtp, "sendrecv", proto, &ours);
+        if (status != PJ_SUCCESS)
+            return status;
+        local = ours;
+        local_idx = 0;
+    }
+    *stage = SC_AUDIO_NEGOTIATE;
+    status = sc_sdp_negotiate(pool, local, local_idx, remote, remote_idx, offering,
+                              active_local, &active_remote);
+    if (status != PJ_SUCCESS)
+        return status;
+    if ((*active_local)->media[0]->desc.port == 0 || active_remote->media[0]->desc.port == 0) {
+        *stage = SC_AUDIO_PORT_0;
+        return PJMEDIA_SDPNEG_EINVANSMEDIA;
+    }
+    *stage = SC_AUDIO_STREAM;
+    return sc_stream_create(endpt, rtp, token, *active_local, active_remote, vad, out, about);
+}
 
 pj_status_t sc_stream_set_dir(sc_stream_t *s, int send, int receive)
 {

@@ -494,16 +494,18 @@ void sc_rtp_destroy(sc_rtp_t *r);
 pj_status_t sc_audio_local_media(pjmedia_endpt *endpt, pj_pool_t *pool, sc_rtp_t *rtp,
                                  const char *direction, const char *proto,
                                  pjmedia_sdp_session **p_sdp);
-/* media line local_idx of local with remote_idx of remote, alone; PJ_EINVAL: no such line */
-pj_status_t sc_sdp_negotiate(pj_pool_t *pool, const pjmedia_sdp_session *local,
-                             unsigned local_idx, const pjmedia_sdp_session *remote,
-                             unsigned remote_idx, int local_is_offer,
-                             const pjmedia_sdp_session **active_local,
-                             const pjmedia_sdp_session **active_remote);
-pj_status_t sc_stream_create(pjmedia_endpt *endpt, sc_rtp_t *rtp, uintptr_t token,
-                             const pjmedia_sdp_session *local,
-                             const pjmedia_sdp_session *remote, int vad,
-                             sc_stream_t **out, sc_stream_info_t *about);
+/* media line local_idx of local with remote_idx of remote, alone, negotiated (pjmedia's
+ * negotiator), then the stream created on rtp from the active SDPs; local NULL: answer with
+ * our own line (sc_audio_local_media with proto); *stage: the step that failed (enum below) */
+enum sc_audio_stage {
+    SC_AUDIO_LOCAL_MEDIA = 1, SC_AUDIO_NEGOTIATE = 2, SC_AUDIO_PORT_0 = 3, SC_AUDIO_STREAM = 4
+};
+pj_status_t sc_audio_stream_start(pjmedia_endpt *endpt, pj_pool_t *pool, sc_rtp_t *rtp,
+                                  uintptr_t token, const pjmedia_sdp_session *local,
+                                  unsigned local_idx, const pjmedia_sdp_session *remote,
+                                  unsigned remote_idx, const char *proto, int vad,
+                                  int *stage, const pjmedia_sdp_session **active_local,
+                                  sc_stream_t **out, sc_stream_info_t *about);
 pjmedia_port *sc_stream_port(sc_stream_t *s);
 pj_status_t sc_stream_set_dir(sc_stream_t *s, int send, int receive);
 pj_status_t sc_stream_dtmf(sc_stream_t *s, const char *digits);

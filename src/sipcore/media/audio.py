@@ -26,7 +26,6 @@ sipcore extension: ``statistics``, the stream's RTP/RTCP counters (see the prope
 """
 from __future__ import annotations
 
-import threading
 import weakref
 from typing import Any
 
@@ -34,7 +33,7 @@ from .. import _ua as ua_mod, signals
 from .._pj import check, ffi, handles, lib
 from .._validate import check_bool, check_choice, check_instance
 from ..errors import InvalidStateError, PJSIPError, SIPCoreError
-from ..sdp import SDPAttribute, SDPMedia, SDPSession
+from ..sdp import SDPAttribute, SDPMedia, SDPSession, _flat_of_pj, _from_flat
 from ._sdp import from_pj, to_pj
 from .rtp import ESTABLISHED, INIT, INVALID, LOCAL, RTPTransport, check_sdp_index
 
@@ -78,17 +77,33 @@ def check_codec_list(ua: Any, value: Any) -> list[str] | None:
 
 def _with_direction(m: SDPMedia, direction: str) -> SDPMedia:
     m.attributes = [a for a in m.attributes if a.name not in DIRECTIONS]
-    m.attributes.append(SDPAttribute(direction, ""))
+    m.attributes.append(SDPAttribute._trusted(direction, ""))   # (a valid direction)
     return m
+
+
+class _OutParams:
+    """sc_audio_stream_start's out-parameters, made once: it runs on the poll thread only,
+    and its results are read before the next call."""
+
+    def __init__(self) -> None:
+        self.stage = ffi.new("int *")
+        self.active_local = ffi.new("pjmedia_sdp_session **")
+        self.stream = ffi.new("sc_stream_t **")
+        self.about = ffi.new("sc_stream_info_t *")
+
+
+_OUT = _OutParams()
 
 
 class _StreamCore:
     """The C side of one AudioTransport (its stream), apart from it so garbage
-    collection can destroy it; in the token registry and ``ua.primitives``.  Poll thread."""
+    collection can destroy it; in the token registry and ``ua.primitives``.  Poll thread,
+    except :meth:`dispose`: the weak reference's callback, run when the AudioTransport is
+    collected (as rtp._Core's)."""
 
     def __init__(self, ua: Any, owner: AudioTransport, rtp_core: Any):
         self.ua = ua
-        self.owner = weakref.ref(owner)
+        self.owner = weakref.ref(owner, self.dispose)
         self.rtp_core = rtp_core
         self.stream = ffi.NULL
         self.token: int | None = handles.new(self)
@@ -127,7 +142,7 @@ class _StreamCore:
 
     _engine_stopping = destroy
 
-    def dispose(self) -> None:
+    def dispose(self, _ref: Any = None) -> None:
         if self.ua.running:
             self.ua.post(self.destroy)
 
@@ -155,19 +170,17 @@ class AudioTransport:
         ua = self._ua = ua_mod.running("AudioTransport")
         self._codecs = check_codec_list(ua, codecs)
         self._transport = transport
-        self._lock = threading.RLock()
         self._started = False
         self._stopped = False
         self._codec: str | None = None
         self._sample_rate: int | None = None
         self._direction: str | None = None
-        self._answer: SDPMedia | None = None
+        self._answer: bytes | None = None     # the answer's flat form (one media line)
         self._port = None
         self._port_rate: int | None = None
         self._core: _StreamCore | None = None
         self._run("__init__", self._create, remote_sdp, sdp_index, check_state=False)
-        assert self._core is not None   # (made by _create)
-        weakref.finalize(self, self._core.dispose).atexit = False
+        assert self._core is not None   # (made by _create; it disposes of it when collected)
 
     # -- attributes --
 
@@ -349,7 +362,7 @@ class AudioTransport:
                 or self._transport._core.rtp == ffi.NULL):
             raise InvalidStateError("AudioTransport.get_local_media() (its RTPTransport)", INVALID)
         if not is_offer and self._answer is not None:
-            return _with_direction(self._answer.copy(), direction)
+            return _with_direction(_from_flat(self._answer).media[0], direction)
         return self._offer_media(direction)
 
     def _start(self, local_sdp: SDPSession, remote_sdp: SDPSession, index: int) -> None:
@@ -365,43 +378,45 @@ class AudioTransport:
         """Negotiate media line ``index`` of ``remote`` with that of ``local`` (our offer; the
         offerer's scenario) or, when ``local`` is None, answer it with this stream's own m=
         line (``proto`` its profile); then create and start the stream.  ``pj``: both SDPs
-        already in PJMEDIA's form (a pool that outlives this call), else they are made here."""
+        already in PJMEDIA's form, in the transport's pool (sc_rtp_pool, kept until the next
+        set_INIT), which the negotiation then uses too; else they are made here, in a
+        temporary pool."""
         ua, core, transport_core = self._ua, self._core, self._transport._core
         assert core is not None and transport_core is not None   # (made; checked by callers)
 
         def run(pool: Any) -> Any:
-            active_local = ffi.new("pjmedia_sdp_session **")
-            active_remote = ffi.new("pjmedia_sdp_session **")
             if pj is not None:
                 local_pj, remote_pj = pj
             else:
-                local_pj = (self._local_session(pool, "sendrecv", proto) if local is None
-                            else to_pj(ua, pool, local))
+                local_pj = ffi.NULL if local is None else to_pj(ua, pool, local)
                 remote_pj = to_pj(ua, pool, remote)
-            status = lib.sc_sdp_negotiate(pool, local_pj, 0 if local is None else index,
-                                          remote_pj, index, 0 if local is None else 1,
-                                          active_local, active_remote)
-            if status != lib.PJ_SUCCESS:   # nothing in common (codec, profile), or port 0
-                raise PJSIPError("the audio stream was rejected: negotiating it", status)
-            for s in (active_local[0], active_remote[0]):
-                if s.media[0].desc.port == 0:
+            out = _OUT
+            status = lib.sc_audio_stream_start(
+                ua.med_endpt, pool, transport_core.rtp, core.token, local_pj, index, remote_pj,
+                index, ffi.NULL if proto is None else proto.encode(), 1 if self._vad else 0,
+                out.stage, out.active_local, out.stream, out.about)
+            if status != lib.PJ_SUCCESS:
+                stage = out.stage[0]
+                if stage == lib.SC_AUDIO_PORT_0:
                     raise SIPCoreError("the audio stream was rejected (port 0 in the SDP)")
-            out = ffi.new("sc_stream_t **")
-            about = ffi.new("sc_stream_info_t *")
-            check(lib.sc_stream_create(ua.med_endpt, transport_core.rtp, core.token,
-                                       active_local[0], active_remote[0],
-                                       1 if self._vad else 0, out, about),
-                  "creating the audio stream")
-            answer = None if local is not None else from_pj(ua, active_local[0]).media[0]
-            return out[0], about, answer
+                if stage == lib.SC_AUDIO_NEGOTIATE:   # nothing in common (codec, profile)
+                    raise PJSIPError("the audio stream was rejected: negotiating it", status)
+                check(status, "creating the audio media line" if stage == lib.SC_AUDIO_LOCAL_MEDIA
+                      else "creating the audio stream")
+            # the answer's line as its flat form (made into objects by get_local_media)
+            answer = None if local is not None else _flat_of_pj(out.active_local[0], ua.scratch)
+            about = out.about
+            return out.stream[0], (ffi.string(about.codec).decode(), about.clock_rate,
+                                   about.port_rate, about.dir), answer
 
-        stream, about, answer = self._with_codecs(ua.in_pool, run, ())
+        if pj is not None:      # the transport's pool holds both SDPs: negotiate in it too
+            stream, about, answer = self._with_codecs(run, lib.sc_rtp_pool(transport_core.rtp))
+        else:
+            stream, about, answer = self._with_codecs(ua.in_pool, run, ())
         core.stream = stream
         self._answer = answer
-        self._codec = ffi.string(about.codec).decode()
-        self._sample_rate = about.clock_rate
-        self._port_rate = about.port_rate
-        self._direction = _PJ_DIR.get(about.dir, "sendrecv")
+        self._codec, self._sample_rate, self._port_rate, pj_dir = about
+        self._direction = _PJ_DIR.get(pj_dir, "sendrecv")
         self._port = lib.sc_stream_port(stream)
         self._started = True
 

@@ -25,7 +25,6 @@ keeps it alive; a stream on it is always destroyed before it.
 from __future__ import annotations
 
 import ipaddress
-import threading
 import time
 import weakref
 from typing import Any, NamedTuple
@@ -91,14 +90,41 @@ def copy_into(target: SDPSession, source: SDPSession) -> None:
         object.__setattr__(target, name, getattr(source, name))
 
 
+class _CreateParams:
+    """sc_rtp_create's parameters, made once (poll thread only; read by the call alone: the
+    C side copies the addresses), and the addresses as C strings, kept (a few per process)."""
+
+    def __init__(self) -> None:
+        self.opts = ffi.new("sc_rtp_opts_t *")
+        self.out = ffi.new("sc_rtp_t **")
+        self.port = ffi.new("int *")
+        self.texts: dict[str, Any] = {}
+
+    def text(self, value: str) -> Any:
+        c = self.texts.get(value)
+        if c is None:
+            if len(self.texts) >= 64:
+                self.texts.clear()
+            c = self.texts[value] = ffi.new("char[]", value.encode())
+        return c
+
+
+_CREATE = _CreateParams()
+
+
 class _Core:
     """The C side of one RTPTransport, kept apart from it so that garbage collection of the
     RTPTransport can close it: the token registry and ``ua.primitives`` hold this, not the
-    RTPTransport.  Poll thread only."""
+    RTPTransport.  Poll thread only, except :meth:`dispose`.
+
+    The weak reference to the owner is also its finalizer: its callback (:meth:`dispose`)
+    runs when the RTPTransport is collected, while this object is alive (it is in the
+    registries until destroyed; once destroyed there is nothing left to close).  A
+    ``weakref.finalize`` did the same with a registry entry and more Python per object."""
 
     def __init__(self, ua: Any, owner: RTPTransport):
         self.ua = ua
-        self.owner = weakref.ref(owner)
+        self.owner = weakref.ref(owner, self.dispose)
         self.rtp = ffi.NULL
         self.token: int | None = handles.new(self)
         self.streams: set[Any] = set()       # the audio cores streaming on it (at most one live)
@@ -128,7 +154,7 @@ class _Core:
                 if owner._state != INVALID else INVALID
         self.destroy()
 
-    def dispose(self) -> None:
+    def dispose(self, _ref: Any = None) -> None:
         """The RTPTransport was collected: close on the poll thread (any thread may call)."""
         if self.ua.running:
             self.ua.post(self.destroy)
@@ -157,7 +183,6 @@ class RTPTransport:
         self._use_ice = check_bool("use_ice", use_ice)
         self._ice_stun_address = check_ip("ice_stun_address", ice_stun_address)
         self._ice_stun_port = check_int("ice_stun_port", ice_stun_port, 1, 65535)
-        self._lock = threading.RLock()
         self._local_address: str | None = None
         self._local_port: int | None = None
         self._remote_sdp: tuple[str | None, int] | None = None
@@ -167,8 +192,7 @@ class RTPTransport:
         ua = self._ua = ua_mod.running("RTPTransport")
         self._core: _Core | None = None
         ua.call(self._create, address)
-        assert self._core is not None   # (made by _create)
-        weakref.finalize(self, self._core.dispose).atexit = False
+        assert self._core is not None   # (made by _create; it disposes of it when collected)
 
     # -- attributes --
 
@@ -283,16 +307,13 @@ class RTPTransport:
         address = address or ua.options["local_ip"]
         low, high = ua.options["rtp_port_range"]
         self._core = core = _Core(ua, self)
-        o = ffi.new("sc_rtp_opts_t *")
-        keep = [ffi.new("char[]", address.encode()),
-                ffi.new("char[]", (self._ice_stun_address or "").encode())]
-        o.address, o.stun_address = keep
+        o, out, port = _CREATE.opts, _CREATE.out, _CREATE.port
+        o.address = _CREATE.text(address)
+        o.stun_address = _CREATE.text(self._ice_stun_address or "")
         o.port_min, o.port_max = low, high
         o.use_srtp, o.srtp_forced, o.use_ice = self._use_srtp, self._srtp_forced, self._use_ice
         o.stun_port = self._ice_stun_port
         o.token = core.token
-        out = ffi.new("sc_rtp_t **")
-        port = ffi.new("int *")
         try:
             check(lib.sc_rtp_create(o, out, port),
                   f"opening RTP/RTCP sockets on {address} in {low}-{high}")
