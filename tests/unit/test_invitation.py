@@ -509,6 +509,12 @@ def test_set_offered_local_sdp_off_the_poll_thread_does_not_wait(engine, recorde
     again.media[0].port = 40004
     inv.set_offered_local_sdp(again)                 # (CALLING allows it)
     assert inv.get_offered_local_sdp().media[0].port == 40004
-    inv.disconnect()
-    with pytest.raises(InvalidStateError, match="DISCONNECT"):
-        inv.set_offered_local_sdp(again)            # the state the posted disconnect made
+    hold = threading.Event()
+    ua.post(hold.wait, 10)
+    inv.disconnect()                                # posted behind the held poll thread
+    threading.Timer(0.3, hold.set).start()
+    try:
+        with pytest.raises(InvalidStateError, match="DISCONNECT"):
+            inv.set_offered_local_sdp(again)        # the state the posted disconnect made
+    finally:
+        hold.set()
