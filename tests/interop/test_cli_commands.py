@@ -11,6 +11,7 @@ import os
 import pty
 import re
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -30,9 +31,16 @@ def sipcore(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout)
 
 
+def _default_sigint() -> None:
+    # The tests' Ctrl-C is SIGINT; a suite started as a background job of a non-interactive
+    # shell (`make test &`) runs with SIGINT ignored, which the child would inherit, and a
+    # Python that starts with SIGINT ignored never raises KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "sipcore", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
 def at(kamailio, user: str) -> str:
