@@ -101,9 +101,9 @@ all SIP work and acts right after the callback).  Pauses are never taken
 on the poll thread: the receiver hands over to the main thread.
 ``--drive thread`` is the application-thread pattern (issue #13,
 ``call_rate.py --send-from thread``): the receiver only posts events to a
-queue and the main thread makes the Invitation, sets the offer (handed to
-the poll thread, waited for) and calls ``send_invite()``/``disconnect()``
-(checked in the main thread, handed over without waiting).
+queue and the main thread makes the Invitation, sets the offer and calls
+``send_invite()``/``disconnect()`` (each checked in the main thread and
+handed to the poll thread without waiting).
 """
 
 from __future__ import annotations
@@ -127,7 +127,8 @@ PATTERNS = {
     "receiver": "sipcore: the SIPInvitationChangedState receiver (on sipcore's poll thread) "
                 "calls disconnect() and send_invite() of the next call",
     "thread": "sipcore: the receiver posts to a queue, the main application thread calls "
-              "disconnect()/send_invite() (handed to the poll thread without waiting)",
+              "set_offered_local_sdp()/send_invite()/disconnect() (handed to the poll "
+              "thread without waiting)",
 }
 
 

@@ -171,8 +171,9 @@ RSS_GROWTH_LIMIT = 0.05
 #: --send-from thread (issue #13): >= 1.2x pjsua2 driven the same way, CPU per call <= 1.0x
 THREAD_RATE_TARGET = 1.2
 THREAD_CPU_TARGET = 1.0
-THREAD_PATTERN = {"sipcore": "the application's main thread calls send_invite() and "
-                             "disconnect() (handed to the poll thread without waiting) "
+THREAD_PATTERN = {"sipcore": "the application's main thread calls set_offered_local_sdp(), "
+                             "send_invite() and disconnect() (handed to the poll thread "
+                             "without waiting) "
                              "and waits for the "
                              "SIPInvitationChangedState receiver's queue entry",
                   "pjsua2": "threadCnt=1 (pjsua's worker thread polls); the main thread calls "

@@ -46,6 +46,8 @@ def test_disconnect_while_reinvited_answers_487_then_byes(engine_factory, record
     with peer_process("--answer", "auto") as peer:
         inv = call(peer.ready["udp"])
         wait_state(recorder, inv, "CONFIRMED")
+        # (the peer may re-INVITE only once it has taken the ACK: CONFIRMED on its side too)
+        peer.expect("call_state", id="in1", state="CONFIRMED")
         peer.command("reinvite", id="in1", direction="sendonly")
         wait_state(recorder, inv, "REINVITED")
         active = (inv.get_active_local_sdp(), inv.get_active_remote_sdp())
@@ -172,6 +174,7 @@ def test_peer_reinvite_rejected_with_488_returns_to_confirmed(engine_factory, re
         inv = call(peer.ready["udp"])
         wait_state(recorder, inv, "CONFIRMED")
         active = (inv.get_active_local_sdp(), inv.get_active_remote_sdp())
+        peer.expect("call_state", id="in1", state="CONFIRMED")     # (it has taken the ACK)
         peer.command("reinvite", id="in1", direction="sendonly")
         n = wait_state(recorder, inv, "REINVITED")
         assert n.data.method == "INVITE" and "a=sendonly" in n.data.body

@@ -149,6 +149,8 @@ CALLS_CHILD = HARNESS + textwrap.dedent("""
     count_lock = threading.Lock()
     offer = SDPSession("127.0.0.1", connection=SDPConnection("127.0.0.1"),
                        media=[SDPMedia("audio", 40000, "RTP/AVP", formats=["0"])])
+    # no connection line at either level: PJMEDIA's strict check refuses it (ValueError)
+    bad = SDPSession("127.0.0.1", media=[SDPMedia("audio", 40000, "RTP/AVP", formats=["0"])])
 
     def on_state(sender, state, **data):
         if state == "INCOMING":
@@ -161,7 +163,7 @@ CALLS_CHILD = HARNESS + textwrap.dedent("""
             ended[id(sender)] = ended.get(id(sender), 0) + 1
 
     signals.SIPInvitationChangedState.connect(on_state, weak=False)
-    totals = {"placed": 0, "not_running": 0}
+    totals = {"placed": 0, "not_running": 0, "refused": 0}
     engine = Engine()
     for cycle in range(cycles):
         port, me, route = start_cycle(engine)
@@ -174,14 +176,22 @@ CALLS_CHILD = HARNESS + textwrap.dedent("""
                     inv.set_offered_local_sdp(offer)
                     inv.send_invite()
                     mine.append(inv)
+                    if i % 2:      # set again while the poll thread works on the call
+                        try:
+                            inv.set_offered_local_sdp(bad)
+                        except ValueError:
+                            with count_lock:
+                                totals["refused"] += 1
+                        inv.set_offered_local_sdp(offer)
                     time.sleep(rng.uniform(0, 0.005))
                     inv.disconnect()
                 except EngineNotRunningError:
                     with count_lock:
                         totals["not_running"] += 1
                     break
-                except InvalidStateError as exc:   # (the Engine run it belongs to ended)
-                    if "stopped" not in str(exc):
+                except InvalidStateError as exc:   # (the Engine run it belongs to ended,
+                    # or the stop ended this call first)
+                    if "stopped" not in str(exc) and "DISCONNECTED" not in str(exc):
                         raise
                     break
             return mine
@@ -198,11 +208,13 @@ CALLS_CHILD = HARNESS + textwrap.dedent("""
 
 def test_many_threads_place_and_end_calls_while_the_engine_stops():
     """8 threads placing calls to the Engine itself (answered by a receiver) and hanging up,
-    Engine.stop() after 20-200 ms, 4 times: no crash, every placed call ends with exactly one
-    DISCONNECTED, no SIPEngineGotException."""
+    every second call setting its offer again (a refused one, then a good one: checked in
+    the calling thread while the poll thread works on the call), Engine.stop() after 20-200
+    ms, 4 times: no crash, every placed call ends with exactly one DISCONNECTED, no
+    SIPEngineGotException."""
     out = subprocess.run([sys.executable, "-c", CALLS_CHILD, "4", "8"], capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, (out.returncode, out.stderr[-3000:])
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["exceptions"] == []
-    assert result["placed"] > 0 and result["not_running"] > 0
+    assert result["placed"] > 0 and result["not_running"] > 0 and result["refused"] > 0

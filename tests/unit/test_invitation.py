@@ -458,3 +458,63 @@ def test_send_invite_racing_in_two_threads_is_accepted_once(engine, recorder, si
     assert silent.recvfrom(65536)[0].startswith(b"INVITE ")
     assert inv.state == "CALLING"
     inv.disconnect()
+
+
+def test_set_offered_local_sdp_off_the_poll_thread_does_not_wait(engine, recorder, silent):
+    """Off the poll thread set_offered_local_sdp() checks the state and the SDP in the calling
+    thread (its errors are raised there, as before) and hands the SDP over without waiting:
+    it returns while the poll thread is busy, and the send_invite() after it sends that SDP
+    (the hand-offs run in order).  A later set waits for the posted send_invite() first, so
+    it sees the state that call made and is the offered SDP read right after."""
+    import threading
+    from sipcore import _ua
+    ua = _ua.current
+    inv = new_inv(silent.getsockname()[1])
+    offer = sdp()
+    offer.media[0].port = 40002
+    bad = SDPSession("127.0.0.1", media=[SDPMedia("audio", 40000, "RTP/AVP", formats=["0"])])
+    hold = threading.Event()
+    ua.post(hold.wait, 10)              # the poll thread runs nothing else meanwhile
+    outcome = []
+
+    def app():
+        try:
+            inv.set_offered_local_sdp(offer)
+            outcome.append("set")
+            try:
+                inv.set_offered_local_sdp(bad)
+            except ValueError as exc:
+                outcome.append(exc)
+            inv.send_invite()
+            outcome.append("sent")
+        except Exception as exc:  # noqa: BLE001 - noted for the test
+            outcome.append(exc)
+
+    worker = threading.Thread(target=app)
+    try:
+        worker.start()
+        worker.join(5)
+        held = not hold.is_set()
+        done = list(outcome)
+    finally:
+        hold.set()
+    worker.join(5)
+    assert held and not worker.is_alive()
+    assert done[0] == "set" and done[2] == "sent", done
+    assert isinstance(done[1], ValueError) and "connection" in str(done[1])
+    data, _ = silent.recvfrom(65536)
+    assert data.startswith(b"INVITE ") and b"m=audio 40002 RTP/AVP 0" in data
+    assert inv.state == "CALLING"
+    again = sdp()
+    again.media[0].port = 40004
+    inv.set_offered_local_sdp(again)                 # (CALLING allows it)
+    assert inv.get_offered_local_sdp().media[0].port == 40004
+    hold = threading.Event()
+    ua.post(hold.wait, 10)
+    inv.disconnect()                                # posted behind the held poll thread
+    threading.Timer(0.3, hold.set).start()
+    try:
+        with pytest.raises(InvalidStateError, match="DISCONNECT"):
+            inv.set_offered_local_sdp(again)        # the state the posted disconnect made
+    finally:
+        hold.set()

@@ -226,3 +226,47 @@ ISSUE14 = [
      [_FOLLOWS]),
 ]
 MUTANTS += [dict(name=n, why=w, file=f, old=o, new=x, tests=t) for n, w, f, o, x, t in ISSUE14]
+
+# issue #13 (tcall): set_offered_local_sdp() off the poll thread checks in the calling thread
+# and hands the SDP over without waiting
+_OFFER_OFF = f"{UNIT}::test_set_offered_local_sdp_off_the_poll_thread_does_not_wait"
+TCALL = [
+    ('invitation-offer-unchecked-off-the-poll-thread',
+     'an SDP PJMEDIA refuses, set from an application thread, is taken (no ValueError): the '
+     'negotiator aborts the process at send_invite()/accept_invite()',
+     F,
+     '        self._require("set_offered_local_sdp")\n        _check_offer(sdp)\n'
+     '        ua.post_or_fail(',
+     '        self._require("set_offered_local_sdp")\n        ua.post_or_fail(',
+     # (test_bad_arguments first: the other one ends in PJMEDIA's abort, as the bug would)
+     [f"{UNIT}::test_bad_arguments_name_the_argument", _OFFER_OFF]),
+    ('invitation-offer-state-unchecked-off-the-poll-thread',
+     'set_offered_local_sdp() from an application thread on an ended session raises nothing',
+     F,
+     '        self._require("set_offered_local_sdp")\n        _check_offer(sdp)\n'
+     '        ua.post_or_fail(',
+     '        _check_offer(sdp)\n        ua.post_or_fail(',
+     [f"{UNIT}::test_wrong_state_names_the_state", _OFFER_OFF]),
+    ('invitation-offer-state-read-before-posted-calls-ran',
+     'set_offered_local_sdp() right after a disconnect() handed over without waiting checks '
+     'the state before that call ran: accepted on a session that is ending',
+     F,
+     '        if self._posts:                 # (the state those calls make)\n'
+     '            self._flush()\n        self._require("set_offered_local_sdp")\n',
+     '        self._require("set_offered_local_sdp")\n',
+     [_OFFER_OFF]),
+    ('invitation-offer-waits-for-the-poll-thread',
+     'set_offered_local_sdp() from an application thread waits for the poll thread again',
+     F,
+     '        ua.post_or_fail(self._set_offered_posted, sdp, on_fail=_nothing, first=_nothing)\n',
+     '        ua.call(self._set_offered_posted, sdp)\n',
+     [_OFFER_OFF]),
+    ('invitation-offer-posted-dropped',
+     'the SDP checked in the calling thread never reaches the session: the INVITE carries '
+     'the previous offer (or none)',
+     F,
+     '        the change (an ended session never sends it)."""\n        self._offered_local = sdp\n',
+     '        the change (an ended session never sends it)."""\n',
+     [_OFFER_OFF, f"{UNIT}::test_calling_then_cancel_before_any_response_with_timeout"]),
+]
+MUTANTS += [dict(name=n, why=w, file=f, old=o, new=x, tests=t) for n, w, f, o, x, t in TCALL]

@@ -3,6 +3,7 @@
  */
 #include "glue.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ---------- pjmedia_sdp_session -> SDP flat form ---------------------------------------- */
@@ -135,4 +136,50 @@ pjmedia_sdp_session *sc_sdp_from_flat(pj_pool_t *pool, const char *flat, int len
     }
     s->media_count = r.ok ? n : 0;
     return r.ok && r.cur == r.end ? s : NULL;
+}
+
+/* ---------- validating an SDP flat form, from any thread --------------------------------- */
+
+/* The blocks of sc_sdp_validate_flat's pool: malloc'd, through a factory that lives on the
+ * caller's stack for the one call.  Nothing is shared with another thread (no caching pool,
+ * no endpoint, no lock, nothing of pjlib's per-thread records), so an application thread
+ * that pjlib does not know may call it while the poll thread runs. */
+static void *sc_own_block_alloc(pj_pool_factory *f, pj_size_t size)
+{
+    PJ_UNUSED_ARG(f);
+    return malloc(size);
+}
+
+static void sc_own_block_free(pj_pool_factory *f, void *mem, pj_size_t size)
+{
+    PJ_UNUSED_ARG(f);
+    PJ_UNUSED_ARG(size);
+    free(mem);
+}
+
+static void sc_own_no_memory(pj_pool_t *pool, pj_size_t size)
+{
+    PJ_UNUSED_ARG(pool);
+    PJ_UNUSED_ARG(size);
+}
+
+pj_status_t sc_sdp_validate_flat(const char *flat, int len, int strict)
+{
+    pj_pool_factory f;
+    pj_pool_t *pool;
+    pjmedia_sdp_session *s;
+    pj_status_t status;
+    if (len <= 0) return PJ_EINVAL;
+    pj_bzero(&f, sizeof f);
+    f.policy.block_alloc = &sc_own_block_alloc;
+    f.policy.block_free = &sc_own_block_free;
+    f.policy.callback = &sc_own_no_memory;
+    /* one block holds the usual SDP (the copy of the form, the session, a few media);
+     * larger ones take more blocks */
+    pool = pj_pool_create_int(&f, "sc-sdpv", (pj_size_t) len + 8192, 8192, &sc_own_no_memory);
+    if (pool == NULL) return PJ_ENOMEM;
+    s = sc_sdp_from_flat(pool, flat, len);
+    status = s ? pjmedia_sdp_validate2(s, strict ? PJ_TRUE : PJ_FALSE) : PJ_EINVAL;
+    pj_pool_destroy_int(pool);
+    return status;
 }

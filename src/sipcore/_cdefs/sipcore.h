@@ -409,6 +409,10 @@ int sc_msg_headers(pjsip_rx_data *rdata, char *buf, int size);
 /* -- glue_sdp.c: SDP -- */
 int sc_sdp_flat(const pjmedia_sdp_session *sdp, char *buf, int size);
 pjmedia_sdp_session *sc_sdp_from_flat(pj_pool_t *pool, const char *flat, int len);
+/* pjmedia_sdp_validate2(strict) of the SDP built from a flat form (PJ_EINVAL: a form
+ * sc_sdp_from_flat refuses), in a pool of its own: safe from any thread, also one pjlib does
+ * not know (Invitation.set_offered_local_sdp checks in the calling thread). */
+pj_status_t sc_sdp_validate_flat(const char *flat, int len, int strict);
 
 /* -- glue_nat.c: NAT type detection (Engine.detect_nat_type) -- */
 /* Start detecting the NAT type with the STUN server ip (an IPv4 or IPv6 literal) and port,

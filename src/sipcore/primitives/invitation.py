@@ -258,9 +258,22 @@ class Invitation(ClientPrimitive):
 
     def set_offered_local_sdp(self, local_sdp: SDPSession) -> None:
         """The SDP to send next: the offer of send_invite()/send_reinvite(), or the answer of
-        accept_invite()/respond_to_reinvite()."""
+        accept_invite()/respond_to_reinvite().
+
+        Off the poll thread the state and the SDP are checked here (errors as on the poll
+        thread) and the SDP is handed to the poll thread without waiting, ahead of any later
+        call from this thread (docs/threads.md)."""
         check_instance("local_sdp", local_sdp, SDPSession, "an")
-        self._call("set_offered_local_sdp", self._set_offered, _sdp_flat(local_sdp))
+        sdp = _sdp_flat(local_sdp)
+        ua = self._running_ua("set_offered_local_sdp")
+        if ua.on_poll_thread():
+            self._set_offered(sdp)
+            return
+        if self._posts:                 # (the state those calls make)
+            self._flush()
+        self._require("set_offered_local_sdp")
+        _check_offer(sdp)
+        ua.post_or_fail(self._set_offered_posted, sdp, on_fail=_nothing, first=_nothing)
 
     # -- methods --
 
@@ -396,11 +409,13 @@ class Invitation(ClientPrimitive):
 
     def _set_offered(self, sdp: bytes) -> None:
         self._require("set_offered_local_sdp")
-        # PJMEDIA's negotiator asserts (aborts the process) on a local SDP its strict check
-        # refuses, e.g. a stream without a connection (c=) at either level: refused here
-        status = self._with_pj_sdp(sdp, lambda p: lib.pjmedia_sdp_validate2(p, 1))
-        if status != lib.PJ_SUCCESS:
-            raise ValueError(f"local_sdp is not an SDP PJMEDIA accepts: {strerror(status)}")
+        _check_offer(sdp)
+        self._offered_local = sdp
+
+    def _set_offered_posted(self, sdp: bytes) -> None:
+        """On the poll thread: set_offered_local_sdp() from another thread, checked there.
+        In whatever state the session has reached meanwhile: as if it had run just before
+        the change (an ended session never sends it)."""
         self._offered_local = sdp
 
     def _get_sdp(self, which: int) -> SDPSession | None:
@@ -773,7 +788,18 @@ class Invitation(ClientPrimitive):
 
 
 def _nothing() -> None:
-    """Invitation._flush's empty call."""
+    """Invitation._flush's empty call (and what set_offered_local_sdp's hand-off reserves,
+    and does when the Engine stops first: nothing)."""
+
+
+def _check_offer(sdp: bytes) -> None:
+    """ValueError unless PJMEDIA's strict check accepts the SDP (flat form): its negotiator
+    asserts (aborts the process) on a local SDP that check refuses, e.g. a stream without a
+    connection (c=) at either level.  Any thread: sc_sdp_validate_flat builds it in a pool
+    of its own."""
+    status = lib.sc_sdp_validate_flat(sdp, len(sdp), 1)
+    if status != lib.PJ_SUCCESS:
+        raise ValueError(f"local_sdp is not an SDP PJMEDIA accepts: {strerror(status)}")
 
 
 def _copy(value: SIPURI | None) -> SIPURI | None:

@@ -8,7 +8,9 @@ read and changed, and is validated when set (``TypeError``/``ValueError`` naming
 
 They cross to and from PJMEDIA in one form only, the SDP flat form of ``sipcore.h`` (its codec:
 ``_flat`` / ``_from_flat``; ``sc_sdp_from_flat`` and ``sc_sdp_flat`` in C), on the poll thread
-(see docs/sdp.md).
+(see docs/sdp.md) -- except ``sc_sdp_validate_flat``, the check of
+``Invitation.set_offered_local_sdp``, which builds its copy in a pool of its own and runs in
+the calling thread.
 """
 from __future__ import annotations
 
