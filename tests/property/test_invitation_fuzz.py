@@ -8,14 +8,18 @@ Invitation, they chain (the first prev_state is NULL, each prev_state is the sta
 end in DISCONNECTED; every SIPInvitationGotSDPUpdate carries the spec's data; a wrong state
 raises InvalidStateError naming a state; afterwards the Engine still works.
 
-The strategy brings most examples to CONFIRMED (and many to REINVITING/REINVITED) before the
-random steps; the test counts the share of examples that reached each state (hypothesis
-``event`` too: ``--hypothesis-show-statistics``) and requires >= 50% reaching CONFIRMED."""
+Each state the call is brought to before the random steps (PHASES) is a test of its own with
+EXAMPLES examples: a phase drawn by hypothesis came out far from its weights in whole-suite
+runs (46-50% of 80 examples at CONFIRMED or beyond where the weights gave 71%: hypothesis
+mutates earlier examples, so the draws cluster).  Every example of a phase past ringing must
+reach CONFIRMED, and of the re-INVITE phases REINVITED (hypothesis ``event``s too:
+``--hypothesis-show-statistics``)."""
 import os
 import sys
 import time
 from collections import Counter
 
+import pytest
 from hypothesis import Phase, event, given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "interop"))
 from test_invitation_helpers import check_transitions  # noqa: E402
 
 CLEAN = (TypeError, ValueError, SIPCoreError)
-EXAMPLES = 80
+EXAMPLES = 16      # per phase: 80 in all
 
 
 def offer(port=40000, fmt="0"):
@@ -57,8 +61,8 @@ ARGS = {
 step = st.sampled_from(sorted(ARGS)).flatmap(
     lambda name: st.tuples(st.just(name), st.sampled_from(["caller", "callee"]),
                            st.one_of(ARGS[name], ARGS[name], ARGS[name], junk)))
-# the state the call is brought to before the random steps (weights: repeats)
-PHASES = ["confirmed", "calling", "ringing", "confirmed", "reinviting", "reinvited", "reinvited"]
+# the state the call is brought to before the random steps
+PHASES = ["confirmed", "calling", "ringing", "reinviting", "reinvited"]
 
 
 def reached(rec, state):
@@ -140,15 +144,16 @@ def run_flow(engine, phase, steps):
         return {s for s in ("CONFIRMED", "REINVITING", "REINVITED") if reached(rec, s)}
 
 
-def test_random_call_flows_follow_the_spec_state_machine(running_engine):
+@pytest.mark.parametrize("phase", PHASES)
+def test_random_call_flows_follow_the_spec_state_machine(running_engine, phase):
     tally = Counter()
 
     # no shrinking: a failing flow is at most 12 steps and is printed as it is; shrinking
     # one (about 0.1 s an example) took 20 s
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
               phases=(Phase.explicit, Phase.generate))
-    @given(phase=st.sampled_from(PHASES), steps=st.lists(step, min_size=1, max_size=12))
-    def flow(phase, steps):
+    @given(steps=st.lists(step, min_size=1, max_size=12))
+    def flow(steps):
         got = run_flow(running_engine, phase, steps)
         tally["examples"] += 1
         for s in got:
@@ -162,7 +167,9 @@ def test_random_call_flows_follow_the_spec_state_machine(running_engine):
     print(f"\n{n} examples; share reaching " +
           ", ".join(f"{s}: {v:.0%}" for s, v in shares.items()))
     assert n >= EXAMPLES // 2
-    assert shares["CONFIRMED"] >= 0.5, shares
-    assert shares["REINVITED"] >= 0.25, shares
+    if phase not in ("calling", "ringing"):
+        assert shares["CONFIRMED"] == 1, shares
+    if phase.startswith("reinvit"):
+        assert shares["REINVITED"] == 1, shares
     e = running_engine
     assert e.is_running and e.parse_sip_uri("sip:still@alive.example").user == "still"
