@@ -102,9 +102,9 @@ ROWS = [
      "an SDP PJMEDIA's negotiator refuses is taken by set_offered_local_sdp (the process "
      "aborts at send_invite)",
      "src/sipcore/primitives/invitation.py",
-     "            raise ValueError(f\"local_sdp is not an SDP PJMEDIA accepts: {strerror(status)}\")\n"
-     "        self._offered_local = sdp\n",
-     "            pass\n        self._offered_local = sdp\n",
+     "    if status != lib.PJ_SUCCESS:\n"
+     "        raise ValueError(f\"local_sdp is not an SDP PJMEDIA accepts: {strerror(status)}\")\n",
+     "    if status != lib.PJ_SUCCESS:\n        pass\n",
      ["tests/unit/test_invitation.py::test_bad_arguments_name_the_argument"]),
     ("engine-stop-asks-media-cores-to-end-on-wire",
      "Engine.stop() calls _end_on_wire on the RTP/audio cores kept with the primitives "
