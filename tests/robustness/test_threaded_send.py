@@ -129,7 +129,11 @@ def test_many_threads_send_while_the_engine_stops():
     caught), no answer to a call that raised."""
     r = _run(6, 8, 20_000)
     assert r["accepted"] > 0 and r["not_running"] > 0
-    assert set(r["codes"]) == {"200", "408"}, r["codes"]     # (JSON: the codes as text)
+    # every answer a 200 or the stop's 408 (JSON: the codes as text); the stop always catches
+    # some.  Whether any 200 comes back within 10-100 ms depends on the load: one CI check
+    # had 9,380 accepted sends all answered 408, so a 200 is not required here (delivery is
+    # shown by the message tests)
+    assert set(r["codes"]) <= {"200", "408"} and "408" in r["codes"], r["codes"]
 
 
 @pytest.mark.long
