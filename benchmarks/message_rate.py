@@ -62,7 +62,7 @@ pjproject 2.15.1 with ``PJ_DEBUG 1``, assert() on and the select ioqueue
 (64 handles); the wheel does not record its compiler flags.
 
 sipcore's poll thread spins for a short while after traffic (Engine option
-``poll_spin_us``, default 100 us on a multi-core machine; see
+``poll_spin_us``, default 500 us on a multi-core machine; see
 docs/architecture.md), which saves the scheduler's wake-up delay on
 back-to-back round trips and costs CPU.  Every round therefore also runs
 sipcore with ``poll_spin_us=0`` (both processes); its rates, ratios and

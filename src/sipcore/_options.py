@@ -45,7 +45,7 @@ DEFAULT_START_OPTIONS: dict[str, Any] = {
     # extension: after a poll turn with work, look for more this long (microseconds) before
     # sleeping; saves the scheduler's wake-up delay on back-to-back traffic (0 = off; off on
     # a single CPU, where spinning would only delay the peer we wait for)
-    "poll_spin_us": 100 if (os.cpu_count() or 1) > 1 else 0,
+    "poll_spin_us": 500 if (os.cpu_count() or 1) > 1 else 0,
     # extension: the DNS servers names are resolved through (RFC 3263), "ip" or "ip:port"
     # ("[v6]:port"); None: the nameserver lines of /etc/resolv.conf
     "nameservers": None,
