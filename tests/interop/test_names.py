@@ -9,6 +9,8 @@ import re
 import socket
 import threading
 import time
+import weakref
+from typing import Any
 
 import pytest
 
@@ -36,19 +38,21 @@ def responders():
         r.close()
 
 
-_since: dict[int, int] = {}
+# (keyed by the recorder itself, weakly: an id() of a collected recorder is reused by a later
+# one, whose sent_to() then started past its own traces -- a CI failure, 2026-11-29)
+_since: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
 
 def forget_sent(rec):
     """sent_to(rec) starts after what was traced so far."""
-    _since[id(rec)] = len(rec.all("SIPEngineSIPTrace"))
+    _since[rec] = len(rec.all("SIPEngineSIPTrace"))
 
 
 def sent_to(rec, method="MESSAGE"):
     """(transport from the Via, destination port) of every request sent (since forget_sent),
     in order."""
     out = []
-    for n in rec.all("SIPEngineSIPTrace")[_since.get(id(rec), 0):]:
+    for n in rec.all("SIPEngineSIPTrace")[_since.get(rec, 0):]:
         d = n.data
         if not d.received and d.data.startswith(method + " "):
             via = re.search(r"Via: SIP/2.0/(\w+)", d.data).group(1)
