@@ -69,13 +69,14 @@ class _PostedCall:
     released by the poll thread when it has run: the caller waits by taking it again (two C
     calls; a threading.Event costs a Condition and a dozen Python calls per wait)."""
 
-    __slots__ = ("fn", "args", "done", "result", "error", "on_fail")
+    __slots__ = ("fn", "args", "done", "flag", "result", "error", "on_fail")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...],
-                 on_fail: Callable[[], None] | None = None):
+                 on_fail: Callable[[], None] | None = None, flag: Any = None):
         self.fn = fn
         self.args = args
         self.done: Any
+        self.flag = flag            # UA.call with a spin: an int * set to 1 once done
         if on_fail is None:
             self.done = _allocate_lock()
             self.done.acquire()
@@ -165,13 +166,18 @@ class UA:
             if not self.running:
                 raise EngineNotRunningError(getattr(fn, "__name__", "this call"))
             return fn(*args)
-        pc = _PostedCall(fn, args)
+        spin = self.options["poll_spin_us"]
+        pc = _PostedCall(fn, args, None, ffi.new("int *") if spin else None)
         with self._posted_lock:
             if not self.running or self._stopping:
                 raise EngineNotRunningError(getattr(fn, "__name__", "this call"),
                                             "stopping" if self.running else "stopped")
             self._posted.append(pc)
         lib.sc_wake()
+        if spin:
+            # look at the done flag without sleeping first (GIL released): a short call is
+            # then answered without this thread's wake-up (sc_wait_done, glue.c)
+            lib.sc_wait_done(pc.flag, spin)
         pc.done.acquire()
         if pc.error is not None:
             raise pc.error
@@ -225,6 +231,8 @@ class UA:
                 if pc.on_fail is not None:      # (posted without waiting: nobody would see it)
                     self.report_exception(_format_exc())
             pc.done.release()
+            if pc.flag is not None:
+                pc.flag[0] = 1          # (after the release: the caller then takes it at once)
 
     def _fail_posted(self) -> None:
         with self._posted_lock:
@@ -234,6 +242,8 @@ class UA:
         for pc in failed:
             pc.error = EngineNotRunningError(getattr(pc.fn, "__name__", "this call"))
             pc.done.release()
+            if pc.flag is not None:
+                pc.flag[0] = 1
             if pc.on_fail is not None:      # (outside the lock: it notifies)
                 try:
                     pc.on_fail()

@@ -423,6 +423,28 @@ static void sc_poll_once(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned sp
     pjsip_endpt_handle_events2(endpt, &tv, count);
 }
 
+/* Any thread but the poll thread, GIL released (cffi): a thread that handed a call to the
+ * poll thread (UA.call) looks at its done flag for up to spin_us before it goes to sleep on
+ * the call's lock.  A short call (a few tens of microseconds on the poll thread) is then
+ * answered without a scheduler wake-up of the waiting thread (50-150 us on small VMs), the
+ * same trade the poll thread's own spin makes.  Returns the flag (1: done). */
+int sc_wait_done(const int *flag, unsigned spin_us)
+{
+    struct timespec t0, t1;
+    long gap = SC_SPIN_FIRST_GAP_US;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
+        if (sc_us_since(&t0) >= (long) spin_us)
+            return 0;
+        sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        while (sc_us_since(&t1) < gap)
+            SC_CPU_RELAX();
+        if (gap < SC_SPIN_MAX_GAP_US) gap *= 2;
+    }
+    return 1;
+}
+
 /* One turn of the poll thread's Python loop (sc_poll_once), then more turns here in C for
  * as long as each finds work (looking without a wait, or spinning up to spin_us as after any
  * turn with work), at most SC_POLL_MAX_TURNS: a round through the Python loop between two

@@ -325,6 +325,7 @@ pj_status_t sc_wake_init(pjsip_endpoint *endpt);
 void sc_wake(void);                     /* any thread */
 void sc_wake_ack(void);
 void sc_poll(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned spin_us, unsigned *count);
+int sc_wait_done(const int *flag, unsigned spin_us);   /* any thread, GIL released */
 void sc_wake_destroy(pjsip_endpoint *endpt);
 int sc_ua_renew(pjsip_endpoint *endpt);
 
