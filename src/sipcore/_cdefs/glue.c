@@ -388,12 +388,24 @@ static long sc_us_since(const struct timespec *t0)
     return (t.tv_sec - t0->tv_sec) * 1000000L + (t.tv_nsec - t0->tv_nsec) / 1000;
 }
 
+/* Between two looks of a spin: yield the CPU (a thread we wait for may need it), then pause
+ * it without a system call for *gap us, the gap doubling up to SC_SPIN_MAX_GAP_US. */
+static void sc_spin_pause(long *gap)
+{
+    struct timespec t1;
+    sched_yield();
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    while (sc_us_since(&t1) < *gap)
+        SC_CPU_RELAX();
+    if (*gap < SC_SPIN_MAX_GAP_US) *gap *= 2;
+}
+
 static void sc_poll_once(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned spin_us,
                          unsigned *count)
 {
     pj_time_val tv = { 0, 0 };
     if (spin_us) {
-        struct timespec t0, t1;
+        struct timespec t0;
         long gap = SC_SPIN_FIRST_GAP_US, spent;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         __atomic_store_n(&sc_spinning, 1, __ATOMIC_SEQ_CST);
@@ -404,11 +416,7 @@ static void sc_poll_once(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned sp
                 __atomic_store_n(&sc_spinning, 0, __ATOMIC_SEQ_CST);
                 return;
             }
-            sched_yield();          /* a thread we wait for may need this CPU */
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            while (sc_us_since(&t1) < gap)
-                SC_CPU_RELAX();
-            if (gap < SC_SPIN_MAX_GAP_US) gap *= 2;
+            sc_spin_pause(&gap);
             spent = sc_us_since(&t0);
         } while (spent < (long) spin_us);
         __atomic_store_n(&sc_spinning, 0, __ATOMIC_SEQ_CST);
@@ -430,17 +438,13 @@ static void sc_poll_once(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned sp
  * same trade the poll thread's own spin makes.  Returns the flag (1: done). */
 int sc_wait_done(const int *flag, unsigned spin_us)
 {
-    struct timespec t0, t1;
+    struct timespec t0;
     long gap = SC_SPIN_FIRST_GAP_US;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
         if (sc_us_since(&t0) >= (long) spin_us)
             return 0;
-        sched_yield();
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        while (sc_us_since(&t1) < gap)
-            SC_CPU_RELAX();
-        if (gap < SC_SPIN_MAX_GAP_US) gap *= 2;
+        sc_spin_pause(&gap);
     }
     return 1;
 }
