@@ -86,6 +86,13 @@ class _PostedCall:
         self.error: BaseException | None = None
         self.on_fail = on_fail      # post_or_fail: run (on the poll thread) if fn never runs
 
+    def finish(self) -> None:
+        """On the poll thread, once result or error is set: let the caller have it (the flag
+        after the release: the caller then takes the lock at once)."""
+        self.done.release()
+        if self.flag is not None:
+            self.flag[0] = 1
+
 
 class _NobodyWaits:
     """``done`` of a call posted by post_or_fail: nothing to release."""
@@ -230,9 +237,7 @@ class UA:
                 pc.error = exc
                 if pc.on_fail is not None:      # (posted without waiting: nobody would see it)
                     self.report_exception(_format_exc())
-            pc.done.release()
-            if pc.flag is not None:
-                pc.flag[0] = 1          # (after the release: the caller then takes it at once)
+            pc.finish()
 
     def _fail_posted(self) -> None:
         with self._posted_lock:
@@ -241,9 +246,7 @@ class UA:
             self._posted.clear()
         for pc in failed:
             pc.error = EngineNotRunningError(getattr(pc.fn, "__name__", "this call"))
-            pc.done.release()
-            if pc.flag is not None:
-                pc.flag[0] = 1
+            pc.finish()
             if pc.on_fail is not None:      # (outside the lock: it notifies)
                 try:
                     pc.on_fail()

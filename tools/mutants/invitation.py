@@ -30,7 +30,7 @@ MUTANTS = [
          why="inv.send_invite(); inv.state from an application thread reads NULL: the state "
              "does not wait for the calls handed over without waiting",
          file=F,
-         old="        if self._posts:\n            self._flush()\n        return self._state\n",
+         old="        self._flush()\n        return self._state\n",
          new="        return self._state\n",
          tests=[f"{UNIT}::test_one_of_two_threads_sending_the_same_invite_wins",
                 f"{UNIT}::test_engine_stop_ends_live_invitations_and_restart_works"]),
@@ -251,8 +251,8 @@ TCALL = [
      'set_offered_local_sdp() right after a disconnect() handed over without waiting checks '
      'the state before that call ran: accepted on a session that is ending',
      F,
-     '        if self._posts:                 # (the state those calls make)\n'
-     '            self._flush()\n        self._require("set_offered_local_sdp")\n',
+     '        self._flush()                   # (the state those calls make)\n'
+     '        self._require("set_offered_local_sdp")\n',
      '        self._require("set_offered_local_sdp")\n',
      [_OFFER_OFF]),
     ('invitation-offer-waits-for-the-poll-thread',

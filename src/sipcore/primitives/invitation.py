@@ -181,8 +181,7 @@ class Invitation(ClientPrimitive):
     def state(self) -> str:
         """The state (one of STATES); read-only.  Off the poll thread, once the calls this
         object handed over without waiting (send_invite, disconnect) have run."""
-        if self._posts:
-            self._flush()
+        self._flush()
         return self._state
     is_outgoing = property(lambda self: self._outgoing, doc="True when the INVITE was sent")
     credentials = property(lambda self: None if self._credentials is None
@@ -199,8 +198,7 @@ class Invitation(ClientPrimitive):
     @property
     def local_contact_uri(self) -> SIPURI | None:
         """The Contact sent to the remote party (SIPURI), None in NULL."""
-        if self._posts:
-            self._flush()
+        self._flush()
         return _copy(self._local_contact_uri)
 
     @property
@@ -227,15 +225,13 @@ class Invitation(ClientPrimitive):
 
     @property
     def _active_local(self) -> SDPSession | None:
-        if self._posts:
-            self._flush()
+        self._flush()
         active = self._active_sdp
         return None if active is None else _sdp_from_flat(active[0])
 
     @property
     def _active_remote(self) -> SDPSession | None:
-        if self._posts:
-            self._flush()
+        self._flush()
         active = self._active_sdp
         return None if active is None else _sdp_from_flat(active[1])
 
@@ -269,8 +265,7 @@ class Invitation(ClientPrimitive):
         if ua.on_poll_thread():
             self._set_offered(sdp)
             return
-        if self._posts:                 # (the state those calls make)
-            self._flush()
+        self._flush()                   # (the state those calls make)
         self._require("set_offered_local_sdp")
         _check_offer(sdp)
         ua.post_or_fail(self._set_offered_posted, sdp, on_fail=_nothing, first=_nothing)
@@ -293,8 +288,7 @@ class Invitation(ClientPrimitive):
         if ua.on_poll_thread():
             self._send_invite_checked(headers)
             return
-        if self._posts:
-            self._flush()
+        self._flush()
 
         def reserve() -> None:          # (under the hand-off's lock: one send_invite() wins)
             if self._invite_posted:
@@ -363,7 +357,10 @@ class Invitation(ClientPrimitive):
 
     def _flush(self) -> None:
         """Wait until this object's posted calls have run (the hand-off queue is in order: an
-        empty call behind them); a no-op on the poll thread or once the Engine stopped."""
+        empty call behind them); a no-op when none is pending, on the poll thread or once the
+        Engine stopped."""
+        if not self._posts:
+            return
         ua = self._ua
         if not ua.on_poll_thread():
             try:
