@@ -246,9 +246,14 @@ class Session:
             raise Failure(f"{name} did not come within {limit:g} s")
         return n
 
-    def pause(self, label: str, seconds: float, until: Callable[[], bool] | None = None) -> None:
-        """Wait ``seconds`` (0: until Ctrl-C) with the status line, or until ``until()``."""
+    def pause(self, label: str, seconds: float, until: Callable[[], bool] | None = None,
+              ctrl_c: str | None = None) -> None:
+        """Wait ``seconds`` (0: until Ctrl-C) with the status line, or until ``until()``.
+        ``ctrl_c``: what Ctrl-C does, for the label: it then ends in " for N s" or, without
+        a time, " (Ctrl-C <ctrl_c>)"."""
         forever = seconds == 0
+        if ctrl_c is not None:
+            label += f" (Ctrl-C {ctrl_c})" if forever else f" for {seconds:g} s"
 
         def step(slice_: float) -> Any:
             time.sleep(slice_ if slice_ > 0 else 0.1)
@@ -371,8 +376,8 @@ def cmd_subscribe(s: Session) -> int:
                        where=lambda n: n.data.state in ("ACTIVE", "PENDING"),
                        fail_on={state: {"state": "TERMINATED"}})
         print(f"subscription {n.data.state}", flush=True)
-        s.pause("subscribed" + (f" for {a.duration:g} s" if a.duration else " (Ctrl-C ends)"),
-                a.duration, until=lambda: sub.state == "TERMINATED")
+        s.pause("subscribed", a.duration, until=lambda: sub.state == "TERMINATED",
+                ctrl_c="ends")
         if sub.state != "TERMINATED":
             sub.unsubscribe()
             s.wait_for("unsubscribing", state, sender=sub, where={"state": "TERMINATED"})
@@ -418,8 +423,8 @@ def cmd_publish(s: Session) -> int:
         pub.publish(a.content_type, body)
         s.wait_for(f"publishing {a.event} of {s.me()}", state, sender=pub,
                    where={"state": "published"}, fail_on={state: {"state": "unpublished"}})
-        s.pause("published" + (f" for {a.duration:g} s" if a.duration else " (Ctrl-C ends)"),
-                a.duration, until=lambda: pub.state == "unpublished")
+        s.pause("published", a.duration, until=lambda: pub.state == "unpublished",
+                ctrl_c="ends")
         if pub.state == "unpublished":      # a refresh failed: its code was printed
             raise Failure("the publication ended (its refresh failed)")
         pub.unpublish()
@@ -471,9 +476,8 @@ def cmd_call(s: Session) -> int:
         if a.play:
             player = WaveFile(a.play)
             player.start(destination=audio, loop_count=0)
-        s.pause("in call" + (f" for {a.duration:g} s" if a.duration else " (Ctrl-C hangs up)"),
-                a.duration, until=lambda: inv.state in ("DISCONNECTING",
-                                                                    "DISCONNECTED"))
+        s.pause("in call", a.duration,
+                until=lambda: inv.state in ("DISCONNECTING", "DISCONNECTED"), ctrl_c="hangs up")
         stats = audio.statistics or {}
         ice_active = rtp.ice_active
     finally:
@@ -625,8 +629,8 @@ def cmd_listen(s: Session) -> int:
              if port]
     print(f"listening on {' and '.join(where)}", flush=True)
     try:
-        s.pause("listening" + (f" for {a.duration:g} s" if a.duration else " (Ctrl-C ends)"),
-                a.duration, until=lambda: a.count is not None and lis.done >= a.count)
+        s.pause("listening", a.duration,
+                until=lambda: a.count is not None and lis.done >= a.count, ctrl_c="ends")
     finally:
         signals.SIPEngineGotMessage.disconnect(lis.on_message)
         calls.disconnect()

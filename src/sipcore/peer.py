@@ -416,11 +416,16 @@ class _Calls:
         self.media_defaults: dict[str, Any] | None = None
         self.media: dict[str, CallMedia] = {}
         self.workdir = tempfile.mkdtemp(prefix="sipcore-peer-")
-        signals.SIPInvitationChangedState.connect(self.on_state, weak=False)
-        signals.SIPInvitationGotSDPUpdate.connect(self.on_sdp, weak=False)
-        signals.RTPAudioTransportGotDTMF.connect(self.on_dtmf, weak=False)
-        signals.RTPTransportICENegotiationDidSucceed.connect(self.on_ice, weak=False)
-        signals.RTPTransportICENegotiationDidFail.connect(self.on_ice, weak=False)
+        for name, receiver in self._receivers():
+            getattr(signals, name).connect(receiver, weak=False)
+
+    def _receivers(self) -> list[tuple[str, Any]]:
+        """The notifications this listens to, each with its receiver."""
+        return [("SIPInvitationChangedState", self.on_state),
+                ("SIPInvitationGotSDPUpdate", self.on_sdp),
+                ("RTPAudioTransportGotDTMF", self.on_dtmf),
+                ("RTPTransportICENegotiationDidSucceed", self.on_ice),
+                ("RTPTransportICENegotiationDidFail", self.on_ice)]
 
     def sdp(self, direction: str = "sendrecv", port: int = 40000) -> Any:
         from .testing.helpers import audio_sdp
@@ -651,13 +656,8 @@ class _Calls:
     def disconnect(self) -> None:
         """Disconnect the receivers __init__ connected (sipcore listen, before it stops)."""
         from . import signals
-        for receiver, names in ((self.on_state, ["SIPInvitationChangedState"]),
-                                (self.on_sdp, ["SIPInvitationGotSDPUpdate"]),
-                                (self.on_dtmf, ["RTPAudioTransportGotDTMF"]),
-                                (self.on_ice, ["RTPTransportICENegotiationDidSucceed",
-                                               "RTPTransportICENegotiationDidFail"])):
-            for name in names:
-                getattr(signals, name).disconnect(receiver)
+        for name, receiver in self._receivers():
+            getattr(signals, name).disconnect(receiver)
 
     def close(self) -> None:
         for cid in list(self.media):
