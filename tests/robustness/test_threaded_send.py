@@ -114,13 +114,19 @@ CHILD = HARNESS + textwrap.dedent("""
 """)
 
 
-def _run(cycles: int, threads: int, per_thread: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(cycles), str(threads),
-                          str(per_thread)], capture_output=True, text=True, timeout=300)
+def _child(script: str, *args: int) -> dict:
+    """Run a child script with its arguments: it must exit 0 and report no
+    SIPEngineGotException; its last line of output (JSON)."""
+    out = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True,
+                         text=True, timeout=300)
     assert out.returncode == 0, (out.returncode, out.stderr[-3000:])
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["exceptions"] == []
     return result
+
+
+def _run(cycles: int, threads: int, per_thread: int) -> dict:
+    return _child(CHILD, cycles, threads, per_thread)
 
 
 def test_many_threads_send_while_the_engine_stops():
@@ -216,9 +222,5 @@ def test_many_threads_place_and_end_calls_while_the_engine_stops():
     the calling thread while the poll thread works on the call), Engine.stop() after 20-200
     ms, 4 times: no crash, every placed call ends with exactly one DISCONNECTED, no
     SIPEngineGotException."""
-    out = subprocess.run([sys.executable, "-c", CALLS_CHILD, "4", "8"], capture_output=True,
-                         text=True, timeout=300)
-    assert out.returncode == 0, (out.returncode, out.stderr[-3000:])
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["exceptions"] == []
+    result = _child(CALLS_CHILD, 4, 8)
     assert result["placed"] > 0 and result["not_running"] > 0 and result["refused"] > 0
