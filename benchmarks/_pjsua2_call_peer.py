@@ -322,6 +322,14 @@ def call_failure(call: BenchCall, n: int) -> str | None:
     return f"call {n}: ended in state {call.prev_state}: {call.last_code} {call.last_reason}"
 
 
+def wait_state(cond: threading.Condition, call: BenchCall, deadline: float, *states: int) -> None:
+    """Wait on ``cond`` (onCallState notifies it) until the call is in one of ``states`` or
+    the deadline passed."""
+    with cond:
+        while call.state not in states and time.monotonic() < deadline:
+            cond.wait(0.05)
+
+
 def run_caller_thread(args: argparse.Namespace) -> None:
     """--threads 1: pjsua's worker thread polls; the main thread places each call, hangs up
     on CONFIRMED and places the next on DISCONNECTED, waiting on a Condition in between (the
@@ -346,18 +354,12 @@ def run_caller_thread(args: argparse.Namespace) -> None:
             # (makeCall/hangup outside the Condition: the worker thread may hold pjsua's
             # locks while it waits for the Condition in onCallState)
             call.makeCall(uri, call_setting(pj.CallOpParam(True), args))
-            with cond:
-                while (call.state != pj.PJSIP_INV_STATE_CONFIRMED
-                       and call.state != pj.PJSIP_INV_STATE_DISCONNECTED
-                       and time.monotonic() < deadline):
-                    cond.wait(0.05)
+            wait_state(cond, call, deadline, pj.PJSIP_INV_STATE_CONFIRMED,
+                       pj.PJSIP_INV_STATE_DISCONNECTED)
             if call.state == pj.PJSIP_INV_STATE_CONFIRMED:
                 call.hung_up = True
                 call.hangup(pj.CallOpParam())
-                with cond:
-                    while (call.state != pj.PJSIP_INV_STATE_DISCONNECTED
-                           and time.monotonic() < deadline):
-                        cond.wait(0.05)
+                wait_state(cond, call, deadline, pj.PJSIP_INV_STATE_DISCONNECTED)
         except pj.Error as exc:
             failed.append(f"call {ended + 1}: {exc.info()}")
         if call.state != pj.PJSIP_INV_STATE_DISCONNECTED:
