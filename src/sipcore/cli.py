@@ -87,6 +87,15 @@ def readable_file(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r}: {e.strerror}") from None
 
 
+def record_template(text: str) -> str:
+    """``listen --record``: a file name in which only ``{id}`` stands in braces."""
+    from .peer import record_template as check
+    try:
+        return check(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("record: ")) from None
+
+
 def ip_address(text: str) -> str:
     try:
         return str(ipaddress.ip_address(text.strip("[]")))
@@ -584,6 +593,7 @@ class Listener:
         elif event == "media_started":
             self.out(f"call {id} audio: {d['codec']} at {d['sample_rate']} Hz, RTP port "
                      f"{d['local_rtp_port']}{', ICE' if d['use_ice'] else ''}"
+                     f"{' (STUN ' + _addr(*d['ice_stun']) + ')' if d.get('ice_stun') else ''}"
                      f"{', recording ' + d['record'] if d['record'] else ''}")
         elif event == "ice":
             if d["succeeded"]:
@@ -623,19 +633,27 @@ def cmd_listen(s: Session) -> int:
         answer=a.answer, ip=e.local_ip, user="sipcore", reinvite="auto"))
     calls.media_defaults = {"codecs": a.codec, "play": a.play, "record": a.record,
                             "use_ice": "offer"}
+    if a.stun is not None:      # for the server-reflexive candidate of an answer with ICE
+        calls.media_defaults.update(ice_stun_address=a.stun[0], ice_stun_port=a.stun[1])
     signals.SIPEngineGotMessage.connect(lis.on_message, weak=False)
     where = [f"{_addr(e.local_ip, port)} ({name})" for name, port in
              (("UDP", e.local_udp_port), ("TCP", e.local_tcp_port), ("TLS", e.local_tls_port))
              if port]
     print(f"listening on {' and '.join(where)}", flush=True)
+    interrupted = False
     try:
         s.pause("listening", a.duration,
                 until=lambda: a.count is not None and lis.done >= a.count, ctrl_c="ends")
+    except KeyboardInterrupt:       # Ctrl-C: the calls end and the summary is printed too
+        interrupted = True
     finally:
         signals.SIPEngineGotMessage.disconnect(lis.on_message)
         calls.disconnect()
         calls.close()
-    print(f"{lis.done} request(s) handled")
+    s.status.clear()
+    print(f"{lis.done} request(s) handled", flush=True)
+    if interrupted:
+        raise KeyboardInterrupt     # exit 130, as for every command
     return 0
 
 
@@ -785,12 +803,17 @@ def build_parser(prog: str = "sipcore") -> _Parser:
                         "300-699 (refused with it) (default: auto)")
     p.add_argument("--play", type=readable_file, default=None, metavar="WAV",
                    help="play this .wav file into every answered call (looped)")
-    p.add_argument("--record", default=None, metavar="WAV",
+    p.add_argument("--record", type=record_template, default=None, metavar="WAV",
                    help="record what each answered call sends into this .wav file ({id} in "
-                        "the name: the call's id, in1, in2...; else each call overwrites it)")
+                        "the name: the call's id, in1, in2...; without {id} the first call "
+                        "records into WAV and each later one into WAV with -ID before its "
+                        "extension: no recording overwrites another)")
     p.add_argument("--codec", action="append", default=None, metavar="NAME",
                    help="accept this codec (repeat for more, in order of preference; "
                         "default: the Engine's list)")
+    p.add_argument("--stun", type=stun_server, default=None, metavar="IP[:PORT]",
+                   help="answer an offer with ICE with a server-reflexive candidate from this "
+                        "STUN server too (default port 3478); the answer waits for its reply")
     p.add_argument("--duration", type=seconds, default=0, metavar="SECONDS",
                    help="stop listening after this long (0: until Ctrl-C or --count; "
                         "default: 0)")

@@ -38,7 +38,8 @@ the peer's audio bridge).  Settings (all optional)::
     {"codecs": ["G722", "PCMU"],   # the AudioTransport's codec list (null: the Engine's)
      "srtp": "off",                # "off", "optional" (SDES offered) or "forced" (RTP/SAVP)
      "tone": 1000,                 # Hz played into the stream (null: nothing played)
-     "record": "/tmp/{id}.wav",    # what the stream hears ({id}: the call id; null: nothing)
+     "record": "/tmp/{id}.wav",    # what the stream hears ({id}: the call id; null: nothing;
+                                   #   without {id}, a later call records into NAME-ID.wav)
      "conference": false,          # also connect_audio_transport() (the spec's conference)
      "use_ice": false,             # ICE on the call's RTPTransport (RFC 8445 through pjnath)
      "ice_stun_address": null,     # with use_ice: a STUN server (IP address) for a
@@ -215,6 +216,19 @@ SRTP_MODES = {"off": (False, False), "optional": (True, False), "forced": (True,
 MEDIA_KEYS = ("codecs", "srtp", "tone", "record", "conference", "use_ice", "ice_stun_address",
               "ice_stun_port", "play")
 _MIRROR = {"sendonly": "recvonly", "recvonly": "sendonly"}
+
+
+def record_template(text: Any) -> str:
+    """A recording's file name in which ``{id}`` stands for the call id (``{{`` and ``}}``
+    for literal braces); ValueError naming ``record`` for any other field in braces."""
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"record must be a file name, not {text!r}")
+    try:
+        text.format(id="in1")
+    except (KeyError, IndexError, AttributeError, ValueError) as exc:
+        raise ValueError(f"record: {text!r}: only {{id}} (the call id) may stand in braces "
+                         f"({exc!r})") from None
+    return text
 
 
 def has_ice(sdp: Any) -> bool:
@@ -415,6 +429,8 @@ class _Calls:
         self.incoming = 0
         self.media_defaults: dict[str, Any] | None = None
         self.media: dict[str, CallMedia] = {}
+        self.recorded: set[str] = set()         # the recordings' file names so far
+        self.closing = False                    # close() began: the Engine is going away
         self.workdir = tempfile.mkdtemp(prefix="sipcore-peer-")
         for name, receiver in self._receivers():
             getattr(signals, name).connect(receiver, weak=False)
@@ -448,9 +464,9 @@ class _Calls:
         unknown = set(settings) - set(MEDIA_KEYS)
         if unknown:
             raise ValueError(f"unknown media settings {sorted(unknown)}")
-        record = settings.get("record")
+        record = self.record_name(settings.get("record"), cid)
         m = CallMedia(codecs=settings.get("codecs"), srtp=settings.get("srtp", "off"),
-                      tone=settings.get("tone"), record=record.format(id=cid) if record else None,
+                      tone=settings.get("tone"), record=record,
                       conference=settings.get("conference", False), workdir=self.workdir,
                       use_ice=settings.get("use_ice", False),
                       ice_stun_address=settings.get("ice_stun_address"),
@@ -458,6 +474,19 @@ class _Calls:
                       play=settings.get("play"))
         self.media[cid] = m
         return m
+
+    def record_name(self, template: str | None, cid: str) -> str | None:
+        """The file a call's recording goes to: ``{id}`` in ``template`` replaced by the call
+        id; a name this peer already recorded into (a template without ``{id}``) gets
+        ``-ID`` before its extension instead, so no call's recording overwrites another's."""
+        if not template:
+            return None
+        name = record_template(template).format(id=cid)
+        if name in self.recorded:
+            stem, ext = os.path.splitext(name)
+            name = f"{stem}-{cid}{ext}"
+        self.recorded.add(name)
+        return name
 
     def started(self, cid: str, m: CallMedia) -> None:
         self.emit(event="media_started", id=cid, codec=m.audio.codec,
@@ -487,7 +516,8 @@ class _Calls:
             m = self.new_media(cid, settings)
             inv.set_offered_local_sdp(m.answer(offer, direction))
         except Exception as exc:
-            self.emit(event="media_failed", id=cid, error=f"{type(exc).__name__}: {exc}")
+            if not self.closing:    # (else cut short by close(): nothing to report)
+                self.emit(event="media_failed", id=cid, error=f"{type(exc).__name__}: {exc}")
             self.stop_media(cid)
             return False
         self.started(cid, m)
@@ -607,10 +637,11 @@ class _Calls:
         try:
             if self.answer_incoming(cid, inv, settings):
                 inv.accept_invite()
-            else:
+            elif not self.closing:
                 inv.disconnect(488)
         except Exception as exc:
-            self.emit(event="error", error=f"{type(exc).__name__}: {exc}")
+            if not self.closing:    # (an answer that waited for STUN, cut short by close())
+                self.emit(event="error", error=f"{type(exc).__name__}: {exc}")
 
     def on_sdp(self, sender: Any, **d: Any) -> None:
         cid = self.ids.get(id(sender))
@@ -660,6 +691,8 @@ class _Calls:
             getattr(signals, name).disconnect(receiver)
 
     def close(self) -> None:
+        """Stop every call's media (an answer still waiting for STUN gives up quietly)."""
+        self.closing = True
         for cid in list(self.media):
             try:
                 self.stop_media(cid)

@@ -373,6 +373,7 @@ def test_trace_listening_shows_what_comes(engine, recorder):
     assert ("MESSAGE from sip:dave@127.0.0.1 (text/plain, 12 bytes; answered 200): anyone there"
             in seen)
     assert "SIP/2.0 200 OK" in seen + rest
+    assert rest.endswith("1 request(s) handled\n"), rest      # Ctrl-C: the summary too
 
 
 # -- listen --
@@ -452,6 +453,86 @@ def test_listen_answers_a_call_with_ice_and_audio_and_prints_the_hang_up(sipcore
     theirs = tones.levels(stopped["record"], [1000, 500], start=0.3, end=1.3)
     assert theirs[1000] > -40 and theirs[1000] - theirs[500] >= 10, theirs  # --play's
     assert peer.exceptions == []
+
+
+def test_listen_records_every_call_without_overwriting_one(sipcore_peer_factory, tmp_path):
+    """--record without {id}: the first call records into the name given, the second into
+    NAME-in2.wav (each file holds its own caller's tone); a --record naming another field in
+    braces: exit 2 naming --record."""
+    heard = tmp_path / "heard.wav"
+    p, port = _listening("--transport", "udp", "--count", "2", "--record", str(heard),
+                         "--codec", "PCMU")
+    try:
+        peer = sipcore_peer_factory("--answer", "manual")
+        for cid, hz in (("c1", 500), ("c2", 1500)):
+            peer.set_media(codecs=["PCMU"], tone=hz)
+            peer.command("call", id=cid, to=f"sip:cli@127.0.0.1:{port}",
+                         route=["127.0.0.1", port, "udp"])
+            peer.expect("media_started", id=cid)
+            time.sleep(1.3)
+            peer.command("hangup", id=cid)
+            peer.expect("media_stopped", id=cid)
+        out, err = p.communicate(timeout=20)
+    finally:
+        p.kill() if p.poll() is None else None
+    assert p.returncode == 0, err
+    second = tmp_path / "heard-in2.wav"
+    assert f", recording {heard}" in out and f", recording {second}" in out, out
+    for path, hz, other in ((heard, 500, 1500), (second, 1500, 500)):
+        levels = tones.levels(str(path), [hz, other], start=0.3, end=1.0)
+        assert levels[hz] > -40 and levels[hz] - levels[other] >= 10, (path, levels)
+    assert peer.exceptions == []
+    r = sipcore("listen", "--record", str(tmp_path / "call-{name}.wav"), "--duration", "1")
+    assert r.returncode == 2, r.stderr
+    assert re.fullmatch(r"sipcore listen: error: argument --record: .*only \{id\}.*",
+                        r.stderr.splitlines()[-1]), r.stderr
+
+
+def test_listen_asks_its_stun_server_for_an_ice_answer(sipcore_peer_factory, coturn):
+    """--stun: an offer with ICE is answered once coturn's STUN answer came (the audio line
+    names the server) and audio flows; with a server that never answers the answer waits
+    (the server was asked) and Ctrl-C ends the call and listen with its summary line, exit
+    130."""
+    from sipcore.testing.coturn import BlackHole
+    p, port = _listening("--transport", "udp", "--count", "1", "--stun",
+                         f"127.0.0.1:{coturn.port}")
+    try:
+        peer = sipcore_peer_factory("--answer", "manual")
+        peer.set_media(codecs=["PCMU"], tone=800, use_ice=True)
+        peer.command("call", id="c1", to=f"sip:cli@127.0.0.1:{port}",
+                     route=["127.0.0.1", port, "udp"])
+        peer.expect("media_started", id="c1")
+        time.sleep(1.0)
+        peer.command("hangup", id="c1")
+        stopped = peer.expect("media_stopped", id="c1")
+        out, err = p.communicate(timeout=20)
+    finally:
+        p.kill() if p.poll() is None else None
+    assert p.returncode == 0, err
+    assert re.search(rf"^call in1 audio: PCMU at 8000 Hz, RTP port \d+, ICE \(STUN "
+                     rf"127\.0\.0\.1:{coturn.port}\)$", out, re.M), out
+    received = re.search(r"^call in1 audio ended: RTP packets sent \d+, received (\d+)$", out,
+                         re.M)
+    assert stopped["ice_active"] and received and int(received.group(1)) >= 25, out
+    with BlackHole() as hole:
+        p, port = _listening("--transport", "udp", "--stun", f"127.0.0.1:{hole.port}")
+        try:
+            peer.command("call", id="c2", to=f"sip:cli@127.0.0.1:{port}",
+                         route=["127.0.0.1", port, "udp"])
+            peer.expect("call_state", id="c2", state="EARLY", code=180)
+            deadline = time.monotonic() + 5
+            while hole.received() == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert hole.received() > 0                  # the STUN request went to --stun
+            with pytest.raises(TimeoutError):
+                peer.expect("call_state", id="c2", state="CONFIRMED", timeout=0.5)
+            p.send_signal(2)
+            out, err = p.communicate(timeout=20)
+        finally:
+            p.kill() if p.poll() is None else None
+    assert p.returncode == 130, err
+    assert out.endswith("1 request(s) handled\n"), out     # the call Ctrl-C ended counts
+    assert err.splitlines()[-1] == "sipcore listen: interrupted", err
 
 
 def test_listen_refuses_calls_with_busy_or_a_code_and_rings(sipcore_peer):

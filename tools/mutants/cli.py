@@ -52,6 +52,21 @@ ROWS = [
      "src/sipcore/cli.py", "until=lambda: a.count is not None and lis.done >= a.count,",
      "until=lambda: a.count is not None and lis.done > a.count,",
      [CLI + "test_listen_answers_messages_with_the_chosen_code_until_count"]),
+    ("cli-listen-record-overwrites", "listen --record without {id}: the second call's "
+     "recording overwrites the first's", "src/sipcore/peer.py",
+     "        if name in self.recorded:\n", "        if name in ():\n",
+     [CLI + "test_listen_records_every_call_without_overwriting_one"]),
+    ("cli-listen-ctrl-c-no-summary", "Ctrl-C in listen skips the summary line",
+     "src/sipcore/cli.py", "    except KeyboardInterrupt:       # Ctrl-C: the calls end and "
+     "the summary is printed too\n        interrupted = True\n",
+     "    except KeyboardInterrupt:       # Ctrl-C: the calls end and "
+     "the summary is printed too\n        raise\n",
+     [CLI + "test_trace_listening_shows_what_comes"]),
+    ("cli-listen-stun-ignored", "listen --stun is parsed but the answer's transport gets no "
+     "STUN server", "src/sipcore/cli.py",
+     "        calls.media_defaults.update(ice_stun_address=a.stun[0], ice_stun_port=a.stun[1])",
+     "        calls.media_defaults.update(ice_stun_port=a.stun[1])",
+     [CLI + "test_listen_asks_its_stun_server_for_an_ice_answer"]),
     ("cli-listen-refused-call-never-counted",
      "a call refused before any media (--answer busy/CODE) is not counted as handled",
      "src/sipcore/cli.py",
