@@ -604,6 +604,22 @@ def test_register_and_publish_over_tls_at_kamailio(kamailio):
         (r.stdout, r.stderr)
 
 
+@pytest.mark.kamailio(users=USERS, require_client_cert=True)
+def test_register_over_tls_with_a_client_certificate(kamailio):
+    """kamailio requiring a client certificate from its CA: REGISTER with --tls-cert/--tls-key
+    gets its 200s; without them the handshake is refused and the command fails (exit 1)."""
+    tls = ("register", "--transport", "tls", "--tls-ca", kamailio.ca_file, "--route",
+           f"127.0.0.1:{kamailio.tls_port}", "--from", at(kamailio, "alice"), "--password",
+           "apw", "--hold", "0")
+    r = sipcore(*tls, "--tls-cert", kamailio.cert_file, "--tls-key", kamailio.key_file)
+    assert r.returncode == 0, r.stderr
+    assert re.match(r"registered .*: 200 OK, .*\nunregistered: 200 OK\n$", r.stdout), r.stdout
+    r = sipcore(*tls, "--timeout", "5")
+    assert r.returncode == 1 and "registered" not in r.stdout, (r.stdout, r.stderr)
+    assert re.fullmatch(r"sipcore register: 503 .*certificate required",     # (TLS's alert)
+                        r.stderr.splitlines()[-1]), r.stderr
+
+
 def test_listen_over_tls_answers_a_message_and_a_call_from_the_cli(tls_files):
     """listen --transport tls --tls-cert/--tls-key: a MESSAGE and a call from ``sipcore``
     itself over TLS (verified with the test CA), both printed and answered."""

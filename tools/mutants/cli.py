@@ -67,6 +67,12 @@ ROWS = [
      "        calls.media_defaults.update(ice_stun_address=a.stun[0], ice_stun_port=a.stun[1])",
      "        calls.media_defaults.update(ice_stun_port=a.stun[1])",
      [CLI + "test_listen_asks_its_stun_server_for_an_ice_answer"]),
+    ("cli-tls-client-cert-dropped", "--tls-cert/--tls-key of a client command never reach the "
+     "Engine (no client certificate is presented)", "src/sipcore/cli.py",
+     '               "tls_cert_file": a.tls_cert, "tls_privkey_file": a.tls_key}',
+     '               "tls_cert_file": a.tls_cert if a.command == "listen" else None,\n'
+     '               "tls_privkey_file": a.tls_key if a.command == "listen" else None}',
+     [CLI + "test_register_over_tls_with_a_client_certificate"]),
     ("cli-listen-refused-call-never-counted",
      "a call refused before any media (--answer busy/CODE) is not counted as handled",
      "src/sipcore/cli.py",

@@ -469,8 +469,8 @@ event_route[xhttp:request] {{
 _TLS_CFG_TEMPLATE = """\
 [server:default]
 method = TLSv1.2+
-verify_certificate = no
-require_certificate = no
+verify_certificate = {verify}
+require_certificate = {verify}
 certificate = {cert}
 private_key = {key}
 ca_list = {ca}
@@ -503,6 +503,9 @@ class Kamailio(ManagedPeer):
                      Contact as is.  "all": also for UDP.  "none": never.
       aliases        extra domains treated as "myself" (no DNS needed)
       start_timeout  seconds to wait for the server to answer OPTIONS
+      require_client_cert  TLS clients must present a certificate signed by
+                     ``ca_file``'s CA (``cert_file``/``key_file``, which
+                     are valid for clientAuth too, is one); default False
     """
 
     host = "127.0.0.1"
@@ -515,7 +518,7 @@ class Kamailio(ManagedPeer):
                  fr_timer_ms: int = 5000, debug: int = 2, children: int = 2,
                  use_received: str = "stream",
                  aliases: Iterable[str] = (), start_timeout: float = 15.0,
-                 keep_workdir: bool = False):
+                 keep_workdir: bool = False, require_client_cert: bool = False):
         if ipv6 and not ipv6_available():
             raise KamailioError("ipv6 requested but ::1 is not bindable")
         self.binary = _find_binary("kamailio")
@@ -551,7 +554,8 @@ class Kamailio(ManagedPeer):
         self.key_file = tls["key_file"]
         self.tls_cfg = self.workdir / "tls.cfg"
         self.tls_cfg.write_text(_TLS_CFG_TEMPLATE.format(
-            cert=self.cert_file, key=self.key_file, ca=self.ca_file))
+            cert=self.cert_file, key=self.key_file, ca=self.ca_file,
+            verify="yes" if require_client_cert else "no"))
         self.users: dict[str, str] = {}      # user -> password (those of our domain)
         self._create_db()
         self.cfg.write_text(self._render_cfg())
