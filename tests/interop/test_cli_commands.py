@@ -455,6 +455,17 @@ def test_listen_answers_a_call_with_ice_and_audio_and_prints_the_hang_up(sipcore
     assert peer.exceptions == []
 
 
+def _call_for(peer, port: int, cid: str, seconds: float) -> dict:
+    """``peer`` calls the listening ``sipcore listen`` on ``port``, stays ``seconds`` once its
+    media started, hangs up; returns its media_stopped event."""
+    peer.command("call", id=cid, to=f"sip:cli@127.0.0.1:{port}",
+                 route=["127.0.0.1", port, "udp"])
+    peer.expect("media_started", id=cid)
+    time.sleep(seconds)
+    peer.command("hangup", id=cid)
+    return peer.expect("media_stopped", id=cid)
+
+
 def test_listen_records_every_call_without_overwriting_one(sipcore_peer_factory, tmp_path):
     """--record without {id}: the first call records into the name given, the second into
     NAME-in2.wav (each file holds its own caller's tone); a --record naming another field in
@@ -466,12 +477,7 @@ def test_listen_records_every_call_without_overwriting_one(sipcore_peer_factory,
         peer = sipcore_peer_factory("--answer", "manual")
         for cid, hz in (("c1", 500), ("c2", 1500)):
             peer.set_media(codecs=["PCMU"], tone=hz)
-            peer.command("call", id=cid, to=f"sip:cli@127.0.0.1:{port}",
-                         route=["127.0.0.1", port, "udp"])
-            peer.expect("media_started", id=cid)
-            time.sleep(1.3)
-            peer.command("hangup", id=cid)
-            peer.expect("media_stopped", id=cid)
+            _call_for(peer, port, cid, 1.3)
         out, err = p.communicate(timeout=20)
     finally:
         p.kill() if p.poll() is None else None
@@ -499,12 +505,7 @@ def test_listen_asks_its_stun_server_for_an_ice_answer(sipcore_peer_factory, cot
     try:
         peer = sipcore_peer_factory("--answer", "manual")
         peer.set_media(codecs=["PCMU"], tone=800, use_ice=True)
-        peer.command("call", id="c1", to=f"sip:cli@127.0.0.1:{port}",
-                     route=["127.0.0.1", port, "udp"])
-        peer.expect("media_started", id="c1")
-        time.sleep(1.0)
-        peer.command("hangup", id="c1")
-        stopped = peer.expect("media_stopped", id="c1")
+        stopped = _call_for(peer, port, "c1", 1.0)
         out, err = p.communicate(timeout=20)
     finally:
         p.kill() if p.poll() is None else None
