@@ -84,6 +84,22 @@ def _check_host(host: Any) -> str:
                          f"not {host!r}") from None
 
 
+# RFC 3261 25.1 quoted-string (qdtext / quoted-pair), without the line folding and control
+# characters a header value cannot carry as they are
+_QUOTED = re.compile(r'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\U0010ffff]|\\[\t\x20-\x7e])*"\Z')
+
+
+def _check_quoted(name: str, value: str) -> None:
+    """PJSIP prints a parameter value that starts with a double quote as it is
+    (a quoted string: ``+sip.instance="<urn:...>"``), every other value escaped: one that
+    starts with a quote but is not a whole quoted string would make a request no parser
+    reads (it was sent, never answered, and timed out)."""
+    if value.startswith('"') and not _QUOTED.match(value):
+        raise ValueError(f"{name} starts with a double quote, so it is sent as it is: it must "
+                         f'be a whole quoted string ("...", with \\" or \\\\ inside; '
+                         f"RFC 3261 25.1), not {value!r}")
+
+
 def _check_mapping(name: str, value: Any, allow_none_values: bool) -> dict[str, str | None]:
     if value is None:
         return {}
@@ -119,6 +135,11 @@ class SIPURI:
     reserved character the part allows unescaped (``;`` ``/`` ``?`` ``&`` ``=`` ``+`` ``$``
     ``,`` in a user) that a peer sent escaped is sent back unescaped, which 19.1.4 counts as
     a different URI.
+
+    A parameter value that starts with ``"`` is a quoted string (``+sip.instance="<urn:...>"``)
+    and goes out as it is, PJSIP's way: it must be a whole one (``"..."``, ``\\"`` and
+    ``\\\\`` inside, no control characters), else ``ValueError`` naming the parameter -- a
+    half one made a request no peer could parse.
     """
 
     _FIELDS = ("host", "user", "port", "display", "secure", "parameters", "headers")
@@ -161,6 +182,9 @@ class SIPURI:
             check_bool("secure", value)
         elif name == "parameters":
             value = _check_mapping("parameters", value, allow_none_values=True)
+            for k, v in value.items():  # (not headers: a request's are its header fields)
+                if v is not None:
+                    _check_quoted(f"parameters[{k!r}]", v)
         elif name == "headers":
             value = _check_mapping("headers", value, allow_none_values=False)
         elif name == "_wire_cache":
@@ -178,10 +202,11 @@ class SIPURI:
         parts.append(f"[{self.host}]" if ":" in self.host else self.host)
         if self.port:
             parts.append(f":{self.port}")
+        # (a quoted value: PJSIP decodes it once and sends it as it is, so no '%' doubling)
         for k, v in self.parameters.items():
             parts.append(";" + _escape(k, _PARAM_SAFE, pj))
             if v is not None:
-                parts.append("=" + _escape(v, _PARAM_SAFE, pj))
+                parts.append("=" + _escape(v, _PARAM_SAFE, pj and v[:1] != '"'))
         if self.headers and headers:
             parts.append("?" + "&".join(_escape(k, _HEADER_SAFE, pj) + "=" +
                                         _escape(v, _HEADER_SAFE, pj)

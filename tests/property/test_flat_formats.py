@@ -102,7 +102,9 @@ def _odd_uri(u: SIPURI, n: int) -> SIPURI:
     digit first: the suffix tests the bytes the flat formats escape; valid escapes in values
     are added where a test wants them, see _with_escapes.)"""
     odd = ("\x00", "\x01", "\x010", "z\x00\x01")[n % 4]
-    params = {k: (v if v is None or k in SPECIAL else v + odd) for k, v in u.parameters.items()}
+    # (not after a quoted string: a received one ends at its closing quote)
+    params = {k: (v if v is None or k in SPECIAL or v.startswith('"') else v + odd)
+              for k, v in u.parameters.items()}
     return uri_module._make(u.host, (u.user or "") + odd, u.port, u.display, u.secure, params,
                             {k: v + odd for k, v in u.headers.items()})
 

@@ -35,7 +35,13 @@ special_values = {
     "lr": st.none(),
 }
 param_names = tokens.filter(lambda t: t.lower() not in SPECIAL)
-other_params = st.dictionaries(param_names, st.one_of(st.none(), tokens, texts), max_size=3)
+# a parameter value starting with '"' must be a whole quoted string (PJSIP sends it as it is;
+# SIPURI refuses any other): other texts, and quoted strings of their own
+unquoted = texts.filter(lambda t: not t.startswith('"'))
+quoted = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters='"\\'),
+                 max_size=8).map(lambda t: f'"{t}"')
+values = st.one_of(tokens, unquoted, quoted)
+other_params = st.dictionaries(param_names, st.one_of(st.none(), values), max_size=3)
 header_names = st.sampled_from(["Subject", "X-Tag", "Priority", "Call-Info", "X-Odd-Header"])
 headers = st.dictionaries(header_names, st.one_of(tokens, texts), max_size=3)
 displays = st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=10))
