@@ -192,6 +192,36 @@ _IOQ_SCAN_STOP = ("\t    pj_list_push_back(&ioqueue->free_list, h);\n"
                   "\t    break;   /* sipcore: the list is in order of free_time */\n"
                   "\t}\n"
                   "\th = next;\n")
+#
+# pjsip_param_print_on() prints a parameter value that starts with '"' as it is (a quoted
+# string: +sip.instance="<urn:...>"), every other one escaped.  A value that only starts with
+# one -- a peer's ;p=%22abc, which the parser decodes to "abc -- went out as ;p="abc, which no
+# parser reads: PJSIP's own 200 to such a request carried To: <sip:x@h;p="abc>.  The patch
+# prints a value as it is only when it is a whole quoted string (RFC 3261 25.1, without
+# control characters) and escapes any other.  (SIPURI refuses such values from Python too,
+# so sipcore does not depend on this build for what it sends.)
+_PRINT_ON = "PJ_DEF(pj_ssize_t) pjsip_param_print_on( const pjsip_param *param_list,\n"
+_WHOLE_QUOTED = (
+    "/* sipcore: a whole quoted string (RFC 3261 25.1), printed as it is; see build_pjsip.py */\n"
+    "static pj_bool_t sc_whole_quoted(const pj_str_t *v)\n"
+    "{\n"
+    "    pj_ssize_t i;\n"
+    "    if (v->slen < 2 || v->ptr[0] != '\"' || v->ptr[v->slen - 1] != '\"')\n"
+    "\treturn PJ_FALSE;\n"
+    "    for (i = 1; i < v->slen - 1; i++) {\n"
+    "\tunsigned char c = (unsigned char) v->ptr[i];\n"
+    "\tif (c == '\\\\') {\n"
+    "\t    if (++i >= v->slen - 1)\n"
+    "\t\treturn PJ_FALSE;        /* it escapes the closing quote */\n"
+    "\t} else if (c == '\"' || (c < 0x20 && c != '\\t') || c == 0x7f) {\n"
+    "\t    return PJ_FALSE;\n"
+    "\t}\n"
+    "    }\n"
+    "    return PJ_TRUE;\n"
+    "}\n"
+    "\n")
+_QUOTED_AS_IS = "\t    if (*p->value.ptr == '\"')\n\t\tcopy_advance(buf, p->value);\n"
+_WHOLE_AS_IS = "\t    if (sc_whole_quoted(&p->value))\n\t\tcopy_advance(buf, p->value);\n"
 PATCHES = [
     ("pjnath/src/pjnath/ice_session.c", _NL_LOOP, _NL_LOOP + _NL_STOP, "RTM_GETADDR"),
     ("pjnath/src/pjnath/ice_session.c", "\n    close(fd);\n    *size = idx;\n",
@@ -203,6 +233,8 @@ PATCHES = [
      "    /* sipcore: no pj_assert here, PJ_ETOOMANY below */\n"
      "    if (pj_list_empty(&ioqueue->free_list)) {\n", "free_list"),
     ("pjlib/src/pj/ioqueue_epoll.c", _IOQ_SCAN, _IOQ_SCAN_STOP, "scan_closing_keys"),
+    ("pjsip/src/pjsip/sip_uri.c", _PRINT_ON, _WHOLE_QUOTED + _PRINT_ON, "pjsip_param_print_on"),
+    ("pjsip/src/pjsip/sip_uri.c", _QUOTED_AS_IS, _WHOLE_AS_IS, "pjsip_param_print_on"),
 ]
 
 

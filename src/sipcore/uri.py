@@ -139,7 +139,9 @@ class SIPURI:
     A parameter value that starts with ``"`` is a quoted string (``+sip.instance="<urn:...>"``)
     and goes out as it is, PJSIP's way: it must be a whole one (``"..."``, ``\\"`` and
     ``\\\\`` inside, no control characters), else ``ValueError`` naming the parameter -- a
-    half one made a request no peer could parse.
+    half one made a request no peer could parse.  (A peer's half one, ``;p=%22abc``, is
+    escaped again where PJSIP echoes it, e.g. the To header of a response: a patch of
+    sipcore's pjproject build, ``build_pjsip.py``.)
     """
 
     _FIELDS = ("host", "user", "port", "display", "secure", "parameters", "headers")
