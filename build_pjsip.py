@@ -198,8 +198,8 @@ _IOQ_SCAN_STOP = ("\t    pj_list_push_back(&ioqueue->free_list, h);\n"
 # one -- a peer's ;p=%22abc, which the parser decodes to "abc -- went out as ;p="abc, which no
 # parser reads: PJSIP's own 200 to such a request carried To: <sip:x@h;p="abc>.  The patch
 # prints a value as it is only when it is a whole quoted string (RFC 3261 25.1, without
-# control characters) and escapes any other.  (SIPURI refuses such values from Python too,
-# so sipcore does not depend on this build for what it sends.)
+# control characters: the rule of SIPURI's _QUOTED) and escapes any other.  (SIPURI refuses
+# such values from Python too, so sipcore does not depend on this build for what it sends.)
 _PRINT_ON = "PJ_DEF(pj_ssize_t) pjsip_param_print_on( const pjsip_param *param_list,\n"
 _WHOLE_QUOTED = (
     "/* sipcore: a whole quoted string (RFC 3261 25.1), printed as it is; see build_pjsip.py */\n"
@@ -210,9 +210,12 @@ _WHOLE_QUOTED = (
     "\treturn PJ_FALSE;\n"
     "    for (i = 1; i < v->slen - 1; i++) {\n"
     "\tunsigned char c = (unsigned char) v->ptr[i];\n"
-    "\tif (c == '\\\\') {\n"
+    "\tif (c == '\\\\') {          /* quoted-pair: a tab or a printable ASCII character */\n"
     "\t    if (++i >= v->slen - 1)\n"
     "\t\treturn PJ_FALSE;        /* it escapes the closing quote */\n"
+    "\t    c = (unsigned char) v->ptr[i];\n"
+    "\t    if (c != '\\t' && (c < 0x20 || c > 0x7e))\n"
+    "\t\treturn PJ_FALSE;\n"
     "\t} else if (c == '\"' || (c < 0x20 && c != '\\t') || c == 0x7f) {\n"
     "\t    return PJ_FALSE;\n"
     "\t}\n"

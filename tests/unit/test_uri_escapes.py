@@ -79,14 +79,16 @@ def test_a_value_starting_with_a_quote_must_be_a_whole_quoted_string(engine, rec
 def test_a_peers_half_quoted_value_is_answered_escaped(engine):
     """A peer's ``;p=%22abc`` (PJSIP's parser decodes it to ``"abc``): PJSIP's own 200 to that
     MESSAGE echoes the To header; it printed the value as it is (``;p="abc``, which no parser
-    reads) before the build_pjsip.py patch of pjsip_param_print_on, and escapes it now.  A
-    whole quoted value is still echoed as it is."""
+    reads) before the build_pjsip.py patch of pjsip_param_print_on, and escapes it now, as
+    one whose quoted-pair holds a control character (``"\\<0x01>"``).  A whole quoted value
+    is still echoed as it is."""
     port = engine.local_udp_port
     peer = _silent_udp()
     try:
         me = peer.getsockname()[1]
         for n, (sent, echoed) in enumerate(((";p=%22abc", ";p=%22abc"),
-                                            (';p="a b";q=%22', ';p="a b";q=%22'))):
+                                            (';p="a b";q=%22', ';p="a b";q=%22'),
+                                            (";p=%22%5C%01%22", ";p=%22%5c%01%22"))):
             msg = (f"MESSAGE sip:x@127.0.0.1:{port} SIP/2.0\r\n"
                    f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bKq{n}\r\n"
                    f"Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\n"
