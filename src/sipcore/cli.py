@@ -612,6 +612,27 @@ class Listener:
             self.out(f"call {id}: {d['error']}".replace("call : ", ""), sys.stderr)
 
 
+def _hang_up_all(calls: Any, seconds: float = 3.0) -> None:
+    """End every call still going (an unanswered one is declined 603, an answered one gets a
+    BYE) and wait up to ``seconds`` for their DISCONNECTED lines, so that Ctrl-C in
+    ``listen`` shows how each call ended before the Engine stops.  A second Ctrl-C stops
+    waiting."""
+    from .errors import SIPCoreError
+    live = [inv for inv in calls.calls.values() if inv.state not in ("DISCONNECTED", "NULL")]
+    for inv in live:
+        try:
+            inv.disconnect()
+        except SIPCoreError:        # ended meanwhile, or the Engine is going away
+            pass
+    deadline = time.monotonic() + seconds
+    try:
+        while (any(inv.state != "DISCONNECTED" for inv in live)
+               and time.monotonic() < deadline):
+            time.sleep(0.02)
+    except KeyboardInterrupt:
+        pass
+
+
 def cmd_listen(s: Session) -> int:
     """Listen on the local address and print what comes (also ``trace`` without a command)."""
     from . import signals
@@ -648,6 +669,8 @@ def cmd_listen(s: Session) -> int:
         interrupted = True
     finally:
         signals.SIPEngineGotMessage.disconnect(lis.on_message)
+        calls.closing = True        # (an answer still waiting for STUN gives up quietly)
+        _hang_up_all(calls)
         calls.disconnect()
         calls.close()
     s.status.clear()

@@ -532,7 +532,10 @@ def test_listen_asks_its_stun_server_for_an_ice_answer(sipcore_peer_factory, cot
         finally:
             p.kill() if p.poll() is None else None
     assert p.returncode == 130, err
-    assert out.endswith("1 request(s) handled\n"), out     # the call Ctrl-C ended counts
+    # the call Ctrl-C ended: declined (the peer sees the 603), its line, then the count
+    assert out.endswith("call in1 DISCONNECTED: 603 Decline\ncall in1 audio ended: RTP packets "
+                        "sent 0, received 0\n1 request(s) handled\n"), out
+    peer.expect("call_state", id="c2", state="DISCONNECTED", code=603)
     assert err.splitlines()[-1] == "sipcore listen: interrupted", err
 
 

@@ -62,6 +62,10 @@ ROWS = [
      "    except KeyboardInterrupt:       # Ctrl-C: the calls end and "
      "the summary is printed too\n        raise\n",
      [CLI + "test_trace_listening_shows_what_comes"]),
+    ("cli-listen-ctrl-c-calls-not-hung-up", "Ctrl-C in listen leaves its calls to the "
+     "Engine's stop (no DISCONNECTED line, the peer never hears why)", "src/sipcore/cli.py",
+     "        _hang_up_all(calls)\n", "",
+     [CLI + "test_listen_asks_its_stun_server_for_an_ice_answer"]),
     ("cli-listen-stun-ignored", "listen --stun is parsed but the answer's transport gets no "
      "STUN server", "src/sipcore/cli.py",
      "        calls.media_defaults.update(ice_stun_address=a.stun[0], ice_stun_port=a.stun[1])",
