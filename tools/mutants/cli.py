@@ -70,7 +70,8 @@ ROWS = [
      "STUN server", "src/sipcore/cli.py",
      "        calls.media_defaults.update(ice_stun_address=a.stun[0], ice_stun_port=a.stun[1])",
      "        calls.media_defaults.update(ice_stun_port=a.stun[1])",
-     [CLI + "test_listen_asks_its_stun_server_for_an_ice_answer"]),
+     [CLI + "test_listen_asks_its_stun_server_for_an_ice_answer",
+      "tests/faults/test_stun_nat.py::test_listen_answers_with_the_server_reflexive_candidate"]),
     ("cli-tls-client-cert-dropped", "--tls-cert/--tls-key of a client command never reach the "
      "Engine (no client certificate is presented)", "src/sipcore/cli.py",
      '               "tls_cert_file": a.tls_cert, "tls_privkey_file": a.tls_key}',
