@@ -467,8 +467,12 @@ def cmd_call(s: Session) -> int:
     inv.set_offered_local_sdp(offer)
     state = "SIPInvitationChangedState"
     inv.send_invite()
-    s.wait_for(f"calling {a.to}", state, sender=inv, where={"state": "CONFIRMED"},
-               fail_on={state: {"state": "DISCONNECTED"}}, seconds=a.timeout)
+    try:
+        s.wait_for(f"calling {a.to}", state, sender=inv, where={"state": "CONFIRMED"},
+                   fail_on={state: {"state": "DISCONNECTED"}}, seconds=a.timeout)
+    except KeyboardInterrupt:
+        _cancel_call(s, inv)
+        raise
     local, remote = inv.get_active_local_sdp(), inv.get_active_remote_sdp()
     assert local is not None and remote is not None         # CONFIRMED: both are set
     audio.start(local, remote, 0)
@@ -503,6 +507,26 @@ def cmd_call(s: Session) -> int:
     print(f"{'the other side hung up' if ended_by_peer else 'hung up'}; RTP packets sent "
           f"{stats.get('tx_packets', 0)}, received {stats.get('rx_packets', 0)}")
     return 0
+
+
+def _cancel_call(s: Session, inv: Any, seconds: float = 3.0) -> None:
+    """Ctrl-C while ``call`` waits for the answer: end the call and say how it ended, waiting
+    up to ``seconds`` (a second Ctrl-C stops waiting).  Once the callee has answered
+    provisionally that is a CANCEL (487 or the callee's final answer); before that RFC 3261
+    9.1 allows no CANCEL, and the INVITE is given up when the Engine stops."""
+    from .errors import SIPCoreError
+    state = "SIPInvitationChangedState"
+    try:
+        inv.disconnect()
+        n = s.wait_for("cancelling the call", state, sender=inv,
+                       where={"state": "DISCONNECTED"}, seconds=seconds)
+    except (SIPCoreError, Failure, KeyboardInterrupt):
+        n = None
+    s.status.clear()
+    if n is not None:
+        print(f"call cancelled: {describe(n)}", flush=True)
+    else:
+        print("call given up: no response came to cancel", flush=True)
 
 
 def _ice_outcome(s: Session, rtp: Any, active: bool) -> str:

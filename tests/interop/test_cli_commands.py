@@ -312,6 +312,38 @@ def test_call_refused_and_call_to_nothing(sipcore_peer_factory):
     assert r.returncode == 1 and r.stderr.splitlines()[-1].startswith("sipcore call: 503 ")
 
 
+def test_call_interrupted_while_ringing_cancels_and_says_how_it_ended(sipcore_peer_factory):
+    """Ctrl-C while the callee rings: a CANCEL (the peer sees it), the 487 on stdout, exit
+    130; with no response at all (a socket that never answers) nothing can be cancelled
+    (RFC 3261 9.1): it says so after at most 3 s."""
+    from sipcore.testing.coturn import BlackHole
+    ringing = sipcore_peer_factory("--answer", "ring")
+    p = start("call", f"sip:peer@127.0.0.1:{ringing.ready['udp']}")
+    try:
+        ringing.expect("call_state", state="EARLY", timeout=10)
+        p.send_signal(2)
+        out, err = p.communicate(timeout=20)
+    finally:
+        p.kill() if p.poll() is None else None
+    assert p.returncode == 130, err
+    assert out == "call cancelled: 487 Request Terminated\n", (out, err)
+    assert err.splitlines()[-1] == "sipcore call: interrupted", err
+    ringing.expect("call_state", state="DISCONNECTED", method="CANCEL")
+    with BlackHole() as hole:
+        p = start("call", f"sip:x@127.0.0.1:{hole.port}")
+        try:
+            deadline = time.monotonic() + 10
+            while hole.received() == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            t0 = time.monotonic()
+            p.send_signal(2)
+            out, err = p.communicate(timeout=20)
+        finally:
+            p.kill() if p.poll() is None else None
+    assert p.returncode == 130 and time.monotonic() - t0 < 6, err
+    assert out == "call given up: no response came to cancel\n", (out, err)
+
+
 # -- trace --
 
 def test_trace_prints_the_messages_of_a_command(sipcore_peer):

@@ -66,6 +66,11 @@ ROWS = [
      "Engine's stop (no DISCONNECTED line, the peer never hears why)", "src/sipcore/cli.py",
      "        _hang_up_all(calls)\n", "",
      [CLI + "test_listen_asks_its_stun_server_for_an_ice_answer"]),
+    ("cli-call-ctrl-c-silent", "Ctrl-C while calling leaves the call to the Engine's stop and "
+     "says nothing of it", "src/sipcore/cli.py",
+     "    except KeyboardInterrupt:\n        _cancel_call(s, inv)\n        raise\n",
+     "    except KeyboardInterrupt:\n        raise\n",
+     [CLI + "test_call_interrupted_while_ringing_cancels_and_says_how_it_ended"]),
     ("cli-listen-stun-ignored", "listen --stun is parsed but the answer's transport gets no "
      "STUN server", "src/sipcore/cli.py",
      "        calls.media_defaults.update(ice_stun_address=a.stun[0], ice_stun_port=a.stun[1])",
