@@ -636,23 +636,23 @@ class Listener:
             self.out(f"call {id}: {d['error']}".replace("call : ", ""), sys.stderr)
 
 
-def _hang_up_all(calls: Any, seconds: float = 3.0) -> None:
+def _hang_up_all(s: Session, calls: Any, seconds: float = 3.0) -> None:
     """End every call still going (an unanswered one is declined 603, an answered one gets a
     BYE) and wait up to ``seconds`` for their DISCONNECTED lines, so that Ctrl-C in
     ``listen`` shows how each call ended before the Engine stops.  A second Ctrl-C stops
     waiting."""
     from .errors import SIPCoreError
     live = [inv for inv in calls.calls.values() if inv.state not in ("DISCONNECTED", "NULL")]
+    if not live:
+        return
     for inv in live:
         try:
             inv.disconnect()
         except SIPCoreError:        # ended meanwhile, or the Engine is going away
             pass
-    deadline = time.monotonic() + seconds
     try:
-        while (any(inv.state != "DISCONNECTED" for inv in live)
-               and time.monotonic() < deadline):
-            time.sleep(0.02)
+        s.pause("ending the calls", seconds,
+                until=lambda: all(inv.state == "DISCONNECTED" for inv in live))
     except KeyboardInterrupt:
         pass
 
@@ -694,7 +694,7 @@ def cmd_listen(s: Session) -> int:
     finally:
         signals.SIPEngineGotMessage.disconnect(lis.on_message)
         calls.closing = True        # (an answer still waiting for STUN gives up quietly)
-        _hang_up_all(calls)
+        _hang_up_all(s, calls)
         calls.disconnect()
         calls.close()
     s.status.clear()

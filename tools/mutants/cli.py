@@ -64,7 +64,7 @@ ROWS = [
      [CLI + "test_trace_listening_shows_what_comes"]),
     ("cli-listen-ctrl-c-calls-not-hung-up", "Ctrl-C in listen leaves its calls to the "
      "Engine's stop (no DISCONNECTED line, the peer never hears why)", "src/sipcore/cli.py",
-     "        _hang_up_all(calls)\n", "",
+     "        _hang_up_all(s, calls)\n", "",
      [CLI + "test_listen_asks_its_stun_server_for_an_ice_answer"]),
     ("cli-call-ctrl-c-silent", "Ctrl-C while calling leaves the call to the Engine's stop and "
      "says nothing of it", "src/sipcore/cli.py",
