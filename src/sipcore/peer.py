@@ -57,7 +57,11 @@ through the poll thread, which must not wait for it).
 ``{"cmd": "media", ...settings}`` sets them for every later call (``{"cmd": "media",
 "audio": false}`` goes back to the fixed SDP) and answers ``{"event": "media_settings",
 "settings": {...} or null}`` (:meth:`PeerProcess.set_media` waits for it: an incoming call
-that arrives before it is answered with the old settings); a ``"media": {...}`` field in
+that arrives before it is answered with the old settings).  Settings are checked when set: an
+unknown one or a bad value (a codec the Engine lacks, ``"srtp": "mandatory"``, a tone at or
+above 8,000 Hz, a ``play`` file that is not there, ...) leaves them as they were and answers
+``{"event": "media_settings", "settings": <unchanged>, "error": "ValueError: ..."}``, which
+``set_media`` raises as that ValueError/TypeError; a ``"media": {...}`` field in
 ``call`` or ``accept`` overrides them for that call.  A stream is clocked once it is on the
 bridge: a tone, a recording or the conference puts it there.  Per-call media commands
 (``"id"``)::
@@ -229,6 +233,50 @@ def record_template(text: Any) -> str:
         raise ValueError(f"record: {text!r}: only {{id}} (the call id) may stand in braces "
                          f"({exc!r})") from None
     return text
+
+
+def check_media_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` checked as the ``media`` command and a call's ``"media"`` field take them:
+    ValueError for an unknown setting or a bad value, TypeError for a wrong type, each naming
+    the setting (``codecs`` against the running Engine's ``available_codecs``).  Returns them
+    as given, so a typo is told when the settings are set, not by the first call's
+    ``media_failed``."""
+    from . import _ua
+    from ._validate import check_bool, check_int
+    from .media.audio import check_codec_list
+    from .media.rtp import check_ip
+    unknown = set(settings) - set(MEDIA_KEYS)
+    if unknown:
+        raise ValueError(f"unknown media settings {sorted(unknown)} "
+                         f"(known: {', '.join(MEDIA_KEYS)})")
+    s = dict(settings)
+    if s.get("codecs") is not None:
+        check_codec_list(_ua.running("the codecs media setting"), s["codecs"])
+    if "srtp" in s and s["srtp"] not in SRTP_MODES:
+        raise ValueError(f"srtp must be one of {', '.join(SRTP_MODES)}, not {s['srtp']!r}")
+    tone = s.get("tone")
+    if tone is not None:
+        if not isinstance(tone, (int, float)) or isinstance(tone, bool):
+            raise TypeError(f"tone must be a number (Hz) or null, not {type(tone).__name__}")
+        if not 0 < tone < CallMedia.TONE_RATE / 2:
+            raise ValueError(f"tone must be above 0 and below {CallMedia.TONE_RATE // 2} Hz, "
+                             f"not {tone}")
+    if s.get("record") is not None:
+        record_template(s["record"])
+    if "conference" in s:
+        check_bool("conference", s["conference"])
+    if "use_ice" in s and s["use_ice"] != "offer":
+        check_bool("use_ice", s["use_ice"])
+    check_ip("ice_stun_address", s.get("ice_stun_address"))
+    if "ice_stun_port" in s:
+        check_int("ice_stun_port", s["ice_stun_port"], 1, 65535)
+    play = s.get("play")
+    if play is not None:
+        if not isinstance(play, str):
+            raise TypeError(f"play must be a .wav file name or null, not {type(play).__name__}")
+        if not os.path.isfile(play):
+            raise ValueError(f"play: no such file {play!r}")
+    return s
 
 
 def has_ice(sdp: Any) -> bool:
@@ -461,9 +509,7 @@ class _Calls:
         return out
 
     def new_media(self, cid: str, settings: dict[str, Any]) -> CallMedia:
-        unknown = set(settings) - set(MEDIA_KEYS)
-        if unknown:
-            raise ValueError(f"unknown media settings {sorted(unknown)}")
+        check_media_settings(settings)
         record = self.record_name(settings.get("record"), cid)
         m = CallMedia(codecs=settings.get("codecs"), srtp=settings.get("srtp", "off"),
                       tone=settings.get("tone"), record=record,
@@ -528,10 +574,18 @@ class _Calls:
         what = cmd["cmd"]
         if what == "media":
             given = {k: v for k, v in cmd.items() if k != "cmd"}
-            unknown = set(given) - set(MEDIA_KEYS) - {"audio"}
-            if unknown:
-                raise ValueError(f"unknown media settings {sorted(unknown)}")
-            self.media_defaults = None if given.pop("audio", True) is False else given
+            try:
+                if given.pop("audio", True) is False:
+                    if given:
+                        raise ValueError(f"audio false takes no other media setting, "
+                                         f"not {sorted(given)}")
+                    self.media_defaults = None
+                else:
+                    self.media_defaults = check_media_settings(given)
+            except (TypeError, ValueError) as exc:      # the settings stay as they were
+                self.emit(event="media_settings", settings=self.media_defaults,
+                          error=f"{type(exc).__name__}: {exc}")
+                return
             self.emit(event="media_settings", settings=self.media_defaults)
             return
         if what == "call":
@@ -549,6 +603,9 @@ class _Calls:
                 inv.set_offered_local_sdp(self.new_media(cid, chosen).offer(direction))
             inv.send_invite(cmd.get("headers"))
             return
+        if cmd.get("id") not in self.calls:
+            raise ValueError(f"{what}: no call with id {cmd.get('id')!r} "
+                             f"(calls: {sorted(self.calls)})")
         cid = cmd["id"]
         inv = self.calls[cid]
         m = self.media.get(cid)
@@ -749,16 +806,23 @@ class PeerProcess:
         self.events.put({"event": "eof"})
 
     def expect(self, event: str, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
-        """The next event of this kind whose fields match; other events are skipped."""
+        """The next event of this kind whose fields match; other events are skipped.  The
+        TimeoutError names the ``error`` events skipped meanwhile (a command the child
+        refused)."""
         deadline = time.monotonic() + timeout
+        errors: list[str] = []
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"peer sent no {event!r} event matching {match} in {timeout} s")
+                told = f"; the peer reported meanwhile: {'; '.join(errors)}" if errors else ""
+                raise TimeoutError(f"peer sent no {event!r} event matching {match} in "
+                                   f"{timeout} s{told}")
             try:
                 ev = self.events.get(timeout=left)
             except queue.Empty:
                 continue
+            if ev.get("event") == "error" and event != "error":
+                errors.append(str(ev.get("error")))
             if ev.get("event") == "eof" and event != "eof":
                 self.stderr.seek(0)
                 err = self.stderr.read()
@@ -773,9 +837,15 @@ class PeerProcess:
 
     def set_media(self, **settings: Any) -> dict[str, Any] | None:
         """The media settings of later calls (see the module documentation; ``audio=False``:
-        none); returns once the child applied them."""
+        none); returns once the child applied them.  Settings the child refuses raise here
+        (ValueError / TypeError with the child's message, naming the setting) and leave its
+        settings as they were."""
         self._command({"cmd": "media", **settings})
-        return self.expect("media_settings")["settings"]  # type: ignore[no-any-return]
+        ev = self.expect("media_settings")
+        if ev.get("error"):
+            kind, _, text = ev["error"].partition(": ")
+            raise (TypeError if kind == "TypeError" else ValueError)(text or kind)
+        return ev["settings"]  # type: ignore[no-any-return]
 
     def command(self, cmd: str, **fields: Any) -> None:
         """Send any command, e.g. ``command("call", id="c1", to=..., route=[...])``."""

@@ -288,7 +288,7 @@ def test_peer_offers_and_bridges_its_two_calls(alice, peer, recorder, tmp_path):
     time.sleep(1.5)
     peer.command("conference", id="o2", join=False)
     peer.command("stop_media", id="nothing")                    # no such call: an error
-    assert "nothing" in peer.expect("error")["error"]
+    assert "stop_media: no call with id 'nothing'" in peer.expect("error")["error"]
     time.sleep(0.3)
     t_out = time.time()
     time.sleep(1.5)
@@ -296,8 +296,11 @@ def test_peer_offers_and_bridges_its_two_calls(alice, peer, recorder, tmp_path):
     assert peer.expect("media_stopped", id="o1")["stats"]["tx_packets"] > 100
     peer.command("dtmf", id="o1", digits="1")                   # its media are gone
     assert "no media" in peer.expect("error")["error"]
-    peer.command("media", bogus=1)
-    assert "bogus" in peer.expect("error")["error"]
+    peer.command("media", bogus=1)                              # refused, settings kept
+    assert "bogus" in peer.expect("media_settings")["error"]
+    peer.command("dtmf", id="o9", digits="1")
+    with pytest.raises(TimeoutError, match="reported meanwhile: ValueError: dtmf: no call"):
+        peer.expect("dtmf", timeout=0.5)                        # the skipped error is named
     for cid in ("o1", "o2"):
         peer.command("hangup", id=cid)
     for inv, m in answered:
@@ -313,4 +316,36 @@ def test_peer_offers_and_bridges_its_two_calls(alice, peer, recorder, tmp_path):
     for m in (m1, m2):
         assert_silent(tones.levels(m.record_path, [ME, THIRD], start=t_out - m.record_started
                                    + 0.3, end=t_out - m.record_started + 1.4))
+    assert peer.exceptions == []
+
+
+@pytest.mark.parametrize("bad, kind, named", [
+    ({"sprt": "forced"}, ValueError, "unknown media settings ['sprt']"),
+    ({"srtp": "mandatory"}, ValueError, "srtp must be one of off, optional, forced"),
+    ({"codecs": ["PCMX"]}, ValueError, "'PCMX' is not an available codec"),
+    ({"codecs": "PCMU"}, TypeError, "codecs must be a list"),
+    ({"tone": "loud"}, TypeError, "tone must be a number"),
+    ({"tone": 8000}, ValueError, "tone must be above 0 and below 8000 Hz"),
+    ({"record": "/tmp/{call}.wav"}, ValueError, "record:"),
+    ({"conference": "yes"}, TypeError, "conference must be a bool"),
+    ({"use_ice": 1}, TypeError, "use_ice must be a bool"),
+    ({"ice_stun_address": "stun.example"}, ValueError, "ice_stun_address must be an IPv4"),
+    ({"ice_stun_port": 0}, ValueError, "ice_stun_port must be in 1..65535"),
+    ({"play": "/nonexistent/x.wav"}, ValueError, "play: no such file"),
+    ({"audio": False, "tone": 440}, ValueError, "audio false takes no other media setting"),
+])
+def test_bad_media_settings_are_refused_when_set_and_change_nothing(peer, bad, kind, named):
+    """A typo or a bad value in set_media() is told by set_media() itself, at once, naming the
+    setting (it used to wait 10 s for an answer that never came, or pass unchecked to fail the
+    first call); the peer keeps the settings it had."""
+    good = {"codecs": ["PCMU"], "tone": PEER}
+    assert peer.set_media(**good) == good
+    t0 = time.monotonic()
+    with pytest.raises(kind) as info:
+        peer.set_media(**bad)
+    assert named in str(info.value)
+    assert time.monotonic() - t0 < 5
+    peer.command("media", **bad)                       # the child's own answer, raw
+    ev = peer.expect("media_settings")
+    assert ev["settings"] == good and ev["error"].startswith(kind.__name__ + ": ")
     assert peer.exceptions == []

@@ -57,6 +57,20 @@ MUTANTS = [
          old="        if on:\n            engine.connect_audio_transport(self.audio)\n",
          new="        if True:\n            engine.connect_audio_transport(self.audio)\n",
          tests=[f"{PEER}::test_peer_offers_and_bridges_its_two_calls"]),
+    dict(name="peer-set-media-error-swallowed",
+         why="PeerProcess.set_media() returns the unchanged settings when the child refused "
+             "the new ones: a typo passes unnoticed",
+         file=P,
+         old="        if ev.get(\"error\"):\n",
+         new="        if False:\n",
+         tests=[f"{PEER}::test_bad_media_settings_are_refused_when_set_and_change_nothing"]),
+    dict(name="peer-media-values-unchecked",
+         why="the media command checks no value: srtp \"mandatory\" is taken and fails the "
+             "first call instead",
+         file=P,
+         old="    if \"srtp\" in s and s[\"srtp\"] not in SRTP_MODES:\n",
+         new="    if False:\n",
+         tests=[f"{PEER}::test_bad_media_settings_are_refused_when_set_and_change_nothing"]),
     dict(name="conference-disconnect-leaves-it-in",
          why="disconnect_audio_transport leaves the transport in the conference: the remote "
              "still hears and is heard",
