@@ -46,6 +46,10 @@ class Failure(Exception):
     """The network said no: printed as ``sipcore COMMAND: TEXT``, exit 1."""
 
 
+class TimedOut(Failure):
+    """Session.wait_for's time ran out with nothing (a Failure: exit 1)."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse whose errors are one line (naming the argument) and exit 2."""
 
@@ -252,7 +256,7 @@ class Session:
         limit = self.args.timeout + 5 if seconds is None else seconds
         n = self.status.wait(label, limit, step)
         if n is None:
-            raise Failure(f"{name} did not come within {limit:g} s")
+            raise TimedOut(f"{label}: no {name} within {limit:g} s")
         return n
 
     def pause(self, label: str, seconds: float, until: Callable[[], bool] | None = None,
@@ -473,6 +477,9 @@ def cmd_call(s: Session) -> int:
     except KeyboardInterrupt:
         _cancel_call(s, inv)
         raise
+    except TimedOut:            # --timeout: the call ends as at Ctrl-C, then fails as 408
+        _cancel_call(s, inv)
+        raise Failure(f"408 Request Timeout (no answer within {a.timeout:g} s)") from None
     local, remote = inv.get_active_local_sdp(), inv.get_active_remote_sdp()
     assert local is not None and remote is not None         # CONFIRMED: both are set
     audio.start(local, remote, 0)
@@ -510,7 +517,8 @@ def cmd_call(s: Session) -> int:
 
 
 def _cancel_call(s: Session, inv: Any, seconds: float = 3.0) -> None:
-    """Ctrl-C while ``call`` waits for the answer: end the call and say how it ended, waiting
+    """Ctrl-C (or ``--timeout``) while ``call`` waits for the answer: end the call and say how
+    it ended, waiting
     up to ``seconds`` (a second Ctrl-C stops waiting).  Once the callee has answered
     provisionally that is a CANCEL (487 or the callee's final answer); before that RFC 3261
     9.1 allows no CANCEL, and the INVITE is given up when the Engine stops."""

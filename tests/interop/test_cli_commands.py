@@ -344,6 +344,19 @@ def test_call_interrupted_while_ringing_cancels_and_says_how_it_ended(sipcore_pe
     assert out == "call given up: no response came to cancel\n", (out, err)
 
 
+def test_call_unanswered_within_timeout_is_cancelled_and_fails_as_408(sipcore_peer_factory):
+    """--timeout while the callee rings: the call is cancelled as at Ctrl-C (the peer sees the
+    CANCEL, stdout says how it ended) and fails as the help says, with 408, exit 1."""
+    ringing = sipcore_peer_factory("--answer", "ring")
+    r = sipcore("call", f"sip:peer@127.0.0.1:{ringing.ready['udp']}", "--timeout", "1",
+                timeout=30)
+    assert r.returncode == 1, r.stderr
+    assert r.stdout == "call cancelled: 487 Request Terminated\n", (r.stdout, r.stderr)
+    assert r.stderr.splitlines()[-1] == \
+        "sipcore call: 408 Request Timeout (no answer within 1 s)", r.stderr
+    ringing.expect("call_state", state="DISCONNECTED", method="CANCEL")
+
+
 # -- trace --
 
 def test_trace_prints_the_messages_of_a_command(sipcore_peer):

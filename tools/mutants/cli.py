@@ -71,6 +71,13 @@ ROWS = [
      "    except KeyboardInterrupt:\n        _cancel_call(s, inv)\n        raise\n",
      "    except KeyboardInterrupt:\n        raise\n",
      [CLI + "test_call_interrupted_while_ringing_cancels_and_says_how_it_ended"]),
+    ("cli-call-timeout-not-cancelled", "call --timeout leaves the ringing call to the "
+     "Engine's stop (no CANCEL line) and fails without the 408", "src/sipcore/cli.py",
+     "    except TimedOut:            # --timeout: the call ends as at Ctrl-C, then fails as "
+     "408\n        _cancel_call(s, inv)\n",
+     "    except TimedOut:            # --timeout: the call ends as at Ctrl-C, then fails as "
+     "408\n        raise\n",
+     [CLI + "test_call_unanswered_within_timeout_is_cancelled_and_fails_as_408"]),
     ("cli-listen-stun-ignored", "listen --stun is parsed but the answer's transport gets no "
      "STUN server", "src/sipcore/cli.py",
      "        calls.media_defaults.update(ice_stun_address=a.stun[0], ice_stun_port=a.stun[1])",
