@@ -100,6 +100,20 @@ def _check_quoted(name: str, value: str) -> None:
                          f"RFC 3261 25.1), not {value!r}")
 
 
+def _check_at(user: str | None, parameters: Mapping[str, str | None]) -> None:
+    """A quoted parameter value (sent as it is) with an ``@`` in a URI without a user part:
+    PJSIP's parser reads up to the first ``@`` (before a space or ``>``) as the user part, so
+    no PJSIP peer -- sipcore itself included -- could read the request: it was sent and never
+    answered.  Without the quotes the value is escaped (``%40``) and goes through."""
+    if user is None:
+        for k, v in parameters.items():
+            if v is not None and v.startswith('"') and "@" in v:
+                raise ValueError(f"parameters[{k!r}] is a quoted string with '@' in it, in a "
+                                 f"URI without a user: PJSIP's parser would take the text up "
+                                 f"to that '@' for the user part and drop the request; give "
+                                 f"the URI a user, or the value without quotes (sent as %40)")
+
+
 def _check_mapping(name: str, value: Any, allow_none_values: bool) -> dict[str, str | None]:
     if value is None:
         return {}
@@ -141,7 +155,9 @@ class SIPURI:
     ``\\\\`` inside, no control characters), else ``ValueError`` naming the parameter -- a
     half one made a request no peer could parse.  (A peer's half one, ``;p=%22abc``, is
     escaped again where PJSIP echoes it, e.g. the To header of a response: a patch of
-    sipcore's pjproject build, ``build_pjsip.py``.)
+    sipcore's pjproject build, ``build_pjsip.py``.)  In a URI without a user a quoted value
+    may not hold ``@`` (``ValueError``): PJSIP's parser would read the text up to it as the
+    user part, and the request would be dropped unanswered.
     """
 
     _FIELDS = ("host", "user", "port", "display", "secure", "parameters", "headers")
@@ -175,6 +191,7 @@ class SIPURI:
             value = _check_host(value)
         elif name == "user":
             _check_str("user", value)
+            _check_at(value, getattr(self, "parameters", None) or {})
         elif name == "display":
             _check_str("display", value, allow_empty=True)
             value = value or None   # an empty display name is no display name
@@ -187,6 +204,7 @@ class SIPURI:
             for k, v in value.items():  # (not headers: a request's are its header fields)
                 if v is not None:
                     _check_quoted(f"parameters[{k!r}]", v)
+            _check_at(getattr(self, "user", None), value)
         elif name == "headers":
             value = _check_mapping("headers", value, allow_none_values=False)
         elif name == "_wire_cache":

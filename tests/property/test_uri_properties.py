@@ -59,10 +59,15 @@ def parameters(draw):
 
 @st.composite
 def sipuris(draw):
-    return SIPURI(host=draw(hosts), user=draw(st.one_of(st.none(), texts)),
+    user = draw(st.one_of(st.none(), texts))
+    params = draw(parameters())
+    if user is None:        # (SIPURI refuses '@' in a quoted value then: PJSIP cannot read it)
+        params = {k: v.replace("@", "a") if v is not None and v.startswith('"') else v
+                  for k, v in params.items()}
+    return SIPURI(host=draw(hosts), user=user,
                   port=draw(st.one_of(st.none(), st.integers(1, 65535))),
                   display=draw(displays), secure=draw(st.booleans()),
-                  parameters=draw(parameters()), headers=draw(headers))
+                  parameters=params, headers=draw(headers))
 
 
 def _fields(u):

@@ -18,6 +18,13 @@ MUTANTS = [
          old="    if value.startswith('\"') and not _QUOTED.match(value):",
          new="    if False:",
          tests=["tests/unit/test_uri_escapes.py"]),
+    dict(name="uri-quoted-at-without-user-accepted",
+         why="a quoted parameter value with '@' in a URI without a user is accepted: PJSIP's "
+             "parser takes the text up to the '@' for the user part and drops the request",
+         file=F,
+         old="    if user is None:\n        for k, v in parameters.items():\n",
+         new="    if False:\n        for k, v in parameters.items():\n",
+         tests=["tests/unit/test_uri_escapes.py::test_a_quoted_value_with_an_at_needs_a_user"]),
     dict(name="uri-quoted-parameter-percent-doubled",
          why="a '%' in a quoted parameter value is escaped twice: PJSIP decodes it once and "
              "sends the quoted value as it is, so '\"50%\"' arrives as '\"50%25\"'",
