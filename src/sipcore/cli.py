@@ -518,10 +518,9 @@ def cmd_call(s: Session) -> int:
 
 def _cancel_call(s: Session, inv: Any, seconds: float = 3.0) -> None:
     """Ctrl-C (or ``--timeout``) while ``call`` waits for the answer: end the call and say how
-    it ended, waiting
-    up to ``seconds`` (a second Ctrl-C stops waiting).  Once the callee has answered
-    provisionally that is a CANCEL (487 or the callee's final answer); before that RFC 3261
-    9.1 allows no CANCEL, and the INVITE is given up when the Engine stops."""
+    it ended, waiting up to ``seconds`` (a second Ctrl-C stops waiting).  Once the callee has
+    answered provisionally that is a CANCEL (487 or the callee's final answer); before that
+    RFC 3261 9.1 allows no CANCEL, and the INVITE is given up when the Engine stops."""
     from .errors import SIPCoreError
     state = "SIPInvitationChangedState"
     try:

@@ -235,6 +235,14 @@ def record_template(text: Any) -> str:
     return text
 
 
+def srtp_mode(srtp: Any) -> tuple[bool, bool]:
+    """The RTPTransport's ``(use_srtp, srtp_forced)`` for an ``srtp`` setting; ValueError
+    naming it for any other value."""
+    if srtp not in SRTP_MODES:
+        raise ValueError(f"srtp must be one of {', '.join(SRTP_MODES)}, not {srtp!r}")
+    return SRTP_MODES[srtp]
+
+
 def check_media_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """``settings`` checked as the ``media`` command and a call's ``"media"`` field take them:
     ValueError for an unknown setting or a bad value, TypeError for a wrong type, each naming
@@ -252,8 +260,8 @@ def check_media_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     s = dict(settings)
     if s.get("codecs") is not None:
         check_codec_list(_ua.running("the codecs media setting"), s["codecs"])
-    if "srtp" in s and s["srtp"] not in SRTP_MODES:
-        raise ValueError(f"srtp must be one of {', '.join(SRTP_MODES)}, not {s['srtp']!r}")
+    if "srtp" in s:
+        srtp_mode(s["srtp"])
     tone = s.get("tone")
     if tone is not None:
         if not isinstance(tone, (int, float)) or isinstance(tone, bool):
@@ -326,9 +334,7 @@ class CallMedia:
                  ice_stun_address: str | None = None, ice_stun_port: int = 3478,
                  play: str | None = None):
         from . import RTPTransport
-        if srtp not in SRTP_MODES:
-            raise ValueError(f"srtp must be one of {', '.join(SRTP_MODES)}, not {srtp!r}")
-        use_srtp, forced = SRTP_MODES[srtp]
+        use_srtp, forced = srtp_mode(srtp)
         self.codecs = codecs
         self.tone = tone
         self.play = play

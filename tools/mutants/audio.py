@@ -48,7 +48,7 @@ MUTANTS = [
     dict(name="peer-answer-ignores-srtp-mode",
          why="the peer's calls always use a plain RTPTransport whatever their srtp setting",
          file=P,
-         old="        use_srtp, forced = SRTP_MODES[srtp]\n",
+         old="        use_srtp, forced = srtp_mode(srtp)\n",
          new="        use_srtp, forced = False, False\n",
          tests=[f"{PEER}::test_audio_both_ways_two_codecs"]),
     dict(name="peer-conference-command-cannot-leave",
@@ -68,8 +68,8 @@ MUTANTS = [
          why="the media command checks no value: srtp \"mandatory\" is taken and fails the "
              "first call instead",
          file=P,
-         old="    if \"srtp\" in s and s[\"srtp\"] not in SRTP_MODES:\n",
-         new="    if False:\n",
+         old="    if \"srtp\" in s:\n        srtp_mode(s[\"srtp\"])\n",
+         new="    if False:\n        srtp_mode(s[\"srtp\"])\n",
          tests=[f"{PEER}::test_bad_media_settings_are_refused_when_set_and_change_nothing"]),
     dict(name="conference-disconnect-leaves-it-in",
          why="disconnect_audio_transport leaves the transport in the conference: the remote "
