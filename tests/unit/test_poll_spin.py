@@ -2,10 +2,15 @@
 
 What it buys (no scheduler wake-up delay on back-to-back traffic) is a timing matter and is
 shown by benchmarks/message_rate.py; here: that the option is validated, settable at run
-time, and that it really decides how long the poll thread stays on the CPU after traffic --
-and never while idle.  The Engine runs without ``trace_sip`` here (the pytest plugin's
+time, that it really decides how long the poll thread stays on the CPU after traffic --
+and never while idle -- and that a spin which finds its CPU shared moves the poll thread to
+another CPU without changing its CPU mask (what that buys, both ends of a call spread over two
+CPUs: benchmarks/call_rate.py --media, benchmarks/README.md ninth session).  The Engine runs without ``trace_sip`` here (the pytest plugin's
 engines trace by default): a trace is a C event that brings the poll loop back to Python.
 """
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -93,3 +98,85 @@ def test_back_to_back_traffic_stays_in_c_between_batches(engine_factory, recorde
         assert _ua.current.poll_rounds - rounds <= 10, _ua.current.poll_rounds - rounds
     finally:
         signals.SIPEngineGotMessageResponse.disconnect(on_response)
+
+
+# --- a spin that finds its CPU shared moves the poll thread (glue.c sc_move_off_cpu) ---------
+
+def _round_trips(engine, recorder, seconds):
+    """MESSAGE round trips to itself for ``seconds``: each one is followed by a spin."""
+    port = engine.local_udp_port
+    me = Credentials(SIPURI("127.0.0.1", user="a"))
+    to, route = SIPURI("127.0.0.1", user="b", port=port), Route("127.0.0.1", port)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        send_message(me, to, "text/plain", "x", route)
+        assert recorder.wait_for("SIPEngineGotMessageResponse", timeout=10).data.code == 200
+
+
+def _hogs(cpus):
+    """One busy process pinned to each of ``cpus`` (what shares the poll thread's CPU)."""
+    procs = []
+    for cpu in cpus:
+        p = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        os.sched_setaffinity(p.pid, {cpu})
+        procs.append(p)
+    return procs
+
+
+def _two_cpus():
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("the poll thread moves between CPUs: this machine lets it run on one")
+    return set(allowed[:2])
+
+
+def test_a_spin_on_a_shared_cpu_moves_the_poll_thread_and_keeps_its_cpu_mask(engine_factory,
+                                                                             recorder):
+    """Both CPUs the poll thread may use busy (a process pinned to each): every spin finds its
+    CPU shared and moves the thread (at most once per 10 ms), and each move leaves the thread's
+    CPU mask as it was.  Alone on its CPU, a spin does not move it."""
+    from sipcore._pjsip import lib
+    cpus = _two_cpus()
+    engine = engine_factory(poll_spin_us=500, trace_sip=False)
+    tid = _ua.current.thread.native_id
+    os.sched_setaffinity(tid, cpus)
+    _round_trips(engine, recorder, 0.2)              # warm up
+    hogs = _hogs(cpus)
+    try:
+        before = lib.sc_spin_moves_count()
+        _round_trips(engine, recorder, 0.5)
+        moved = lib.sc_spin_moves_count() - before
+    finally:
+        for p in hogs:
+            p.kill()
+            p.wait()
+    assert moved >= 3, moved
+    assert os.sched_getaffinity(tid) == cpus
+    # the CPUs are free again: a few round trips with nobody else on them, no move
+    _round_trips(engine, recorder, 0.1)
+    before = lib.sc_spin_moves_count()
+    _round_trips(engine, recorder, 0.3)
+    assert lib.sc_spin_moves_count() - before <= 2      # (another test's process may run)
+
+
+def test_a_poll_thread_pinned_to_one_cpu_is_never_moved(engine_factory, recorder):
+    """An application that pins the poll thread to one CPU keeps it there: with that CPU busy
+    the spin finds it shared, and still neither moves the thread nor touches its mask."""
+    from sipcore._pjsip import lib
+    cpu = min(_two_cpus())
+    engine = engine_factory(poll_spin_us=500, trace_sip=False)
+    tid = _ua.current.thread.native_id
+    os.sched_setaffinity(tid, {cpu})
+    hogs = _hogs([cpu])
+    try:
+        shared, moves = lib.sc_spin_shared_count(), lib.sc_spin_moves_count()
+        _round_trips(engine, recorder, 0.5)
+        assert lib.sc_spin_shared_count() > shared        # it did find the CPU shared
+        assert lib.sc_spin_moves_count() == moves
+        assert os.sched_getaffinity(tid) == {cpu}
+        with open(f"/proc/self/task/{tid}/stat") as f:
+            assert int(f.read().rsplit(")", 1)[1].split()[36]) == cpu
+    finally:
+        for p in hogs:
+            p.kill()
+            p.wait()

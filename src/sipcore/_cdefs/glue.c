@@ -16,6 +16,9 @@
  *
  * Plus a few accessors that flatten PJSIP unions for Python.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE                     /* sched_getcpu, CPU_SET (sc_move_off_cpu) */
+#endif
 #include "glue.h"
 
 #include <errno.h>
@@ -370,7 +373,8 @@ void sc_wake_ack(void) { __atomic_store_n(&sc_wake_pending, 0, __ATOMIC_RELEASE)
  * SC_SPIN_FIRST_GAP_US, then SC_SPIN_MAX_GAP_US: each look is an epoll_wait and a
  * sched_yield, and looking back to back (no gap) slowed the peer process we were waiting for
  * on a two-CPU machine, while longer gaps cost the sequential rate (figures:
- * benchmarks/README.md, "Measurement log"). */
+ * benchmarks/README.md, "Measurement log").  A spin that finds its CPU shared moves the poll
+ * thread to another CPU (sc_move_off_cpu). */
 #define SC_SPIN_FIRST_GAP_US 2
 #define SC_SPIN_MAX_GAP_US 4
 #if defined(__x86_64__) || defined(__i386__)
@@ -381,6 +385,11 @@ void sc_wake_ack(void) { __atomic_store_n(&sc_wake_pending, 0, __ATOMIC_RELEASE)
 #define SC_CPU_RELAX() do { } while (0)
 #endif
 
+/* Yields of a spin that ran another thread for longer than SC_SPIN_SHARED_US (any thread's
+ * spin: the poll thread's and sc_wait_done's); diagnostics */
+static unsigned long sc_spin_shared = 0;
+unsigned long sc_spin_shared_count(void) { return __atomic_load_n(&sc_spin_shared, __ATOMIC_RELAXED); }
+
 static long sc_us_since(const struct timespec *t0)
 {
     struct timespec t;
@@ -388,16 +397,69 @@ static long sc_us_since(const struct timespec *t0)
     return (t.tv_sec - t0->tv_sec) * 1000000L + (t.tv_nsec - t0->tv_nsec) / 1000;
 }
 
-/* Between two looks of a spin: yield the CPU (a thread we wait for may need it), then pause
- * it without a system call for *gap us, the gap doubling up to SC_SPIN_MAX_GAP_US. */
-static void sc_spin_pause(long *gap)
+/* A sched_yield that took longer than this ran another thread on this CPU for that long.
+ * A yield with nothing else to run costs about a microsecond, pjlib's timer and media threads
+ * run for tens; a peer handling a SIP message, a hundred and more. */
+#define SC_SPIN_SHARED_US 100
+
+/* The poll thread's spin found its CPU shared (a yield longer than SC_SPIN_SHARED_US): move
+ * the thread to another CPU it may run on, by taking its current CPU out of its affinity mask
+ * for a moment (the kernel migrates it at once) and putting the mask back as it was.
+ *
+ * Why: the spin pays only while the thread it waits for runs on another CPU.  Two processes
+ * that wait for each other (a call's two ends on one machine, or a test and the peer it
+ * drives) are put on one CPU by the kernel after an idle moment -- its wake-ups place the
+ * woken thread on the waker's CPU -- and there they take turns while the other CPU idles; its
+ * load balancer leaves alone threads that ran within the last half millisecond, so they stayed
+ * together 15 to 20 ms (about 15 calls) at the start of every burst of calls, at twice the
+ * time per call (benchmarks/README.md, ninth session).
+ *
+ * At most once per SC_MOVE_MIN_US; never with fewer than two CPUs allowed; the mask the
+ * thread had is put back whatever happens (a failed first change changes nothing).  Poll
+ * thread only.  Returns 1 if the thread now runs on another CPU. */
+#define SC_MOVE_MIN_US 10000
+static struct timespec sc_last_move;
+static unsigned long sc_moves = 0;
+unsigned long sc_spin_moves_count(void) { return __atomic_load_n(&sc_moves, __ATOMIC_RELAXED); }
+
+static int sc_move_off_cpu(void)
 {
-    struct timespec t1;
+    cpu_set_t allowed, others;
+    int cpu;
+    if ((sc_last_move.tv_sec || sc_last_move.tv_nsec) && sc_us_since(&sc_last_move) < SC_MOVE_MIN_US)
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &sc_last_move);
+    cpu = sched_getcpu();
+    if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+        return 0;
+    if (!CPU_ISSET(cpu, &allowed) || CPU_COUNT(&allowed) < 2)
+        return 0;
+    others = allowed;
+    CPU_CLR(cpu, &others);
+    if (sched_setaffinity(0, sizeof(others), &others) != 0)
+        return 0;
+    if (sched_setaffinity(0, sizeof(allowed), &allowed) != 0)
+        (void) sched_setaffinity(0, sizeof(allowed), &allowed);
+    __atomic_add_fetch(&sc_moves, 1, __ATOMIC_RELAXED);
+    return sched_getcpu() != cpu;
+}
+
+/* Between two looks of a spin: yield the CPU (a thread we wait for may need it), then pause
+ * it without a system call for *gap us, the gap doubling up to SC_SPIN_MAX_GAP_US.  Returns 1
+ * when the yield ran another thread on this CPU (SC_SPIN_SHARED_US); the spin goes on. */
+static int sc_spin_pause(long *gap)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     sched_yield();
     clock_gettime(CLOCK_MONOTONIC, &t1);
     while (sc_us_since(&t1) < *gap)
         SC_CPU_RELAX();
     if (*gap < SC_SPIN_MAX_GAP_US) *gap *= 2;
+    if ((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000 <= SC_SPIN_SHARED_US)
+        return 0;
+    __atomic_add_fetch(&sc_spin_shared, 1, __ATOMIC_RELAXED);
+    return 1;
 }
 
 static void sc_poll_once(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned spin_us,
@@ -416,7 +478,8 @@ static void sc_poll_once(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned sp
                 __atomic_store_n(&sc_spinning, 0, __ATOMIC_SEQ_CST);
                 return;
             }
-            sc_spin_pause(&gap);
+            if (sc_spin_pause(&gap))
+                sc_move_off_cpu();
             spent = sc_us_since(&t0);
         } while (spent < (long) spin_us);
         __atomic_store_n(&sc_spinning, 0, __ATOMIC_SEQ_CST);

@@ -326,6 +326,8 @@ void sc_wake(void);                     /* any thread */
 void sc_wake_ack(void);
 void sc_poll(pjsip_endpoint *endpt, unsigned timeout_ms, unsigned spin_us, unsigned *count);
 int sc_wait_done(const int *flag, unsigned spin_us);   /* any thread, GIL released */
+unsigned long sc_spin_shared_count(void);   /* spins that found their CPU shared (any thread) */
+unsigned long sc_spin_moves_count(void);    /* ... and poll thread moves off it (any thread) */
 void sc_wake_destroy(pjsip_endpoint *endpt);
 int sc_ua_renew(pjsip_endpoint *endpt);
 
