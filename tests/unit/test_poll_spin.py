@@ -5,8 +5,9 @@ shown by benchmarks/message_rate.py; here: that the option is validated, settabl
 time, that it really decides how long the poll thread stays on the CPU after traffic --
 and never while idle -- and that a spin which finds its CPU shared moves the poll thread to
 another CPU without changing its CPU mask (what that buys, both ends of a call spread over two
-CPUs: benchmarks/call_rate.py --media, benchmarks/README.md ninth session).  The Engine runs without ``trace_sip`` here (the pytest plugin's
-engines trace by default): a trace is a C event that brings the poll loop back to Python.
+CPUs: benchmarks/call_rate.py --media, benchmarks/README.md ninth session).  The Engine runs
+without ``trace_sip`` here (the pytest plugin's engines trace by default): a trace is a C event
+that brings the poll loop back to Python.
 """
 import os
 import subprocess
