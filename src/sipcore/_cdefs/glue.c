@@ -414,9 +414,11 @@ static long sc_us_since(const struct timespec *t0)
  * together 15 to 20 ms (about 15 calls) at the start of every burst of calls, at twice the
  * time per call (benchmarks/README.md, ninth session).
  *
- * At most once per SC_MOVE_MIN_US; never with fewer than two CPUs allowed; the mask the
- * thread had is put back whatever happens (a failed first change changes nothing).  Poll
- * thread only.  Returns 1 if the thread now runs on another CPU. */
+ * At most once per SC_MOVE_MIN_US; never with fewer than two CPUs allowed.  A failed first
+ * change changes nothing; the mask the thread had is then put back (tried twice: it is the
+ * mask the kernel has just given back).  Another thread that changes the poll thread's mask
+ * in the microseconds between the two calls has its change undone.  Poll thread only.
+ * Returns 1 if the thread now runs on another CPU. */
 #define SC_MOVE_MIN_US 10000
 static struct timespec sc_last_move;
 static unsigned long sc_moves = 0;
