@@ -134,8 +134,10 @@ def _two_cpus():
 def test_a_spin_on_a_shared_cpu_moves_the_poll_thread_and_keeps_its_cpu_mask(engine_factory,
                                                                              recorder):
     """Both CPUs the poll thread may use busy (a process pinned to each): every spin finds its
-    CPU shared and moves the thread (at most once per 10 ms), and each move leaves the thread's
-    CPU mask as it was.  Alone on its CPU, a spin does not move it."""
+    CPU shared and moves the thread, at most once per 10 ms, and each move leaves the thread's
+    CPU mask as it was.  (That a spin alone on its CPU does not move the thread is not asserted:
+    on a machine running other tests, this test's own thread, which handles every response,
+    may share the CPU -- CI saw 5 moves in 0.3 s that way.)"""
     from sipcore._pjsip import lib
     cpus = _two_cpus()
     engine = engine_factory(poll_spin_us=500, trace_sip=False)
@@ -144,20 +146,16 @@ def test_a_spin_on_a_shared_cpu_moves_the_poll_thread_and_keeps_its_cpu_mask(eng
     _round_trips(engine, recorder, 0.2)              # warm up
     hogs = _hogs(cpus)
     try:
-        before = lib.sc_spin_moves_count()
+        before, start = lib.sc_spin_moves_count(), time.monotonic()
         _round_trips(engine, recorder, 0.5)
         moved = lib.sc_spin_moves_count() - before
+        seconds = time.monotonic() - start
     finally:
         for p in hogs:
             p.kill()
             p.wait()
-    assert moved >= 3, moved
+    assert 3 <= moved <= seconds / 0.010 + 1, (moved, seconds)
     assert os.sched_getaffinity(tid) == cpus
-    # the CPUs are free again: a few round trips with nobody else on them, no move
-    _round_trips(engine, recorder, 0.1)
-    before = lib.sc_spin_moves_count()
-    _round_trips(engine, recorder, 0.3)
-    assert lib.sc_spin_moves_count() - before <= 2      # (another test's process may run)
 
 
 def test_a_poll_thread_pinned_to_one_cpu_is_never_moved(engine_factory, recorder):
