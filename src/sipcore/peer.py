@@ -253,6 +253,7 @@ def check_media_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     from ._validate import check_bool, check_int
     from .media.audio import check_codec_list
     from .media.rtp import check_ip
+    from .media.tones import check_frequency
     unknown = set(settings) - set(MEDIA_KEYS)
     if unknown:
         raise ValueError(f"unknown media settings {sorted(unknown)} "
@@ -266,9 +267,7 @@ def check_media_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     if tone is not None:
         if not isinstance(tone, (int, float)) or isinstance(tone, bool):
             raise TypeError(f"tone must be a number (Hz) or null, not {type(tone).__name__}")
-        if not 0 < tone < CallMedia.TONE_RATE / 2:
-            raise ValueError(f"tone must be above 0 and below {CallMedia.TONE_RATE // 2} Hz, "
-                             f"not {tone}")
+        check_frequency("tone", tone, CallMedia.TONE_RATE)
     if s.get("record") is not None:
         record_template(s["record"])
     if "conference" in s:

@@ -390,11 +390,16 @@ void sc_wake_ack(void) { __atomic_store_n(&sc_wake_pending, 0, __ATOMIC_RELEASE)
 static unsigned long sc_spin_shared = 0;
 unsigned long sc_spin_shared_count(void) { return __atomic_load_n(&sc_spin_shared, __ATOMIC_RELAXED); }
 
+static long sc_us_between(const struct timespec *t0, const struct timespec *t1)
+{
+    return (t1->tv_sec - t0->tv_sec) * 1000000L + (t1->tv_nsec - t0->tv_nsec) / 1000;
+}
+
 static long sc_us_since(const struct timespec *t0)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return (t.tv_sec - t0->tv_sec) * 1000000L + (t.tv_nsec - t0->tv_nsec) / 1000;
+    return sc_us_between(t0, &t);
 }
 
 /* A sched_yield that took longer than this ran another thread on this CPU for that long.
@@ -458,7 +463,7 @@ static int sc_spin_pause(long *gap)
     while (sc_us_since(&t1) < *gap)
         SC_CPU_RELAX();
     if (*gap < SC_SPIN_MAX_GAP_US) *gap *= 2;
-    if ((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000 <= SC_SPIN_SHARED_US)
+    if (sc_us_between(&t0, &t1) <= SC_SPIN_SHARED_US)
         return 0;
     __atomic_add_fetch(&sc_spin_shared, 1, __ATOMIC_RELAXED);
     return 1;

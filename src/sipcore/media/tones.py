@@ -28,6 +28,13 @@ __all__ = ["write_tone", "read_wav", "level", "levels", "onset"]
 FLOOR_DB = -120.0
 
 
+def check_frequency(name: str, value: float, sample_rate: int) -> None:
+    """ValueError naming ``name`` unless ``0 < value < sample_rate / 2`` (a tone must be below
+    the Nyquist frequency of the file or stream it is written for)."""
+    if not 0 < value < sample_rate / 2:
+        raise ValueError(f"{name} must be above 0 and below {sample_rate // 2} Hz, not {value}")
+
+
 def write_tone(path: str, frequency: float | Sequence[float], seconds: float = 1.0,
                sample_rate: int = 8000, amplitude: float = 0.5,
                silence_before: float = 0.0) -> str:
@@ -36,8 +43,10 @@ def write_tone(path: str, frequency: float | Sequence[float], seconds: float = 1
     ``amplitude`` is a fraction of full scale (0 < amplitude <= 1).  Returns ``path``."""
     freqs = ([float(frequency)] if isinstance(frequency, (int, float))
              else [float(f) for f in frequency])
-    if not freqs or any(not 0 < f < sample_rate / 2 for f in freqs):
-        raise ValueError(f"frequency must be between 0 and {sample_rate / 2} Hz, not {frequency}")
+    if not freqs:
+        raise ValueError("frequency must be at least one number (Hz), not none")
+    for f in freqs:
+        check_frequency("frequency", f, sample_rate)
     if not 0 < amplitude <= 1:
         raise ValueError(f"amplitude must be in (0, 1], not {amplitude}")
     if seconds <= 0 or silence_before < 0:
